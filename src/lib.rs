@@ -1,0 +1,18 @@
+//! pysyslog: a syslog collector over TCP (and TLS) whose output is routed by
+//! Python `logging.config.dictConfig` files.
+//!
+//! Two processes, for crash isolation:
+//!
+//! ```text
+//!   peers --TCP/TLS--> receiver (mio loop) --ipc-channel batches--> writer (handlers)
+//!                          ^                                           |
+//!                          +------------------ acks -------------------+
+//! ```
+//!
+//! - [`receiver`] owns sockets: accept, read, frame, batch. It knows nothing of formatting.
+//! - [`ipc`] is the only code that knows the batch wire format.
+//! - [`writer`] owns every output handler and drives the [`logging`] engine.
+//! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
+//! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
+
+pub mod logging;

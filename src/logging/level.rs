@@ -1,0 +1,22 @@
+//! Numeric levels and their names, as in CPython's `logging` module.
+
+pub const CRITICAL: i32 = 50;
+pub const ERROR: i32 = 40;
+pub const WARNING: i32 = 30;
+pub const INFO: i32 = 20;
+pub const DEBUG: i32 = 10;
+pub const NOTSET: i32 = 0;
+
+/// `logging.getLevelName(levelno)` for the built-in levels; other numbers read
+/// `Level N`, as in Python.
+pub fn level_name(levelno: i32) -> std::borrow::Cow<'static, str> {
+    match levelno {
+        CRITICAL => "CRITICAL".into(),
+        ERROR => "ERROR".into(),
+        WARNING => "WARNING".into(),
+        INFO => "INFO".into(),
+        DEBUG => "DEBUG".into(),
+        NOTSET => "NOTSET".into(),
+        n => format!("Level {n}").into(),
+    }
+}

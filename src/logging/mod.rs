@@ -1,0 +1,14 @@
+//! CPython's `logging` and `logging.config.dictConfig`, reimplemented so that
+//! existing pysyslog configuration files print the same bytes.
+//!
+//! Owns: levels, records, formatters, filters, the logger hierarchy, handlers and
+//! the dictConfig schema. Does not own: sockets, processes, the batch wire format.
+//! Everything here is usable in one process, so it is unit-tested and compared
+//! with CPython directly.
+
+pub mod engine;
+pub mod level;
+pub mod record;
+
+pub use engine::Engine;
+pub use record::LogRecord;

@@ -1,0 +1,17 @@
+//! The record the writer hands to the engine: what pysyslog's writer gets from
+//! `logging.getLogger(peer).info(line)`.
+
+/// One log record. Every other `LogRecord` attribute is derived from these
+/// fields or is a constant in pysyslog's writer (`lineno` 0, `process` None, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct LogRecord<'a> {
+    /// Logger name: the peer's IP address as text, or `pysyslog.*` for our own messages.
+    pub name: &'a str,
+    /// The stripped line, never %-interpolated (pysyslog passes no args).
+    pub msg: &'a str,
+    pub levelno: i32,
+    /// Seconds since the Unix epoch when the writer took the record (`time.time()`).
+    pub created: f64,
+    /// Milliseconds since the engine was created (`relativeCreated`).
+    pub relative_created: f64,
+}
