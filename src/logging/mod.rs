@@ -10,5 +10,5 @@ pub mod engine;
 pub mod level;
 pub mod record;
 
-pub use engine::Engine;
+pub use engine::{Config, ConfigError, Engine};
 pub use record::LogRecord;
