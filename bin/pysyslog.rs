@@ -1,1 +1,35 @@
-fn main(){}
+//! The collector's executable: parse arguments, run, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pysyslog::cli::Args;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("pysyslog: error: {first} (see 'pysyslog --help')");
+            return ExitCode::from(2);
+        }
+    };
+    let result = args
+        .into_settings()
+        .map_err(pysyslog::error::Error::from)
+        .and_then(pysyslog::daemon::run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pysyslog: error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -14,5 +14,12 @@
 //! - [`writer`] owns every output handler and drives the [`logging`] engine.
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
 //! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
+//! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
+pub mod cli;
+pub mod daemon;
+pub mod error;
+pub mod ipc;
 pub mod logging;
+pub mod receiver;
+pub mod writer;

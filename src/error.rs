@@ -1,0 +1,38 @@
+//! The top-level error: every module's error, and the exit status it maps to.
+//!
+//! Exit statuses: 2 for anything wrong at start-up that the operator must fix
+//! (usage, configuration, address, permissions); 1 for failures at run time.
+
+use crate::cli::UsageError;
+use crate::daemon::spawn::SpawnError;
+use crate::logging::ConfigError;
+use crate::receiver::listener::BindError;
+use crate::receiver::ReceiverError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("logging configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Receiver(#[from] ReceiverError),
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Unsupported(_) | Error::Config(_) | Error::Bind(_) => 2,
+            Error::Spawn(SpawnError::Config(_)) => 2,
+            Error::Spawn(_) | Error::Receiver(_) | Error::Io(_) => 1,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The batch wire format, receiver -> writer. One batch is one ipc-channel message.
+//!
+//! Owns: encoding and decoding batches. Does not own: sending them, acks, replay.
+//!
+//! ```text
+//! batch  = u8 version(=1) | u64 seq (LE) | item*
+//! item   = 1 | u16 name_len | name | u32 count | count * (u32 len | line)   lines from a peer, INFO
+//!        | 2 | i32 level | u16 name_len | name | u32 len | text             one of our own records
+//!        | 3                                                                reopen output files
+//! ```
+//!
+//! Lines from one peer are grouped, so a peer's name is sent once per run of its
+//! lines. Lines are raw bytes (possibly invalid UTF-8); the writer decodes them.
+//! The decoder never allocates and never panics: lengths are checked against the
+//! message before slicing.
+
+use crate::logging::level::INFO;
+
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 1 + 8;
+const TAG_LINES: u8 = 1;
+const TAG_RECORD: u8 = 2;
+const TAG_REOPEN: u8 = 3;
+
+/// Builds one batch in a single buffer, in arrival order.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    buf: Vec<u8>,
+    /// Offset of the count field of the open group of lines, and where its name is.
+    group: Option<Group>,
+    lines: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    name_at: usize,
+    name_len: usize,
+    count_at: usize,
+    count: u32,
+}
+
+impl Default for BatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BatchBuilder {
+    pub fn new() -> BatchBuilder {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        buf.extend_from_slice(&[VERSION, 0, 0, 0, 0, 0, 0, 0, 0]);
+        BatchBuilder {
+            buf,
+            group: None,
+            lines: 0,
+        }
+    }
+
+    /// Encoded size so far, in bytes.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Items (lines, records, controls) in the batch.
+    pub fn items(&self) -> usize {
+        self.lines
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+
+    /// Append a line received from `peer`. Names longer than 64 KiB are cut
+    /// (peer names are IP addresses; this only bounds the format).
+    pub fn push_line(&mut self, peer: &str, line: &[u8]) {
+        let peer = clip(peer.as_bytes(), u16::MAX as usize);
+        let same = self
+            .group
+            .is_some_and(|g| &self.buf[g.name_at..g.name_at + g.name_len] == peer);
+        if !same {
+            self.close_group();
+            self.buf.push(TAG_LINES);
+            put_u16(&mut self.buf, peer.len());
+            let name_at = self.buf.len();
+            self.buf.extend_from_slice(peer);
+            let count_at = self.buf.len();
+            self.buf.extend_from_slice(&[0; 4]);
+            self.group = Some(Group {
+                name_at,
+                name_len: peer.len(),
+                count_at,
+                count: 0,
+            });
+        }
+        put_u32(&mut self.buf, line.len());
+        self.buf.extend_from_slice(line);
+        if let Some(g) = &mut self.group {
+            g.count += 1;
+            if g.count == u32::MAX {
+                self.close_group();
+            }
+        }
+        self.lines += 1;
+    }
+
+    /// Append one of the collector's own records (logger `name`, `level`).
+    pub fn push_record(&mut self, level: i32, name: &str, text: &str) {
+        self.close_group();
+        self.buf.push(TAG_RECORD);
+        self.buf.extend_from_slice(&level.to_le_bytes());
+        let name = clip(name.as_bytes(), u16::MAX as usize);
+        put_u16(&mut self.buf, name.len());
+        self.buf.extend_from_slice(name);
+        put_u32(&mut self.buf, text.len());
+        self.buf.extend_from_slice(text.as_bytes());
+        self.lines += 1;
+    }
+
+    /// Ask the writer to reopen its output files at this point of the stream.
+    pub fn push_reopen(&mut self) {
+        self.close_group();
+        self.buf.push(TAG_REOPEN);
+        self.lines += 1;
+    }
+
+    /// Seal the batch with its sequence number and start a new one.
+    pub fn take(&mut self, seq: u64) -> Vec<u8> {
+        self.close_group();
+        self.buf[1..HEADER_LEN].copy_from_slice(&seq.to_le_bytes());
+        let next = BatchBuilder::new();
+        self.lines = 0;
+        std::mem::replace(&mut self.buf, next.buf)
+    }
+
+    fn close_group(&mut self) {
+        if let Some(g) = self.group.take() {
+            self.buf[g.count_at..g.count_at + 4].copy_from_slice(&g.count.to_le_bytes());
+        }
+    }
+}
+
+fn clip(b: &[u8], max: usize) -> &[u8] {
+    &b[..b.len().min(max)]
+}
+
+fn put_u16(buf: &mut Vec<u8>, n: usize) {
+    buf.extend_from_slice(&(n.min(u16::MAX as usize) as u16).to_le_bytes());
+}
+
+fn put_u32(buf: &mut Vec<u8>, n: usize) {
+    // Lines are bounded by --max-line-length, far below 4 GiB.
+    buf.extend_from_slice(&(n.min(u32::MAX as usize) as u32).to_le_bytes());
+}
+
+/// One decoded item, borrowing from the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A record: `name` is the logger, `text` the raw message bytes.
+    Record {
+        level: i32,
+        name: &'a [u8],
+        text: &'a [u8],
+    },
+    /// Reopen output files here.
+    Reopen,
+}
+
+/// A batch that does not follow the format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("batch of {0} bytes is shorter than its header")]
+    Short(usize),
+    #[error("unsupported batch version {0}")]
+    Version(u8),
+    #[error("batch is malformed at byte {0}")]
+    Malformed(usize),
+}
+
+/// Zero-copy reader over one received batch.
+#[derive(Debug)]
+pub struct BatchReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// Lines left in the current group, and its peer name.
+    group: Option<(u32, &'a [u8])>,
+    failed: bool,
+}
+
+impl<'a> BatchReader<'a> {
+    /// Check the header; returns the batch's sequence number and a reader of its items.
+    pub fn new(buf: &'a [u8]) -> Result<(u64, BatchReader<'a>), DecodeError> {
+        if buf.len() < HEADER_LEN {
+            return Err(DecodeError::Short(buf.len()));
+        }
+        if buf[0] != VERSION {
+            return Err(DecodeError::Version(buf[0]));
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&buf[1..HEADER_LEN]);
+        Ok((
+            u64::from_le_bytes(seq),
+            BatchReader {
+                buf,
+                pos: HEADER_LEN,
+                group: None,
+                failed: false,
+            },
+        ))
+    }
+
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let b = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(b)
+    }
+
+    fn u16(&mut self) -> Option<usize> {
+        self.bytes(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.bytes(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn next_item(&mut self) -> Option<Item<'a>> {
+        if let Some((left, name)) = self.group {
+            let len = self.u32()? as usize;
+            let text = self.bytes(len)?;
+            self.group = (left > 1).then_some((left - 1, name));
+            return Some(Item::Record {
+                level: INFO,
+                name,
+                text,
+            });
+        }
+        match self.bytes(1)?[0] {
+            TAG_LINES => {
+                let name_len = self.u16()?;
+                let name = self.bytes(name_len)?;
+                let count = self.u32()?;
+                if count == 0 {
+                    return self.next_item();
+                }
+                self.group = Some((count, name));
+                self.next_item()
+            }
+            TAG_RECORD => {
+                let level = self
+                    .bytes(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+                let name_len = self.u16()?;
+                let name = self.bytes(name_len)?;
+                let len = self.u32()? as usize;
+                let text = self.bytes(len)?;
+                Some(Item::Record { level, name, text })
+            }
+            TAG_REOPEN => Some(Item::Reopen),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Iterator for BatchReader<'a> {
+    type Item = Result<Item<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || (self.group.is_none() && self.pos == self.buf.len()) {
+            return None;
+        }
+        let at = self.pos;
+        match self.next_item() {
+            Some(item) => Some(Ok(item)),
+            None if self.group.is_none() && self.pos == self.buf.len() => None,
+            None => {
+                self.failed = true;
+                Some(Err(DecodeError::Malformed(at)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(buf: &[u8]) -> (u64, Vec<Result<Item<'_>, DecodeError>>) {
+        let (seq, r) = BatchReader::new(buf).expect("header");
+        (seq, r.collect())
+    }
+
+    #[test]
+    fn round_trip_keeps_order_and_grouping() {
+        let mut b = BatchBuilder::new();
+        b.push_line("10.0.0.1", b"a");
+        b.push_line("10.0.0.1", b"");
+        b.push_record(30, "pysyslog.cli", "banner");
+        b.push_line("10.0.0.1", b"\xff\xfe");
+        b.push_line("::1", b"b");
+        b.push_reopen();
+        b.push_line("::1", b"c");
+        assert_eq!(b.items(), 7);
+        let buf = b.take(42);
+        assert!(b.is_empty());
+        let (seq, items) = decode(&buf);
+        assert_eq!(seq, 42);
+        let rec = |level, name: &'static str, text: &'static [u8]| {
+            Ok(Item::Record {
+                level,
+                name: name.as_bytes(),
+                text,
+            })
+        };
+        assert_eq!(
+            items,
+            vec![
+                rec(INFO, "10.0.0.1", b"a"),
+                rec(INFO, "10.0.0.1", b""),
+                rec(30, "pysyslog.cli", b"banner"),
+                rec(INFO, "10.0.0.1", b"\xff\xfe"),
+                rec(INFO, "::1", b"b"),
+                Ok(Item::Reopen),
+                rec(INFO, "::1", b"c"),
+            ]
+        );
+    }
+
+    #[test]
+    fn peer_name_is_sent_once_per_run() {
+        let mut b = BatchBuilder::new();
+        b.push_line("10.0.0.1", b"x");
+        let one = b.len();
+        b.push_line("10.0.0.1", b"x");
+        assert_eq!(
+            b.len() - one,
+            4 + 1,
+            "a further line costs its length and bytes only"
+        );
+    }
+
+    #[test]
+    fn empty_batch_decodes_to_nothing() {
+        let buf = BatchBuilder::new().take(7);
+        let (seq, items) = decode(&buf);
+        assert_eq!((seq, items.len()), (7, 0));
+    }
+
+    #[test]
+    fn bad_headers_are_errors() {
+        assert_eq!(
+            BatchReader::new(b"\x01\x00").err(),
+            Some(DecodeError::Short(2))
+        );
+        assert_eq!(
+            BatchReader::new(&[9; 9]).err(),
+            Some(DecodeError::Version(9))
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_a_batch_fails_cleanly() {
+        let mut b = BatchBuilder::new();
+        b.push_line("10.0.0.1", b"hello");
+        b.push_record(40, "pysyslog.receiver", "oops");
+        b.push_line("10.0.0.2", b"world");
+        let buf = b.take(1);
+        for cut in HEADER_LEN..buf.len() {
+            let (_, items) = decode(&buf[..cut]);
+            let errors = items.iter().filter(|i| i.is_err()).count();
+            // A cut exactly between items is a valid shorter batch.
+            assert!(errors <= 1, "cut at {cut}");
+            assert!(items.iter().take_while(|i| i.is_ok()).count() <= 3);
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..400 {
+            let mut buf = vec![VERSION];
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                buf.push((seed % 7) as u8);
+            }
+            if let Ok((_, r)) = BatchReader::new(&buf) {
+                assert!(r.count() <= buf.len());
+            }
+        }
+    }
+}

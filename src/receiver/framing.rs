@@ -1,0 +1,533 @@
+//! Syslog-over-TCP framing: bytes in, frames out. Pure and I/O-free.
+//!
+//! Owns: finding frame boundaries (RFC 6587 octet counting and non-transparent
+//! framing, detected per frame), pysyslog's `bytes.strip()`, and the frame-length
+//! bound. Does not own: sockets, TLS, decoding text, reporting truncations (it
+//! flags them; the connection reports them).
+//!
+//! Rules (see `../shared/README.md` for why):
+//! - A frame that starts with a digit 1-9, up to 8 more digits, a space and `<` is
+//!   octet-counted: `MSG-LEN SP SYSLOG-MSG` (RFC 6587 §3.4.1). The `<` keeps text
+//!   lines that merely begin with a number from being misread.
+//! - Anything else is non-transparent (RFC 6587 §3.4.2): it ends at LF or at NUL.
+//!   Python's `SysLogHandler` over TCP ends messages with NUL and no LF; a NUL
+//!   directly followed by LF ends one frame, not two, and an empty frame ended by
+//!   NUL is dropped. An empty LF-terminated line is an empty message (pysyslog
+//!   logs those).
+//! - Every frame is stripped of ASCII whitespace at both ends, like Python's
+//!   `bytes.strip()`.
+//! - A frame longer than `max_line` bytes yields its first `max_line` bytes as a
+//!   truncated frame; the rest of it is discarded. Memory per framer is bounded by
+//!   `max_line` plus an 11-byte header.
+//! - At end of stream, an unterminated last frame is still emitted.
+
+use memchr::memchr2;
+
+/// The longest octet-counting header we look at: 9 digits, a space and the `<`
+/// that must start the message.
+const MAX_HEADER: usize = 11;
+
+/// A frame found in the stream. The slice is only valid during the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A whole frame, stripped.
+    Line(&'a [u8]),
+    /// The first `max_line` bytes of an over-long frame (or an octet-counted frame
+    /// cut short by end of stream), stripped. The rest was discarded.
+    Truncated(&'a [u8]),
+}
+
+/// Where the framer is within the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between frames; `buf` may hold the first bytes of a possible octet count.
+    Start,
+    /// Inside a non-transparent frame; `buf` holds its bytes so far.
+    Line,
+    /// Inside an octet-counted frame with `remaining` message bytes still to come.
+    Counted {
+        remaining: usize,
+        truncate: bool,
+        skip_after: u64,
+    },
+    /// Discarding the rest of an over-long non-transparent frame, up to LF or NUL.
+    SkipLine,
+    /// Discarding the rest of an over-long octet-counted frame.
+    SkipCounted { remaining: u64 },
+}
+
+/// How the start of a frame reads.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    /// Too few bytes to tell.
+    Incomplete,
+    /// Not an octet count: a non-transparent frame.
+    Plain,
+    /// `len` message bytes follow the first `header_len` bytes.
+    Counted { len: u64, header_len: usize },
+}
+
+/// Classify the first bytes of a frame.
+fn classify(p: &[u8]) -> Header {
+    match p.first() {
+        None => return Header::Incomplete,
+        Some(b'1'..=b'9') => {}
+        Some(_) => return Header::Plain,
+    }
+    let mut i = 1;
+    while i < p.len() && p[i].is_ascii_digit() {
+        i += 1;
+        if i > 9 {
+            return Header::Plain;
+        }
+    }
+    match (p.get(i), p.get(i + 1)) {
+        (None, _) | (Some(b' '), None) => Header::Incomplete,
+        (Some(b' '), Some(b'<')) => {
+            let len = p[..i]
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            Header::Counted {
+                len,
+                header_len: i + 1,
+            }
+        }
+        _ => Header::Plain,
+    }
+}
+
+/// Python's `bytes.strip()`: ASCII whitespace (space, \t, \n, \r, \x0b, \x0c).
+pub fn py_strip(mut s: &[u8]) -> &[u8] {
+    const WS: &[u8] = b" \t\n\r\x0b\x0c";
+    while let [first, rest @ ..] = s {
+        if !WS.contains(first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !WS.contains(last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Incremental frame decoder for one connection.
+#[derive(Debug)]
+pub struct Framer {
+    max_line: usize,
+    buf: Vec<u8>,
+    state: State,
+    /// The previous frame ended with NUL: an LF right after it belongs to it.
+    after_nul: bool,
+}
+
+impl Framer {
+    /// A framer whose frames are at most `max_line` bytes (at least 1).
+    pub fn new(max_line: usize) -> Framer {
+        Framer {
+            max_line: max_line.max(1),
+            buf: Vec::new(),
+            state: State::Start,
+            after_nul: false,
+        }
+    }
+
+    /// Bytes held for an unfinished frame (bounded by `max_line` + 11).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Feed bytes; `emit` is called for every frame they complete.
+    pub fn push(&mut self, data: &[u8], mut emit: impl FnMut(Frame<'_>)) {
+        let mut pos = 0;
+        while pos < data.len() {
+            pos += match self.state {
+                State::Start => self.start(&data[pos..]),
+                State::Line => self.line(&data[pos..], &mut emit),
+                State::Counted { .. } => self.counted(&data[pos..], &mut emit),
+                State::SkipLine => self.skip_line(&data[pos..]),
+                State::SkipCounted { remaining } => {
+                    let n = remaining.min((data.len() - pos) as u64);
+                    self.state = match remaining - n {
+                        0 => State::Start,
+                        left => State::SkipCounted { remaining: left },
+                    };
+                    n as usize
+                }
+            };
+        }
+    }
+
+    /// End of stream: emit an unterminated last frame, if any.
+    pub fn finish(&mut self, mut emit: impl FnMut(Frame<'_>)) {
+        match self.state {
+            State::Start | State::Line if !self.buf.is_empty() => {
+                emit(Frame::Line(py_strip(&self.buf)));
+            }
+            State::Counted { .. } if !self.buf.is_empty() => {
+                emit(Frame::Truncated(py_strip(&self.buf)));
+            }
+            _ => {}
+        }
+        self.buf.clear();
+        self.state = State::Start;
+        self.after_nul = false;
+    }
+
+    /// At a frame start: decide its framing. Returns the bytes consumed.
+    fn start(&mut self, data: &[u8]) -> usize {
+        if std::mem::take(&mut self.after_nul) && self.buf.is_empty() && data[0] == b'\n' {
+            return 1;
+        }
+        let mut head = [0u8; MAX_HEADER];
+        let held = self.buf.len();
+        head[..held].copy_from_slice(&self.buf);
+        let take = (MAX_HEADER - held).min(data.len());
+        head[held..held + take].copy_from_slice(&data[..take]);
+        match classify(&head[..held + take]) {
+            Header::Incomplete => {
+                // Fewer than MAX_HEADER bytes in all, so `data` fits entirely.
+                self.buf.extend_from_slice(data);
+                data.len()
+            }
+            Header::Plain => {
+                // `buf` holds only digits and maybe a space: no terminator in it.
+                self.state = State::Line;
+                0
+            }
+            Header::Counted { len, header_len } => {
+                self.buf.clear();
+                let max = self.max_line as u64;
+                self.state = State::Counted {
+                    remaining: len.min(max) as usize,
+                    truncate: len > max,
+                    skip_after: len.saturating_sub(max),
+                };
+                header_len - held
+            }
+        }
+    }
+
+    /// Inside a non-transparent frame. Returns the bytes consumed.
+    fn line(&mut self, data: &[u8], emit: &mut impl FnMut(Frame<'_>)) -> usize {
+        let max = self.max_line;
+        match memchr2(b'\n', b'\0', data) {
+            Some(end) => {
+                let nul = data[end] == b'\0';
+                let whole = self.buf.len() + end;
+                let frame: &[u8] = if self.buf.is_empty() {
+                    &data[..end]
+                } else {
+                    let keep = end.min(max.saturating_sub(self.buf.len()));
+                    self.buf.extend_from_slice(&data[..keep]);
+                    &self.buf
+                };
+                if whole > max {
+                    emit(Frame::Truncated(py_strip(&frame[..max])));
+                } else {
+                    let line = py_strip(frame);
+                    if !(nul && line.is_empty()) {
+                        emit(Frame::Line(line));
+                    }
+                }
+                self.buf.clear();
+                self.state = State::Start;
+                self.after_nul = nul;
+                end + 1
+            }
+            None if self.buf.len() + data.len() > max => {
+                // `buf` may already exceed `max` when it holds a long header.
+                let keep = max.saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&data[..keep]);
+                emit(Frame::Truncated(py_strip(&self.buf[..max])));
+                self.buf.clear();
+                self.state = State::SkipLine;
+                keep
+            }
+            None => {
+                self.buf.extend_from_slice(data);
+                data.len()
+            }
+        }
+    }
+
+    /// Inside an octet-counted frame. Returns the bytes consumed.
+    fn counted(&mut self, data: &[u8], emit: &mut impl FnMut(Frame<'_>)) -> usize {
+        let State::Counted {
+            remaining,
+            truncate,
+            skip_after,
+        } = self.state
+        else {
+            return 0;
+        };
+        let n = remaining.min(data.len());
+        if n < remaining {
+            self.buf.extend_from_slice(&data[..n]);
+            self.state = State::Counted {
+                remaining: remaining - n,
+                truncate,
+                skip_after,
+            };
+            return n;
+        }
+        let frame: &[u8] = if self.buf.is_empty() {
+            &data[..n]
+        } else {
+            self.buf.extend_from_slice(&data[..n]);
+            &self.buf
+        };
+        let frame = py_strip(frame);
+        emit(if truncate {
+            Frame::Truncated(frame)
+        } else {
+            Frame::Line(frame)
+        });
+        self.buf.clear();
+        self.state = if skip_after > 0 {
+            State::SkipCounted {
+                remaining: skip_after,
+            }
+        } else {
+            State::Start
+        };
+        n
+    }
+
+    /// Discarding the rest of an over-long frame. Returns the bytes consumed.
+    fn skip_line(&mut self, data: &[u8]) -> usize {
+        match memchr2(b'\n', b'\0', data) {
+            Some(end) => {
+                self.after_nul = data[end] == b'\0';
+                self.state = State::Start;
+                end + 1
+            }
+            None => data.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the framer yields, owned, for comparisons.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Out {
+        L(Vec<u8>),
+        T(Vec<u8>),
+    }
+
+    fn run_chunks(max: usize, chunks: &[&[u8]]) -> Vec<Out> {
+        let mut f = Framer::new(max);
+        let mut out = Vec::new();
+        let mut sink = |fr: Frame<'_>| {
+            out.push(match fr {
+                Frame::Line(l) => Out::L(l.to_vec()),
+                Frame::Truncated(l) => Out::T(l.to_vec()),
+            })
+        };
+        for c in chunks {
+            f.push(c, &mut sink);
+        }
+        f.finish(&mut sink);
+        assert_eq!(f.buffered(), 0);
+        out
+    }
+
+    /// Feed `input` whole, split at every offset, split at every pair of offsets
+    /// (for short inputs) and byte by byte: every chunking must give the same frames.
+    fn frames(max: usize, input: &[u8]) -> Vec<Out> {
+        let whole = run_chunks(max, &[input]);
+        for i in 0..=input.len() {
+            let (a, b) = input.split_at(i);
+            assert_eq!(run_chunks(max, &[a, b]), whole, "split at {i} of {input:?}");
+        }
+        if input.len() <= 40 {
+            for i in 0..=input.len() {
+                for j in i..=input.len() {
+                    let parts = [&input[..i], &input[i..j], &input[j..]];
+                    assert_eq!(
+                        run_chunks(max, &parts),
+                        whole,
+                        "split at {i},{j} of {input:?}"
+                    );
+                }
+            }
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run_chunks(max, &bytes), whole, "byte by byte: {input:?}");
+        whole
+    }
+
+    fn l(s: &str) -> Out {
+        Out::L(s.as_bytes().to_vec())
+    }
+    fn t(s: &str) -> Out {
+        Out::T(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn strip_matches_python_bytes_strip() {
+        assert_eq!(py_strip(b"  spaced\t\r\n"), b"spaced");
+        assert_eq!(py_strip(b"\x0b\x0cx\x0c\x0b"), b"x");
+        assert_eq!(
+            py_strip(b"\xa0x\xa0"),
+            b"\xa0x\xa0",
+            "non-ASCII space is not stripped"
+        );
+        assert_eq!(
+            py_strip(b"\x00x\x00"),
+            b"\x00x\x00",
+            "NUL is not whitespace"
+        );
+        assert_eq!(py_strip(b" \t "), b"");
+        assert_eq!(py_strip(b""), b"");
+    }
+
+    #[test]
+    fn lf_framing_like_pysyslog() {
+        assert_eq!(frames(64, b"one\ntwo\n"), vec![l("one"), l("two")]);
+        assert_eq!(
+            frames(64, b"crlf\r\n  spaced\t\r\n"),
+            vec![l("crlf"), l("spaced")]
+        );
+        assert_eq!(
+            frames(64, b"\n\n"),
+            vec![l(""), l("")],
+            "empty lines are empty messages"
+        );
+        assert_eq!(
+            frames(64, b"a\nlast"),
+            vec![l("a"), l("last")],
+            "unterminated last line"
+        );
+        assert_eq!(
+            frames(64, b"a\n   "),
+            vec![l("a"), l("")],
+            "whitespace tail is a line"
+        );
+        assert_eq!(frames(64, b""), Vec::<Out>::new());
+        assert_eq!(frames(64, b"100% sure\n"), vec![l("100% sure")]);
+    }
+
+    #[test]
+    fn nul_framing_like_python_sysloghandler() {
+        assert_eq!(frames(64, b"<14>a\0<14>b\0"), vec![l("<14>a"), l("<14>b")]);
+        assert_eq!(
+            frames(64, b"a\0\nb\0\n"),
+            vec![l("a"), l("b")],
+            "NUL+LF ends one frame"
+        );
+        assert_eq!(
+            frames(64, b"\0\0\0a\0"),
+            vec![l("a")],
+            "empty NUL frames are dropped"
+        );
+        assert_eq!(
+            frames(64, b"a\0\n\nb"),
+            vec![l("a"), l(""), l("b")],
+            "only one LF is absorbed"
+        );
+        assert_eq!(frames(64, b"a\0 \0"), vec![l("a")]);
+    }
+
+    #[test]
+    fn octet_counting_detected_per_frame() {
+        assert_eq!(
+            frames(64, b"5 <14>a6 <14>bc"),
+            vec![l("<14>a"), l("<14>bc")]
+        );
+        assert_eq!(
+            frames(64, b"5 <14>a\nplain\n6 <14>bc"),
+            vec![l("<14>a"), l(""), l("plain"), l("<14>bc")],
+            "the LF after a counted frame starts an (empty) plain frame"
+        );
+        assert_eq!(
+            frames(64, b"11 <14>a\nb\0c d"),
+            vec![l("<14>a\nb\0c d")],
+            "counted bytes are opaque"
+        );
+        assert_eq!(frames(64, b"3 <1>"), vec![l("<1>")]);
+    }
+
+    #[test]
+    fn text_starting_with_a_number_is_not_octet_counted() {
+        assert_eq!(frames(64, b"123 apples\n"), vec![l("123 apples")]);
+        assert_eq!(frames(64, b"2026-11-24 x\n"), vec![l("2026-11-24 x")]);
+        assert_eq!(
+            frames(64, b"0 <14>x\n"),
+            vec![l("0 <14>x")],
+            "a count cannot start with 0"
+        );
+        assert_eq!(
+            frames(64, b"1234567890 <x\n"),
+            vec![l("1234567890 <x")],
+            "at most 9 digits"
+        );
+        assert_eq!(frames(64, b"12\n"), vec![l("12")]);
+        assert_eq!(
+            frames(64, b"12 "),
+            vec![l("12")],
+            "unfinished header at EOF is a line"
+        );
+        assert_eq!(frames(64, b"7\n"), vec![l("7")]);
+    }
+
+    #[test]
+    fn over_long_plain_frames_are_truncated_and_the_rest_discarded() {
+        assert_eq!(
+            frames(4, b"abcd\n"),
+            vec![l("abcd")],
+            "exactly the limit is whole"
+        );
+        assert_eq!(frames(4, b"abcde\nok\n"), vec![t("abcd"), l("ok")]);
+        assert_eq!(frames(4, b"abcdefghij\nok\n"), vec![t("abcd"), l("ok")]);
+        assert_eq!(
+            frames(4, b"abcdefghij"),
+            vec![t("abcd")],
+            "no LF ever: still bounded"
+        );
+        assert_eq!(frames(4, b"abcdefgh\0\nok"), vec![t("abcd"), l("ok")]);
+        assert_eq!(
+            frames(4, b" ab  xyz\n"),
+            vec![t("ab")],
+            "strip applies to the kept part"
+        );
+    }
+
+    #[test]
+    fn over_long_counted_frames_are_truncated_and_the_rest_discarded() {
+        assert_eq!(frames(4, b"4 <1>x"), vec![l("<1>x")]);
+        assert_eq!(frames(4, b"7 <1>xyzw5 <1>ab"), vec![t("<1>x"), t("<1>a")]);
+        assert_eq!(frames(4, b"7 <1>xyzwok\n"), vec![t("<1>x"), l("ok")]);
+        assert_eq!(
+            frames(8, b"9 <14>ab"),
+            vec![t("<14>ab")],
+            "EOF inside a counted frame"
+        );
+        assert_eq!(frames(8, b"999999999 <14>abcdefgh"), vec![t("<14>abcd")]);
+    }
+
+    #[test]
+    fn invalid_utf8_passes_through_untouched() {
+        assert_eq!(
+            frames(64, b"\xff\xfe\n"),
+            vec![Out::L(b"\xff\xfe".to_vec())]
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_for_an_endless_line() {
+        let mut f = Framer::new(16);
+        let mut n = 0;
+        for _ in 0..1000 {
+            f.push(&[b'x'; 1000], |_| n += 1);
+            assert!(f.buffered() <= 16 + MAX_HEADER);
+        }
+        assert_eq!(n, 1);
+    }
+}

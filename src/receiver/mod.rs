@@ -1,0 +1,470 @@
+//! The receiver: one mio event loop owning every socket.
+//!
+//! Owns: accepting (with a connection limit and an out-of-descriptors pause),
+//! fair reading (a byte budget per connection per turn, so one fast sender cannot
+//! starve the others), backpressure (no reads while the writer link is full),
+//! signals, graceful stop, and respawning a writer that died. Does not own:
+//! framing rules ([`framing`]), formats ([`crate::ipc`]), or output.
+//!
+//! Every loop iteration: wait for events, serve connections that have unread
+//! data (each gets one budgeted turn, those with more left go to the back of the
+//! queue), then seal the open batch. So a lone line is handed to the writer in
+//! the iteration it arrived, and batches grow by themselves under load.
+
+pub mod conn;
+pub mod framing;
+pub mod link;
+pub mod listener;
+pub mod sink;
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::daemon::spawn::{self, SpawnError};
+use crate::logging::level;
+use crate::writer::EngineSource;
+use conn::{Connection, Turn, LOGGER};
+use link::LinkError;
+use listener::{classify_accept_error, peer_name, AcceptFailure};
+use sink::Sink;
+
+const SIGNALS: Token = Token(0);
+const STATUS: Token = Token(1);
+const LISTENER_BASE: usize = 2;
+const CONN_BASE: usize = 1024;
+
+/// One read into the shared scratch buffer; big reads mean few syscalls.
+const READ_CHUNK_BYTES: usize = 128 * 1024;
+/// Bytes one connection may read per turn before others get theirs.
+const READ_BUDGET_BYTES: usize = 256 * 1024;
+/// Pause after running out of descriptors before accepting again.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// A graceful stop gives up on draining sockets after this long.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read from one connection while stopping, at most: a sender that never
+/// pauses must not keep the collector from stopping.
+const STOP_READ_CAP_BYTES: usize = 16 * 1024 * 1024;
+/// Writer restarts allowed within [`RESTART_WINDOW`] before giving up.
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// A failure that ends the receiver.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error("event loop failed: {0}")]
+    Poll(#[source] io::Error),
+    #[error("cannot set up the event loop: {0}")]
+    Setup(#[source] io::Error),
+    #[error("the writer process keeps dying ({restarts} restarts within {window}s; last: {last}); giving up so that a supervisor can intervene")]
+    RestartBudget {
+        restarts: usize,
+        window: u64,
+        last: String,
+    },
+    #[error("cannot restart the writer process: {0}")]
+    Respawn(#[source] SpawnError),
+}
+
+/// Receiver settings the loop needs.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub max_line_bytes: usize,
+    pub max_connections: usize,
+}
+
+#[derive(Debug)]
+struct ListenerSlot {
+    socket: TcpListener,
+    registered: bool,
+}
+
+/// Why accepting is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    Yes,
+    /// At the connection limit; resume below 90% of it.
+    AtLimit,
+    /// Out of descriptors; retry at the instant.
+    OutOfFds(Instant),
+    /// Stopping: never again.
+    Stopped,
+}
+
+pub struct Receiver {
+    poll: Poll,
+    signals: Signals,
+    listeners: Vec<ListenerSlot>,
+    conns: Slab<Connection>,
+    /// Connections with unread data, served in turn.
+    ready: VecDeque<usize>,
+    sink: Sink,
+    scratch: Vec<u8>,
+    config: ReceiverConfig,
+    accepting: Accepting,
+    /// Set once a stop was asked for: the deadline of the drain.
+    stopping: Option<Instant>,
+    engine_source: EngineSource,
+    restarts: VecDeque<Instant>,
+}
+
+impl Receiver {
+    pub fn new(
+        listeners: Vec<TcpListener>,
+        sink: Sink,
+        config: ReceiverConfig,
+        engine_source: EngineSource,
+    ) -> Result<Receiver, ReceiverError> {
+        let poll = Poll::new().map_err(ReceiverError::Setup)?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(ReceiverError::Setup)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(ReceiverError::Setup)?;
+        let mut sink = sink;
+        poll.registry()
+            .register(&mut sink.link.status, STATUS, Interest::READABLE)
+            .map_err(ReceiverError::Setup)?;
+        let mut slots = Vec::new();
+        for (i, mut socket) in listeners.into_iter().enumerate() {
+            poll.registry()
+                .register(&mut socket, Token(LISTENER_BASE + i), Interest::READABLE)
+                .map_err(ReceiverError::Setup)?;
+            slots.push(ListenerSlot {
+                socket,
+                registered: true,
+            });
+        }
+        Ok(Receiver {
+            poll,
+            signals,
+            listeners: slots,
+            conns: Slab::new(),
+            ready: VecDeque::new(),
+            sink,
+            scratch: vec![0; READ_CHUNK_BYTES],
+            config,
+            accepting: Accepting::Yes,
+            stopping: None,
+            engine_source,
+            restarts: VecDeque::new(),
+        })
+    }
+
+    /// Queue one of our own records (the start-up banner, for one).
+    pub fn log(&mut self, levelno: i32, logger: &str, text: &str) {
+        self.sink.record(levelno, logger, text);
+    }
+
+    /// Run until stopped by a signal; returns when everything received is written.
+    pub fn run(mut self) -> Result<(), ReceiverError> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ReceiverError::Poll(e));
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.on_signals(),
+                    STATUS => {
+                        if let Err(e) = self.sink.link.on_status_readable() {
+                            self.restart_writer(e)?;
+                        }
+                    }
+                    Token(t) if t >= CONN_BASE => self.mark_readable(t - CONN_BASE),
+                    Token(t) => self.accept(t - LISTENER_BASE),
+                }
+            }
+            self.serve_ready();
+            self.sink.flush();
+            if let Some(e) = self.sink.link.take_failure() {
+                self.restart_writer(e)?;
+            }
+            self.resume_accepting();
+            if let Some(deadline) = self.stopping {
+                if self.conns.is_empty() && self.sink.link.is_idle() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    self.abandon_connections();
+                    break;
+                }
+            }
+        }
+        self.finish_writer();
+        Ok(())
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.ready.is_empty() && !self.sink.is_full() {
+            return Some(Duration::ZERO);
+        }
+        let mut wake: Option<Instant> = self.stopping;
+        if let Accepting::OutOfFds(at) = self.accepting {
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
+        wake.map(|w| w.saturating_duration_since(Instant::now()))
+    }
+
+    fn on_signals(&mut self) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for sig in pending {
+            match sig {
+                SIGHUP => self.sink.reopen(),
+                _ if self.stopping.is_some() => {
+                    // A second stop request: give up draining now.
+                    self.abandon_connections();
+                    self.stopping = Some(Instant::now());
+                }
+                _ => self.begin_stop(),
+            }
+        }
+    }
+
+    /// Stop accepting; read what every peer already sent, then finish.
+    fn begin_stop(&mut self) {
+        self.stopping = Some(Instant::now() + STOP_TIMEOUT);
+        self.set_listening(false);
+        self.accepting = Accepting::Stopped;
+        self.listeners.clear();
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.mark_readable(key);
+        }
+    }
+
+    /// Close every connection now, logging what each had buffered.
+    fn abandon_connections(&mut self) {
+        for mut conn in self.conns.drain() {
+            conn.finish(&mut self.sink);
+        }
+        self.ready.clear();
+        self.sink.flush();
+    }
+
+    fn mark_readable(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.readable = true;
+            if !conn.scheduled {
+                conn.scheduled = true;
+                self.ready.push_back(key);
+            }
+        }
+    }
+
+    /// Give each connection with unread data one budgeted turn.
+    fn serve_ready(&mut self) {
+        let turns = self.ready.len();
+        for _ in 0..turns {
+            if self.sink.is_full() {
+                return;
+            }
+            let Some(key) = self.ready.pop_front() else {
+                return;
+            };
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let budget = if self.stopping.is_some() {
+                STOP_READ_CAP_BYTES
+            } else {
+                READ_BUDGET_BYTES
+            };
+            let turn = conn.read(&mut self.scratch, budget, &mut self.sink);
+            match turn {
+                Turn::MoreLeft if self.stopping.is_none() => self.ready.push_back(key),
+                Turn::Drained if self.stopping.is_none() => conn.scheduled = false,
+                Turn::MoreLeft | Turn::Drained => {
+                    // Stopping: what the peer had sent is read; close.
+                    conn.finish(&mut self.sink);
+                    self.close(key);
+                }
+                Turn::Finished => self.close(key),
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(mut conn) = self.conns.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut conn.socket);
+            self.sink.record(
+                level::DEBUG,
+                LOGGER,
+                &format!("connection from {} closed", conn.addr),
+            );
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            if self.accepting != Accepting::Yes {
+                return;
+            }
+            if self.conns.len() >= self.config.max_connections {
+                self.sink.warning(
+                    LOGGER,
+                    &format!(
+                        "{} connections open (--max-connections): new peers wait in the listen backlog until some close",
+                        self.conns.len()
+                    ),
+                );
+                self.accepting = Accepting::AtLimit;
+                self.set_listening(false);
+                return;
+            }
+            let Some(slot) = self.listeners.get(index) else {
+                return;
+            };
+            match slot.socket.accept() {
+                Ok((socket, addr)) => self.add_connection(socket, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => match classify_accept_error(&e) {
+                    AcceptFailure::Retry => {}
+                    AcceptFailure::NoDescriptors => {
+                        self.sink.record(
+                            level::ERROR,
+                            LOGGER,
+                            &format!(
+                                "accept deferred: {e}; pausing new connections for {}s (raise the open files limit)",
+                                ACCEPT_RETRY_DELAY.as_secs()
+                            ),
+                        );
+                        self.accepting = Accepting::OutOfFds(Instant::now() + ACCEPT_RETRY_DELAY);
+                        self.set_listening(false);
+                        return;
+                    }
+                    AcceptFailure::Other => {
+                        self.sink
+                            .record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut socket: mio::net::TcpStream, addr: SocketAddr) {
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut socket, Token(CONN_BASE + key), Interest::READABLE)
+        {
+            self.sink.record(
+                level::ERROR,
+                LOGGER,
+                &format!("cannot watch connection from {addr}: {e}"),
+            );
+            return;
+        }
+        self.sink
+            .record(level::DEBUG, LOGGER, &format!("connection from {addr}"));
+        entry.insert(Connection::new(
+            socket,
+            addr,
+            peer_name(&addr),
+            self.config.max_line_bytes,
+        ));
+        // Data may have arrived with the connection; the edge may already be gone.
+        self.mark_readable(key);
+    }
+
+    /// Resume accepting after a pause, once its reason is gone.
+    fn resume_accepting(&mut self) {
+        let resume = match self.accepting {
+            Accepting::AtLimit => self.conns.len() * 10 < self.config.max_connections * 9,
+            Accepting::OutOfFds(at) => Instant::now() >= at,
+            Accepting::Yes | Accepting::Stopped => false,
+        };
+        if resume {
+            self.sink
+                .record(level::INFO, LOGGER, "accepting new connections again");
+            self.accepting = Accepting::Yes;
+            self.set_listening(true);
+            for i in 0..self.listeners.len() {
+                self.accept(i);
+            }
+        }
+    }
+
+    fn set_listening(&mut self, on: bool) {
+        for (i, slot) in self.listeners.iter_mut().enumerate() {
+            if slot.registered == on {
+                continue;
+            }
+            let registry = self.poll.registry();
+            let done = if on {
+                registry.register(
+                    &mut slot.socket,
+                    Token(LISTENER_BASE + i),
+                    Interest::READABLE,
+                )
+            } else {
+                registry.deregister(&mut slot.socket)
+            };
+            if done.is_ok() {
+                slot.registered = on;
+            }
+        }
+    }
+
+    /// The writer died: reap it, start a new one, replay what it had not acknowledged.
+    fn restart_writer(&mut self, cause: LinkError) -> Result<(), ReceiverError> {
+        let old = self.sink.link.pid();
+        let _ = self.poll.registry().deregister(&mut self.sink.link.status);
+        let how = spawn::reap(old, Duration::from_secs(2));
+        let now = Instant::now();
+        while self
+            .restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() >= MAX_RESTARTS {
+            return Err(ReceiverError::RestartBudget {
+                restarts: self.restarts.len(),
+                window: RESTART_WINDOW.as_secs(),
+                last: format!("pid {old}, {how}"),
+            });
+        }
+        self.restarts.push_back(now);
+        let writer = spawn::spawn_writer(&self.engine_source).map_err(ReceiverError::Respawn)?;
+        let replay = self.sink.link.unacknowledged();
+        self.sink
+            .link
+            .replace_writer(writer)
+            .map_err(ReceiverError::Setup)?;
+        self.poll
+            .registry()
+            .register(&mut self.sink.link.status, STATUS, Interest::READABLE)
+            .map_err(ReceiverError::Setup)?;
+        self.sink.record(
+            level::ERROR,
+            "pysyslog.writer",
+            &format!(
+                "writer process (pid {old}) died ({cause}; {how}); started pid {}, replaying {replay} unacknowledged batches",
+                self.sink.link.pid()
+            ),
+        );
+        Ok(())
+    }
+
+    /// Close the data channel and wait for the writer to write the rest and exit.
+    fn finish_writer(self) {
+        let Receiver { sink, .. } = self;
+        let pid = sink.link.close();
+        let _ = spawn::reap(pid, STOP_TIMEOUT);
+    }
+}

@@ -1,0 +1,111 @@
+//! The writer process: receives batches, drives the logging engine, acknowledges.
+//!
+//! Owns: the writer's main loop, decoding lines (lossily: invalid UTF-8 becomes
+//! U+FFFD; pysyslog's writer died on it), the batch clock, acks. Does not own:
+//! routing or formatting (the [`crate::logging`] engine does that), nor how the
+//! process was created (see [`crate::daemon::spawn`]).
+//!
+//! The loop is blocking on purpose: the writer has nothing else to wait for. It
+//! ends when the receiver closes the data channel (graceful stop, or the receiver
+//! died): the writer then writes what it has, closes its handlers and exits, so
+//! it is never orphaned.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ipc_channel::ipc::IpcBytesReceiver;
+
+use crate::ipc::{BatchReader, Item, Status};
+use crate::logging::{Config, Engine, LogRecord};
+
+/// What the writer builds its engine from.
+#[derive(Debug, Clone)]
+pub enum EngineSource {
+    /// No `--logging-config`: Python's `basicConfig(stream=sys.stdout, level=INFO)`.
+    Basic,
+    /// A validated dictConfig file.
+    DictConfig(Config),
+}
+
+impl EngineSource {
+    fn build(&self) -> Result<Engine, String> {
+        match self {
+            EngineSource::Basic => Ok(Engine::basic_config()),
+            EngineSource::DictConfig(config) => Engine::build(config).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Exit status of a writer that could not apply its configuration.
+pub const EXIT_CONFIG: i32 = 2;
+
+/// The writer's main loop. Returns the process exit status.
+pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream) -> i32 {
+    let mut engine = match source.build() {
+        Ok(engine) => engine,
+        Err(message) => {
+            let _ = status.write_all(&Status::Failed(message).encode());
+            return EXIT_CONFIG;
+        }
+    };
+    if status.write_all(&Status::Ready.encode()).is_err() {
+        return 0;
+    }
+    let started = Instant::now();
+    while let Ok(batch) = data.recv() {
+        let seq = write_batch(&mut engine, &batch, started);
+        if let Some(seq) = seq {
+            if status.write_all(&Status::Ack(seq).encode()).is_err() {
+                break;
+            }
+        }
+    }
+    engine.close();
+    0
+}
+
+/// Hand every item of a batch to the engine, then let it write once. Returns the
+/// batch's sequence number, or `None` if the batch was unreadable.
+fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u64> {
+    let (seq, items) = match BatchReader::new(batch) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("pysyslog-writer: dropping an unreadable batch: {e}");
+            return None;
+        }
+    };
+    // One clock reading per batch: Python reads it per record; within a batch the
+    // difference is far below a millisecond.
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let relative_created = started.elapsed().as_secs_f64() * 1000.0;
+    for item in items {
+        match item {
+            Ok(Item::Record { level, name, text }) => {
+                let name = String::from_utf8_lossy(name);
+                let msg: Cow<'_, str> = String::from_utf8_lossy(text);
+                engine.handle(&LogRecord {
+                    name: &name,
+                    msg: &msg,
+                    levelno: level,
+                    created,
+                    relative_created,
+                });
+            }
+            Ok(Item::Reopen) => {
+                // Records before the reopen belong in the old files.
+                engine.end_batch();
+                engine.reopen();
+            }
+            Err(e) => {
+                eprintln!("pysyslog-writer: rest of batch {seq} unreadable: {e}");
+                break;
+            }
+        }
+    }
+    engine.end_batch();
+    Some(seq)
+}
