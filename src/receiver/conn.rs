@@ -114,28 +114,30 @@ impl Connection {
     }
 
     fn frame(&mut self, data: &[u8], sink: &mut Sink) {
-        let peer = &self.peer;
-        let mut truncated = 0u64;
-        self.framer.push(data, |frame| match frame {
-            Frame::Line(line) => sink.line(peer, line),
-            Frame::Truncated(line) => {
-                sink.line(peer, line);
-                truncated += 1;
-            }
+        let Connection {
+            framer,
+            peer,
+            addr,
+            truncated,
+            max_line,
+            ..
+        } = self;
+        framer.push(data, |frame| {
+            emit(frame, peer, *addr, truncated, *max_line, sink)
         });
-        self.note_truncated(truncated, sink);
     }
 
     /// End of stream: log the unterminated last line and any truncation tally.
     pub fn finish(&mut self, sink: &mut Sink) {
-        let peer = &self.peer;
-        let mut truncated = 0u64;
-        self.framer.finish(|frame| {
-            let (Frame::Line(line) | Frame::Truncated(line)) = frame;
-            truncated += u64::from(matches!(frame, Frame::Truncated(_)));
-            sink.line(peer, line);
-        });
-        self.note_truncated(truncated, sink);
+        let Connection {
+            framer,
+            peer,
+            addr,
+            truncated,
+            max_line,
+            ..
+        } = self;
+        framer.finish(|frame| emit(frame, peer, *addr, truncated, *max_line, sink));
         if self.truncated > 1 {
             sink.warning(
                 LOGGER,
@@ -147,20 +149,32 @@ impl Connection {
         }
         self.truncated = 0;
     }
+}
 
-    /// The first truncation on a connection is reported at once, the rest are
-    /// counted and reported when it closes.
-    fn note_truncated(&mut self, n: u64, sink: &mut Sink) {
-        if n > 0 && self.truncated == 0 {
-            sink.warning(
-                LOGGER,
-                &format!(
-                    "a line from {} is longer than {} bytes (--max-line-length): logged truncated, the rest discarded",
-                    self.addr, self.max_line
-                ),
-            );
+/// Queue one frame. The first truncation on a connection is reported right after
+/// the truncated line; later ones are counted and reported when it closes.
+fn emit(
+    frame: Frame<'_>,
+    peer: &str,
+    addr: SocketAddr,
+    truncated: &mut u64,
+    max_line: usize,
+    sink: &mut Sink,
+) {
+    match frame {
+        Frame::Line(line) => sink.line(peer, line),
+        Frame::Truncated(line) => {
+            sink.line(peer, line);
+            if *truncated == 0 {
+                sink.warning(
+                    LOGGER,
+                    &format!(
+                        "a line from {addr} is longer than {max_line} bytes (--max-line-length): logged truncated, the rest discarded"
+                    ),
+                );
+            }
+            *truncated += 1;
         }
-        self.truncated += n;
     }
 }
 

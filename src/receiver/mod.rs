@@ -165,6 +165,8 @@ impl Receiver {
     /// Run until stopped by a signal; returns when everything received is written.
     pub fn run(mut self) -> Result<(), ReceiverError> {
         let mut events = Events::with_capacity(1024);
+        // Records queued before the loop (the banner) must not wait for an event.
+        self.sink.flush();
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {

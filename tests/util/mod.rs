@@ -1,0 +1,281 @@
+//! Test harness: runs the real `pysyslog` binary on loopback and watches its output.
+//!
+//! `Collector` starts the binary in the foreground with stdout redirected to a
+//! file in its own temporary directory, waits for the start-up banner (so the
+//! listener is bound and the writer ready), and stops it by PID on drop.
+//! Everything polls for a condition with a deadline; nothing sleeps to synchronise.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pysyslog");
+
+/// How long any condition may take before a test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Poll `cond` until it holds or `PATIENCE` passes.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A port that was free a moment ago (the collector gets a few tries).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub struct Collector {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Collector {
+    /// Start with `args` after HOST PORT, on 127.0.0.1, and wait for the banner on stdout.
+    pub fn start(args: &[&str]) -> Collector {
+        Self::start_on("127.0.0.1", args, |c| {
+            c.stdout_text().contains("Listening for syslog")
+        })
+    }
+
+    /// Start on `host`, waiting until `ready` holds.
+    pub fn start_on(host: &str, args: &[&str], ready: impl Fn(&Collector) -> bool) -> Collector {
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let port = free_port();
+            let stdout = dir.path().join("stdout.log");
+            let stderr = dir.path().join("stderr.log");
+            let child = Command::new(BIN)
+                .arg(host)
+                .arg(port.to_string())
+                .args(args)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(&stdout).expect("stdout file"))
+                .stderr(fs::File::create(&stderr).expect("stderr file"))
+                .spawn()
+                .expect("spawn pysyslog");
+            let mut c = Collector {
+                child,
+                dir,
+                port,
+                stdout,
+                stderr,
+            };
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                if ready(&c) {
+                    return c;
+                }
+                if let Ok(Some(status)) = c.child.try_wait() {
+                    let err = c.stderr_text();
+                    if err.contains("Address already in use") {
+                        break; // lost the race for the port: try another
+                    }
+                    panic!("pysyslog exited at start-up ({status}): {err}");
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "pysyslog did not become ready: {}",
+                    c.stderr_text()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        panic!("could not find a free port");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr()).expect("connect")
+    }
+
+    /// Send `data` on a new connection and close it.
+    pub fn send(&self, data: &[u8]) {
+        let mut s = self.connect();
+        s.write_all(data).expect("send");
+    }
+
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        fs::read(&self.stdout).unwrap_or_default()
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout_bytes()).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Output lines after the banner.
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout_text()
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Wait until stdout holds `n` lines after the banner.
+    pub fn wait_lines(&self, n: usize) -> Vec<String> {
+        wait_until(&format!("{n} output lines"), || {
+            count_lines(&self.stdout) > n
+        });
+        self.lines()
+    }
+
+    /// The writer process: the collector's child.
+    pub fn writer_pid(&self) -> Option<i32> {
+        children(self.pid()).into_iter().next()
+    }
+
+    /// Send SIGTERM and wait for the exit; checks that no child is left behind.
+    pub fn stop(&mut self) -> ExitStatus {
+        let kids = children(self.pid());
+        signal(self.pid(), libc::SIGTERM);
+        let status = self.wait_exit();
+        for kid in kids {
+            wait_until(&format!("writer {kid} to exit"), || !alive(kid));
+        }
+        status
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "pysyslog did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let kids = children(self.pid());
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            for kid in kids {
+                signal(kid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with a PID this test started.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// A process exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Child PIDs of `pid`, from /proc.
+pub fn children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn count_lines(path: &Path) -> usize {
+    fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// What pysyslog 0.1.0 prints for LF-framed input, computed by CPython itself:
+/// its writer's `logging.getLogger(peer).info(line.strip().decode())` under
+/// `basicConfig(stream=sys.stdout, level=INFO)`, for every line `rfile` yields.
+/// (pysyslog dies on invalid UTF-8; we decode lossily, so the reference does too.)
+pub fn python_reference(peer: &str, input: &[u8]) -> Vec<u8> {
+    let script = r#"
+import io, logging, sys
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = 0
+logging._srcfile = None
+logging.raiseExceptions = False
+out = io.StringIO()
+logging.basicConfig(stream=out, level=20)
+peer = sys.argv[1]
+for line in io.BytesIO(sys.stdin.buffer.read()):
+    logging.getLogger(peer).info(line.strip().decode('utf-8', 'replace'))
+sys.stdout.buffer.write(out.getvalue().encode())
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script, peer])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (tests/run installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("feed python");
+    let out = child.wait_with_output().expect("python3 output");
+    assert!(out.status.success(), "python reference failed");
+    out.stdout
+}
+
+/// Run a command to completion with a deadline; returns its status and stderr.
+pub fn run_with_timeout(cmd: &mut Command) -> io::Result<(ExitStatus, String)> {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                io::Read::read_to_string(&mut e, &mut err)?;
+            }
+            return Ok((status, err));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "command timed out"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
