@@ -15,4 +15,5 @@
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
 //! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
 
+pub mod flood;
 pub mod logging;
