@@ -89,12 +89,16 @@ pub fn render(done: u64, total: u64, elapsed: Duration) -> String {
     let filled = (frac * WIDTH as f64) as usize;
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+    let rate = if rate >= 1e6 {
+        format!("{:.2} M lines/s", rate / 1e6)
+    } else {
+        format!("{rate:.0} lines/s")
+    };
     format!(
-        "[{}{}] {:5.1}%  {done}/{total} lines  {:.2} M lines/s",
+        "[{}{}] {:5.1}%  {done}/{total} lines  {rate}",
         "#".repeat(filled),
         ".".repeat(WIDTH - filled),
         frac * 100.0,
-        rate / 1e6
     )
 }
 
@@ -105,7 +109,11 @@ mod tests {
     #[test]
     fn render_shapes() {
         let s = render(50, 100, Duration::from_secs(1));
-        assert!(s.starts_with("[###############...............]  50.0%  50/100 lines"));
+        assert_eq!(
+            s,
+            "[###############...............]  50.0%  50/100 lines  50 lines/s"
+        );
+        assert!(render(3_000_000, 6_000_000, Duration::from_secs(1)).ends_with("3.00 M lines/s"));
         assert!(render(0, 0, Duration::ZERO).contains("100.0%"));
         assert!(render(200, 100, Duration::from_secs(1)).contains("100.0%"));
     }
