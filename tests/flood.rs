@@ -304,6 +304,31 @@ fn usage_errors_are_exit_2() {
     }
 }
 
+#[test]
+fn peer_reset_while_sending_is_exit_2_with_the_address() {
+    // A peer that reads a little, then closes with unread data (RST).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+        }
+    });
+    let out = flood(&["-c", "1", "-n", "1000000", "127.0.0.1", &port.to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "sending on connection 0 to 127.0.0.1:{port} failed"
+        )),
+        "{err}"
+    );
+    // The report of what was sent before the failure is still printed.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lines:"));
+}
+
 /// Throughput into a sink that discards: `cargo test --release --test flood
 /// -- --ignored --nocapture throughput`. `FLOOD_BENCH_CONNECTIONS` and
 /// `FLOOD_BENCH_LINES` (per connection) change the shape of the run.
