@@ -170,6 +170,7 @@ fn every_line_arrives_and_is_verified() {
     assert!(text
         .lines()
         .all(|l| l.len() == "INFO:127.0.0.1:".len() + 119 && l.contains("<14>flood ok1 c=")));
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
@@ -241,6 +242,7 @@ fn dropped_lines_are_reported_as_lost() {
     assert_eq!(j["received"], 29_970);
     assert_eq!(j["duplicated"], 0);
     assert_eq!(j["verify_timed_out"], true);
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
@@ -271,6 +273,7 @@ fn duplicated_lines_from_a_rerun_are_not_counted_but_new_ones_are() {
         assert_eq!(j["received"], 6000);
         assert_eq!(j["duplicated"], 0);
     }
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
