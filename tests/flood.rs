@@ -107,10 +107,9 @@ fn serve(mut conn: TcpStream, mode: SinkMode, file: Option<Arc<Mutex<File>>>) {
     }
 }
 
+/// A fresh path in the temp directory, unique to this test process.
 fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pysyslog-flood-test-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("temp dir");
-    let p = dir.join(name);
+    let p = std::env::temp_dir().join(format!("pysyslog-flood-test-{}-{name}", std::process::id()));
     let _ = fs::remove_file(&p);
     p
 }
@@ -208,6 +207,7 @@ fn octet_framing_arrives_and_is_verified_with_text_report() {
         "{:?}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
