@@ -28,10 +28,7 @@ pub struct ConfigError {
 impl Config {
     /// Read and validate a dictConfig JSON file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        Err(ConfigError {
-            file: path.to_owned(),
-            message: "dictConfig is not implemented yet".into(),
-        })
+        Err(ConfigError { file: path.to_owned(), message: "dictConfig is not implemented yet".into() })
     }
 }
 
@@ -43,17 +40,12 @@ pub struct Engine {
 impl Engine {
     /// `logging.basicConfig(stream=sys.stdout, level=INFO)`: `LEVEL:name:message` on stdout.
     pub fn basic_config() -> Engine {
-        Engine {
-            out: Vec::with_capacity(64 * 1024),
-        }
+        Engine { out: Vec::with_capacity(64 * 1024) }
     }
 
     /// Build handlers from a config (opens files that are not `delay`ed).
     pub fn build(config: &Config) -> Result<Engine, ConfigError> {
-        Err(ConfigError {
-            file: config.source.clone(),
-            message: "not implemented".into(),
-        })
+        Err(ConfigError { file: config.source.clone(), message: "not implemented".into() })
     }
 
     /// Handle one record: route it and format it into the handlers' batch buffers.
@@ -61,8 +53,7 @@ impl Engine {
         if record.levelno < INFO {
             return;
         }
-        self.out
-            .extend_from_slice(level_name(record.levelno).as_bytes());
+        self.out.extend_from_slice(level_name(record.levelno).as_bytes());
         self.out.push(b':');
         self.out.extend_from_slice(record.name.as_bytes());
         self.out.push(b':');
@@ -74,11 +65,7 @@ impl Engine {
     /// Failures are the handlers' own business (reported, counted, retried).
     pub fn end_batch(&mut self) {
         let mut stdout = std::io::stdout().lock();
-        if stdout
-            .write_all(&self.out)
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
+        if stdout.write_all(&self.out).and_then(|()| stdout.flush()).is_err() {
             // The placeholder has no error accounting.
         }
         self.out.clear();
