@@ -1,1 +1,75 @@
-fn main() {}
+//! `pysyslog-flood`: load generator for pysyslog. Parses arguments and hands
+//! the run to [`pysyslog::flood::run`]; all logic lives in the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use pysyslog::flood::{self, Framing, Options};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FramingArg {
+    /// MSG followed by a newline.
+    Lf,
+    /// RFC 6587 octet counting: LEN SP MSG.
+    Octet,
+}
+
+/// Send uniquely numbered syslog lines over TCP as fast as possible (or at a
+/// given rate), report the throughput, and optionally verify that every line
+/// arrived in the collector's output file.
+#[derive(Parser, Debug)]
+#[command(name = "pysyslog-flood", version)]
+struct Cli {
+    /// Collector host name or address.
+    host: String,
+    /// Collector TCP port.
+    port: u16,
+    /// Number of TCP connections.
+    #[arg(short = 'c', long, default_value_t = 4)]
+    connections: u32,
+    /// Lines per connection.
+    #[arg(short = 'n', long, default_value_t = 100_000)]
+    lines: u64,
+    /// Bytes per line on the wire, framing included.
+    #[arg(short = 's', long, default_value_t = 120)]
+    size: usize,
+    /// How lines are delimited.
+    #[arg(long, value_enum, default_value_t = FramingArg::Lf)]
+    framing: FramingArg,
+    /// Total lines per second over all connections (default: as fast as possible).
+    #[arg(long, value_name = "LINES_PER_SEC")]
+    rate: Option<f64>,
+    /// Identifier embedded in every line (default: derived from pid and time).
+    #[arg(long, value_name = "STR")]
+    run_id: Option<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Collector output file to check for every line of this run.
+    #[arg(long, value_name = "FILE")]
+    verify: Option<PathBuf>,
+    /// Seconds to wait after sending for all lines to appear in the file.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    verify_timeout: f64,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let opts = Options {
+        host: cli.host,
+        port: cli.port,
+        connections: cli.connections,
+        lines: cli.lines,
+        size: cli.size,
+        framing: match cli.framing {
+            FramingArg::Lf => Framing::Lf,
+            FramingArg::Octet => Framing::Octet,
+        },
+        rate: cli.rate,
+        run_id: cli.run_id,
+        json: cli.json,
+        verify: cli.verify,
+        verify_timeout: cli.verify_timeout,
+    };
+    std::process::exit(flood::run(&opts));
+}

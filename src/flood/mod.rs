@@ -1,0 +1,247 @@
+//! `pysyslog-flood`: a load generator for pysyslog (and any syslog-over-TCP
+//! collector). Owns the whole run: validating options, connecting, sending,
+//! verifying the collector's output and choosing the exit status. The binary
+//! only parses arguments into [`Options`] and calls [`run`].
+//!
+//! - [`payload`]: the exact bytes of each line and the reusable chunk buffers.
+//! - [`sender`]: connections and sender threads (any `Write`, TLS later).
+//! - [`verify`]: finding this run's tokens in the collector's output file.
+//! - [`progress`]: counters and the terminal progress bar.
+//! - [`report`]: the final report, text or JSON.
+
+pub mod payload;
+pub mod progress;
+pub mod report;
+pub mod sender;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use payload::Framing;
+
+/// Every line arrived exactly once (or nothing was verified).
+pub const EXIT_OK: i32 = 0;
+/// Verification found lost or duplicated lines.
+pub const EXIT_MISMATCH: i32 = 1;
+/// Bad options, or connecting/sending/reading failed.
+pub const EXIT_ERROR: i32 = 2;
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A run, as given on the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    pub port: u16,
+    pub connections: u32,
+    /// Lines per connection.
+    pub lines: u64,
+    /// Bytes per line on the wire, framing included.
+    pub size: usize,
+    pub framing: Framing,
+    /// Total lines per second, spread over the connections.
+    pub rate: Option<f64>,
+    pub run_id: Option<String>,
+    pub json: bool,
+    pub verify: Option<PathBuf>,
+    /// Seconds to wait after sending for the lines to arrive in `verify`.
+    pub verify_timeout: f64,
+}
+
+/// Why a run could not be carried out (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum FloodError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Payload(#[from] payload::PayloadError),
+    #[error(transparent)]
+    Send(#[from] sender::SendError),
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
+}
+
+/// A run id unlikely to repeat: pid and wall-clock nanoseconds, mixed.
+pub fn default_run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = nanos ^ (u64::from(std::process::id()) << 40);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!("{:012x}", z & 0xffff_ffff_ffff)
+}
+
+fn validate(o: &Options) -> Result<(), FloodError> {
+    let usage = |m: String| Err(FloodError::Usage(m));
+    if o.connections == 0 || o.connections > payload::MAX_CONNECTIONS {
+        return usage(format!(
+            "--connections must be 1 to {}, not {}",
+            payload::MAX_CONNECTIONS,
+            o.connections
+        ));
+    }
+    if o.lines == 0 || o.lines > payload::MAX_LINES {
+        return usage(format!(
+            "--lines must be 1 to {}, not {}",
+            payload::MAX_LINES,
+            o.lines
+        ));
+    }
+    if let Some(r) = o.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return usage(format!("--rate must be a positive number, not {r}"));
+        }
+    }
+    if !(o.verify_timeout.is_finite() && o.verify_timeout >= 0.0) {
+        return usage(format!(
+            "--verify-timeout must be zero or more seconds, not {}",
+            o.verify_timeout
+        ));
+    }
+    Ok(())
+}
+
+/// Carry out a run and return the process exit status. Errors are reported
+/// on stderr as one line each; the report goes to stdout.
+pub fn run(opts: &Options) -> i32 {
+    match run_inner(opts) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pysyslog-flood: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn run_inner(o: &Options) -> Result<i32, FloodError> {
+    validate(o)?;
+    let run_id = o.run_id.clone().unwrap_or_else(default_run_id);
+    let format = payload::LineFormat::new(&run_id, o.size, o.framing)?;
+
+    // Everything that allocates or touches the output file happens before timing.
+    let mut verifier = match &o.verify {
+        Some(path) => Some((
+            path,
+            verify::Verifier::new(&run_id, o.connections, o.lines)?,
+            verify::start_position(path)?,
+        )),
+        None => None,
+    };
+
+    let addrs = sender::resolve(&o.host, o.port)?;
+    let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
+    let outcome = sender::run_senders(streams, addr, &format, o.lines, o.rate)?;
+
+    let send_report = report::SendReport {
+        run_id,
+        framing: o.framing.name(),
+        size: format.size(),
+        connections: o.connections,
+        lines_per_connection: o.lines,
+        lines: outcome.lines,
+        bytes: outcome.bytes,
+        seconds: outcome.seconds,
+    };
+
+    if !outcome.errors.is_empty() {
+        for e in &outcome.errors {
+            eprintln!("pysyslog-flood: {e}");
+        }
+        print_report(o.json, &send_report, None);
+        return Ok(EXIT_ERROR);
+    }
+
+    let verify_report = match verifier.as_mut() {
+        None => None,
+        Some((path, v, start)) => {
+            let deadline = outcome.end + Duration::from_secs_f64(o.verify_timeout);
+            let w = verify::watch_file(path, *start, v, deadline)?;
+            Some(report::VerifyReport {
+                tally: v.tally(),
+                drain_seconds: w
+                    .last_arrival
+                    .map(|t| t.saturating_duration_since(outcome.end).as_secs_f64()),
+                timed_out: w.timed_out,
+            })
+        }
+    };
+    print_report(o.json, &send_report, verify_report.as_ref());
+    Ok(match verify_report {
+        Some(v) if v.tally.lost > 0 || v.tally.duplicated > 0 => EXIT_MISMATCH,
+        _ => EXIT_OK,
+    })
+}
+
+fn print_report(json: bool, s: &report::SendReport, v: Option<&report::VerifyReport>) {
+    if json {
+        println!("{}", report::to_json(s, v));
+    } else {
+        print!("{}", report::to_text(s, v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> Options {
+        Options {
+            host: "127.0.0.1".into(),
+            port: 1,
+            connections: 4,
+            lines: 10,
+            size: 120,
+            framing: Framing::Lf,
+            rate: None,
+            run_id: None,
+            json: false,
+            verify: None,
+            verify_timeout: 30.0,
+        }
+    }
+
+    #[test]
+    fn default_run_id_is_a_valid_token() {
+        let id = default_run_id();
+        assert_eq!(id.len(), 12);
+        assert!(payload::validate_run_id(&id).is_ok());
+    }
+
+    #[test]
+    fn bad_options_are_usage_errors() {
+        let cases = [
+            Options {
+                connections: 0,
+                ..opts()
+            },
+            Options { lines: 0, ..opts() },
+            Options {
+                rate: Some(0.0),
+                ..opts()
+            },
+            Options {
+                verify_timeout: -1.0,
+                ..opts()
+            },
+            Options { size: 10, ..opts() },
+            Options {
+                run_id: Some("has space".into()),
+                ..opts()
+            },
+        ];
+        for o in cases {
+            assert!(
+                matches!(
+                    run_inner(&o),
+                    Err(FloodError::Usage(_) | FloodError::Payload(_))
+                ),
+                "{o:?}"
+            );
+        }
+    }
+}

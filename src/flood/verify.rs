@@ -1,0 +1,499 @@
+//! Verification of a run against a collector's output file: finding this run's
+//! tokens in arbitrary output lines ([`Verifier`], pure and unit-tested) and
+//! following the file as it grows ([`watch_file`]).
+//!
+//! Memory is one bit per expected line (connections × lines bits), never a set
+//! of strings. A token is `flood RUNID c=CCCC n=NNNNNNNNN`; whatever prefix the
+//! collector writes before it is ignored. Only complete lines (ended by `\n`)
+//! are scanned while the file grows; a partial last line is carried over to the
+//! next read and scanned as a line at the very end.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use memchr::memmem;
+
+use super::payload::{token_needle, CONN_DIGITS, SEQ_DIGITS, TOKEN_TAIL};
+
+/// Why verification could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot allocate a {bits}-bit bitmap to verify {connections} x {lines} lines")]
+    TooLarge {
+        connections: u32,
+        lines: u64,
+        bits: u128,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The counts a verification ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Lines sent: connections × lines.
+    pub expected: u64,
+    /// Distinct `(c, n)` tokens found.
+    pub received: u64,
+    /// `expected - received`.
+    pub lost: u64,
+    /// Extra copies: occurrences of a `(c, n)` token already found.
+    pub duplicated: u64,
+    /// Occurrences of this run's needle whose `c`/`n` are malformed, cut off or
+    /// out of range (a sign of corruption).
+    pub invalid: u64,
+}
+
+/// Tracks which lines of a run have been seen in the output.
+pub struct Verifier {
+    finder: memmem::Finder<'static>,
+    connections: u32,
+    lines: u64,
+    seen: Vec<u64>,
+    received: u64,
+    duplicated: u64,
+    invalid: u64,
+    carry: Vec<u8>,
+}
+
+impl Verifier {
+    /// A verifier for `connections` × `lines` lines of `run_id`.
+    pub fn new(run_id: &str, connections: u32, lines: u64) -> Result<Self, VerifyError> {
+        let bits = u128::from(connections) * u128::from(lines);
+        let too_large = || VerifyError::TooLarge {
+            connections,
+            lines,
+            bits,
+        };
+        let words = usize::try_from(bits.div_ceil(64)).map_err(|_| too_large())?;
+        let mut seen = Vec::new();
+        seen.try_reserve_exact(words).map_err(|_| too_large())?;
+        seen.resize(words, 0);
+        Ok(Verifier {
+            finder: memmem::Finder::new(&token_needle(run_id)).into_owned(),
+            connections,
+            lines,
+            seen,
+            received: 0,
+            duplicated: 0,
+            invalid: 0,
+            carry: Vec::new(),
+        })
+    }
+
+    /// Scan the next bytes of the output. Complete lines are scanned now; a
+    /// trailing partial line is kept until its end arrives (or [`Self::finish`]).
+    /// Returns how many new distinct tokens were found.
+    pub fn feed(&mut self, mut data: &[u8]) -> u64 {
+        let before = self.received;
+        if !self.carry.is_empty() {
+            match memchr::memchr(b'\n', data) {
+                None => {
+                    self.carry.extend_from_slice(data);
+                    return 0;
+                }
+                Some(i) => {
+                    let mut line = std::mem::take(&mut self.carry);
+                    line.extend_from_slice(&data[..=i]);
+                    self.scan(&line);
+                    line.clear();
+                    self.carry = line; // keep the allocation
+                    data = &data[i + 1..];
+                }
+            }
+        }
+        match memchr::memrchr(b'\n', data) {
+            Some(i) => {
+                self.scan(&data[..=i]);
+                self.carry.extend_from_slice(&data[i + 1..]);
+            }
+            None => self.carry.extend_from_slice(data),
+        }
+        self.received - before
+    }
+
+    /// Scan the partial last line, if any, as if it were complete (end of
+    /// input). Returns how many new distinct tokens were found.
+    pub fn finish(&mut self) -> u64 {
+        let before = self.received;
+        let line = std::mem::take(&mut self.carry);
+        self.scan(&line);
+        self.received - before
+    }
+
+    /// Forget a partial line (the file it came from was truncated).
+    pub fn drop_partial(&mut self) {
+        self.carry.clear();
+    }
+
+    /// Whether every expected line has been seen.
+    pub fn complete(&self) -> bool {
+        u128::from(self.received) == u128::from(self.connections) * u128::from(self.lines)
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> Tally {
+        let expected = u64::from(self.connections).saturating_mul(self.lines);
+        Tally {
+            expected,
+            received: self.received,
+            lost: expected.saturating_sub(self.received),
+            duplicated: self.duplicated,
+            invalid: self.invalid,
+        }
+    }
+
+    /// Count every token in `region`, which holds whole lines only.
+    fn scan(&mut self, region: &[u8]) {
+        let needle_len = self.finder.needle().len();
+        for at in self.finder.find_iter(region) {
+            let token = parse_tail(&region[at + needle_len..]);
+            match token {
+                Some((c, n)) if c < self.connections && n < self.lines => {
+                    let bit = u64::from(c) * self.lines + n;
+                    // In range: bit < connections*lines, whose words were allocated.
+                    let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
+                    if self.seen[word] & mask == 0 {
+                        self.seen[word] |= mask;
+                        self.received += 1;
+                    } else {
+                        self.duplicated += 1;
+                    }
+                }
+                _ => self.invalid += 1,
+            }
+        }
+    }
+}
+
+/// Parse `CCCC n=NNNNNNNNN` at the start of `tail`; the number must not go on
+/// with another digit.
+fn parse_tail(tail: &[u8]) -> Option<(u32, u64)> {
+    let t = tail.get(..TOKEN_TAIL)?;
+    if tail.get(TOKEN_TAIL).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let c = parse_digits(&t[..CONN_DIGITS])?;
+    if &t[CONN_DIGITS..CONN_DIGITS + 3] != b" n=" {
+        return None;
+    }
+    let n = parse_digits(&t[CONN_DIGITS + 3..CONN_DIGITS + 3 + SEQ_DIGITS])?;
+    Some((u32::try_from(c).ok()?, n))
+}
+
+fn parse_digits(d: &[u8]) -> Option<u64> {
+    d.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// Where reading the output file starts: its inode and length before sending,
+/// so lines of earlier runs are skipped. A file replaced since is read from 0.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartPos {
+    pub ino: Option<u64>,
+    pub offset: u64,
+}
+
+/// Record where `path` ends now (nothing if it does not exist yet).
+pub fn start_position(path: &Path) -> Result<StartPos, VerifyError> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(StartPos {
+            ino: Some(m.ino()),
+            offset: m.len(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(StartPos::default()),
+        Err(e) => Err(io_err(path, e)),
+    }
+}
+
+/// How following the file ended.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOutcome {
+    /// When the last new token was found (poll granularity).
+    pub last_arrival: Option<Instant>,
+    /// The timeout passed before every line arrived.
+    pub timed_out: bool,
+}
+
+/// Poll interval when the file has no new data.
+const POLL: Duration = Duration::from_millis(5);
+/// Bytes per read.
+const READ_BUF: usize = 1 << 20;
+
+/// Follow `path` from `start` until `verifier` is complete or `deadline`
+/// passes. Reads incrementally from the last offset; sleeps only [`POLL`]
+/// when there is nothing new. A truncated file is re-read from 0; a replaced
+/// file (rotation) is read to its end and the new one followed from 0.
+pub fn watch_file(
+    path: &Path,
+    start: StartPos,
+    verifier: &mut Verifier,
+    deadline: Instant,
+) -> Result<WatchOutcome, VerifyError> {
+    let mut buf = vec![0u8; READ_BUF];
+    let mut last_arrival = None;
+    // (file, inode, offset)
+    let mut current: Option<(File, u64, u64)> = None;
+    let mut first_open = true;
+    loop {
+        if current.is_none() {
+            match File::open(path) {
+                Ok(mut f) => {
+                    let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
+                    let offset = if first_open && start.ino == Some(ino) {
+                        start.offset
+                    } else {
+                        0
+                    };
+                    f.seek(SeekFrom::Start(offset))
+                        .map_err(|e| io_err(path, e))?;
+                    current = Some((f, ino, offset));
+                    first_open = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(path, e)),
+            }
+        }
+        let mut progressed = false;
+        if let Some((f, ino, offset)) = current.as_mut() {
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_err(path, e)),
+                };
+                if n == 0 {
+                    break;
+                }
+                progressed = true;
+                *offset += n as u64;
+                if verifier.feed(&buf[..n]) > 0 {
+                    last_arrival = Some(Instant::now());
+                }
+                if verifier.complete() || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            if verifier.complete() {
+                return Ok(WatchOutcome {
+                    last_arrival,
+                    timed_out: false,
+                });
+            }
+            match fs::metadata(path) {
+                Ok(m) if m.ino() != *ino => {
+                    // Rotated: the old file is read to its end; its partial
+                    // line will never be completed.
+                    if verifier.finish() > 0 {
+                        last_arrival = Some(Instant::now());
+                    }
+                    current = None;
+                    progressed = true;
+                }
+                Ok(m) if m.len() < *offset => {
+                    verifier.drop_partial();
+                    f.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
+                    *offset = 0;
+                    progressed = true;
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        if !progressed {
+            std::thread::sleep(POLL.min(deadline - now));
+        }
+    }
+    if verifier.finish() > 0 {
+        last_arrival = Some(Instant::now());
+    }
+    Ok(WatchOutcome {
+        last_arrival,
+        timed_out: !verifier.complete(),
+    })
+}
+
+fn io_err(path: &Path, source: io::Error) -> VerifyError {
+    VerifyError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::payload::{ChunkBuilder, Framing, LineFormat};
+    use super::*;
+
+    fn output_of(run: &str, conns: u32, lines: u64, skip: impl Fn(u32, u64) -> bool) -> Vec<u8> {
+        let f = LineFormat::new(run, 90, Framing::Lf).unwrap();
+        let mut out = Vec::new();
+        for n in 0..lines {
+            for c in 0..conns {
+                if !skip(c, n) {
+                    out.extend_from_slice(
+                        format!("2026-11-24 03:00:00,{:03} 127.0.0.1 ", n % 1000).as_bytes(),
+                    );
+                    out.extend_from_slice(&f.line(c, n));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_tokens_behind_any_prefix() {
+        let mut v = Verifier::new("r1", 2, 3).unwrap();
+        let text = b"INFO:127.0.0.1:<14>flood r1 c=0000 n=000000000 abc\n\
+            2026-11-24 03:00:00,123 127.0.0.1 <14>flood r1 c=0001 n=000000002 xyz\n\
+            flood r1 c=0000 n=000000001 \n\
+            noise flood r2 c=0000 n=000000002 other run\n\
+            [::1]:5 <14>flood r1 c=0001 n=000000000\n";
+        assert_eq!(v.feed(text), 4);
+        let t = v.tally();
+        assert_eq!(
+            t,
+            Tally {
+                expected: 6,
+                received: 4,
+                lost: 2,
+                duplicated: 0,
+                invalid: 0
+            }
+        );
+        assert!(!v.complete());
+    }
+
+    #[test]
+    fn other_run_with_same_prefix_is_ignored() {
+        let mut v = Verifier::new("r1", 1, 1).unwrap();
+        v.feed(b"<14>flood r10 c=0000 n=000000000 x\n<14>flood xr1 c=0000 n=000000000 x\n");
+        // "flood xr1 c=" does not contain "flood r1 c=".
+        assert_eq!(v.tally().received, 0);
+        assert_eq!(v.tally().invalid, 0);
+    }
+
+    #[test]
+    fn duplicates_and_missing_are_counted_per_token() {
+        let mut out = output_of("d", 3, 50, |c, n| c == 1 && n % 10 == 0);
+        let f = LineFormat::new("d", 90, Framing::Lf).unwrap();
+        // Twice more for (2, 7), once more for (0, 0).
+        out.extend_from_slice(&f.line(2, 7));
+        out.extend_from_slice(&f.line(2, 7));
+        out.extend_from_slice(&f.line(0, 0));
+        let mut v = Verifier::new("d", 3, 50).unwrap();
+        v.feed(&out);
+        v.finish();
+        let t = v.tally();
+        assert_eq!(t.expected, 150);
+        assert_eq!(t.lost, 5);
+        assert_eq!(t.received, 145);
+        assert_eq!(t.duplicated, 3);
+        assert_eq!(t.invalid, 0);
+    }
+
+    #[test]
+    fn malformed_and_out_of_range_are_invalid() {
+        let mut v = Verifier::new("m", 2, 10).unwrap();
+        v.feed(
+            b"flood m c=0002 n=000000000 \n\
+              flood m c=0000 n=000000010 \n\
+              flood m c=00x0 n=000000001 \n\
+              flood m c=0000 n=0000000011 \n\
+              flood m c=0000 n=00000\n\
+              flood m c=0001 n=000000003 ok\n",
+        );
+        let t = v.tally();
+        assert_eq!(t.invalid, 5);
+        assert_eq!(t.received, 1);
+    }
+
+    #[test]
+    fn partial_lines_across_every_read_boundary() {
+        let out = output_of("p", 2, 40, |_, _| false);
+        // Split at every possible point, and also feed byte by byte.
+        for split in (0..out.len()).step_by(7) {
+            let mut v = Verifier::new("p", 2, 40).unwrap();
+            v.feed(&out[..split]);
+            v.feed(&out[split..]);
+            assert_eq!(v.tally().received, 80, "split {split}");
+            assert!(v.complete());
+        }
+        let mut v = Verifier::new("p", 2, 40).unwrap();
+        for b in &out {
+            v.feed(std::slice::from_ref(b));
+        }
+        assert!(v.complete());
+        assert_eq!(v.tally().duplicated, 0);
+        assert_eq!(v.tally().invalid, 0);
+    }
+
+    #[test]
+    fn partial_last_line_counts_only_at_finish() {
+        let mut v = Verifier::new("z", 1, 2).unwrap();
+        assert_eq!(
+            v.feed(b"x flood z c=0000 n=000000000 abc\nx flood z c=0000 n=000000001 ab"),
+            1
+        );
+        assert_eq!(v.tally().received, 1);
+        assert_eq!(v.finish(), 1);
+        assert!(v.complete());
+    }
+
+    #[test]
+    fn token_cut_by_newline_is_invalid() {
+        let mut v = Verifier::new("k", 1, 1).unwrap();
+        v.feed(b"flood k c=0000 n=0000\n00000 \n");
+        assert_eq!(v.tally().invalid, 1);
+        assert_eq!(v.tally().received, 0);
+    }
+
+    #[test]
+    fn octet_stream_without_newlines_is_found_at_finish() {
+        let f = LineFormat::new("o", 64, Framing::Octet).unwrap();
+        let mut b = ChunkBuilder::new(&f, 0, 10, 1 << 16);
+        let data = b.next_chunk(usize::MAX).unwrap().to_vec();
+        let mut v = Verifier::new("o", 1, 10).unwrap();
+        assert_eq!(v.feed(&data), 0);
+        assert_eq!(v.finish(), 10);
+    }
+
+    #[test]
+    fn huge_bitmap_is_an_error_not_an_abort() {
+        assert!(matches!(
+            Verifier::new("h", u32::MAX, u64::MAX),
+            Err(VerifyError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn watch_reads_a_file_from_the_recorded_offset() {
+        let dir = std::env::temp_dir().join(format!("flood-verify-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.log");
+        // An earlier run with the same id must not count as duplicates.
+        fs::write(&path, output_of("w", 1, 5, |_, _| false)).unwrap();
+        let start = start_position(&path).unwrap();
+        let mut data = fs::read(&path).unwrap();
+        data.extend_from_slice(&output_of("w", 1, 5, |_, n| n == 3));
+        fs::write(&path, &data).unwrap();
+        let mut v = Verifier::new("w", 1, 5).unwrap();
+        let out = watch_file(&path, start, &mut v, Instant::now()).unwrap();
+        assert!(out.timed_out);
+        assert_eq!(v.tally().received, 4);
+        assert_eq!(v.tally().lost, 1);
+        assert_eq!(v.tally().duplicated, 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
