@@ -4,8 +4,11 @@
 //! [`Settings`]. Does not own: acting on them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
+
+use crate::tls::{MinVersion, TlsFiles};
 
 /// Defaults and bounds, with their units in the name.
 pub const DEFAULT_MAX_LINE_BYTES: u32 = 64 * 1024;
@@ -41,13 +44,27 @@ pub struct Args {
     #[arg(short = 'm', long, default_value_t = DEFAULT_MAX_QUEUE_LINES, value_name = "LINES")]
     pub max_queue_size: usize,
 
-    /// TLS certificate chain (PEM). The same file may hold the key.
+    /// TLS certificate chain (PEM): the collector then speaks syslog over TLS
+    /// (RFC 5425) on PORT. The same file may hold the key.
     #[arg(short = 'c', long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
     /// TLS private key (PEM).
     #[arg(short = 'k', long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+
+    /// Require TLS clients to present a certificate signed by a CA in this PEM
+    /// bundle (mutual TLS). Refused clients are logged with the reason.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub client_ca: Option<PathBuf>,
+
+    /// Lowest TLS version accepted.
+    #[arg(long, value_enum, default_value = "1.2", value_name = "VERSION")]
+    pub tls_min_version: MinVersion,
+
+    /// Seconds a TLS handshake may take; silent or stalled clients are closed after it.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub tls_handshake_timeout: f64,
 
     /// Python logging.config.dictConfig JSON file routing the lines.
     #[arg(short = 'l', long, value_name = "FILE")]
@@ -82,7 +99,8 @@ pub struct Settings {
     pub max_line_bytes: usize,
     pub max_connections: usize,
     pub logging_config: Option<PathBuf>,
-    pub tls: Option<(PathBuf, PathBuf)>,
+    pub tls: Option<TlsFiles>,
+    pub handshake_timeout: Duration,
 }
 
 /// Arguments that parse but do not make sense together.
@@ -94,12 +112,19 @@ pub enum UsageError {
     PollInterval(f64),
     #[error("--max-queue-size and --max-queue-bytes must be at least 1")]
     EmptyQueue,
+    #[error("--tls-handshake-timeout must be a positive number of seconds, got {0}")]
+    HandshakeTimeout(f64),
 }
 
 impl Args {
     pub fn into_settings(self) -> Result<Settings, UsageError> {
         let tls = match (self.cert, self.key) {
-            (Some(cert), Some(key)) => Some((cert, key)),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca: self.client_ca,
+                min_version: self.tls_min_version,
+            }),
             (None, None) => None,
             (Some(_), None) => return Err(UsageError::HalfTls { given: "--cert" }),
             (None, Some(_)) => return Err(UsageError::HalfTls { given: "--key" }),
@@ -110,6 +135,10 @@ impl Args {
         if self.max_queue_size == 0 || self.max_queue_bytes == 0 {
             return Err(UsageError::EmptyQueue);
         }
+        let handshake_timeout = Duration::try_from_secs_f64(self.tls_handshake_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or(UsageError::HandshakeTimeout(self.tls_handshake_timeout))?;
         Ok(Settings {
             host: self.host,
             port: self.port,
@@ -120,6 +149,7 @@ impl Args {
             max_connections: self.max_connections as usize,
             logging_config: self.logging_config,
             tls,
+            handshake_timeout,
         })
     }
 }

@@ -8,17 +8,18 @@ use crate::daemon::spawn::SpawnError;
 use crate::logging::ConfigError;
 use crate::receiver::listener::BindError;
 use crate::receiver::ReceiverError;
+use crate::tls::TlsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Usage(#[from] UsageError),
-    #[error("{0}")]
-    Unsupported(String),
     #[error("logging configuration: {0}")]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
     #[error(transparent)]
@@ -30,7 +31,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Unsupported(_) | Error::Config(_) | Error::Bind(_) => 2,
+            Error::Usage(_) | Error::Config(_) | Error::Bind(_) | Error::Tls(_) => 2,
             Error::Spawn(SpawnError::Config(_)) => 2,
             Error::Spawn(_) | Error::Receiver(_) | Error::Io(_) => 1,
         }

@@ -24,4 +24,5 @@ pub mod flood;
 pub mod ipc;
 pub mod logging;
 pub mod receiver;
+pub mod tls;
 pub mod writer;

@@ -16,6 +16,7 @@ use crate::logging::{level, Config};
 use crate::receiver::link::{QueueLimits, WriterLink};
 use crate::receiver::sink::Sink;
 use crate::receiver::{listener, Receiver, ReceiverConfig};
+use crate::tls;
 use crate::writer::EngineSource;
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
@@ -24,14 +25,19 @@ const SPARE_FDS: u64 = 64;
 
 /// Run the collector in the foreground until stopped.
 pub fn run(settings: Settings) -> Result<(), Error> {
-    if settings.tls.is_some() {
-        return Err(Error::Unsupported(
-            "TLS (--cert/--key) is not available in this build yet".into(),
-        ));
-    }
     let engine_source = match &settings.logging_config {
         Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
         None => EngineSource::Basic,
+    };
+    let tls = match &settings.tls {
+        Some(files) => {
+            let loaded = tls::load(files)?;
+            for warning in &loaded.warnings {
+                eprintln!("pysyslog: warning: {warning}");
+            }
+            Some(loaded)
+        }
+        None => None,
     };
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
@@ -49,8 +55,20 @@ pub fn run(settings: Settings) -> Result<(), Error> {
     let config = ReceiverConfig {
         max_line_bytes: settings.max_line_bytes,
         max_connections: settings.max_connections,
+        tls: settings.tls.clone(),
+        handshake_timeout: settings.handshake_timeout,
     };
-    let mut receiver = Receiver::new(listeners, Sink::new(link), config, engine_source)?;
+    let (tls_config, tls_warnings) = match tls {
+        Some(loaded) => (Some(loaded.config), loaded.warnings),
+        None => (None, Vec::new()),
+    };
+    let mut receiver = Receiver::new(
+        listeners,
+        Sink::new(link),
+        config,
+        engine_source,
+        tls_config,
+    )?;
     // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
     receiver.log(
         level::WARNING,
@@ -62,6 +80,9 @@ pub fn run(settings: Settings) -> Result<(), Error> {
             py_float_str(settings.poll_interval)
         ),
     );
+    for warning in &tls_warnings {
+        receiver.log(level::WARNING, "pysyslog.tls", warning);
+    }
     receiver.run()?;
     Ok(())
 }

@@ -7,8 +7,11 @@
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use mio::net::TcpStream;
+use mio::Interest;
+use rustls::ServerConnection;
 
 use super::framing::{Frame, Framer};
 use super::sink::Sink;
@@ -31,6 +34,14 @@ pub enum Turn {
 #[derive(Debug)]
 pub struct Connection {
     pub socket: TcpStream,
+    /// Unique for the life of the process (slab keys are reused).
+    pub id: u64,
+    /// TLS session state; `None` on a plain listener.
+    tls: Option<Box<ServerConnection>>,
+    /// Until the TLS handshake completes: when it is given up.
+    pub handshake_deadline: Option<Instant>,
+    /// What the socket is registered for.
+    pub interest: Interest,
     pub addr: SocketAddr,
     /// Logger name: the peer's IP address.
     pub peer: String,
@@ -46,9 +57,24 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(socket: TcpStream, addr: SocketAddr, peer: String, max_line: usize) -> Connection {
+    pub fn new(
+        socket: TcpStream,
+        id: u64,
+        addr: SocketAddr,
+        peer: String,
+        max_line: usize,
+        tls: Option<(ServerConnection, Instant)>,
+    ) -> Connection {
+        let (tls, handshake_deadline) = match tls {
+            Some((conn, deadline)) => (Some(Box::new(conn)), Some(deadline)),
+            None => (None, None),
+        };
         Connection {
             socket,
+            id,
+            tls,
+            handshake_deadline,
+            interest: Interest::READABLE,
             addr,
             peer,
             framer: Framer::new(max_line),
@@ -60,8 +86,24 @@ impl Connection {
         }
     }
 
+    /// Is the TLS handshake still under way?
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+
+    /// The interest the socket needs now: writable only while TLS has bytes to send.
+    pub fn wanted_interest(&self) -> Interest {
+        match &self.tls {
+            Some(tls) if tls.wants_write() => Interest::READABLE | Interest::WRITABLE,
+            _ => Interest::READABLE,
+        }
+    }
+
     /// Read and frame up to `budget` bytes.
     pub fn read(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+        if self.tls.is_some() {
+            return self.read_tls(scratch, budget, sink);
+        }
         let mut left = budget;
         loop {
             match self.socket.read(scratch) {
@@ -109,6 +151,123 @@ impl Connection {
                     self.finish(sink);
                     return Turn::Finished;
                 }
+            }
+        }
+    }
+
+    /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
+    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+        if !self.sniffed {
+            let mut first = [0u8; 1];
+            match self.socket.peek(&mut first) {
+                Ok(1) if first[0] != 0x16 => {
+                    sink.record(
+                        level::ERROR,
+                        LOGGER,
+                        &format!(
+                            "plain text from {} on a TLS listener: this port expects TLS (RFC 5425); \
+                             configure the sender for TLS, or send plain TCP to a collector started without --cert/--key. \
+                             Connection closed.",
+                            self.addr
+                        ),
+                    );
+                    return Turn::Finished;
+                }
+                Ok(_) => self.sniffed = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => self.sniffed = true,
+            }
+        }
+        let mut left = budget;
+        loop {
+            let Some(tls) = self.tls.as_mut() else {
+                return Turn::Finished;
+            };
+            let mut eof = false;
+            let mut drained = false;
+            match tls.read_tls(&mut self.socket) {
+                Ok(0) => eof = true,
+                Ok(n) => left = left.saturating_sub(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => drained = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::ConnectionReset {
+                        sink.record(
+                            level::WARNING,
+                            LOGGER,
+                            &format!("reading from {} failed: {e}", self.addr),
+                        );
+                    }
+                    eof = true;
+                }
+            }
+            if let Err(e) = tls.process_new_packets() {
+                // Last gasp: tell the peer why (the alert), then close.
+                let _ = tls.write_tls(&mut self.socket);
+                let stage = if tls.is_handshaking() {
+                    "handshake"
+                } else {
+                    "session"
+                };
+                sink.record(
+                    level::ERROR,
+                    LOGGER,
+                    &format!("TLS {stage} with {} failed: {e}", self.addr),
+                );
+                self.finish(sink);
+                return Turn::Finished;
+            }
+            if !tls.is_handshaking() {
+                self.handshake_deadline = None;
+            }
+            loop {
+                let Some(tls) = self.tls.as_mut() else { break };
+                let got = tls.reader().read(scratch);
+                match got {
+                    Ok(0) => {
+                        eof = true; // close_notify
+                        break;
+                    }
+                    Ok(n) => self.frame(&scratch[..n], sink),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        // UnexpectedEof: the peer closed without close_notify, which
+                        // many syslog senders do; it is an ordinary end.
+                        if e.kind() != io::ErrorKind::UnexpectedEof {
+                            sink.record(
+                                level::WARNING,
+                                LOGGER,
+                                &format!("TLS read from {} failed: {e}", self.addr),
+                            );
+                        }
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+            if let Some(tls) = self.tls.as_mut() {
+                while tls.wants_write() {
+                    match tls.write_tls(&mut self.socket) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            eof = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if eof {
+                self.finish(sink);
+                return Turn::Finished;
+            }
+            if drained {
+                self.readable = false;
+                return Turn::Drained;
+            }
+            if left == 0 {
+                return Turn::MoreLeft;
             }
         }
     }

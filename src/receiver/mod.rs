@@ -20,6 +20,7 @@ pub mod sink;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -30,6 +31,7 @@ use slab::Slab;
 
 use crate::daemon::spawn::{self, SpawnError};
 use crate::logging::level;
+use crate::tls::{self, TlsFiles};
 use crate::writer::EngineSource;
 use conn::{Connection, Turn, LOGGER};
 use link::LinkError;
@@ -78,6 +80,10 @@ pub enum ReceiverError {
 pub struct ReceiverConfig {
     pub max_line_bytes: usize,
     pub max_connections: usize,
+    /// TLS files, re-read on SIGHUP; `None` for plain TCP.
+    pub tls: Option<TlsFiles>,
+    /// How long a TLS handshake may take before the connection is closed.
+    pub handshake_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -113,6 +119,11 @@ pub struct Receiver {
     stopping: Option<Instant>,
     engine_source: EngineSource,
     restarts: VecDeque<Instant>,
+    /// The server configuration new TLS connections get (replaced on SIGHUP).
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    next_id: u64,
+    /// TLS handshakes in progress, oldest first: (deadline, key, id).
+    handshakes: VecDeque<(Instant, usize, u64)>,
 }
 
 impl Receiver {
@@ -121,6 +132,7 @@ impl Receiver {
         sink: Sink,
         config: ReceiverConfig,
         engine_source: EngineSource,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Receiver, ReceiverError> {
         let poll = Poll::new().map_err(ReceiverError::Setup)?;
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(ReceiverError::Setup)?;
@@ -154,6 +166,9 @@ impl Receiver {
             stopping: None,
             engine_source,
             restarts: VecDeque::new(),
+            tls_config,
+            next_id: 0,
+            handshakes: VecDeque::new(),
         })
     }
 
@@ -188,6 +203,7 @@ impl Receiver {
                 }
             }
             self.serve_ready();
+            self.expire_handshakes();
             self.sink.flush();
             if let Some(e) = self.sink.link.take_failure() {
                 self.restart_writer(e)?;
@@ -212,7 +228,14 @@ impl Receiver {
             return Some(Duration::ZERO);
         }
         let mut wake: Option<Instant> = self.stopping;
-        if let Accepting::OutOfFds(at) = self.accepting {
+        let timers = [
+            match self.accepting {
+                Accepting::OutOfFds(at) => Some(at),
+                _ => None,
+            },
+            self.handshakes.front().map(|h| h.0),
+        ];
+        for at in timers.into_iter().flatten() {
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }
         wake.map(|w| w.saturating_duration_since(Instant::now()))
@@ -222,7 +245,10 @@ impl Receiver {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGHUP => self.sink.reopen(),
+                SIGHUP => {
+                    self.sink.reopen();
+                    self.reload_tls();
+                }
                 _ if self.stopping.is_some() => {
                     // A second stop request: give up draining now.
                     self.abandon_connections();
@@ -283,6 +309,18 @@ impl Receiver {
                 READ_BUDGET_BYTES
             };
             let turn = conn.read(&mut self.scratch, budget, &mut self.sink);
+            let wanted = conn.wanted_interest();
+            if turn != Turn::Finished && wanted != conn.interest {
+                let token = Token(CONN_BASE + key);
+                if self
+                    .poll
+                    .registry()
+                    .reregister(&mut conn.socket, token, wanted)
+                    .is_ok()
+                {
+                    conn.interest = wanted;
+                }
+            }
             match turn {
                 Turn::MoreLeft if self.stopping.is_none() => self.ready.push_back(key),
                 Turn::Drained if self.stopping.is_none() => conn.scheduled = false,
@@ -370,13 +408,36 @@ impl Receiver {
             );
             return;
         }
+        let id = self.next_id;
+        self.next_id += 1;
+        let tls = match &self.tls_config {
+            None => None,
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(session) => {
+                    let deadline = Instant::now() + self.config.handshake_timeout;
+                    self.handshakes.push_back((deadline, key, id));
+                    Some((session, deadline))
+                }
+                Err(e) => {
+                    self.sink.record(
+                        level::ERROR,
+                        LOGGER,
+                        &format!("cannot start TLS with {addr}: {e}"),
+                    );
+                    let _ = self.poll.registry().deregister(&mut socket);
+                    return;
+                }
+            },
+        };
         self.sink
             .record(level::DEBUG, LOGGER, &format!("connection from {addr}"));
         entry.insert(Connection::new(
             socket,
+            id,
             addr,
             peer_name(&addr),
             self.config.max_line_bytes,
+            tls,
         ));
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);
@@ -418,6 +479,60 @@ impl Receiver {
             if done.is_ok() {
                 slot.registered = on;
             }
+        }
+    }
+
+    /// Close TLS connections whose handshake outlived its deadline. A peer that
+    /// connects and says nothing, or stops mid-handshake, costs nothing until then.
+    fn expire_handshakes(&mut self) {
+        let now = Instant::now();
+        while let Some(&(deadline, key, id)) = self.handshakes.front() {
+            if deadline > now {
+                break;
+            }
+            self.handshakes.pop_front();
+            let Some(conn) = self.conns.get(key) else {
+                continue;
+            };
+            if conn.id != id || !conn.is_handshaking() {
+                continue;
+            }
+            let addr = conn.addr;
+            self.sink.record(
+                level::WARNING,
+                LOGGER,
+                &format!(
+                    "TLS handshake with {addr} did not complete within {}s (--tls-handshake-timeout): connection closed",
+                    self.config.handshake_timeout.as_secs_f32()
+                ),
+            );
+            self.close(key);
+        }
+    }
+
+    /// Re-read the certificate and key: new connections use them, established
+    /// ones keep theirs. A bad file keeps the old configuration.
+    fn reload_tls(&mut self) {
+        let Some(files) = &self.config.tls else {
+            return;
+        };
+        match tls::load(files) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    self.sink.warning("pysyslog.tls", warning);
+                }
+                self.tls_config = Some(loaded.config);
+                self.sink.record(
+                    level::INFO,
+                    "pysyslog.tls",
+                    "TLS certificate and key reloaded",
+                );
+            }
+            Err(e) => self.sink.record(
+                level::ERROR,
+                "pysyslog.tls",
+                &format!("TLS reload failed, keeping the previous certificate: {e}"),
+            ),
         }
     }
 
