@@ -220,8 +220,7 @@ impl Connection {
             if !tls.is_handshaking() {
                 self.handshake_deadline = None;
             }
-            loop {
-                let Some(tls) = self.tls.as_mut() else { break };
+            while let Some(tls) = self.tls.as_mut() {
                 let got = tls.reader().read(scratch);
                 match got {
                     Ok(0) => {
