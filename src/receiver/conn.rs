@@ -224,7 +224,9 @@ impl Connection {
                 let got = tls.reader().read(scratch);
                 match got {
                     Ok(0) => {
-                        eof = true; // close_notify
+                        // The peer's close_notify: answer with ours before closing.
+                        tls.send_close_notify();
+                        eof = true;
                         break;
                     }
                     Ok(n) => self.frame(&scratch[..n], sink),
