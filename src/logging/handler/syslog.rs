@@ -1,0 +1,225 @@
+//! SysLogHandler: `<PRI>` + ident + message + NUL, over UDP, TCP or a unix
+//! socket, byte for byte as CPython sends it.
+//!
+//! Unlike Python it never blocks the writer and survives a peer restart: TCP
+//! and unix stream sockets are non-blocking after a short connect timeout,
+//! reconnect with exponential backoff, and queue at most `MAX_QUEUED_BYTES`
+//! (whole records; the rest are counted as dropped). A record half-sent when a
+//! connection breaks is not resent from its middle: its remainder is dropped.
+//!
+//! Owns: sockets, the send queue, reconnection. Does not own: formatting.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Io, Stats};
+use crate::logging::config::SyslogAddress;
+use crate::logging::record::LogRecord;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+const MAX_QUEUED_BYTES: usize = 4 << 20;
+
+#[derive(Debug)]
+enum Conn {
+    Udp(UdpSocket, SocketAddr),
+    Tcp(TcpStream),
+    UnixDgram(UnixDatagram),
+    UnixStream(UnixStream),
+}
+
+/// One SysLogHandler.
+#[derive(Debug)]
+pub struct SyslogOut {
+    address: SyslogAddress,
+    facility: u32,
+    /// `socktype`: Some(true) stream, Some(false) datagram, None the default.
+    stream: Option<bool>,
+    ident: String,
+    append_nul: bool,
+    conn: Option<Conn>,
+    /// Whole records waiting, and how many bytes of the first were sent.
+    queue: VecDeque<Vec<u8>>,
+    queued_bytes: usize,
+    sent_of_first: usize,
+    next_try: Option<Instant>,
+    backoff: Duration,
+}
+
+/// `SysLogHandler.priority_map` then `priority_names`.
+fn priority(levelno: i32) -> u32 {
+    match levelno {
+        10 => 7,
+        20 => 6,
+        30 => 4,
+        40 => 3,
+        50 => 2,
+        _ => 4,
+    }
+}
+
+impl SyslogOut {
+    pub fn new(
+        address: &SyslogAddress,
+        facility: u32,
+        stream: Option<bool>,
+        ident: String,
+        append_nul: bool,
+    ) -> SyslogOut {
+        SyslogOut {
+            address: address.clone(),
+            facility,
+            stream,
+            ident,
+            append_nul,
+            conn: None,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            sent_of_first: 0,
+            next_try: None,
+            backoff: FIRST_RETRY,
+        }
+    }
+
+    /// The bytes Python sends for this record.
+    pub fn emit(&mut self, line: &str, record: &LogRecord<'_>) -> Result<(), String> {
+        let pri = (self.facility << 3) | priority(record.levelno);
+        let mut b = format!("<{pri}>").into_bytes();
+        b.extend_from_slice(self.ident.as_bytes());
+        b.extend_from_slice(line.as_bytes());
+        if self.append_nul {
+            b.push(0);
+        }
+        if self.queued_bytes + b.len() > MAX_QUEUED_BYTES {
+            return Err("send queue full (peer unreachable)".into());
+        }
+        self.queued_bytes += b.len();
+        self.queue.push_back(b);
+        Ok(())
+    }
+
+    fn connect(&self) -> io::Result<Conn> {
+        match &self.address {
+            SyslogAddress::Inet(host, port) => {
+                let addr = (host.as_str(), *port)
+                    .to_socket_addrs()?
+                    .next()
+                    .ok_or_else(|| io::Error::other("getaddrinfo returns an empty list"))?;
+                if self.stream == Some(true) {
+                    let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+                    s.set_nonblocking(true)?;
+                    Ok(Conn::Tcp(s))
+                } else {
+                    let local: SocketAddr = if addr.is_ipv4() {
+                        "0.0.0.0:0"
+                    } else {
+                        "[::]:0"
+                    }
+                    .parse()
+                    .map_err(io::Error::other)?;
+                    let s = UdpSocket::bind(local)?;
+                    s.set_nonblocking(true)?;
+                    Ok(Conn::Udp(s, addr))
+                }
+            }
+            SyslogAddress::Unix(path) => connect_unix(path, self.stream),
+        }
+    }
+
+    /// Send what the batch queued; reconnect when due.
+    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if self.conn.is_none() {
+            if self.next_try.is_some_and(|t| Instant::now() < t) {
+                return;
+            }
+            match self.connect() {
+                Ok(c) => {
+                    self.conn = Some(c);
+                    self.backoff = FIRST_RETRY;
+                    self.next_try = None;
+                }
+                Err(e) => {
+                    stats.write_errors += 1;
+                    stats.report(io, name, "cannot connect, will retry", &e);
+                    self.next_try = Some(Instant::now() + self.backoff);
+                    self.backoff = (self.backoff * 2).min(MAX_RETRY);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self.send_queue() {
+            stats.write_errors += 1;
+            stats.report(io, name, "send failed, will reconnect", &e);
+            self.conn = None;
+            if self.sent_of_first > 0 {
+                self.pop_first();
+                stats.dropped += 1;
+            }
+        }
+    }
+
+    fn pop_first(&mut self) {
+        if let Some(b) = self.queue.pop_front() {
+            self.queued_bytes -= b.len();
+        }
+        self.sent_of_first = 0;
+    }
+
+    /// Datagrams one per record; streams as much as the socket takes now.
+    fn send_queue(&mut self) -> io::Result<()> {
+        while let Some(first) = self.queue.front() {
+            let res = match self.conn.as_mut() {
+                None => return Ok(()),
+                Some(Conn::Udp(s, addr)) => s.send_to(first, *addr).map(|_| first.len()),
+                Some(Conn::UnixDgram(s)) => s.send(first).map(|_| first.len()),
+                Some(Conn::Tcp(s)) => s
+                    .write(&first[self.sent_of_first..])
+                    .map(|n| self.sent_of_first + n),
+                Some(Conn::UnixStream(s)) => s
+                    .write(&first[self.sent_of_first..])
+                    .map(|n| self.sent_of_first + n),
+            };
+            match res {
+                Ok(n) if n >= first.len() => self.pop_first(),
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent_of_first = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Try once more to send, then drop the socket.
+    pub fn close(&mut self) {
+        let _ = self.send_queue();
+        self.conn = None;
+    }
+}
+
+/// Python's `_connect_unixsocket`: datagram first, stream if that fails and no socktype was given.
+fn connect_unix(path: &PathBuf, stream: Option<bool>) -> io::Result<Conn> {
+    if stream != Some(true) {
+        let d = UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s));
+        match d {
+            Ok(s) => {
+                s.set_nonblocking(true)?;
+                return Ok(Conn::UnixDgram(s));
+            }
+            Err(e) if stream.is_some() => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let s = UnixStream::connect(path)?;
+    s.set_nonblocking(true)?;
+    Ok(Conn::UnixStream(s))
+}
