@@ -234,12 +234,13 @@ impl Engine {
         self.io.flush();
     }
 
-    /// Flush and close every handler, in Python's order (reverse of creation),
-    /// MemoryHandler's flushOnClose included.
+    /// Flush and close every handler as `logging.shutdown()` does: in reverse
+    /// order of creation, `flush()` then `close()`. A MemoryHandler's `flush()`
+    /// forwards its buffer to its target, so at shutdown it is forwarded even
+    /// with `flushOnClose: false` (which only matters for an explicit `close()`).
     pub fn close(&mut self) {
         for i in (0..self.handlers.len()).rev() {
-            let flush = matches!(&self.handlers[i].kind, Kind::Memory(m) if m.flush_on_close);
-            if flush {
+            if matches!(&self.handlers[i].kind, Kind::Memory(_)) {
                 self.flush_memory(i, 0);
             }
             if let Kind::Memory(m) = &mut self.handlers[i].kind {

@@ -303,7 +303,10 @@ fn parse_one(
         .into());
     }
     let class = match ctx.res.get(m, "class")? {
-        None => return Err("'class'".to_string().into()),
+        // Python: `resolve(None)` fails with "'NoneType' object has no attribute 'split'".
+        None => {
+            return Err(format!("no 'class' given (pysyslog supports: {SUPPORTED_CLASSES})").into())
+        }
         Some(Value::String(c)) => c,
         Some(other) => return Err(format!("unsupported handler class {}", py_repr(&other)).into()),
     };

@@ -241,7 +241,7 @@ fn is_one(v: &Value) -> bool {
     }
 }
 
-fn as_dict<'v>(v: &'v Value) -> Result<&'v Map<String, Value>, String> {
+fn as_dict(v: &Value) -> Result<&Map<String, Value>, String> {
     v.as_object()
         .ok_or_else(|| format!("'{}' object has no attribute 'get'", convert::py_type(v)))
 }
@@ -275,7 +275,7 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
             ));
         }
     }
-    let validate = ctx.res.get(m, "validate")?.is_none_or(|v| truthy(&v));
+    let validate = ctx.res.get(m, "validate")?.map_or(true, |v| truthy(&v));
     let style = Style::parse(&style).map_err(|e| e.to_string())?;
     // dictConfig in 3.11 does not pass `defaults` to the formatter.
     Formatter::new(

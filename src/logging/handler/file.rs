@@ -120,6 +120,16 @@ impl FileOut {
         if !f.args.delay {
             f.open()?;
         }
+        // Python opens the file first, then takes the first rollover from its
+        // mtime if it exists (so a file just created counts from the real
+        // clock), else from `time.time()`.
+        if let Rollover::Time(t) = &mut f.rollover {
+            let start = match std::fs::metadata(&f.args.path) {
+                Ok(m) => m.mtime(),
+                Err(_) => now.floor() as i64,
+            };
+            t.rollover_at = t.compute_rollover(start);
+        }
         Ok(f)
     }
 

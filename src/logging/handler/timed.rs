@@ -201,7 +201,7 @@ impl Timed {
             .unwrap_or_default();
         // os.path.splitext: the last dot not leading the name.
         let stem = match base_name.rfind('.') {
-            Some(i) if base_name[..i].trim_start_matches('.').len() > 0 => &base_name[..i],
+            Some(i) if !base_name[..i].trim_start_matches('.').is_empty() => &base_name[..i],
             _ => base_name.as_str(),
         };
         let prefix = format!("{stem}.");
