@@ -23,6 +23,19 @@ use super::record::LogRecord;
 
 pub use super::handler::stream::Capture;
 
+/// One handler's failure counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerCounters {
+    /// The handler's name in the config.
+    pub name: String,
+    /// Records dropped because they failed to format or encode.
+    pub format_errors: u64,
+    /// Failed opens, writes and sends (each retried later).
+    pub write_errors: u64,
+    /// Records given up for good (full buffers, MemoryHandler without target).
+    pub dropped: u64,
+}
+
 /// A configured logging system: loggers, handlers, formatters.
 pub struct Engine {
     handlers: Vec<Handler>,
@@ -155,6 +168,19 @@ impl Engine {
     /// What was captured so far (after `end_batch`).
     pub fn captured(&self) -> Option<&Capture> {
         self.io.capture.as_ref()
+    }
+
+    /// Failure counters of every configured handler, for metrics and tests.
+    pub fn handler_counters(&self) -> Vec<HandlerCounters> {
+        self.handlers
+            .iter()
+            .map(|h| HandlerCounters {
+                name: h.name.clone(),
+                format_errors: h.stats.format_errors,
+                write_errors: h.stats.write_errors,
+                dropped: h.stats.dropped,
+            })
+            .collect()
     }
 
     /// Handle one record: route it and format it into the handlers' batch buffers.

@@ -10,6 +10,7 @@
 //! peer loggers already seen when a config is loaded again, which silently drops
 //! their messages; a reload here builds a new engine with no such memory.
 
+mod args;
 mod handler;
 
 use std::collections::BTreeMap;

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::timed::Timed;
-use super::{char_len, encode, rotating, Io, Stats, MAX_PENDING_BYTES};
+use super::{char_len, encode, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
 use crate::logging::config::{FileArgs, HandlerClass};
 use crate::logging::convert::py_repr_str;
 use crate::logging::record::LogRecord;
@@ -186,7 +186,7 @@ impl FileOut {
         io: &mut Io,
         stats: &mut Stats,
         name: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), EmitFailure> {
         self.check_path(io, stats, name);
         match &mut self.rollover {
             Rollover::Never => {}
@@ -202,7 +202,8 @@ impl FileOut {
                     if self.size + char_len(line) as u64 + 1 >= max_bytes {
                         self.write_pending(io, stats, name);
                         self.file = None;
-                        rotating::rotate(self.path(), backup_count).map_err(|e| e.to_string())?;
+                        rotating::rotate(self.path(), backup_count)
+                            .map_err(|e| os_error_text(&e, self.path()))?;
                         self.open()?;
                     }
                 }
@@ -235,11 +236,14 @@ impl FileOut {
         }
         self.scratch.clear();
         let (enc, errs) = (self.args.encoding, self.args.errors);
-        encode(line, enc, errs, &mut self.scratch).map_err(|e| e.to_string())?;
-        encode(&self.args.terminator, enc, errs, &mut self.scratch).map_err(|e| e.to_string())?;
+        encode(line, enc, errs, &mut self.scratch)
+            .map_err(|e| EmitFailure::Encode(e.to_string()))?;
+        encode(&self.args.terminator, enc, errs, &mut self.scratch)
+            .map_err(|e| EmitFailure::Encode(e.to_string()))?;
         if self.pending.len() + self.scratch.len() > MAX_PENDING_BYTES {
-            stats.dropped += 1;
-            return Err("batch buffer full (earlier writes failed)".into());
+            return Err(EmitFailure::Full(
+                "batch buffer full (earlier writes failed)".into(),
+            ));
         }
         self.pending.extend_from_slice(&self.scratch);
         self.size += self.scratch.len() as u64;

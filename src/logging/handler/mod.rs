@@ -127,6 +127,23 @@ pub struct Handler {
     line: String,
 }
 
+/// Why one record was not taken by a handler.
+#[derive(Debug)]
+pub enum EmitFailure {
+    /// The text cannot be encoded (`errors='strict'`): counted as a format error.
+    Encode(String),
+    /// Opening or rolling the file failed: counted as a write error.
+    Io(String),
+    /// The handler's buffer is full: counted as dropped.
+    Full(String),
+}
+
+impl From<String> for EmitFailure {
+    fn from(s: String) -> EmitFailure {
+        EmitFailure::Io(s)
+    }
+}
+
 /// Opening a handler at build time failed (Python's wording).
 pub type OpenError = String;
 
@@ -231,10 +248,23 @@ impl Handler {
             Kind::Syslog(s) => s.emit(line, record),
             Kind::Memory(_) | Kind::Null => Ok(()),
         };
-        if let Err(e) = result {
-            stats.format_errors += 1;
-            stats.report(io, name, "record dropped", &e);
-        }
+        let (what, text) = match result {
+            Ok(()) => return,
+            Err(EmitFailure::Encode(e)) => {
+                stats.format_errors += 1;
+                ("record dropped, it cannot be encoded", e)
+            }
+            Err(EmitFailure::Io(e)) => {
+                stats.write_errors += 1;
+                stats.dropped += 1;
+                ("record dropped", e)
+            }
+            Err(EmitFailure::Full(e)) => {
+                stats.dropped += 1;
+                ("record dropped", e)
+            }
+        };
+        stats.report(io, name, what, &text);
     }
 
     /// End of batch: one write and flush of what the batch produced.

@@ -16,7 +16,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Io, Stats};
+use super::{EmitFailure, Io, Stats};
 use crate::logging::config::SyslogAddress;
 use crate::logging::record::LogRecord;
 
@@ -87,7 +87,7 @@ impl SyslogOut {
     }
 
     /// The bytes Python sends for this record.
-    pub fn emit(&mut self, line: &str, record: &LogRecord<'_>) -> Result<(), String> {
+    pub fn emit(&mut self, line: &str, record: &LogRecord<'_>) -> Result<(), EmitFailure> {
         let pri = (self.facility << 3) | priority(record.levelno);
         let mut b = format!("<{pri}>").into_bytes();
         b.extend_from_slice(self.ident.as_bytes());
@@ -96,7 +96,9 @@ impl SyslogOut {
             b.push(0);
         }
         if self.queued_bytes + b.len() > MAX_QUEUED_BYTES {
-            return Err("send queue full (peer unreachable)".into());
+            return Err(EmitFailure::Full(
+                "send queue full (peer unreachable)".into(),
+            ));
         }
         self.queued_bytes += b.len();
         self.queue.push_back(b);
