@@ -243,3 +243,51 @@ fn basic_config_is_pysyslogs_default() {
     e.end_batch();
     assert_eq!(e.captured().unwrap().stdout, b"INFO:10.0.0.1:hello\n");
 }
+
+#[test]
+fn syslog_unix_datagram_socket() {
+    let d = dir("unixdgram");
+    let path = d.join("log.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, "handlers": {{"s": {{"class": "logging.handlers.SysLogHandler", "address": {}, "facility": 16}}}},
+            "root": {{"level": "INFO", "handlers": ["s"]}}}}"#,
+            serde_json::Value::from(path.to_string_lossy().into_owned())
+        ),
+    );
+    e.handle(&rec("a", "one"));
+    e.handle(&LogRecord {
+        levelno: 40,
+        ..rec("a", "two")
+    });
+    e.end_batch();
+    server.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let n = server.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"<134>one\0");
+    let n = server.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"<131>two\0");
+}
+
+#[test]
+fn config_file_errors_name_the_file() {
+    let e = Config::from_file(Path::new("/nonexistent/logging.json")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/logging.json: [Errno 2] No such file or directory: '/nonexistent/logging.json'"
+    );
+    let d = dir("missingdir");
+    let c = Config::from_json_str_in(
+        r#"{"version": 1, "handlers": {"file1": {"class": "logging.FileHandler", "filename": "/nope/x.log"}}}"#,
+        Path::new("logging.json"),
+        &d,
+    )
+    .unwrap();
+    let e = Engine::build(&c).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "logging.json: handlers.file1: Unable to configure handler 'file1': [Errno 2] No such file or directory: '/nope/x.log'"
+    );
+}

@@ -195,9 +195,9 @@ impl Engine {
             }
             return;
         }
-        // Clone the small index list so handlers can be borrowed mutably.
+        // A shared handle on the index list, so handlers can be borrowed mutably.
         let targets = route.handlers.clone();
-        for i in targets {
+        for &i in targets.iter() {
             if record.levelno >= self.handlers[i].level {
                 self.handle_by(i, record, 0);
             }

@@ -12,6 +12,7 @@
 //! propagate, so they are transparent and need not exist here.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::filter::{all_pass, Filter};
 use super::level::WARNING;
@@ -50,8 +51,9 @@ pub struct Route {
     pub level: i32,
     /// The originating logger's filters pass this name.
     pub passes: bool,
-    /// `(handler index)` in `callHandlers` order; duplicates are called twice, as in Python.
-    pub handlers: Vec<usize>,
+    /// Handler indexes in `callHandlers` order; duplicates are called twice, as
+    /// in Python. Shared so the engine can hold it while handlers run.
+    pub handlers: Rc<[usize]>,
 }
 
 /// The configured loggers and the route cache.
@@ -143,7 +145,7 @@ impl Manager {
         Route {
             level,
             passes,
-            handlers,
+            handlers: handlers.into(),
         }
     }
 }
@@ -171,13 +173,13 @@ mod tests {
     #[test]
     fn hierarchy_by_whole_octets() {
         let mut m = mgr();
-        assert_eq!(m.route("10.5.6.7").handlers, vec![1, 0]);
+        assert_eq!(*m.route("10.5.6.7").handlers, [1, 0]);
         assert_eq!(m.route("10.5.6.7").level, 20);
-        assert_eq!(m.route("10.1.2.3").handlers, vec![2, 1, 0]);
+        assert_eq!(*m.route("10.1.2.3").handlers, [2, 1, 0]);
         assert_eq!(m.route("10.1.2.3").level, 40);
-        assert_eq!(m.route("100.1.2.3").handlers, vec![0]);
-        assert_eq!(m.route("10.2.0.1").handlers, vec![3]);
-        assert_eq!(m.route("::1").handlers, vec![0]);
+        assert_eq!(*m.route("100.1.2.3").handlers, [0]);
+        assert_eq!(*m.route("10.2.0.1").handlers, [3]);
+        assert_eq!(*m.route("::1").handlers, [0]);
         assert!(!m.route("10.9.9.9").passes);
         assert!(
             m.route("10.9.9.9.1").passes,

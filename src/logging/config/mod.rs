@@ -112,8 +112,13 @@ impl Ctx<'_> {
 impl Config {
     /// Read and validate a dictConfig JSON file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::new(path, "", e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path,
+                "",
+                crate::logging::handler::file::os_error_text(&e, path),
+            )
+        })?;
         Config::from_json_str(&text, path)
     }
 

@@ -6,7 +6,7 @@
 //! MemoryHandler's forwarding to its target (the engine does that, since it
 //! needs the other handlers).
 
-mod file;
+pub mod file;
 mod rotating;
 pub mod stream;
 mod syslog;
