@@ -16,7 +16,7 @@ use super::config::HandlerClass;
 pub use super::config::{Config, ConfigError};
 use super::convert::py_repr_str;
 use super::formatter::{Formatter, Style};
-use super::handler::{Handler, Io, Kind, OwnedRecord};
+use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord};
 use super::level::INFO;
 use super::manager::Manager;
 use super::record::LogRecord;
@@ -39,6 +39,8 @@ pub struct HandlerCounters {
 /// A configured logging system: loggers, handlers, formatters.
 pub struct Engine {
     handlers: Vec<Handler>,
+    /// Open files, shared by plain file handlers on one path.
+    files: Vec<FileOut>,
     last_resort: Handler,
     manager: Manager,
     io: Io,
@@ -67,12 +69,15 @@ impl Engine {
         let root = manager.root_mut();
         root.level = INFO;
         root.handlers = vec![0];
-        let handlers = match Handler::open(&spec, Formatter::basic(), Vec::new(), 0.0) {
-            Ok(h) => vec![h],
-            Err(_) => Vec::new(),
-        };
+        let mut files = Vec::new();
+        let handlers =
+            match Handler::open(&spec, Formatter::basic(), Vec::new(), 0.0, &mut files, 0) {
+                Ok(h) => vec![h],
+                Err(_) => Vec::new(),
+            };
         Engine {
             handlers,
+            files,
             last_resort: Handler::last_resort(default_formatter()),
             manager,
             io: Io::default(),
@@ -92,6 +97,7 @@ impl Engine {
     /// rollover is computed from `now` when its file does not exist yet.
     pub fn build_at(config: &Config, now: f64) -> Result<Engine, ConfigError> {
         let mut handlers = Vec::with_capacity(config.handlers.len());
+        let mut files = Vec::new();
         for spec in &config.handlers {
             let err = |e: String| {
                 ConfigError::new(
@@ -115,7 +121,10 @@ impl Engine {
                 .iter()
                 .filter_map(|f| config.filters.get(f).cloned())
                 .collect();
-            handlers.push(Handler::open(spec, formatter, filters, now).map_err(err)?);
+            let owner = handlers.len();
+            handlers.push(
+                Handler::open(spec, formatter, filters, now, &mut files, owner).map_err(err)?,
+            );
         }
         let index = |name: &str| config.handlers.iter().position(|h| h.name == name);
         for (i, spec) in config.handlers.iter().enumerate() {
@@ -153,6 +162,7 @@ impl Engine {
         }
         Ok(Engine {
             handlers,
+            files,
             last_resort: Handler::last_resort(default_formatter()),
             manager,
             io: Io::default(),
@@ -191,7 +201,7 @@ impl Engine {
         }
         if route.handlers.is_empty() {
             if record.levelno >= self.last_resort.level {
-                self.last_resort.emit(record, &mut self.io);
+                self.last_resort.emit(record, &mut self.io, &mut self.files);
             }
             return;
         }
@@ -216,7 +226,7 @@ impl Engine {
                 m.buffer.len() >= m.capacity || record.levelno >= m.flush_level
             }
             _ => {
-                self.handlers[i].emit(record, &mut self.io);
+                self.handlers[i].emit(record, &mut self.io, &mut self.files);
                 return;
             }
         };
@@ -249,15 +259,20 @@ impl Engine {
         for h in &mut self.handlers {
             h.end_batch(&mut self.io);
         }
+        for f in &mut self.files {
+            let h = &mut self.handlers[f.owner];
+            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+        }
         self.io.flush();
     }
 
     /// Reopen every file handler (logrotate's `postrotate`).
     pub fn reopen(&mut self) {
-        for h in &mut self.handlers {
-            h.reopen(&mut self.io);
+        self.end_batch();
+        for f in &mut self.files {
+            let h = &mut self.handlers[f.owner];
+            f.reopen(&mut self.io, &mut h.stats, &h.name);
         }
-        self.io.flush();
     }
 
     /// Flush and close every handler as `logging.shutdown()` does: in reverse
@@ -274,6 +289,11 @@ impl Engine {
                 m.target = None;
             }
             self.handlers[i].close(&mut self.io);
+        }
+        for f in &mut self.files {
+            let h = &mut self.handlers[f.owner];
+            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+            f.close();
         }
         self.io.flush();
     }

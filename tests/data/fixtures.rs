@@ -64,4 +64,8 @@ fixtures! {
     f61_asctime_datefmt => "61-asctime-datefmt", // asctime with and without datefmt under the fixed clock
     f62_format_error_drops_for_one_handler => "62-format-error-drops-for-one-handler", // a format naming a missing attribute drops records for that handler only
     f63_logging_ext_level => "63-logging-ext-level", // ext://logging.WARNING as a level
+    f64_two_handlers_one_file => "64-two-handlers-one-file", // two FileHandlers on one path interleave per record, as Python's per-record flushes do
+    f65_rotating_non_regular_file => "65-rotating-non-regular-file", // a RotatingFileHandler on /dev/null never rolls over
+    f66_handlers_as_string => "66-handlers-as-string", // a logger's handlers given as a string is iterated by character, as Python does
+    f67_propagate_zero_and_root_key => "67-propagate-zero-and-root-key", // propagate 0 is false; loggers{'root': ...} is the root logger
 }

@@ -187,6 +187,18 @@ add("format-error-drops-for-one-handler", "a format naming a missing attribute d
      "root": {"level": "INFO", "handlers": ["bad", "good"]}})
 add("logging-ext-level", "ext://logging.WARNING as a level",
     {"version": 1, "formatters": BASIC, "handlers": {"console": console(level="ext://logging.WARNING")}, "root": {"level": "INFO", "handlers": ["console"]}})
+add("two-handlers-one-file", "two FileHandlers on one path interleave per record, as Python's per-record flushes do",
+    {"version": 1, "formatters": {"a": {"format": "A %(message)s"}, "b": {"format": "B %(name)s"}},
+     "handlers": {"one": fileh("same.log", fmt="a"), "two": fileh("./same.log", fmt="b", encoding="ascii", errors="replace")},
+     "root": {"level": "INFO", "handlers": ["one", "two"]}})
+add("rotating-non-regular-file", "a RotatingFileHandler on /dev/null never rolls over",
+    {"version": 1, "formatters": BASIC, "handlers": {"rot": fileh("/dev/null", cls="logging.handlers.RotatingFileHandler", maxBytes=10, backupCount=2), "console": console()},
+     "root": {"level": "INFO", "handlers": ["rot", "console"]}})
+add("handlers-as-string", "a logger's handlers given as a string is iterated by character, as Python does",
+    {"version": 1, "formatters": BASIC, "handlers": {"c": console()}, "root": {"level": "INFO", "handlers": "c"}})
+add("propagate-zero-and-root-key", "propagate 0 is false; loggers{'root': ...} is the root logger",
+    {"version": 1, "formatters": BASIC, "handlers": {"c": console(), "e": console(stream="ext://sys.stderr")},
+     "loggers": {"root": {"level": "INFO", "handlers": ["c"]}, "192.168": {"handlers": ["e"], "propagate": 0}}})
 
 with open("/work/wt-engine/tests/data/fixtures.rs", "w") as f:
     f.write("// Generated list of conformance fixtures: test name => file stem (one per tests/data/configs/*.json).\n")

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::timed::Timed;
-use super::{char_len, encode, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
+use super::{char_len, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
 use crate::logging::config::{FileArgs, HandlerClass};
 use crate::logging::convert::py_repr_str;
 use crate::logging::record::LogRecord;
@@ -32,6 +32,8 @@ enum Rollover {
 /// One file handler's state.
 #[derive(Debug)]
 pub struct FileOut {
+    /// The first handler using this file: its counters take write errors.
+    pub owner: usize,
     args: FileArgs,
     /// Python's `mode='w'`: truncate on the first open only.
     truncate_next_open: bool,
@@ -46,7 +48,17 @@ pub struct FileOut {
     /// The path was stat'ed in this batch.
     checked: bool,
     pending: Vec<u8>,
-    scratch: Vec<u8>,
+}
+
+/// The file arguments of a file handler class.
+pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
+    match class {
+        HandlerClass::File(a)
+        | HandlerClass::Watched(a)
+        | HandlerClass::Rotating { file: a, .. }
+        | HandlerClass::Timed { file: a, .. } => Some(a),
+        _ => None,
+    }
 }
 
 /// Python's `OSError.__str__`: `[Errno 2] No such file or directory: '/nope/x.log'`.
@@ -64,7 +76,7 @@ pub fn os_error_text(e: &io::Error, path: &Path) -> String {
 
 impl FileOut {
     /// Build from the class; opens the file unless `delay`.
-    pub fn new(class: &HandlerClass, now: f64) -> Result<FileOut, String> {
+    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, String> {
         let (args, watched, rollover) = match class {
             HandlerClass::File(a) => (a, false, Rollover::Never),
             HandlerClass::Watched(a) => (a, true, Rollover::Never),
@@ -105,6 +117,7 @@ impl FileOut {
             _ => return Err("not a file handler".into()),
         };
         let mut f = FileOut {
+            owner,
             truncate_next_open: args.truncate,
             args: args.clone(),
             watched,
@@ -115,7 +128,6 @@ impl FileOut {
             path_irregular: false,
             checked: false,
             pending: Vec::new(),
-            scratch: Vec::new(),
         };
         if !f.args.delay {
             f.open()?;
@@ -131,6 +143,21 @@ impl FileOut {
             t.rollover_at = t.compute_rollover(start);
         }
         Ok(f)
+    }
+
+    /// Another plain FileHandler/WatchedFileHandler on the same path with the
+    /// same mode and delay writes through this one. Rotating handlers never share.
+    pub fn shares_with(&self, class: &HandlerClass) -> bool {
+        let (a, watched) = match class {
+            HandlerClass::File(a) => (a, false),
+            HandlerClass::Watched(a) => (a, true),
+            _ => return false,
+        };
+        matches!(self.rollover, Rollover::Never)
+            && self.watched == watched
+            && self.args.path == a.path
+            && self.args.truncate == a.truncate
+            && self.args.delay == a.delay
     }
 
     fn path(&self) -> &PathBuf {
@@ -178,10 +205,12 @@ impl FileOut {
         }
     }
 
-    /// `emit`: maybe roll over, then encode `line + terminator` into the batch buffer.
+    /// `emit`: maybe roll over, then append the encoded record (`line` is the
+    /// formatted text, `bytes` it encoded with its terminator).
     pub fn emit(
         &mut self,
         line: &str,
+        bytes: &[u8],
         record: &LogRecord<'_>,
         io: &mut Io,
         stats: &mut Stats,
@@ -234,19 +263,13 @@ impl FileOut {
         if self.file.is_none() {
             self.open()?;
         }
-        self.scratch.clear();
-        let (enc, errs) = (self.args.encoding, self.args.errors);
-        encode(line, enc, errs, &mut self.scratch)
-            .map_err(|e| EmitFailure::Encode(e.to_string()))?;
-        encode(&self.args.terminator, enc, errs, &mut self.scratch)
-            .map_err(|e| EmitFailure::Encode(e.to_string()))?;
-        if self.pending.len() + self.scratch.len() > MAX_PENDING_BYTES {
+        if self.pending.len() + bytes.len() > MAX_PENDING_BYTES {
             return Err(EmitFailure::Full(
                 "batch buffer full (earlier writes failed)".into(),
             ));
         }
-        self.pending.extend_from_slice(&self.scratch);
-        self.size += self.scratch.len() as u64;
+        self.pending.extend_from_slice(bytes);
+        self.size += bytes.len() as u64;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use super::config::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec};
 use super::filter::{all_pass, Filter};
 use super::formatter::Formatter;
 use super::record::LogRecord;
+pub use file::FileOut;
 pub use stream::{Io, StreamOut};
 
 /// At most one warning per handler per this interval (OpenBSD syslogd rate-limits likewise).
@@ -96,13 +97,25 @@ pub enum Kind {
     /// StreamHandler
     Stream(StreamOut),
     /// FileHandler, WatchedFileHandler, RotatingFileHandler, TimedRotatingFileHandler
-    File(file::FileOut),
+    /// (the open file lives in the engine's file table, shared by handlers on one path).
+    File(FileRef),
     /// SysLogHandler
     Syslog(syslog::SyslogOut),
     /// MemoryHandler (its records are forwarded by the engine).
     Memory(Memory),
     /// NullHandler
     Null,
+}
+
+/// A file handler's own settings; the file itself is `files[sink]`.
+#[derive(Debug)]
+pub struct FileRef {
+    /// Index in the engine's file table.
+    pub sink: usize,
+    encoding: Encoding,
+    errors: ErrorsPolicy,
+    terminator: String,
+    scratch: Vec<u8>,
 }
 
 /// MemoryHandler state.
@@ -155,6 +168,8 @@ impl Handler {
         formatter: Formatter,
         filters: Vec<Filter>,
         now: f64,
+        files: &mut Vec<FileOut>,
+        owner: usize,
     ) -> Result<Handler, OpenError> {
         let kind = match &spec.class {
             HandlerClass::Stream { target, terminator } => {
@@ -186,7 +201,26 @@ impl Handler {
                 ident.clone(),
                 *append_nul,
             )),
-            other => Kind::File(file::FileOut::new(other, now)?),
+            other => {
+                // Python's handlers on one path interleave per record (each
+                // flushes per record), so plain file handlers on one path share
+                // one batch buffer to keep that order.
+                let sink = match files.iter().position(|f| f.shares_with(other)) {
+                    Some(i) => i,
+                    None => {
+                        files.push(FileOut::new(other, now, owner)?);
+                        files.len() - 1
+                    }
+                };
+                let a = file::args_of(other).ok_or("not a file handler")?;
+                Kind::File(FileRef {
+                    sink,
+                    encoding: a.encoding,
+                    errors: a.errors,
+                    terminator: a.terminator.clone(),
+                    scratch: Vec::new(),
+                })
+            }
         };
         Ok(Handler {
             name: spec.name.clone(),
@@ -221,7 +255,7 @@ impl Handler {
     }
 
     /// `emit` for every kind but MemoryHandler (which the engine handles).
-    pub fn emit(&mut self, record: &LogRecord<'_>, io: &mut Io) {
+    pub fn emit(&mut self, record: &LogRecord<'_>, io: &mut Io, files: &mut [FileOut]) {
         if matches!(self.kind, Kind::Null | Kind::Memory(_)) {
             return;
         }
@@ -244,7 +278,13 @@ impl Handler {
                 s.emit(line, io);
                 Ok(())
             }
-            Kind::File(f) => f.emit(line, record, io, stats, name),
+            Kind::File(f) => {
+                f.scratch.clear();
+                encode(line, f.encoding, f.errors, &mut f.scratch)
+                    .and_then(|()| encode(&f.terminator, f.encoding, f.errors, &mut f.scratch))
+                    .map_err(|e| EmitFailure::Encode(e.to_string()))
+                    .and_then(|()| files[f.sink].emit(line, &f.scratch, record, io, stats, name))
+            }
             Kind::Syslog(s) => s.emit(line, record),
             Kind::Memory(_) | Kind::Null => Ok(()),
         };
@@ -273,30 +313,16 @@ impl Handler {
             kind, stats, name, ..
         } = self;
         match kind {
-            Kind::File(f) => f.end_batch(io, stats, name),
             Kind::Syslog(s) => s.end_batch(io, stats, name),
-            Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
-        }
-    }
-
-    /// Close and reopen files (logrotate); other kinds do nothing.
-    pub fn reopen(&mut self, io: &mut Io) {
-        let Handler {
-            kind, stats, name, ..
-        } = self;
-        if let Kind::File(f) = kind {
-            f.end_batch(io, stats, name);
-            f.reopen(io, stats, name);
+            Kind::File(_) | Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
         }
     }
 
     /// Write what is pending and release files and sockets.
     pub fn close(&mut self, io: &mut Io) {
         self.end_batch(io);
-        match &mut self.kind {
-            Kind::File(f) => f.close(),
-            Kind::Syslog(s) => s.close(),
-            _ => {}
+        if let Kind::Syslog(s) = &mut self.kind {
+            s.close();
         }
     }
 }
