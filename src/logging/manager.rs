@@ -129,6 +129,7 @@ impl Manager {
     fn compute(&self, name: &str) -> Route {
         let chain = self.chain(name);
         let is_own = name.is_empty() || name == "root" || self.loggers.contains_key(name);
+        // INVARIANT: the chain always ends with the root, so chain[0] exists.
         let passes = if is_own {
             all_pass(&chain[0].filters, name)
         } else {
