@@ -68,4 +68,8 @@ fixtures! {
     f65_rotating_non_regular_file => "65-rotating-non-regular-file", // a RotatingFileHandler on /dev/null never rolls over
     f66_handlers_as_string => "66-handlers-as-string", // a logger's handlers given as a string is iterated by character, as Python does
     f67_propagate_zero_and_root_key => "67-propagate-zero-and-root-key", // propagate 0 is false; loggers{'root': ...} is the root logger
+    f68_rotating_record_larger_than_max => "68-rotating-record-larger-than-max", // a record longer than maxBytes still gets its own file; 3.11 rolls even an empty file
+    f69_cfg_whole_handler => "69-cfg-whole-handler", // a whole handler section given as cfg:// into another part of the document
+    f70_err_bad_style => "70-err-bad-style", // a formatter style that is not one of %, { and $
+    f71_err_weekday_out_of_range => "71-err-weekday-out-of-range", // W7 is not a weekday
 }

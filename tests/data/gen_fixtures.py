@@ -199,6 +199,16 @@ add("handlers-as-string", "a logger's handlers given as a string is iterated by 
 add("propagate-zero-and-root-key", "propagate 0 is false; loggers{'root': ...} is the root logger",
     {"version": 1, "formatters": BASIC, "handlers": {"c": console(), "e": console(stream="ext://sys.stderr")},
      "loggers": {"root": {"level": "INFO", "handlers": ["c"]}, "192.168": {"handlers": ["e"], "propagate": 0}}})
+add("rotating-record-larger-than-max", "a record longer than maxBytes still gets its own file; 3.11 rolls even an empty file",
+    {"version": 1, "formatters": BASIC, "handlers": {"rot": fileh("big.log", cls="logging.handlers.RotatingFileHandler", maxBytes=10, backupCount=4)},
+     "root": {"level": "INFO", "handlers": ["rot"]}}, {"records": ROT_RECS[:6]})
+add("cfg-whole-handler", "a whole handler section given as cfg:// into another part of the document",
+    {"version": 1, "templates": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "basic"}},
+     "formatters": BASIC, "handlers": {"c": "cfg://templates.console"}, "root": {"level": "INFO", "handlers": ["c"]}})
+add("err-bad-style", "a formatter style that is not one of %, { and $",
+    {"version": 1, "formatters": {"f": {"format": "%(message)s", "style": "#"}}}, {"expect_error": "exact"})
+add("err-weekday-out-of-range", "W7 is not a weekday",
+    {"version": 1, "handlers": {"t": fileh("t.log", fmt=None, cls="logging.handlers.TimedRotatingFileHandler", when="W7", delay=True)}}, {"expect_error": "exact"})
 
 with open("/work/wt-engine/tests/data/fixtures.rs", "w") as f:
     f.write("// Generated list of conformance fixtures: test name => file stem (one per tests/data/configs/*.json).\n")
