@@ -163,7 +163,7 @@ impl Engine {
             }
         }
         let mut manager = Manager::new();
-        for l in config.loggers.iter().chain(config.root.iter()) {
+        for l in config.loggers.iter().chain(config.root.as_deref()) {
             let node = if l.name.is_empty() {
                 manager.root_mut()
             } else {

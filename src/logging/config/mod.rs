@@ -43,7 +43,7 @@ pub struct Config {
     /// Named loggers (document order); the root logger is `root`.
     pub loggers: Vec<LoggerSpec>,
     /// The `root` section, applied after `loggers`.
-    pub root: Option<LoggerSpec>,
+    pub root: Option<Box<LoggerSpec>>,
 }
 
 /// One logger's configuration (`loggers.<name>` or `root`).
@@ -231,7 +231,7 @@ impl Config {
                 let l = parse_logger(&ctx, obj, "", &root, incremental, &handler_names).map_err(
                     |e| ctx.err("root", format!("Unable to configure root logger: {e}")),
                 )?;
-                config.root = Some(l);
+                config.root = Some(Box::new(l));
             }
         }
         Ok(config)

@@ -200,3 +200,14 @@ fn incremental_only_levels() {
     .unwrap();
     assert!(c.root.unwrap().handlers.is_empty());
 }
+
+#[test]
+fn config_stays_small_enough_to_move_around() {
+    // The writer keeps a Config in an enum beside a unit variant (clippy's
+    // large_enum_variant limit is 200 bytes).
+    assert!(
+        std::mem::size_of::<Config>() < 200,
+        "{}",
+        std::mem::size_of::<Config>()
+    );
+}
