@@ -72,4 +72,5 @@ fixtures! {
     f69_cfg_whole_handler => "69-cfg-whole-handler", // a whole handler section given as cfg:// into another part of the document
     f70_err_bad_style => "70-err-bad-style", // a formatter style that is not one of %, { and $
     f71_err_weekday_out_of_range => "71-err-weekday-out-of-range", // W7 is not a weekday
+    f72_upstream_readme_shape => "72-upstream-readme-shape", // the shape of pysyslog 0.1.0's own README config: propagate on root (ignored), DEBUG everywhere, a hyphenated handler name, a delayed file
 }

@@ -209,6 +209,12 @@ add("err-bad-style", "a formatter style that is not one of %, { and $",
     {"version": 1, "formatters": {"f": {"format": "%(message)s", "style": "#"}}}, {"expect_error": "exact"})
 add("err-weekday-out-of-range", "W7 is not a weekday",
     {"version": 1, "handlers": {"t": fileh("t.log", fmt=None, cls="logging.handlers.TimedRotatingFileHandler", when="W7", delay=True)}}, {"expect_error": "exact"})
+add("upstream-readme-shape", "the shape of pysyslog 0.1.0's own README config: propagate on root (ignored), DEBUG everywhere, a hyphenated handler name, a delayed file",
+    {"version": 1, "root": {"level": "DEBUG", "propagate": True, "handlers": ["out"]},
+     "formatters": {"short": {"format": "%(name)s %(message)s"}},
+     "handlers": {"out": console(fmt="short", level="DEBUG"), "peer-file": fileh("./peer.log", fmt="short", level="DEBUG", delay=True)},
+     "loggers": {"127.0.0.1": {"handlers": ["peer-file"], "level": "DEBUG", "propagate": True}}},
+    {"records": [["127.0.0.1", "debug line", 10], ["127.0.0.1", "info line"], ["10.9.8.7", "elsewhere", 10]]})
 
 with open("/work/wt-engine/tests/data/fixtures.rs", "w") as f:
     f.write("// Generated list of conformance fixtures: test name => file stem (one per tests/data/configs/*.json).\n")
