@@ -110,7 +110,15 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                 }
                 other => return Err(format!("Invalid rollover interval specified: {other}")),
             };
-            let interval = unit * kw.int("interval", 1)?;
+            // Python accepts 0 or less and then loops forever at the first rollover.
+            let interval = match kw.int("interval", 1)? {
+                n if n >= 1 => i64::saturating_mul(unit, n),
+                n => {
+                    return Err(format!(
+                        "interval must be a positive number of units, not {n}"
+                    ))
+                }
+            };
             HandlerClass::Timed {
                 file,
                 when: when_kind,
