@@ -291,3 +291,39 @@ fn config_file_errors_name_the_file() {
         "logging.json: handlers.file1: Unable to configure handler 'file1': [Errno 2] No such file or directory: '/nope/x.log'"
     );
 }
+
+#[test]
+fn syslog_tcp_peer_down_at_start_is_not_fatal() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir("syslogdown");
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, "handlers": {{"s": {{"class": "logging.handlers.SysLogHandler", "address": ["127.0.0.1", {port}],
+            "socktype": "ext://socket.SOCK_STREAM"}},
+            "o": {{"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}}}},
+            "root": {{"level": "INFO", "handlers": ["s", "o"]}}}}"#
+        ),
+    );
+    for _ in 0..3 {
+        e.handle(&rec("a", "kept"));
+        e.end_batch();
+    }
+    assert_eq!(e.captured().unwrap().stdout, b"kept\nkept\nkept\n");
+    let s = e
+        .handler_counters()
+        .into_iter()
+        .find(|h| h.name == "s")
+        .unwrap();
+    assert_eq!(
+        (s.write_errors, s.dropped),
+        (1, 0),
+        "one refused connect, then backoff; records stay queued"
+    );
+    let diag = String::from_utf8_lossy(&e.captured().unwrap().diag).into_owned();
+    assert!(diag.contains("cannot connect"), "{diag}");
+}

@@ -2,8 +2,9 @@
 //! socket, byte for byte as CPython sends it.
 //!
 //! Unlike Python it never blocks the writer and survives a peer restart: TCP
-//! and unix stream sockets are non-blocking after a short connect timeout,
-//! reconnect with exponential backoff, and queue at most `MAX_QUEUED_BYTES`
+//! connects without blocking (the connection is checked at the next batches,
+//! given up after `CONNECT_TIMEOUT`), sockets are non-blocking, reconnect
+//! with exponential backoff, and queue at most `MAX_QUEUED_BYTES`
 //! (whole records; the rest are counted as dropped). A record half-sent when a
 //! connection breaks is not resent from its middle: its remainder is dropped.
 //!
@@ -20,13 +21,15 @@ use super::{EmitFailure, Io, Stats};
 use crate::logging::config::SyslogAddress;
 use crate::logging::record::LogRecord;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 const MAX_QUEUED_BYTES: usize = 4 << 20;
 
 #[derive(Debug)]
 enum Conn {
+    /// A non-blocking TCP connect in progress, and when it started.
+    Connecting(socket2::Socket, Instant),
     Udp(UdpSocket, SocketAddr),
     Tcp(TcpStream),
     UnixDgram(UnixDatagram),
@@ -43,6 +46,8 @@ pub struct SyslogOut {
     ident: String,
     append_nul: bool,
     conn: Option<Conn>,
+    /// The resolved address, kept until a connection attempt fails.
+    resolved: Option<SocketAddr>,
     /// Whole records waiting, and how many bytes of the first were sent.
     queue: VecDeque<Vec<u8>>,
     queued_bytes: usize,
@@ -78,6 +83,7 @@ impl SyslogOut {
             ident,
             append_nul,
             conn: None,
+            resolved: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
             sent_of_first: 0,
@@ -105,17 +111,31 @@ impl SyslogOut {
         Ok(())
     }
 
-    fn connect(&self) -> io::Result<Conn> {
+    fn connect(&mut self) -> io::Result<Conn> {
         match &self.address {
             SyslogAddress::Inet(host, port) => {
-                let addr = (host.as_str(), *port)
-                    .to_socket_addrs()?
-                    .next()
-                    .ok_or_else(|| io::Error::other("getaddrinfo returns an empty list"))?;
+                let addr = match self.resolved {
+                    Some(a) => a,
+                    None => (host.as_str(), *port)
+                        .to_socket_addrs()?
+                        .next()
+                        .ok_or_else(|| io::Error::other("getaddrinfo returns an empty list"))?,
+                };
+                self.resolved = Some(addr);
                 if self.stream == Some(true) {
-                    let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+                    let s = socket2::Socket::new(
+                        socket2::Domain::for_address(addr),
+                        socket2::Type::STREAM,
+                        Some(socket2::Protocol::TCP),
+                    )?;
                     s.set_nonblocking(true)?;
-                    Ok(Conn::Tcp(s))
+                    match s.connect(&addr.into()) {
+                        Ok(()) => Ok(Conn::Tcp(s.into())),
+                        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                            Ok(Conn::Connecting(s, Instant::now()))
+                        }
+                        Err(e) => Err(e),
+                    }
                 } else {
                     let local: SocketAddr = if addr.is_ipv4() {
                         "0.0.0.0:0"
@@ -143,19 +163,29 @@ impl SyslogOut {
                 return;
             }
             match self.connect() {
-                Ok(c) => {
-                    self.conn = Some(c);
-                    self.backoff = FIRST_RETRY;
-                    self.next_try = None;
-                }
-                Err(e) => {
-                    stats.write_errors += 1;
-                    stats.report(io, name, "cannot connect, will retry", &e);
-                    self.next_try = Some(Instant::now() + self.backoff);
-                    self.backoff = (self.backoff * 2).min(MAX_RETRY);
-                    return;
-                }
+                Ok(c) => self.conn = Some(c),
+                Err(e) => return self.connect_failed(io, stats, name, &e),
             }
+        }
+        if let Some(Conn::Connecting(s, since)) = &self.conn {
+            match connect_state(s) {
+                Ok(true) => {
+                    if let Some(Conn::Connecting(s, _)) = self.conn.take() {
+                        self.conn = Some(Conn::Tcp(s.into()));
+                    }
+                }
+                Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return,
+                Ok(false) => {
+                    let e = io::Error::from(io::ErrorKind::TimedOut);
+                    return self.connect_failed(io, stats, name, &e);
+                }
+                Err(e) => return self.connect_failed(io, stats, name, &e),
+            }
+            self.backoff = FIRST_RETRY;
+            self.next_try = None;
+        } else if self.next_try.is_some() {
+            self.backoff = FIRST_RETRY;
+            self.next_try = None;
         }
         if let Err(e) = self.send_queue() {
             stats.write_errors += 1;
@@ -166,6 +196,16 @@ impl SyslogOut {
                 stats.dropped += 1;
             }
         }
+    }
+
+    /// Count, report, and try again after the backoff.
+    fn connect_failed(&mut self, io: &mut Io, stats: &mut Stats, name: &str, e: &io::Error) {
+        stats.write_errors += 1;
+        stats.report(io, name, "cannot connect, will retry", e);
+        self.conn = None;
+        self.resolved = None;
+        self.next_try = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_RETRY);
     }
 
     fn pop_first(&mut self) {
@@ -179,7 +219,7 @@ impl SyslogOut {
     fn send_queue(&mut self) -> io::Result<()> {
         while let Some(first) = self.queue.front() {
             let res = match self.conn.as_mut() {
-                None => return Ok(()),
+                None | Some(Conn::Connecting(..)) => return Ok(()),
                 Some(Conn::Udp(s, addr)) => s.send_to(first, *addr).map(|_| first.len()),
                 Some(Conn::UnixDgram(s)) => s.send(first).map(|_| first.len()),
                 Some(Conn::Tcp(s)) => s
@@ -205,6 +245,19 @@ impl SyslogOut {
     pub fn close(&mut self) {
         let _ = self.send_queue();
         self.conn = None;
+    }
+}
+
+/// A non-blocking connect: `Ok(true)` once established, `Ok(false)` while in
+/// progress, the error if it failed.
+fn connect_state(s: &socket2::Socket) -> io::Result<bool> {
+    if let Some(e) = s.take_error()? {
+        return Err(e);
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
