@@ -20,3 +20,16 @@ pub fn level_name(levelno: i32) -> std::borrow::Cow<'static, str> {
         n => format!("Level {n}").into(),
     }
 }
+
+/// `logging._nameToLevel`: exact upper-case names only, as `_checkLevel` wants.
+pub fn level_from_name(name: &str) -> Option<i32> {
+    Some(match name {
+        "CRITICAL" | "FATAL" => CRITICAL,
+        "ERROR" => ERROR,
+        "WARN" | "WARNING" => WARNING,
+        "INFO" => INFO,
+        "DEBUG" => DEBUG,
+        "NOTSET" => NOTSET,
+        _ => return None,
+    })
+}

@@ -6,8 +6,14 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
+pub mod config;
+pub mod convert;
 pub mod engine;
+pub mod filter;
+pub mod formatter;
+pub mod handler;
 pub mod level;
+pub mod manager;
 pub mod record;
 
 pub use engine::{Config, ConfigError, Engine};

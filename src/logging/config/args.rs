@@ -1,0 +1,316 @@
+//! Constructor arguments of each supported handler class, with Python's
+//! defaults, names and error wording (`RotatingFileHandler.__init__() got an
+//! unexpected keyword argument ...`).
+//!
+//! Owns: turning keyword arguments into a `HandlerClass`. Does not own: the
+//! common handler keys (`level`, `formatter`, `filters`, `.`), see `handler.rs`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::handler::{
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, Kwargs, StreamTarget, SyslogAddress, When,
+};
+use super::{abspath, Ctx};
+use crate::logging::convert::{self, py_repr, py_repr_str, EXT_STDERR, EXT_STDOUT};
+use crate::logging::level::ERROR;
+
+pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, String> {
+    const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
+    Ok(match kw.class {
+        "StreamHandler" => {
+            kw.check(&["stream"], &[])?;
+            let target = match kw.get("stream")? {
+                None => StreamTarget::Stderr,
+                Some(Value::String(s)) if s == EXT_STDOUT => StreamTarget::Stdout,
+                Some(Value::String(s)) if s == EXT_STDERR => StreamTarget::Stderr,
+                Some(other) => {
+                    return Err(format!(
+                        "unsupported stream {} (use ext://sys.stdout or ext://sys.stderr)",
+                        py_repr(&other)
+                    ))
+                }
+            };
+            HandlerClass::Stream {
+                target,
+                terminator: "\n".into(),
+            }
+        }
+        "FileHandler" | "WatchedFileHandler" => {
+            kw.check(FILE, &["filename"])?;
+            let f = file_args(kw, ctx, false)?;
+            if kw.class == "FileHandler" {
+                HandlerClass::File(f)
+            } else {
+                HandlerClass::Watched(f)
+            }
+        }
+        "RotatingFileHandler" => {
+            kw.check(
+                &[
+                    "filename",
+                    "mode",
+                    "maxBytes",
+                    "backupCount",
+                    "encoding",
+                    "delay",
+                    "errors",
+                ],
+                &["filename"],
+            )?;
+            let max_bytes = kw.int("maxBytes", 0)?;
+            let file = file_args(kw, ctx, max_bytes > 0)?;
+            HandlerClass::Rotating {
+                file,
+                max_bytes,
+                backup_count: kw.int("backupCount", 0)?,
+            }
+        }
+        "TimedRotatingFileHandler" => {
+            kw.check(
+                &[
+                    "filename",
+                    "when",
+                    "interval",
+                    "backupCount",
+                    "encoding",
+                    "delay",
+                    "utc",
+                    "atTime",
+                    "errors",
+                ],
+                &["filename"],
+            )?;
+            if kw.get("atTime")?.is_some() {
+                return Err("atTime is not supported by pysyslog (Python needs a datetime.time, which JSON cannot give)".into());
+            }
+            let file = file_args(kw, ctx, true)?;
+            let when = kw
+                .string("when")?
+                .unwrap_or_else(|| "h".into())
+                .to_uppercase();
+            let (unit, suffix, when_kind) = match when.as_str() {
+                "S" => (1, "%Y-%m-%d_%H-%M-%S", When::Fixed),
+                "M" => (60, "%Y-%m-%d_%H-%M", When::Fixed),
+                "H" => (3600, "%Y-%m-%d_%H", When::Fixed),
+                "D" => (86400, "%Y-%m-%d", When::Fixed),
+                "MIDNIGHT" => (86400, "%Y-%m-%d", When::Midnight),
+                w if w.starts_with('W') => {
+                    if w.chars().count() != 2 {
+                        return Err(format!(
+                            "You must specify a day for weekly rollover from 0 to 6 (0 is Monday): {w}"
+                        ));
+                    }
+                    let d = w.as_bytes()[1];
+                    if !(b'0'..=b'6').contains(&d) {
+                        return Err(format!("Invalid day specified for weekly rollover: {w}"));
+                    }
+                    (7 * 86400, "%Y-%m-%d", When::Weekday(u32::from(d - b'0')))
+                }
+                other => return Err(format!("Invalid rollover interval specified: {other}")),
+            };
+            // Python accepts 0 or less and then loops forever at the first rollover.
+            let interval = match kw.int("interval", 1)? {
+                n if n >= 1 => i64::saturating_mul(unit, n),
+                n => {
+                    return Err(format!(
+                        "interval must be a positive number of units, not {n}"
+                    ))
+                }
+            };
+            HandlerClass::Timed {
+                file,
+                when: when_kind,
+                interval,
+                suffix,
+                backup_count: kw.int("backupCount", 0)?,
+                utc: kw.flag("utc", false)?,
+            }
+        }
+        "SysLogHandler" => {
+            kw.check(&["address", "facility", "socktype"], &[])?;
+            let address = match kw.get("address")? {
+                None => SyslogAddress::Inet("localhost".into(), 514),
+                Some(Value::String(p)) => SyslogAddress::Unix(PathBuf::from(p)),
+                Some(Value::Array(a)) if a.len() == 2 => {
+                    let host = match ctx.res.conv(&a[0])? {
+                        Value::String(h) => h,
+                        other => {
+                            return Err(format!(
+                                "address host must be a string, not {}",
+                                py_repr(&other)
+                            ))
+                        }
+                    };
+                    let port = ctx.res.conv(&a[1])?;
+                    let port = port
+                        .as_u64()
+                        .and_then(|p| u16::try_from(p).ok())
+                        .ok_or_else(|| {
+                            format!(
+                                "address port must be an integer 0-65535, not {}",
+                                py_repr(&port)
+                            )
+                        })?;
+                    SyslogAddress::Inet(host, port)
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "address must be [host, port] or a unix socket path, not {}",
+                        py_repr(&other)
+                    ))
+                }
+            };
+            let facility = match kw.get("facility")? {
+                None => 1,
+                Some(Value::String(f)) => facility_code(&f).ok_or_else(|| py_repr_str(&f))?,
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|f| u32::try_from(f).ok())
+                    .ok_or_else(|| {
+                        format!("facility must be a name or a number, not {}", py_repr(&v))
+                    })?,
+            };
+            let stream = match kw.get("socktype")? {
+                None => None,
+                Some(v) if v.as_i64() == Some(1) => Some(true),
+                Some(v) if v.as_i64() == Some(2) => Some(false),
+                Some(v) => return Err(format!("unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)", py_repr(&v))),
+            };
+            HandlerClass::Syslog {
+                address,
+                facility,
+                stream,
+                ident: String::new(),
+                append_nul: true,
+            }
+        }
+        "MemoryHandler" => {
+            kw.check(
+                &["capacity", "flushLevel", "target", "flushOnClose"],
+                &["capacity"],
+            )?;
+            let flush_level = match kw.get("flushLevel")? {
+                None => ERROR,
+                Some(v) => convert::check_level(&v)?,
+            };
+            HandlerClass::Memory {
+                capacity: kw.int("capacity", 0)?,
+                flush_level,
+                target: kw.string("target")?,
+                flush_on_close: kw.flag("flushOnClose", true)?,
+            }
+        }
+        _ => {
+            kw.check(&[], &[])?;
+            HandlerClass::Null
+        }
+    })
+}
+
+fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileArgs, String> {
+    let filename = match kw.get("filename")? {
+        Some(Value::String(s)) if !s.starts_with("ext://") => s,
+        Some(other) => {
+            return Err(format!(
+                "expected str, bytes or os.PathLike object, not {}",
+                convert::py_type(&other)
+            ))
+        }
+        None => {
+            return Err(format!(
+                "{}.__init__() missing 1 required positional argument: 'filename'",
+                kw.class
+            ))
+        }
+    };
+    let mode = if force_append {
+        "a".to_string()
+    } else {
+        kw.string("mode")?.unwrap_or_else(|| "a".into())
+    };
+    let truncate = match mode.as_str() {
+        "a" => false,
+        "w" => true,
+        other => {
+            return Err(format!(
+                "unsupported file mode {} (pysyslog supports 'a' and 'w')",
+                py_repr_str(other)
+            ))
+        }
+    };
+    let encoding = match kw.string("encoding")? {
+        None => Encoding::Utf8,
+        Some(e) => parse_encoding(&e).ok_or_else(|| {
+            format!(
+                "unsupported encoding: {} (pysyslog supports utf-8, ascii, latin-1)",
+                py_repr_str(&e)
+            )
+        })?,
+    };
+    let errors = match kw.string("errors")?.as_deref() {
+        None | Some("strict") => ErrorsPolicy::Strict,
+        Some("replace") => ErrorsPolicy::Replace,
+        Some("ignore") => ErrorsPolicy::Ignore,
+        Some("backslashreplace") => ErrorsPolicy::BackslashReplace,
+        Some("xmlcharrefreplace") => ErrorsPolicy::XmlCharRefReplace,
+        Some(other) => return Err(format!("unknown error handler name {}", py_repr_str(other))),
+    };
+    Ok(FileArgs {
+        path: abspath(ctx.cwd, &filename),
+        truncate,
+        encoding,
+        errors,
+        delay: kw.flag("delay", false)?,
+        terminator: "\n".into(),
+    })
+}
+
+/// Python's codec names (normalised like `codecs.lookup`) for the encodings we implement.
+fn parse_encoding(name: &str) -> Option<Encoding> {
+    let n: String = name
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
+        .collect();
+    match n.as_str() {
+        "utf_8" | "utf8" | "u8" | "utf" | "cp65001" => Some(Encoding::Utf8),
+        "ascii" | "us_ascii" | "646" | "us" => Some(Encoding::Ascii),
+        "latin_1" | "latin1" | "latin" | "l1" | "iso_8859_1" | "iso8859_1" | "8859" | "cp819"
+        | "iso_ir_100" => Some(Encoding::Latin1),
+        _ => None,
+    }
+}
+
+/// `SysLogHandler.facility_names`.
+pub fn facility_code(name: &str) -> Option<u32> {
+    Some(match name {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" => 4,
+        "syslog" => 5,
+        "lpr" => 6,
+        "news" => 7,
+        "uucp" => 8,
+        "cron" => 9,
+        "authpriv" => 10,
+        "ftp" => 11,
+        "ntp" => 12,
+        "security" => 13,
+        "console" => 14,
+        "solaris-cron" => 15,
+        "local0" => 16,
+        "local1" => 17,
+        "local2" => 18,
+        "local3" => 19,
+        "local4" => 20,
+        "local5" => 21,
+        "local6" => 22,
+        "local7" => 23,
+        _ => return None,
+    })
+}

@@ -1,0 +1,424 @@
+//! The validated `dictConfig` model: read the JSON, check it the way
+//! `logging.config.DictConfigurator.configure` would, and keep the result.
+//!
+//! Owns: the top-level schema (`version`, `incremental`, `formatters`, `filters`,
+//! `handlers`, `loggers`, `root`), error wording and JSON paths. Does not own:
+//! handler arguments (see `handler.rs`), value conversion (see `convert.rs`), or
+//! opening files and sockets (the engine does that in `Engine::build`).
+//!
+//! `disable_existing_loggers` is read and ignored on purpose: Python disables the
+//! peer loggers already seen when a config is loaded again, which silently drops
+//! their messages; a reload here builds a new engine with no such memory.
+
+mod args;
+mod handler;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::convert::{self, py_repr_str, py_str, truthy, Resolver};
+use super::filter::Filter;
+use super::formatter::{Formatter, Style};
+pub use handler::{
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, HandlerSpec, StreamTarget, SyslogAddress, When,
+};
+
+/// A validated dictConfig document, parsed before privileges are dropped and
+/// before the writer is forked; building it into an `Engine` opens files.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the config came from (for error messages).
+    pub source: PathBuf,
+    /// `incremental: true`: only logger levels and `propagate` are applied.
+    pub incremental: bool,
+    /// Formatters by name.
+    pub formatters: BTreeMap<String, Formatter>,
+    /// Filters by name.
+    pub filters: BTreeMap<String, Filter>,
+    /// Handlers in the order Python constructs them (sorted, deferred last).
+    pub handlers: Vec<HandlerSpec>,
+    /// Named loggers (document order); the root logger is `root`.
+    pub loggers: Vec<LoggerSpec>,
+    /// The `root` section, applied after `loggers`.
+    pub root: Option<Box<LoggerSpec>>,
+}
+
+/// One logger's configuration (`loggers.<name>` or `root`).
+#[derive(Debug, Clone, Default)]
+pub struct LoggerSpec {
+    /// Logger name; `""` for the root logger.
+    pub name: String,
+    /// `level`, if given.
+    pub level: Option<i32>,
+    /// Handler names, without duplicates (`addHandler` ignores repeats).
+    pub handlers: Vec<String>,
+    /// Filter names.
+    pub filters: Vec<String>,
+    /// `propagate`, if given.
+    pub propagate: Option<bool>,
+}
+
+/// A configuration that cannot be loaded or built: which file, where, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// JSON path of the offending section, e.g. `handlers.file1`; empty for the document.
+    pub path: String,
+    /// Python's wording with its cause chain joined by `": "`.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file.display())?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        file: &Path,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parsing context: the document, the file name, the directory relative paths start from.
+struct Ctx<'a> {
+    source: &'a Path,
+    cwd: &'a Path,
+    res: Resolver<'a>,
+}
+
+impl Ctx<'_> {
+    fn err(&self, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.source, path, message)
+    }
+}
+
+impl Config {
+    /// Read and validate a dictConfig JSON file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path,
+                "",
+                crate::logging::handler::file::os_error_text(&e, path),
+            )
+        })?;
+        Config::from_json_str(&text, path)
+    }
+
+    /// Validate a dictConfig JSON text; relative file names are made absolute
+    /// against the current directory, as `os.path.abspath` does.
+    pub fn from_json_str(text: &str, source: &Path) -> Result<Config, ConfigError> {
+        let cwd =
+            std::env::current_dir().map_err(|e| ConfigError::new(source, "", e.to_string()))?;
+        Config::from_json_str_in(text, source, &cwd)
+    }
+
+    /// [`Config::from_json_str`] with an explicit directory for relative file
+    /// names (tests run many configs in one process, so they cannot `chdir`).
+    pub fn from_json_str_in(text: &str, source: &Path, cwd: &Path) -> Result<Config, ConfigError> {
+        let doc: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new(source, "", format!("invalid JSON: {e}")))?;
+        let empty = Map::new();
+        let obj = doc.as_object();
+        let ctx = Ctx {
+            source,
+            cwd,
+            res: Resolver {
+                root: obj.unwrap_or(&empty),
+            },
+        };
+        let Some(obj) = obj else {
+            return Err(ctx.err("", "dictionary doesn't specify a version"));
+        };
+        match obj.get("version") {
+            None => return Err(ctx.err("", "dictionary doesn't specify a version")),
+            Some(v) if is_one(v) => {}
+            Some(v) => {
+                return Err(ctx.err("version", format!("Unsupported version: {}", py_str(v))))
+            }
+        }
+        let incremental = obj.get("incremental").is_some_and(truthy);
+        let mut config = Config {
+            source: source.to_owned(),
+            incremental,
+            formatters: BTreeMap::new(),
+            filters: BTreeMap::new(),
+            handlers: Vec::new(),
+            loggers: Vec::new(),
+            root: None,
+        };
+        let section = |key: &str| -> Result<Option<Map<String, Value>>, ConfigError> {
+            match ctx.res.get(obj, key).map_err(|e| ctx.err(key, e))? {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Object(m)) => Ok(Some(m)),
+                Some(other) => Err(ctx.err(
+                    key,
+                    format!(
+                        "'{}' object has no attribute 'get'",
+                        convert::py_type(&other)
+                    ),
+                )),
+            }
+        };
+        if incremental {
+            if let Some(handlers) = section("handlers")? {
+                if let Some(name) = handlers.keys().next() {
+                    return Err(ctx.err(
+                        format!("handlers.{name}"),
+                        format!("No handler found with name {}", py_repr_str(name)),
+                    ));
+                }
+            }
+        } else {
+            if let Some(formatters) = section("formatters")? {
+                for (name, spec) in &formatters {
+                    let f = parse_formatter(&ctx, spec).map_err(|e| {
+                        ctx.err(
+                            format!("formatters.{name}"),
+                            format!("Unable to configure formatter {}: {e}", py_repr_str(name)),
+                        )
+                    })?;
+                    config.formatters.insert(name.clone(), f);
+                }
+            }
+            if let Some(filters) = section("filters")? {
+                for (name, spec) in &filters {
+                    let f = parse_filter(&ctx, spec).map_err(|e| {
+                        ctx.err(
+                            format!("filters.{name}"),
+                            format!("Unable to configure filter {}: {e}", py_repr_str(name)),
+                        )
+                    })?;
+                    config.filters.insert(name.clone(), f);
+                }
+            }
+            let handlers = section("handlers")?.unwrap_or_default();
+            config.handlers = handler::parse_all(&ctx, obj, &handlers, &config)?;
+        }
+        let handler_names: Vec<&str> = config.handlers.iter().map(|h| h.name.as_str()).collect();
+        if let Some(loggers) = section("loggers")? {
+            for (name, spec) in &loggers {
+                let l = parse_logger(&ctx, obj, name, spec, incremental, &handler_names).map_err(
+                    |e| {
+                        ctx.err(
+                            format!("loggers.{name}"),
+                            format!("Unable to configure logger {}: {e}", py_repr_str(name)),
+                        )
+                    },
+                )?;
+                config.loggers.push(l);
+            }
+        }
+        if let Some(root) = ctx.res.get(obj, "root").map_err(|e| ctx.err("root", e))? {
+            if truthy(&root) {
+                let l = parse_logger(&ctx, obj, "", &root, incremental, &handler_names).map_err(
+                    |e| ctx.err("root", format!("Unable to configure root logger: {e}")),
+                )?;
+                config.root = Some(Box::new(l));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// `config['version'] != 1` is false for 1, 1.0 and True.
+fn is_one(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        _ => false,
+    }
+}
+
+fn as_dict(v: &Value) -> Result<&Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("'{}' object has no attribute 'get'", convert::py_type(v)))
+}
+
+fn opt_str(ctx: &Ctx<'_>, m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match ctx.res.get(m, key)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!(
+            "{key} must be a string, not {}",
+            convert::py_type(&other)
+        )),
+    }
+}
+
+/// `configure_formatter`: `format`, `datefmt`, `style`, `validate`, `class`.
+fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
+    let spec = ctx.res.conv(spec)?;
+    let m = as_dict(&spec)?;
+    if m.contains_key("()") {
+        return Err("formatter factories ('()') are not supported by pysyslog; use 'format', 'datefmt' and 'style'".into());
+    }
+    let fmt = opt_str(ctx, m, "format")?;
+    let datefmt = opt_str(ctx, m, "datefmt")?;
+    let style = opt_str(ctx, m, "style")?.unwrap_or_else(|| "%".into());
+    if let Some(class) = ctx.res.get(m, "class")? {
+        if truthy(&class) && class != Value::String("logging.Formatter".into()) {
+            return Err(format!(
+                "unsupported formatter class {} (pysyslog supports only logging.Formatter)",
+                convert::py_repr(&class)
+            ));
+        }
+    }
+    let validate = ctx.res.get(m, "validate")?.map_or(true, |v| truthy(&v));
+    let style = Style::parse(&style).map_err(|e| e.to_string())?;
+    // dictConfig in 3.11 does not pass `defaults` to the formatter.
+    Formatter::new(
+        fmt.as_deref(),
+        datefmt.as_deref(),
+        style,
+        validate,
+        &Map::new(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// `configure_filter`: `{"name": ...}`.
+fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, String> {
+    let spec = ctx.res.conv(spec)?;
+    let m = as_dict(&spec)?;
+    if m.contains_key("()") {
+        return Err(
+            "filter factories ('()') are not supported by pysyslog; use {\"name\": ...}".into(),
+        );
+    }
+    Ok(Filter::new(opt_str(ctx, m, "name")?.unwrap_or_default()))
+}
+
+/// Names from a `handlers`/`filters` list; a string is iterated by character,
+/// as Python does.
+fn name_list(v: &Value, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(format!(
+                    "Unable to add {what} {}: {}",
+                    convert::py_repr(other),
+                    convert::py_repr(other)
+                )),
+            })
+            .collect(),
+        Value::String(s) => Ok(s.chars().map(String::from).collect()),
+        other => Err(format!(
+            "'{}' object is not iterable",
+            convert::py_type(other)
+        )),
+    }
+}
+
+/// `configure_logger` / `configure_root`.
+fn parse_logger(
+    ctx: &Ctx<'_>,
+    doc: &Map<String, Value>,
+    name: &str,
+    spec: &Value,
+    incremental: bool,
+    handler_names: &[&str],
+) -> Result<LoggerSpec, String> {
+    let spec = ctx.res.conv(spec)?;
+    let m = as_dict(&spec)?;
+    let level = match ctx.res.get(m, "level")? {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(convert::check_level(&v)?),
+    };
+    let mut l = LoggerSpec {
+        name: name.to_owned(),
+        level,
+        ..LoggerSpec::default()
+    };
+    if !incremental {
+        if let Some(h) = ctx.res.get(m, "handlers")?.filter(truthy) {
+            for h in name_list(&h, "handler")? {
+                if !handler_names.contains(&h.as_str()) {
+                    let key = if doc.contains_key("handlers") {
+                        py_repr_str(&h)
+                    } else {
+                        "'handlers'".into()
+                    };
+                    return Err(format!("Unable to add handler {}: {key}", py_repr_str(&h)));
+                }
+                if !l.handlers.contains(&h) {
+                    l.handlers.push(h);
+                }
+            }
+        }
+        if let Some(f) = ctx.res.get(m, "filters")?.filter(truthy) {
+            l.filters = check_filters(doc, &f, ctx)?;
+        }
+    }
+    if !name.is_empty() {
+        l.propagate = ctx
+            .res
+            .get(m, "propagate")?
+            .filter(|v| !v.is_null())
+            .map(|v| truthy(&v));
+    }
+    Ok(l)
+}
+
+/// `add_filters`: every name must be configured.
+fn check_filters(
+    doc: &Map<String, Value>,
+    list: &Value,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<String>, String> {
+    let names = name_list(list, "filter")?;
+    let filters = ctx.res.get(doc, "filters").ok().flatten();
+    for f in &names {
+        let known = filters
+            .as_ref()
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.contains_key(f));
+        if !known {
+            let key = if filters.is_some() {
+                py_repr_str(f)
+            } else {
+                "'filters'".into()
+            };
+            return Err(format!("Unable to add filter {}: {key}", py_repr_str(f)));
+        }
+    }
+    Ok(names)
+}
+
+/// `os.path.abspath`: join with the working directory and normalise lexically.
+pub(crate) fn abspath(cwd: &Path, p: &str) -> PathBuf {
+    let joined = cwd.join(p);
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! The file handlers: FileHandler, WatchedFileHandler, RotatingFileHandler and
+//! TimedRotatingFileHandler share one writer that opens lazily (`delay`),
+//! appends with O_APPEND, and writes a batch with one `write` loop.
+//!
+//! Owns: opening, reopening (logrotate and WatchedFileHandler), the batch buffer,
+//! write-error retry, and when to roll over. Does not own: the rollover file
+//! operations (`rotating.rs`, `timed.rs`) or formatting.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::timed::Timed;
+use super::{char_len, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
+use crate::logging::config::{FileArgs, HandlerClass};
+use crate::logging::convert::py_repr_str;
+use crate::logging::record::LogRecord;
+
+/// When the file rolls over.
+#[derive(Debug)]
+enum Rollover {
+    /// FileHandler, WatchedFileHandler.
+    Never,
+    /// RotatingFileHandler (`maxBytes` > 0 and `backupCount` > 0; otherwise the
+    /// file only grows, and Python's close-and-reopen changes no byte).
+    Size { max_bytes: u64, backup_count: u32 },
+    /// TimedRotatingFileHandler.
+    Time(Timed),
+}
+
+/// One file handler's state.
+#[derive(Debug)]
+pub struct FileOut {
+    /// The first handler using this file: its counters take write errors.
+    pub owner: usize,
+    args: FileArgs,
+    /// Python's `mode='w'`: truncate on the first open only.
+    truncate_next_open: bool,
+    watched: bool,
+    rollover: Rollover,
+    file: Option<File>,
+    dev_ino: Option<(u64, u64)>,
+    /// Bytes in the file plus pending bytes (`stream.tell()`).
+    size: u64,
+    /// The path is something other than a regular file (never roll it).
+    path_irregular: bool,
+    /// The path was stat'ed in this batch.
+    checked: bool,
+    pending: Vec<u8>,
+}
+
+/// The file arguments of a file handler class.
+pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
+    match class {
+        HandlerClass::File(a)
+        | HandlerClass::Watched(a)
+        | HandlerClass::Rotating { file: a, .. }
+        | HandlerClass::Timed { file: a, .. } => Some(a),
+        _ => None,
+    }
+}
+
+/// Python's `OSError.__str__`: `[Errno 2] No such file or directory: '/nope/x.log'`.
+pub fn os_error_text(e: &io::Error, path: &Path) -> String {
+    let text = e.to_string();
+    let desc = text.split(" (os error").next().unwrap_or(&text);
+    match e.raw_os_error() {
+        Some(n) => format!(
+            "[Errno {n}] {desc}: {}",
+            py_repr_str(&path.to_string_lossy())
+        ),
+        None => format!("{desc}: {}", py_repr_str(&path.to_string_lossy())),
+    }
+}
+
+impl FileOut {
+    /// Build from the class; opens the file unless `delay`.
+    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, String> {
+        let (args, watched, rollover) = match class {
+            HandlerClass::File(a) => (a, false, Rollover::Never),
+            HandlerClass::Watched(a) => (a, true, Rollover::Never),
+            HandlerClass::Rotating {
+                file,
+                max_bytes,
+                backup_count,
+            } => {
+                let r = if *max_bytes > 0 && *backup_count > 0 {
+                    Rollover::Size {
+                        max_bytes: u64::try_from(*max_bytes).unwrap_or(u64::MAX),
+                        backup_count: u32::try_from(*backup_count).unwrap_or(u32::MAX),
+                    }
+                } else {
+                    Rollover::Never
+                };
+                (file, false, r)
+            }
+            HandlerClass::Timed {
+                file,
+                when,
+                interval,
+                suffix,
+                backup_count,
+                utc,
+            } => {
+                // First rollover from the existing file's mtime, else now.
+                let t = match std::fs::metadata(&file.path) {
+                    Ok(m) => m.mtime(),
+                    Err(_) => now.floor() as i64,
+                };
+                (
+                    file,
+                    false,
+                    Rollover::Time(Timed::new(*when, *interval, suffix, *backup_count, *utc, t)),
+                )
+            }
+            _ => return Err("not a file handler".into()),
+        };
+        let mut f = FileOut {
+            owner,
+            truncate_next_open: args.truncate,
+            args: args.clone(),
+            watched,
+            rollover,
+            file: None,
+            dev_ino: None,
+            size: 0,
+            path_irregular: false,
+            checked: false,
+            pending: Vec::new(),
+        };
+        if !f.args.delay {
+            f.open()?;
+        }
+        // Python opens the file first, then takes the first rollover from its
+        // mtime if it exists (so a file just created counts from the real
+        // clock), else from `time.time()`.
+        if let Rollover::Time(t) = &mut f.rollover {
+            let start = match std::fs::metadata(&f.args.path) {
+                Ok(m) => m.mtime(),
+                Err(_) => now.floor() as i64,
+            };
+            t.rollover_at = t.compute_rollover(start);
+        }
+        Ok(f)
+    }
+
+    /// Another plain FileHandler/WatchedFileHandler on the same path with the
+    /// same mode and delay writes through this one. Rotating handlers never share.
+    pub fn shares_with(&self, class: &HandlerClass) -> bool {
+        let (a, watched) = match class {
+            HandlerClass::File(a) => (a, false),
+            HandlerClass::Watched(a) => (a, true),
+            _ => return false,
+        };
+        matches!(self.rollover, Rollover::Never)
+            && self.watched == watched
+            && self.args.path == a.path
+            && self.args.truncate == a.truncate
+            && self.args.delay == a.delay
+    }
+
+    fn path(&self) -> &PathBuf {
+        &self.args.path
+    }
+
+    fn open(&mut self) -> Result<(), String> {
+        let mut o = OpenOptions::new();
+        if self.truncate_next_open {
+            o.write(true).truncate(true).create(true);
+        } else {
+            o.append(true).create(true);
+        }
+        let f = o
+            .open(self.path())
+            .map_err(|e| os_error_text(&e, self.path()))?;
+        let m = f.metadata().map_err(|e| os_error_text(&e, self.path()))?;
+        self.truncate_next_open = false;
+        self.dev_ino = Some((m.dev(), m.ino()));
+        self.size = m.len() + self.pending.len() as u64;
+        self.path_irregular = !m.file_type().is_file();
+        self.file = Some(f);
+        Ok(())
+    }
+
+    /// Once per batch: WatchedFileHandler's `reopenIfNeeded`, and whether the
+    /// path is a regular file (bpo-45401: never roll anything else).
+    fn check_path(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        if self.checked {
+            return;
+        }
+        self.checked = true;
+        let st = std::fs::metadata(self.path()).ok();
+        self.path_irregular = st.as_ref().is_some_and(|m| !m.file_type().is_file());
+        if self.watched && self.file.is_some() {
+            let same = st.is_some_and(|m| Some((m.dev(), m.ino())) == self.dev_ino);
+            if !same {
+                self.write_pending(io, stats, name);
+                self.file = None;
+                if let Err(e) = self.open() {
+                    stats.write_errors += 1;
+                    stats.report(io, name, "cannot reopen", &e);
+                }
+            }
+        }
+    }
+
+    /// `emit`: maybe roll over, then append the encoded record (`line` is the
+    /// formatted text, `bytes` it encoded with its terminator).
+    pub fn emit(
+        &mut self,
+        line: &str,
+        bytes: &[u8],
+        record: &LogRecord<'_>,
+        io: &mut Io,
+        stats: &mut Stats,
+        name: &str,
+    ) -> Result<(), EmitFailure> {
+        self.check_path(io, stats, name);
+        match &mut self.rollover {
+            Rollover::Never => {}
+            Rollover::Size {
+                max_bytes,
+                backup_count,
+            } => {
+                let (max_bytes, backup_count) = (*max_bytes, *backup_count);
+                if !self.path_irregular {
+                    if self.file.is_none() {
+                        self.open()?;
+                    }
+                    if self.size + char_len(line) as u64 + 1 >= max_bytes {
+                        self.write_pending(io, stats, name);
+                        self.file = None;
+                        rotating::rotate(self.path(), backup_count)
+                            .map_err(|e| os_error_text(&e, self.path()))?;
+                        self.open()?;
+                    }
+                }
+            }
+            Rollover::Time(t) => {
+                let now = record.created.floor() as i64;
+                if now >= t.rollover_at {
+                    if self.path_irregular {
+                        t.rollover_at = t.compute_rollover(now);
+                    } else {
+                        // Split borrow: finish the current file, then rotate.
+                        let mut t = std::mem::replace(&mut self.rollover, Rollover::Never);
+                        self.write_pending(io, stats, name);
+                        self.file = None;
+                        let res = match &mut t {
+                            Rollover::Time(t) => t.do_rollover(self.path(), now),
+                            _ => Ok(()),
+                        };
+                        self.rollover = t;
+                        res.map_err(|e| os_error_text(&e, self.path()))?;
+                        if !self.args.delay {
+                            self.open()?;
+                        }
+                    }
+                }
+            }
+        }
+        if self.file.is_none() {
+            self.open()?;
+        }
+        if self.pending.len() + bytes.len() > MAX_PENDING_BYTES {
+            return Err(EmitFailure::Full(
+                "batch buffer full (earlier writes failed)".into(),
+            ));
+        }
+        self.pending.extend_from_slice(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Write the batch buffer; on failure keep it for the next batch.
+    fn write_pending(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.file.is_none() {
+            if let Err(e) = self.open() {
+                stats.write_errors += 1;
+                stats.report(io, name, "cannot open, will retry", &e);
+                return;
+            }
+        }
+        let Some(f) = self.file.as_mut() else { return };
+        let mut done = 0;
+        while done < self.pending.len() {
+            match f.write(&self.pending[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    stats.write_errors += 1;
+                    let text = os_error_text(&e, &self.args.path);
+                    stats.report(io, name, "write failed, will retry", &text);
+                    break;
+                }
+            }
+        }
+        self.pending.drain(..done);
+    }
+
+    /// End of batch: one write; the path is stat'ed again next batch.
+    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        self.write_pending(io, stats, name);
+        self.checked = false;
+    }
+
+    /// Close and reopen (SIGHUP / logrotate). A delayed file never opened stays closed.
+    pub fn reopen(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        if self.file.take().is_some() {
+            if let Err(e) = self.open() {
+                stats.write_errors += 1;
+                stats.report(io, name, "cannot reopen", &e);
+            }
+        }
+    }
+
+    /// Close the file.
+    pub fn close(&mut self) {
+        self.file = None;
+    }
+}

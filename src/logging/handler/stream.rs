@@ -1,0 +1,140 @@
+//! StreamHandler and the process's stdout/stderr: every stream handler of a
+//! target appends to one shared batch buffer, so records keep Python's order
+//! across handlers, and each buffer is written with one `write` loop on the raw
+//! fd per batch (not Rust's line-buffered `Stdout`).
+//!
+//! Owns: stdout/stderr batch buffers, diagnostics, test capture. Does not own:
+//! formatting (the caller passes the formatted line).
+
+use std::io::{self, ErrorKind};
+use std::os::fd::AsFd;
+
+use super::{Stats, MAX_PENDING_BYTES};
+use crate::logging::config::StreamTarget;
+
+/// Output captured instead of written, for tests (production never sets it).
+#[derive(Debug, Default, Clone)]
+pub struct Capture {
+    /// What StreamHandlers wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// What StreamHandlers and lastResort wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// pysyslog's own warnings (Python prints nothing there).
+    pub diag: Vec<u8>,
+}
+
+/// The process's standard streams as the engine sees them.
+#[derive(Debug, Default)]
+pub struct Io {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    stdout_stats: Stats,
+    stderr_stats: Stats,
+    /// `Some` in tests: output goes here instead of fds 1 and 2.
+    pub capture: Option<Capture>,
+}
+
+impl Io {
+    /// Buffer for a target.
+    pub fn buf(&mut self, t: StreamTarget) -> &mut Vec<u8> {
+        match t {
+            StreamTarget::Stdout => &mut self.stdout,
+            StreamTarget::Stderr => &mut self.stderr,
+        }
+    }
+
+    /// A warning of pysyslog's own, written at once to stderr (or captured).
+    pub fn diag(&mut self, text: &str) {
+        match &mut self.capture {
+            Some(c) => c.diag.extend_from_slice(text.as_bytes()),
+            None => {
+                let _ = write_fd(io::stderr().as_fd(), text.as_bytes());
+            }
+        }
+    }
+
+    /// Write both buffers: one write loop each.
+    pub fn flush(&mut self) {
+        if let Some(c) = &mut self.capture {
+            c.stdout.append(&mut self.stdout);
+            c.stderr.append(&mut self.stderr);
+            return;
+        }
+        let mut report = Vec::new();
+        for (buf, stats, fd, name) in [
+            (&mut self.stdout, &mut self.stdout_stats, 1, "stdout"),
+            (&mut self.stderr, &mut self.stderr_stats, 2, "stderr"),
+        ] {
+            if buf.is_empty() {
+                continue;
+            }
+            let res = if fd == 1 {
+                write_fd(io::stdout().as_fd(), buf)
+            } else {
+                write_fd(io::stderr().as_fd(), buf)
+            };
+            match res {
+                Ok(n) if n == buf.len() => buf.clear(),
+                Ok(n) => {
+                    buf.drain(..n);
+                }
+                Err((n, e)) => {
+                    buf.drain(..n);
+                    stats.write_errors += 1;
+                    if buf.len() > MAX_PENDING_BYTES {
+                        stats.dropped += buf.len() as u64;
+                        buf.clear();
+                    }
+                    report.push((name, e));
+                }
+            }
+        }
+        for (name, e) in report {
+            let stats = if name == "stdout" {
+                &mut self.stdout_stats
+            } else {
+                &mut self.stderr_stats
+            };
+            let mut tmp = Io {
+                capture: None,
+                ..Io::default()
+            };
+            stats.report(&mut tmp, name, "write failed, will retry", &e);
+        }
+    }
+}
+
+/// Write all of `buf` to `fd`, retrying on EINTR; returns bytes written, or
+/// the count written before an error.
+pub fn write_fd(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> Result<usize, (usize, io::Error)> {
+    let mut done = 0;
+    while done < buf.len() {
+        match nix::unistd::write(fd, &buf[done..]) {
+            Ok(0) => return Err((done, io::Error::from(ErrorKind::WriteZero))),
+            Ok(n) => done += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err((done, io::Error::from(e))),
+        }
+    }
+    Ok(done)
+}
+
+/// `logging.StreamHandler` on stdout or stderr.
+#[derive(Debug)]
+pub struct StreamOut {
+    target: StreamTarget,
+    terminator: String,
+}
+
+impl StreamOut {
+    pub fn new(target: StreamTarget, terminator: String) -> StreamOut {
+        StreamOut { target, terminator }
+    }
+
+    /// `stream.write(msg + self.terminator)`.
+    pub fn emit(&mut self, line: &str, io: &mut Io) {
+        let buf = io.buf(self.target);
+        buf.extend_from_slice(line.as_bytes());
+        buf.extend_from_slice(self.terminator.as_bytes());
+    }
+}

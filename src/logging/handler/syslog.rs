@@ -1,0 +1,280 @@
+//! SysLogHandler: `<PRI>` + ident + message + NUL, over UDP, TCP or a unix
+//! socket, byte for byte as CPython sends it.
+//!
+//! Unlike Python it never blocks the writer and survives a peer restart: TCP
+//! connects without blocking (the connection is checked at the next batches,
+//! given up after `CONNECT_TIMEOUT`), sockets are non-blocking, reconnect
+//! with exponential backoff, and queue at most `MAX_QUEUED_BYTES`
+//! (whole records; the rest are counted as dropped). A record half-sent when a
+//! connection breaks is not resent from its middle: its remainder is dropped.
+//!
+//! Owns: sockets, the send queue, reconnection. Does not own: formatting.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{EmitFailure, Io, Stats};
+use crate::logging::config::SyslogAddress;
+use crate::logging::record::LogRecord;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+const MAX_QUEUED_BYTES: usize = 4 << 20;
+
+#[derive(Debug)]
+enum Conn {
+    /// A non-blocking TCP connect in progress, and when it started.
+    Connecting(socket2::Socket, Instant),
+    Udp(UdpSocket, SocketAddr),
+    Tcp(TcpStream),
+    UnixDgram(UnixDatagram),
+    UnixStream(UnixStream),
+}
+
+/// One SysLogHandler.
+#[derive(Debug)]
+pub struct SyslogOut {
+    address: SyslogAddress,
+    facility: u32,
+    /// `socktype`: Some(true) stream, Some(false) datagram, None the default.
+    stream: Option<bool>,
+    ident: String,
+    append_nul: bool,
+    conn: Option<Conn>,
+    /// The resolved address, kept until a connection attempt fails.
+    resolved: Option<SocketAddr>,
+    /// Whole records waiting, and how many bytes of the first were sent.
+    queue: VecDeque<Vec<u8>>,
+    queued_bytes: usize,
+    sent_of_first: usize,
+    next_try: Option<Instant>,
+    backoff: Duration,
+}
+
+/// `SysLogHandler.priority_map` then `priority_names`.
+fn priority(levelno: i32) -> u32 {
+    match levelno {
+        10 => 7,
+        20 => 6,
+        30 => 4,
+        40 => 3,
+        50 => 2,
+        _ => 4,
+    }
+}
+
+impl SyslogOut {
+    pub fn new(
+        address: &SyslogAddress,
+        facility: u32,
+        stream: Option<bool>,
+        ident: String,
+        append_nul: bool,
+    ) -> SyslogOut {
+        SyslogOut {
+            address: address.clone(),
+            facility,
+            stream,
+            ident,
+            append_nul,
+            conn: None,
+            resolved: None,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            sent_of_first: 0,
+            next_try: None,
+            backoff: FIRST_RETRY,
+        }
+    }
+
+    /// The bytes Python sends for this record.
+    pub fn emit(&mut self, line: &str, record: &LogRecord<'_>) -> Result<(), EmitFailure> {
+        let pri = (self.facility << 3) | priority(record.levelno);
+        let mut b = format!("<{pri}>").into_bytes();
+        b.extend_from_slice(self.ident.as_bytes());
+        b.extend_from_slice(line.as_bytes());
+        if self.append_nul {
+            b.push(0);
+        }
+        if self.queued_bytes + b.len() > MAX_QUEUED_BYTES {
+            return Err(EmitFailure::Full(
+                "send queue full (peer unreachable)".into(),
+            ));
+        }
+        self.queued_bytes += b.len();
+        self.queue.push_back(b);
+        Ok(())
+    }
+
+    fn connect(&mut self) -> io::Result<Conn> {
+        match &self.address {
+            SyslogAddress::Inet(host, port) => {
+                let addr = match self.resolved {
+                    Some(a) => a,
+                    None => (host.as_str(), *port)
+                        .to_socket_addrs()?
+                        .next()
+                        .ok_or_else(|| io::Error::other("getaddrinfo returns an empty list"))?,
+                };
+                self.resolved = Some(addr);
+                if self.stream == Some(true) {
+                    let s = socket2::Socket::new(
+                        socket2::Domain::for_address(addr),
+                        socket2::Type::STREAM,
+                        Some(socket2::Protocol::TCP),
+                    )?;
+                    s.set_nonblocking(true)?;
+                    match s.connect(&addr.into()) {
+                        Ok(()) => Ok(Conn::Tcp(s.into())),
+                        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                            Ok(Conn::Connecting(s, Instant::now()))
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    let local: SocketAddr = if addr.is_ipv4() {
+                        "0.0.0.0:0"
+                    } else {
+                        "[::]:0"
+                    }
+                    .parse()
+                    .map_err(io::Error::other)?;
+                    let s = UdpSocket::bind(local)?;
+                    s.set_nonblocking(true)?;
+                    Ok(Conn::Udp(s, addr))
+                }
+            }
+            SyslogAddress::Unix(path) => connect_unix(path, self.stream),
+        }
+    }
+
+    /// Send what the batch queued; reconnect when due.
+    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if self.conn.is_none() {
+            if self.next_try.is_some_and(|t| Instant::now() < t) {
+                return;
+            }
+            match self.connect() {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => return self.connect_failed(io, stats, name, &e),
+            }
+        }
+        if let Some(Conn::Connecting(s, since)) = &self.conn {
+            match connect_state(s) {
+                Ok(true) => {
+                    if let Some(Conn::Connecting(s, _)) = self.conn.take() {
+                        self.conn = Some(Conn::Tcp(s.into()));
+                    }
+                }
+                Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return,
+                Ok(false) => {
+                    let e = io::Error::from(io::ErrorKind::TimedOut);
+                    return self.connect_failed(io, stats, name, &e);
+                }
+                Err(e) => return self.connect_failed(io, stats, name, &e),
+            }
+            self.backoff = FIRST_RETRY;
+            self.next_try = None;
+        } else if self.next_try.is_some() {
+            self.backoff = FIRST_RETRY;
+            self.next_try = None;
+        }
+        if let Err(e) = self.send_queue() {
+            stats.write_errors += 1;
+            stats.report(io, name, "send failed, will reconnect", &e);
+            self.conn = None;
+            if self.sent_of_first > 0 {
+                self.pop_first();
+                stats.dropped += 1;
+            }
+        }
+    }
+
+    /// Count, report, and try again after the backoff.
+    fn connect_failed(&mut self, io: &mut Io, stats: &mut Stats, name: &str, e: &io::Error) {
+        stats.write_errors += 1;
+        stats.report(io, name, "cannot connect, will retry", e);
+        self.conn = None;
+        self.resolved = None;
+        self.next_try = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_RETRY);
+    }
+
+    fn pop_first(&mut self) {
+        if let Some(b) = self.queue.pop_front() {
+            self.queued_bytes -= b.len();
+        }
+        self.sent_of_first = 0;
+    }
+
+    /// Datagrams one per record; streams as much as the socket takes now.
+    fn send_queue(&mut self) -> io::Result<()> {
+        while let Some(first) = self.queue.front() {
+            let res = match self.conn.as_mut() {
+                None | Some(Conn::Connecting(..)) => return Ok(()),
+                Some(Conn::Udp(s, addr)) => s.send_to(first, *addr).map(|_| first.len()),
+                Some(Conn::UnixDgram(s)) => s.send(first).map(|_| first.len()),
+                Some(Conn::Tcp(s)) => s
+                    .write(&first[self.sent_of_first..])
+                    .map(|n| self.sent_of_first + n),
+                Some(Conn::UnixStream(s)) => s
+                    .write(&first[self.sent_of_first..])
+                    .map(|n| self.sent_of_first + n),
+            };
+            match res {
+                Ok(n) if n >= first.len() => self.pop_first(),
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent_of_first = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Try once more to send, then drop the socket.
+    pub fn close(&mut self) {
+        let _ = self.send_queue();
+        self.conn = None;
+    }
+}
+
+/// A non-blocking connect: `Ok(true)` once established, `Ok(false)` while in
+/// progress, the error if it failed.
+fn connect_state(s: &socket2::Socket) -> io::Result<bool> {
+    if let Some(e) = s.take_error()? {
+        return Err(e);
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Python's `_connect_unixsocket`: datagram first, stream if that fails and no socktype was given.
+fn connect_unix(path: &PathBuf, stream: Option<bool>) -> io::Result<Conn> {
+    if stream != Some(true) {
+        let d = UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s));
+        match d {
+            Ok(s) => {
+                s.set_nonblocking(true)?;
+                return Ok(Conn::UnixDgram(s));
+            }
+            Err(e) if stream.is_some() => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let s = UnixStream::connect(path)?;
+    s.set_nonblocking(true)?;
+    Ok(Conn::UnixStream(s))
+}
