@@ -6,9 +6,17 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
+pub mod brace;
 pub mod engine;
+pub mod formatspec;
+pub mod formatter;
 pub mod level;
+pub mod percent;
+pub mod pyunicode;
+pub mod pyvalue;
 pub mod record;
+pub mod timefmt;
 
 pub use engine::{Config, ConfigError, Engine};
+pub use formatter::{Formatter, FormatterError, Style};
 pub use record::LogRecord;
