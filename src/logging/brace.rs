@@ -14,14 +14,14 @@
 
 use super::formatspec::format_value;
 use super::formatter::FormatError;
-use super::pyunicode::{decimal_value, is_word};
+use super::pyunicode::decimal_value;
 use super::pyvalue::{repr_str, write_repr, write_str, Value};
 
 /// One piece of a format string, as `string.Formatter().parse` yields it.
-struct Piece {
-    literal: String,
+pub(crate) struct Piece {
+    pub(crate) literal: String,
     /// (field name, conversion, spec, spec needs expanding)
-    field: Option<(String, Option<char>, String, bool)>,
+    pub(crate) field: Option<(String, Option<char>, String, bool)>,
 }
 
 fn verr(s: &str) -> FormatError {
@@ -29,7 +29,7 @@ fn verr(s: &str) -> FormatError {
 }
 
 /// `MarkupIterator_next` over the whole string; stops at the first error.
-fn parse(fmt: &str) -> (Vec<Piece>, Option<FormatError>) {
+pub(crate) fn parse(fmt: &str) -> (Vec<Piece>, Option<FormatError>) {
     let c: Vec<char> = fmt.chars().collect();
     let mut pieces = Vec::new();
     let mut i = 0;
@@ -387,155 +387,6 @@ fn repr_of(s: &str) -> String {
     o
 }
 
-/// `StrFormatStyle.validate` (3.11), returning Python's message on failure.
-pub(crate) fn validate(fmt: &str) -> Result<(), String> {
-    let (pieces, err) = parse(fmt);
-    let mut fields = 0;
-    for p in &pieces {
-        let Some((name, conv, spec, _)) = &p.field else {
-            continue;
-        };
-        if !name.is_empty() {
-            if !field_spec_matches(name) {
-                return Err(format!(
-                    "invalid format: invalid field name/expression: {}",
-                    repr_of(name)
-                ));
-            }
-            fields += 1;
-        }
-        if let Some(c) = conv {
-            if !"rsa".contains(*c) {
-                return Err(format!(
-                    "invalid format: invalid conversion: {}",
-                    repr_of(&c.to_string())
-                ));
-            }
-        }
-        if !spec.is_empty() && !fmt_spec_matches(spec) {
-            return Err(format!("invalid format: bad specifier: {}", repr_of(spec)));
-        }
-    }
-    if let Some(e) = err {
-        return Err(format!("invalid format: {}", e.message()));
-    }
-    if fields == 0 {
-        return Err("invalid format: no fields".into());
-    }
-    Ok(())
-}
-
-/// Python's `$` in `re.match`: the end, or just before a final newline.
-fn at_dollar(c: &[char], i: usize) -> bool {
-    i == c.len() || (i + 1 == c.len() && c[i] == '\n')
-}
-
-/// `^(\d+|\w+)(\.\w+|\[[^]]+\])*$`
-fn field_spec_matches(name: &str) -> bool {
-    let c: Vec<char> = name.chars().collect();
-    let words = |i: &mut usize| {
-        let s = *i;
-        while *i < c.len() && is_word(c[*i]) {
-            *i += 1;
-        }
-        *i > s
-    };
-    let mut i = 0;
-    if !words(&mut i) {
-        return false;
-    }
-    loop {
-        if at_dollar(&c, i) {
-            return true;
-        }
-        match c.get(i) {
-            Some('.') => {
-                i += 1;
-                if !words(&mut i) {
-                    return false;
-                }
-            }
-            Some('[') => {
-                let s = i + 1;
-                let mut j = s;
-                while j < c.len() && c[j] != ']' {
-                    j += 1;
-                }
-                if j == s || j >= c.len() {
-                    return false;
-                }
-                i = j + 1;
-            }
-            _ => return false,
-        }
-    }
-}
-
-/// `^(.?[<>=^])?[+ -]?#?0?(\d+|{\w+})?[,_]?(\.(\d+|{\w+}))?[bcdefgnosx%]?$` with `re.I`.
-fn fmt_spec_matches(spec: &str) -> bool {
-    let c: Vec<char> = spec.chars().collect();
-    let is_align = |ch: Option<&char>| matches!(ch, Some('<' | '>' | '=' | '^'));
-    let mut starts = Vec::new();
-    if c.len() >= 2 && c[0] != '\n' && is_align(c.get(1)) {
-        starts.push(2);
-    }
-    if is_align(c.first()) {
-        starts.push(1);
-    }
-    starts.push(0);
-    starts.into_iter().any(|s| spec_tail_matches(&c, s))
-}
-
-fn spec_tail_matches(c: &[char], mut i: usize) -> bool {
-    let num_or_field = |i: &mut usize| -> bool {
-        let s = *i;
-        if c.get(*i) == Some(&'{') {
-            let mut j = *i + 1;
-            while j < c.len() && is_word(c[j]) {
-                j += 1;
-            }
-            if j > *i + 1 && c.get(j) == Some(&'}') {
-                *i = j + 1;
-                return true;
-            }
-            return false;
-        }
-        while *i < c.len() && decimal_value(c[*i]).is_some() {
-            *i += 1;
-        }
-        *i > s
-    };
-    if matches!(c.get(i), Some('+' | ' ' | '-')) {
-        i += 1;
-    }
-    if c.get(i) == Some(&'#') {
-        i += 1;
-    }
-    if c.get(i) == Some(&'0') {
-        i += 1;
-    }
-    num_or_field(&mut i);
-    if matches!(c.get(i), Some(',' | '_')) {
-        i += 1;
-    }
-    if c.get(i) == Some(&'.') {
-        let mut j = i + 1;
-        if num_or_field(&mut j) {
-            i = j;
-        }
-    }
-    if c.get(i).is_some_and(|&ch| {
-        let folded = match ch {
-            '\u{17f}' => 's',
-            ch => ch.to_ascii_lowercase(),
-        };
-        "bcdefgnosx%".contains(folded)
-    }) {
-        i += 1;
-    }
-    at_dollar(c, i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,19 +423,5 @@ mod tests {
         ] {
             assert!(run(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn validation() {
-        assert!(validate("{message}").is_ok());
-        assert!(validate("{name[0]} {x.y:>{w}}").is_ok());
-        assert_eq!(validate("{:>5}").unwrap_err(), "invalid format: no fields");
-        assert!(validate("{message!x}").is_err());
-        assert!(validate("{message:>>>}").is_err());
-        assert!(validate("{a-b}").is_err());
-        assert!(validate("{message}}").is_err());
-        assert!(validate("{message:z}").is_err());
-        assert!(validate("{message:<5}").is_ok());
-        assert!(validate("{message:<<5}").is_ok());
     }
 }

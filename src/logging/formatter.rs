@@ -31,9 +31,11 @@ use serde_json::{Map, Value as Json};
 use super::brace;
 use super::level::level_name;
 use super::percent;
-use super::pyvalue::{repr_str, write_repr, write_str, Value};
+use super::pyvalue::{repr_str, write_repr, Value};
 use super::record::LogRecord;
+use super::template;
 use super::timefmt;
+use super::validate;
 
 /// A formatter's `style`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,17 +184,10 @@ fn record_source(name: &str, uses_time: bool) -> Option<Source> {
 }
 
 #[derive(Debug, Clone)]
-enum DollarItem {
-    Lit(String),
-    Field(Source),
-    Fail(FormatError),
-}
-
-#[derive(Debug, Clone)]
 enum Compiled {
     Percent(Vec<percent::Item<Source>>),
     Brace(Vec<brace::Seg<Source>>),
-    Dollar(Vec<DollarItem>),
+    Dollar(Vec<template::Item<Source>>),
 }
 
 /// `logging.Formatter`, compiled.
@@ -224,14 +219,14 @@ impl Formatter {
         if validate {
             match style {
                 Style::Percent => {
-                    if !percent::validation_matches(fmt) {
+                    if !validate::percent(fmt) {
                         return Err(FormatterError::Invalid(format!(
                             "Invalid format '{fmt}' for '%' style"
                         )));
                     }
                 }
-                Style::Brace => brace::validate(fmt).map_err(FormatterError::Invalid)?,
-                Style::Dollar => validate_dollar(fmt).map_err(FormatterError::Invalid)?,
+                Style::Brace => validate::brace(fmt).map_err(FormatterError::Invalid)?,
+                Style::Dollar => validate::dollar(fmt).map_err(FormatterError::Invalid)?,
             }
         }
         Ok(Self::build(fmt, datefmt, style, defaults))
@@ -266,7 +261,7 @@ impl Formatter {
         let compiled = match style {
             Style::Percent => Compiled::Percent(percent::compile(fmt, &mut resolve)),
             Style::Brace => Compiled::Brace(brace::compile(fmt, &mut resolve)),
-            Style::Dollar => Compiled::Dollar(compile_dollar(fmt, &mut resolve)),
+            Style::Dollar => Compiled::Dollar(template::compile(fmt, &mut resolve)),
         };
         Formatter {
             compiled,
@@ -295,26 +290,7 @@ impl Formatter {
         let result = match &self.compiled {
             Compiled::Percent(items) => self.render_percent(items, &ctx, out),
             Compiled::Brace(segs) => render_brace(segs, &ctx, out),
-            Compiled::Dollar(items) => {
-                let mut r = Ok(());
-                for it in items {
-                    match it {
-                        DollarItem::Lit(s) => out.push_str(s),
-                        DollarItem::Field(src) => match ctx.value(src) {
-                            Ok(v) => write_str(&v, out),
-                            Err(e) => {
-                                r = Err(e);
-                                break;
-                            }
-                        },
-                        DollarItem::Fail(e) => {
-                            r = Err(e.clone());
-                            break;
-                        }
-                    }
-                }
-                r
-            }
+            Compiled::Dollar(items) => render_dollar(items, &ctx, out),
         };
         if result.is_err() {
             out.truncate(start);
@@ -414,6 +390,14 @@ fn render_brace<'v>(
     brace::render(segs, &|s: &'v Source| ctx.value(s), out)
 }
 
+fn render_dollar<'v>(
+    items: &'v [template::Item<Source>],
+    ctx: &'v Ctx<'_, '_>,
+    out: &mut String,
+) -> Result<(), FormatError> {
+    template::render(items, &|s: &'v Source| ctx.value(s), out)
+}
+
 /// The per-record values.
 struct Ctx<'r, 'a> {
     record: &'r LogRecord<'a>,
@@ -446,105 +430,6 @@ impl<'r, 'a> Ctx<'r, 'a> {
             }
         })
     }
-}
-
-/// One `string.Template` placeholder match at `c[i] == '$'`:
-/// `$$`, `$identifier`, `${identifier}`, or invalid.
-enum DollarMatch {
-    Escaped,
-    Named(String, usize),
-    Invalid,
-}
-
-fn dollar_at(c: &[char], i: usize) -> DollarMatch {
-    let is_start = |ch: char| ch.is_ascii_alphabetic() || ch == '_';
-    let is_cont = |ch: char| ch.is_ascii_alphanumeric() || ch == '_';
-    match c.get(i + 1) {
-        Some('$') => DollarMatch::Escaped,
-        Some(&ch) if is_start(ch) => {
-            let mut j = i + 2;
-            while c.get(j).is_some_and(|&ch| is_cont(ch)) {
-                j += 1;
-            }
-            DollarMatch::Named(c[i + 1..j].iter().collect(), j)
-        }
-        Some('{') if c.get(i + 2).is_some_and(|&ch| is_start(ch)) => {
-            let mut j = i + 3;
-            while c.get(j).is_some_and(|&ch| is_cont(ch)) {
-                j += 1;
-            }
-            if c.get(j) == Some(&'}') {
-                DollarMatch::Named(c[i + 2..j].iter().collect(), j + 1)
-            } else {
-                DollarMatch::Invalid
-            }
-        }
-        _ => DollarMatch::Invalid,
-    }
-}
-
-fn compile_dollar(fmt: &str, resolve: &mut impl FnMut(&str) -> Source) -> Vec<DollarItem> {
-    let c: Vec<char> = fmt.chars().collect();
-    let mut items = Vec::new();
-    let mut lit = String::new();
-    let mut i = 0;
-    while i < c.len() {
-        if c[i] != '$' {
-            lit.push(c[i]);
-            i += 1;
-            continue;
-        }
-        match dollar_at(&c, i) {
-            DollarMatch::Escaped => {
-                lit.push('$');
-                i += 2;
-            }
-            DollarMatch::Named(name, next) => {
-                if !lit.is_empty() {
-                    items.push(DollarItem::Lit(std::mem::take(&mut lit)));
-                }
-                items.push(DollarItem::Field(resolve(&name)));
-                i = next;
-            }
-            DollarMatch::Invalid => {
-                let before = &c[..i + 1];
-                let line = before.iter().filter(|&&ch| ch == '\n').count() + 1;
-                let col = before.iter().rev().take_while(|&&ch| ch != '\n').count();
-                let msg = format!("Invalid placeholder in string: line {line}, col {col}");
-                items.push(DollarItem::Fail(FormatError::Value(msg)));
-                return items;
-            }
-        }
-    }
-    if !lit.is_empty() {
-        items.push(DollarItem::Lit(lit));
-    }
-    items
-}
-
-/// `StringTemplateStyle.validate`.
-fn validate_dollar(fmt: &str) -> Result<(), String> {
-    let c: Vec<char> = fmt.chars().collect();
-    let mut fields = 0;
-    let mut i = 0;
-    while i < c.len() {
-        if c[i] != '$' {
-            i += 1;
-            continue;
-        }
-        match dollar_at(&c, i) {
-            DollarMatch::Escaped => i += 2,
-            DollarMatch::Named(_, next) => {
-                fields += 1;
-                i = next;
-            }
-            DollarMatch::Invalid => return Err("invalid format: bare '$' not allowed".into()),
-        }
-    }
-    if fields == 0 {
-        return Err("invalid format: no fields".into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

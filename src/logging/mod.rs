@@ -15,7 +15,9 @@ pub mod percent;
 pub mod pyunicode;
 pub mod pyvalue;
 pub mod record;
+pub mod template;
 pub mod timefmt;
+pub mod validate;
 
 pub use engine::{Config, ConfigError, Engine};
 pub use formatter::{Formatter, FormatterError, Style};

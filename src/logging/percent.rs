@@ -8,7 +8,6 @@
 
 use super::formatspec::MAX_WIDTH;
 use super::formatter::FormatError;
-use super::pyunicode::{decimal_value, is_word};
 use super::pyvalue::{
     float_trunc_digits, format_float, int_digits, write_repr, write_str, FloatCode, FloatFlags,
     Value,
@@ -492,63 +491,6 @@ fn output(spec: &Spec, text: &str, numeric: bool, out: &mut String) {
     }
 }
 
-/// `PercentStyle.validation_pattern.search(fmt)`:
-/// `%\(\w+\)[#0+ -]*(\*|\d+)?(\.(\*|\d+))?[diouxefgcrsa%]` with `re.I`.
-pub(crate) fn validation_matches(fmt: &str) -> bool {
-    let chars: Vec<char> = fmt.chars().collect();
-    (0..chars.len()).any(|start| match_at(&chars, start))
-}
-
-fn match_at(c: &[char], start: usize) -> bool {
-    let mut i = start;
-    if c.get(i) != Some(&'%') || c.get(i + 1) != Some(&'(') {
-        return false;
-    }
-    i += 2;
-    let name_start = i;
-    while c.get(i).is_some_and(|&ch| is_word(ch)) {
-        i += 1;
-    }
-    if i == name_start || c.get(i) != Some(&')') {
-        return false;
-    }
-    i += 1;
-    while c.get(i).is_some_and(|ch| "#0+ -".contains(*ch)) {
-        i += 1;
-    }
-    let star_or_digits = |i: &mut usize| {
-        if c.get(*i) == Some(&'*') {
-            *i += 1;
-            return true;
-        }
-        let s = *i;
-        while c.get(*i).is_some_and(|&ch| decimal_value(ch).is_some()) {
-            *i += 1;
-        }
-        *i > s
-    };
-    star_or_digits(&mut i);
-    if c.get(i) == Some(&'.') {
-        let mut j = i + 1;
-        if star_or_digits(&mut j) {
-            i = j;
-        }
-    }
-    c.get(i).is_some_and(|&ch| {
-        // re.IGNORECASE: simple case folding, plus sre's extra equivalences.
-        let folded = match ch {
-            '\u{131}' | '\u{130}' => 'i',
-            '\u{17f}' => 's',
-            c => c
-                .to_lowercase()
-                .next()
-                .filter(|_| c.to_lowercase().count() == 1)
-                .unwrap_or(c),
-        };
-        "diouxefgcrsa%".contains(folded)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,18 +538,5 @@ mod tests {
             assert!(run(bad, Value::Int(1)).is_err(), "{bad}");
         }
         assert!(run("%(a)99999999999999999999d", Value::Int(1)).is_err());
-    }
-
-    #[test]
-    fn validation() {
-        assert!(validation_matches("%(message)s"));
-        assert!(validation_matches("x %(a)#0+ -5.3D y"));
-        assert!(validation_matches("%(a)%"));
-        assert!(validation_matches("%(a).*f"));
-        assert!(!validation_matches("%(message)"));
-        assert!(!validation_matches("%(message)y"));
-        assert!(!validation_matches("%s"));
-        assert!(!validation_matches("%()s"));
-        assert!(!validation_matches("%(a).y"));
     }
 }
