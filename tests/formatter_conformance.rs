@@ -106,6 +106,20 @@ const RECORDS: &[Rec] = &[
         created: 951_782_400.25,
         relative_created: 0.001,
     },
+    Rec {
+        name: "fe80::1%eth0",
+        msg: "%(message)s {message} ${message} \r\n\u{0}",
+        levelno: 35,
+        created: -1.25,
+        relative_created: 2.5e-7,
+    },
+    Rec {
+        name: "a",
+        msg: "\u{10ffff}\u{e000}\u{378}",
+        levelno: -5,
+        created: 1e11 + 0.5,
+        relative_created: 1e22,
+    },
 ];
 
 struct Case {
@@ -517,6 +531,59 @@ fn generated_cases() -> Vec<Case> {
         );
         let mut c = case(&f, "{");
         c.records = vec![v.len() % RECORDS.len(), (v.len() + 2) % RECORDS.len()];
+        v.push(c);
+    }
+    // Format specs whose type suits the attribute, so that most of them format.
+    let numeric = ["levelno", "created", "relativeCreated", "msecs", "lineno"];
+    for k in 0..1500 {
+        let attr = rng.pick(&numeric);
+        let is_int = matches!(attr, "levelno" | "lineno");
+        let ty = if is_int {
+            rng.pick(&["", "d", "x", "X", "b", "o", "n", "e", "f", "g", "%", "c"])
+        } else {
+            rng.pick(&["", "e", "E", "f", "F", "g", "G", "%", "n"])
+        };
+        let prec = if is_int && !matches!(ty, "e" | "f" | "g" | "%") {
+            ""
+        } else {
+            rng.pick(&["", ".0", ".1", ".3", ".17"])
+        };
+        let grouping = if matches!(ty, "n" | "c") {
+            ""
+        } else {
+            rng.pick(&["", "", ",", "_"])
+        };
+        let grouping = if grouping == "," && matches!(ty, "x" | "X" | "b" | "o") {
+            "_"
+        } else {
+            grouping
+        };
+        let f = format!(
+            "{{{attr}:{}{}{}{}{}{grouping}{prec}{ty}}}|",
+            rng.pick(&["", "", "<", ">", "^", "=", "*>", "0=", "x^", "\u{e9}<"]),
+            rng.pick(&["", "", "+", " ", "-"]),
+            if is_int { "" } else { rng.pick(&["", "z"]) },
+            if ty == "c" { "" } else { rng.pick(&["", "#"]) },
+            rng.pick(&["", "", "0", "01", "12", "30"]),
+        );
+        let mut c = case(&f, "{");
+        c.records = vec![k % RECORDS.len(), (k + 1) % RECORDS.len()];
+        v.push(c);
+    }
+    // Random strings: parsing and error behaviour of all three styles.
+    let pieces = [
+        "%", "(", ")", "message", "levelno", "created", "name", "asctime", "s", "d", "r", "x", "f",
+        "g", "{", "}", "[0]", "!r", "!s", "!", ":", ">", "<", "^", "=", "0", "5", "12", ".", ",",
+        "_", "#", "+", "-", " ", "$", "\u{e9}", "\n", "*", "l", "c", "e", "%%", "z", "n", "b", "o",
+        "X", "a", "%(", ")s", "{message", "${", "$name",
+    ];
+    for k in 0..4000 {
+        let len = 1 + (k * 7919) % 14;
+        let f: String = (0..len).map(|_| rng.pick(&pieces)).collect();
+        let style = ["%", "{", "$"][k % 3];
+        let mut c = case(&f, style);
+        c.validate = k % 2 == 0;
+        c.records = vec![k % RECORDS.len()];
         v.push(c);
     }
     v
