@@ -278,6 +278,13 @@ pub(crate) fn apply(spec: &Spec, v: &Value<'_>, out: &mut String) -> Result<(), 
             c.to_string()
         }
         'i' | 'd' | 'u' | 'o' | 'x' | 'X' => {
+            if let (Value::Int(n), 'i' | 'd' | 'u', 0, None, None) =
+                (v, spec.conv, spec.flags, spec.width, spec.prec)
+            {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{n}");
+                return Ok(());
+            }
             numeric = true;
             let (neg, digits) = match (v, spec.conv) {
                 (Value::Int(n), c) => (*n < 0, int_digits(*n, base_of(c))),
@@ -421,39 +428,48 @@ fn char_of(n: i128) -> Result<char, FormatError> {
 
 /// `unicode_format_arg_output`: sign, `0x` prefix, zero or space padding.
 fn output(spec: &Spec, text: &str, numeric: bool, out: &mut String) {
-    let chars: Vec<char> = text.chars().collect();
-    let mut len = chars.len();
-    let width = spec.width.unwrap_or(0);
     let flags = spec.flags;
+    let width = spec.width.unwrap_or(0);
+    if !numeric {
+        // No sign, space fill; the precision truncates `s`, `r` and `a`.
+        let mut len = text.chars().count();
+        let mut shown = text;
+        if let (Some(p), 's' | 'r' | 'a') = (spec.prec, spec.conv) {
+            if len > p {
+                shown = &text[..text.char_indices().nth(p).map_or(text.len(), |(b, _)| b)];
+                len = p;
+            }
+        }
+        let pad = width.saturating_sub(len);
+        if flags & F_LJUST == 0 {
+            out.extend(std::iter::repeat(' ').take(pad));
+        }
+        out.push_str(shown);
+        if flags & F_LJUST != 0 {
+            out.extend(std::iter::repeat(' ').take(pad));
+        }
+        return;
+    }
+    // Numbers are ASCII, so byte offsets are character offsets.
+    let mut len = text.len();
     if width <= len && spec.prec.map_or(true, |p| p >= len) && flags & (F_SIGN | F_BLANK) == 0 {
         out.push_str(text);
         return;
     }
-    if matches!(spec.conv, 's' | 'r' | 'a') {
-        if let Some(p) = spec.prec {
-            len = len.min(p);
-        }
-    }
-    let mut sign = numeric;
+    let mut sign = true;
     let mut pindex = 0;
     let mut signchar = '\0';
-    if sign {
-        match chars.first() {
-            Some(&c @ ('-' | '+')) => {
-                signchar = c;
-                len -= 1;
-                pindex = 1;
-            }
-            _ if flags & F_SIGN != 0 => signchar = '+',
-            _ if flags & F_BLANK != 0 => signchar = ' ',
-            _ => sign = false,
+    match text.as_bytes().first() {
+        Some(&c @ (b'-' | b'+')) => {
+            signchar = char::from(c);
+            len -= 1;
+            pindex = 1;
         }
+        _ if flags & F_SIGN != 0 => signchar = '+',
+        _ if flags & F_BLANK != 0 => signchar = ' ',
+        _ => sign = false,
     }
-    let fill = if numeric && flags & F_ZERO != 0 {
-        '0'
-    } else {
-        ' '
-    };
+    let fill = if flags & F_ZERO != 0 { '0' } else { ' ' };
     let mut width = width.max(len);
     if sign {
         if fill != ' ' {
@@ -463,10 +479,10 @@ fn output(spec: &Spec, text: &str, numeric: bool, out: &mut String) {
             width -= 1;
         }
     }
-    let alt_prefix = flags & F_ALT != 0 && matches!(spec.conv, 'x' | 'X' | 'o');
+    let alt_prefix = flags & F_ALT != 0 && matches!(spec.conv, 'x' | 'X' | 'o') && len >= 2;
     if alt_prefix {
         if fill != ' ' {
-            out.extend(&chars[pindex..pindex + 2]);
+            out.push_str(&text[pindex..pindex + 2]);
             pindex += 2;
         }
         width = width.saturating_sub(2);
@@ -481,11 +497,11 @@ fn output(spec: &Spec, text: &str, numeric: bool, out: &mut String) {
             out.push(signchar);
         }
         if alt_prefix {
-            out.extend(&chars[pindex..pindex + 2]);
+            out.push_str(&text[pindex..pindex + 2]);
             pindex += 2;
         }
     }
-    out.extend(&chars[pindex..pindex + len]);
+    out.push_str(&text[pindex..pindex + len]);
     if width > len {
         out.extend(std::iter::repeat(' ').take(width - len));
     }

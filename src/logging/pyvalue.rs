@@ -349,6 +349,9 @@ pub(crate) fn int_digits(n: i128, base: u32) -> String {
 /// Floats at or above 2**53 are integers already, and `{:.0}` prints them exactly.
 pub(crate) fn float_trunc_digits(x: f64) -> (bool, String) {
     let t = x.trunc();
+    if t.abs() < 9.0e18 {
+        return (t < 0.0, (t as i64).unsigned_abs().to_string());
+    }
     (t < 0.0, format!("{:.0}", t.abs()))
 }
 
