@@ -12,7 +12,7 @@
 //! attribute (for methods, a repr with a memory address). Indexing
 //! (`{name[0]}`, list/dict defaults) works as in Python.
 
-use super::formatspec::format_value;
+use super::formatspec::{format_compiled, format_value, CompiledSpec};
 use super::formatter::FormatError;
 use super::pyunicode::decimal_value;
 use super::pyvalue::{repr_str, write_repr, write_str, Value};
@@ -168,7 +168,7 @@ pub(crate) enum Access {
 
 #[derive(Debug, Clone)]
 pub(crate) enum SpecPart<K> {
-    Static(String),
+    Static(CompiledSpec),
     Nested(Vec<Seg<K>>),
 }
 
@@ -210,7 +210,7 @@ fn compile_depth<K>(fmt: &str, depth: u32, resolve: &mut impl FnMut(&str) -> K) 
                     }
                     SpecPart::Nested(compile_depth(&spec, depth - 1, resolve))
                 } else {
-                    SpecPart::Static(spec)
+                    SpecPart::Static(CompiledSpec::new(&spec))
                 };
                 segs.push(Seg::Field {
                     key: resolve(&first),
@@ -332,7 +332,7 @@ pub(crate) fn render<'v, K>(
                     }
                 };
                 match spec {
-                    SpecPart::Static(s) => format_value(&v, s, out)?,
+                    SpecPart::Static(s) => format_compiled(&v, s, out)?,
                     SpecPart::Nested(inner) => {
                         let mut s = String::new();
                         render(inner, lookup, &mut s)?;

@@ -63,6 +63,35 @@ fn get_integer(c: &[char], i: &mut usize) -> Result<Option<usize>, FormatError> 
     Ok(n)
 }
 
+/// A spec parsed once: parsing does not depend on the value, except for the
+/// type name in one message (filled in when the spec is used).
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledSpec {
+    text: String,
+    parsed: Result<Raw, FormatError>,
+}
+
+const TYPE_PLACEHOLDER: &str = "\u{0}type\u{0}";
+
+impl CompiledSpec {
+    pub(crate) fn new(spec: &str) -> CompiledSpec {
+        CompiledSpec {
+            text: spec.to_string(),
+            parsed: parse(spec, TYPE_PLACEHOLDER),
+        }
+    }
+
+    fn get(&self, type_name: &str) -> Result<&Raw, FormatError> {
+        match &self.parsed {
+            Ok(r) => Ok(r),
+            Err(FormatError::Value(m)) if m.contains(TYPE_PLACEHOLDER) => {
+                Err(FormatError::Value(m.replace(TYPE_PLACEHOLDER, type_name)))
+            }
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
 fn parse(spec: &str, type_name: &str) -> Result<Raw, FormatError> {
     let c: Vec<char> = spec.chars().collect();
     let is_align = |ch: Option<&char>| matches!(ch, Some('<' | '>' | '=' | '^'));
@@ -192,10 +221,23 @@ pub(crate) fn format_value(v: &Value<'_>, spec: &str, out: &mut String) -> Resul
         write_str(v, out);
         return Ok(());
     }
+    format_compiled(v, &CompiledSpec::new(spec), out)
+}
+
+/// `format(v, spec)` with a spec parsed in advance.
+pub(crate) fn format_compiled(
+    v: &Value<'_>,
+    spec: &CompiledSpec,
+    out: &mut String,
+) -> Result<(), FormatError> {
+    if spec.text.is_empty() {
+        write_str(v, out);
+        return Ok(());
+    }
     let type_name = v.type_name();
     match v {
         Value::Str(s) => {
-            let sp = resolve(&parse(spec, type_name)?, 's', '<')?;
+            let sp = resolve(spec.get(type_name)?, 's', '<')?;
             if sp.ty != 's' {
                 return Err(unknown_code(sp.ty, type_name));
             }
@@ -207,7 +249,7 @@ pub(crate) fn format_value(v: &Value<'_>, spec: &str, out: &mut String) -> Resul
                 Value::Bool(b) => i128::from(*b),
                 _ => 0,
             };
-            let sp = resolve(&parse(spec, type_name)?, 'd', '>')?;
+            let sp = resolve(spec.get(type_name)?, 'd', '>')?;
             match sp.ty {
                 'b' | 'c' | 'd' | 'o' | 'x' | 'X' | 'n' => format_int(n, &sp, out),
                 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%' => format_float_spec(n as f64, &sp, out),
@@ -215,7 +257,7 @@ pub(crate) fn format_value(v: &Value<'_>, spec: &str, out: &mut String) -> Resul
             }
         }
         Value::Float(x) => {
-            let sp = resolve(&parse(spec, type_name)?, '\0', '>')?;
+            let sp = resolve(spec.get(type_name)?, '\0', '>')?;
             match sp.ty {
                 '\0' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'n' | '%' => {
                     format_float_spec(*x, &sp, out)
