@@ -8,7 +8,7 @@
 
 use super::formatter::FormatError;
 use super::pyunicode::decimal_value;
-use super::pyvalue::{format_float, int_digits, write_str, FloatCode, FloatFlags, Value};
+use super::pyvalue::{format_float, group, int_digits, write_str, FloatCode, FloatFlags, Value};
 
 /// Widths and precisions above this are refused instead of allocating
 /// gigabytes (CPython would try, and raise MemoryError).
@@ -479,94 +479,6 @@ fn layout_number(
     pad(out, sp.fill, rpad);
 }
 
-/// `_PyUnicode_InsertThousandsGrouping`, zero-filling up to `min_width`.
-fn group(digits: &str, min_width: i64, grouping: Option<(char, usize)>) -> String {
-    let d = digits.as_bytes();
-    let mut remaining = d.len() as i64;
-    let mut min_width = min_width;
-    // Built back to front.
-    let mut rev: Vec<u8> = Vec::with_capacity(d.len() + 8);
-    let mut use_sep = false;
-    let emit = |rev: &mut Vec<u8>, remaining: i64, len: i64, use_sep: bool, sep: Option<char>| {
-        if use_sep {
-            if let Some(s) = sep {
-                rev.push(s as u8);
-            }
-        }
-        let n_chars = remaining.min(len).max(0);
-        let n_zeros = (len - remaining).max(0);
-        let end = remaining as usize;
-        for k in 0..n_chars as usize {
-            rev.push(d[end - 1 - k]);
-        }
-        rev.extend(std::iter::repeat(b'0').take(n_zeros as usize));
-        n_chars
-    };
-    if let Some((sep, size)) = grouping {
-        loop {
-            let len = (size as i64).min(remaining.max(min_width).max(1));
-            let used = emit(&mut rev, remaining, len, use_sep, Some(sep));
-            use_sep = true;
-            remaining -= used;
-            min_width -= len;
-            if remaining <= 0 && min_width <= 0 {
-                rev.reverse();
-                return String::from_utf8(rev).unwrap_or_default();
-            }
-            min_width -= 1;
-        }
-    }
-    let len = remaining.max(min_width).max(1);
-    emit(&mut rev, remaining, len, use_sep, None);
-    rev.reverse();
-    String::from_utf8(rev).unwrap_or_default()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(v: Value<'_>, spec: &str) -> Result<String, FormatError> {
-        let mut o = String::new();
-        format_value(&v, spec, &mut o).map(|()| o)
-    }
-
-    #[test]
-    fn strings() {
-        assert_eq!(f(Value::Str("ab"), "05").unwrap(), "ab000");
-        assert_eq!(f(Value::Str("ab"), "*^8").unwrap(), "***ab***");
-        assert_eq!(f(Value::Str("abcdef"), "5.3s").unwrap(), "abc  ");
-        assert_eq!(f(Value::Str("a"), "é>5").unwrap(), "ééééa");
-        assert!(f(Value::Str("ab"), "=5").is_err());
-        assert!(f(Value::Str("ab"), "d").is_err());
-        assert!(f(Value::Str("ab"), ",").is_err());
-    }
-
-    #[test]
-    fn ints() {
-        assert_eq!(f(Value::Int(1234), "08,").unwrap(), "0,001,234");
-        assert_eq!(f(Value::Int(1234), "09,").unwrap(), "0,001,234");
-        assert_eq!(f(Value::Int(0x12345678), "_x").unwrap(), "1234_5678");
-        assert_eq!(f(Value::Int(255), "#_b").unwrap(), "0b1111_1111");
-        assert_eq!(f(Value::Int(-3), "^05").unwrap(), "0-300");
-        assert_eq!(f(Value::Int(5), "=+8").unwrap(), "+      5");
-        assert_eq!(f(Value::Bool(true), ">5").unwrap(), "    1");
-        assert_eq!(f(Value::Bool(true), "").unwrap(), "True");
-        assert!(f(Value::Int(5), ".2d").is_err());
-        assert!(f(Value::Int(5), ",x").is_err());
-        assert!(f(Value::None, ">5").is_err());
-    }
-
-    #[test]
-    fn floats() {
-        assert_eq!(f(Value::Float(1234.5), "010,.2f").unwrap(), "001,234.50");
-        assert_eq!(f(Value::Float(f64::INFINITY), "010").unwrap(), "0000000inf");
-        assert_eq!(f(Value::Float(100.0), ".2").unwrap(), "1e+02");
-        assert_eq!(f(Value::Float(1.0), ".3").unwrap(), "1.0");
-        assert_eq!(f(Value::Float(1e16), "#").unwrap(), "1.e+16");
-        assert_eq!(f(Value::Float(12345.0), ",%").unwrap(), "1,234,500.000000%");
-        assert_eq!(f(Value::Float(-0.0), "z").unwrap(), "0.0");
-        assert!(f(Value::Float(1.0), ".").is_err());
-        assert!(f(Value::Float(1.0), "d").is_err());
-    }
-}
+#[path = "formatspec_tests.rs"]
+mod tests;

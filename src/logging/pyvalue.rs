@@ -355,6 +355,49 @@ pub(crate) fn float_trunc_digits(x: f64) -> (bool, String) {
     (t < 0.0, format!("{:.0}", t.abs()))
 }
 
+/// `_PyUnicode_InsertThousandsGrouping`, zero-filling up to `min_width`.
+pub(crate) fn group(digits: &str, min_width: i64, grouping: Option<(char, usize)>) -> String {
+    let d = digits.as_bytes();
+    let mut remaining = d.len() as i64;
+    let mut min_width = min_width;
+    // Built back to front.
+    let mut rev: Vec<u8> = Vec::with_capacity(d.len() + 8);
+    let mut use_sep = false;
+    let emit = |rev: &mut Vec<u8>, remaining: i64, len: i64, use_sep: bool, sep: Option<char>| {
+        if use_sep {
+            if let Some(s) = sep {
+                rev.push(s as u8);
+            }
+        }
+        let n_chars = remaining.min(len).max(0);
+        let n_zeros = (len - remaining).max(0);
+        let end = remaining as usize;
+        for k in 0..n_chars as usize {
+            rev.push(d[end - 1 - k]);
+        }
+        rev.extend(std::iter::repeat(b'0').take(n_zeros as usize));
+        n_chars
+    };
+    if let Some((sep, size)) = grouping {
+        loop {
+            let len = (size as i64).min(remaining.max(min_width).max(1));
+            let used = emit(&mut rev, remaining, len, use_sep, Some(sep));
+            use_sep = true;
+            remaining -= used;
+            min_width -= len;
+            if remaining <= 0 && min_width <= 0 {
+                rev.reverse();
+                return String::from_utf8(rev).unwrap_or_default();
+            }
+            min_width -= 1;
+        }
+    }
+    let len = remaining.max(min_width).max(1);
+    emit(&mut rev, remaining, len, use_sep, None);
+    rev.reverse();
+    String::from_utf8(rev).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
