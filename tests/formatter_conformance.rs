@@ -122,6 +122,30 @@ const RECORDS: &[Rec] = &[
     },
 ];
 
+/// The records as sent: `RECORDS`, then one whose message holds a sample of
+/// every plane of Unicode (every 31st code point, no surrogates), only used by
+/// the `repr`/`ascii` cases.
+fn records() -> Vec<(String, String, i32, f64, f64)> {
+    let mut v: Vec<_> = RECORDS
+        .iter()
+        .map(|r| {
+            (
+                r.name.to_string(),
+                r.msg.to_string(),
+                r.levelno,
+                r.created,
+                r.relative_created,
+            )
+        })
+        .collect();
+    let sample: String = (0..0x110000u32)
+        .step_by(31)
+        .filter_map(char::from_u32)
+        .collect();
+    v.push(("x".to_string(), sample, 20, 1.5, 1.5));
+    v
+}
+
 struct Case {
     /// A deliberate difference: we must refuse (unsupported) what Python prints.
     unsupported: bool,
@@ -422,6 +446,18 @@ fn hand_cases() -> Vec<Case> {
         c.validate = true;
         v.push(c);
     }
+    for (f, st) in [
+        ("%(message)r", "%"),
+        ("%(message)a", "%"),
+        ("{message!r:>10}", "{"),
+        ("{message!a}", "{"),
+        ("%(message).20000s|", "%"),
+        ("{message:^200000}", "{"),
+    ] {
+        let mut c = case(f, st);
+        c.records = vec![RECORDS.len()];
+        v.push(c);
+    }
     let mut none = case("", "%");
     none.fmt = None;
     v.push(none);
@@ -604,12 +640,10 @@ fn conformance_with_cpython() {
     cases.extend(generated_cases());
     assert!(n_hand >= 80, "{n_hand} hand-written cases");
 
-    let records: Vec<Value> = RECORDS
+    let recs = records();
+    let records: Vec<Value> = recs
         .iter()
-        .map(|r| {
-            json!({"name": r.name, "msg": r.msg, "levelno": r.levelno, "created": r.created,
-                   "relativeCreated": r.relative_created})
-        })
+        .map(|r| json!({"name": r.0, "msg": r.1, "levelno": r.2, "created": r.3, "relativeCreated": r.4}))
         .collect();
     let jcases: Vec<Value> = cases
         .iter()
@@ -678,13 +712,13 @@ fn conformance_with_cpython() {
         };
         let results = p["results"].as_array().cloned().unwrap_or_default();
         for (&ri, pr) in c.records.iter().zip(&results) {
-            let r = &RECORDS[ri];
+            let r = &recs[ri];
             let rec = LogRecord {
-                name: r.name,
-                msg: r.msg,
-                levelno: r.levelno,
-                created: r.created,
-                relative_created: r.relative_created,
+                name: &r.0,
+                msg: &r.1,
+                levelno: r.2,
+                created: r.3,
+                relative_created: r.4,
             };
             let mut out = String::new();
             let ours = f.format(&rec, &mut out).map(|()| out);

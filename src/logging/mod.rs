@@ -20,5 +20,5 @@ pub mod timefmt;
 pub mod validate;
 
 pub use engine::{Config, ConfigError, Engine};
-pub use formatter::{Formatter, FormatterError, Style};
+pub use formatter::{FormatError, Formatter, FormatterError, Style};
 pub use record::LogRecord;
