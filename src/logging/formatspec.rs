@@ -2,9 +2,10 @@
 //! value kinds a record has (str, int, bool, float, None, tuple, list, dict), as
 //! CPython 3.11's `Python/formatter_unicode.c` implements it, in the C locale.
 //!
-//! Owns: spec parsing, per-type checks and their error messages, padding,
-//! alignment, sign, `#` prefixes, `,`/`_` grouping. Does not own: float digits
-//! ([`super::pyvalue::format_float`]) or `{field!conv:spec}` parsing ([`super::brace`]).
+//! Owns: spec parsing (once, `CompiledSpec`), per-type checks and their error
+//! messages, padding, alignment, sign, `#` prefixes. Does not own: float digits
+//! and digit grouping ([`super::pyvalue`]) or `{field!conv:spec}` parsing
+//! ([`super::brace`]).
 
 use super::formatter::FormatError;
 use super::pyunicode::decimal_value;

@@ -2,9 +2,9 @@
 //! `PyUnicode_Format` does it with a mapping argument, plus
 //! `PercentStyle.validate`'s regular expression.
 //!
-//! Owns: parsing a `%` format string once into [`Item`]s, applying one
+//! Owns: parsing a `%` format string once into `Item`s, applying one
 //! conversion (`diouxXeEfFgGcrsa`) with flags, width and precision to a
-//! [`Value`]. Does not own: where values come from (the caller passes a lookup).
+//! `Value`. Does not own: where values come from (the caller passes a lookup).
 
 use super::formatspec::MAX_WIDTH;
 use super::formatter::FormatError;

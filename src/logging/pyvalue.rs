@@ -4,7 +4,8 @@
 //! `format()` and `repr(float)`).
 //!
 //! Owns: value kinds and type names (for error messages), string escaping,
-//! float digit layout, integer digits in a base. Does not own: `%`-specs
+//! float digit layout, integer digits in a base, thousands grouping. Does not
+//! own: `%`-specs
 //! ([`super::percent`]), format-spec mini-language ([`super::formatspec`]) or
 //! where values come from ([`super::formatter`]).
 
