@@ -1,6 +1,6 @@
 //! `{`-style formatting (`fmt.format(**record.__dict__)`): CPython 3.11's
-//! `MarkupIterator` / `parse_field` / `field_name_split` parsing, compiled once,
-//! and `StrFormatStyle.validate`.
+//! `MarkupIterator` / `parse_field` / `field_name_split` parsing, compiled once
+//! (the parser is shared with `StrFormatStyle.validate` in [`super::validate`]).
 //!
 //! Owns: splitting the format string into literals and `{name!conv:spec}`
 //! fields (with one level of nested `{}` in the spec, as Python allows),

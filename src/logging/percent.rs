@@ -1,6 +1,6 @@
 //! `%`-style formatting (`fmt % record.__dict__`), as CPython 3.11's
-//! `PyUnicode_Format` does it with a mapping argument, plus
-//! `PercentStyle.validate`'s regular expression.
+//! `PyUnicode_Format` does it with a mapping argument (`PercentStyle.validate`
+//! is in [`super::validate`]).
 //!
 //! Owns: parsing a `%` format string once into `Item`s, applying one
 //! conversion (`diouxXeEfFgGcrsa`) with flags, width and precision to a
