@@ -1,147 +1,437 @@
-// STUB: replaced by the formatter branch
-//! Formatter stub: just enough of `logging.Formatter` (`%(attr)s` of name,
-//! message, levelname, levelno) to route and test the engine while the real
-//! formatter is written on another branch. The real file wins on merge.
+//! `logging.Formatter` of CPython 3.11 for the records pysyslog's writer makes:
+//! the three styles (`%`, `{`, `$`), `validate`, `defaults`, `asctime`.
+//!
+//! Owns: the record's attribute set (names, Python types and values), compiling
+//! a format string once, `usesTime`, the per-second `asctime` cache, error
+//! types. Does not own: handlers, dictConfig parsing, or the Python value
+//! formatting primitives ([`super::percent`], [`super::brace`],
+//! [`super::formatspec`], [`super::pyvalue`], [`super::timefmt`]).
+//!
+//! Record attributes (pysyslog sets `logThreads = logProcesses =
+//! logMultiprocessing = 0` and `_srcfile = None`, passes no args): `name`,
+//! `msg`, `message` (= msg), `args` = `()`, `levelname`, `levelno`, `pathname`,
+//! `filename`, `module` = `'(unknown file)'`, `lineno` = 0, `funcName` =
+//! `'(unknown function)'`, `created`, `msecs`, `relativeCreated`, `thread`,
+//! `threadName`, `process`, `processName`, `exc_info`, `exc_text`, `stack_info`
+//! = None, and `asctime` when the format uses it. No `taskName` (3.12+).
+//!
+//! Deliberate differences from CPython:
+//! - `{name.attr}` attribute access is a per-record error (see [`super::brace`]).
+//! - A bare `%s` (no key) prints `str(record.__dict__)`; Python's dict would also
+//!   contain an `asctime` left there by another handler's formatter, ours only
+//!   when this formatter uses the time.
+//! - Widths/precisions above 2**24 are per-record errors, not huge allocations.
+//! - Regex `\w`/`\d` in `validate` use CPython 3.11's Unicode tables; `re.I`
+//!   folding is approximated by simple lower-casing.
 
+use std::borrow::Cow;
+
+use serde_json::{Map, Value as Json};
+
+use super::brace;
 use super::level::level_name;
+use super::percent;
+use super::pyvalue::{repr_str, write_repr, Value};
 use super::record::LogRecord;
+use super::template;
+use super::timefmt;
+use super::validate;
 
-/// Python's three format styles.
+/// A formatter's `style`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// `%(name)s`
     Percent,
-    /// `{name}`
     Brace,
-    /// `${name}`
     Dollar,
 }
 
 impl Style {
-    /// `'%'`, `'{'` or `'$'`; anything else is Python's ValueError.
+    /// From dictConfig's `style` key. Python: ValueError('Style must be one of: %,{,$')
     pub fn parse(s: &str) -> Result<Style, FormatterError> {
         match s {
             "%" => Ok(Style::Percent),
             "{" => Ok(Style::Brace),
             "$" => Ok(Style::Dollar),
-            _ => Err(FormatterError::Style(s.to_owned())),
+            other => Err(FormatterError::BadStyle(other.to_string())),
         }
     }
-}
 
-/// A formatter that cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum FormatterError {
-    /// Unknown style character.
-    #[error("Style must be one of: %,{{,$")]
-    Style(String),
-    /// The format has no field.
-    #[error("Invalid format '{0}' for '{1}' style")]
-    Invalid(String, char),
-}
-
-/// A record that cannot be formatted.
-#[derive(Debug, thiserror::Error)]
-pub enum FormatError {
-    /// Unknown attribute.
-    #[error("Formatting field not found in record: {0}")]
-    Field(String),
-}
-
-#[derive(Debug, Clone)]
-enum Piece {
-    Lit(String),
-    Name,
-    Message,
-    Levelname,
-    Levelno,
-    Unknown(String),
-}
-
-/// `logging.Formatter` (stub).
-#[derive(Debug, Clone)]
-pub struct Formatter {
-    pieces: Vec<Piece>,
-}
-
-impl Formatter {
-    /// `logging.Formatter(fmt, datefmt, style, validate, defaults=...)`.
-    pub fn new(
-        fmt: Option<&str>,
-        _datefmt: Option<&str>,
-        style: Style,
-        validate: bool,
-        _defaults: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Formatter, FormatterError> {
-        let fmt = fmt.unwrap_or(match style {
+    fn default_format(self) -> &'static str {
+        match self {
             Style::Percent => "%(message)s",
             Style::Brace => "{message}",
             Style::Dollar => "${message}",
-        });
-        let mut pieces = Vec::new();
-        let mut rest = fmt;
-        let mut fields = 0;
-        while let Some(i) = rest.find("%(") {
-            if i > 0 {
-                pieces.push(Piece::Lit(rest[..i].to_owned()));
-            }
-            let after = &rest[i + 2..];
-            match after.find(")s") {
-                Some(j) => {
-                    fields += 1;
-                    pieces.push(match &after[..j] {
-                        "name" => Piece::Name,
-                        "message" => Piece::Message,
-                        "levelname" => Piece::Levelname,
-                        "levelno" => Piece::Levelno,
-                        other => Piece::Unknown(other.to_owned()),
-                    });
-                    rest = &after[j + 2..];
+        }
+    }
+}
+
+/// Construction errors, with Python's wording where Python has one
+/// (e.g. "Invalid format '%(message)' for '%' style", "Style must be one of: %,{,$",
+/// "invalid format: no fields", "invalid field name/expression: ...").
+#[derive(Debug, thiserror::Error)]
+pub enum FormatterError {
+    /// The `style` was not one of `%`, `{`, `$` (the offending value is kept).
+    #[error("Style must be one of: %,{{,$")]
+    BadStyle(String),
+    /// `validate=True` rejected the format string; Python's ValueError text.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Per-record failures (unknown attribute -> Python's KeyError/"Formatting field not found
+/// in record: 'x'", type mismatch like %(process)d with None, incomplete format, ...).
+/// The text after the Python exception name is Python's message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormatError {
+    /// A field that is neither a record attribute nor in `defaults`: the key's repr.
+    #[error("ValueError: Formatting field not found in record: {0}")]
+    KeyError(String),
+    #[error("ValueError: {0}")]
+    Value(String),
+    #[error("TypeError: {0}")]
+    Type(String),
+    #[error("IndexError: {0}")]
+    Index(String),
+    #[error("OverflowError: {0}")]
+    Overflow(String),
+    #[error("OSError: {0}")]
+    Os(String),
+    /// Something Python would print but pysyslog deliberately does not support.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+impl FormatError {
+    /// The message without the exception name.
+    pub fn message(&self) -> String {
+        match self {
+            FormatError::KeyError(k) => k.clone(),
+            FormatError::Value(m)
+            | FormatError::Type(m)
+            | FormatError::Index(m)
+            | FormatError::Overflow(m)
+            | FormatError::Os(m)
+            | FormatError::Unsupported(m) => m.clone(),
+        }
+    }
+}
+
+/// Where a field's value comes from, resolved when the format is compiled.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Name,
+    Msg,
+    Args,
+    LevelName,
+    LevelNo,
+    UnknownFile,
+    Lineno,
+    FuncName,
+    Created,
+    Msecs,
+    RelativeCreated,
+    PyNone,
+    Asctime,
+    Default(Json),
+    Missing(String),
+}
+
+/// `record.__dict__` keys in insertion order (3.11 `LogRecord.__init__`, then
+/// `message` and `asctime` from `Formatter.format`).
+const RECORD_KEYS: [&str; 22] = [
+    "name",
+    "msg",
+    "args",
+    "levelname",
+    "levelno",
+    "pathname",
+    "filename",
+    "module",
+    "exc_info",
+    "exc_text",
+    "stack_info",
+    "lineno",
+    "funcName",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "thread",
+    "threadName",
+    "processName",
+    "process",
+    "message",
+    "asctime",
+];
+
+fn record_source(name: &str, uses_time: bool) -> Option<Source> {
+    Some(match name {
+        "name" => Source::Name,
+        "msg" | "message" => Source::Msg,
+        "args" => Source::Args,
+        "levelname" => Source::LevelName,
+        "levelno" => Source::LevelNo,
+        "pathname" | "filename" | "module" => Source::UnknownFile,
+        "lineno" => Source::Lineno,
+        "funcName" => Source::FuncName,
+        "created" => Source::Created,
+        "msecs" => Source::Msecs,
+        "relativeCreated" => Source::RelativeCreated,
+        "exc_info" | "exc_text" | "stack_info" | "thread" | "threadName" | "processName"
+        | "process" => Source::PyNone,
+        "asctime" if uses_time => Source::Asctime,
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Compiled {
+    Percent(Vec<percent::Item<Source>>),
+    Brace(Vec<brace::Seg<Source>>),
+    Dollar(Vec<template::Item<Source>>),
+}
+
+/// `logging.Formatter`, compiled.
+#[derive(Debug, Clone)]
+pub struct Formatter {
+    compiled: Compiled,
+    datefmt: Option<String>,
+    uses_time: bool,
+    defaults: Map<String, Json>,
+    /// Whole second of the cached time text, and the text: the seconds part of
+    /// the default format, or the whole `datefmt` result.
+    cache_sec: Option<i64>,
+    cache_text: String,
+    asctime: String,
+}
+
+impl Formatter {
+    /// logging.Formatter(fmt, datefmt, style, validate, defaults=...)  (compile once here)
+    pub fn new(
+        fmt: Option<&str>,
+        datefmt: Option<&str>,
+        style: Style,
+        validate: bool,
+        defaults: &Map<String, Json>,
+    ) -> Result<Formatter, FormatterError> {
+        let fmt = fmt
+            .filter(|f| !f.is_empty())
+            .unwrap_or(style.default_format());
+        if validate {
+            match style {
+                Style::Percent => {
+                    if !validate::percent(fmt) {
+                        return Err(FormatterError::Invalid(format!(
+                            "Invalid format '{fmt}' for '%' style"
+                        )));
+                    }
                 }
-                None => {
-                    pieces.push(Piece::Lit(rest[i..].to_owned()));
-                    rest = "";
-                }
+                Style::Brace => validate::brace(fmt).map_err(FormatterError::Invalid)?,
+                Style::Dollar => validate::dollar(fmt).map_err(FormatterError::Invalid)?,
             }
         }
-        if !rest.is_empty() {
-            pieces.push(Piece::Lit(rest.to_owned()));
-        }
-        if validate && style == Style::Percent && fields == 0 {
-            return Err(FormatterError::Invalid(fmt.to_owned(), '%'));
-        }
-        Ok(Formatter { pieces })
+        Ok(Self::build(fmt, datefmt, style, defaults))
     }
 
-    /// `"%(levelname)s:%(name)s:%(message)s"`.
+    /// basicConfig's formatter: BASIC_FORMAT "%(levelname)s:%(name)s:%(message)s"
     pub fn basic() -> Formatter {
+        Self::build(
+            "%(levelname)s:%(name)s:%(message)s",
+            None,
+            Style::Percent,
+            &Map::new(),
+        )
+    }
+
+    fn build(
+        fmt: &str,
+        datefmt: Option<&str>,
+        style: Style,
+        defaults: &Map<String, Json>,
+    ) -> Formatter {
+        let uses_time = match style {
+            Style::Percent => fmt.contains("%(asctime)"),
+            Style::Brace => fmt.contains("{asctime"),
+            Style::Dollar => fmt.contains("$asctime") || fmt.contains("${asctime}"),
+        };
+        let mut resolve = |name: &str| -> Source {
+            record_source(name, uses_time)
+                .or_else(|| defaults.get(name).map(|v| Source::Default(v.clone())))
+                .unwrap_or_else(|| Source::Missing(name.to_string()))
+        };
+        let compiled = match style {
+            Style::Percent => Compiled::Percent(percent::compile(fmt, &mut resolve)),
+            Style::Brace => Compiled::Brace(brace::compile(fmt, &mut resolve)),
+            Style::Dollar => Compiled::Dollar(template::compile(fmt, &mut resolve)),
+        };
         Formatter {
-            pieces: vec![
-                Piece::Levelname,
-                Piece::Lit(":".into()),
-                Piece::Name,
-                Piece::Lit(":".into()),
-                Piece::Message,
-            ],
+            compiled,
+            datefmt: datefmt.filter(|d| !d.is_empty()).map(str::to_string),
+            uses_time,
+            defaults: defaults.clone(),
+            cache_sec: None,
+            cache_text: String::new(),
+            asctime: String::new(),
         }
     }
 
-    /// Append the formatted record to `out` (no terminator); `out` is unchanged on error.
+    /// Append Formatter.format(record) (no terminator) to `out`. On error `out` is unchanged.
     pub fn format(&mut self, record: &LogRecord<'_>, out: &mut String) -> Result<(), FormatError> {
+        let msecs = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
+        if self.uses_time {
+            self.format_time(record.created, msecs)?;
+        }
+        let ctx = Ctx {
+            record,
+            levelname: level_name(record.levelno),
+            asctime: &self.asctime,
+            msecs,
+        };
         let start = out.len();
-        for p in &self.pieces {
-            match p {
-                Piece::Lit(s) => out.push_str(s),
-                Piece::Name => out.push_str(record.name),
-                Piece::Message => out.push_str(record.msg),
-                Piece::Levelname => out.push_str(&level_name(record.levelno)),
-                Piece::Levelno => out.push_str(&record.levelno.to_string()),
-                Piece::Unknown(n) => {
-                    out.truncate(start);
-                    return Err(FormatError::Field(n.clone()));
+        let result = match &self.compiled {
+            Compiled::Percent(items) => self.render_percent(items, &ctx, out),
+            Compiled::Brace(segs) => render_brace(segs, &ctx, out),
+            Compiled::Dollar(items) => render_dollar(items, &ctx, out),
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// `Formatter.formatTime` into `self.asctime`, formatting the seconds once
+    /// per distinct whole second.
+    fn format_time(&mut self, created: f64, msecs: f64) -> Result<(), FormatError> {
+        let tm_sec = created.floor();
+        let sec = if tm_sec.is_finite() && tm_sec.abs() < 9.0e18 {
+            Some(tm_sec as i64)
+        } else {
+            None
+        };
+        if sec.is_none() || sec != self.cache_sec {
+            self.cache_sec = None;
+            self.cache_text.clear();
+            let tm = timefmt::localtime(created)?;
+            let fmt = self.datefmt.as_deref().unwrap_or("%Y-%m-%d %H:%M:%S");
+            timefmt::strftime(fmt, &tm, &mut self.cache_text)?;
+            self.cache_sec = sec;
+        }
+        self.asctime.clear();
+        self.asctime.push_str(&self.cache_text);
+        if self.datefmt.is_none() {
+            use std::fmt::Write as _;
+            let _ = write!(self.asctime, ",{:03}", msecs as i64);
+        }
+        Ok(())
+    }
+
+    fn render_percent(
+        &self,
+        items: &[percent::Item<Source>],
+        ctx: &Ctx<'_, '_>,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        for it in items {
+            match it {
+                percent::Item::Lit(s) => out.push_str(s),
+                percent::Item::Field(src, spec) => percent::apply(spec, &ctx.value(src)?, out)?,
+                percent::Item::Whole(spec) => {
+                    let repr = |ascii: bool| self.record_dict_repr(ctx, ascii);
+                    percent::apply_dict(spec, &repr, out)?;
                 }
+                percent::Item::Fail(e) => return Err(e.clone()),
             }
         }
         Ok(())
     }
+
+    /// `repr(defaults | record.__dict__)`.
+    fn record_dict_repr(&self, ctx: &Ctx<'_, '_>, ascii: bool) -> String {
+        let mut out = String::from("{");
+        let n_keys = if self.uses_time {
+            RECORD_KEYS.len()
+        } else {
+            RECORD_KEYS.len() - 1
+        };
+        let keys = &RECORD_KEYS[..n_keys];
+        let mut first = true;
+        let mut entry = |out: &mut String, k: &str, v: &Value<'_>| {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            repr_str(k, out, ascii);
+            out.push_str(": ");
+            write_repr(v, out, ascii);
+        };
+        for (k, dv) in &self.defaults {
+            match record_source(k, self.uses_time).filter(|_| keys.contains(&k.as_str())) {
+                Some(src) => entry(&mut out, k, &ctx.value(&src).unwrap_or(Value::None)),
+                None => entry(&mut out, k, &Value::from_json(dv)),
+            }
+        }
+        for k in keys {
+            if self.defaults.contains_key(*k) {
+                continue;
+            }
+            if let Some(src) = record_source(k, self.uses_time) {
+                entry(&mut out, k, &ctx.value(&src).unwrap_or(Value::None));
+            }
+        }
+        out.push('}');
+        out
+    }
 }
+
+fn render_brace<'v>(
+    segs: &'v [brace::Seg<Source>],
+    ctx: &'v Ctx<'_, '_>,
+    out: &mut String,
+) -> Result<(), FormatError> {
+    brace::render(segs, &|s: &'v Source| ctx.value(s), out)
+}
+
+fn render_dollar<'v>(
+    items: &'v [template::Item<Source>],
+    ctx: &'v Ctx<'_, '_>,
+    out: &mut String,
+) -> Result<(), FormatError> {
+    template::render(items, &|s: &'v Source| ctx.value(s), out)
+}
+
+/// The per-record values.
+struct Ctx<'r, 'a> {
+    record: &'r LogRecord<'a>,
+    levelname: Cow<'static, str>,
+    asctime: &'r str,
+    msecs: f64,
+}
+
+impl<'r, 'a> Ctx<'r, 'a> {
+    fn value<'s>(&'s self, src: &'s Source) -> Result<Value<'s>, FormatError> {
+        Ok(match src {
+            Source::Name => Value::Str(self.record.name),
+            Source::Msg => Value::Str(self.record.msg),
+            Source::Args => Value::EmptyTuple,
+            Source::LevelName => Value::Str(&self.levelname),
+            Source::LevelNo => Value::Int(i128::from(self.record.levelno)),
+            Source::UnknownFile => Value::Str("(unknown file)"),
+            Source::Lineno => Value::Int(0),
+            Source::FuncName => Value::Str("(unknown function)"),
+            Source::Created => Value::Float(self.record.created),
+            Source::Msecs => Value::Float(self.msecs),
+            Source::RelativeCreated => Value::Float(self.record.relative_created),
+            Source::PyNone => Value::None,
+            Source::Asctime => Value::Str(self.asctime),
+            Source::Default(v) => Value::from_json(v),
+            Source::Missing(name) => {
+                let mut k = String::new();
+                repr_str(name, &mut k, false);
+                return Err(FormatError::KeyError(k));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "formatter_tests.rs"]
+mod tests;

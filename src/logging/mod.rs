@@ -6,15 +6,24 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
+pub mod brace;
 pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod filter;
+pub mod formatspec;
 pub mod formatter;
 pub mod handler;
 pub mod level;
 pub mod manager;
+pub mod percent;
+pub mod pyunicode;
+pub mod pyvalue;
 pub mod record;
+pub mod template;
+pub mod timefmt;
+pub mod validate;
 
 pub use engine::{Config, ConfigError, Engine};
+pub use formatter::{FormatError, Formatter, FormatterError, Style};
 pub use record::LogRecord;
