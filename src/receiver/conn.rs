@@ -158,24 +158,30 @@ impl Connection {
     /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
     fn read_tls(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
         if !self.sniffed {
-            let mut first = [0u8; 1];
+            let mut first = [0u8; 8];
             match self.socket.peek(&mut first) {
-                Ok(1) if first[0] != 0x16 => {
+                Ok(n) if n > 0 && first[0] != 0x16 => {
                     sink.record(
                         level::ERROR,
                         LOGGER,
                         &format!(
-                            "plain text from {} on a TLS listener: this port expects TLS (RFC 5425); \
+                            "plain text from {} on a TLS listener (first bytes {:?}): this port expects TLS (RFC 5425); \
                              configure the sender for TLS, or send plain TCP to a collector started without --cert/--key. \
                              Connection closed.",
-                            self.addr
+                            self.addr,
+                            String::from_utf8_lossy(&first[..n])
                         ),
                     );
                     return Turn::Finished;
                 }
-                Ok(_) => self.sniffed = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => self.sniffed = true,
+                // Nothing has arrived yet: the next readable event sniffs again.
+                // (Feeding rustls first would make a later sniff see the records
+                // that follow the ClientHello.)
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Turn::Drained;
+                }
+                Ok(_) | Err(_) => self.sniffed = true,
             }
         }
         let mut left = budget;
