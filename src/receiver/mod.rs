@@ -337,11 +337,6 @@ impl Receiver {
     fn close(&mut self, key: usize) {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.socket);
-            self.sink.record(
-                level::DEBUG,
-                LOGGER,
-                &format!("connection from {} closed", conn.addr),
-            );
         }
     }
 
@@ -429,8 +424,6 @@ impl Receiver {
                 }
             },
         };
-        self.sink
-            .record(level::DEBUG, LOGGER, &format!("connection from {addr}"));
         entry.insert(Connection::new(
             socket,
             id,

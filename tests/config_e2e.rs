@@ -1,0 +1,234 @@
+//! `--logging-config` end to end: the real binary and CPython's logging, fed the
+//! same config and lines, must write the same files.
+
+mod util;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use util::*;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Run tests/data/pyref.py (CPython's logging driven as pysyslog's writer does)
+/// in `dir` on `config` with the `(logger, line, levelno)` records.
+fn python_writes(dir: &Path, config: &Path, records: &[(&str, &str, i32)]) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(name, line, level)| serde_json::json!([name, line, now, level]))
+        .collect();
+    let input = serde_json::json!({ "config_time": now, "start_time": now, "records": records });
+    let input_path = dir.join("input.json");
+    fs::write(&input_path, input.to_string()).expect("write input");
+    let out = Command::new("python3")
+        .arg(data("pyref.py"))
+        .arg(config)
+        .arg(&input_path)
+        .current_dir(dir)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "pyref failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::write(dir.join("stdout.log"), out.stdout).expect("write stdout");
+    fs::remove_file(input_path).expect("remove input");
+}
+
+/// Replace a leading `YYYY-MM-DD HH:MM:SS,mmm` on every line: the two runs
+/// cannot share a clock.
+fn mask_asctime(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let b = l.as_bytes();
+            let stamp = b.len() >= 23
+                && b[..23].iter().enumerate().all(|(i, c)| match i {
+                    4 | 7 => *c == b'-',
+                    10 => *c == b' ',
+                    13 | 16 => *c == b':',
+                    19 => *c == b',',
+                    _ => c.is_ascii_digit(),
+                });
+            if stamp {
+                format!("<asctime>{}\n", &l[23..])
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// Every file in `dir`, by name, with its contents.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, fs::read_to_string(e.path()).unwrap_or_default())
+        })
+        .filter(|(name, _)| name != "stderr.log")
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn pysyslogs_readme_example_config_works_unchanged() {
+    let config = data("pysyslog-readme-logging.json");
+    let c = Collector::start(&["-l", &config.display().to_string()]);
+    let lines = [
+        "first message",
+        "  second, with spaces  ",
+        "100% literal %(name)s",
+    ];
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    c.send(payload.as_bytes());
+    c.wait_lines(lines.len());
+    let mut c = c;
+    assert_eq!(c.stop().code(), Some(0));
+
+    let reference = tempfile::tempdir().expect("tempdir");
+    let banner = format!(
+        "Listening for syslog over TCP on: 127.0.0.1:{} polling: 0.5",
+        c.port
+    );
+    let mut records = vec![("pysyslog.cli", banner.as_str(), 30)];
+    let stripped: Vec<String> = lines.iter().map(|l| l.trim().to_owned()).collect();
+    records.extend(stripped.iter().map(|l| ("127.0.0.1", l.as_str(), 20)));
+    python_writes(reference.path(), &config, &records);
+
+    let ours: Vec<(String, String)> = files(c.dir.path())
+        .into_iter()
+        .map(|(n, t)| (n, mask_asctime(&t)))
+        .collect();
+    let theirs: Vec<(String, String)> = files(reference.path())
+        .into_iter()
+        .map(|(n, t)| (n, mask_asctime(&t)))
+        .collect();
+    assert_eq!(ours, theirs);
+    assert!(ours
+        .iter()
+        .any(|(name, text)| name == "localhost.log" && text.contains("first message")));
+}
+
+#[test]
+fn a_rotating_config_writes_the_same_files_as_python() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rotating.json");
+    let text = r#"{
+      "version": 1,
+      "formatters": {"plain": {"format": "%(levelname)s:%(name)s:%(message)s"}},
+      "handlers": {
+        "rot": {"class": "logging.handlers.RotatingFileHandler", "filename": "rot.log",
+                "maxBytes": 200, "backupCount": 2, "formatter": "plain"}
+      },
+      "loggers": {"pysyslog": {"level": "CRITICAL", "propagate": false}},
+      "root": {"level": "INFO", "handlers": ["rot"]}
+    }"#;
+    fs::write(&config, text).expect("write config");
+    // Nothing goes to stdout with this config: ready when one probe line got
+    // through (one per started process; a retry on another port probes again).
+    let probed_port = std::cell::Cell::new(0u16);
+    let c = Collector::start_on("127.0.0.1", &["-l", &config.display().to_string()], |c| {
+        if probed_port.get() != c.port {
+            let sent = std::net::TcpStream::connect(c.addr())
+                .and_then(|mut s| std::io::Write::write_all(&mut s, b"probe\n"));
+            if sent.is_ok() {
+                probed_port.set(c.port);
+            }
+        }
+        fs::read_to_string(c.dir.path().join("rot.log")).is_ok_and(|t| t.contains("probe"))
+    });
+    let probes = 1;
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("rotating line {i:02} of forty"))
+        .collect();
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    c.send(payload.as_bytes());
+    wait_until("the last line", || {
+        fs::read_to_string(c.dir.path().join("rot.log"))
+            .is_ok_and(|t| t.contains("line 39 of forty"))
+    });
+    let mut c = c;
+    assert_eq!(c.stop().code(), Some(0));
+
+    let reference = tempfile::tempdir().expect("tempdir");
+    let mut records: Vec<(&str, &str, i32)> = vec![("127.0.0.1", "probe", 20); probes];
+    records.extend(lines.iter().map(|l| ("127.0.0.1", l.as_str(), 20)));
+    python_writes(reference.path(), &config, &records);
+    let ours: Vec<(String, String)> = files(c.dir.path())
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("rot.log"))
+        .collect();
+    let theirs: Vec<(String, String)> = files(reference.path())
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("rot.log"))
+        .collect();
+    assert_eq!(
+        ours.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["rot.log", "rot.log.1", "rot.log.2"]
+    );
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn an_invalid_config_is_one_line_with_the_file_and_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("bad.json");
+    fs::write(&config, r#"{"version": 1, "root": {"level": "info"}}"#).expect("write");
+    let out = Command::new(BIN)
+        .args([
+            "127.0.0.1",
+            &free_port().to_string(),
+            "-l",
+            &config.display().to_string(),
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("Unknown level: 'info'"),
+        "{err}"
+    );
+
+    // A handler that cannot open its file fails in the writer, after the fork:
+    // still one line and exit 2, and nothing left running.
+    fs::write(
+        &config,
+        r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "/nonexistent/dir/x.log"}},
+            "root": {"level": "INFO", "handlers": ["f"]}}"#,
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args([
+            "127.0.0.1",
+            &free_port().to_string(),
+            "-l",
+            &config.display().to_string(),
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Unable to configure handler 'f'")
+            && err.contains("No such file or directory"),
+        "{err}"
+    );
+}
