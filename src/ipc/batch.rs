@@ -47,13 +47,25 @@ impl Default for BatchBuilder {
 
 impl BatchBuilder {
     pub fn new() -> BatchBuilder {
-        let mut buf = Vec::with_capacity(64 * 1024);
+        BatchBuilder::with_buffer(Vec::new())
+    }
+
+    /// A builder writing into `buf` (a recycled batch: its contents are dropped,
+    /// its capacity is kept, so steady state allocates nothing).
+    pub fn with_buffer(mut buf: Vec<u8>) -> BatchBuilder {
+        buf.clear();
         buf.extend_from_slice(&[VERSION, 0, 0, 0, 0, 0, 0, 0, 0]);
         BatchBuilder {
             buf,
             group: None,
             lines: 0,
         }
+    }
+
+    /// Bytes that appending `line` from `peer` would add (at most; less when it
+    /// joins the open group of the same peer).
+    pub fn cost_of_line(peer: &str, line: &[u8]) -> usize {
+        1 + 2 + peer.len().min(u16::MAX as usize) + 4 + 4 + line.len()
     }
 
     /// Encoded size so far, in bytes.
@@ -123,12 +135,14 @@ impl BatchBuilder {
         self.lines += 1;
     }
 
-    /// Seal the batch with its sequence number and start a new one.
-    pub fn take(&mut self, seq: u64) -> Vec<u8> {
+    /// Seal the batch with its sequence number and start a new one in `next`
+    /// (a recycled buffer, or a new empty one).
+    pub fn take(&mut self, seq: u64, next: Vec<u8>) -> Vec<u8> {
         self.close_group();
         self.buf[1..HEADER_LEN].copy_from_slice(&seq.to_le_bytes());
-        let next = BatchBuilder::new();
+        let next = BatchBuilder::with_buffer(next);
         self.lines = 0;
+        self.group = None;
         std::mem::replace(&mut self.buf, next.buf)
     }
 
@@ -302,7 +316,7 @@ mod tests {
         b.push_reopen();
         b.push_line("::1", b"c");
         assert_eq!(b.items(), 7);
-        let buf = b.take(42);
+        let buf = b.take(42, Vec::new());
         assert!(b.is_empty());
         let (seq, items) = decode(&buf);
         assert_eq!(seq, 42);
@@ -342,7 +356,7 @@ mod tests {
 
     #[test]
     fn empty_batch_decodes_to_nothing() {
-        let buf = BatchBuilder::new().take(7);
+        let buf = BatchBuilder::new().take(7, Vec::new());
         let (seq, items) = decode(&buf);
         assert_eq!((seq, items.len()), (7, 0));
     }
@@ -365,7 +379,7 @@ mod tests {
         b.push_line("10.0.0.1", b"hello");
         b.push_record(40, "pysyslog.receiver", "oops");
         b.push_line("10.0.0.2", b"world");
-        let buf = b.take(1);
+        let buf = b.take(1, Vec::new());
         for cut in HEADER_LEN..buf.len() {
             let (_, items) = decode(&buf[..cut]);
             let errors = items.iter().filter(|i| i.is_err()).count();

@@ -68,7 +68,12 @@ pub struct WriterLink {
     limits: QueueLimits,
     /// Set when a send failed; the loop checks it and respawns.
     broken: Option<LinkError>,
+    /// Buffers of acknowledged batches, reused for new ones.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Acknowledged batch buffers kept for reuse (each about one batch cap).
+const MAX_SPARE_BUFFERS: usize = 8;
 
 impl WriterLink {
     pub fn new(writer: WriterProcess, limits: QueueLimits) -> io::Result<WriterLink> {
@@ -86,6 +91,7 @@ impl WriterLink {
             held_bytes: 0,
             limits,
             broken: None,
+            spare: Vec::new(),
         })
     }
 
@@ -101,7 +107,8 @@ impl WriterLink {
         let items = batch.items();
         let seq = self.next_seq;
         self.next_seq += 1;
-        let bytes = batch.take(seq);
+        let next = self.spare.pop().unwrap_or_default();
+        let bytes = batch.take(seq, next);
         self.held_items += items;
         self.held_bytes += bytes.len();
         self.pending.push_back(Held { seq, bytes, items });
@@ -182,6 +189,9 @@ impl WriterLink {
                 self.in_flight_bytes -= done.bytes.len();
                 self.held_items -= done.items;
                 self.held_bytes -= done.bytes.len();
+                if self.spare.len() < MAX_SPARE_BUFFERS {
+                    self.spare.push(done.bytes);
+                }
             }
         }
     }

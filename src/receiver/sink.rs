@@ -31,10 +31,14 @@ impl Sink {
 
     /// A line from a peer, logged at INFO under the peer's name.
     pub fn line(&mut self, peer: &str, line: &[u8]) {
-        self.batch.push_line(peer, line);
-        if self.batch.len() >= BATCH_CAP_BYTES {
+        // Seal first when the line would take the batch past its cap: buffers
+        // then never reallocate (a lone line longer than the cap is the exception).
+        if !self.batch.is_empty()
+            && self.batch.len() + BatchBuilder::cost_of_line(peer, line) > BATCH_CAP_BYTES
+        {
             self.link.submit(&mut self.batch);
         }
+        self.batch.push_line(peer, line);
     }
 
     /// One of the collector's own messages, under a `pysyslog.*` logger.
