@@ -66,6 +66,10 @@ pub struct Args {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub tls_handshake_timeout: f64,
 
+    /// Close connections that send nothing for this many seconds (default: never).
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<f64>,
+
     /// Python logging.config.dictConfig JSON file routing the lines.
     #[arg(short = 'l', long, value_name = "FILE")]
     pub logging_config: Option<PathBuf>,
@@ -101,6 +105,7 @@ pub struct Settings {
     pub logging_config: Option<PathBuf>,
     pub tls: Option<TlsFiles>,
     pub handshake_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Arguments that parse but do not make sense together.
@@ -114,6 +119,8 @@ pub enum UsageError {
     EmptyQueue,
     #[error("--tls-handshake-timeout must be a positive number of seconds, got {0}")]
     HandshakeTimeout(f64),
+    #[error("--idle-timeout must be a positive number of seconds, got {0}")]
+    IdleTimeout(f64),
 }
 
 impl Args {
@@ -139,6 +146,15 @@ impl Args {
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or(UsageError::HandshakeTimeout(self.tls_handshake_timeout))?;
+        let idle_timeout = match self.idle_timeout {
+            None => None,
+            Some(secs) => Some(
+                Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or(UsageError::IdleTimeout(secs))?,
+            ),
+        };
         Ok(Settings {
             host: self.host,
             port: self.port,
@@ -150,6 +166,7 @@ impl Args {
             logging_config: self.logging_config,
             tls,
             handshake_timeout,
+            idle_timeout,
         })
     }
 }

@@ -413,3 +413,77 @@ fn garbage_and_broken_frames_never_stop_the_service() {
     });
     assert!(alive(c.pid()) && c.writer_pid().is_some_and(alive));
 }
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let c = Collector::start(&["--idle-timeout", "0.5"]);
+    let mut s = c.connect();
+    s.write_all(b"partial, then silence").expect("send");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(
+        s.read(&mut buf).expect("read"),
+        0,
+        "the collector closes the connection"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let lines = c.wait_lines(2);
+    assert_eq!(lines[0], "INFO:127.0.0.1:partial, then silence");
+    assert!(
+        lines[1].starts_with("INFO:pysyslog.receiver:closed the connection from 127.0.0.1:"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("(--idle-timeout)"), "{lines:?}");
+}
+
+#[test]
+fn a_peer_that_closes_while_reading_is_paused_is_released_at_once() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["127.0.0.1", &port.to_string(), "--max-queue-size", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    out.read_line(&mut banner).expect("banner");
+    let quiet = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // Fill the pipe and the queue: nobody reads the output, so reading pauses.
+    let written = Arc::new(AtomicU64::new(0));
+    let flooder = {
+        let written = written.clone();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let chunk = format!("{}\n", "f".repeat(200)).repeat(100);
+            while s.write_all(chunk.as_bytes()).is_ok() {
+                written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        })
+    };
+    // Paused: the flooder's socket stopped taking data (no progress for 500 ms).
+    let mut last = (u64::MAX, Instant::now());
+    wait_until("reading to pause", || {
+        let now = written.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        }
+        now > 0 && last.1.elapsed() >= Duration::from_millis(500)
+    });
+    quiet.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut quiet = quiet;
+    quiet
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 1];
+    let got = quiet.read(&mut buf);
+    assert!(
+        matches!(got, Ok(0)),
+        "the collector released the closed peer while paused: {got:?}"
+    );
+    signal(child.id() as i32, libc::SIGKILL);
+    let _ = child.wait();
+    drop(out);
+    let _ = flooder.join();
+}

@@ -57,6 +57,7 @@ pub fn run(settings: Settings) -> Result<(), Error> {
         max_connections: settings.max_connections,
         tls: settings.tls.clone(),
         handshake_timeout: settings.handshake_timeout,
+        idle_timeout: settings.idle_timeout,
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),

@@ -40,6 +40,8 @@ pub struct Connection {
     tls: Option<Box<ServerConnection>>,
     /// Until the TLS handshake completes: when it is given up.
     pub handshake_deadline: Option<Instant>,
+    /// When bytes last arrived (or the connection was accepted).
+    pub last_active: Instant,
     /// What the socket is registered for.
     pub interest: Interest,
     pub addr: SocketAddr,
@@ -74,6 +76,7 @@ impl Connection {
             id,
             tls,
             handshake_deadline,
+            last_active: Instant::now(),
             interest: Interest::READABLE,
             addr,
             peer,
@@ -83,6 +86,24 @@ impl Connection {
             sniffed: false,
             truncated: 0,
             max_line,
+        }
+    }
+
+    /// Bytes the kernel holds unread for this socket (FIONREAD).
+    pub fn unread_bytes(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int to the pointer we own.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.socket),
+                libc::FIONREAD,
+                &mut n,
+            )
+        };
+        if rc == 0 {
+            n.max(0) as usize
+        } else {
+            usize::MAX
         }
     }
 
@@ -112,6 +133,7 @@ impl Connection {
                     return Turn::Finished;
                 }
                 Ok(n) => {
+                    self.last_active = Instant::now();
                     if !self.sniffed {
                         self.sniffed = true;
                         if looks_like_tls_client_hello(&scratch[..n]) {
@@ -193,7 +215,10 @@ impl Connection {
             let mut drained = false;
             match tls.read_tls(&mut self.socket) {
                 Ok(0) => eof = true,
-                Ok(n) => left = left.saturating_sub(n),
+                Ok(n) => {
+                    left = left.saturating_sub(n);
+                    self.last_active = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => drained = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

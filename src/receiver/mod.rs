@@ -84,6 +84,8 @@ pub struct ReceiverConfig {
     pub tls: Option<TlsFiles>,
     /// How long a TLS handshake may take before the connection is closed.
     pub handshake_timeout: Duration,
+    /// Close connections that sent nothing for this long (`--idle-timeout`).
+    pub idle_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -124,6 +126,8 @@ pub struct Receiver {
     next_id: u64,
     /// TLS handshakes in progress, oldest first: (deadline, key, id).
     handshakes: VecDeque<(Instant, usize, u64)>,
+    /// When idle connections are looked for next (with `--idle-timeout`).
+    next_idle_sweep: Option<Instant>,
 }
 
 impl Receiver {
@@ -169,6 +173,7 @@ impl Receiver {
             tls_config,
             next_id: 0,
             handshakes: VecDeque::new(),
+            next_idle_sweep: None,
         })
     }
 
@@ -198,12 +203,15 @@ impl Receiver {
                             self.restart_writer(e)?;
                         }
                     }
-                    Token(t) if t >= CONN_BASE => self.mark_readable(t - CONN_BASE),
+                    Token(t) if t >= CONN_BASE => {
+                        self.on_connection_event(t - CONN_BASE, event.is_read_closed())
+                    }
                     Token(t) => self.accept(t - LISTENER_BASE),
                 }
             }
             self.serve_ready();
             self.expire_handshakes();
+            self.close_idle();
             self.sink.flush();
             if let Some(e) = self.sink.link.take_failure() {
                 self.restart_writer(e)?;
@@ -234,6 +242,7 @@ impl Receiver {
                 _ => None,
             },
             self.handshakes.front().map(|h| h.0),
+            self.next_idle_sweep,
         ];
         for at in timers.into_iter().flatten() {
             wake = Some(wake.map_or(at, |w| w.min(at)));
@@ -278,6 +287,59 @@ impl Receiver {
         }
         self.ready.clear();
         self.sink.flush();
+    }
+
+    /// A readiness event for a connection.
+    fn on_connection_event(&mut self, key: usize, read_closed: bool) {
+        // While reading is paused (the queue is full), a peer that closed and has
+        // nothing unread is closed at once, so it does not hold a connection slot
+        // in CLOSE_WAIT until the writer catches up.
+        if read_closed && self.sink.is_full() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                if !conn.scheduled && conn.unread_bytes() == 0 {
+                    conn.finish(&mut self.sink);
+                    self.close(key);
+                    return;
+                }
+            }
+        }
+        self.mark_readable(key);
+    }
+
+    /// With `--idle-timeout`: once a second, close connections silent for longer.
+    fn close_idle(&mut self) {
+        let Some(limit) = self.config.idle_timeout else {
+            return;
+        };
+        let now = Instant::now();
+        if self.next_idle_sweep.is_some_and(|at| now < at) {
+            return;
+        }
+        self.next_idle_sweep = Some(now + Duration::from_secs(1).min(limit));
+        if self.stopping.is_some() {
+            return;
+        }
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.duration_since(c.last_active) >= limit)
+            .map(|(k, _)| k)
+            .collect();
+        for key in idle {
+            if let Some(conn) = self.conns.get_mut(key) {
+                let addr = conn.addr;
+                conn.finish(&mut self.sink);
+                self.sink.record(
+                    level::INFO,
+                    LOGGER,
+                    &format!(
+                        "closed the connection from {addr}: nothing received for {}s (--idle-timeout)",
+                        limit.as_secs_f32()
+                    ),
+                );
+                self.close(key);
+            }
+        }
     }
 
     fn mark_readable(&mut self, key: usize) {
