@@ -1,0 +1,197 @@
+//! Property tests (proptest): the framer gives the same frames under any
+//! chunking and never holds more than its bound; the batch and status codecs
+//! round-trip and never panic on garbage; the config parser never panics.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use pysyslog::ipc::{BatchBuilder, BatchReader, Item, StatusDecoder};
+use pysyslog::logging::Config;
+use pysyslog::receiver::framing::{Frame, Framer};
+
+/// (frame bytes, truncated?) for `input` fed in the given chunk sizes.
+fn frames(max: usize, input: &[u8], cuts: &[usize]) -> Vec<(Vec<u8>, bool)> {
+    let mut f = Framer::new(max);
+    let mut out = Vec::new();
+    let mut sink = |fr: Frame<'_>| match fr {
+        Frame::Line(l) => out.push((l.to_vec(), false)),
+        Frame::Truncated(l) => out.push((l.to_vec(), true)),
+    };
+    let mut rest = input;
+    for &cut in cuts {
+        let (a, b) = rest.split_at(cut.min(rest.len()));
+        f.push(a, &mut sink);
+        assert!(
+            f.buffered() <= max + 11,
+            "framer holds {} bytes",
+            f.buffered()
+        );
+        rest = b;
+    }
+    f.push(rest, &mut sink);
+    f.finish(&mut sink);
+    out
+}
+
+/// A decoded batch item, owned: `Some((level, logger, text))`, or `None` for a reopen.
+type Owned = Option<(i32, Vec<u8>, Vec<u8>)>;
+
+/// Inputs rich in what matters to the framer: digits, spaces, `<`, LF, NUL, CR.
+fn framing_input() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        Just(b'\n'),
+        Just(b'\0'),
+        Just(b'\r'),
+        Just(b' '),
+        Just(b'<'),
+        (b'0'..=b'9'),
+        (b'a'..=b'c'),
+        any::<u8>(),
+    ];
+    proptest::collection::vec(byte, 0..300)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn framing_is_the_same_under_any_chunking(
+        input in framing_input(),
+        cuts in proptest::collection::vec(0usize..40, 0..20),
+        max in 1usize..64,
+    ) {
+        let whole = frames(max, &input, &[]);
+        prop_assert_eq!(frames(max, &input, &cuts), whole.clone());
+        for (frame, truncated) in &whole {
+            prop_assert!(frame.len() <= max || !truncated);
+            prop_assert!(frame.len() <= max.max(input.len()));
+        }
+    }
+
+    #[test]
+    fn batches_round_trip(items in proptest::collection::vec(
+        prop_oneof![
+            (0u8..3, proptest::collection::vec(any::<u8>(), 0..50)).prop_map(|(p, l)| (0u8, p, l)),
+            (0u8..3, proptest::collection::vec(any::<u8>(), 0..50)).prop_map(|(p, l)| (1u8, p, l)),
+            Just((2u8, 0u8, Vec::new())),
+        ], 0..60), seq in any::<u64>())
+    {
+        let peers = ["10.0.0.1", "::1", "pysyslog.receiver"];
+        let mut b = BatchBuilder::new();
+        let mut want: Vec<Owned> = Vec::new();
+        for (kind, p, bytes) in &items {
+            let peer = peers[*p as usize];
+            match kind {
+                0 => {
+                    b.push_line(peer, bytes);
+                    want.push(Some((20, peer.into(), bytes.clone())));
+                }
+                1 => {
+                    let text = String::from_utf8_lossy(bytes).into_owned();
+                    b.push_record(30, peer, &text);
+                    want.push(Some((30, peer.into(), text.into_bytes())));
+                }
+                _ => {
+                    b.push_reopen();
+                    want.push(None);
+                }
+            }
+        }
+        let buf = b.take(seq, Vec::new());
+        let (got_seq, reader) = BatchReader::new(&buf).expect("header");
+        prop_assert_eq!(got_seq, seq);
+        let got: Vec<Owned> = reader
+            .map(|i| match i.expect("valid item") {
+                Item::Record { level, name, text } => Some((level, name.to_vec(), text.to_vec())),
+                Item::Reopen => None,
+            })
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn decoders_never_panic_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok((_, reader)) = BatchReader::new(&bytes) {
+            prop_assert!(reader.count() <= bytes.len());
+        }
+        let mut d = StatusDecoder::default();
+        d.push(&bytes);
+        for _ in 0..bytes.len() + 1 {
+            match d.next_message() {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    #[test]
+    fn the_config_parser_never_panics(doc in config_like_json()) {
+        let _ = Config::from_json_str(&doc.to_string(), Path::new("fuzz.json"));
+    }
+
+    #[test]
+    fn the_config_parser_never_panics_on_raw_text(text in "\\PC{0,200}") {
+        let _ = Config::from_json_str(&text, Path::new("fuzz.json"));
+    }
+}
+
+/// JSON shaped like dictConfig documents: the schema's own keys and values.
+fn config_like_json() -> impl Strategy<Value = serde_json::Value> {
+    let word = prop_oneof![
+        Just("version"),
+        Just("formatters"),
+        Just("filters"),
+        Just("handlers"),
+        Just("loggers"),
+        Just("root"),
+        Just("level"),
+        Just("class"),
+        Just("format"),
+        Just("style"),
+        Just("stream"),
+        Just("filename"),
+        Just("maxBytes"),
+        Just("backupCount"),
+        Just("when"),
+        Just("target"),
+        Just("capacity"),
+        Just("address"),
+        Just("facility"),
+        Just("propagate"),
+        Just("."),
+        Just("()"),
+        Just("incremental"),
+        Just("disable_existing_loggers"),
+        Just("name"),
+        Just("delay"),
+        Just("x"),
+    ]
+    .prop_map(str::to_owned);
+    let leaf = prop_oneof![
+        Just(serde_json::json!(1)),
+        Just(serde_json::json!("INFO")),
+        Just(serde_json::json!("info")),
+        Just(serde_json::json!("logging.StreamHandler")),
+        Just(serde_json::json!("logging.handlers.RotatingFileHandler")),
+        Just(serde_json::json!("logging.handlers.SysLogHandler")),
+        Just(serde_json::json!("logging.handlers.MemoryHandler")),
+        Just(serde_json::json!("ext://sys.stdout")),
+        Just(serde_json::json!("cfg://handlers.h")),
+        Just(serde_json::json!("cfg://x[0]")),
+        Just(serde_json::json!("%(message)s %(")),
+        Just(serde_json::json!("{")),
+        Just(serde_json::json!(null)),
+        Just(serde_json::json!(-1)),
+        Just(serde_json::json!(1e300)),
+        Just(serde_json::json!(true)),
+        Just(serde_json::json!(["h", 1])),
+        Just(serde_json::json!("/nonexistent/dir/x.log")),
+    ];
+    leaf.prop_recursive(4, 40, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map(word.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
