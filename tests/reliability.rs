@@ -487,3 +487,51 @@ fn a_peer_that_closes_while_reading_is_paused_is_released_at_once() {
     drop(out);
     let _ = flooder.join();
 }
+
+#[test]
+fn running_out_of_descriptors_pauses_accepting_and_recovers() {
+    // soft = hard = 40: the collector cannot raise it; ~30 connections fit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stdout = dir.path().join("stdout.log");
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["127.0.0.1", &port.to_string()])
+        .stdout(std::fs::File::create(&stdout).expect("stdout"))
+        .stderr(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let text = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    wait_until("the banner", || text().contains("Listening for syslog"));
+    let mut clients: Vec<TcpStream> = (0..60)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect (backlog)");
+            writeln!(s, "client {i}").expect("send");
+            s
+        })
+        .collect();
+    wait_until("accept deferred", || {
+        text().contains("ERROR:pysyslog.receiver:accept deferred:")
+    });
+    assert!(alive(child.id() as i32));
+    // Free descriptors: the rest are accepted after the pause, nothing is lost.
+    clients.clear();
+    wait_until("every client's line", || {
+        (0..60).all(|i| text().contains(&format!("INFO:127.0.0.1:client {i}\n")))
+    });
+    assert!(text().contains("accepting new connections again"));
+    signal(child.id() as i32, libc::SIGTERM);
+    assert!(child.wait().expect("wait").success());
+}
