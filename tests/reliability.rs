@@ -50,6 +50,35 @@ fn raise_nofile() {
     }
 }
 
+/// Start the collector on `port` with stdout to `stdout` and one resource limit
+/// (soft = hard = `value`) set before exec, so the collector cannot raise it.
+fn spawn_limited(
+    port: u16,
+    stdout: &std::path::Path,
+    resource: libc::__rlimit_resource_t,
+    value: u64,
+) -> std::process::Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["127.0.0.1", &port.to_string()])
+        .stdout(std::fs::File::create(stdout).expect("stdout"))
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            if libc::setrlimit(resource, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    cmd.spawn().expect("spawn pysyslog")
+}
+
 /// Run pysyslog-flood with `--json`; returns the parsed report.
 fn flood(port: u16, args: &[&str]) -> serde_json::Value {
     let out = Command::new(FLOOD)
@@ -115,25 +144,7 @@ fn a_writer_that_keeps_dying_ends_the_collector_with_exit_1() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout = dir.path().join("stdout.log");
     let port = free_port();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["127.0.0.1", &port.to_string()])
-        .stdout(std::fs::File::create(&stdout).expect("stdout"))
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 8192,
-                rlim_max: 8192,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn");
+    let mut child = spawn_limited(port, &stdout, libc::RLIMIT_FSIZE, 8192);
     wait_until("the banner", || count_lines(&stdout) >= 1);
     let mut writers = children(child.id() as i32);
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -494,25 +505,7 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout = dir.path().join("stdout.log");
     let port = free_port();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["127.0.0.1", &port.to_string()])
-        .stdout(std::fs::File::create(&stdout).expect("stdout"))
-        .stderr(Stdio::null());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 40,
-                rlim_max: 40,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn");
+    let mut child = spawn_limited(port, &stdout, libc::RLIMIT_NOFILE, 40);
     let text = || std::fs::read_to_string(&stdout).unwrap_or_default();
     wait_until("the banner", || text().contains("Listening for syslog"));
     let mut clients: Vec<TcpStream> = (0..60)

@@ -161,15 +161,7 @@ impl Connection {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // A reset after the peer's data is an ordinary abrupt close;
-                    // what was received is still logged.
-                    if e.kind() != io::ErrorKind::ConnectionReset {
-                        sink.record(
-                            level::WARNING,
-                            LOGGER,
-                            &format!("reading from {} failed: {e}", self.addr),
-                        );
-                    }
+                    report_read_error(self.addr, &e, sink);
                     self.finish(sink);
                     return Turn::Finished;
                 }
@@ -180,30 +172,8 @@ impl Connection {
     /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
     fn read_tls(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
         if !self.sniffed {
-            let mut first = [0u8; 8];
-            match self.socket.peek(&mut first) {
-                Ok(n) if n > 0 && first[0] != 0x16 => {
-                    sink.record(
-                        level::ERROR,
-                        LOGGER,
-                        &format!(
-                            "plain text from {} on a TLS listener (first bytes {:?}): this port expects TLS (RFC 5425); \
-                             configure the sender for TLS, or send plain TCP to a collector started without --cert/--key. \
-                             Connection closed.",
-                            self.addr,
-                            String::from_utf8_lossy(&first[..n])
-                        ),
-                    );
-                    return Turn::Finished;
-                }
-                // Nothing has arrived yet: the next readable event sniffs again.
-                // (Feeding rustls first would make a later sniff see the records
-                // that follow the ClientHello.)
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Turn::Drained;
-                }
-                Ok(_) | Err(_) => self.sniffed = true,
+            if let Some(turn) = self.sniff_plain_text(sink) {
+                return turn;
             }
         }
         let mut left = budget;
@@ -222,13 +192,7 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => drained = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    if e.kind() != io::ErrorKind::ConnectionReset {
-                        sink.record(
-                            level::WARNING,
-                            LOGGER,
-                            &format!("reading from {} failed: {e}", self.addr),
-                        );
-                    }
+                    report_read_error(self.addr, &e, sink);
                     eof = true;
                 }
             }
@@ -251,45 +215,8 @@ impl Connection {
             if !tls.is_handshaking() {
                 self.handshake_deadline = None;
             }
-            while let Some(tls) = self.tls.as_mut() {
-                let got = tls.reader().read(scratch);
-                match got {
-                    Ok(0) => {
-                        // The peer's close_notify: answer with ours before closing.
-                        tls.send_close_notify();
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => self.frame(&scratch[..n], sink),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        // UnexpectedEof: the peer closed without close_notify, which
-                        // many syslog senders do; it is an ordinary end.
-                        if e.kind() != io::ErrorKind::UnexpectedEof {
-                            sink.record(
-                                level::WARNING,
-                                LOGGER,
-                                &format!("TLS read from {} failed: {e}", self.addr),
-                            );
-                        }
-                        eof = true;
-                        break;
-                    }
-                }
-            }
-            if let Some(tls) = self.tls.as_mut() {
-                while tls.wants_write() {
-                    match tls.write_tls(&mut self.socket) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => {
-                            eof = true;
-                            break;
-                        }
-                    }
-                }
-            }
+            eof |= self.drain_plaintext(scratch, sink);
+            eof |= !self.flush_tls();
             if eof {
                 self.finish(sink);
                 return Turn::Finished;
@@ -302,6 +229,78 @@ impl Connection {
                 return Turn::MoreLeft;
             }
         }
+    }
+
+    /// Before rustls sees a byte: plain text on a TLS listener is reported and
+    /// closed. Returns the end of the turn, if any.
+    fn sniff_plain_text(&mut self, sink: &mut Sink) -> Option<Turn> {
+        let mut first = [0u8; 8];
+        match self.socket.peek(&mut first) {
+            Ok(n) if n > 0 && first[0] != 0x16 => {
+                sink.record(
+                    level::ERROR,
+                    LOGGER,
+                    &format!(
+                        "plain text from {} on a TLS listener (first bytes {:?}): this port expects TLS (RFC 5425); \
+                         configure the sender for TLS, or send plain TCP to a collector started without --cert/--key. \
+                         Connection closed.",
+                        self.addr,
+                        String::from_utf8_lossy(&first[..n])
+                    ),
+                );
+                Some(Turn::Finished)
+            }
+            // Nothing has arrived yet: the next readable event sniffs again.
+            // (Feeding rustls first would make a later sniff see the records
+            // that follow the ClientHello.)
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                Some(Turn::Drained)
+            }
+            Ok(_) | Err(_) => {
+                self.sniffed = true;
+                None
+            }
+        }
+    }
+
+    /// Frame every decrypted byte rustls holds. Returns whether the stream ended
+    /// (close_notify, or a close without it).
+    fn drain_plaintext(&mut self, scratch: &mut [u8], sink: &mut Sink) -> bool {
+        while let Some(tls) = self.tls.as_mut() {
+            let got = tls.reader().read(scratch);
+            match got {
+                Ok(0) => {
+                    // The peer's close_notify: answer with ours before closing.
+                    tls.send_close_notify();
+                    return true;
+                }
+                Ok(n) => self.frame(&scratch[..n], sink),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) => {
+                    report_read_error(self.addr, &e, sink);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Send what rustls wants to send (handshake messages, alerts). Returns
+    /// false when the socket failed.
+    fn flush_tls(&mut self) -> bool {
+        let Some(tls) = self.tls.as_mut() else {
+            return true;
+        };
+        while tls.wants_write() {
+            match tls.write_tls(&mut self.socket) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        true
     }
 
     fn frame(&mut self, data: &[u8], sink: &mut Sink) {
@@ -366,6 +365,22 @@ fn emit(
             }
             *truncated += 1;
         }
+    }
+}
+
+/// A read failed: log it, unless it is an ordinary abrupt end (a reset after
+/// the peer's data, or a TLS peer closing without close_notify, which many
+/// syslog senders do). What was received is logged either way.
+fn report_read_error(addr: SocketAddr, e: &io::Error, sink: &mut Sink) {
+    if !matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+    ) {
+        sink.record(
+            level::WARNING,
+            LOGGER,
+            &format!("reading from {addr} failed: {e}"),
+        );
     }
 }
 
