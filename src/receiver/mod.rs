@@ -13,6 +13,7 @@
 
 pub mod conn;
 pub mod framing;
+mod hup;
 pub mod link;
 pub mod listener;
 pub mod sink;
@@ -84,6 +85,8 @@ pub struct ReceiverConfig {
     pub tls: Option<TlsFiles>,
     /// How long a TLS handshake may take before the connection is closed.
     pub handshake_timeout: Duration,
+    /// Configuration reload on SIGHUP and systemd notifications.
+    pub hooks: crate::daemon::service::ServiceHooks,
 }
 
 #[derive(Debug)]
@@ -245,10 +248,7 @@ impl Receiver {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGHUP => {
-                    self.sink.reopen();
-                    self.reload_tls();
-                }
+                SIGHUP => self.on_hup(),
                 _ if self.stopping.is_some() => {
                     // A second stop request: give up draining now.
                     self.abandon_connections();
@@ -261,6 +261,7 @@ impl Receiver {
 
     /// Stop accepting; read what every peer already sent, then finish.
     fn begin_stop(&mut self) {
+        self.config.hooks.notify_stopping();
         self.stopping = Some(Instant::now() + STOP_TIMEOUT);
         self.set_listening(false);
         self.accepting = Accepting::Stopped;

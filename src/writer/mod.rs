@@ -13,12 +13,13 @@
 use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
 use crate::ipc::{BatchReader, Item, Status};
-use crate::logging::{Config, Engine, LogRecord};
+use crate::logging::{level, Config, Engine, LogRecord};
 
 /// What the writer builds its engine from.
 #[derive(Debug, Clone)]
@@ -35,6 +36,35 @@ impl EngineSource {
             EngineSource::Basic => Ok(Engine::basic_config()),
             EngineSource::DictConfig(config) => Engine::build(config).map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// The writer's own messages (reloads) go under this logger.
+const LOGGER: &str = "pysyslog.writer";
+
+/// Build the new engine beside the old one; on success swap and close the old
+/// one, otherwise keep it. Returns what to log about it, and at which level.
+fn reload(engine: &mut Engine, source: &[u8], cwd: &[u8], json: &[u8]) -> (String, i32) {
+    use std::os::unix::ffi::OsStrExt;
+    let source = Path::new(std::ffi::OsStr::from_bytes(source));
+    let cwd = Path::new(std::ffi::OsStr::from_bytes(cwd));
+    let built = std::str::from_utf8(json)
+        .map_err(|e| format!("{}: not UTF-8: {e}", source.display()))
+        .and_then(|text| Config::from_json_str_in(text, source, cwd).map_err(|e| e.to_string()))
+        .and_then(|config| Engine::build(&config).map_err(|e| e.to_string()));
+    match built {
+        Ok(new) => {
+            let mut old = std::mem::replace(engine, new);
+            old.close();
+            (
+                format!("logging configuration reloaded from {}", source.display()),
+                level::INFO,
+            )
+        }
+        Err(e) => (
+            format!("logging configuration not reloaded, keeping the previous one: {e}"),
+            level::ERROR,
+        ),
     }
 }
 
@@ -99,6 +129,18 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
                 // Records before the reopen belong in the old files.
                 engine.end_batch();
                 engine.reopen();
+            }
+            Ok(Item::Reload { source, cwd, json }) => {
+                // Records before the reload are written with the old engine.
+                engine.end_batch();
+                let (text, level) = reload(engine, source, cwd, json);
+                engine.handle(&LogRecord {
+                    name: LOGGER,
+                    msg: &text,
+                    levelno: level,
+                    created,
+                    relative_created,
+                });
             }
             Err(e) => {
                 eprintln!("pysyslog-writer: rest of batch {seq} unreadable: {e}");
