@@ -38,9 +38,14 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Start-up succeeded: the launcher exits 0.
-    pub fn ready(mut self) {
-        let _ = self.pipe.write_all(b"R");
+    /// Start-up succeeded: the launcher prints `warnings` and exits 0.
+    pub fn ready(mut self, warnings: &[String]) {
+        let mut report = b"R".to_vec();
+        for w in warnings {
+            report.extend_from_slice(w.as_bytes());
+            report.push(b'\n');
+        }
+        let _ = self.pipe.write_all(&report);
     }
 
     /// Start-up failed: the launcher prints `message` and exits with `code`.
@@ -126,7 +131,12 @@ fn launcher_wait(read_end: OwnedFd) -> i32 {
     };
     let text = String::from_utf8_lossy(&report);
     match (read, text.as_bytes().first()) {
-        (_, Some(b'R')) => 0,
+        (_, Some(b'R')) => {
+            for warning in text[1..].lines() {
+                eprintln!("pysyslog: warning: {warning}");
+            }
+            0
+        }
         (_, Some(b'F')) => {
             let (code, message) = text[1..].split_once('\n').unwrap_or(("1", &text[1..]));
             eprintln!("pysyslog: error: {message}");

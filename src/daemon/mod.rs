@@ -83,15 +83,15 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     }
     let identity = match &settings.user {
         Some(user) => Some(privdrop::resolve(user, settings.group.as_deref())?),
-        None => {
-            if nix::unistd::geteuid().is_root() {
-                eprintln!(
-                    "pysyslog: warning: running as root; use --user (for example --user pysyslog) to drop privileges once the port is bound"
-                );
-            }
-            None
-        }
+        None => None,
     };
+    // Said once start-up succeeded, so that a start-up error stays one line.
+    let mut warnings = Vec::new();
+    if identity.is_none() && nix::unistd::geteuid().is_root() {
+        warnings.push(
+            "running as root; use --user (for example --user pysyslog) to drop privileges once the port is bound".to_owned(),
+        );
+    }
     if let Some(path) = &settings.pidfile {
         pidfile::check_free(path)?;
     }
@@ -177,8 +177,13 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     for warning in &tls_warnings {
         receiver.log(level::WARNING, "pysyslog.tls", warning);
     }
-    if let Some(r) = readiness.take() {
-        r.ready();
+    match readiness.take() {
+        Some(r) => r.ready(&warnings),
+        None => {
+            for w in &warnings {
+                eprintln!("pysyslog: warning: {w}");
+            }
+        }
     }
     hooks.notify_ready();
     receiver.run()?;
