@@ -648,3 +648,42 @@ fn a_second_sigterm_while_stopping_ends_the_collector_sooner() {
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
     wait_until("the writer to be gone", || !alive(writer));
 }
+
+/// A new configuration that validates but cannot be applied (its directory is
+/// missing) keeps the old one, in the running writer and in one started after
+/// a crash.
+#[test]
+fn a_reload_that_cannot_be_applied_keeps_the_old_configuration_across_a_writer_crash() {
+    let work = Work::new();
+    let out = work.path("out.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    fs::write(
+        &config,
+        file_config(&work.path("missing/out.log"), "logging.FileHandler"),
+    )
+    .expect("new config");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the writer's reload error", || {
+        read(&out).contains(
+            "pysyslog.writer logging configuration not reloaded, keeping the previous one",
+        )
+    });
+    c.send(b"before the crash\n");
+    wait_until("a line", || peer_lines(&out) == ["before the crash"]);
+
+    let first = c.writer_pid().expect("writer");
+    signal(first, libc::SIGKILL);
+    wait_until("a new writer", || {
+        c.writer_pid().is_some_and(|p| p != first)
+    });
+    wait_until("the fallback reported", || {
+        read(&out).contains(
+            "the reloaded logging configuration cannot be applied, using the previous one",
+        )
+    });
+    c.send(b"after the crash\n");
+    wait_until("the line after the crash", || {
+        peer_lines(&out).last().map(String::as_str) == Some("after the crash")
+    });
+}

@@ -5,7 +5,8 @@
 //! after every line read before the signal, so those lines are written with
 //! the old configuration and later ones with the new. An invalid new
 //! configuration is logged under `pysyslog.config` and the old one stays.
-//! A respawned writer starts from the newest valid configuration.
+//! A respawned writer starts from the newest valid configuration (falling back
+//! to the one before it if the newest cannot be applied).
 
 use super::Receiver;
 use crate::logging::level;
@@ -33,7 +34,8 @@ impl Receiver {
                     reload.cwd_bytes(),
                     new.json.as_bytes(),
                 );
-                self.engine_source = EngineSource::DictConfig(new.config);
+                let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
+                self.engine_source = current.reloaded(new.config);
             }
             Err(e) => self.sink.record(
                 level::ERROR,

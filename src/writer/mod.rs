@@ -28,13 +28,48 @@ pub enum EngineSource {
     Basic,
     /// A validated dictConfig file.
     DictConfig(Config),
+    /// A configuration re-read on SIGHUP, and the one in force before it. A
+    /// writer started later (after a crash) tries the new one first and falls
+    /// back to the previous one when it cannot be applied (a file that cannot
+    /// be opened: validation cannot tell), as the running writer did.
+    Reloaded {
+        config: Config,
+        previous: Box<EngineSource>,
+    },
 }
 
 impl EngineSource {
-    fn build(&self) -> Result<Engine, String> {
+    /// `config` replaces `self`; only the latest previous one is kept.
+    pub fn reloaded(self, config: Config) -> EngineSource {
+        let previous = match self {
+            EngineSource::Reloaded { config, .. } => EngineSource::DictConfig(config),
+            other => other,
+        };
+        EngineSource::Reloaded {
+            config,
+            previous: Box::new(previous),
+        }
+    }
+
+    /// Build the engine; also returns what to report when it had to fall back.
+    fn build(&self) -> Result<(Engine, Option<String>), String> {
         match self {
-            EngineSource::Basic => Ok(Engine::basic_config()),
-            EngineSource::DictConfig(config) => Engine::build(config).map_err(|e| e.to_string()),
+            EngineSource::Basic => Ok((Engine::basic_config(), None)),
+            EngineSource::DictConfig(config) => Engine::build(config)
+                .map(|e| (e, None))
+                .map_err(|e| e.to_string()),
+            EngineSource::Reloaded { config, previous } => match Engine::build(config) {
+                Ok(engine) => Ok((engine, None)),
+                Err(e) => {
+                    let (engine, _) = previous.build()?;
+                    Ok((
+                        engine,
+                        Some(format!(
+                            "the reloaded logging configuration cannot be applied, using the previous one: {e}"
+                        )),
+                    ))
+                }
+            },
         }
     }
 }
@@ -73,8 +108,8 @@ pub const EXIT_CONFIG: i32 = 2;
 
 /// The writer's main loop. Returns the process exit status.
 pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream) -> i32 {
-    let mut engine = match source.build() {
-        Ok(engine) => engine,
+    let (mut engine, fallback) = match source.build() {
+        Ok(built) => built,
         Err(message) => {
             let _ = status.write_all(&Status::Failed(message).encode());
             return EXIT_CONFIG;
@@ -84,6 +119,18 @@ pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream
         return 0;
     }
     let started = Instant::now();
+    if let Some(text) = fallback {
+        engine.handle(&LogRecord {
+            name: LOGGER,
+            msg: &text,
+            levelno: level::ERROR,
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            relative_created: 0.0,
+        });
+        engine.end_batch();
+    }
     while let Ok(batch) = data.recv() {
         let seq = write_batch(&mut engine, &batch, started);
         if let Some(seq) = seq {
