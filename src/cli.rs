@@ -89,6 +89,27 @@ pub struct Args {
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+
+    /// Run as this user (name or uid) once the port is bound and the
+    /// configuration, TLS key and time zone are read; both processes drop to
+    /// it and output files are created by it. Needs root at start.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run as this group (name or gid); default: USER's primary group.
+    #[arg(short = 'g', long, value_name = "GROUP", requires = "user")]
+    pub group: Option<String>,
+
+    /// Detach from the terminal (double fork, setsid, chdir /, standard streams
+    /// to /dev/null). The command exits 0 once the collector listens and its
+    /// writer applied the configuration, or non-zero with the error.
+    #[arg(long)]
+    pub daemonize: bool,
+
+    /// Write the collector's pid to FILE (atomically, locked while running,
+    /// removed at exit); refuse to start if another collector holds it.
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
 }
 
 /// Validated settings the daemon runs with.
@@ -106,6 +127,11 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
+    /// `--user` and `--group`, unresolved.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub daemonize: bool,
+    pub pidfile: Option<PathBuf>,
 }
 
 /// Arguments that parse but do not make sense together.
@@ -167,6 +193,10 @@ impl Args {
             tls,
             handshake_timeout,
             idle_timeout,
+            user: self.user,
+            group: self.group,
+            daemonize: self.daemonize,
+            pidfile: self.pidfile,
         })
     }
 }
@@ -224,6 +254,19 @@ mod tests {
         assert!(parse(&["127.0.0.1", "70000"]).is_err());
         assert!(parse(&["--max-line-length", "10"]).is_err());
         assert!(parse(&["-i", "0"]).is_err());
+    }
+
+    #[test]
+    fn service_flags() {
+        let s =
+            parse(&["--user", "nobody", "--daemonize", "--pidfile", "/run/p.pid"]).expect("parse");
+        assert_eq!(s.user.as_deref(), Some("nobody"));
+        assert!(s.group.is_none() && s.daemonize);
+        assert_eq!(s.pidfile, Some(PathBuf::from("/run/p.pid")));
+        assert!(
+            parse(&["--group", "nogroup"]).is_err(),
+            "--group needs --user"
+        );
     }
 
     #[test]

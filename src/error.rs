@@ -4,6 +4,9 @@
 //! (usage, configuration, address, permissions); 1 for failures at run time.
 
 use crate::cli::UsageError;
+use crate::daemon::daemonize::DaemonizeError;
+use crate::daemon::pidfile::PidFileError;
+use crate::daemon::privdrop::PrivError;
 use crate::daemon::spawn::SpawnError;
 use crate::logging::ConfigError;
 use crate::receiver::listener::BindError;
@@ -24,6 +27,12 @@ pub enum Error {
     Spawn(#[from] SpawnError),
     #[error(transparent)]
     Receiver(#[from] ReceiverError),
+    #[error(transparent)]
+    Privileges(#[from] PrivError),
+    #[error(transparent)]
+    Daemonize(#[from] DaemonizeError),
+    #[error(transparent)]
+    PidFile(#[from] PidFileError),
     #[error("{0}")]
     Io(#[source] std::io::Error),
 }
@@ -33,6 +42,9 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) | Error::Bind(_) | Error::Tls(_) => 2,
             Error::Spawn(SpawnError::Config(_)) => 2,
+            Error::Spawn(SpawnError::Privileges(e)) | Error::Privileges(e) => e.exit_code(),
+            Error::PidFile(e) => e.exit_code(),
+            Error::Daemonize(_) => 1,
             Error::Spawn(_) | Error::Receiver(_) | Error::Io(_) => 1,
         }
     }

@@ -1,14 +1,34 @@
 //! Start-up order and process lifecycle: the only code that knows the sequence.
 //!
-//! 1. validate the logging configuration (before anything is bound or forked);
-//! 2. bind the listeners (errors here exit 2 with the address and a hint);
-//! 3. fork the writer while single-threaded, wait until it has applied its
-//!    configuration;
-//! 4. run the receiver loop until a signal stops it, then let the writer finish.
+//! Everything that needs root happens first, in the process that was started:
+//!
+//! 1. make relative paths absolute (configuration, TLS files, pid file): a
+//!    daemon changes to `/`; resolve `--user`/`--group` (unknown: exit 2);
+//!    refuse early if another collector holds `--pidfile`;
+//! 2. validate the logging configuration; read the TLS certificate and key;
+//!    load the time zone (`tzset`); raise the open-files limit;
+//! 3. bind the listeners (errors here exit 2 with the address and a hint);
+//! 4. `--daemonize`: double fork, `setsid`, `chdir /`, streams to /dev/null,
+//!    keeping a readiness pipe to the launching process;
+//! 5. write `--pidfile` (the final pid, while `/run` is still writable);
+//! 6. fork the writer while single-threaded; the writer drops privileges and
+//!    then builds its handlers (files are created by the service user); the
+//!    receiver drops privileges right after the fork and waits for the
+//!    writer's Ready;
+//! 7. set up the event loop and signals, log the banner, report readiness (the
+//!    launcher exits 0; systemd gets `READY=1`); run until a signal stops it,
+//!    then let the writer finish and remove the pid file.
 //!
 //! Owns: that order, and the open-files limit. Does not own: what each step does.
 
+pub mod daemonize;
+pub mod notify;
+pub mod pidfile;
+pub mod privdrop;
+pub mod service;
 pub mod spawn;
+
+use std::path::PathBuf;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
@@ -18,13 +38,65 @@ use crate::receiver::sink::Sink;
 use crate::receiver::{listener, Receiver, ReceiverConfig};
 use crate::tls;
 use crate::writer::EngineSource;
+use daemonize::Readiness;
+use pidfile::PidFile;
+use service::{ConfigReload, ServiceHooks};
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
 /// link, epoll, signals, standard streams.
 const SPARE_FDS: u64 = 64;
 
-/// Run the collector in the foreground until stopped.
+/// Run the collector until stopped (in the foreground, or detached with
+/// `--daemonize`: then this returns in the daemon only).
 pub fn run(settings: Settings) -> Result<(), Error> {
+    let mut readiness: Option<Readiness> = None;
+    let result = start_and_run(settings, &mut readiness);
+    if let (Err(e), Some(r)) = (&result, readiness.take()) {
+        r.failed(e.exit_code(), &e.to_string());
+    }
+    result
+}
+
+fn absolute(path: &mut PathBuf) -> Result<(), Error> {
+    if path.is_relative() {
+        *path = std::path::absolute(&*path).map_err(Error::Io)?;
+    }
+    Ok(())
+}
+
+fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> Result<(), Error> {
+    // 1. Paths and identity.
+    let cwd = std::env::current_dir().map_err(Error::Io)?;
+    for path in settings
+        .logging_config
+        .iter_mut()
+        .chain(&mut settings.pidfile)
+    {
+        absolute(path)?;
+    }
+    if let Some(files) = &mut settings.tls {
+        absolute(&mut files.cert)?;
+        absolute(&mut files.key)?;
+        if let Some(ca) = &mut files.client_ca {
+            absolute(ca)?;
+        }
+    }
+    let identity = match &settings.user {
+        Some(user) => Some(privdrop::resolve(user, settings.group.as_deref())?),
+        None => None,
+    };
+    // Said once start-up succeeded, so that a start-up error stays one line.
+    let mut warnings = Vec::new();
+    if identity.is_none() && nix::unistd::geteuid().is_root() {
+        warnings.push(
+            "running as root; use --user (for example --user pysyslog) to drop privileges once the port is bound".to_owned(),
+        );
+    }
+    if let Some(path) = &settings.pidfile {
+        pidfile::check_free(path)?;
+    }
+
+    // 2. Files that may be readable by root only, and the time zone.
     let engine_source = match &settings.logging_config {
         Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
         None => EngineSource::Basic,
@@ -39,30 +111,52 @@ pub fn run(settings: Settings) -> Result<(), Error> {
         }
         None => None,
     };
+    privdrop::preload_time_zone();
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
+    // 3. Privileged ports.
     let mut listeners = Vec::new();
     for addr in listener::resolve(&settings.host, settings.port)? {
         listeners.push(listener::bind(addr)?);
     }
 
-    let writer = spawn::spawn_writer(&engine_source)?;
+    // 4-5. Detach; the pid file holds the final pid.
+    if settings.daemonize {
+        *readiness = Some(daemonize::daemonize()?);
+    }
+    let _pidfile = match &settings.pidfile {
+        Some(path) => Some(PidFile::create(path)?),
+        None => None,
+    };
+
+    // 6. The writer, and privileges dropped in both processes.
+    let writer = spawn::spawn_writer_as(&engine_source, identity.as_ref())?;
     let limits = QueueLimits {
         max_lines: settings.max_queue_lines,
         max_bytes: settings.max_queue_bytes,
     };
     let link = WriterLink::new(writer, limits).map_err(Error::Io)?;
+    let hooks = ServiceHooks {
+        reload: settings.logging_config.as_ref().map(|path| ConfigReload {
+            path: path.clone(),
+            cwd: cwd.clone(),
+        }),
+        notify: notify::Notifier::from_env(),
+    };
     let config = ReceiverConfig {
         max_line_bytes: settings.max_line_bytes,
         max_connections: settings.max_connections,
         tls: settings.tls.clone(),
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
+        hooks: hooks.clone(),
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),
         None => (None, Vec::new()),
     };
+
+    // 7. The loop.
     let mut receiver = Receiver::new(
         listeners,
         Sink::new(link),
@@ -84,6 +178,15 @@ pub fn run(settings: Settings) -> Result<(), Error> {
     for warning in &tls_warnings {
         receiver.log(level::WARNING, "pysyslog.tls", warning);
     }
+    match readiness.take() {
+        Some(r) => r.ready(&warnings),
+        None => {
+            for w in &warnings {
+                eprintln!("pysyslog: warning: {w}");
+            }
+        }
+    }
+    hooks.notify_ready();
     receiver.run()?;
     Ok(())
 }

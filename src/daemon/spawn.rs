@@ -5,7 +5,7 @@
 //! the writer's loop ([`crate::writer`]) or when to respawn ([`crate::receiver`]).
 
 use std::collections::BTreeSet;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use super::privdrop::{self, Identity, PrivError};
 use crate::ipc::{Status, StatusDecoder};
 use crate::writer::{self, EngineSource};
 
@@ -41,6 +42,9 @@ pub enum SpawnError {
     /// The writer could not apply the logging configuration.
     #[error("{0}")]
     Config(String),
+    /// The receiver could not drop privileges.
+    #[error("{0}")]
+    Privileges(#[source] PrivError),
     #[error("the writer process (pid {pid}) did not become ready: {reason}")]
     NotReady { pid: Pid, reason: String },
 }
@@ -60,6 +64,17 @@ fn open_fds() -> BTreeSet<RawFd> {
 /// Must be called while the process is single-threaded (start-up, or the
 /// receiver's loop, which starts no threads).
 pub fn spawn_writer(source: &EngineSource) -> Result<WriterProcess, SpawnError> {
+    spawn_writer_as(source, None)
+}
+
+/// [`spawn_writer`], dropping privileges to `identity` in both processes: the
+/// child before it builds its engine (so output files are created by the
+/// service user, as a later reopen will), the parent (the receiver) right
+/// after the fork, before it waits for the child.
+pub fn spawn_writer_as(
+    source: &EngineSource,
+    identity: Option<&Identity>,
+) -> Result<WriterProcess, SpawnError> {
     // The channel's descriptors are the ones that appear while it is created:
     // ipc-channel does not expose them, and the child must keep them open while
     // closing everything else it inherited (listeners, peers' sockets, epoll).
@@ -92,12 +107,26 @@ pub fn spawn_writer(source: &EngineSource) -> Result<WriterProcess, SpawnError> 
                 let _ = unsafe { signal(sig, SigHandler::SigIgn) };
             }
             let _ = nix::sys::prctl::set_name(c"pysyslog-writer");
+            if let Some(id) = identity {
+                if let Err(e) = privdrop::drop_to(id) {
+                    let mut status_tx = status_tx;
+                    let _ = status_tx.write_all(&Status::Failed(format!("writer: {e}")).encode());
+                    std::process::exit(writer::EXIT_CONFIG);
+                }
+            }
             let code = writer::run(source, data_rx, status_tx);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {
             drop(data_rx);
             drop(status_tx);
+            if let Some(id) = identity {
+                if let Err(e) = privdrop::drop_to(id) {
+                    let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                    reap(child, Duration::from_secs(1));
+                    return Err(SpawnError::Privileges(e));
+                }
+            }
             wait_ready(child, &mut status_rx)?;
             Ok(WriterProcess {
                 pid: child,

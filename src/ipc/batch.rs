@@ -7,7 +7,14 @@
 //! item   = 1 | u16 name_len | name | u32 count | count * (u32 len | line)   lines from a peer, INFO
 //!        | 2 | i32 level | u16 name_len | name | u32 len | text             one of our own records
 //!        | 3                                                                reopen output files
+//!        | 4 | u16 len | source | u16 len | cwd | u32 len | json            apply a new logging configuration
 //! ```
+//!
+//! A reload carries the configuration text the receiver validated (not just its
+//! path), so the writer applies exactly that, at that point of the stream:
+//! records before it go through the old configuration, records after it
+//! through the new one. `source` names the file for messages; `cwd` is the
+//! directory relative file names are resolved against (the start-up one).
 //!
 //! Lines from one peer are grouped, so a peer's name is sent once per run of its
 //! lines. Lines are raw bytes (possibly invalid UTF-8); the writer decodes them.
@@ -21,6 +28,7 @@ const HEADER_LEN: usize = 1 + 8;
 const TAG_LINES: u8 = 1;
 const TAG_RECORD: u8 = 2;
 const TAG_REOPEN: u8 = 3;
+const TAG_RELOAD: u8 = 4;
 
 /// Builds one batch in a single buffer, in arrival order.
 #[derive(Debug)]
@@ -135,6 +143,22 @@ impl BatchBuilder {
         self.lines += 1;
     }
 
+    /// Ask the writer to switch to the configuration `json` (validated, read
+    /// from `source`, relative names against `cwd`) at this point of the stream.
+    pub fn push_reload(&mut self, source: &[u8], cwd: &[u8], json: &[u8]) {
+        self.close_group();
+        self.buf.push(TAG_RELOAD);
+        for part in [source, cwd] {
+            let part = clip(part, u16::MAX as usize);
+            put_u16(&mut self.buf, part.len());
+            self.buf.extend_from_slice(part);
+        }
+        let json = clip(json, u32::MAX as usize);
+        put_u32(&mut self.buf, json.len());
+        self.buf.extend_from_slice(json);
+        self.lines += 1;
+    }
+
     /// Seal the batch with its sequence number and start a new one in `next`
     /// (a recycled buffer, or a new empty one).
     pub fn take(&mut self, seq: u64, next: Vec<u8>) -> Vec<u8> {
@@ -177,6 +201,12 @@ pub enum Item<'a> {
     },
     /// Reopen output files here.
     Reopen,
+    /// Switch to this logging configuration here.
+    Reload {
+        source: &'a [u8],
+        cwd: &'a [u8],
+        json: &'a [u8],
+    },
 }
 
 /// A batch that does not follow the format.
@@ -272,6 +302,15 @@ impl<'a> BatchReader<'a> {
                 Some(Item::Record { level, name, text })
             }
             TAG_REOPEN => Some(Item::Reopen),
+            TAG_RELOAD => {
+                let len = self.u16()?;
+                let source = self.bytes(len)?;
+                let len = self.u16()?;
+                let cwd = self.bytes(len)?;
+                let len = self.u32()? as usize;
+                let json = self.bytes(len)?;
+                Some(Item::Reload { source, cwd, json })
+            }
             _ => None,
         }
     }
@@ -315,7 +354,9 @@ mod tests {
         b.push_line("::1", b"b");
         b.push_reopen();
         b.push_line("::1", b"c");
-        assert_eq!(b.items(), 7);
+        b.push_reload(b"/etc/l.json", b"/", b"{}");
+        b.push_line("::1", b"d");
+        assert_eq!(b.items(), 9);
         let buf = b.take(42, Vec::new());
         assert!(b.is_empty());
         let (seq, items) = decode(&buf);
@@ -337,6 +378,12 @@ mod tests {
                 rec(INFO, "::1", b"b"),
                 Ok(Item::Reopen),
                 rec(INFO, "::1", b"c"),
+                Ok(Item::Reload {
+                    source: b"/etc/l.json",
+                    cwd: b"/",
+                    json: b"{}"
+                }),
+                rec(INFO, "::1", b"d"),
             ]
         );
     }
@@ -379,13 +426,14 @@ mod tests {
         b.push_line("10.0.0.1", b"hello");
         b.push_record(40, "pysyslog.receiver", "oops");
         b.push_line("10.0.0.2", b"world");
+        b.push_reload(b"/x.json", b"/", b"{\"version\": 1}");
         let buf = b.take(1, Vec::new());
         for cut in HEADER_LEN..buf.len() {
             let (_, items) = decode(&buf[..cut]);
             let errors = items.iter().filter(|i| i.is_err()).count();
             // A cut exactly between items is a valid shorter batch.
             assert!(errors <= 1, "cut at {cut}");
-            assert!(items.iter().take_while(|i| i.is_ok()).count() <= 3);
+            assert!(items.iter().take_while(|i| i.is_ok()).count() <= 4);
         }
     }
 

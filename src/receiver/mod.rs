@@ -13,6 +13,7 @@
 
 pub mod conn;
 pub mod framing;
+mod hup;
 pub mod link;
 pub mod listener;
 pub mod sink;
@@ -51,6 +52,9 @@ const READ_BUDGET_BYTES: usize = 256 * 1024;
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// A graceful stop gives up on draining sockets after this long.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a second stop request, the writer gets this long to write what it
+/// holds before it is killed.
+const FORCED_STOP_WRITER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read from one connection while stopping, at most: a sender that never
 /// pauses must not keep the collector from stopping.
 const STOP_READ_CAP_BYTES: usize = 16 * 1024 * 1024;
@@ -86,6 +90,8 @@ pub struct ReceiverConfig {
     pub handshake_timeout: Duration,
     /// Close connections that sent nothing for this long (`--idle-timeout`).
     pub idle_timeout: Option<Duration>,
+    /// Configuration reload on SIGHUP and systemd notifications.
+    pub hooks: crate::daemon::service::ServiceHooks,
 }
 
 #[derive(Debug)]
@@ -119,6 +125,8 @@ pub struct Receiver {
     accepting: Accepting,
     /// Set once a stop was asked for: the deadline of the drain.
     stopping: Option<Instant>,
+    /// A second stop request came: the writer gets little time to finish.
+    forced_stop: bool,
     engine_source: EngineSource,
     restarts: VecDeque<Instant>,
     /// The server configuration new TLS connections get (replaced on SIGHUP).
@@ -168,6 +176,7 @@ impl Receiver {
             config,
             accepting: Accepting::Yes,
             stopping: None,
+            forced_stop: false,
             engine_source,
             restarts: VecDeque::new(),
             tls_config,
@@ -254,14 +263,12 @@ impl Receiver {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGHUP => {
-                    self.sink.reopen();
-                    self.reload_tls();
-                }
+                SIGHUP => self.on_hup(),
                 _ if self.stopping.is_some() => {
                     // A second stop request: give up draining now.
                     self.abandon_connections();
                     self.stopping = Some(Instant::now());
+                    self.forced_stop = true;
                 }
                 _ => self.begin_stop(),
             }
@@ -270,6 +277,7 @@ impl Receiver {
 
     /// Stop accepting; read what every peer already sent, then finish.
     fn begin_stop(&mut self) {
+        self.config.hooks.notify_stopping();
         self.stopping = Some(Instant::now() + STOP_TIMEOUT);
         self.set_listening(false);
         self.accepting = Accepting::Stopped;
@@ -635,8 +643,15 @@ impl Receiver {
 
     /// Close the data channel and wait for the writer to write the rest and exit.
     fn finish_writer(self) {
-        let Receiver { sink, .. } = self;
+        let Receiver {
+            sink, forced_stop, ..
+        } = self;
         let pid = sink.link.close();
-        let _ = spawn::reap(pid, STOP_TIMEOUT);
+        let patience = if forced_stop {
+            FORCED_STOP_WRITER_TIMEOUT
+        } else {
+            STOP_TIMEOUT
+        };
+        let _ = spawn::reap(pid, patience);
     }
 }

@@ -55,6 +55,12 @@ impl Sink {
         self.batch.push_reopen();
     }
 
+    /// Ask the writer to switch to a new logging configuration after
+    /// everything queued so far (see [`crate::ipc::batch`]).
+    pub fn reload(&mut self, source: &[u8], cwd: &[u8], json: &[u8]) {
+        self.batch.push_reload(source, cwd, json);
+    }
+
     /// End of a loop iteration: hand over whatever the batch holds.
     pub fn flush(&mut self) {
         self.link.submit(&mut self.batch);

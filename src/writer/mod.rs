@@ -13,12 +13,13 @@
 use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
 use crate::ipc::{BatchReader, Item, Status};
-use crate::logging::{Config, Engine, LogRecord};
+use crate::logging::{level, Config, Engine, LogRecord};
 
 /// What the writer builds its engine from.
 #[derive(Debug, Clone)]
@@ -27,14 +28,78 @@ pub enum EngineSource {
     Basic,
     /// A validated dictConfig file.
     DictConfig(Config),
+    /// A configuration re-read on SIGHUP, and the one in force before it. A
+    /// writer started later (after a crash) tries the new one first and falls
+    /// back to the previous one when it cannot be applied (a file that cannot
+    /// be opened: validation cannot tell), as the running writer did.
+    Reloaded {
+        config: Config,
+        previous: Box<EngineSource>,
+    },
 }
 
 impl EngineSource {
-    fn build(&self) -> Result<Engine, String> {
-        match self {
-            EngineSource::Basic => Ok(Engine::basic_config()),
-            EngineSource::DictConfig(config) => Engine::build(config).map_err(|e| e.to_string()),
+    /// `config` replaces `self`; only the latest previous one is kept.
+    pub fn reloaded(self, config: Config) -> EngineSource {
+        let previous = match self {
+            EngineSource::Reloaded { config, .. } => EngineSource::DictConfig(config),
+            other => other,
+        };
+        EngineSource::Reloaded {
+            config,
+            previous: Box::new(previous),
         }
+    }
+
+    /// Build the engine; also returns what to report when it had to fall back.
+    fn build(&self) -> Result<(Engine, Option<String>), String> {
+        match self {
+            EngineSource::Basic => Ok((Engine::basic_config(), None)),
+            EngineSource::DictConfig(config) => Engine::build(config)
+                .map(|e| (e, None))
+                .map_err(|e| e.to_string()),
+            EngineSource::Reloaded { config, previous } => match Engine::build(config) {
+                Ok(engine) => Ok((engine, None)),
+                Err(e) => {
+                    let (engine, _) = previous.build()?;
+                    Ok((
+                        engine,
+                        Some(format!(
+                            "the reloaded logging configuration cannot be applied, using the previous one: {e}"
+                        )),
+                    ))
+                }
+            },
+        }
+    }
+}
+
+/// The writer's own messages (reloads) go under this logger.
+const LOGGER: &str = "pysyslog.writer";
+
+/// Build the new engine beside the old one; on success swap and close the old
+/// one, otherwise keep it. Returns what to log about it, and at which level.
+fn reload(engine: &mut Engine, source: &[u8], cwd: &[u8], json: &[u8]) -> (String, i32) {
+    use std::os::unix::ffi::OsStrExt;
+    let source = Path::new(std::ffi::OsStr::from_bytes(source));
+    let cwd = Path::new(std::ffi::OsStr::from_bytes(cwd));
+    let built = std::str::from_utf8(json)
+        .map_err(|e| format!("{}: not UTF-8: {e}", source.display()))
+        .and_then(|text| Config::from_json_str_in(text, source, cwd).map_err(|e| e.to_string()))
+        .and_then(|config| Engine::build(&config).map_err(|e| e.to_string()));
+    match built {
+        Ok(new) => {
+            let mut old = std::mem::replace(engine, new);
+            old.close();
+            (
+                format!("logging configuration reloaded from {}", source.display()),
+                level::INFO,
+            )
+        }
+        Err(e) => (
+            format!("logging configuration not reloaded, keeping the previous one: {e}"),
+            level::ERROR,
+        ),
     }
 }
 
@@ -43,8 +108,8 @@ pub const EXIT_CONFIG: i32 = 2;
 
 /// The writer's main loop. Returns the process exit status.
 pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream) -> i32 {
-    let mut engine = match source.build() {
-        Ok(engine) => engine,
+    let (mut engine, fallback) = match source.build() {
+        Ok(built) => built,
         Err(message) => {
             let _ = status.write_all(&Status::Failed(message).encode());
             return EXIT_CONFIG;
@@ -54,6 +119,18 @@ pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream
         return 0;
     }
     let started = Instant::now();
+    if let Some(text) = fallback {
+        engine.handle(&LogRecord {
+            name: LOGGER,
+            msg: &text,
+            levelno: level::ERROR,
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            relative_created: 0.0,
+        });
+        engine.end_batch();
+    }
     while let Ok(batch) = data.recv() {
         let seq = write_batch(&mut engine, &batch, started);
         if let Some(seq) = seq {
@@ -99,6 +176,18 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
                 // Records before the reopen belong in the old files.
                 engine.end_batch();
                 engine.reopen();
+            }
+            Ok(Item::Reload { source, cwd, json }) => {
+                // Records before the reload are written with the old engine.
+                engine.end_batch();
+                let (text, level) = reload(engine, source, cwd, json);
+                engine.handle(&LogRecord {
+                    name: LOGGER,
+                    msg: &text,
+                    levelno: level,
+                    created,
+                    relative_created,
+                });
             }
             Err(e) => {
                 eprintln!("pysyslog-writer: rest of batch {seq} unreadable: {e}");

@@ -1,0 +1,47 @@
+//! SIGHUP: reopen output files, re-read the logging configuration and the TLS
+//! certificate, in that order, in band with the data.
+//!
+//! Owns: the HUP sequence. The reopen and the reload travel as batch items
+//! after every line read before the signal, so those lines are written with
+//! the old configuration and later ones with the new. An invalid new
+//! configuration is logged under `pysyslog.config` and the old one stays.
+//! A respawned writer starts from the newest valid configuration (falling back
+//! to the one before it if the newest cannot be applied).
+
+use super::Receiver;
+use crate::logging::level;
+use crate::writer::EngineSource;
+
+const LOGGER: &str = "pysyslog.config";
+
+impl Receiver {
+    pub(super) fn on_hup(&mut self) {
+        self.config.hooks.notify_reloading();
+        self.sink.reopen();
+        self.reload_logging();
+        self.reload_tls();
+        self.config.hooks.notify_ready();
+    }
+
+    fn reload_logging(&mut self) {
+        let Some(reload) = &self.config.hooks.reload else {
+            return;
+        };
+        match reload.load() {
+            Ok(new) => {
+                self.sink.reload(
+                    reload.source_bytes(),
+                    reload.cwd_bytes(),
+                    new.json.as_bytes(),
+                );
+                let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
+                self.engine_source = current.reloaded(new.config);
+            }
+            Err(e) => self.sink.record(
+                level::ERROR,
+                LOGGER,
+                &format!("logging configuration not reloaded, keeping the previous one: {e}"),
+            ),
+        }
+    }
+}

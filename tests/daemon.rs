@@ -1,0 +1,689 @@
+//! Running as a service: privilege drop, `--daemonize` and `--pidfile`,
+//! SIGHUP (reopen for logrotate, configuration reload), systemd notifications,
+//! and stopping that never hangs. The real binary, on 127.0.0.1 only.
+//!
+//! Tests that need root (CI runs as root) print why they skip otherwise.
+
+mod util;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::*;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// True (and says why) when the test cannot run here.
+fn skip_unless_root(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("SKIPPED {test}: needs root to bind port 514 and switch users (CI runs as root)");
+        return true;
+    }
+    false
+}
+
+const NOBODY: u32 = 65534;
+
+/// A dictConfig routing everything at INFO to `out` with `%(name)s %(message)s`.
+fn file_config(out: &Path, class: &str) -> String {
+    serde_json::json!({
+        "version": 1,
+        "formatters": {"plain": {"format": "%(name)s %(message)s"}},
+        "handlers": {"out": {"class": class, "filename": out, "formatter": "plain"}},
+        "root": {"level": "INFO", "handlers": ["out"]},
+    })
+    .to_string()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Lines of `path` that are peer lines (logger 127.0.0.1), without the logger.
+fn peer_lines(path: &Path) -> Vec<String> {
+    read(path)
+        .lines()
+        .filter_map(|l| l.strip_prefix("127.0.0.1 ").map(str::to_owned))
+        .collect()
+}
+
+fn numbered(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("line {i:06}")).collect()
+}
+
+fn payload(range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in numbered(range) {
+        out.extend_from_slice(l.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A directory the service user can write to, and its files.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Work { dir }
+    }
+
+    /// Hand the directory to nobody:nogroup (root only).
+    fn for_nobody(self) -> Work {
+        std::os::unix::fs::chown(self.dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
+        self
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        fs::write(&p, text).expect("write");
+        p
+    }
+}
+
+/// Start the collector on 127.0.0.1 and a free port with `args` after PORT,
+/// `envs` set, until `out` holds the banner.
+fn start_logging_to(out: &Path, args: &[&str], envs: &[(&str, &str)]) -> Collector {
+    for _attempt in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let stdout = dir.path().join("stdout.log");
+        let stderr = dir.path().join("stderr.log");
+        let child = Command::new(BIN)
+            .arg("127.0.0.1")
+            .arg(port.to_string())
+            .args(args)
+            .envs(envs.iter().copied())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout).expect("stdout file"))
+            .stderr(fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("spawn pysyslog");
+        let mut c = Collector {
+            child,
+            dir,
+            port,
+            stdout,
+            stderr,
+        };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if read(out).contains("Listening for syslog") {
+                return c;
+            }
+            if let Ok(Some(status)) = c.child.try_wait() {
+                let err = c.stderr_text();
+                if err.contains("Address already in use") {
+                    break;
+                }
+                panic!("pysyslog exited at start-up ({status}): {err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pysyslog did not become ready: {}",
+                c.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    panic!("could not find a free port");
+}
+
+/// `Uid:`, `Gid:` and `Groups:` of a process, as numbers.
+fn ids(pid: i32) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| -> Vec<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    (field("Uid:"), field("Gid:"), field("Groups:"))
+}
+
+#[test]
+fn privileges_are_dropped_in_both_processes_and_files_belong_to_the_user() {
+    if skip_unless_root("privileges_are_dropped_in_both_processes_and_files_belong_to_the_user") {
+        return;
+    }
+    let work = Work::new().for_nobody();
+    let out = work.path("messages.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let stderr = work.path("stderr.log");
+    let child = Command::new(BIN)
+        .args(["127.0.0.1", "514", "-l"])
+        .arg(&config)
+        .args(["--user", "nobody", "--group", "nogroup"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("spawn pysyslog");
+    let mut c = Collector {
+        child,
+        dir: tempfile::tempdir().expect("tempdir"),
+        port: 514,
+        stdout: work.path("no-stdout"),
+        stderr: stderr.clone(),
+    };
+    wait_until("the banner in the output file", || {
+        if let Ok(Some(status)) = c.child.try_wait() {
+            let err = read(&stderr);
+            if err.contains("in use") {
+                panic!(
+                    "port 514 on 127.0.0.1 is busy (another syslog daemon?); this test needs it free: {err}"
+                );
+            }
+            panic!("pysyslog exited at start-up ({status}): {err}");
+        }
+        read(&out).contains("Listening for syslog")
+    });
+    let writer = c.writer_pid().expect("writer process");
+    for pid in [c.pid(), writer] {
+        let (uids, gids, groups) = ids(pid);
+        assert_eq!(
+            uids,
+            vec![NOBODY; 4],
+            "pid {pid}: real/effective/saved/fs uid"
+        );
+        assert_eq!(gids, vec![NOBODY; 4], "pid {pid}: gids");
+        assert!(
+            groups.iter().all(|&g| g == NOBODY),
+            "pid {pid}: supplementary groups {groups:?}"
+        );
+    }
+    c.send(&payload(0..3));
+    wait_until("3 lines", || peer_lines(&out).len() == 3);
+    assert_eq!(peer_lines(&out), numbered(0..3));
+    let meta = fs::metadata(&out).expect("output file");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (NOBODY, NOBODY),
+        "the writer creates its files as the service user"
+    );
+    assert_eq!(c.stop().code(), Some(0), "{}", read(&stderr));
+}
+
+#[test]
+fn an_unknown_user_or_group_is_a_start_up_error() {
+    for (flags, wanted) in [
+        (
+            vec!["--user", "no-such-user-pysyslog"],
+            "--user no-such-user-pysyslog: no such user",
+        ),
+        (
+            vec!["--user", "0", "--group", "no-such-group-pysyslog"],
+            "--group no-such-group-pysyslog: no such group",
+        ),
+    ] {
+        let port = free_port().to_string();
+        let (status, err) = run_with_timeout(
+            Command::new(BIN)
+                .args(["127.0.0.1", &port])
+                .args(&flags)
+                .stdin(Stdio::null()),
+        )
+        .expect("run");
+        assert_eq!(status.code(), Some(2), "{err}");
+        assert!(err.contains(wanted), "{err}");
+    }
+}
+
+/// logrotate's way: `mv` the file, then SIGHUP; the collector runs as nobody
+/// (when root), as a packaged one does.
+#[test]
+fn mv_then_hup_splits_the_lines_between_the_old_and_the_new_file() {
+    let work = if is_root() {
+        Work::new().for_nobody()
+    } else {
+        Work::new()
+    };
+    let out = work.path("messages.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut args = vec!["-l", config.to_str().expect("utf-8 path")];
+    if is_root() {
+        args.extend(["--user", "nobody", "--group", "nogroup"]);
+    }
+    let mut c = start_logging_to(&out, &args, &[]);
+    c.send(&payload(0..500));
+    wait_until("the first 500 lines", || peer_lines(&out).len() == 500);
+    let rotated = work.path("messages.log.1");
+    fs::rename(&out, &rotated).expect("mv");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the reopened file", || out.exists());
+    c.send(&payload(500..1000));
+    wait_until("the next 500 lines", || peer_lines(&out).len() == 500);
+    assert_eq!(peer_lines(&rotated), numbered(0..500));
+    assert_eq!(peer_lines(&out), numbered(500..1000));
+    if is_root() {
+        assert_eq!(fs::metadata(&out).expect("new file").uid(), NOBODY);
+    }
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+    assert_eq!(peer_lines(&rotated).len() + peer_lines(&out).len(), 1000);
+}
+
+#[test]
+fn a_watched_file_handler_follows_a_mv_without_hup() {
+    let work = Work::new();
+    let out = work.path("messages.log");
+    let config = work.write(
+        "logging.json",
+        &file_config(&out, "logging.handlers.WatchedFileHandler"),
+    );
+    let mut c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    c.send(&payload(0..300));
+    wait_until("the first 300 lines", || peer_lines(&out).len() == 300);
+    let rotated = work.path("messages.log.1");
+    fs::rename(&out, &rotated).expect("mv");
+    c.send(&payload(300..600));
+    wait_until("the next 300 lines in a new file", || {
+        peer_lines(&out).len() == 300
+    });
+    assert_eq!(peer_lines(&rotated), numbered(0..300));
+    assert_eq!(peer_lines(&out), numbered(300..600));
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
+#[test]
+fn hup_reloads_the_configuration_in_order_with_the_data() {
+    let work = Work::new();
+    let (a, b) = (work.path("a.log"), work.path("b.log"));
+    let config = work.write("logging.json", &file_config(&a, "logging.FileHandler"));
+    let mut c = start_logging_to(&a, &["-l", config.to_str().expect("path")], &[]);
+    // One connection; the HUP lands somewhere in the middle of the stream.
+    let mut s = c.connect();
+    s.write_all(&payload(0..20_000)).expect("send");
+    fs::write(&config, file_config(&b, "logging.FileHandler")).expect("new config");
+    signal(c.pid(), libc::SIGHUP);
+    s.write_all(&payload(20_000..40_000)).expect("send");
+    drop(s);
+    wait_until("every line in a.log or b.log", || {
+        peer_lines(&a).len() + peer_lines(&b).len() == 40_000
+    });
+    let (in_a, in_b) = (peer_lines(&a), peer_lines(&b));
+    let split = in_a.len();
+    assert!(
+        split >= 20_000,
+        "lines sent before the HUP were written with the old configuration"
+    );
+    assert_eq!(in_a, numbered(0..split), "a.log: a prefix, in order, once");
+    assert_eq!(
+        in_b,
+        numbered(split..40_000),
+        "b.log: the rest, in order, once"
+    );
+    assert!(
+        read(&b).contains("pysyslog.writer logging configuration reloaded from"),
+        "{}",
+        read(&b)
+    );
+
+    // An invalid configuration keeps the current one, and says why.
+    fs::write(&config, "{\"version\": 1, \"root\": ").expect("broken config");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the reload error in b.log", || {
+        read(&b).contains(
+            "pysyslog.config logging configuration not reloaded, keeping the previous one",
+        )
+    });
+    assert!(read(&b).contains("invalid JSON"), "{}", read(&b));
+    c.send(b"still here\n");
+    wait_until("a line after the failed reload", || {
+        peer_lines(&b).last().map(String::as_str) == Some("still here")
+    });
+    assert_eq!(peer_lines(&a).len(), split, "a.log is not written any more");
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
+/// A test's notification socket, as systemd's.
+struct NotifySocket {
+    socket: UnixDatagram,
+}
+
+impl NotifySocket {
+    fn next(&self) -> String {
+        let mut buf = [0u8; 4096];
+        let n = self.socket.recv(&mut buf).expect("a notification in time");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+fn check_notifications(notify_socket: &str, server: NotifySocket) {
+    let work = Work::new();
+    let out = work.path("out.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut c = start_logging_to(
+        &out,
+        &["-l", config.to_str().expect("path")],
+        &[("NOTIFY_SOCKET", notify_socket)],
+    );
+    let ready = server.next();
+    assert!(ready.starts_with("READY=1"), "{ready}");
+    assert!(ready.contains(&format!("MAINPID={}", c.pid())), "{ready}");
+    // Ready means listening: a connection works at once.
+    TcpStream::connect(c.addr()).expect("listening when READY=1 arrives");
+
+    signal(c.pid(), libc::SIGHUP);
+    let reloading = server.next();
+    let mut fields = reloading.lines();
+    assert_eq!(fields.next(), Some("RELOADING=1"), "{reloading}");
+    let usec = fields
+        .next()
+        .and_then(|f| f.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(usec.is_some_and(|u| u > 0), "{reloading}");
+    assert!(server.next().starts_with("READY=1"));
+
+    signal(c.pid(), libc::SIGTERM);
+    assert_eq!(server.next(), "STOPPING=1");
+    assert_eq!(c.wait_exit().code(), Some(0), "{}", c.stderr_text());
+}
+
+#[test]
+fn systemd_notifications_on_a_path_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify");
+    let socket = UnixDatagram::bind(&path).expect("bind");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    check_notifications(path.to_str().expect("path"), NotifySocket { socket });
+}
+
+#[test]
+fn systemd_notifications_on_an_abstract_socket() {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("pysyslog-test-notify-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("addr");
+    let socket = UnixDatagram::bind_addr(&addr).expect("bind");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    check_notifications(&format!("@{name}"), NotifySocket { socket });
+}
+
+/// A daemon this test started, stopped by PID if the test fails.
+struct Daemon(i32);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let kids = children(self.0);
+            signal(self.0, libc::SIGKILL);
+            for k in kids {
+                signal(k, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Run `pysyslog 127.0.0.1 PORT args...` to completion (the launcher), on a
+/// free port; returns its status, stderr and the port.
+fn launch(args: &[&str]) -> (std::process::ExitStatus, String, u16) {
+    for _attempt in 0..5 {
+        let port = free_port();
+        let (status, err) = run_with_timeout(
+            Command::new(BIN)
+                .arg("127.0.0.1")
+                .arg(port.to_string())
+                .args(args)
+                .stdin(Stdio::null()),
+        )
+        .expect("the launcher exits");
+        if !err.contains("Address already in use") {
+            return (status, err, port);
+        }
+    }
+    panic!("could not find a free port");
+}
+
+/// Processes whose command line mentions `needle` (this test's unique paths).
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(cmdline) = fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn daemonize_reports_readiness_and_keeps_a_pid_file() {
+    let work = Work::new();
+    let out = work.path("out.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let pidfile = work.path("pysyslog.pid");
+    let args = [
+        "-l",
+        config.to_str().expect("path"),
+        "--daemonize",
+        "--pidfile",
+        pidfile.to_str().expect("path"),
+    ];
+    let (status, err, port) = launch(&args);
+    assert_eq!(status.code(), Some(0), "{err}");
+    // Ready when the launcher returns: the pid file is written and the port listens.
+    let pid: i32 = read(&pidfile)
+        .trim()
+        .parse()
+        .expect("a pid in the pid file");
+    let _guard = Daemon(pid);
+    assert!(alive(pid), "the daemon runs");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("listening once started");
+    s.write_all(&payload(0..10)).expect("send");
+    drop(s);
+    wait_until("10 lines", || peer_lines(&out).len() == 10);
+    let writer = children(pid).first().copied().expect("the writer");
+
+    // Detached: its own session (not a leader), cwd /, stdin on /dev/null.
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let sid: i32 = fields[4].parse().expect("sid");
+    // SAFETY: getsid of our own process.
+    let our_sid = unsafe { libc::getsid(0) };
+    assert_ne!(sid, our_sid, "a new session");
+    assert_ne!(sid, pid, "not a session leader (double fork)");
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd"),
+        PathBuf::from("/")
+    );
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/fd/0")).expect("fd 0"),
+        PathBuf::from("/dev/null")
+    );
+
+    // A second instance with the same pid file refuses, naming the first.
+    let (status, err, _) = launch(&args);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("pysyslog is already running as pid {pid}")),
+        "{err}"
+    );
+    assert_eq!(
+        read(&pidfile).trim(),
+        pid.to_string(),
+        "the pid file is untouched"
+    );
+
+    signal(pid, libc::SIGTERM);
+    wait_until("the daemon to exit", || !alive(pid) && !alive(writer));
+    wait_until("the pid file to be removed", || !pidfile.exists());
+}
+
+#[test]
+fn daemonize_with_a_bad_configuration_fails_with_the_error() {
+    let work = Work::new();
+    let pidfile = work.path("pysyslog.pid");
+    // Invalid JSON: found before detaching.
+    let broken = work.write("broken.json", "{\"version\": 1,");
+    // Valid, but the writer cannot open its file: found after detaching, and
+    // reported through the readiness pipe.
+    let unopenable = work.write(
+        "unopenable.json",
+        &file_config(&work.path("missing-dir/out.log"), "logging.FileHandler"),
+    );
+    for (config, wanted) in [
+        (&broken, "invalid JSON"),
+        (&unopenable, "No such file or directory"),
+    ] {
+        let (status, err, _) = launch(&[
+            "-l",
+            config.to_str().expect("path"),
+            "--daemonize",
+            "--pidfile",
+            pidfile.to_str().expect("path"),
+        ]);
+        assert_eq!(status.code(), Some(2), "{err}");
+        assert!(err.contains(wanted), "{err}");
+        assert!(!pidfile.exists(), "no pid file left");
+        assert_eq!(
+            processes_mentioning(pidfile.to_str().expect("path")),
+            Vec::<i32>::new(),
+            "no process left"
+        );
+    }
+}
+
+/// Start with stdout on a pipe the test never reads, and fill it: the writer
+/// blocks in write(2) and the receiver's queue fills. Returns the collector
+/// and the unread pipe (dropping it would unblock the writer).
+fn stuck_collector() -> (Collector, std::process::ChildStdout) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let stderr = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["127.0.0.1", &port.to_string(), "-m", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&stderr).expect("stderr"))
+        .spawn()
+        .expect("spawn");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).expect("banner");
+    assert!(banner.contains("Listening for syslog"), "{banner}");
+    let c = Collector {
+        child,
+        dir,
+        port,
+        stdout: PathBuf::from("/nonexistent"),
+        stderr,
+    };
+    // 4 MiB of lines: far more than a pipe (64 KiB) and the queue hold.
+    let mut s = c.connect();
+    s.set_write_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let chunk = payload(0..10_000);
+    let deadline = Instant::now() + PATIENCE;
+    let mut sent = 0;
+    while sent < 4 << 20 {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            // The collector stopped reading: it is stuck, as wanted.
+            Err(_) => break,
+        }
+        assert!(Instant::now() < deadline, "could not fill the pipe");
+    }
+    // The connection stays open (dropped with the test); the peer is quiet now.
+    std::mem::forget(s);
+    (c, stdout.into_inner())
+}
+
+#[test]
+fn a_stop_that_cannot_drain_ends_within_its_bound() {
+    let (mut c, _pipe) = stuck_collector();
+    let writer = c.writer_pid().expect("writer");
+    let started = Instant::now();
+    signal(c.pid(), libc::SIGTERM);
+    c.wait_exit();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(25), "stop took {took:?}");
+    wait_until("the writer to be gone", || !alive(writer));
+}
+
+#[test]
+fn a_second_sigterm_while_stopping_ends_the_collector_sooner() {
+    let (mut c, _pipe) = stuck_collector();
+    let writer = c.writer_pid().expect("writer");
+    let started = Instant::now();
+    signal(c.pid(), libc::SIGTERM);
+    // The first stop began once the listener is closed.
+    wait_until("the listener to close", || {
+        TcpStream::connect(c.addr()).is_err()
+    });
+    signal(c.pid(), libc::SIGTERM);
+    c.wait_exit();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "stop took {took:?}");
+    wait_until("the writer to be gone", || !alive(writer));
+}
+
+/// A new configuration that validates but cannot be applied (its directory is
+/// missing) keeps the old one, in the running writer and in one started after
+/// a crash.
+#[test]
+fn a_reload_that_cannot_be_applied_keeps_the_old_configuration_across_a_writer_crash() {
+    let work = Work::new();
+    let out = work.path("out.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    fs::write(
+        &config,
+        file_config(&work.path("missing/out.log"), "logging.FileHandler"),
+    )
+    .expect("new config");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the writer's reload error", || {
+        read(&out).contains(
+            "pysyslog.writer logging configuration not reloaded, keeping the previous one",
+        )
+    });
+    c.send(b"before the crash\n");
+    wait_until("a line", || peer_lines(&out) == ["before the crash"]);
+
+    let first = c.writer_pid().expect("writer");
+    signal(first, libc::SIGKILL);
+    wait_until("a new writer", || {
+        c.writer_pid().is_some_and(|p| p != first)
+    });
+    wait_until("the fallback reported", || {
+        read(&out).contains(
+            "the reloaded logging configuration cannot be applied, using the previous one",
+        )
+    });
+    c.send(b"after the crash\n");
+    wait_until("the line after the crash", || {
+        peer_lines(&out).last().map(String::as_str) == Some("after the crash")
+    });
+}
