@@ -10,6 +10,7 @@
 
 use super::Receiver;
 use crate::logging::level;
+use crate::tls;
 use crate::writer::EngineSource;
 
 const LOGGER: &str = "pysyslog.config";
@@ -41,6 +42,32 @@ impl Receiver {
                 level::ERROR,
                 LOGGER,
                 &format!("logging configuration not reloaded, keeping the previous one: {e}"),
+            ),
+        }
+    }
+
+    /// Re-read the certificate and key: new connections use them, established
+    /// ones keep theirs. A bad file keeps the old configuration.
+    fn reload_tls(&mut self) {
+        let Some(files) = &self.config.tls else {
+            return;
+        };
+        match tls::load(files) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    self.sink.warning("pysyslog.tls", warning);
+                }
+                self.tls_config = Some(loaded.config);
+                self.sink.record(
+                    level::INFO,
+                    "pysyslog.tls",
+                    "TLS certificate and key reloaded",
+                );
+            }
+            Err(e) => self.sink.record(
+                level::ERROR,
+                "pysyslog.tls",
+                &format!("TLS reload failed, keeping the previous certificate: {e}"),
             ),
         }
     }

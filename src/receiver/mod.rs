@@ -1,10 +1,13 @@
 //! The receiver: one mio event loop owning every socket.
 //!
-//! Owns: accepting (with a connection limit and an out-of-descriptors pause),
-//! fair reading (a byte budget per connection per turn, so one fast sender cannot
-//! starve the others), backpressure (no reads while the writer link is full),
-//! signals, graceful stop, and respawning a writer that died. Does not own:
-//! framing rules ([`framing`]), formats ([`crate::ipc`]), or output.
+//! Owns: the loop, fair reading (a byte budget per connection per turn, so one
+//! fast sender cannot starve the others), backpressure (no reads while the
+//! writer link is full), signals and graceful stop. Its parts:
+//! [`accept`] (connection limit, out-of-descriptors pause), [`timers`]
+//! (handshake and idle deadlines), [`hup`] (reopen and reloads), [`respawn`]
+//! (replacing a writer that died), [`conn`] (one connection, plain or TLS),
+//! [`framing`], [`sink`] and [`link`] (batches to the writer). Does not own:
+//! formats ([`crate::ipc`]) or output.
 //!
 //! Every loop iteration: wait for events, serve connections that have unread
 //! data (each gets one budgeted turn, those with more left go to the back of the
@@ -16,11 +19,12 @@ pub mod framing;
 mod hup;
 pub mod link;
 pub mod listener;
+mod respawn;
 pub mod sink;
+mod timers;
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,13 +34,11 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::daemon::spawn::{self, SpawnError};
-use crate::logging::level;
-use crate::tls::{self, TlsFiles};
+use crate::daemon::spawn::SpawnError;
+use crate::tls::TlsFiles;
 use crate::writer::EngineSource;
-use conn::{Connection, Turn, LOGGER};
-use link::LinkError;
-use listener::{classify_accept_error, peer_name, AcceptFailure};
+use accept::{Accepting, ListenerSlot};
+use conn::{Connection, Turn};
 use sink::Sink;
 
 const SIGNALS: Token = Token(0);
@@ -92,24 +94,6 @@ pub struct ReceiverConfig {
     pub idle_timeout: Option<Duration>,
     /// Configuration reload on SIGHUP and systemd notifications.
     pub hooks: crate::daemon::service::ServiceHooks,
-}
-
-#[derive(Debug)]
-struct ListenerSlot {
-    socket: TcpListener,
-    registered: bool,
-}
-
-/// Why accepting is paused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Accepting {
-    Yes,
-    /// At the connection limit; resume below 90% of it.
-    AtLimit,
-    /// Out of descriptors; retry at the instant.
-    OutOfFds(Instant),
-    /// Stopping: never again.
-    Stopped,
 }
 
 pub struct Receiver {
@@ -314,42 +298,6 @@ impl Receiver {
         self.mark_readable(key);
     }
 
-    /// With `--idle-timeout`: once a second, close connections silent for longer.
-    fn close_idle(&mut self) {
-        let Some(limit) = self.config.idle_timeout else {
-            return;
-        };
-        let now = Instant::now();
-        if self.next_idle_sweep.is_some_and(|at| now < at) {
-            return;
-        }
-        self.next_idle_sweep = Some(now + Duration::from_secs(1).min(limit));
-        if self.stopping.is_some() {
-            return;
-        }
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| now.duration_since(c.last_active) >= limit)
-            .map(|(k, _)| k)
-            .collect();
-        for key in idle {
-            if let Some(conn) = self.conns.get_mut(key) {
-                let addr = conn.addr;
-                conn.finish(&mut self.sink);
-                self.sink.record(
-                    level::INFO,
-                    LOGGER,
-                    &format!(
-                        "closed the connection from {addr}: nothing received for {}s (--idle-timeout)",
-                        limit.as_secs_f32()
-                    ),
-                );
-                self.close(key);
-            }
-        }
-    }
-
     fn mark_readable(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
             conn.readable = true;
@@ -408,250 +356,5 @@ impl Receiver {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.socket);
         }
-    }
-
-    fn accept(&mut self, index: usize) {
-        loop {
-            if self.accepting != Accepting::Yes {
-                return;
-            }
-            if self.conns.len() >= self.config.max_connections {
-                self.sink.warning(
-                    LOGGER,
-                    &format!(
-                        "{} connections open (--max-connections): new peers wait in the listen backlog until some close",
-                        self.conns.len()
-                    ),
-                );
-                self.accepting = Accepting::AtLimit;
-                self.set_listening(false);
-                return;
-            }
-            let Some(slot) = self.listeners.get(index) else {
-                return;
-            };
-            match slot.socket.accept() {
-                Ok((socket, addr)) => self.add_connection(socket, addr),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => match classify_accept_error(&e) {
-                    AcceptFailure::Retry => {}
-                    AcceptFailure::NoDescriptors => {
-                        self.sink.record(
-                            level::ERROR,
-                            LOGGER,
-                            &format!(
-                                "accept deferred: {e}; pausing new connections for {}s (raise the open files limit)",
-                                ACCEPT_RETRY_DELAY.as_secs()
-                            ),
-                        );
-                        self.accepting = Accepting::OutOfFds(Instant::now() + ACCEPT_RETRY_DELAY);
-                        self.set_listening(false);
-                        return;
-                    }
-                    AcceptFailure::Other => {
-                        self.sink
-                            .record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
-                        return;
-                    }
-                },
-            }
-        }
-    }
-
-    fn add_connection(&mut self, mut socket: mio::net::TcpStream, addr: SocketAddr) {
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut socket, Token(CONN_BASE + key), Interest::READABLE)
-        {
-            self.sink.record(
-                level::ERROR,
-                LOGGER,
-                &format!("cannot watch connection from {addr}: {e}"),
-            );
-            return;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let tls = match &self.tls_config {
-            None => None,
-            Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                Ok(session) => {
-                    let deadline = Instant::now() + self.config.handshake_timeout;
-                    self.handshakes.push_back((deadline, key, id));
-                    Some((session, deadline))
-                }
-                Err(e) => {
-                    self.sink.record(
-                        level::ERROR,
-                        LOGGER,
-                        &format!("cannot start TLS with {addr}: {e}"),
-                    );
-                    let _ = self.poll.registry().deregister(&mut socket);
-                    return;
-                }
-            },
-        };
-        entry.insert(Connection::new(
-            socket,
-            id,
-            addr,
-            peer_name(&addr),
-            self.config.max_line_bytes,
-            tls,
-        ));
-        // Data may have arrived with the connection; the edge may already be gone.
-        self.mark_readable(key);
-    }
-
-    /// Resume accepting after a pause, once its reason is gone.
-    fn resume_accepting(&mut self) {
-        let resume = match self.accepting {
-            Accepting::AtLimit => self.conns.len() * 10 < self.config.max_connections * 9,
-            Accepting::OutOfFds(at) => Instant::now() >= at,
-            Accepting::Yes | Accepting::Stopped => false,
-        };
-        if resume {
-            self.sink
-                .record(level::INFO, LOGGER, "accepting new connections again");
-            self.accepting = Accepting::Yes;
-            self.set_listening(true);
-            for i in 0..self.listeners.len() {
-                self.accept(i);
-            }
-        }
-    }
-
-    fn set_listening(&mut self, on: bool) {
-        for (i, slot) in self.listeners.iter_mut().enumerate() {
-            if slot.registered == on {
-                continue;
-            }
-            let registry = self.poll.registry();
-            let done = if on {
-                registry.register(
-                    &mut slot.socket,
-                    Token(LISTENER_BASE + i),
-                    Interest::READABLE,
-                )
-            } else {
-                registry.deregister(&mut slot.socket)
-            };
-            if done.is_ok() {
-                slot.registered = on;
-            }
-        }
-    }
-
-    /// Close TLS connections whose handshake outlived its deadline. A peer that
-    /// connects and says nothing, or stops mid-handshake, costs nothing until then.
-    fn expire_handshakes(&mut self) {
-        let now = Instant::now();
-        while let Some(&(deadline, key, id)) = self.handshakes.front() {
-            if deadline > now {
-                break;
-            }
-            self.handshakes.pop_front();
-            let Some(conn) = self.conns.get(key) else {
-                continue;
-            };
-            if conn.id != id || !conn.is_handshaking() {
-                continue;
-            }
-            let addr = conn.addr;
-            self.sink.record(
-                level::WARNING,
-                LOGGER,
-                &format!(
-                    "TLS handshake with {addr} did not complete within {}s (--tls-handshake-timeout): connection closed",
-                    self.config.handshake_timeout.as_secs_f32()
-                ),
-            );
-            self.close(key);
-        }
-    }
-
-    /// Re-read the certificate and key: new connections use them, established
-    /// ones keep theirs. A bad file keeps the old configuration.
-    fn reload_tls(&mut self) {
-        let Some(files) = &self.config.tls else {
-            return;
-        };
-        match tls::load(files) {
-            Ok(loaded) => {
-                for warning in &loaded.warnings {
-                    self.sink.warning("pysyslog.tls", warning);
-                }
-                self.tls_config = Some(loaded.config);
-                self.sink.record(
-                    level::INFO,
-                    "pysyslog.tls",
-                    "TLS certificate and key reloaded",
-                );
-            }
-            Err(e) => self.sink.record(
-                level::ERROR,
-                "pysyslog.tls",
-                &format!("TLS reload failed, keeping the previous certificate: {e}"),
-            ),
-        }
-    }
-
-    /// The writer died: reap it, start a new one, replay what it had not acknowledged.
-    fn restart_writer(&mut self, cause: LinkError) -> Result<(), ReceiverError> {
-        let old = self.sink.link.pid();
-        let _ = self.poll.registry().deregister(&mut self.sink.link.status);
-        let how = spawn::reap(old, Duration::from_secs(2));
-        let now = Instant::now();
-        while self
-            .restarts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
-        {
-            self.restarts.pop_front();
-        }
-        if self.restarts.len() >= MAX_RESTARTS {
-            return Err(ReceiverError::RestartBudget {
-                restarts: self.restarts.len(),
-                window: RESTART_WINDOW.as_secs(),
-                last: format!("pid {old}, {how}"),
-            });
-        }
-        self.restarts.push_back(now);
-        let writer = spawn::spawn_writer(&self.engine_source).map_err(ReceiverError::Respawn)?;
-        let replay = self.sink.link.unacknowledged();
-        self.sink
-            .link
-            .replace_writer(writer)
-            .map_err(ReceiverError::Setup)?;
-        self.poll
-            .registry()
-            .register(&mut self.sink.link.status, STATUS, Interest::READABLE)
-            .map_err(ReceiverError::Setup)?;
-        self.sink.record(
-            level::ERROR,
-            "pysyslog.writer",
-            &format!(
-                "writer process (pid {old}) died ({cause}; {how}); started pid {}, replaying {replay} unacknowledged batches",
-                self.sink.link.pid()
-            ),
-        );
-        Ok(())
-    }
-
-    /// Close the data channel and wait for the writer to write the rest and exit.
-    fn finish_writer(self) {
-        let Receiver {
-            sink, forced_stop, ..
-        } = self;
-        let pid = sink.link.close();
-        let patience = if forced_stop {
-            FORCED_STOP_WRITER_TIMEOUT
-        } else {
-            STOP_TIMEOUT
-        };
-        let _ = spawn::reap(pid, patience);
     }
 }
