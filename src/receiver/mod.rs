@@ -14,6 +14,7 @@
 //! queue), then seal the open batch. So a lone line is handed to the writer in
 //! the iteration it arrived, and batches grow by themselves under load.
 
+mod accept;
 pub mod conn;
 pub mod framing;
 mod hup;
