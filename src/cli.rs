@@ -18,12 +18,17 @@ pub const DEFAULT_MAX_QUEUE_LINES: usize = 50_000;
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 
-/// A fast syslog collector over TCP and TLS. Every received line is logged under
-/// a logger named after the peer's IP address, at level INFO; where it goes is set
-/// by a Python logging.config.dictConfig JSON file (default: stdout as
-/// INFO:<ip>:<message>).
+/// The command line (its `--help` text is the `about` below).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "pysyslog", version, about, max_term_width = 100)]
+#[command(
+    name = "pysyslog",
+    version,
+    about = "A fast syslog collector over TCP and TLS. Every received line is logged under \
+             a logger named after the peer's IP address, at level INFO; where it goes is set \
+             by a Python logging.config.dictConfig JSON file (default: stdout as \
+             INFO:<ip>:<message>).",
+    max_term_width = 100
+)]
 pub struct Args {
     /// Address to listen on: IPv4, IPv6 (`::` listens on both) or a host name.
     #[arg(default_value = "127.0.0.1")]

@@ -167,7 +167,7 @@ pub fn connect_all(
 /// Write all lines of one connection, then close its write side.
 ///
 /// `rate` is this connection's share in lines per second: a burst of about
-/// [`PACE_SLICE`] worth of lines is written whenever it is due.
+/// `PACE_SLICE` worth of lines is written whenever it is due.
 pub fn send_connection<S: FloodStream>(
     stream: &mut S,
     builder: &mut ChunkBuilder,

@@ -229,7 +229,7 @@ const POLL: Duration = Duration::from_millis(5);
 const READ_BUF: usize = 1 << 20;
 
 /// Follow `path` from `start` until `verifier` is complete or `deadline`
-/// passes. Reads incrementally from the last offset; sleeps only [`POLL`]
+/// passes. Reads incrementally from the last offset; sleeps only `POLL`
 /// when there is nothing new. A truncated file is re-read from 0; a replaced
 /// file (rotation) is read to its end and the new one followed from 0.
 pub fn watch_file(

@@ -3,8 +3,8 @@
 //! Owns: the loop, fair reading (a byte budget per connection per turn, so one
 //! fast sender cannot starve the others), backpressure (no reads while the
 //! writer link is full), signals and graceful stop. Its parts:
-//! [`accept`] (connection limit, out-of-descriptors pause), [`timers`]
-//! (handshake and idle deadlines), [`hup`] (reopen and reloads), [`respawn`]
+//! `accept` (connection limit, out-of-descriptors pause), `timers`
+//! (handshake and idle deadlines), `hup` (reopen and reloads), `respawn`
 //! (replacing a writer that died), [`conn`] (one connection, plain or TLS),
 //! [`framing`], [`sink`] and [`link`] (batches to the writer). Does not own:
 //! formats ([`crate::ipc`]) or output.
