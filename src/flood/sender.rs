@@ -202,6 +202,8 @@ pub fn send_connection<S: FloodStream>(
 pub struct SendOutcome {
     /// From the moment all senders were released until the last one finished.
     pub seconds: f64,
+    /// When the senders were released.
+    pub start: Instant,
     /// When the last sender finished.
     pub end: Instant,
     pub lines: u64,
@@ -359,6 +361,7 @@ pub fn run_senders<S: FloodStream>(
     }
     Ok(SendOutcome {
         seconds: end.duration_since(start).as_secs_f64(),
+        start,
         end,
         lines: counters.lines(),
         bytes: counters.bytes(),
