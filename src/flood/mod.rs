@@ -17,6 +17,7 @@ pub mod sender;
 pub mod tls;
 pub mod verify;
 
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -71,7 +72,7 @@ pub enum FloodError {
     Tls(#[from] tls::TlsError),
     #[error("TLS handshake on connection {index} of {count} to {addr} failed: {source}")]
     Handshake {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         index: u32,
         count: u32,
         #[source]
@@ -154,31 +155,35 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
         None => None,
     };
     let addrs = sender::resolve(&o.host, o.port)?;
-    let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
-    let sessions = match tls {
-        None => None,
+    let (addr, streams, sessions) = match tls {
+        None => {
+            let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
+            (addr, streams, None)
+        }
         Some((config, name)) => {
-            // Handshakes happen before the clock starts.
+            // Each connection is handshaken as soon as it is open, before the
+            // next one (a server that handshakes in its accept loop, as
+            // pysyslog 0.1.0 does, would otherwise stall on the first while
+            // the others overflow its listen backlog), and before the clock starts.
             let count = o.connections;
-            let mut sessions = Vec::with_capacity(streams.len());
-            for (index, tcp) in (1u32..).zip(streams.iter()) {
-                let tcp = tcp.try_clone().map_err(|source| FloodError::Handshake {
-                    addr,
-                    index,
-                    count,
-                    source,
-                })?;
-                let s = tls::TlsStream::connect(&config, name.clone(), tcp).map_err(|source| {
+            let handshake = |addr: SocketAddr, index: u32, tcp: TcpStream| {
+                tls::TlsStream::connect(&config, name.clone(), tcp).map_err(|source| {
                     FloodError::Handshake {
                         addr,
                         index,
                         count,
                         source,
                     }
-                })?;
-                sessions.push(s);
+                })
+            };
+            let (addr, mut first) = sender::connect_all(&addrs, 1, CONNECT_TIMEOUT)?;
+            let mut sessions = Vec::with_capacity(count as usize);
+            sessions.push(handshake(addr, 1, first.remove(0))?);
+            for index in 2..=count {
+                let tcp = sender::connect_one(addr, index, count, CONNECT_TIMEOUT)?;
+                sessions.push(handshake(addr, index, tcp)?);
             }
-            Some(sessions)
+            (addr, Vec::new(), Some(sessions))
         }
     };
 
@@ -199,10 +204,7 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
 
     let outcome = match sessions {
         None => sender::run_senders(streams, addr, &format, o.lines, o.rate),
-        Some(sessions) => {
-            drop(streams);
-            sender::run_senders(sessions, addr, &format, o.lines, o.rate)
-        }
+        Some(sessions) => sender::run_senders(sessions, addr, &format, o.lines, o.rate),
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,

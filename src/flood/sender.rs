@@ -145,23 +145,31 @@ pub fn connect_all(
             })
         }
     };
+    let _ = stream.set_nodelay(true);
     let mut streams = Vec::with_capacity(count as usize);
     streams.push(stream);
     for index in 2..=count {
-        let s =
-            TcpStream::connect_timeout(&addr, timeout).map_err(|source| SendError::Connect {
-                addr: addr.to_string(),
-                index,
-                count,
-                source,
-            })?;
-        streams.push(s);
-    }
-    for s in &streams {
-        // Whole chunks are written; no reason to hold back the last one.
-        let _ = s.set_nodelay(true);
+        streams.push(connect_one(addr, index, count, timeout)?);
     }
     Ok((addr, streams))
+}
+
+/// Open connection `index` of `count` to `addr`.
+pub fn connect_one(
+    addr: SocketAddr,
+    index: u32,
+    count: u32,
+    timeout: Duration,
+) -> Result<TcpStream, SendError> {
+    let s = TcpStream::connect_timeout(&addr, timeout).map_err(|source| SendError::Connect {
+        addr: addr.to_string(),
+        index,
+        count,
+        source,
+    })?;
+    // Whole chunks are written; no reason to hold back the last one.
+    let _ = s.set_nodelay(true);
+    Ok(s)
 }
 
 /// Write all lines of one connection, then close its write side.
