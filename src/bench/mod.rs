@@ -842,7 +842,9 @@ pub fn header(env: &Env, plan: &Plan, took: Option<Duration>) -> String {
         .copied()
         .collect();
     if all.contains(&Kind::Rsyslog) {
-        versions.push(first_line(Command::new(env.rsyslogd()).arg("-v")));
+        let v = first_line(Command::new(env.rsyslogd()).arg("-v"));
+        let v = v.split(" compiled").next().unwrap_or("");
+        versions.push(v.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     if all.contains(&Kind::SyslogNg) {
         versions.push(first_line(
@@ -858,15 +860,24 @@ pub fn header(env: &Env, plan: &Plan, took: Option<Duration>) -> String {
     let mut h = format!(
         "## Benchmark {date}\n\n\
          Machine: {cores} cores ({cpu}), Linux {kernel}, load average at the end {load}. \
-         Loopback, {LINE_SIZE}-byte lines (LF), {} lines per run ({} for pysyslog), \
+         Loopback, {LINE_SIZE}-byte lines (LF), {} lines per run{}, \
          {} runs per collector, interleaved; medians. Versions: {}.\n",
         plan.lines,
-        plan.pysyslog_lines,
+        if all.contains(&Kind::Pysyslog) {
+            format!(" ({} for pysyslog)", plan.pysyslog_lines)
+        } else {
+            String::new()
+        },
         plan.runs,
         versions.join("; ")
     );
     if let Some(d) = took {
-        let _ = writeln!(h, "\nThe whole run took {:.1} min.", d.as_secs_f64() / 60.0);
+        let _ = writeln!(
+            h,
+            "\nThe whole run took {:.0} s ({:.1} min).",
+            d.as_secs_f64(),
+            d.as_secs_f64() / 60.0
+        );
     }
     h
 }
