@@ -14,7 +14,7 @@ enum FramingArg {
     Octet,
 }
 
-/// Send uniquely numbered syslog lines over TCP as fast as possible (or at a
+/// Send uniquely numbered syslog lines over TCP or TLS as fast as possible (or at a
 /// given rate), report the throughput, and optionally verify that every line
 /// arrived in the collector's output file.
 #[derive(Parser, Debug)]
@@ -36,6 +36,13 @@ struct Cli {
     /// How lines are delimited.
     #[arg(long, value_enum, default_value_t = FramingArg::Lf)]
     framing: FramingArg,
+    /// Send over TLS (RFC 5425), accepting any server certificate.
+    #[arg(long)]
+    tls: bool,
+    /// Send over TLS and verify the server certificate against this PEM CA
+    /// bundle (and its name against HOST). Implies --tls.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
     /// Total lines per second over all connections (default: as fast as possible).
     #[arg(long, value_name = "LINES_PER_SEC")]
     rate: Option<f64>,
@@ -64,6 +71,11 @@ fn main() {
         framing: match cli.framing {
             FramingArg::Lf => Framing::Lf,
             FramingArg::Octet => Framing::Octet,
+        },
+        tls: match (cli.ca, cli.tls) {
+            (Some(ca), _) => Some(flood::tls::Verify::Ca(ca)),
+            (None, true) => Some(flood::tls::Verify::Any),
+            (None, false) => None,
         },
         rate: cli.rate,
         run_id: cli.run_id,

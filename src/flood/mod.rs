@@ -4,7 +4,8 @@
 //! only parses arguments into [`Options`] and calls [`run`].
 //!
 //! - [`payload`]: the exact bytes of each line and the reusable chunk buffers.
-//! - [`sender`]: connections and sender threads (any `Write`, TLS later).
+//! - [`sender`]: connections and sender threads (any [`sender::FloodStream`]).
+//! - [`tls`]: the TLS client (`--tls`, `--ca`): rustls with the ring provider.
 //! - [`verify`]: finding this run's tokens in the collector's output file.
 //! - [`progress`]: counters and the terminal progress bar.
 //! - [`report`]: the final report, text or JSON.
@@ -13,10 +14,14 @@ pub mod payload;
 pub mod progress;
 pub mod report;
 pub mod sender;
+pub mod tls;
 pub mod verify;
 
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use payload::Framing;
 
@@ -41,6 +46,8 @@ pub struct Options {
     /// Bytes per line on the wire, framing included.
     pub size: usize,
     pub framing: Framing,
+    /// Send over TLS, checking the collector's certificate this way.
+    pub tls: Option<tls::Verify>,
     /// Total lines per second, spread over the connections.
     pub rate: Option<f64>,
     pub run_id: Option<String>,
@@ -61,6 +68,16 @@ pub enum FloodError {
     Send(#[from] sender::SendError),
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("TLS handshake on connection {index} of {count} to {addr} failed: {source}")]
+    Handshake {
+        addr: SocketAddr,
+        index: u32,
+        count: u32,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A run id unlikely to repeat: pid and wall-clock nanoseconds, mixed.
@@ -124,18 +141,81 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
     let format = payload::LineFormat::new(&run_id, o.size, o.framing)?;
 
     // Everything that allocates or touches the output file happens before timing.
-    let mut verifier = match &o.verify {
+    let verifier = match &o.verify {
         Some(path) => Some((
-            path,
+            path.clone(),
             verify::Verifier::new(&run_id, o.connections, o.lines)?,
             verify::start_position(path)?,
         )),
         None => None,
     };
 
+    let tls = match &o.tls {
+        Some(v) => Some((tls::client_config(v)?, tls::server_name(&o.host)?)),
+        None => None,
+    };
     let addrs = sender::resolve(&o.host, o.port)?;
-    let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
-    let outcome = sender::run_senders(streams, addr, &format, o.lines, o.rate)?;
+    let (addr, streams, sessions) = match tls {
+        None => {
+            let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
+            (addr, streams, None)
+        }
+        Some((config, name)) => {
+            // Each connection is handshaken as soon as it is open, before the
+            // next one (a server that handshakes in its accept loop, as
+            // pysyslog 0.1.0 does, would otherwise stall on the first while
+            // the others overflow its listen backlog), and before the clock starts.
+            let count = o.connections;
+            let handshake = |addr: SocketAddr, index: u32, tcp: TcpStream| {
+                tls::TlsStream::connect(&config, name.clone(), tcp).map_err(|source| {
+                    FloodError::Handshake {
+                        addr,
+                        index,
+                        count,
+                        source,
+                    }
+                })
+            };
+            let (addr, mut first) = sender::connect_all(&addrs, 1, CONNECT_TIMEOUT)?;
+            let mut sessions = Vec::with_capacity(count as usize);
+            sessions.push(handshake(addr, 1, first.remove(0))?);
+            for index in 2..=count {
+                let tcp = sender::connect_one(addr, index, count, CONNECT_TIMEOUT)?;
+                sessions.push(handshake(addr, index, tcp)?);
+            }
+            (addr, Vec::new(), Some(sessions))
+        }
+    };
+
+    // The output is followed while it is written, so the time the last line
+    // arrived is known to the poll interval, not to the time a scan takes.
+    let deadline: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let watcher = verifier.map(|(path, mut v, start)| {
+        let deadline = Arc::clone(&deadline);
+        thread::spawn(move || {
+            let d = || *deadline.lock().unwrap_or_else(|p| p.into_inner());
+            let w = verify::watch_file_until(&path, start, &mut v, &d);
+            (v, w)
+        })
+    });
+    let set_deadline = |at: Instant| {
+        *deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    };
+
+    let outcome = match sessions {
+        None => sender::run_senders(streams, addr, &format, o.lines, o.rate),
+        Some(sessions) => sender::run_senders(sessions, addr, &format, o.lines, o.rate),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            set_deadline(Instant::now());
+            if let Some(h) = watcher {
+                let _ = h.join();
+            }
+            return Err(e.into());
+        }
+    };
 
     let send_report = report::SendReport {
         run_id,
@@ -149,6 +229,10 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
     };
 
     if !outcome.errors.is_empty() {
+        set_deadline(Instant::now());
+        if let Some(h) = watcher {
+            let _ = h.join();
+        }
         for e in &outcome.errors {
             eprintln!("pysyslog-flood: {e}");
         }
@@ -156,16 +240,22 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
         return Ok(EXIT_ERROR);
     }
 
-    let verify_report = match verifier.as_mut() {
+    set_deadline(outcome.end + Duration::from_secs_f64(o.verify_timeout));
+    let verify_report = match watcher {
         None => None,
-        Some((path, v, start)) => {
-            let deadline = outcome.end + Duration::from_secs_f64(o.verify_timeout);
-            let w = verify::watch_file(path, *start, v, deadline)?;
+        Some(h) => {
+            let (v, w) = h
+                .join()
+                .map_err(|_| FloodError::Usage("the verifier thread panicked".into()))?;
+            let w = w?;
             Some(report::VerifyReport {
                 tally: v.tally(),
                 drain_seconds: w
                     .last_arrival
                     .map(|t| t.saturating_duration_since(outcome.end).as_secs_f64()),
+                complete_seconds: w
+                    .last_arrival
+                    .map(|t| t.saturating_duration_since(outcome.start).as_secs_f64()),
                 timed_out: w.timed_out,
             })
         }
@@ -197,6 +287,7 @@ mod tests {
             lines: 10,
             size: 120,
             framing: Framing::Lf,
+            tls: None,
             rate: None,
             run_id: None,
             json: false,

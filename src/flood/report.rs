@@ -45,6 +45,9 @@ pub struct VerifyReport {
     pub tally: Tally,
     /// From the end of sending until the last new line was seen in the file.
     pub drain_seconds: Option<f64>,
+    /// From the start of sending until the last new line was seen in the file:
+    /// the end-to-end time of the run.
+    pub complete_seconds: Option<f64>,
     pub timed_out: bool,
 }
 
@@ -69,6 +72,7 @@ pub fn to_json(s: &SendReport, v: Option<&VerifyReport>) -> Value {
         map.insert("duplicated".into(), v.tally.duplicated.into());
         map.insert("invalid".into(), v.tally.invalid.into());
         map.insert("drain_seconds".into(), json!(v.drain_seconds));
+        map.insert("complete_seconds".into(), json!(v.complete_seconds));
         map.insert("verify_timed_out".into(), v.timed_out.into());
     }
     o
@@ -109,6 +113,13 @@ pub fn to_text(s: &SendReport, v: Option<&VerifyReport>) -> String {
             Some(d) => t.push_str(&format!("last line:    {d:.3} s after end of sending\n")),
             None => t.push_str("last line:    none arrived\n"),
         }
+        if let Some(c) = v.complete_seconds {
+            let lines = v.tally.received as f64;
+            t.push_str(&format!(
+                "end to end:   {c:.6} s, {:.0} lines/s (first line sent to last line in the file)\n",
+                per_sec(lines, c)
+            ));
+        }
         if v.timed_out {
             t.push_str("verify:       timed out\n");
         }
@@ -144,6 +155,7 @@ mod tests {
                 invalid: 0,
             },
             drain_seconds: Some(0.25),
+            complete_seconds: Some(0.75),
             timed_out: true,
         };
         let j = to_json(&sample(), Some(&v));

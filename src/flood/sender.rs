@@ -145,23 +145,31 @@ pub fn connect_all(
             })
         }
     };
+    let _ = stream.set_nodelay(true);
     let mut streams = Vec::with_capacity(count as usize);
     streams.push(stream);
     for index in 2..=count {
-        let s =
-            TcpStream::connect_timeout(&addr, timeout).map_err(|source| SendError::Connect {
-                addr: addr.to_string(),
-                index,
-                count,
-                source,
-            })?;
-        streams.push(s);
-    }
-    for s in &streams {
-        // Whole chunks are written; no reason to hold back the last one.
-        let _ = s.set_nodelay(true);
+        streams.push(connect_one(addr, index, count, timeout)?);
     }
     Ok((addr, streams))
+}
+
+/// Open connection `index` of `count` to `addr`.
+pub fn connect_one(
+    addr: SocketAddr,
+    index: u32,
+    count: u32,
+    timeout: Duration,
+) -> Result<TcpStream, SendError> {
+    let s = TcpStream::connect_timeout(&addr, timeout).map_err(|source| SendError::Connect {
+        addr: addr.to_string(),
+        index,
+        count,
+        source,
+    })?;
+    // Whole chunks are written; no reason to hold back the last one.
+    let _ = s.set_nodelay(true);
+    Ok(s)
 }
 
 /// Write all lines of one connection, then close its write side.
@@ -202,6 +210,8 @@ pub fn send_connection<S: FloodStream>(
 pub struct SendOutcome {
     /// From the moment all senders were released until the last one finished.
     pub seconds: f64,
+    /// When the senders were released.
+    pub start: Instant,
     /// When the last sender finished.
     pub end: Instant,
     pub lines: u64,
@@ -359,6 +369,7 @@ pub fn run_senders<S: FloodStream>(
     }
     Ok(SendOutcome {
         seconds: end.duration_since(start).as_secs_f64(),
+        start,
         end,
         lines: counters.lines(),
         bytes: counters.bytes(),

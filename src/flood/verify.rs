@@ -238,6 +238,19 @@ pub fn watch_file(
     verifier: &mut Verifier,
     deadline: Instant,
 ) -> Result<WatchOutcome, VerifyError> {
+    watch_file_until(path, start, verifier, &|| Some(deadline))
+}
+
+/// [`watch_file`] with a deadline that may not be known yet: `deadline()`
+/// returns `None` while there is none (the flood is still sending), so the
+/// file can be followed while the collector writes it.
+pub fn watch_file_until(
+    path: &Path,
+    start: StartPos,
+    verifier: &mut Verifier,
+    deadline: &dyn Fn() -> Option<Instant>,
+) -> Result<WatchOutcome, VerifyError> {
+    let past = |now: Instant| deadline().is_some_and(|d| now >= d);
     let mut buf = vec![0u8; READ_BUF];
     let mut last_arrival = None;
     // (file, inode, offset)
@@ -278,7 +291,7 @@ pub fn watch_file(
                 if verifier.feed(&buf[..n]) > 0 {
                     last_arrival = Some(Instant::now());
                 }
-                if verifier.complete() || Instant::now() >= deadline {
+                if verifier.complete() || past(Instant::now()) {
                     break;
                 }
             }
@@ -308,11 +321,12 @@ pub fn watch_file(
             }
         }
         let now = Instant::now();
-        if now >= deadline {
+        if past(now) {
             break;
         }
         if !progressed {
-            std::thread::sleep(POLL.min(deadline - now));
+            let left = deadline().map_or(POLL, |d| d.saturating_duration_since(now));
+            std::thread::sleep(POLL.min(left));
         }
     }
     if verifier.finish() > 0 {

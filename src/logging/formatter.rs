@@ -202,6 +202,10 @@ pub struct Formatter {
     cache_sec: Option<i64>,
     cache_text: String,
     asctime: String,
+    /// `created` (as bits) that `asctime` was made for: the writer reads the
+    /// clock once per batch, so consecutive records share it and the time
+    /// text is built once per batch, not once per record.
+    asctime_for: Option<u64>,
 }
 
 impl Formatter {
@@ -271,14 +275,17 @@ impl Formatter {
             cache_sec: None,
             cache_text: String::new(),
             asctime: String::new(),
+            asctime_for: None,
         }
     }
 
     /// Append Formatter.format(record) (no terminator) to `out`. On error `out` is unchanged.
     pub fn format(&mut self, record: &LogRecord<'_>, out: &mut String) -> Result<(), FormatError> {
         let msecs = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
-        if self.uses_time {
+        if self.uses_time && self.asctime_for != Some(record.created.to_bits()) {
+            self.asctime_for = None;
             self.format_time(record.created, msecs)?;
+            self.asctime_for = Some(record.created.to_bits());
         }
         let ctx = Ctx {
             record,
@@ -318,8 +325,22 @@ impl Formatter {
         self.asctime.clear();
         self.asctime.push_str(&self.cache_text);
         if self.datefmt.is_none() {
-            use std::fmt::Write as _;
-            let _ = write!(self.asctime, ",{:03}", msecs as i64);
+            // '%s,%03d' % (t, msecs)
+            let m = msecs as i64;
+            if (0..1000).contains(&m) {
+                let d = [
+                    b',',
+                    b'0' + (m / 100) as u8,
+                    b'0' + (m / 10 % 10) as u8,
+                    b'0' + (m % 10) as u8,
+                ];
+                // INVARIANT: ASCII digits.
+                self.asctime
+                    .push_str(std::str::from_utf8(&d).unwrap_or(",000"));
+            } else {
+                use std::fmt::Write as _;
+                let _ = write!(self.asctime, ",{m:03}");
+            }
         }
         Ok(())
     }

@@ -1,0 +1,152 @@
+//! Micro-benchmarks of the per-line hot paths, one line = 120 bytes as in the
+//! peer benchmark: framing in the receiver, the batch format between receiver
+//! and writer, and the writer's `%(asctime)s %(name)s %(message)s` formatting.
+//! Run with `cargo bench --bench micro`; a quick pass: `-- --quick`.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use pysyslog::flood::payload::{ChunkBuilder, Framing, LineFormat};
+use pysyslog::ipc::{BatchBuilder, BatchReader, Item};
+use pysyslog::logging::{Formatter, LogRecord, Style};
+use pysyslog::receiver::framing::{Frame, Framer};
+
+const LINE: usize = 120;
+
+/// `lines` flood lines of 120 bytes in one buffer.
+fn stream(lines: u64, framing: Framing) -> Vec<u8> {
+    let f = LineFormat::new("bench", LINE, framing).expect("line format");
+    let mut b = ChunkBuilder::new(&f, 0, lines, lines as usize * LINE);
+    b.next_chunk(usize::MAX).expect("chunk").to_vec()
+}
+
+fn framing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("framing");
+    let lines = 2048u64; // 240 KiB, about one 256 KiB read turn
+    g.throughput(Throughput::Elements(lines));
+    for (name, framing) in [("lf", Framing::Lf), ("octet", Framing::Octet)] {
+        let data = stream(lines, framing);
+        g.bench_function(name, |b| {
+            let mut framer = Framer::new(64 * 1024);
+            b.iter(|| {
+                let mut n = 0usize;
+                framer.push(black_box(&data), |f| {
+                    if let Frame::Line(l) = f {
+                        n += l.len();
+                    }
+                });
+                n
+            })
+        });
+        // The same bytes split into 1500-byte reads: frames straddle reads.
+        g.bench_function(format!("{name}_split_reads"), |b| {
+            let mut framer = Framer::new(64 * 1024);
+            b.iter(|| {
+                let mut n = 0usize;
+                for piece in data.chunks(1500) {
+                    framer.push(black_box(piece), |f| {
+                        if let Frame::Line(l) = f {
+                            n += l.len();
+                        }
+                    });
+                }
+                n
+            })
+        });
+    }
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    let lines: Vec<Vec<u8>> = stream(540, Framing::Lf)
+        .chunks(LINE)
+        .map(|l| l[..LINE - 1].to_vec())
+        .collect(); // 540 lines: one 64 KiB batch
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("encode", |b| {
+        let mut bb = BatchBuilder::new();
+        let mut seq = 0;
+        b.iter(|| {
+            for l in &lines {
+                bb.push_line("127.0.0.1", black_box(l));
+            }
+            seq += 1;
+            bb.take(seq)
+        })
+    });
+    let mut bb = BatchBuilder::new();
+    for l in &lines {
+        bb.push_line("127.0.0.1", l);
+    }
+    let encoded = bb.take(1);
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let (_, items) = BatchReader::new(black_box(&encoded)).expect("batch");
+            let mut n = 0usize;
+            for item in items {
+                if let Ok(Item::Record { text, .. }) = item {
+                    n += text.len();
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+fn formatting(c: &mut Criterion) {
+    let mut g = c.benchmark_group("format");
+    g.throughput(Throughput::Elements(1));
+    let line = stream(1, Framing::Lf);
+    let msg = std::str::from_utf8(&line[..LINE - 1]).expect("ascii");
+    let defaults = serde_json::Map::new();
+    let mut f = Formatter::new(
+        Some("%(asctime)s %(name)s %(message)s"),
+        None,
+        Style::Percent,
+        true,
+        &defaults,
+    )
+    .expect("formatter");
+    let now = 1_795_000_000.123;
+    let record = |created: f64| LogRecord {
+        name: "127.0.0.1",
+        msg,
+        levelno: 20,
+        created,
+        relative_created: 12.5,
+    };
+    let mut out = String::with_capacity(256);
+    // As in the writer: one clock reading per batch, so consecutive records
+    // share `created`.
+    g.bench_function("asctime_name_message/same_time", |b| {
+        b.iter(|| {
+            out.clear();
+            f.format(black_box(&record(now)), &mut out).expect("format");
+            out.len()
+        })
+    });
+    // A new millisecond every record: the time text is rebuilt each time.
+    let mut t = now;
+    g.bench_function("asctime_name_message/new_time", |b| {
+        b.iter(|| {
+            t += 0.001;
+            out.clear();
+            f.format(black_box(&record(t)), &mut out).expect("format");
+            out.len()
+        })
+    });
+    let mut basic = Formatter::basic();
+    g.bench_function("basic_levelname_name_message", |b| {
+        b.iter(|| {
+            out.clear();
+            basic
+                .format(black_box(&record(now)), &mut out)
+                .expect("format");
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, framing, batch, formatting);
+criterion_main!(benches);

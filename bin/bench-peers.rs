@@ -1,0 +1,215 @@
+//! `bench-peers`: compares our collector with rsyslog, syslog-ng, pysyslog 0.1.0
+//! and a raw socket-to-file copier, interleaved, and prints Markdown tables.
+//! `bench/bench-peers` builds the release binaries and runs this; all logic is
+//! in [`pysyslog::bench`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use pysyslog::bench::{self, Env, Kind, Plan};
+
+/// Compare syslog collectors side by side on loopback (see README, "Performance").
+#[derive(Parser, Debug)]
+#[command(name = "bench-peers", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// Collectors compared (ours, rsyslog, syslog-ng, pysyslog, copier); empty skips.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ours,rsyslog,syslog-ng,pysyslog,copier"
+    )]
+    collectors: Vec<String>,
+    /// Connection counts of the comparison.
+    #[arg(long, value_delimiter = ',', default_value = "4,100")]
+    connections: Vec<u32>,
+    /// Transports of the comparison (plain, tls).
+    #[arg(long, value_delimiter = ',', default_value = "plain,tls")]
+    transports: Vec<String>,
+    /// Runs per collector and scenario.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Lines per run (all connections together).
+    #[arg(long, default_value_t = 2_000_000)]
+    lines: u64,
+    /// Lines per run for pysyslog 0.1.0 (about 50 k lines/s).
+    #[arg(long, default_value_t = 200_000)]
+    pysyslog_lines: u64,
+    /// Connection counts of the scaling table (plain TCP).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    scaling_connections: Vec<u32>,
+    /// Collectors of the scaling table; empty skips it.
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,copier")]
+    scaling_collectors: Vec<String>,
+    /// Collectors whose latency is measured (idle and at half their throughput); empty skips.
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog")]
+    latency_collectors: Vec<String>,
+    /// Probe lines per latency measurement.
+    #[arg(long, default_value_t = 500)]
+    latency_probes: usize,
+    /// Milliseconds between probe lines.
+    #[arg(long, default_value_t = 5)]
+    latency_interval_ms: u64,
+    /// Seconds to wait for the last line of a run to reach the file.
+    #[arg(long, default_value_t = 60.0)]
+    verify_timeout: f64,
+    /// Do not install missing peers; fail instead.
+    #[arg(long)]
+    no_install: bool,
+    /// Exit 1 if any line was lost or duplicated, or a run failed.
+    #[arg(long)]
+    check_loss: bool,
+    /// Also write the Markdown report to this file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The repository (tests/peers/install.sh, tests/data/tls).
+    #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
+    repo: PathBuf,
+    /// Where run directories go (default: REPO/target/bench).
+    #[arg(long)]
+    work: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// The raw socket-to-file copier (the physical limit): no per-line work.
+    Copier {
+        host: String,
+        port: u16,
+        /// File every connection's bytes are appended to.
+        #[arg(long)]
+        out: PathBuf,
+        /// TLS certificate chain (PEM).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+    },
+}
+
+fn kinds(names: &[String]) -> Result<Vec<Kind>, String> {
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| Kind::parse(n).ok_or(format!("unknown collector {n:?}")))
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bench-peers: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Some(Cmd::Copier {
+        host,
+        port,
+        out,
+        cert,
+        key,
+    }) = cli.cmd
+    {
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(
+                pysyslog::tls::load(&pysyslog::tls::TlsFiles {
+                    cert,
+                    key,
+                    client_ca: None,
+                    min_version: pysyslog::tls::MinVersion::Tls12,
+                })
+                .map_err(|e| e.to_string())?
+                .config,
+            )
+            .map(|c: Arc<_>| c),
+            _ => None,
+        };
+        bench::copier::run(&host, port, &out, tls).map_err(|e| e.to_string())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let transports = cli
+        .transports
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.as_str() {
+            "plain" => Ok(false),
+            "tls" => Ok(true),
+            o => Err(format!("unknown transport {o:?} (plain, tls)")),
+        })
+        .collect::<Result<Vec<bool>, String>>()?;
+    let plan = Plan {
+        collectors: kinds(&cli.collectors)?,
+        connections: cli.connections,
+        transports,
+        runs: cli.runs.max(1),
+        lines: cli.lines,
+        pysyslog_lines: cli.pysyslog_lines,
+        scaling_connections: cli.scaling_connections,
+        scaling_collectors: kinds(&cli.scaling_collectors)?,
+        latency_collectors: kinds(&cli.latency_collectors)?,
+        latency_probes: cli.latency_probes.max(1),
+        latency_interval: Duration::from_millis(cli.latency_interval_ms),
+        verify_timeout: cli.verify_timeout,
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin_dir = exe.parent().ok_or("no binary directory")?.to_path_buf();
+    let repo = cli.repo;
+    let env = Env {
+        peers: std::env::var_os("PYSYSLOG_PEERS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target/peers/root")),
+        venv: repo.join("target/bench/venv"),
+        work: cli.work.unwrap_or_else(|| repo.join("target/bench")),
+        bin_dir,
+        repo,
+    };
+    std::fs::create_dir_all(&env.work).map_err(|e| format!("{}: {e}", env.work.display()))?;
+    for b in ["pysyslog", "pysyslog-flood"] {
+        if !env.bin_dir.join(b).exists() {
+            return Err(format!(
+                "{} is missing next to bench-peers: build with cargo build --release --bins",
+                b
+            ));
+        }
+    }
+    let all: Vec<Kind> = plan
+        .collectors
+        .iter()
+        .chain(&plan.scaling_collectors)
+        .chain(&plan.latency_collectors)
+        .copied()
+        .collect();
+    bench::ensure_installed(&env, &all, !cli.no_install)?;
+    bench::raise_nofile();
+
+    let started = Instant::now();
+    let results = bench::run(&env, &plan);
+    let header = bench::header(&env, &plan, Some(started.elapsed()));
+    let text = bench::report(&plan, &results, &header);
+    println!("{text}");
+    if let Some(path) = &cli.output {
+        std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if cli.check_loss {
+        let lost = bench::losses(&results);
+        if lost > 0 || !results.errors.is_empty() {
+            eprintln!(
+                "bench-peers: {lost} lines lost or duplicated, {} failed runs",
+                results.errors.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

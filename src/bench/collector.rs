@@ -1,0 +1,446 @@
+//! The collectors the driver compares, each started in the foreground on
+//! loopback with its own configuration in a private directory, writing the
+//! equivalent of `%(asctime)s %(name)s %(message)s` (time, peer address, the
+//! line as received) to one file, and stopped by PID.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::procstat;
+
+/// The collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Ours,
+    Rsyslog,
+    SyslogNg,
+    Pysyslog,
+    Copier,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Ours,
+        Kind::Rsyslog,
+        Kind::SyslogNg,
+        Kind::Pysyslog,
+        Kind::Copier,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ours => "ours",
+            Kind::Rsyslog => "rsyslog",
+            Kind::SyslogNg => "syslog-ng",
+            Kind::Pysyslog => "pysyslog",
+            Kind::Copier => "copier",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Where everything the driver runs lives.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The repository (for tests/peers/install.sh and tests/data/tls).
+    pub repo: PathBuf,
+    /// Directory of our release binaries (pysyslog, pysyslog-flood, bench-peers).
+    pub bin_dir: PathBuf,
+    /// Prefix the peers were unpacked into.
+    pub peers: PathBuf,
+    /// The venv holding pysyslog 0.1.0.
+    pub venv: PathBuf,
+    /// Where run directories are made.
+    pub work: PathBuf,
+}
+
+impl Env {
+    pub fn tls_file(&self, name: &str) -> PathBuf {
+        self.repo.join("tests/data/tls").join(name)
+    }
+    pub fn rsyslogd(&self) -> PathBuf {
+        self.peers.join("usr/sbin/rsyslogd")
+    }
+    pub fn rsyslog_modules(&self) -> PathBuf {
+        self.peers.join("usr/lib/x86_64-linux-gnu/rsyslog")
+    }
+    pub fn syslog_ng(&self) -> PathBuf {
+        self.peers.join("usr/sbin/syslog-ng")
+    }
+    pub fn syslog_ng_libs(&self) -> PathBuf {
+        self.peers.join("usr/lib/syslog-ng")
+    }
+    /// The versioned module directory (`usr/lib/syslog-ng/3.38`).
+    pub fn syslog_ng_modules(&self) -> Option<PathBuf> {
+        let mut dirs: Vec<PathBuf> = fs::read_dir(self.syslog_ng_libs())
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .collect();
+        dirs.sort();
+        dirs.pop()
+    }
+    /// `3.38` from the module directory's name.
+    pub fn syslog_ng_version(&self) -> String {
+        self.syslog_ng_modules()
+            .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .unwrap_or_else(|| "3.38".into())
+    }
+    pub fn pysyslog(&self) -> PathBuf {
+        self.venv.join("bin/pysyslog")
+    }
+}
+
+/// One run's set-up.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub port: u16,
+    pub tls: bool,
+    /// Connections the collector must accept at once.
+    pub max_connections: u32,
+}
+
+/// A started collector. Dropping it stops it (and every process it started).
+pub struct Running {
+    pub kind: Kind,
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub out: PathBuf,
+    log: PathBuf,
+}
+
+/// `%(asctime)s %(name)s %(message)s` to `out` with a FileHandler.
+pub fn logging_config(out: &Path) -> String {
+    serde_json::json!({
+        "version": 1,
+        "formatters": {"bench": {"format": "%(asctime)s %(name)s %(message)s"}},
+        "handlers": {"file": {
+            "class": "logging.FileHandler",
+            "filename": out.to_string_lossy(),
+            "formatter": "bench",
+        }},
+        "root": {"level": "INFO", "handlers": ["file"]},
+    })
+    .to_string()
+}
+
+/// rsyslog: imtcp (gtls when `tls`) to omfile, no rate limit.
+pub fn rsyslog_config(env: &Env, dir: &Path, out: &Path, s: &Setup) -> String {
+    let mut c = String::new();
+    let _ = write!(
+        c,
+        "global(workDirectory=\"{}\" net.enableDNS=\"off\" maxMessageSize=\"64k\"",
+        dir.display()
+    );
+    if s.tls {
+        let _ = write!(
+            c,
+            " DefaultNetstreamDriver=\"gtls\" DefaultNetstreamDriverCAFile=\"{}\" \
+             DefaultNetstreamDriverCertFile=\"{}\" DefaultNetstreamDriverKeyFile=\"{}\"",
+            env.tls_file("ca.pem").display(),
+            env.tls_file("server-rsa.pem").display(),
+            env.tls_file("server-rsa.key").display()
+        );
+    }
+    c.push_str(")\n");
+    let _ = write!(
+        c,
+        "module(load=\"imtcp\" MaxSessions=\"{}\"",
+        s.max_connections + 16
+    );
+    if s.tls {
+        c.push_str(
+            " StreamDriver.Name=\"gtls\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\"",
+        );
+    }
+    c.push_str(")\n");
+    let _ = writeln!(
+        c,
+        "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\" ratelimit.interval=\"0\")",
+        s.port
+    );
+    let _ = writeln!(
+        c,
+        "template(name=\"bench\" type=\"string\" \
+         string=\"%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n\")\n\
+         action(type=\"omfile\" file=\"{}\" template=\"bench\")",
+        out.display()
+    );
+    c
+}
+
+/// syslog-ng: network() with no-parse to file(), flow control, enough connections.
+pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
+    let conns = s.max_connections + 16;
+    let transport = if s.tls {
+        format!(
+            "transport(\"tls\") tls(key-file(\"{}\") cert-file(\"{}\") peer-verify(optional-untrusted))",
+            env.tls_file("server-rsa.key").display(),
+            env.tls_file("server-rsa.pem").display()
+        )
+    } else {
+        "transport(\"tcp\")".to_string()
+    };
+    format!(
+        "@version: {ver}\n\
+         options {{ use-dns(no); use-fqdn(no); keep-hostname(yes); stats-freq(0); }};\n\
+         source s {{ network(ip(\"127.0.0.1\") port({port}) {transport} flags(no-parse) \
+         max-connections({conns}) log-iw-size({iw})); }};\n\
+         destination d {{ file(\"{out}\" template(\"${{ISODATE}} ${{SOURCEIP}} ${{MSG}}\\n\")); }};\n\
+         log {{ source(s); destination(d); flags(flow-control); }};\n",
+        ver = env.syslog_ng_version(),
+        port = s.port,
+        iw = u64::from(conns) * 100,
+        out = out.display(),
+    )
+}
+
+/// Start `kind` in `dir` (made by the caller), writing to `dir/out.log`.
+pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, String> {
+    let out = dir.join("out.log");
+    let log = dir.join("collector.log");
+    let mut cmd = match kind {
+        Kind::Ours | Kind::Pysyslog => {
+            let conf = dir.join("logging.json");
+            write(&conf, &logging_config(&out))?;
+            let mut cmd = if kind == Kind::Ours {
+                let mut c = Command::new(env.bin_dir.join("pysyslog"));
+                c.arg("--max-connections")
+                    .arg((s.max_connections + 16).max(4096).to_string());
+                c
+            } else {
+                Command::new(env.pysyslog())
+            };
+            cmd.arg("-l").arg(&conf);
+            if s.tls {
+                cmd.arg("--cert")
+                    .arg(env.tls_file("server-rsa.pem"))
+                    .arg("--key")
+                    .arg(env.tls_file("server-rsa.key"));
+            }
+            cmd.arg("127.0.0.1").arg(s.port.to_string());
+            cmd
+        }
+        Kind::Rsyslog => {
+            let conf = dir.join("rsyslog.conf");
+            write(&conf, &rsyslog_config(env, dir, &out, s))?;
+            let mut cmd = Command::new(env.rsyslogd());
+            cmd.arg("-n")
+                .arg("-f")
+                .arg(&conf)
+                .arg("-i")
+                .arg(dir.join("rsyslogd.pid"))
+                .arg("-M")
+                .arg(env.rsyslog_modules());
+            cmd
+        }
+        Kind::SyslogNg => {
+            let conf = dir.join("syslog-ng.conf");
+            write(&conf, &syslog_ng_config(env, &out, s))?;
+            let modules = env
+                .syslog_ng_modules()
+                .ok_or("syslog-ng's module directory is missing")?;
+            let mut cmd = Command::new(env.syslog_ng());
+            cmd.env("LD_LIBRARY_PATH", env.syslog_ng_libs())
+                .args(["--foreground", "--stderr", "--no-caps"])
+                .arg(format!("--cfgfile={}", conf.display()))
+                .arg(format!("--module-path={}", modules.display()))
+                .arg(format!("--pidfile={}", dir.join("syslog-ng.pid").display()))
+                .arg(format!(
+                    "--persist-file={}",
+                    dir.join("syslog-ng.persist").display()
+                ))
+                .arg(format!("--control={}", dir.join("syslog-ng.ctl").display()));
+            cmd
+        }
+        Kind::Copier => {
+            let mut cmd = Command::new(env.bin_dir.join("bench-peers"));
+            cmd.arg("copier").arg("--out").arg(&out);
+            if s.tls {
+                cmd.arg("--cert")
+                    .arg(env.tls_file("server-rsa.pem"))
+                    .arg("--key")
+                    .arg(env.tls_file("server-rsa.key"));
+            }
+            cmd.arg("127.0.0.1").arg(s.port.to_string());
+            cmd
+        }
+    };
+    let logf = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let logf2 = logf.try_clone().map_err(|e| e.to_string())?;
+    let child = cmd
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(logf)
+        .stderr(logf2)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", kind.name()))?;
+    let mut r = Running {
+        kind,
+        child: Some(child),
+        dir: dir.to_path_buf(),
+        out,
+        log,
+    };
+    r.wait_listening(s.port)?;
+    Ok(r)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Whether a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp,
+/// so no connection is made to the collector).
+pub fn listening(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        fs::read_to_string(f).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
+            })
+        })
+    })
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    fn wait_listening(&mut self, port: u16) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return Err(format!(
+                        "{} exited at start-up ({status}):\n{}",
+                        self.kind.name(),
+                        self.log_text()
+                    ));
+                }
+            }
+            if listening(port) {
+                // syslog-ng and pysyslog set up the rest right after listen().
+                std::thread::sleep(Duration::from_millis(100));
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not listen on port {port}:\n{}",
+                    self.kind.name(),
+                    self.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What the collector printed.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the collector is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// SIGTERM to the collector; SIGKILL to it and to the processes it started
+    /// (identified by pid and start time) if they have not exited in time.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = child.id() as i32;
+        let family = procstat::tree(pid);
+        // SAFETY: kill(2) on a pid we started and have not reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Descendants it left behind (pysyslog orphans its writer on SIGTERM).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for p in family.iter().filter(|p| p.pid != pid) {
+            while procstat::alive(p.pid, p.start) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if procstat::alive(p.pid, p.start) {
+                // SAFETY: the pid is a descendant of ours, checked by start time.
+                unsafe { libc::kill(p.pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            repo: "/r".into(),
+            bin_dir: "/b".into(),
+            peers: "/p".into(),
+            venv: "/v".into(),
+            work: "/w".into(),
+        }
+    }
+
+    #[test]
+    fn configs_name_the_port_the_file_and_tls() {
+        let s = Setup {
+            port: 5555,
+            tls: true,
+            max_connections: 100,
+        };
+        let out = Path::new("/d/out.log");
+        let r = rsyslog_config(&env(), Path::new("/d"), out, &s);
+        assert!(r.contains("port=\"5555\"") && r.contains("file=\"/d/out.log\""));
+        assert!(r.contains("StreamDriver.Name=\"gtls\"") && r.contains("MaxSessions=\"116\""));
+        let g = syslog_ng_config(&env(), out, &s);
+        assert!(g.contains("port(5555)") && g.contains("transport(\"tls\")"));
+        assert!(g.contains("flags(no-parse)") && g.contains("flags(flow-control)"));
+        let l: serde_json::Value = serde_json::from_str(&logging_config(out)).unwrap();
+        assert_eq!(l["handlers"]["file"]["filename"], "/d/out.log");
+        assert_eq!(
+            l["formatters"]["bench"]["format"],
+            "%(asctime)s %(name)s %(message)s"
+        );
+    }
+}
