@@ -205,12 +205,12 @@ impl FileOut {
         }
     }
 
-    /// `emit`: maybe roll over, then append the encoded record (`line` is the
+    /// `emit`: maybe roll over, then append the encoded record, given in parts (`line` is the
     /// formatted text, `bytes` it encoded with its terminator).
     pub fn emit(
         &mut self,
         line: &str,
-        bytes: &[u8],
+        bytes: &[&[u8]],
         record: &LogRecord<'_>,
         io: &mut Io,
         stats: &mut Stats,
@@ -263,13 +263,16 @@ impl FileOut {
         if self.file.is_none() {
             self.open()?;
         }
-        if self.pending.len() + bytes.len() > MAX_PENDING_BYTES {
+        let len: usize = bytes.iter().map(|b| b.len()).sum();
+        if self.pending.len() + len > MAX_PENDING_BYTES {
             return Err(EmitFailure::Full(
                 "batch buffer full (earlier writes failed)".into(),
             ));
         }
-        self.pending.extend_from_slice(bytes);
-        self.size += bytes.len() as u64;
+        for part in bytes {
+            self.pending.extend_from_slice(part);
+        }
+        self.size += len as u64;
         Ok(())
     }
 
