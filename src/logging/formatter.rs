@@ -354,7 +354,12 @@ impl Formatter {
         for it in items {
             match it {
                 percent::Item::Lit(s) => out.push_str(s),
-                percent::Item::Field(src, spec) => percent::apply(spec, &ctx.value(src)?, out)?,
+                percent::Item::Field(src, spec) => match ctx.text(src) {
+                    // Plain `%(x)s` of a string: what `apply` would do, without
+                    // building a value (the hot path of every usual format).
+                    Some(text) if spec.is_plain_str() => out.push_str(text),
+                    _ => percent::apply(spec, &ctx.value(src)?, out)?,
+                },
                 percent::Item::Whole(spec) => {
                     let repr = |ascii: bool| self.record_dict_repr(ctx, ascii);
                     percent::apply_dict(spec, &repr, out)?;
@@ -428,6 +433,19 @@ struct Ctx<'r, 'a> {
 }
 
 impl<'r, 'a> Ctx<'r, 'a> {
+    /// The attribute's text when it is a Python `str` (the common `%(name)s` case).
+    fn text(&self, src: &Source) -> Option<&str> {
+        match src {
+            Source::Name => Some(self.record.name),
+            Source::Msg => Some(self.record.msg),
+            Source::LevelName => Some(&self.levelname),
+            Source::Asctime => Some(self.asctime),
+            Source::UnknownFile => Some("(unknown file)"),
+            Source::FuncName => Some("(unknown function)"),
+            _ => None,
+        }
+    }
+
     fn value<'s>(&'s self, src: &'s Source) -> Result<Value<'s>, FormatError> {
         Ok(match src {
             Source::Name => Value::Str(self.record.name),

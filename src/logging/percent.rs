@@ -30,6 +30,14 @@ pub(crate) struct Spec {
     index: usize,
 }
 
+impl Spec {
+    /// `%s` with no width and no precision: a string value is copied as is
+    /// (flags change nothing without a width).
+    pub(crate) fn is_plain_str(&self) -> bool {
+        self.conv == 's' && self.width.is_none() && self.prec.is_none()
+    }
+}
+
 /// A compiled piece of a `%` format string.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Item<K> {
