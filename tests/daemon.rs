@@ -100,50 +100,9 @@ impl Work {
 /// Start the collector on 127.0.0.1 and a free port with `args` after PORT,
 /// `envs` set, until `out` holds the banner.
 fn start_logging_to(out: &Path, args: &[&str], envs: &[(&str, &str)]) -> Collector {
-    for _attempt in 0..5 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let stdout = dir.path().join("stdout.log");
-        let stderr = dir.path().join("stderr.log");
-        let child = Command::new(BIN)
-            .arg("127.0.0.1")
-            .arg(port.to_string())
-            .args(args)
-            .envs(envs.iter().copied())
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&stdout).expect("stdout file"))
-            .stderr(fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("spawn pysyslog");
-        let mut c = Collector {
-            child,
-            dir,
-            port,
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if read(out).contains("Listening for syslog") {
-                return c;
-            }
-            if let Ok(Some(status)) = c.child.try_wait() {
-                let err = c.stderr_text();
-                if err.contains("Address already in use") {
-                    break;
-                }
-                panic!("pysyslog exited at start-up ({status}): {err}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pysyslog did not become ready: {}",
-                c.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    panic!("could not find a free port");
+    Collector::start_with("127.0.0.1", args, envs, |_| {
+        read(out).contains("Listening for syslog")
+    })
 }
 
 /// `Uid:`, `Gid:` and `Groups:` of a process, as numbers.

@@ -54,6 +54,16 @@ impl Collector {
 
     /// Start on `host`, waiting until `ready` holds.
     pub fn start_on(host: &str, args: &[&str], ready: impl Fn(&Collector) -> bool) -> Collector {
+        Self::start_with(host, args, &[], ready)
+    }
+
+    /// Start on `host` with `envs` set, waiting until `ready` holds.
+    pub fn start_with(
+        host: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        ready: impl Fn(&Collector) -> bool,
+    ) -> Collector {
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().expect("tempdir");
             let port = free_port();
@@ -63,6 +73,7 @@ impl Collector {
                 .arg(host)
                 .arg(port.to_string())
                 .args(args)
+                .envs(envs.iter().copied())
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(&stdout).expect("stdout file"))
