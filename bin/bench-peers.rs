@@ -183,14 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ));
         }
     }
-    let all: Vec<Kind> = plan
-        .collectors
-        .iter()
-        .chain(&plan.scaling_collectors)
-        .chain(&plan.latency_collectors)
-        .copied()
-        .collect();
-    bench::ensure_installed(&env, &all, !cli.no_install)?;
+    bench::ensure_installed(&env, &plan.all_collectors(), !cli.no_install)?;
     bench::raise_nofile();
 
     let started = Instant::now();

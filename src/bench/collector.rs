@@ -253,18 +253,13 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
             let modules = env
                 .syslog_ng_modules()
                 .ok_or("syslog-ng's module directory is missing")?;
-            let mut cmd = Command::new(env.syslog_ng());
-            cmd.env("LD_LIBRARY_PATH", env.syslog_ng_libs())
-                .args(["--foreground", "--stderr", "--no-caps"])
-                .arg(format!("--cfgfile={}", conf.display()))
-                .arg(format!("--module-path={}", modules.display()))
-                .arg(format!("--pidfile={}", dir.join("syslog-ng.pid").display()))
-                .arg(format!(
-                    "--persist-file={}",
-                    dir.join("syslog-ng.persist").display()
-                ))
-                .arg(format!("--control={}", dir.join("syslog-ng.ctl").display()));
-            cmd
+            syslog_ng_foreground(
+                &env.syslog_ng(),
+                &env.syslog_ng_libs(),
+                &modules,
+                &conf,
+                dir,
+            )
         }
         Kind::Copier => {
             let mut cmd = Command::new(env.bin_dir.join("bench-peers"));
@@ -406,6 +401,36 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// syslog-ng in the foreground from a private prefix (`binary`, its `libs` and
+/// `modules` directories) with configuration `conf`, keeping its pid, persist
+/// and control files in `state`, so it touches nothing of the system's.
+pub fn syslog_ng_foreground(
+    binary: &Path,
+    libs: &Path,
+    modules: &Path,
+    conf: &Path,
+    state: &Path,
+) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env("LD_LIBRARY_PATH", libs)
+        .args(["--foreground", "--stderr", "--no-caps"])
+        .arg(format!("--cfgfile={}", conf.display()))
+        .arg(format!("--module-path={}", modules.display()))
+        .arg(format!(
+            "--pidfile={}",
+            state.join("syslog-ng.pid").display()
+        ))
+        .arg(format!(
+            "--persist-file={}",
+            state.join("syslog-ng.persist").display()
+        ))
+        .arg(format!(
+            "--control={}",
+            state.join("syslog-ng.ctl").display()
+        ));
+    cmd
 }
 
 #[cfg(test)]

@@ -82,6 +82,18 @@ pub struct Plan {
     pub verify_timeout: f64,
 }
 
+impl Plan {
+    /// Every collector the plan starts, in any table (with repeats).
+    pub fn all_collectors(&self) -> Vec<Kind> {
+        self.collectors
+            .iter()
+            .chain(&self.scaling_collectors)
+            .chain(&self.latency_collectors)
+            .copied()
+            .collect()
+    }
+}
+
 /// Everything measured, for the tables and the targets.
 #[derive(Debug, Default)]
 pub struct Results {
@@ -834,13 +846,7 @@ pub fn header(env: &Env, plan: &Plan, took: Option<Duration>) -> String {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let mut versions = vec![format!("ours {}", env!("CARGO_PKG_VERSION"))];
-    let all: Vec<Kind> = plan
-        .collectors
-        .iter()
-        .chain(&plan.scaling_collectors)
-        .chain(&plan.latency_collectors)
-        .copied()
-        .collect();
+    let all = plan.all_collectors();
     if all.contains(&Kind::Rsyslog) {
         let v = first_line(Command::new(env.rsyslogd()).arg("-v"));
         let v = v.split(" compiled").next().unwrap_or("");

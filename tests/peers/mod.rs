@@ -96,18 +96,9 @@ impl Peer {
             );
             let conf = dir.join("syslog-ng.conf");
             fs::write(&conf, config).expect("write syslog-ng.conf");
-            let mut cmd = Command::new(syslog_ng);
-            cmd.env("LD_LIBRARY_PATH", libs)
-                .args(["--foreground", "--stderr", "--no-caps"])
-                .arg(format!("--cfgfile={}", conf.display()))
-                .arg(format!("--module-path={}", modules.display()))
-                .arg(format!("--pidfile={}", dir.join("syslog-ng.pid").display()))
-                .arg(format!(
-                    "--persist-file={}",
-                    dir.join("syslog-ng.persist").display()
-                ))
-                .arg(format!("--control={}", dir.join("syslog-ng.ctl").display()));
-            cmd
+            pysyslog::bench::collector::syslog_ng_foreground(
+                &syslog_ng, &libs, &modules, &conf, dir,
+            )
         })
     }
 
