@@ -43,7 +43,7 @@ impl Resolver<'_> {
         match prefix {
             "ext" => ext_convert(suffix),
             "cfg" => {
-                let found = self.cfg_lookup(s, suffix)?;
+                let found = self.cfg_lookup(s, suffix, depth + 1)?;
                 self.conv_depth(&found, depth + 1)
             }
             _ => Ok(v.clone()),
@@ -59,20 +59,22 @@ impl Resolver<'_> {
     }
 
     /// `cfg_convert`: `WORD` then any of `.word` / `[word]` (digits index a list).
-    fn cfg_lookup(&self, whole: &str, path: &str) -> Result<Value, String> {
+    /// Values met on the way are converted at `depth`, so a reference that leads
+    /// back to itself (`"x": "cfg://x"`) ends in an error, not a stack overflow.
+    fn cfg_lookup(&self, whole: &str, path: &str, depth: usize) -> Result<Value, String> {
         let Some((first, mut rest)) = take_word(path.trim_start()) else {
             return Err(format!("Unable to convert {}", py_repr_str(whole)));
         };
         rest = rest.trim_start();
         let mut d = match self.root.get(first) {
-            Some(v) => self.conv(v)?,
+            Some(v) => self.conv_depth(v, depth)?,
             None => return Err(py_repr_str(first)),
         };
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix('.') {
                 if let Some((w, r)) = take_word(after.trim_start()) {
                     d = index_key(&d, w)?;
-                    d = self.conv(&d)?;
+                    d = self.conv_depth(&d, depth)?;
                     rest = r.trim_start();
                     continue;
                 }
@@ -84,7 +86,7 @@ impl Resolver<'_> {
                         } else {
                             index_key(&d, w)?
                         };
-                        d = self.conv(&d)?;
+                        d = self.conv_depth(&d, depth)?;
                         rest = r.trim_start();
                         continue;
                     }
@@ -394,5 +396,21 @@ mod tests {
             "{'a': [1, 2.0, None, True]}"
         );
         assert_eq!(py_repr_str("it's"), "\"it's\"");
+    }
+
+    #[test]
+    fn cyclic_references_are_errors_not_stack_overflows() {
+        // Found by tests/properties.rs: the depth was reset on the way.
+        for (doc, reference) in [
+            (json!({"x": "cfg://x"}), "cfg://x"),
+            (json!({"x": "cfg://y", "y": "cfg://x"}), "cfg://x"),
+            (json!({"x": {"y": "cfg://x.y"}}), "cfg://x.y"),
+            (json!({"x": ["cfg://x[0]"]}), "cfg://x[0]"),
+        ] {
+            let root = doc.as_object().unwrap().clone();
+            let r = Resolver { root: &root };
+            let err = r.conv(&json!(reference)).err().unwrap_or_default();
+            assert!(err.contains("recursion"), "{doc}: {err:?}");
+        }
     }
 }
