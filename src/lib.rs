@@ -15,7 +15,7 @@
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
 //! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
 //! - [`flood`] is the load generator behind `pysyslog-flood` (tests and benchmarks).
-//! - [`bench`] is the comparison driver behind `bench-peers` (the README's Performance).
+//! - [`bench`](mod@bench) is the comparison driver behind `bench-peers` (the README's Performance).
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
 pub mod bench;

@@ -3,7 +3,7 @@
 //! any certificate (`--tls`, for benchmarks against self-signed collectors),
 //! and [`TlsStream`], the [`FloodStream`] that sends through it.
 //!
-//! The handshake is completed in [`connect`], before the clock starts, so a run
+//! The handshake is completed in `connect`, before the clock starts, so a run
 //! times only the encrypted data. Writes are buffered by rustls into records of
 //! up to 16 KiB; `write_all` of a chunk therefore costs one encryption pass and
 //! a few `write(2)`s of whole records. Closing waits for the collector to
