@@ -107,17 +107,14 @@ fn start_logging_to(out: &Path, args: &[&str], envs: &[(&str, &str)]) -> Collect
 
 /// `Uid:`, `Gid:` and `Groups:` of a process, as numbers.
 fn ids(pid: i32) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let field = |name: &str| -> Vec<u32> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or("")
+        proc_status(pid, name)
+            .expect("proc status")
             .split_whitespace()
             .filter_map(|n| n.parse().ok())
             .collect()
     };
-    (field("Uid:"), field("Gid:"), field("Groups:"))
+    (field("Uid"), field("Gid"), field("Groups"))
 }
 
 #[test]
@@ -461,14 +458,7 @@ fn daemonize_reports_readiness_and_keeps_a_pid_file() {
     let writer = children(pid).first().copied().expect("the writer");
 
     // Detached: its own session (not a leader), cwd /, stdin on /dev/null.
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let sid: i32 = fields[4].parse().expect("sid");
+    let sid: i32 = proc_stat(pid).get(4).expect("stat").parse().expect("sid");
     // SAFETY: getsid of our own process.
     let our_sid = unsafe { libc::getsid(0) };
     assert_ne!(sid, our_sid, "a new session");

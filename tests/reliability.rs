@@ -17,23 +17,19 @@ use util::*;
 
 const FLOOD: &str = env!("CARGO_BIN_EXE_pysyslog-flood");
 
-/// Peak resident memory of a process, in KiB.
-fn peak_rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+/// A `kB` figure of /proc/PID/status (`VmHWM`: peak resident memory; `VmRSS`: now).
+fn status_kib(pid: i32, name: &str) -> u64 {
+    proc_status(pid, name)
+        .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
 
+fn peak_rss_kib(pid: i32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
 fn current_rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status_kib(pid, "VmRSS")
 }
 
 /// Raise this test process's open-files limit to its hard limit.

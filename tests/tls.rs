@@ -70,22 +70,14 @@ fn s_client(port: u16, payload: &[u8], extra: &[&str]) -> (bool, String) {
 
 /// CPU time (user + system, clock ticks) of a process.
 fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    // After the command name: state is field 3, utime 14, stime 15 (1-based).
-    fields
-        .get(11)
-        .and_then(|u| u.parse::<u64>().ok())
-        .unwrap_or(0)
-        + fields
-            .get(12)
-            .and_then(|s| s.parse::<u64>().ok())
+    let fields = proc_stat(pid);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
+    };
+    ticks(11) + ticks(12)
 }
 
 #[test]

@@ -225,27 +225,13 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
                 Command::new(env.pysyslog())
             };
             cmd.arg("-l").arg(&conf);
-            if s.tls {
-                cmd.arg("--cert")
-                    .arg(env.tls_file("server-rsa.pem"))
-                    .arg("--key")
-                    .arg(env.tls_file("server-rsa.key"));
-            }
-            cmd.arg("127.0.0.1").arg(s.port.to_string());
+            listen_on(&mut cmd, env, s);
             cmd
         }
         Kind::Rsyslog => {
             let conf = dir.join("rsyslog.conf");
             write(&conf, &rsyslog_config(env, dir, &out, s))?;
-            let mut cmd = Command::new(env.rsyslogd());
-            cmd.arg("-n")
-                .arg("-f")
-                .arg(&conf)
-                .arg("-i")
-                .arg(dir.join("rsyslogd.pid"))
-                .arg("-M")
-                .arg(env.rsyslog_modules());
-            cmd
+            rsyslogd_foreground(&env.rsyslogd(), &env.rsyslog_modules(), &conf, dir)
         }
         Kind::SyslogNg => {
             let conf = dir.join("syslog-ng.conf");
@@ -264,13 +250,7 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
         Kind::Copier => {
             let mut cmd = Command::new(env.bin_dir.join("bench-peers"));
             cmd.arg("copier").arg("--out").arg(&out);
-            if s.tls {
-                cmd.arg("--cert")
-                    .arg(env.tls_file("server-rsa.pem"))
-                    .arg("--key")
-                    .arg(env.tls_file("server-rsa.key"));
-            }
-            cmd.arg("127.0.0.1").arg(s.port.to_string());
+            listen_on(&mut cmd, env, s);
             cmd
         }
     };
@@ -401,6 +381,32 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The arguments ours, pysyslog and the copier share: the TLS certificate and
+/// key for a TLS scenario, then `127.0.0.1 PORT`.
+fn listen_on(cmd: &mut Command, env: &Env, s: &Setup) {
+    if s.tls {
+        cmd.arg("--cert")
+            .arg(env.tls_file("server-rsa.pem"))
+            .arg("--key")
+            .arg(env.tls_file("server-rsa.key"));
+    }
+    cmd.arg("127.0.0.1").arg(s.port.to_string());
+}
+
+/// rsyslogd in the foreground (`-n`) with configuration `conf`, modules from a
+/// private prefix, and its pid file in `state`.
+pub fn rsyslogd_foreground(binary: &Path, modules: &Path, conf: &Path, state: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.arg("-n")
+        .arg("-f")
+        .arg(conf)
+        .arg("-i")
+        .arg(state.join("rsyslogd.pid"))
+        .arg("-M")
+        .arg(modules);
+    cmd
 }
 
 /// syslog-ng in the foreground from a private prefix (`binary`, its `libs` and

@@ -166,7 +166,6 @@ impl BatchBuilder {
         self.buf[1..HEADER_LEN].copy_from_slice(&seq.to_le_bytes());
         let next = BatchBuilder::with_buffer(next);
         self.lines = 0;
-        self.group = None;
         std::mem::replace(&mut self.buf, next.buf)
     }
 

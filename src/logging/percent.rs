@@ -50,6 +50,17 @@ pub(crate) enum Item<K> {
     Fail(FormatError),
 }
 
+/// A `*` width or precision: with a mapping Python looks for a second argument
+/// (there is none); without one it wants an int.
+fn star_error(keyed: bool) -> FormatError {
+    let e = if keyed {
+        "not enough arguments for format string"
+    } else {
+        "* wants int"
+    };
+    FormatError::Type(e.into())
+}
+
 /// Parse `fmt` the way `PyUnicode_Format` walks it. Keys are resolved with
 /// `resolve` at compile time (the record's attribute set is fixed); errors that
 /// Python raises while formatting become a trailing [`Item::Fail`].
@@ -130,12 +141,7 @@ pub(crate) fn compile<K>(fmt: &str, mut resolve: impl FnMut(&str) -> K) -> Vec<I
             }
         };
         if ch == Some('*') {
-            let e = if key.is_some() {
-                "not enough arguments for format string"
-            } else {
-                "* wants int"
-            };
-            fail(&mut items, &mut lit, FormatError::Type(e.into()));
+            fail(&mut items, &mut lit, star_error(key.is_some()));
             return items;
         }
         let mut at_end = i >= chars.len() && matches!(ch, Some('-' | '+' | ' ' | '#' | '0') | None);
@@ -165,12 +171,7 @@ pub(crate) fn compile<K>(fmt: &str, mut resolve: impl FnMut(&str) -> K) -> Vec<I
             if !next(&mut i, &mut ch) {
                 at_end = true;
             } else if ch == Some('*') {
-                let e = if key.is_some() {
-                    "not enough arguments for format string"
-                } else {
-                    "* wants int"
-                };
-                fail(&mut items, &mut lit, FormatError::Type(e.into()));
+                fail(&mut items, &mut lit, star_error(key.is_some()));
                 return items;
             } else if let Some(d @ '0'..='9') = ch {
                 prec = d as usize - '0' as usize;

@@ -68,15 +68,7 @@ impl Peer {
             );
             let conf = dir.join("rsyslog.conf");
             fs::write(&conf, config).expect("write rsyslog.conf");
-            let mut cmd = Command::new(rsyslogd);
-            cmd.arg("-n")
-                .arg("-f")
-                .arg(conf)
-                .arg("-i")
-                .arg(dir.join("rsyslogd.pid"))
-                .arg("-M")
-                .arg(modules);
-            cmd
+            pysyslog::bench::collector::rsyslogd_foreground(&rsyslogd, &modules, &conf, dir)
         })
     }
 

@@ -203,15 +203,30 @@ pub fn signal(pid: i32, sig: i32) {
     unsafe { libc::kill(pid, sig) };
 }
 
+/// The fields of `/proc/PID/stat` after the command name: `[0]` is the state
+/// (field 3 in proc(5)), `[11]`/`[12]` utime/stime; empty when the process is gone.
+pub fn proc_stat(pid: i32) -> Vec<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The value of `NAME:` in `/proc/PID/status` (e.g. `VmHWM`, `Uid`), trimmed.
+pub fn proc_status(pid: i32, name: &str) -> Option<String> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+}
+
 /// A process exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+    proc_stat(pid).first().is_some_and(|state| state != "Z")
 }
 
 /// Child PIDs of `pid`, from /proc.
