@@ -32,8 +32,6 @@
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Map;
 
 use super::config::HandlerClass;
@@ -110,11 +108,7 @@ impl Engine {
 
     /// Build handlers from a config (opens files that are not `delay`ed).
     pub fn build(config: &Config) -> Result<Engine, ConfigError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        Engine::build_at(config, now)
+        Engine::build_at(config, super::record::time_now())
     }
 
     /// [`Engine::build`] with the clock given: TimedRotatingFileHandler's first

@@ -15,3 +15,11 @@ pub struct LogRecord<'a> {
     /// Milliseconds since the engine was created (`relativeCreated`).
     pub relative_created: f64,
 }
+
+/// Python's `time.time()`: seconds since the Unix epoch (0.0 if the clock is
+/// before it).
+pub fn time_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

@@ -14,11 +14,12 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
 use crate::ipc::{BatchReader, Item, Status};
+use crate::logging::record::time_now;
 use crate::logging::{level, Config, Engine, LogRecord};
 
 /// What the writer builds its engine from.
@@ -124,9 +125,7 @@ pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream
             name: LOGGER,
             msg: &text,
             levelno: level::ERROR,
-            created: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            created: time_now(),
             relative_created: 0.0,
         });
         engine.end_batch();
@@ -165,9 +164,7 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
     };
     // One clock reading per batch: Python reads it per record; within a batch the
     // difference is far below a millisecond.
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let created = time_now();
     let relative_created = started.elapsed().as_secs_f64() * 1000.0;
     // Lines of one peer arrive in runs sharing one name: decode it once per run.
     let mut peer: (&[u8], Cow<'_, str>) = (&[], Cow::Borrowed(""));
