@@ -458,7 +458,12 @@ fn daemonize_reports_readiness_and_keeps_a_pid_file() {
     let writer = children(pid).first().copied().expect("the writer");
 
     // Detached: its own session (not a leader), cwd /, stdin on /dev/null.
-    let sid: i32 = proc_stat(pid).get(4).expect("stat").parse().expect("sid");
+    // `session` is field 6 of proc(5), index 3 after the command name.
+    let sid: i32 = proc_stat(pid).get(3).expect("stat").parse().expect("sid");
+    assert!(
+        sid > 0,
+        "the daemon's session is visible in our pid namespace"
+    );
     // SAFETY: getsid of our own process.
     let our_sid = unsafe { libc::getsid(0) };
     assert_ne!(sid, our_sid, "a new session");

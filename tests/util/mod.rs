@@ -204,7 +204,8 @@ pub fn signal(pid: i32, sig: i32) {
 }
 
 /// The fields of `/proc/PID/stat` after the command name: `[0]` is the state
-/// (field 3 in proc(5)), `[11]`/`[12]` utime/stime; empty when the process is gone.
+/// (field 3 in proc(5)), `[3]` the session, `[11]`/`[12]` utime/stime;
+/// empty when the process is gone.
 pub fn proc_stat(pid: i32) -> Vec<String> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.rsplit(')')
