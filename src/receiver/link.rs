@@ -113,6 +113,14 @@ impl WriterLink {
         self.held_bytes += bytes.len();
         self.pending.push_back(Held { seq, bytes, items });
         self.pump();
+        if !self.pending.is_empty() && self.broken.is_none() {
+            // The window is full: collect acks now rather than at the next
+            // poll, so the writer gets its next batch while this loop turn is
+            // still reading sockets (a turn can read many batches' worth).
+            if let Err(e) = self.on_status_readable() {
+                self.broken = Some(e);
+            }
+        }
     }
 
     /// The bound is reached: stop reading sockets until acks come back.
@@ -217,5 +225,120 @@ impl WriterLink {
     /// Close the data channel: the writer finishes what it has and exits.
     pub fn close(self) -> Pid {
         self.pid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    use ipc_channel::ipc::{self, IpcBytesReceiver};
+
+    use super::*;
+    use crate::ipc::BatchReader;
+
+    const LIMITS: QueueLimits = QueueLimits {
+        max_lines: 1_000_000,
+        max_bytes: 64 << 20,
+    };
+
+    /// A link to a fake writer: its data channel and status stream end.
+    fn link() -> (WriterLink, IpcBytesReceiver, UnixStream) {
+        let (data, rx) = ipc::bytes_channel().expect("channel");
+        let (ours, theirs) = UnixStream::pair().expect("pair");
+        let writer = WriterProcess {
+            pid: Pid::from_raw(1),
+            data,
+            status: ours,
+        };
+        (WriterLink::new(writer, LIMITS).expect("link"), rx, theirs)
+    }
+
+    /// Submit one batch of `lines` 1 KiB lines.
+    fn submit(link: &mut WriterLink, lines: usize) {
+        let mut batch = BatchBuilder::new();
+        for _ in 0..lines {
+            batch.push_line("10.0.0.1", &[b'x'; 1024]);
+        }
+        link.submit(&mut batch);
+    }
+
+    fn received_seqs(rx: &IpcBytesReceiver) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        while let Ok(bytes) = rx.try_recv() {
+            seqs.push(BatchReader::new(&bytes).expect("batch").0);
+        }
+        seqs
+    }
+
+    #[test]
+    fn no_more_than_the_window_is_sent_before_acks() {
+        let (mut link, rx, _status) = link();
+        for _ in 0..10 {
+            submit(&mut link, 60);
+        }
+        let sent = received_seqs(&rx);
+        let batch_bytes = 60 * (1024 + 4);
+        assert_eq!(sent.len(), IN_FLIGHT_BYTES / batch_bytes, "{sent:?}");
+        assert_eq!(link.unacknowledged(), 10);
+        assert!(!link.is_idle());
+    }
+
+    #[test]
+    fn acks_waiting_on_the_stream_are_collected_when_the_window_is_full() {
+        let (mut link, rx, mut status) = link();
+        for _ in 0..10 {
+            submit(&mut link, 60);
+        }
+        let first = received_seqs(&rx);
+        // The writer acks everything it got; the loop has not polled yet.
+        let last = *first.last().expect("some sent");
+        status.write_all(&Status::Ack(last).encode()).expect("ack");
+        // The next sealed batch finds the window full, reads the acks and
+        // sends the queued batches without waiting for the next poll.
+        submit(&mut link, 60);
+        let next = received_seqs(&rx);
+        assert_eq!(next.first(), Some(&(last + 1)), "{next:?}");
+        assert_eq!(link.unacknowledged(), 11 - first.len());
+    }
+
+    #[test]
+    fn acks_release_batches_and_a_new_writer_gets_the_rest_in_order() {
+        let (mut link, rx, mut status) = link();
+        for _ in 0..5 {
+            submit(&mut link, 60);
+        }
+        let sent = received_seqs(&rx);
+        status
+            .write_all(&Status::Ack(sent[0]).encode())
+            .expect("ack");
+        link.on_status_readable().expect("acks");
+        assert_eq!(link.unacknowledged(), 4);
+
+        let (data, new_rx) = ipc::bytes_channel().expect("channel");
+        let (ours, _theirs) = UnixStream::pair().expect("pair");
+        link.replace_writer(WriterProcess {
+            pid: Pid::from_raw(2),
+            data,
+            status: ours,
+        })
+        .expect("replace");
+        let replayed = received_seqs(&new_rx);
+        assert_eq!(replayed.first(), Some(&(sent[0] + 1)), "{replayed:?}");
+        assert!(
+            replayed.windows(2).all(|w| w[1] == w[0] + 1),
+            "{replayed:?}"
+        );
+    }
+
+    #[test]
+    fn a_closed_status_stream_is_a_failure() {
+        let (mut link, _rx, status) = link();
+        drop(status);
+        assert!(matches!(
+            link.on_status_readable(),
+            Err(LinkError::WriterGone)
+        ));
     }
 }
