@@ -187,8 +187,9 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
         }
     };
 
-    // The output is followed while it is written, so the time the last line
-    // arrived is known to the poll interval, not to the time a scan takes.
+    // The output's length is followed while sending and the file scanned
+    // after (see verify::watch_file_until): the time the last line arrived is
+    // known to the sample interval, without taking CPU from the collector.
     let deadline: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let watcher = verifier.map(|(path, mut v, start)| {
         let deadline = Arc::clone(&deadline);

@@ -8,6 +8,7 @@
 //! are scanned while the file grows; a partial last line is carried over to the
 //! next read and scanned as a line at the very end.
 
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -225,8 +226,58 @@ pub struct WatchOutcome {
 
 /// Poll interval when the file has no new data.
 const POLL: Duration = Duration::from_millis(5);
-/// Bytes per read.
-const READ_BUF: usize = 1 << 20;
+/// How often the file's length is noted while the flood is still sending.
+const SAMPLE: Duration = Duration::from_millis(1);
+/// Bytes per read: also the granularity of arrival times while scanning.
+const READ_BUF: usize = 256 << 10;
+/// Length samples kept (one per [`SAMPLE`] at most: over a minute of history).
+const MAX_SAMPLES: usize = 1 << 16;
+
+/// When the file reached which length: lets a scan that runs after the data
+/// was written still say when each part of it arrived.
+#[derive(Debug, Default)]
+struct Growth {
+    /// (when, inode, length), oldest first; a sample is kept only when the
+    /// length or the inode changed.
+    samples: VecDeque<(Instant, u64, u64)>,
+}
+
+impl Growth {
+    fn note(&mut self, at: Instant, ino: u64, len: u64) {
+        if self
+            .samples
+            .back()
+            .is_some_and(|&(_, i, l)| i == ino && l == len)
+        {
+            return;
+        }
+        if self.samples.len() == MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back((at, ino, len));
+    }
+
+    /// The first time file `ino` was seen holding `offset` bytes, if noted.
+    /// Offsets asked for only grow, so older samples are dropped as they pass.
+    fn arrival(&mut self, ino: u64, offset: u64) -> Option<Instant> {
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(_, i, l)| i == ino && l < offset)
+        {
+            self.samples.pop_front();
+        }
+        self.samples
+            .front()
+            .filter(|&&(_, i, _)| i == ino)
+            .map(|&(at, _, _)| at)
+    }
+
+    /// The scan is done with file `ino` (rotated away or truncated).
+    fn forget(&mut self, ino: u64) {
+        self.samples.retain(|&(_, i, _)| i != ino);
+    }
+}
 
 /// Follow `path` from `start` until `verifier` is complete or `deadline`
 /// passes. Reads incrementally from the last offset; sleeps only `POLL`
@@ -242,8 +293,12 @@ pub fn watch_file(
 }
 
 /// [`watch_file`] with a deadline that may not be known yet: `deadline()`
-/// returns `None` while there is none (the flood is still sending), so the
-/// file can be followed while the collector writes it.
+/// returns `None` while there is none (the flood is still sending). Until
+/// then only the file's length is noted, every [`SAMPLE`]: scanning while the
+/// collector works would take CPU from it (on a small machine, enough to
+/// change what is measured). The scan that follows dates each token by the
+/// first sample that held it, so arrival times stay as precise as if the file
+/// had been scanned as it grew.
 pub fn watch_file_until(
     path: &Path,
     start: StartPos,
@@ -256,25 +311,40 @@ pub fn watch_file_until(
     // (file, inode, offset)
     let mut current: Option<(File, u64, u64)> = None;
     let mut first_open = true;
-    loop {
-        if current.is_none() {
-            match File::open(path) {
-                Ok(mut f) => {
-                    let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
-                    let offset = if first_open && start.ino == Some(ino) {
-                        start.offset
-                    } else {
-                        0
-                    };
-                    f.seek(SeekFrom::Start(offset))
-                        .map_err(|e| io_err(path, e))?;
-                    current = Some((f, ino, offset));
-                    first_open = false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(path, e)),
-            }
+    let mut growth = Growth::default();
+    let mut open = |current: &mut Option<(File, u64, u64)>| -> Result<(), VerifyError> {
+        if current.is_some() {
+            return Ok(());
         }
+        match File::open(path) {
+            Ok(mut f) => {
+                let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
+                let offset = if first_open && start.ino == Some(ino) {
+                    start.offset
+                } else {
+                    0
+                };
+                f.seek(SeekFrom::Start(offset))
+                    .map_err(|e| io_err(path, e))?;
+                *current = Some((f, ino, offset));
+                first_open = false;
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(path, e)),
+        }
+    };
+    // Still sending: note the length only. The file is opened as soon as it
+    // exists, so a rotation meanwhile does not hide what the old one got.
+    while deadline().is_none() {
+        open(&mut current)?;
+        if let Ok(m) = fs::metadata(path) {
+            growth.note(Instant::now(), m.ino(), m.len());
+        }
+        std::thread::sleep(SAMPLE);
+    }
+    loop {
+        open(&mut current)?;
         let mut progressed = false;
         if let Some((f, ino, offset)) = current.as_mut() {
             loop {
@@ -288,8 +358,12 @@ pub fn watch_file_until(
                 }
                 progressed = true;
                 *offset += n as u64;
+                let now = Instant::now();
+                if let Ok(m) = f.metadata() {
+                    growth.note(now, *ino, m.len());
+                }
                 if verifier.feed(&buf[..n]) > 0 {
-                    last_arrival = Some(Instant::now());
+                    last_arrival = Some(growth.arrival(*ino, *offset).unwrap_or(now));
                 }
                 if verifier.complete() || past(Instant::now()) {
                     break;
@@ -308,11 +382,13 @@ pub fn watch_file_until(
                     if verifier.finish() > 0 {
                         last_arrival = Some(Instant::now());
                     }
+                    growth.forget(*ino);
                     current = None;
                     progressed = true;
                 }
                 Ok(m) if m.len() < *offset => {
                     verifier.drop_partial();
+                    growth.forget(*ino);
                     f.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
                     *offset = 0;
                     progressed = true;
@@ -364,6 +440,39 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn growth_dates_an_offset_by_the_first_sample_holding_it() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut g = Growth::default();
+        g.note(at(0), 7, 0);
+        g.note(at(1), 7, 100);
+        g.note(at(2), 7, 100); // unchanged: not kept
+        g.note(at(3), 7, 250);
+        g.note(at(4), 9, 40); // rotated
+        assert_eq!(g.samples.len(), 4);
+        assert_eq!(g.arrival(7, 50), Some(at(1)));
+        assert_eq!(g.arrival(7, 100), Some(at(1)));
+        assert_eq!(g.arrival(7, 101), Some(at(3)));
+        // The scan moves on to the new file once done with the old one.
+        assert_eq!(g.arrival(9, 40), None, "inode 7's samples come first");
+        g.forget(7);
+        assert_eq!(g.arrival(9, 40), Some(at(4)));
+        // Past everything noted: unknown, the caller uses "now".
+        assert_eq!(g.arrival(9, 41), None);
+    }
+
+    #[test]
+    fn growth_keeps_a_bounded_history() {
+        let t0 = Instant::now();
+        let mut g = Growth::default();
+        for len in 0..(MAX_SAMPLES as u64 + 10) {
+            g.note(t0, 1, len);
+        }
+        assert_eq!(g.samples.len(), MAX_SAMPLES);
+        assert_eq!(g.samples.front().map(|s| s.2), Some(10));
     }
 
     #[test]
