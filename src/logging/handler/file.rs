@@ -186,7 +186,8 @@ impl FileOut {
     /// Once per batch: WatchedFileHandler's `reopenIfNeeded`, and whether the
     /// path is a regular file (bpo-45401: never roll anything else).
     fn check_path(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
-        if self.checked {
+        // A plain FileHandler neither reopens nor rolls: no stat per batch.
+        if self.checked || (!self.watched && matches!(self.rollover, Rollover::Never)) {
             return;
         }
         self.checked = true;
