@@ -229,11 +229,6 @@ fn a_stalled_output_slows_senders_and_bounds_memory() {
     // Bound: the queue (--max-queue-bytes) plus one read buffer and one batch in
     // the receiver; one batch being written in the writer; 4 MiB of allocator slack.
     let bound = start_rss + QUEUE_BYTES / 1024 + 128 + 2 * (BATCH_CAP_BYTES as u64 / 1024) + 4096;
-    eprintln!(
-        "DEBUG stall start {start_rss} receiver {} writer {}",
-        peak_rss_kib(pid),
-        peak_rss_kib(writer)
-    );
     let peak = peak_rss_kib(pid) + peak_rss_kib(writer);
     assert!(
         peak <= bound,

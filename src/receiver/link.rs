@@ -75,6 +75,10 @@ pub struct WriterLink {
 /// Acknowledged batch buffers kept for reuse (each about one batch cap).
 const MAX_SPARE_BUFFERS: usize = 8;
 
+/// A sealed batch whose buffer is more than twice its length (and more than
+/// twice this) is copied into an exact-size one.
+const SMALL_BATCH_BYTES: usize = 4096;
+
 impl WriterLink {
     pub fn new(writer: WriterProcess, limits: QueueLimits) -> io::Result<WriterLink> {
         writer.status.set_nonblocking(true)?;
@@ -108,9 +112,22 @@ impl WriterLink {
         let seq = self.next_seq;
         self.next_seq += 1;
         let next = self.spare.pop().unwrap_or_default();
-        let bytes = batch.take(seq, next);
+        let mut bytes = batch.take(seq, next);
+        if bytes.capacity() > 2 * bytes.len().max(SMALL_BATCH_BYTES) {
+            // A batch sealed at the end of a quiet loop turn would otherwise
+            // keep a recycled buffer of a full batch's capacity for a few
+            // lines: copy it out and recycle the big buffer at once.
+            let exact = bytes.to_vec();
+            bytes.clear();
+            if self.spare.len() < MAX_SPARE_BUFFERS {
+                self.spare.push(std::mem::replace(&mut bytes, exact));
+            } else {
+                bytes = exact;
+            }
+        }
         self.held_items += items;
-        self.held_bytes += bytes.len();
+        // Memory held, not bytes used: the bound is on what the queue costs.
+        self.held_bytes += bytes.capacity();
         self.pending.push_back(Held { seq, bytes, items });
         self.pump();
         if !self.pending.is_empty() && self.broken.is_none() {
@@ -196,7 +213,7 @@ impl WriterLink {
             if let Some(done) = self.in_flight.pop_front() {
                 self.in_flight_bytes -= done.bytes.len();
                 self.held_items -= done.items;
-                self.held_bytes -= done.bytes.len();
+                self.held_bytes -= done.bytes.capacity();
                 if self.spare.len() < MAX_SPARE_BUFFERS {
                     self.spare.push(done.bytes);
                 }
@@ -255,13 +272,13 @@ mod tests {
         (WriterLink::new(writer, LIMITS).expect("link"), rx, theirs)
     }
 
-    /// Submit one batch of `lines` 1 KiB lines.
-    fn submit(link: &mut WriterLink, lines: usize) {
-        let mut batch = BatchBuilder::new();
+    /// Submit one batch of `lines` 1 KiB lines, built in `batch` (one builder
+    /// for a whole test, as the receiver's sink keeps one).
+    fn submit(link: &mut WriterLink, batch: &mut BatchBuilder, lines: usize) {
         for _ in 0..lines {
             batch.push_line("10.0.0.1", &[b'x'; 1024]);
         }
-        link.submit(&mut batch);
+        link.submit(batch);
     }
 
     fn received_seqs(rx: &IpcBytesReceiver) -> Vec<u64> {
@@ -275,8 +292,9 @@ mod tests {
     #[test]
     fn no_more_than_the_window_is_sent_before_acks() {
         let (mut link, rx, _status) = link();
+        let mut batch = BatchBuilder::new();
         for _ in 0..10 {
-            submit(&mut link, 60);
+            submit(&mut link, &mut batch, 60);
         }
         let sent = received_seqs(&rx);
         let batch_bytes = 60 * (1024 + 4);
@@ -288,8 +306,9 @@ mod tests {
     #[test]
     fn acks_waiting_on_the_stream_are_collected_when_the_window_is_full() {
         let (mut link, rx, mut status) = link();
+        let mut batch = BatchBuilder::new();
         for _ in 0..10 {
-            submit(&mut link, 60);
+            submit(&mut link, &mut batch, 60);
         }
         let first = received_seqs(&rx);
         // The writer acks everything it got; the loop has not polled yet.
@@ -297,7 +316,7 @@ mod tests {
         status.write_all(&Status::Ack(last).encode()).expect("ack");
         // The next sealed batch finds the window full, reads the acks and
         // sends the queued batches without waiting for the next poll.
-        submit(&mut link, 60);
+        submit(&mut link, &mut batch, 60);
         let next = received_seqs(&rx);
         assert_eq!(next.first(), Some(&(last + 1)), "{next:?}");
         assert_eq!(link.unacknowledged(), 11 - first.len());
@@ -306,8 +325,9 @@ mod tests {
     #[test]
     fn acks_release_batches_and_a_new_writer_gets_the_rest_in_order() {
         let (mut link, rx, mut status) = link();
+        let mut batch = BatchBuilder::new();
         for _ in 0..5 {
-            submit(&mut link, 60);
+            submit(&mut link, &mut batch, 60);
         }
         let sent = received_seqs(&rx);
         status
@@ -329,6 +349,35 @@ mod tests {
         assert!(
             replayed.windows(2).all(|w| w[1] == w[0] + 1),
             "{replayed:?}"
+        );
+    }
+
+    #[test]
+    fn small_batches_do_not_hold_recycled_full_size_buffers() {
+        let (mut link, rx, mut status) = link();
+        let mut batch = BatchBuilder::new();
+        // Full batches, acknowledged: their buffers are kept for reuse.
+        for _ in 0..MAX_SPARE_BUFFERS {
+            submit(&mut link, &mut batch, 60);
+        }
+        while !link.is_idle() {
+            let sent = received_seqs(&rx);
+            status
+                .write_all(&Status::Ack(*sent.last().expect("sent")).encode())
+                .expect("ack");
+            link.on_status_readable().expect("acks");
+        }
+        assert_eq!(link.spare.len(), MAX_SPARE_BUFFERS);
+        let before = link.held_bytes;
+        // Batches of one line each, as sealed by quiet loop turns, each
+        // started in a recycled buffer.
+        for _ in 0..MAX_SPARE_BUFFERS {
+            submit(&mut link, &mut batch, 1);
+        }
+        let per_batch = (link.held_bytes - before) / MAX_SPARE_BUFFERS;
+        assert!(
+            per_batch < 2 * SMALL_BATCH_BYTES,
+            "{per_batch} bytes held per one-line batch"
         );
     }
 
