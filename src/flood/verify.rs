@@ -1,9 +1,10 @@
 //! Verification of a run against a collector's output file: finding this run's
 //! tokens in arbitrary output lines ([`Verifier`], pure and unit-tested) and
-//! following the file as it grows ([`watch_file`]).
+//! following the file as it grows ([`watch_file`]; while the flood still
+//! sends, only its length is noted, see [`watch_file_until`]).
 //!
-//! Memory is one bit per expected line (connections × lines bits), never a set
-//! of strings. A token is `flood RUNID c=CCCC n=NNNNNNNNN`; whatever prefix the
+//! Memory is one bit per expected line (connections × lines bits) and at most
+//! 65,536 length samples, never a set of strings. A token is `flood RUNID c=CCCC n=NNNNNNNNN`; whatever prefix the
 //! collector writes before it is ignored. Only complete lines (ended by `\n`)
 //! are scanned while the file grows; a partial last line is carried over to the
 //! next read and scanned as a line at the very end.
