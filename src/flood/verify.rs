@@ -295,7 +295,7 @@ pub fn watch_file(
 
 /// [`watch_file`] with a deadline that may not be known yet: `deadline()`
 /// returns `None` while there is none (the flood is still sending). Until
-/// then only the file's length is noted, every [`SAMPLE`]: scanning while the
+/// then only the file's length is noted, every millisecond: scanning while the
 /// collector works would take CPU from it (on a small machine, enough to
 /// change what is measured). The scan that follows dates each token by the
 /// first sample that held it, so arrival times stay as precise as if the file
