@@ -3,15 +3,19 @@
 //!
 //! Probe lines (`<14>probe RUNID n=NNNNNN ...`) are sent one at a time on their
 //! own connection, a fixed interval apart. A watcher thread sleeps on inotify
-//! events for the output directory and reads the file as it grows, noting when
-//! each probe appears. Under load, `pysyslog-flood --rate` runs alongside on
-//! other connections; the watcher then also reads (and skips) the flood.
+//! events for the output directory and notes the file's length at each one
+//! ([`Growth`]); once the probes are sent it scans the file and dates each
+//! probe by the first length that held it. Under load, `pysyslog-flood --rate`
+//! runs alongside on other connections: reading and scanning the flood's
+//! hundreds of MB/s while it is written would take a core's worth of CPU from
+//! the collector measured, and date probes by how far behind the scan was.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memchr::memmem;
+
+use crate::flood::growth::Growth;
 
 /// Digits of the probe number.
 const DIGITS: usize = 6;
@@ -52,6 +58,8 @@ pub fn probe_line(id: &str, n: usize) -> Vec<u8> {
 struct Scanner {
     finder: memmem::Finder<'static>,
     carry: Vec<u8>,
+    /// Bytes fed so far: the file offset just past the last byte fed.
+    fed: u64,
 }
 
 impl Scanner {
@@ -59,11 +67,16 @@ impl Scanner {
         Scanner {
             finder: memmem::Finder::new(format!("probe {id} n=").as_bytes()).into_owned(),
             carry: Vec::new(),
+            fed: 0,
         }
     }
 
-    /// Feed bytes; call `found(n)` for each probe number in a completed line.
-    fn feed(&mut self, data: &[u8], found: &mut impl FnMut(usize)) {
+    /// Feed bytes; call `found(n, end)` for each probe number in a completed
+    /// line, with `end` the offset (from the first byte fed) just past its number.
+    fn feed(&mut self, data: &[u8], found: &mut impl FnMut(usize, u64)) {
+        // The carried partial line starts here.
+        let region_at = self.fed - self.carry.len() as u64;
+        self.fed += data.len() as u64;
         let Some(last) = memchr::memrchr(b'\n', data) else {
             self.carry.extend_from_slice(data);
             return;
@@ -77,7 +90,7 @@ impl Scanner {
                     .and_then(|d| std::str::from_utf8(d).ok())
                     .and_then(|s| s.parse().ok())
                 {
-                    found(n);
+                    found(n, region_at + (at + nl + DIGITS) as u64);
                 }
             }
         };
@@ -90,6 +103,36 @@ impl Scanner {
         }
         self.carry.clear();
         self.carry.extend_from_slice(&data[last + 1..]);
+    }
+}
+
+/// Gaps between probes: uniform between half and one and a half times the
+/// interval. A fixed gap would keep every probe at the same few phases of a
+/// periodic load (the flood's `--rate` sends a burst every 10 ms), so that one
+/// run measures only the bursts and the next only the pauses between them.
+struct Jitter {
+    interval: Duration,
+    state: u64,
+}
+
+impl Jitter {
+    fn new(interval: Duration) -> Jitter {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Jitter {
+            interval,
+            state: seed | 1,
+        }
+    }
+
+    fn next_gap(&mut self) -> Duration {
+        // xorshift64: plenty for spreading probes over phases.
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let unit = (self.state >> 11) as f64 / (1u64 << 53) as f64;
+        self.interval.mul_f64(0.5 + unit)
     }
 }
 
@@ -153,25 +196,34 @@ pub fn probe(
     let arrivals: Arc<std::sync::Mutex<Vec<Option<Instant>>>> =
         Arc::new(std::sync::Mutex::new(vec![None; count]));
     let stop = Arc::new(AtomicBool::new(false));
+    let sending = Arc::new(AtomicBool::new(true));
     let watcher = {
         let arrivals = Arc::clone(&arrivals);
-        let stop = Arc::clone(&stop);
+        let (stop, sending) = (Arc::clone(&stop), Arc::clone(&sending));
         let out: PathBuf = out.to_path_buf();
         let id = id.to_string();
-        thread::spawn(move || watch_file(&watch, &out, &id, count, &arrivals, &stop))
+        thread::spawn(move || {
+            let flags = WatchFlags {
+                sending: &sending,
+                stop: &stop,
+            };
+            watch_file(&watch, &out, &id, count, &arrivals, flags)
+        })
     };
 
     let mut conn = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     let _ = conn.set_nodelay(true);
     let mut sent = Vec::with_capacity(count);
+    let mut gaps = Jitter::new(interval);
     for n in 0..count {
         let line = probe_line(id, n);
         let t = Instant::now();
         conn.write_all(&line)
             .map_err(|e| format!("send probe: {e}"))?;
         sent.push(t);
-        thread::sleep(interval);
+        thread::sleep(gaps.next_gap());
     }
+    sending.store(false, Ordering::Relaxed);
     // Give the last probes time to arrive, then stop the watcher.
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
@@ -199,34 +251,65 @@ pub fn probe(
     Ok(p)
 }
 
+/// What the prober tells the watcher: probes are still being sent; give up.
+struct WatchFlags<'a> {
+    sending: &'a AtomicBool,
+    stop: &'a AtomicBool,
+}
+
 fn watch_file(
     watch: &DirWatch,
     out: &Path,
     id: &str,
     count: usize,
     arrivals: &std::sync::Mutex<Vec<Option<Instant>>>,
-    stop: &AtomicBool,
+    flags: WatchFlags<'_>,
 ) {
     let mut scanner = Scanner::new(id);
-    let mut file: Option<File> = None;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut seen = 0;
-    while seen < count && !stop.load(Ordering::Relaxed) {
+    let mut growth = Growth::default();
+    let mut file: Option<(File, u64)> = None;
+    let mut buf = vec![0u8; 256 << 10];
+    // Opens the file once it exists (read from its start: offsets are file
+    // offsets), then notes its length.
+    let note = |file: &mut Option<(File, u64)>, growth: &mut Growth| {
         if file.is_none() {
-            file = File::open(out).ok();
+            if let Ok(f) = File::open(out) {
+                if let Ok(m) = f.metadata() {
+                    *file = Some((f, m.ino()));
+                }
+            }
         }
+        if let Some((f, ino)) = file.as_ref() {
+            if let Ok(m) = f.metadata() {
+                growth.note(Instant::now(), *ino, m.len());
+            }
+        }
+    };
+    // While probes go out: only the file's length, at each write.
+    while flags.sending.load(Ordering::Relaxed) && !flags.stop.load(Ordering::Relaxed) {
+        note(&mut file, &mut growth);
+        watch.wait(Duration::from_millis(50));
+    }
+    // Then scan, dating each probe by the first length that held it; probes
+    // still to come are dated as the file is read.
+    let mut seen = 0;
+    while seen < count && !flags.stop.load(Ordering::Relaxed) {
+        note(&mut file, &mut growth);
         let mut progressed = false;
-        if let Some(f) = file.as_mut() {
+        if let Some((f, ino)) = file.as_mut() {
             while let Ok(n) = f.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
                 progressed = true;
                 let now = Instant::now();
+                if let Ok(m) = f.metadata() {
+                    growth.note(now, *ino, m.len());
+                }
                 let mut a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
-                scanner.feed(&buf[..n], &mut |k| {
+                scanner.feed(&buf[..n], &mut |k, end| {
                     if let Some(slot @ None) = a.get_mut(k) {
-                        *slot = Some(now);
+                        *slot = Some(growth.arrival(*ino, end).unwrap_or(now));
                         seen += 1;
                     }
                 });
@@ -254,9 +337,40 @@ mod tests {
         data.extend_from_slice(&probe_line("x2", 1));
         let mut found = Vec::new();
         for piece in data.chunks(5) {
-            s.feed(piece, &mut |n| found.push(n));
+            s.feed(piece, &mut |n, end| found.push((n, end)));
         }
-        assert_eq!(found, vec![0, 7, 123_456]);
+        let numbers: Vec<usize> = found.iter().map(|&(n, _)| n).collect();
+        assert_eq!(numbers, vec![0, 7, 123_456]);
+        // Each offset is just past the probe's number in the data fed.
+        for (n, end) in found {
+            let end = end as usize;
+            let number = format!("{n:0DIGITS$}");
+            assert_eq!(&data[end - DIGITS..end], number.as_bytes());
+        }
+    }
+
+    #[test]
+    fn probe_gaps_spread_around_the_interval() {
+        let mut j = Jitter::new(Duration::from_millis(10));
+        let gaps: Vec<Duration> = (0..1000).map(|_| j.next_gap()).collect();
+        assert!(gaps
+            .iter()
+            .all(|g| *g >= Duration::from_millis(5) && *g < Duration::from_millis(15)));
+        let mean = gaps.iter().sum::<Duration>() / 1000;
+        assert!(
+            mean > Duration::from_millis(9) && mean < Duration::from_millis(11),
+            "{mean:?}"
+        );
+        // Spread over the whole range, not a few values.
+        let below = gaps
+            .iter()
+            .filter(|g| **g < Duration::from_millis(7))
+            .count();
+        let above = gaps
+            .iter()
+            .filter(|g| **g > Duration::from_millis(13))
+            .count();
+        assert!(below > 100 && above > 100, "{below} {above}");
     }
 
     #[test]

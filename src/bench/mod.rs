@@ -588,7 +588,7 @@ pub fn report(plan: &Plan, r: &Results, header: &str) -> String {
     if !r.latency.is_empty() {
         let _ = write!(
             t,
-            "\n### Latency: line written to the socket -> readable in the file ({} probes, {} ms apart)\n\n\
+            "\n### Latency: line written to the socket -> readable in the file ({} probes, {} ms apart on average)\n\n\
              | collector | load | median ms | p99 ms | max ms | lost |\n|---|---|---:|---:|---:|---:|\n",
             plan.latency_probes,
             plan.latency_interval.as_millis()

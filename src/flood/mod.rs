@@ -10,6 +10,7 @@
 //! - [`progress`]: counters and the terminal progress bar.
 //! - [`report`]: the final report, text or JSON.
 
+pub mod growth;
 pub mod payload;
 pub mod progress;
 pub mod report;

@@ -3,13 +3,12 @@
 //! following the file as it grows ([`watch_file`]; while the flood still
 //! sends, only its length is noted, see [`watch_file_until`]).
 //!
-//! Memory is one bit per expected line (connections × lines bits) and at most
-//! 65,536 length samples, never a set of strings. A token is `flood RUNID c=CCCC n=NNNNNNNNN`; whatever prefix the
+//! Memory is one bit per expected line (connections × lines bits) and a
+//! bounded [`Growth`] history, never a set of strings. A token is `flood RUNID c=CCCC n=NNNNNNNNN`; whatever prefix the
 //! collector writes before it is ignored. Only complete lines (ended by `\n`)
 //! are scanned while the file grows; a partial last line is carried over to the
 //! next read and scanned as a line at the very end.
 
-use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use memchr::memmem;
 
+use super::growth::Growth;
 use super::payload::{token_needle, CONN_DIGITS, SEQ_DIGITS, TOKEN_TAIL};
 
 /// Why verification could not run.
@@ -231,54 +231,6 @@ const POLL: Duration = Duration::from_millis(5);
 const SAMPLE: Duration = Duration::from_millis(1);
 /// Bytes per read: also the granularity of arrival times while scanning.
 const READ_BUF: usize = 256 << 10;
-/// Length samples kept (one per [`SAMPLE`] at most: over a minute of history).
-const MAX_SAMPLES: usize = 1 << 16;
-
-/// When the file reached which length: lets a scan that runs after the data
-/// was written still say when each part of it arrived.
-#[derive(Debug, Default)]
-struct Growth {
-    /// (when, inode, length), oldest first; a sample is kept only when the
-    /// length or the inode changed.
-    samples: VecDeque<(Instant, u64, u64)>,
-}
-
-impl Growth {
-    fn note(&mut self, at: Instant, ino: u64, len: u64) {
-        if self
-            .samples
-            .back()
-            .is_some_and(|&(_, i, l)| i == ino && l == len)
-        {
-            return;
-        }
-        if self.samples.len() == MAX_SAMPLES {
-            self.samples.pop_front();
-        }
-        self.samples.push_back((at, ino, len));
-    }
-
-    /// The first time file `ino` was seen holding `offset` bytes, if noted.
-    /// Offsets asked for only grow, so older samples are dropped as they pass.
-    fn arrival(&mut self, ino: u64, offset: u64) -> Option<Instant> {
-        while self
-            .samples
-            .front()
-            .is_some_and(|&(_, i, l)| i == ino && l < offset)
-        {
-            self.samples.pop_front();
-        }
-        self.samples
-            .front()
-            .filter(|&&(_, i, _)| i == ino)
-            .map(|&(at, _, _)| at)
-    }
-
-    /// The scan is done with file `ino` (rotated away or truncated).
-    fn forget(&mut self, ino: u64) {
-        self.samples.retain(|&(_, i, _)| i != ino);
-    }
-}
 
 /// Follow `path` from `start` until `verifier` is complete or `deadline`
 /// passes. Reads incrementally from the last offset; sleeps only `POLL`
@@ -441,39 +393,6 @@ mod tests {
             }
         }
         out
-    }
-
-    #[test]
-    fn growth_dates_an_offset_by_the_first_sample_holding_it() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut g = Growth::default();
-        g.note(at(0), 7, 0);
-        g.note(at(1), 7, 100);
-        g.note(at(2), 7, 100); // unchanged: not kept
-        g.note(at(3), 7, 250);
-        g.note(at(4), 9, 40); // rotated
-        assert_eq!(g.samples.len(), 4);
-        assert_eq!(g.arrival(7, 50), Some(at(1)));
-        assert_eq!(g.arrival(7, 100), Some(at(1)));
-        assert_eq!(g.arrival(7, 101), Some(at(3)));
-        // The scan moves on to the new file once done with the old one.
-        assert_eq!(g.arrival(9, 40), None, "inode 7's samples come first");
-        g.forget(7);
-        assert_eq!(g.arrival(9, 40), Some(at(4)));
-        // Past everything noted: unknown, the caller uses "now".
-        assert_eq!(g.arrival(9, 41), None);
-    }
-
-    #[test]
-    fn growth_keeps_a_bounded_history() {
-        let t0 = Instant::now();
-        let mut g = Growth::default();
-        for len in 0..(MAX_SAMPLES as u64 + 10) {
-            g.note(t0, 1, len);
-        }
-        assert_eq!(g.samples.len(), MAX_SAMPLES);
-        assert_eq!(g.samples.front().map(|s| s.2), Some(10));
     }
 
     #[test]
