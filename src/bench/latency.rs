@@ -72,7 +72,7 @@ impl Scanner {
     }
 
     /// Feed bytes; call `found(n, end)` for each probe number in a completed
-    /// line, with `end` the offset (from the first byte fed) just past its number.
+    /// line, with `end` the offset (from the first byte fed) just past its line.
     fn feed(&mut self, data: &[u8], found: &mut impl FnMut(usize, u64)) {
         // The carried partial line starts here.
         let region_at = self.fed - self.carry.len() as u64;
@@ -90,7 +90,11 @@ impl Scanner {
                     .and_then(|d| std::str::from_utf8(d).ok())
                     .and_then(|s| s.parse().ok())
                 {
-                    found(n, region_at + (at + nl + DIGITS) as u64);
+                    // Dated by the end of its line (the region holds whole lines).
+                    let number_end = at + nl + DIGITS;
+                    let line_end = memchr::memchr(b'\n', &region[number_end..])
+                        .map_or(region.len(), |i| number_end + i + 1);
+                    found(n, region_at + line_end as u64);
                 }
             }
         };
@@ -266,7 +270,9 @@ fn watch_file(
     flags: WatchFlags<'_>,
 ) {
     let mut scanner = Scanner::new(id);
-    let mut growth = Growth::default();
+    // One sample per write the watcher wakes for: thousands per second under
+    // load, so room for the whole probing time (24 MiB at the very most).
+    let mut growth = Growth::with_limit(1 << 20);
     let mut file: Option<(File, u64)> = None;
     let mut buf = vec![0u8; 256 << 10];
     // Opens the file once it exists (read from its start: offsets are file
@@ -341,11 +347,11 @@ mod tests {
         }
         let numbers: Vec<usize> = found.iter().map(|&(n, _)| n).collect();
         assert_eq!(numbers, vec![0, 7, 123_456]);
-        // Each offset is just past the probe's number in the data fed.
+        // Each offset is just past the probe's line in the data fed.
         for (n, end) in found {
+            let line = probe_line("x1", n);
             let end = end as usize;
-            let number = format!("{n:0DIGITS$}");
-            assert_eq!(&data[end - DIGITS..end], number.as_bytes());
+            assert_eq!(&data[end - line.len()..end], &line[..]);
         }
     }
 

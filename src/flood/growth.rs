@@ -6,20 +6,42 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Length samples kept (at most one per change of length: at one sample per
-/// millisecond, over a minute of history; older ones are dropped first).
+/// Length samples kept by default (at most one per change of length: at one
+/// sample per millisecond, over a minute of history; older ones are dropped
+/// first). 24 bytes each.
 pub const MAX_SAMPLES: usize = 1 << 16;
+
+/// (when, inode, length)
+type Sample = (Instant, u64, u64);
 
 /// When the file reached which length: lets a scan that runs after the data
 /// was written still say when each part of it arrived.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Growth {
-    /// (when, inode, length), oldest first; a sample is kept only when the
-    /// length or the inode changed.
-    samples: VecDeque<(Instant, u64, u64)>,
+    /// Oldest first; a sample is kept only when the length or the inode changed.
+    samples: VecDeque<Sample>,
+    limit: usize,
+    /// The newest sample dropped for the limit: an upper bound on when any
+    /// offset it held arrived.
+    dropped: Option<Sample>,
+}
+
+impl Default for Growth {
+    fn default() -> Growth {
+        Growth::with_limit(MAX_SAMPLES)
+    }
 }
 
 impl Growth {
+    /// Keep at most `limit` samples.
+    pub fn with_limit(limit: usize) -> Growth {
+        Growth {
+            samples: VecDeque::new(),
+            limit: limit.max(1),
+            dropped: None,
+        }
+    }
+
     pub fn note(&mut self, at: Instant, ino: u64, len: u64) {
         if self
             .samples
@@ -28,8 +50,8 @@ impl Growth {
         {
             return;
         }
-        if self.samples.len() == MAX_SAMPLES {
-            self.samples.pop_front();
+        if self.samples.len() >= self.limit {
+            self.dropped = self.samples.pop_front();
         }
         self.samples.push_back((at, ino, len));
     }
@@ -37,6 +59,11 @@ impl Growth {
     /// The first time file `ino` was seen holding `offset` bytes, if noted.
     /// Offsets asked for only grow, so older samples are dropped as they pass.
     pub fn arrival(&mut self, ino: u64, offset: u64) -> Option<Instant> {
+        if let Some((at, i, l)) = self.dropped {
+            if i == ino && offset <= l {
+                return Some(at);
+            }
+        }
         while self
             .samples
             .front()
@@ -53,6 +80,7 @@ impl Growth {
     /// The scan is done with file `ino` (rotated away or truncated).
     pub fn forget(&mut self, ino: u64) {
         self.samples.retain(|&(_, i, _)| i != ino);
+        self.dropped = self.dropped.filter(|&(_, i, _)| i != ino);
     }
 }
 
@@ -93,5 +121,17 @@ mod tests {
         }
         assert_eq!(g.samples.len(), MAX_SAMPLES);
         assert_eq!(g.samples.front().map(|s| s.2), Some(10));
+
+        // Offsets whose samples were dropped get the newest dropped time: an
+        // upper bound, tighter than the oldest sample kept.
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut g = Growth::with_limit(2);
+        for (ms, len) in [(0, 10), (1, 20), (2, 30), (3, 40)] {
+            g.note(at(ms), 5, len);
+        }
+        assert_eq!(g.arrival(5, 15), Some(at(1)));
+        assert_eq!(g.arrival(5, 25), Some(at(2)));
+        assert_eq!(g.arrival(5, 40), Some(at(3)));
     }
 }

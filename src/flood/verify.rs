@@ -9,6 +9,7 @@
 //! are scanned while the file grows; a partial last line is carried over to the
 //! next read and scanned as a line at the very end.
 
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -261,17 +262,26 @@ pub fn watch_file_until(
     let past = |now: Instant| deadline().is_some_and(|d| now >= d);
     let mut buf = vec![0u8; READ_BUF];
     let mut last_arrival = None;
-    // (file, inode, offset)
-    let mut current: Option<(File, u64, u64)> = None;
+    // The files to read, oldest first: (file, inode, offset). More than one
+    // when the path was replaced (rotated) since the oldest was opened.
+    let mut files: VecDeque<(File, u64, u64)> = VecDeque::new();
     let mut first_open = true;
     let mut growth = Growth::default();
-    let mut open = |current: &mut Option<(File, u64, u64)>| -> Result<(), VerifyError> {
-        if current.is_some() {
-            return Ok(());
+    // Open the file at `path` if it is not the newest one already open.
+    let mut open_new = |files: &mut VecDeque<(File, u64, u64)>| -> Result<(), VerifyError> {
+        let newest = files.back().map(|&(_, ino, _)| ino);
+        match fs::metadata(path) {
+            Ok(m) if Some(m.ino()) == newest => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(path, e)),
         }
         match File::open(path) {
             Ok(mut f) => {
                 let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
+                if Some(ino) == newest {
+                    return Ok(());
+                }
                 let offset = if first_open && start.ino == Some(ino) {
                     start.offset
                 } else {
@@ -279,7 +289,7 @@ pub fn watch_file_until(
                 };
                 f.seek(SeekFrom::Start(offset))
                     .map_err(|e| io_err(path, e))?;
-                *current = Some((f, ino, offset));
+                files.push_back((f, ino, offset));
                 first_open = false;
                 Ok(())
             }
@@ -287,19 +297,23 @@ pub fn watch_file_until(
             Err(e) => Err(io_err(path, e)),
         }
     };
-    // Still sending: note the length only. The file is opened as soon as it
-    // exists, so a rotation meanwhile does not hide what the old one got.
+    // Still sending: note the length only. Each file the path names is opened
+    // as soon as it appears, so rotations meanwhile hide nothing that was
+    // renamed away (copytruncate, which copies and empties the file, does: the
+    // verifier never reads the copy).
     while deadline().is_none() {
-        open(&mut current)?;
+        open_new(&mut files)?;
         if let Ok(m) = fs::metadata(path) {
             growth.note(Instant::now(), m.ino(), m.len());
         }
         std::thread::sleep(SAMPLE);
     }
     loop {
-        open(&mut current)?;
+        open_new(&mut files)?;
         let mut progressed = false;
-        if let Some((f, ino, offset)) = current.as_mut() {
+        let newer_queued = files.len() > 1;
+        let mut done_with_oldest = false;
+        if let Some((f, ino, offset)) = files.front_mut() {
             loop {
                 let n = match f.read(&mut buf) {
                     Ok(n) => n,
@@ -328,26 +342,28 @@ pub fn watch_file_until(
                     timed_out: false,
                 });
             }
-            match fs::metadata(path) {
-                Ok(m) if m.ino() != *ino => {
-                    // Rotated: the old file is read to its end; its partial
-                    // line will never be completed.
-                    if verifier.finish() > 0 {
-                        last_arrival = Some(Instant::now());
-                    }
-                    growth.forget(*ino);
-                    current = None;
-                    progressed = true;
+            if newer_queued {
+                // Rotated: this file is read to its end; its partial last
+                // line will never be completed.
+                if verifier.finish() > 0 {
+                    last_arrival = Some(Instant::now());
                 }
-                Ok(m) if m.len() < *offset => {
+                growth.forget(*ino);
+                done_with_oldest = true;
+                progressed = true;
+            } else if let Ok(m) = fs::metadata(path) {
+                if m.ino() == *ino && m.len() < *offset {
+                    // Truncated: read it again from the start.
                     verifier.drop_partial();
                     growth.forget(*ino);
                     f.seek(SeekFrom::Start(0)).map_err(|e| io_err(path, e))?;
                     *offset = 0;
                     progressed = true;
                 }
-                _ => {}
             }
+        }
+        if done_with_oldest {
+            files.pop_front();
         }
         let now = Instant::now();
         if past(now) {
@@ -536,6 +552,54 @@ mod tests {
         assert!(out.timed_out);
         assert_eq!(v.tally().received, 4);
         assert_eq!(v.tally().lost, 1);
+        assert_eq!(v.tally().duplicated, 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_rotated_away_while_sending_are_all_read() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = std::env::temp_dir().join(format!("flood-rotate-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.log");
+        let _ = fs::remove_file(&path);
+        let start = start_position(&path).unwrap();
+        let sending = AtomicBool::new(true);
+        let all = output_of("r", 3, 20, |_, _| false);
+        let lines: Vec<&[u8]> = all.split_inclusive(|&b| b == b'\n').collect();
+        let mut v = Verifier::new("r", 3, 20).unwrap();
+        let out = std::thread::scope(|scope| {
+            // The "collector": a third of the lines to each of three files, the
+            // first two renamed away (two rotations while the flood sends).
+            scope.spawn(|| {
+                let third = lines.len() / 3;
+                for (i, part) in lines.chunks(third).enumerate() {
+                    let wait = |p: &Path| {
+                        while fs::metadata(p).is_err() {
+                            std::thread::yield_now();
+                        }
+                    };
+                    fs::write(&path, part.concat()).unwrap();
+                    wait(&path);
+                    // The scenario, not a synchronisation: rotations come
+                    // some time apart (the watcher looks every millisecond).
+                    std::thread::sleep(Duration::from_millis(20));
+                    if i < 2 {
+                        fs::rename(&path, dir.join(format!("out.log.{i}"))).unwrap();
+                    }
+                }
+                sending.store(false, Ordering::Relaxed);
+            });
+            // Five seconds after sending ends, fixed once known.
+            let end = std::sync::OnceLock::new();
+            let deadline = || {
+                (!sending.load(Ordering::Relaxed))
+                    .then(|| *end.get_or_init(|| Instant::now() + Duration::from_secs(5)))
+            };
+            watch_file_until(&path, start, &mut v, &deadline).unwrap()
+        });
+        assert!(!out.timed_out, "{:?}", v.tally());
+        assert_eq!(v.tally().received, 60);
         assert_eq!(v.tally().duplicated, 0);
         let _ = fs::remove_dir_all(&dir);
     }
