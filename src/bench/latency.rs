@@ -286,9 +286,7 @@ fn watch_file(
             }
         }
         if let Some((f, ino)) = file.as_ref() {
-            if let Ok(m) = f.metadata() {
-                growth.note(Instant::now(), *ino, m.len());
-            }
+            growth.note_file(f, *ino);
         }
     };
     // While probes go out: only the file's length, at each write.
@@ -308,10 +306,7 @@ fn watch_file(
                     break;
                 }
                 progressed = true;
-                let now = Instant::now();
-                if let Ok(m) = f.metadata() {
-                    growth.note(now, *ino, m.len());
-                }
+                let now = growth.note_file(f, *ino);
                 let mut a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
                 scanner.feed(&buf[..n], &mut |k, end| {
                     if let Some(slot @ None) = a.get_mut(k) {

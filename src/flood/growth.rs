@@ -4,6 +4,7 @@
 //! by the first sample that held it: as precise as scanning while it grew.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::time::Instant;
 
 /// Length samples kept by default (at most one per change of length: at one
@@ -54,6 +55,16 @@ impl Growth {
             self.dropped = self.samples.pop_front();
         }
         self.samples.push_back((at, ino, len));
+    }
+
+    /// Note the length of the open file `f` (inode `ino`) now; returns when.
+    /// A failed stat notes nothing.
+    pub fn note_file(&mut self, f: &File, ino: u64) -> Instant {
+        let now = Instant::now();
+        if let Ok(m) = f.metadata() {
+            self.note(now, ino, m.len());
+        }
+        now
     }
 
     /// The first time file `ino` was seen holding `offset` bytes, if noted.

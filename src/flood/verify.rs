@@ -268,42 +268,44 @@ pub fn watch_file_until(
     let mut first_open = true;
     let mut growth = Growth::default();
     // Open the file at `path` if it is not the newest one already open.
-    let mut open_new = |files: &mut VecDeque<(File, u64, u64)>| -> Result<(), VerifyError> {
-        let newest = files.back().map(|&(_, ino, _)| ino);
-        match fs::metadata(path) {
-            Ok(m) if Some(m.ino()) == newest => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err(path, e)),
-        }
-        match File::open(path) {
-            Ok(mut f) => {
-                let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
-                if Some(ino) == newest {
-                    return Ok(());
-                }
-                let offset = if first_open && start.ino == Some(ino) {
-                    start.offset
-                } else {
-                    0
-                };
-                f.seek(SeekFrom::Start(offset))
-                    .map_err(|e| io_err(path, e))?;
-                files.push_back((f, ino, offset));
-                first_open = false;
-                Ok(())
+    // Returns what `path` was found to be (one stat serves the caller too).
+    let mut open_new =
+        |files: &mut VecDeque<(File, u64, u64)>| -> Result<Option<fs::Metadata>, VerifyError> {
+            let newest = files.back().map(|&(_, ino, _)| ino);
+            let found = match fs::metadata(path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_err(path, e)),
+            };
+            if Some(found.ino()) == newest {
+                return Ok(Some(found));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(path, e)),
-        }
-    };
+            match File::open(path) {
+                Ok(mut f) => {
+                    let ino = f.metadata().map_err(|e| io_err(path, e))?.ino();
+                    if Some(ino) != newest {
+                        let offset = if first_open && start.ino == Some(ino) {
+                            start.offset
+                        } else {
+                            0
+                        };
+                        f.seek(SeekFrom::Start(offset))
+                            .map_err(|e| io_err(path, e))?;
+                        files.push_back((f, ino, offset));
+                        first_open = false;
+                    }
+                    Ok(Some(found))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_err(path, e)),
+            }
+        };
     // Still sending: note the length only. Each file the path names is opened
     // as soon as it appears, so rotations meanwhile hide nothing that was
     // renamed away (copytruncate, which copies and empties the file, does: the
     // verifier never reads the copy).
     while deadline().is_none() {
-        open_new(&mut files)?;
-        if let Ok(m) = fs::metadata(path) {
+        if let Some(m) = open_new(&mut files)? {
             growth.note(Instant::now(), m.ino(), m.len());
         }
         std::thread::sleep(SAMPLE);
@@ -325,10 +327,7 @@ pub fn watch_file_until(
                 }
                 progressed = true;
                 *offset += n as u64;
-                let now = Instant::now();
-                if let Ok(m) = f.metadata() {
-                    growth.note(now, *ino, m.len());
-                }
+                let now = growth.note_file(f, *ino);
                 if verifier.feed(&buf[..n]) > 0 {
                     last_arrival = Some(growth.arrival(*ino, *offset).unwrap_or(now));
                 }
