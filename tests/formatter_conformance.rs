@@ -287,6 +287,9 @@ fn hand_cases() -> Vec<Case> {
         "{asctime} {message}",
         "{name!r}",
         "{message!a}",
+        "{message!r}",
+        "{message!s} {message} {name:{levelno}}",
+        "{name:{message}}",
         "{message!s:>30}",
         "{levelno:d}",
         "{levelno:5}",
@@ -682,7 +685,7 @@ fn conformance_with_cpython() {
     assert_eq!(py_out.len(), cases.len());
 
     let mut mismatches = Vec::new();
-    let (mut compared, mut errors_agreed, mut unsupported) = (0, 0, 0);
+    let (mut compared, mut errors_agreed, mut unsupported, mut spliced) = (0, 0, 0, 0);
     for (c, p) in cases.iter().zip(py_out) {
         let label = format!(
             "{:?} style {} datefmt {:?} validate {}",
@@ -720,6 +723,25 @@ fn conformance_with_cpython() {
                 created: r.3,
                 relative_created: r.4,
             };
+            // A run's records are formatted once around the message and
+            // spliced: where that is possible it must print what Python prints.
+            let (mut text, mut cuts) = (String::new(), Vec::new());
+            if f.format_around_message(&rec, &mut text, &mut cuts) {
+                spliced += 1;
+                let (mut whole, mut at) = (String::new(), 0);
+                for &cut in &cuts {
+                    whole.push_str(&text[at..cut]);
+                    whole.push_str(rec.msg);
+                    at = cut;
+                }
+                whole.push_str(&text[at..]);
+                match pr.get("ok").and_then(Value::as_str) {
+                    Some(b) if b == whole && !c.unsupported => {}
+                    _ => mismatches.push(format!(
+                        "{label} record {ri}: spliced {whole:?}, Python {pr}"
+                    )),
+                }
+            }
             let mut out = String::new();
             let ours = f.format(&rec, &mut out).map(|()| out);
             compared += 1;
@@ -738,10 +760,14 @@ fn conformance_with_cpython() {
         }
     }
     eprintln!(
-        "TZ={tz}: {} cases ({n_hand} hand-written), {compared} formats compared, {errors_agreed} errors agreed, \
-         {unsupported} deliberately unsupported, {} mismatches",
+        "TZ={tz}: {} cases ({n_hand} hand-written), {compared} formats compared ({spliced} also spliced), \
+         {errors_agreed} errors agreed, {unsupported} deliberately unsupported, {} mismatches",
         cases.len(),
         mismatches.len()
+    );
+    assert!(
+        spliced * 4 >= compared,
+        "only {spliced} of {compared} formats took the spliced path"
     );
     assert!(
         mismatches.is_empty(),

@@ -185,6 +185,32 @@ pub(crate) enum Seg<K> {
     Fail(FormatError),
 }
 
+impl<K> Seg<K> {
+    /// The key of a field printed as `str(value)` unchanged: `{key}` or `{key!s}`.
+    pub(crate) fn plain_key(&self) -> Option<&K> {
+        match self {
+            Seg::Field {
+                key,
+                path,
+                conv: None | Some('s'),
+                spec: SpecPart::Static(spec),
+            } if path.is_empty() && spec.is_empty() => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Whether this piece uses a key `is_key` accepts, also inside a nested spec.
+    pub(crate) fn mentions(&self, is_key: &dyn Fn(&K) -> bool) -> bool {
+        match self {
+            Seg::Field { key, spec, .. } => {
+                is_key(key)
+                    || matches!(spec, SpecPart::Nested(segs) if segs.iter().any(|s| s.mentions(is_key)))
+            }
+            Seg::Lit(_) | Seg::Fail(_) => false,
+        }
+    }
+}
+
 /// Compile `fmt` (recursion depth 2 as in `str.format`); `resolve` maps a
 /// keyword field name to the caller's key.
 pub(crate) fn compile<K>(fmt: &str, resolve: &mut impl FnMut(&str) -> K) -> Vec<Seg<K>> {

@@ -42,6 +42,7 @@ use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord};
 use super::level::INFO;
 use super::manager::Manager;
 use super::record::LogRecord;
+use super::run::{Run, Step};
 
 pub use super::handler::stream::Capture;
 
@@ -66,6 +67,8 @@ pub struct Engine {
     last_resort: Handler,
     manager: Manager,
     io: Io,
+    /// The plan for the current run of records (cleared at every batch end).
+    run: Run,
 }
 
 /// `%(message)s`: Python's default formatter.
@@ -103,6 +106,7 @@ impl Engine {
             last_resort: Handler::last_resort(default_formatter()),
             manager,
             io: Io::default(),
+            run: Run::default(),
         }
     }
 
@@ -184,6 +188,7 @@ impl Engine {
             last_resort: Handler::last_resort(default_formatter()),
             manager,
             io: Io::default(),
+            run: Run::default(),
         })
     }
 
@@ -211,24 +216,74 @@ impl Engine {
             .collect()
     }
 
-    /// Handle one record: route it and format it into the handlers' batch buffers.
+    /// Handle one record: route it and format it into the handlers' batch
+    /// buffers. Consecutive records that differ only in their message are
+    /// routed and formatted once (see [`super::run`]).
     pub fn handle(&mut self, record: &LogRecord<'_>) {
+        if !self.run.is_for(record) {
+            self.plan_run(record);
+        }
+        for k in 0..self.run.steps.len() {
+            match self.run.steps[k].clone() {
+                Step::Splice {
+                    handler,
+                    sink,
+                    span,
+                    cuts,
+                } => self.handlers[handler].append_spliced(
+                    sink,
+                    &self.run.text,
+                    span,
+                    &self.run.cuts[cuts],
+                    record.msg,
+                    &mut self.files,
+                    &mut self.io,
+                ),
+                Step::Record(i) => self.handle_by(i, record, 0),
+                Step::LastResort => self.last_resort.emit(record, &mut self.io, &mut self.files),
+            }
+        }
+    }
+
+    /// Route a record and decide, per handler, how the records of its run
+    /// are taken (`Logger.handle` / `callHandlers` / `lastResort`).
+    fn plan_run(&mut self, record: &LogRecord<'_>) {
+        self.run.start(record);
         let route = self.manager.route(record.name);
         if record.levelno < route.level || !route.passes {
             return;
         }
         if route.handlers.is_empty() {
             if record.levelno >= self.last_resort.level {
-                self.last_resort.emit(record, &mut self.io, &mut self.files);
+                self.run.steps.push(Step::LastResort);
             }
             return;
         }
         // A shared handle on the index list, so handlers can be borrowed mutably.
         let targets = route.handlers.clone();
         for &i in targets.iter() {
-            if record.levelno >= self.handlers[i].level {
-                self.handle_by(i, record, 0);
+            let h = &mut self.handlers[i];
+            // Both depend on the name and level only: the same for the whole run.
+            if record.levelno < h.level || !h.passes(record) {
+                continue;
             }
+            let (span_start, first_cut) = (self.run.text.len(), self.run.cuts.len());
+            let step = match h.plan_splice(
+                record,
+                &mut self.files,
+                &mut self.io,
+                &mut self.run.text,
+                &mut self.run.cuts,
+            ) {
+                Some(sink) => Step::Splice {
+                    handler: i,
+                    sink,
+                    span: span_start..self.run.text.len(),
+                    cuts: first_cut..self.run.cuts.len(),
+                },
+                None => Step::Record(i),
+            };
+            self.run.steps.push(step);
         }
     }
 
@@ -274,6 +329,7 @@ impl Engine {
     /// End of a batch: every handler writes and flushes what the batch produced.
     /// Failures are the handlers' own business (reported, counted, retried).
     pub fn end_batch(&mut self) {
+        self.run.clear();
         for h in &mut self.handlers {
             h.end_batch(&mut self.io);
         }
@@ -298,6 +354,7 @@ impl Engine {
     /// forwards its buffer to its target, so at shutdown it is forwarded even
     /// with `flushOnClose: false` (which only matters for an explicit `close()`).
     pub fn close(&mut self) {
+        self.run.clear();
         for i in (0..self.handlers.len()).rev() {
             if matches!(&self.handlers[i].kind, Kind::Memory(_)) {
                 self.flush_memory(i, 0);

@@ -82,6 +82,11 @@ impl CompiledSpec {
         }
     }
 
+    /// An empty spec: `format(value, '')`, which for a `str` is the text itself.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
     fn get(&self, type_name: &str) -> Result<&Raw, FormatError> {
         match &self.parsed {
             Ok(r) => Ok(r),

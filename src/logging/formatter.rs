@@ -285,20 +285,7 @@ impl Formatter {
 
     /// Append Formatter.format(record) (no terminator) to `out`. On error `out` is unchanged.
     pub fn format(&mut self, record: &LogRecord<'_>, out: &mut String) -> Result<(), FormatError> {
-        let bits = record.created.to_bits();
-        let msecs = match self.msecs_for {
-            Some((b, m)) if b == bits => m,
-            _ => {
-                let m = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
-                self.msecs_for = Some((bits, m));
-                m
-            }
-        };
-        if self.uses_time && self.asctime_for != Some(bits) {
-            self.asctime_for = None;
-            self.format_time(record.created, msecs)?;
-            self.asctime_for = Some(bits);
-        }
+        let msecs = self.prepare_time(record)?;
         let ctx = Ctx {
             record,
             levelname: level_name(record.levelno),
@@ -315,6 +302,103 @@ impl Formatter {
             out.truncate(start);
         }
         result
+    }
+
+    /// `record.msecs`, and `asctime` when the format uses it.
+    fn prepare_time(&mut self, record: &LogRecord<'_>) -> Result<f64, FormatError> {
+        let bits = record.created.to_bits();
+        let msecs = match self.msecs_for {
+            Some((b, m)) if b == bits => m,
+            _ => {
+                let m = ((record.created - record.created.trunc()) * 1000.0).trunc() + 0.0;
+                self.msecs_for = Some((bits, m));
+                m
+            }
+        };
+        if self.uses_time && self.asctime_for != Some(bits) {
+            self.asctime_for = None;
+            self.format_time(record.created, msecs)?;
+            self.asctime_for = Some(bits);
+        }
+        Ok(msecs)
+    }
+
+    /// Format `record` leaving out the message, for a run of records that
+    /// differ only in their message (the writer's runs share a peer, a level
+    /// and the batch clock): appends the text to `out` and, for each place
+    /// where `format` would put the message, its byte offset in `out` to
+    /// `cuts`. Putting a message at every cut then prints exactly what
+    /// `format` prints. Returns false, with `out` and `cuts` unchanged, when
+    /// the format does more with the message than insert it
+    /// (`%(message)-20s`, `{message!r}`, a bare `%s`, nested `{}` specs) or
+    /// fails: such records are formatted one by one.
+    pub fn format_around_message(
+        &mut self,
+        record: &LogRecord<'_>,
+        out: &mut String,
+        cuts: &mut Vec<usize>,
+    ) -> bool {
+        let (start, first_cut) = (out.len(), cuts.len());
+        let done = self.render_around_message(record, out, cuts);
+        if done.is_none() {
+            out.truncate(start);
+            cuts.truncate(first_cut);
+        }
+        done.is_some()
+    }
+
+    fn render_around_message(
+        &mut self,
+        record: &LogRecord<'_>,
+        out: &mut String,
+        cuts: &mut Vec<usize>,
+    ) -> Option<()> {
+        let msecs = self.prepare_time(record).ok()?;
+        let ctx = Ctx {
+            record,
+            levelname: level_name(record.levelno),
+            asctime: &self.asctime,
+            msecs,
+        };
+        let is_msg = |k: &Source| matches!(k, Source::Msg);
+        match &self.compiled {
+            Compiled::Percent(items) => {
+                for it in items {
+                    match it {
+                        percent::Item::Field(Source::Msg, spec) if spec.is_plain_str() => {
+                            cuts.push(out.len())
+                        }
+                        percent::Item::Field(Source::Msg, _) | percent::Item::Whole(_) => {
+                            return None
+                        }
+                        _ => self
+                            .render_percent(std::slice::from_ref(it), &ctx, out)
+                            .ok()?,
+                    }
+                }
+            }
+            Compiled::Brace(segs) => {
+                for seg in segs {
+                    if seg.plain_key().is_some_and(is_msg) {
+                        cuts.push(out.len());
+                    } else if seg.mentions(&is_msg) {
+                        return None;
+                    } else {
+                        render_brace(std::slice::from_ref(seg), &ctx, out).ok()?;
+                    }
+                }
+            }
+            Compiled::Dollar(items) => {
+                for it in items {
+                    match it {
+                        // `$message` is always `str(message)`.
+                        template::Item::Field(Source::Msg) => cuts.push(out.len()),
+                        _ => render_dollar(std::slice::from_ref(it), &ctx, out).ok()?,
+                    }
+                }
+            }
+        }
+        Some(())
     }
 
     /// `Formatter.formatTime` into `self.asctime`, formatting the seconds once

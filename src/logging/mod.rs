@@ -20,6 +20,7 @@ pub mod percent;
 pub mod pyunicode;
 pub mod pyvalue;
 pub mod record;
+pub mod run;
 pub mod template;
 pub mod timefmt;
 pub mod validate;

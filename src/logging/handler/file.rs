@@ -265,14 +265,37 @@ impl FileOut {
             self.open()?;
         }
         let len: usize = bytes.iter().map(|b| b.len()).sum();
+        self.append(len, |pending| {
+            for part in bytes {
+                pending.extend_from_slice(part);
+            }
+        })
+    }
+
+    /// Whether, for the rest of this batch, records may go straight to
+    /// [`FileOut::append`] without `emit`'s per-record checks: the file is
+    /// open and never rolls over. Makes WatchedFileHandler's check, once per
+    /// batch as `emit` does.
+    pub fn takes_appends(&mut self, io: &mut Io, stats: &mut Stats, name: &str) -> bool {
+        self.check_path(io, stats, name);
+        matches!(self.rollover, Rollover::Never) && self.file.is_some()
+    }
+
+    /// Add `len` bytes, written by `fill`, to the batch buffer unless that
+    /// would pass its bound (only reached while writes fail).
+    pub fn append(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), EmitFailure> {
         if self.pending.len() + len > MAX_PENDING_BYTES {
             return Err(EmitFailure::Full(
                 "batch buffer full (earlier writes failed)".into(),
             ));
         }
-        for part in bytes {
-            self.pending.extend_from_slice(part);
-        }
+        let before = self.pending.len();
+        fill(&mut self.pending);
+        debug_assert_eq!(self.pending.len(), before + len);
         self.size += len as u64;
         Ok(())
     }

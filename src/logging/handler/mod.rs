@@ -12,9 +12,10 @@ pub mod stream;
 mod syslog;
 mod timed;
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use super::config::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec};
+use super::config::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
 use super::filter::{all_pass, Filter};
 use super::formatter::Formatter;
 use super::record::LogRecord;
@@ -72,6 +73,26 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Count a record a handler did not take, and report it (rate-limited).
+    fn count(&mut self, io: &mut Io, handler: &str, failure: EmitFailure) {
+        let (what, text) = match failure {
+            EmitFailure::Encode(e) => {
+                self.format_errors += 1;
+                ("record dropped, it cannot be encoded", e)
+            }
+            EmitFailure::Io(e) => {
+                self.write_errors += 1;
+                self.dropped += 1;
+                ("record dropped", e)
+            }
+            EmitFailure::Full(e) => {
+                self.dropped += 1;
+                ("record dropped", e)
+            }
+        };
+        self.report(io, handler, what, &text);
+    }
+
     /// Count one failure and write a warning unless one was written less than
     /// a minute ago; the warning carries how many were not reported.
     pub fn report(&mut self, io: &mut Io, handler: &str, what: &str, err: &dyn std::fmt::Display) {
@@ -105,6 +126,15 @@ pub enum Kind {
     Memory(Memory),
     /// NullHandler
     Null,
+}
+
+/// Where a handler's bytes go in a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Sink {
+    /// `files[i]`'s batch buffer.
+    File(usize),
+    /// The process's stdout or stderr batch buffer.
+    Stream(StreamTarget),
 }
 
 /// A file handler's own settings; the file itself is `files[sink]`.
@@ -303,23 +333,78 @@ impl Handler {
             Kind::Syslog(s) => s.emit(line, record),
             Kind::Memory(_) | Kind::Null => Ok(()),
         };
-        let (what, text) = match result {
-            Ok(()) => return,
-            Err(EmitFailure::Encode(e)) => {
-                stats.format_errors += 1;
-                ("record dropped, it cannot be encoded", e)
+        if let Err(failure) = result {
+            stats.count(io, name, failure);
+        }
+    }
+
+    /// Prepare this handler to take a run of records that differ only in
+    /// their message (see [`crate::logging::run`]): when its output is that
+    /// message inserted into text that is the same for every record of the
+    /// run, append the text and its terminator to `text`, each place the
+    /// message goes to `cuts`, and return where the bytes go. `None` (and
+    /// `text`, `cuts` unchanged) when records must take [`Handler::emit`]
+    /// one by one: other handler classes, encodings other than UTF-8, files
+    /// that roll over or are not open, formats that do more with the message.
+    pub fn plan_splice(
+        &mut self,
+        record: &LogRecord<'_>,
+        files: &mut [FileOut],
+        io: &mut Io,
+        text: &mut String,
+        cuts: &mut Vec<usize>,
+    ) -> Option<Sink> {
+        let (sink, terminator) = match &self.kind {
+            Kind::Stream(s) => (Sink::Stream(s.target()), s.terminator()),
+            Kind::File(f) if matches!(f.encoding, Encoding::Utf8) => {
+                if !files[f.sink].takes_appends(io, &mut self.stats, &self.name) {
+                    return None;
+                }
+                (Sink::File(f.sink), f.terminator.as_str())
             }
-            Err(EmitFailure::Io(e)) => {
-                stats.write_errors += 1;
-                stats.dropped += 1;
-                ("record dropped", e)
-            }
-            Err(EmitFailure::Full(e)) => {
-                stats.dropped += 1;
-                ("record dropped", e)
-            }
+            _ => return None,
         };
-        stats.report(io, name, what, &text);
+        if !self.formatter.format_around_message(record, text, cuts) {
+            return None;
+        }
+        text.push_str(terminator);
+        Some(sink)
+    }
+
+    /// Append one record of a run planned by [`Handler::plan_splice`]:
+    /// `text[span]` with `msg` at each of `cuts` (offsets into `text`, within
+    /// `span`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_spliced(
+        &mut self,
+        sink: Sink,
+        text: &str,
+        span: Range<usize>,
+        cuts: &[usize],
+        msg: &str,
+        files: &mut [FileOut],
+        io: &mut Io,
+    ) {
+        let (text, msg) = (text.as_bytes(), msg.as_bytes());
+        let len = span.len() + cuts.len() * msg.len();
+        let fill = |out: &mut Vec<u8>| {
+            out.reserve(len);
+            let (mut at, end) = (span.start, span.end);
+            for &cut in cuts {
+                out.extend_from_slice(text.get(at..cut).unwrap_or_default());
+                out.extend_from_slice(msg);
+                at = cut;
+            }
+            out.extend_from_slice(text.get(at..end).unwrap_or_default());
+        };
+        match sink {
+            Sink::Stream(target) => fill(io.buf(target)),
+            Sink::File(i) => {
+                if let Err(failure) = files[i].append(len, fill) {
+                    self.stats.count(io, &self.name, failure);
+                }
+            }
+        }
     }
 
     /// End of batch: one write and flush of what the batch produced.

@@ -131,6 +131,16 @@ impl StreamOut {
         StreamOut { target, terminator }
     }
 
+    /// The stream written to.
+    pub fn target(&self) -> StreamTarget {
+        self.target
+    }
+
+    /// Written after each record.
+    pub fn terminator(&self) -> &str {
+        &self.terminator
+    }
+
     /// `stream.write(msg + self.terminator)`.
     pub fn emit(&mut self, line: &str, io: &mut Io) {
         let buf = io.buf(self.target);
