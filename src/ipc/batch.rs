@@ -112,15 +112,27 @@ impl BatchBuilder {
                 count: 0,
             });
         }
+        self.push_to_group(line);
+    }
+
+    /// Append a line to the open group of lines, whose peer the caller knows
+    /// is this line's too (its previous `push_line` was from the same
+    /// connection): this skips comparing the names. Returns false, appending
+    /// nothing, when no group is open (after a record, a control item, or in
+    /// a new batch); then the line takes `push_line`.
+    pub fn push_to_group(&mut self, line: &[u8]) -> bool {
+        let Some(g) = &mut self.group else {
+            return false;
+        };
+        g.count += 1;
+        let full = g.count == u32::MAX;
         put_u32(&mut self.buf, line.len());
         self.buf.extend_from_slice(line);
-        if let Some(g) = &mut self.group {
-            g.count += 1;
-            if g.count == u32::MAX {
-                self.close_group();
-            }
+        if full {
+            self.close_group();
         }
         self.lines += 1;
+        true
     }
 
     /// Append one of the collector's own records (logger `name`, `level`).
@@ -397,6 +409,41 @@ mod tests {
             b.len() - one,
             4 + 1,
             "a further line costs its length and bytes only"
+        );
+    }
+
+    #[test]
+    fn a_line_joins_only_an_open_group() {
+        let mut b = BatchBuilder::new();
+        assert!(!b.push_to_group(b"none open"));
+        b.push_line("10.0.0.1", b"a");
+        let one = b.len();
+        assert!(b.push_to_group(b"b"));
+        assert_eq!(b.len() - one, 4 + 1);
+        b.push_record(30, "pysyslog.cli", "closes the group");
+        assert!(!b.push_to_group(b"c"));
+        b.push_line("10.0.0.1", b"c");
+        b.push_reopen();
+        assert!(!b.push_to_group(b"d"));
+        assert_eq!(b.items(), 5, "lines, the record and the reopen");
+        let buf = b.take(1, Vec::new());
+        assert!(!b.push_to_group(b"e"), "a new batch has no open group");
+        let (_, items) = decode(&buf);
+        let lines: Vec<_> = items
+            .iter()
+            .filter_map(|i| match i {
+                Ok(Item::Record { name, text, .. }) => Some((*name, *text)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (&b"10.0.0.1"[..], &b"a"[..]),
+                (b"10.0.0.1", b"b"),
+                (b"pysyslog.cli", b"closes the group"),
+                (b"10.0.0.1", b"c"),
+            ]
         );
     }
 

@@ -306,6 +306,7 @@ impl Connection {
     fn frame(&mut self, data: &[u8], sink: &mut Sink) {
         let Connection {
             framer,
+            id,
             peer,
             addr,
             truncated,
@@ -313,7 +314,7 @@ impl Connection {
             ..
         } = self;
         framer.push(data, |frame| {
-            emit(frame, peer, *addr, truncated, *max_line, sink)
+            emit(frame, *id, peer, *addr, truncated, *max_line, sink)
         });
     }
 
@@ -321,13 +322,14 @@ impl Connection {
     pub fn finish(&mut self, sink: &mut Sink) {
         let Connection {
             framer,
+            id,
             peer,
             addr,
             truncated,
             max_line,
             ..
         } = self;
-        framer.finish(|frame| emit(frame, peer, *addr, truncated, *max_line, sink));
+        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, sink));
         if self.truncated > 1 {
             sink.warning(
                 LOGGER,
@@ -345,6 +347,7 @@ impl Connection {
 /// the truncated line; later ones are counted and reported when it closes.
 fn emit(
     frame: Frame<'_>,
+    id: u64,
     peer: &str,
     addr: SocketAddr,
     truncated: &mut u64,
@@ -352,9 +355,9 @@ fn emit(
     sink: &mut Sink,
 ) {
     match frame {
-        Frame::Line(line) => sink.line(peer, line),
+        Frame::Line(line) => sink.line(id, peer, line),
         Frame::Truncated(line) => {
-            sink.line(peer, line);
+            sink.line(id, peer, line);
             if *truncated == 0 {
                 sink.warning(
                     LOGGER,

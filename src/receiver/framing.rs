@@ -98,15 +98,15 @@ fn classify(p: &[u8]) -> Header {
 
 /// Python's `bytes.strip()`: ASCII whitespace (space, \t, \n, \r, \x0b, \x0c).
 pub fn py_strip(mut s: &[u8]) -> &[u8] {
-    const WS: &[u8] = b" \t\n\r\x0b\x0c";
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     while let [first, rest @ ..] = s {
-        if !WS.contains(first) {
+        if !ws(*first) {
             break;
         }
         s = rest;
     }
     while let [rest @ .., last] = s {
-        if !WS.contains(last) {
+        if !ws(*last) {
             break;
         }
         s = rest;
@@ -181,6 +181,12 @@ impl Framer {
     fn start(&mut self, data: &[u8]) -> usize {
         if std::mem::take(&mut self.after_nul) && self.buf.is_empty() && data[0] == b'\n' {
             return 1;
+        }
+        // Nearly every frame starts with `<` (or anything but 1-9): no octet
+        // count to read, so skip assembling and classifying a header.
+        if self.buf.is_empty() && !matches!(data[0], b'1'..=b'9') {
+            self.state = State::Line;
+            return 0;
         }
         let mut head = [0u8; MAX_HEADER];
         let held = self.buf.len();

@@ -19,6 +19,8 @@ pub const BATCH_CAP_BYTES: usize = 64 * 1024;
 pub struct Sink {
     batch: BatchBuilder,
     pub link: WriterLink,
+    /// The connection whose line was pushed last.
+    last_connection: Option<u64>,
 }
 
 impl Sink {
@@ -26,11 +28,15 @@ impl Sink {
         Sink {
             batch: BatchBuilder::new(),
             link,
+            last_connection: None,
         }
     }
 
-    /// A line from a peer, logged at INFO under the peer's name.
-    pub fn line(&mut self, peer: &str, line: &[u8]) {
+    /// A line from a peer, logged at INFO under the peer's name. `connection`
+    /// identifies the connection for the life of the process: consecutive
+    /// lines of one connection join the batch's open group without comparing
+    /// peer names.
+    pub fn line(&mut self, connection: u64, peer: &str, line: &[u8]) {
         // Seal first when the line would take the batch past its cap: buffers
         // then never reallocate (a lone line longer than the cap is the exception).
         if !self.batch.is_empty()
@@ -38,7 +44,11 @@ impl Sink {
         {
             self.link.submit(&mut self.batch);
         }
+        if self.last_connection == Some(connection) && self.batch.push_to_group(line) {
+            return;
+        }
         self.batch.push_line(peer, line);
+        self.last_connection = Some(connection);
     }
 
     /// One of the collector's own messages, under a `pysyslog.*` logger.
