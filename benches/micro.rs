@@ -1,12 +1,13 @@
 //! Micro-benchmarks of the per-line hot paths, one line = 120 bytes as in the
 //! peer benchmark: framing in the receiver, the batch format between receiver
-//! and writer, and the writer's `%(asctime)s %(name)s %(message)s` formatting.
+//! and writer, the writer's `%(asctime)s %(name)s %(message)s` formatting, and
+//! the engine taking records into a file handler's batch buffer.
 //! Run with `cargo bench --bench micro`; a quick pass: `-- --quick`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use pysyslog::flood::payload::{ChunkBuilder, Framing, LineFormat};
 use pysyslog::ipc::{BatchBuilder, BatchReader, Item};
-use pysyslog::logging::{Formatter, LogRecord, Style};
+use pysyslog::logging::{Config, Engine, Formatter, LogRecord, Style};
 use pysyslog::receiver::framing::{Frame, Framer};
 
 const LINE: usize = 120;
@@ -151,5 +152,55 @@ fn formatting(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, framing, batch, formatting);
+/// `Engine::handle` into a FileHandler on /dev/null, written every 430
+/// records (a 64 KiB batch of flood lines), as the writer drives it.
+fn engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(1));
+    let line = stream(1, Framing::Lf);
+    let msg = std::str::from_utf8(&line[..LINE - 1]).expect("ascii");
+    let json = r#"{"version": 1,
+        "formatters": {"f": {"format": "%(asctime)s %(name)s %(message)s"}},
+        "handlers": {"h": {"class": "logging.FileHandler", "filename": "/dev/null", "formatter": "f"}},
+        "root": {"level": "INFO", "handlers": ["h"]}}"#;
+    let config = Config::from_json_str_in(
+        json,
+        std::path::Path::new("bench.json"),
+        std::path::Path::new("/"),
+    )
+    .expect("config");
+    let mut e = Engine::build(&config).expect("engine");
+    let record = |name| LogRecord {
+        name,
+        msg,
+        levelno: 20,
+        created: 1_795_000_000.123,
+        relative_created: 12.5,
+    };
+    let mut n = 0u32;
+    // One peer's lines in a row: routed and formatted once per batch.
+    g.bench_function("file_handler/one_peer_runs", |b| {
+        b.iter(|| {
+            e.handle(black_box(&record("127.0.0.1")));
+            n += 1;
+            if n % 430 == 0 {
+                e.end_batch();
+            }
+        })
+    });
+    // Peers alternating line by line: every record starts a new run.
+    let peers = ["127.0.0.1", "127.0.0.2"];
+    g.bench_function("file_handler/alternating_peers", |b| {
+        b.iter(|| {
+            n += 1;
+            e.handle(black_box(&record(peers[n as usize % 2])));
+            if n % 430 == 0 {
+                e.end_batch();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, framing, batch, formatting, engine);
 criterion_main!(benches);
