@@ -32,6 +32,7 @@ use std::path::PathBuf;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
+use crate::ipc::slots::{Slots, SLOT_COUNT};
 use crate::logging::{level, Config};
 use crate::receiver::link::{QueueLimits, WriterLink};
 use crate::receiver::sink::Sink;
@@ -129,13 +130,20 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         None => None,
     };
 
-    // 6. The writer, and privileges dropped in both processes.
-    let writer = spawn::spawn_writer_as(&engine_source, identity.as_ref())?;
+    // 6. The writer, and privileges dropped in both processes. The batch
+    // slots are shared with every writer, so they are made before the first.
+    let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
+        eprintln!(
+            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
+        );
+        Slots::none()
+    });
+    let writer = spawn::spawn_writer_as(&engine_source, identity.as_ref(), &slots)?;
     let limits = QueueLimits {
         max_lines: settings.max_queue_lines,
         max_bytes: settings.max_queue_bytes,
     };
-    let link = WriterLink::new(writer, limits).map_err(Error::Io)?;
+    let link = WriterLink::new(writer, limits, slots).map_err(Error::Io)?;
     let hooks = ServiceHooks {
         reload: settings.logging_config.as_ref().map(|path| ConfigReload {
             path: path.clone(),

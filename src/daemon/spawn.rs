@@ -16,7 +16,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::privdrop::{self, Identity, PrivError};
-use crate::ipc::{Status, StatusDecoder};
+use crate::ipc::{Slots, Status, StatusDecoder};
 use crate::writer::{self, EngineSource};
 
 /// How long a new writer may take to build its handlers before start-up fails.
@@ -63,17 +63,21 @@ fn open_fds() -> BTreeSet<RawFd> {
 ///
 /// Must be called while the process is single-threaded (start-up, or the
 /// receiver's loop, which starts no threads).
-pub fn spawn_writer(source: &EngineSource) -> Result<WriterProcess, SpawnError> {
-    spawn_writer_as(source, None)
+pub fn spawn_writer(source: &EngineSource, slots: &Slots) -> Result<WriterProcess, SpawnError> {
+    spawn_writer_as(source, None, slots)
 }
 
 /// [`spawn_writer`], dropping privileges to `identity` in both processes: the
 /// child before it builds its engine (so output files are created by the
 /// service user, as a later reopen will), the parent (the receiver) right
 /// after the fork, before it waits for the child.
+///
+/// The child reads batches from `slots` (made before any writer was forked),
+/// through a read-only view of them.
 pub fn spawn_writer_as(
     source: &EngineSource,
     identity: Option<&Identity>,
+    slots: &Slots,
 ) -> Result<WriterProcess, SpawnError> {
     // The channel's descriptors are the ones that appear while it is created:
     // ipc-channel does not expose them, and the child must keep them open while
@@ -107,6 +111,14 @@ pub fn spawn_writer_as(
                 let _ = unsafe { signal(sig, SigHandler::SigIgn) };
             }
             let _ = nix::sys::prctl::set_name(c"pysyslog-writer");
+            if let Err(e) = slots.make_read_only() {
+                let mut status_tx = status_tx;
+                let _ = status_tx.write_all(
+                    &Status::Failed(format!("writer: cannot protect the batch slots: {e}"))
+                        .encode(),
+                );
+                std::process::exit(writer::EXIT_CONFIG);
+            }
             if let Some(id) = identity {
                 if let Err(e) = privdrop::drop_to(id) {
                     let mut status_tx = status_tx;
@@ -114,7 +126,7 @@ pub fn spawn_writer_as(
                     std::process::exit(writer::EXIT_CONFIG);
                 }
             }
-            let code = writer::run(source, data_rx, status_tx);
+            let code = writer::run(source, data_rx, status_tx, slots);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {

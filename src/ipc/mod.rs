@@ -1,10 +1,13 @@
 //! Everything that crosses between the receiver and the writer process.
 //!
-//! Owns: the batch wire format ([`batch`]) and the status stream format
-//! ([`status`]). Does not own: sockets, processes or queues.
+//! Owns: the batch wire format ([`batch`]), the status stream format
+//! ([`status`]) and the shared batch slots ([`slots`]). Does not own: sockets,
+//! processes or queues.
 
 pub mod batch;
+pub mod slots;
 pub mod status;
 
 pub use batch::{BatchBuilder, BatchReader, Item};
+pub use slots::{SlotRef, Slots};
 pub use status::{Status, StatusDecoder};

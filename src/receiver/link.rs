@@ -6,8 +6,12 @@
 //! [`crate::daemon::spawn`]) or deciding when to respawn (the receiver loop).
 //!
 //! A batch stays here from the moment it is sealed until the writer acks it
-//! (after every handler wrote and flushed it). At most [`IN_FLIGHT_BYTES`] of it
-//! are inside the socket at once, so `send` never blocks the event loop
+//! (after every handler wrote and flushed it). A batch in flight sits in one of
+//! the shared slots ([`crate::ipc::slots`]) and only its 9-byte reference goes
+//! on the channel, so at most as many batches as there are slots are in
+//! flight ([`crate::ipc::slots::SLOT_COUNT`]). A batch
+//! larger than a slot goes whole, and at most [`IN_FLIGHT_BYTES`] of those are
+//! inside the socket at once, so `send` never blocks the event loop
 //! (ipc-channel's send blocks when the socket buffer is full).
 
 use std::collections::VecDeque;
@@ -17,7 +21,8 @@ use ipc_channel::ipc::IpcBytesSender;
 use nix::unistd::Pid;
 
 use crate::daemon::spawn::WriterProcess;
-use crate::ipc::{BatchBuilder, Status, StatusDecoder};
+use crate::ipc::slots::SLOT_BYTES;
+use crate::ipc::{BatchBuilder, SlotRef, Slots, Status, StatusDecoder};
 
 /// Bytes of batches allowed inside the channel's socket at once. Linux's default
 /// socket buffer (`wmem_default`, 208 KiB) holds this with room to spare, so a
@@ -36,8 +41,21 @@ pub struct QueueLimits {
 #[derive(Debug)]
 struct Held {
     seq: u64,
+    /// The batch, until it is copied into a slot (then empty).
     bytes: Vec<u8>,
+    /// The slot holding the batch once it was first sent in one.
+    slot: Option<SlotRef>,
     items: usize,
+}
+
+impl Held {
+    /// Memory the batch holds: its buffer, or the slot it pins.
+    fn cost(&self) -> usize {
+        match self.slot {
+            Some(_) => SLOT_BYTES,
+            None => self.bytes.capacity(),
+        }
+    }
 }
 
 /// Why the link failed: the writer is gone.
@@ -60,7 +78,12 @@ pub struct WriterLink {
     next_seq: u64,
     /// Sent, not yet acknowledged, oldest first.
     in_flight: VecDeque<Held>,
+    /// Bytes of whole batches (not slot references) among `in_flight`.
     in_flight_bytes: usize,
+    /// Where batches in flight are; shared with every writer.
+    slots: Slots,
+    /// Slots no unacknowledged batch is in.
+    free_slots: Vec<usize>,
     /// Sealed, not yet sent, oldest first.
     pending: VecDeque<Held>,
     held_items: usize,
@@ -80,7 +103,8 @@ const MAX_SPARE_BUFFERS: usize = 8;
 const SMALL_BATCH_BYTES: usize = 4096;
 
 impl WriterLink {
-    pub fn new(writer: WriterProcess, limits: QueueLimits) -> io::Result<WriterLink> {
+    /// A link to `writer`, which was forked after `slots` were made.
+    pub fn new(writer: WriterProcess, limits: QueueLimits, slots: Slots) -> io::Result<WriterLink> {
         writer.status.set_nonblocking(true)?;
         Ok(WriterLink {
             pid: writer.pid,
@@ -90,6 +114,8 @@ impl WriterLink {
             next_seq: 1,
             in_flight: VecDeque::new(),
             in_flight_bytes: 0,
+            free_slots: (0..slots.count()).rev().collect(),
+            slots,
             pending: VecDeque::new(),
             held_items: 0,
             held_bytes: 0,
@@ -101,6 +127,11 @@ impl WriterLink {
 
     pub fn pid(&self) -> Pid {
         self.pid
+    }
+
+    /// The shared slots, for forking a new writer.
+    pub fn slots(&self) -> &Slots {
+        &self.slots
     }
 
     /// Seal the batch (if it holds anything) and queue it for the writer.
@@ -125,10 +156,16 @@ impl WriterLink {
                 bytes = exact;
             }
         }
+        let held = Held {
+            seq,
+            bytes,
+            slot: None,
+            items,
+        };
         self.held_items += items;
         // Memory held, not bytes used: the bound is on what the queue costs.
-        self.held_bytes += bytes.capacity();
-        self.pending.push_back(Held { seq, bytes, items });
+        self.held_bytes += held.cost();
+        self.pending.push_back(held);
         self.pump();
         if !self.pending.is_empty() && self.broken.is_none() {
             // The window is full: collect acks now rather than at the next
@@ -160,23 +197,46 @@ impl WriterLink {
         self.broken.take()
     }
 
-    /// Send queued batches while the socket has room.
+    /// Send queued batches, in order, while there is a free slot for each
+    /// (or, for one larger than a slot, room in the socket).
     fn pump(&mut self) {
-        if self.broken.is_some() {
-            return;
-        }
-        while let Some(next) = self.pending.front() {
-            if !self.in_flight.is_empty()
-                && self.in_flight_bytes + next.bytes.len() > IN_FLIGHT_BYTES
-            {
-                break;
-            }
-            if let Err(e) = self.data.send(&next.bytes) {
+        while self.broken.is_none() {
+            let Some(next) = self.pending.front_mut() else {
+                return;
+            };
+            let sent = if let Some(r) = next.slot {
+                // Replayed to a new writer: the slot still holds it.
+                self.data.send(&r.encode())
+            } else if self.slots.count() > 0 && next.bytes.len() <= SLOT_BYTES {
+                let Some(&slot) = self.free_slots.last() else {
+                    return;
+                };
+                let Some(r) = self.slots.fill(slot, &next.bytes) else {
+                    return;
+                };
+                self.free_slots.pop();
+                let bytes = std::mem::take(&mut next.bytes);
+                self.held_bytes -= bytes.capacity();
+                self.held_bytes += SLOT_BYTES;
+                next.slot = Some(r);
+                if self.spare.len() < MAX_SPARE_BUFFERS {
+                    self.spare.push(bytes);
+                }
+                self.data.send(&r.encode())
+            } else {
+                if !self.in_flight.is_empty()
+                    && self.in_flight_bytes + next.bytes.len() > IN_FLIGHT_BYTES
+                {
+                    return;
+                }
+                self.in_flight_bytes += next.bytes.len();
+                self.data.send(&next.bytes)
+            };
+            if let Err(e) = sent {
                 self.broken = Some(LinkError::Send(e));
                 return;
             }
             if let Some(sent) = self.pending.pop_front() {
-                self.in_flight_bytes += sent.bytes.len();
                 self.in_flight.push_back(sent);
             }
         }
@@ -214,11 +274,16 @@ impl WriterLink {
     fn release(&mut self, seq: u64) {
         while self.in_flight.front().is_some_and(|b| b.seq <= seq) {
             if let Some(done) = self.in_flight.pop_front() {
-                self.in_flight_bytes -= done.bytes.len();
                 self.held_items -= done.items;
-                self.held_bytes -= done.bytes.capacity();
-                if self.spare.len() < MAX_SPARE_BUFFERS {
-                    self.spare.push(done.bytes);
+                self.held_bytes -= done.cost();
+                match done.slot {
+                    Some(r) => self.free_slots.push(r.slot as usize),
+                    None => {
+                        self.in_flight_bytes -= done.bytes.len();
+                        if self.spare.len() < MAX_SPARE_BUFFERS {
+                            self.spare.push(done.bytes);
+                        }
+                    }
                 }
             }
         }
@@ -263,8 +328,9 @@ mod tests {
         max_bytes: 64 << 20,
     };
 
-    /// A link to a fake writer: its data channel and status stream end.
-    fn link() -> (WriterLink, IpcBytesReceiver, UnixStream) {
+    /// A link to a fake writer with `slots` shared slots: its data channel
+    /// and status stream end.
+    fn link_with(slots: usize) -> (WriterLink, IpcBytesReceiver, UnixStream) {
         let (data, rx) = ipc::bytes_channel().expect("channel");
         let (ours, theirs) = UnixStream::pair().expect("pair");
         let writer = WriterProcess {
@@ -272,7 +338,17 @@ mod tests {
             data,
             status: ours,
         };
-        (WriterLink::new(writer, LIMITS).expect("link"), rx, theirs)
+        let slots = Slots::new(slots).expect("slots");
+        (
+            WriterLink::new(writer, LIMITS, slots).expect("link"),
+            rx,
+            theirs,
+        )
+    }
+
+    /// A link without slots: every batch goes whole on the channel.
+    fn link() -> (WriterLink, IpcBytesReceiver, UnixStream) {
+        link_with(0)
     }
 
     /// Submit one batch of `lines` 1 KiB lines, built in `batch` (one builder
@@ -285,11 +361,100 @@ mod tests {
     }
 
     fn received_seqs(rx: &IpcBytesReceiver) -> Vec<u64> {
-        let mut seqs = Vec::new();
+        received(rx, &Slots::none())
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect()
+    }
+
+    /// What a writer gets: each batch's sequence number and the slot it was
+    /// read from (`None`: sent whole).
+    fn received(rx: &IpcBytesReceiver, slots: &Slots) -> Vec<(u64, Option<u32>)> {
+        let mut got = Vec::new();
         while let Ok(bytes) = rx.try_recv() {
-            seqs.push(BatchReader::new(&bytes).expect("batch").0);
+            let (batch, slot) = match SlotRef::decode(&bytes) {
+                Some(r) => (
+                    slots.batch(r).expect("slot in bounds").to_vec(),
+                    Some(r.slot),
+                ),
+                None => (bytes, None),
+            };
+            got.push((BatchReader::new(&batch).expect("batch").0, slot));
         }
-        seqs
+        got
+    }
+
+    fn ack(status: &mut UnixStream, link: &mut WriterLink, seq: u64) {
+        status.write_all(&Status::Ack(seq).encode()).expect("ack");
+        link.on_status_readable().expect("acks");
+    }
+
+    #[test]
+    fn batches_go_in_slots_and_a_slot_is_refilled_only_after_its_ack() {
+        let (mut link, rx, mut status) = link_with(3);
+        let mut batch = BatchBuilder::new();
+        for _ in 0..5 {
+            submit(&mut link, &mut batch, 60);
+        }
+        let first = received(&rx, &link.slots);
+        assert_eq!(first.len(), 3, "one batch per slot in flight: {first:?}");
+        assert!(first.iter().all(|(_, slot)| slot.is_some()), "{first:?}");
+        ack(&mut status, &mut link, first[0].0);
+        let next = received(&rx, &link.slots);
+        assert_eq!(
+            next,
+            vec![(first[0].0 + 3, first[0].1)],
+            "the freed slot is reused"
+        );
+        assert_eq!(link.unacknowledged(), 4);
+        // Slots pin their memory; the batches' buffers went back for reuse.
+        assert_eq!(
+            link.held_bytes,
+            3 * SLOT_BYTES + link.pending[0].bytes.capacity()
+        );
+    }
+
+    #[test]
+    fn a_batch_larger_than_a_slot_goes_whole_in_order() {
+        let (mut link, rx, mut status) = link_with(2);
+        let mut batch = BatchBuilder::new();
+        submit(&mut link, &mut batch, 10);
+        batch.push_line("10.0.0.1", &vec![b'y'; SLOT_BYTES + 1]);
+        link.submit(&mut batch);
+        submit(&mut link, &mut batch, 10);
+        let got = received(&rx, &link.slots);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{got:?}");
+        assert_eq!(
+            got.iter().map(|(_, s)| s.is_some()).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+        ack(&mut status, &mut link, got[2].0);
+        assert!(link.is_idle());
+        assert_eq!(link.held_bytes, 0);
+        assert_eq!(link.free_slots.len(), 2);
+    }
+
+    #[test]
+    fn a_new_writer_is_sent_the_same_slots_again() {
+        let (mut link, rx, mut status) = link_with(2);
+        let mut batch = BatchBuilder::new();
+        for _ in 0..3 {
+            submit(&mut link, &mut batch, 60);
+        }
+        let sent = received(&rx, &link.slots);
+        ack(&mut status, &mut link, sent[0].0);
+        let third = received(&rx, &link.slots);
+        let (data, new_rx) = ipc::bytes_channel().expect("channel");
+        let (ours, _theirs) = UnixStream::pair().expect("pair");
+        link.replace_writer(WriterProcess {
+            pid: Pid::from_raw(2),
+            data,
+            status: ours,
+        })
+        .expect("replace");
+        let replayed = received(&new_rx, &link.slots);
+        assert_eq!(replayed, vec![sent[1], third[0]]);
     }
 
     #[test]

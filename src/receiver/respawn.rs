@@ -38,7 +38,8 @@ impl Receiver {
             });
         }
         self.restarts.push_back(now);
-        let writer = spawn::spawn_writer(&self.engine_source).map_err(ReceiverError::Respawn)?;
+        let writer = spawn::spawn_writer(&self.engine_source, self.sink.link.slots())
+            .map_err(ReceiverError::Respawn)?;
         let replay = self.sink.link.unacknowledged();
         self.sink
             .link

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
-use crate::ipc::{BatchReader, Item, Status};
+use crate::ipc::{BatchReader, Item, SlotRef, Slots, Status};
 use crate::logging::record::time_now;
 use crate::logging::{level, Config, Engine, LogRecord};
 
@@ -107,8 +107,14 @@ fn reload(engine: &mut Engine, source: &[u8], cwd: &[u8], json: &[u8]) -> (Strin
 /// Exit status of a writer that could not apply its configuration.
 pub const EXIT_CONFIG: i32 = 2;
 
-/// The writer's main loop. Returns the process exit status.
-pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream) -> i32 {
+/// The writer's main loop. Returns the process exit status. Batches arrive
+/// whole, or as references into `slots` (see [`crate::ipc::slots`]).
+pub fn run(
+    source: &EngineSource,
+    data: IpcBytesReceiver,
+    mut status: UnixStream,
+    slots: &Slots,
+) -> i32 {
     let (mut engine, fallback) = match source.build() {
         Ok(built) => built,
         Err(message) => {
@@ -130,8 +136,19 @@ pub fn run(source: &EngineSource, data: IpcBytesReceiver, mut status: UnixStream
         });
         engine.end_batch();
     }
-    while let Ok(batch) = data.recv() {
-        let seq = write_batch(&mut engine, &batch, started);
+    while let Ok(message) = data.recv() {
+        let batch = match SlotRef::decode(&message) {
+            None => &message[..],
+            Some(r) => match slots.batch(r) {
+                Some(batch) => batch,
+                None => {
+                    eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
+                    continue;
+                }
+            },
+        };
+        // The slot is the writer's until the ack below: done with it first.
+        let seq = write_batch(&mut engine, batch, started);
         if let Some(seq) = seq {
             if status.write_all(&Status::Ack(seq).encode()).is_err() {
                 break;
