@@ -204,24 +204,25 @@ impl WriterLink {
             let Some(next) = self.pending.front_mut() else {
                 return;
             };
-            let sent = if let Some(r) = next.slot {
-                // Replayed to a new writer: the slot still holds it.
-                self.data.send(&r.encode())
-            } else if self.slots.count() > 0 && next.bytes.len() <= SLOT_BYTES {
+            if next.slot.is_none() && self.slots.count() > 0 && next.bytes.len() <= SLOT_BYTES {
+                // It goes in a slot: wait for one to be free.
                 let Some(&slot) = self.free_slots.last() else {
                     return;
                 };
-                let Some(r) = self.slots.fill(slot, &next.bytes) else {
-                    return;
-                };
-                self.free_slots.pop();
-                let bytes = std::mem::take(&mut next.bytes);
-                self.held_bytes -= bytes.capacity();
-                self.held_bytes += SLOT_BYTES;
-                next.slot = Some(r);
-                if self.spare.len() < MAX_SPARE_BUFFERS {
-                    self.spare.push(bytes);
+                if let Some(r) = self.slots.fill(slot, &next.bytes) {
+                    self.free_slots.pop();
+                    let bytes = std::mem::take(&mut next.bytes);
+                    self.held_bytes -= bytes.capacity();
+                    self.held_bytes += SLOT_BYTES;
+                    next.slot = Some(r);
+                    if self.spare.len() < MAX_SPARE_BUFFERS {
+                        self.spare.push(bytes);
+                    }
                 }
+            }
+            let sent = if let Some(r) = next.slot {
+                // In a slot (also when replayed to a new writer: the slot still
+                // holds it): only the reference goes.
                 self.data.send(&r.encode())
             } else {
                 if !self.in_flight.is_empty()
