@@ -91,7 +91,8 @@ pub struct Args {
     pub max_line_length: u32,
 
     /// Most bytes of memory held by batches between receiving and writing
-    /// (with --max-queue-size).
+    /// (with --max-queue-size); a batch handed to the writer counts 64 KiB,
+    /// the shared slot it occupies.
     #[arg(long, default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
     pub max_queue_bytes: usize,
 

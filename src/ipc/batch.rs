@@ -1,4 +1,6 @@
-//! The batch wire format, receiver -> writer. One batch is one ipc-channel message.
+//! The batch wire format, receiver -> writer. A batch crosses in a shared slot
+//! ([`super::slots`], a reference on the ipc-channel) or, larger than a slot,
+//! as one ipc-channel message.
 //!
 //! Owns: encoding and decoding batches. Does not own: sending them, acks, replay.
 //!

@@ -110,9 +110,10 @@ impl Slots {
     }
 
     /// Receiver: copy `batch` into `slot` and return its reference. `None`
-    /// if it does not fit or there is no such slot. The caller owns the slot
-    /// (no reference to it is unacknowledged).
-    pub fn fill(&mut self, slot: usize, batch: &[u8]) -> Option<SlotRef> {
+    /// if it does not fit or there is no such slot. The caller must own the
+    /// slot (no reference to it is unacknowledged): only the link's free list
+    /// knows that, so this is not public outside the crate.
+    pub(crate) fn fill(&mut self, slot: usize, batch: &[u8]) -> Option<SlotRef> {
         let base = self.base?;
         if slot >= self.count || batch.len() > SLOT_BYTES {
             return None;
@@ -123,7 +124,8 @@ impl Slots {
             let dst = base.as_ptr().cast::<u8>().add(slot * SLOT_BYTES);
             std::ptr::copy_nonoverlapping(batch.as_ptr(), dst, batch.len());
         }
-        // The bytes are in place before the reference is sent.
+        // The system call that sends the reference orders these bytes for
+        // the writer; the fence states the rule and keeps the copy before it.
         fence(Ordering::SeqCst);
         Some(SlotRef {
             slot: u32::try_from(slot).ok()?,
@@ -131,22 +133,25 @@ impl Slots {
         })
     }
 
-    /// Writer: the batch a reference names, or `None` for a reference out of bounds.
-    pub fn batch(&self, r: SlotRef) -> Option<&[u8]> {
+    /// Writer: run `f` on the batch a reference names; `None` for a
+    /// reference out of bounds. The batch is only lent to `f`: the writer
+    /// acknowledges it after `f` returns, and only then may the receiver
+    /// fill the slot again.
+    pub fn read<T>(&self, r: SlotRef, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let base = self.base?;
         let (slot, len) = (r.slot as usize, r.len as usize);
         if slot >= self.count || len > SLOT_BYTES {
             return None;
         }
-        // The reference arrived before the bytes are read.
+        // The reference arrived (a system call) before the bytes are read.
         fence(Ordering::SeqCst);
         // SAFETY: in bounds of the mapping; the receiver does not write this
-        // slot until the writer acknowledges the batch, which it does after
-        // it is done with the slice (the borrow of `self` ends first in the
-        // writer's loop).
-        Some(unsafe {
+        // slot until the writer acknowledges the batch, and the slice cannot
+        // outlive `f`, which returns before the writer can acknowledge it.
+        let batch = unsafe {
             std::slice::from_raw_parts(base.as_ptr().cast::<u8>().add(slot * SLOT_BYTES), len)
-        })
+        };
+        Some(f(batch))
     }
 
     /// Writer, right after the fork: this process may only read the slots.
@@ -193,18 +198,16 @@ mod tests {
         let mut slots = Slots::new(2).expect("mmap");
         let a = slots.fill(0, b"first").expect("fits");
         let b = slots.fill(1, &vec![7u8; SLOT_BYTES]).expect("fits");
-        assert_eq!(slots.batch(a), Some(&b"first"[..]));
-        assert_eq!(slots.batch(b).map(<[u8]>::len), Some(SLOT_BYTES));
+        assert_eq!(slots.read(a, <[u8]>::to_vec), Some(b"first".to_vec()));
+        assert_eq!(slots.read(b, <[u8]>::len), Some(SLOT_BYTES));
         assert_eq!(slots.fill(2, b"no such slot"), None);
         assert_eq!(slots.fill(0, &vec![0u8; SLOT_BYTES + 1]), None);
-        assert_eq!(slots.batch(SlotRef { slot: 2, len: 1 }), None);
-        assert_eq!(
-            slots.batch(SlotRef {
-                slot: 0,
-                len: SLOT_BYTES as u32 + 1
-            }),
-            None
-        );
+        assert_eq!(slots.read(SlotRef { slot: 2, len: 1 }, <[u8]>::len), None);
+        let too_long = SlotRef {
+            slot: 0,
+            len: SLOT_BYTES as u32 + 1,
+        };
+        assert_eq!(slots.read(too_long, <[u8]>::len), None);
         assert_eq!(Slots::none().fill(0, b"x"), None);
     }
 
@@ -217,7 +220,7 @@ mod tests {
         // SAFETY: the child only reads memory, calls mprotect and _exit.
         match unsafe { fork() }.expect("fork") {
             ForkResult::Child => {
-                let same = slots.batch(r) == Some(&b"shared"[..]);
+                let same = slots.read(r, |b| b == b"shared") == Some(true);
                 if !same || slots.make_read_only().is_err() {
                     // SAFETY: _exit without running the parent's destructors.
                     unsafe { libc::_exit(1) };
@@ -235,7 +238,7 @@ mod tests {
                     WaitStatus::Signaled(child, nix::sys::signal::Signal::SIGSEGV, false)
                 );
                 // The child's read-only view does not change ours.
-                assert_eq!(slots.batch(r), Some(&b"shared"[..]));
+                assert_eq!(slots.read(r, <[u8]>::to_vec), Some(b"shared".to_vec()));
                 assert!(slots.fill(0, b"again").is_some());
             }
         }

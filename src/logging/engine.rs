@@ -227,11 +227,11 @@ impl Engine {
             match self.run.steps[k].clone() {
                 Step::Splice {
                     handler,
-                    sink,
+                    dest,
                     span,
                     cuts,
                 } => self.handlers[handler].append_spliced(
-                    sink,
+                    dest,
                     &self.run.text,
                     span,
                     &self.run.cuts[cuts],
@@ -263,8 +263,9 @@ impl Engine {
         let targets = route.handlers.clone();
         for &i in targets.iter() {
             let h = &mut self.handlers[i];
-            // Both depend on the name and level only: the same for the whole run.
-            if record.levelno < h.level || !h.passes(record) {
+            // Both depend on the name and level only: the same for the whole
+            // run. A NullHandler takes nothing.
+            if record.levelno < h.level || !h.passes(record) || matches!(h.kind, Kind::Null) {
                 continue;
             }
             let (span_start, first_cut) = (self.run.text.len(), self.run.cuts.len());
@@ -275,9 +276,9 @@ impl Engine {
                 &mut self.run.text,
                 &mut self.run.cuts,
             ) {
-                Some(sink) => Step::Splice {
+                Some(dest) => Step::Splice {
                     handler: i,
-                    sink,
+                    dest,
                     span: span_start..self.run.text.len(),
                     cuts: first_cut..self.run.cuts.len(),
                 },

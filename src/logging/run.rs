@@ -17,16 +17,16 @@
 
 use std::ops::Range;
 
-use super::handler::Sink;
+use super::handler::Dest;
 use super::record::LogRecord;
 
 /// How one routed handler takes the records of the run.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// `text[span]` with the message at `cuts[cuts]`, into `sink`.
+    /// `text[span]` with the message at `cuts[cuts]`, into `dest`.
     Splice {
         handler: usize,
-        sink: Sink,
+        dest: Dest,
         span: Range<usize>,
         cuts: Range<usize>,
     },

@@ -6,13 +6,14 @@
 //! [`crate::daemon::spawn`]) or deciding when to respawn (the receiver loop).
 //!
 //! A batch stays here from the moment it is sealed until the writer acks it
-//! (after every handler wrote and flushed it). A batch in flight sits in one of
-//! the shared slots ([`crate::ipc::slots`]) and only its 9-byte reference goes
-//! on the channel, so at most as many batches as there are slots are in
-//! flight ([`crate::ipc::slots::SLOT_COUNT`]). A batch
-//! larger than a slot goes whole, and at most [`IN_FLIGHT_BYTES`] of those are
-//! inside the socket at once, so `send` never blocks the event loop
-//! (ipc-channel's send blocks when the socket buffer is full).
+//! (after every handler wrote and flushed it). A batch in flight normally sits
+//! in one of the shared slots ([`crate::ipc::slots`], 8 of them) and only its
+//! 9-byte reference goes on the channel. A batch larger than a slot goes whole,
+//! as every batch does when the shared mapping could not be made; at most
+//! [`IN_FLIGHT_BYTES`] of whole batches are inside the socket at once, so
+//! `send` never blocks the event loop (ipc-channel's send blocks when the
+//! socket buffer is full). A batch in a slot counts a whole slot (64 KiB)
+//! towards `--max-queue-bytes`, what it pins.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -220,23 +221,23 @@ impl WriterLink {
                     }
                 }
             }
-            let sent = if let Some(r) = next.slot {
+            let (sent, whole_bytes) = if let Some(r) = next.slot {
                 // In a slot (also when replayed to a new writer: the slot still
                 // holds it): only the reference goes.
-                self.data.send(&r.encode())
+                (self.data.send(&r.encode()), 0)
             } else {
                 if !self.in_flight.is_empty()
                     && self.in_flight_bytes + next.bytes.len() > IN_FLIGHT_BYTES
                 {
                     return;
                 }
-                self.in_flight_bytes += next.bytes.len();
-                self.data.send(&next.bytes)
+                (self.data.send(&next.bytes), next.bytes.len())
             };
             if let Err(e) = sent {
                 self.broken = Some(LinkError::Send(e));
                 return;
             }
+            self.in_flight_bytes += whole_bytes;
             if let Some(sent) = self.pending.pop_front() {
                 self.in_flight.push_back(sent);
             }
@@ -375,7 +376,7 @@ mod tests {
         while let Ok(bytes) = rx.try_recv() {
             let (batch, slot) = match SlotRef::decode(&bytes) {
                 Some(r) => (
-                    slots.batch(r).expect("slot in bounds").to_vec(),
+                    slots.read(r, <[u8]>::to_vec).expect("slot in bounds"),
                     Some(r.slot),
                 ),
                 None => (bytes, None),

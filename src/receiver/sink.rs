@@ -5,15 +5,18 @@
 //! batches grow by themselves under heavy load). Does not own: the batch format
 //! ([`crate::ipc`]) or the queues ([`super::link`]).
 
+use crate::ipc::slots::SLOT_BYTES;
 use crate::ipc::BatchBuilder;
 use crate::logging::level;
 
 use super::link::WriterLink;
 
-/// A batch is sealed once it reaches this many bytes. 64 KiB keeps batches far
-/// below ipc-channel's fragmentation threshold (~208 KiB) even with one maximal
-/// line on top, where the per-message cost is near its minimum.
+/// A batch is sealed before it would pass this many bytes, so it fits a shared
+/// slot ([`SLOT_BYTES`]); only a lone line longer than this makes a larger
+/// batch, which goes whole on the channel (below ipc-channel's fragmentation
+/// threshold, ~208 KiB, even with a maximal line).
 pub const BATCH_CAP_BYTES: usize = 64 * 1024;
+const _: () = assert!(BATCH_CAP_BYTES <= SLOT_BYTES);
 
 #[derive(Debug)]
 pub struct Sink {
@@ -79,5 +82,68 @@ impl Sink {
     /// Held lines or bytes reached their bound: stop reading sockets.
     pub fn is_full(&self) -> bool {
         self.link.is_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use ipc_channel::ipc;
+    use nix::unistd::Pid;
+
+    use super::*;
+    use crate::daemon::spawn::WriterProcess;
+    use crate::ipc::{BatchReader, Item, Slots};
+    use crate::receiver::link::QueueLimits;
+
+    #[test]
+    fn lines_keep_their_peer_across_connections_records_and_seals() {
+        let (data, rx) = ipc::bytes_channel().expect("channel");
+        let (status, _writer_end) = UnixStream::pair().expect("pair");
+        let writer = WriterProcess {
+            pid: Pid::from_raw(1),
+            data,
+            status,
+        };
+        let limits = QueueLimits {
+            max_lines: 1_000_000,
+            max_bytes: 64 << 20,
+        };
+        // Whole batches, all inside the channel's window (no acks here).
+        let link = WriterLink::new(writer, limits, Slots::none()).expect("link");
+        let mut sink = Sink::new(link);
+        let mut sent = Vec::new();
+        for i in 0..150 {
+            // Runs of one and two lines from two connections, a record now and
+            // then, and about 150 KB in all: sealed at the cap twice.
+            let (id, peer) = if i % 3 == 0 {
+                (7, "10.0.0.7")
+            } else {
+                (9, "10.0.0.9")
+            };
+            let line = format!("{i:04} {}", "x".repeat(1000));
+            sink.line(id, peer, line.as_bytes());
+            sent.push((peer.as_bytes().to_vec(), line.into_bytes()));
+            if i % 40 == 20 {
+                sink.warning("pysyslog.test", "between lines");
+            }
+        }
+        sink.flush();
+        let (mut got, mut batches) = (Vec::new(), 0);
+        while let Ok(bytes) = rx.try_recv() {
+            batches += 1;
+            let (_, items) = BatchReader::new(&bytes).expect("batch");
+            for item in items {
+                if let Ok(Item::Record { level, name, text }) = item {
+                    if level == level::INFO {
+                        got.push((name.to_vec(), text.to_vec()));
+                    }
+                }
+            }
+        }
+        assert!(batches >= 3, "{batches} batches");
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "a line was logged under another peer's name");
     }
 }

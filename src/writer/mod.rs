@@ -137,18 +137,16 @@ pub fn run(
         engine.end_batch();
     }
     while let Ok(message) = data.recv() {
-        let batch = match SlotRef::decode(&message) {
-            None => &message[..],
-            Some(r) => match slots.batch(r) {
-                Some(batch) => batch,
-                None => {
+        let seq = match SlotRef::decode(&message) {
+            None => write_batch(&mut engine, &message, started),
+            // The slot is lent for the write only: the ack below frees it.
+            Some(r) => slots
+                .read(r, |batch| write_batch(&mut engine, batch, started))
+                .unwrap_or_else(|| {
                     eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
-                    continue;
-                }
-            },
+                    None
+                }),
         };
-        // The slot is the writer's until the ack below: done with it first.
-        let seq = write_batch(&mut engine, batch, started);
         if let Some(seq) = seq {
             if status.write_all(&Status::Ack(seq).encode()).is_err() {
                 break;

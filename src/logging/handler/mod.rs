@@ -130,7 +130,7 @@ pub enum Kind {
 
 /// Where a handler's bytes go in a batch.
 #[derive(Debug, Clone, Copy)]
-pub enum Sink {
+pub enum Dest {
     /// `files[i]`'s batch buffer.
     File(usize),
     /// The process's stdout or stderr batch buffer.
@@ -346,6 +346,8 @@ impl Handler {
     /// `text`, `cuts` unchanged) when records must take [`Handler::emit`]
     /// one by one: other handler classes, encodings other than UTF-8, files
     /// that roll over or are not open, formats that do more with the message.
+    /// A file is checked as `emit` checks it (a WatchedFileHandler's path,
+    /// once per batch), and only once the format is known to splice.
     pub fn plan_splice(
         &mut self,
         record: &LogRecord<'_>,
@@ -353,22 +355,27 @@ impl Handler {
         io: &mut Io,
         text: &mut String,
         cuts: &mut Vec<usize>,
-    ) -> Option<Sink> {
-        let (sink, terminator) = match &self.kind {
-            Kind::Stream(s) => (Sink::Stream(s.target()), s.terminator()),
+    ) -> Option<Dest> {
+        let (dest, terminator) = match &self.kind {
+            Kind::Stream(s) => (Dest::Stream(s.target()), s.terminator()),
             Kind::File(f) if matches!(f.encoding, Encoding::Utf8) => {
-                if !files[f.sink].takes_appends(io, &mut self.stats, &self.name) {
-                    return None;
-                }
-                (Sink::File(f.sink), f.terminator.as_str())
+                (Dest::File(f.sink), f.terminator.as_str())
             }
             _ => return None,
         };
+        let (text_len, cuts_len) = (text.len(), cuts.len());
         if !self.formatter.format_around_message(record, text, cuts) {
             return None;
         }
+        if let Dest::File(i) = dest {
+            if !files[i].takes_appends(io, &mut self.stats, &self.name) {
+                text.truncate(text_len);
+                cuts.truncate(cuts_len);
+                return None;
+            }
+        }
         text.push_str(terminator);
-        Some(sink)
+        Some(dest)
     }
 
     /// Append one record of a run planned by [`Handler::plan_splice`]:
@@ -377,7 +384,7 @@ impl Handler {
     #[allow(clippy::too_many_arguments)]
     pub fn append_spliced(
         &mut self,
-        sink: Sink,
+        dest: Dest,
         text: &str,
         span: Range<usize>,
         cuts: &[usize],
@@ -397,9 +404,9 @@ impl Handler {
             }
             out.extend_from_slice(text.get(at..end).unwrap_or_default());
         };
-        match sink {
-            Sink::Stream(target) => fill(io.buf(target)),
-            Sink::File(i) => {
+        match dest {
+            Dest::Stream(target) => fill(io.buf(target)),
+            Dest::File(i) => {
                 if let Err(failure) = files[i].append(len, fill) {
                     self.stats.count(io, &self.name, failure);
                 }
