@@ -316,7 +316,7 @@ impl WriterLink {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
 
@@ -330,22 +330,34 @@ mod tests {
         max_bytes: 64 << 20,
     };
 
-    /// A link to a fake writer with `slots` shared slots: its data channel
-    /// and status stream end.
-    fn link_with(slots: usize) -> (WriterLink, IpcBytesReceiver, UnixStream) {
+    /// A writer that is only channel ends, as a test's `WriterProcess`: what
+    /// the link sends arrives at the receiver returned, and the stream
+    /// returned is the writer's end of the status stream.
+    pub(crate) fn fake_writer(pid: i32) -> (WriterProcess, IpcBytesReceiver, UnixStream) {
         let (data, rx) = ipc::bytes_channel().expect("channel");
         let (ours, theirs) = UnixStream::pair().expect("pair");
         let writer = WriterProcess {
-            pid: Pid::from_raw(1),
+            pid: Pid::from_raw(pid),
             data,
             status: ours,
         };
+        (writer, rx, theirs)
+    }
+
+    /// A link to a fake writer with `slots` shared slots: its data channel
+    /// and status stream end.
+    fn link_with(slots: usize) -> (WriterLink, IpcBytesReceiver, UnixStream) {
+        let (writer, rx, status) = fake_writer(1);
         let slots = Slots::new(slots).expect("slots");
-        (
-            WriterLink::new(writer, LIMITS, slots).expect("link"),
-            rx,
-            theirs,
-        )
+        let link = WriterLink::new(writer, LIMITS, slots).expect("link");
+        (link, rx, status)
+    }
+
+    /// The writer died: attach a new fake one, which gets the replay.
+    fn replace_writer(link: &mut WriterLink) -> IpcBytesReceiver {
+        let (writer, rx, _status) = fake_writer(2);
+        link.replace_writer(writer).expect("replace");
+        rx
     }
 
     /// A link without slots: every batch goes whole on the channel.
@@ -360,6 +372,15 @@ mod tests {
             batch.push_line("10.0.0.1", &[b'x'; 1024]);
         }
         link.submit(batch);
+    }
+
+    /// Submit `batches` batches of `lines` lines; returns the builder for more.
+    fn submit_batches(link: &mut WriterLink, batches: usize, lines: usize) -> BatchBuilder {
+        let mut batch = BatchBuilder::new();
+        for _ in 0..batches {
+            submit(link, &mut batch, lines);
+        }
+        batch
     }
 
     fn received_seqs(rx: &IpcBytesReceiver) -> Vec<u64> {
@@ -394,10 +415,7 @@ mod tests {
     #[test]
     fn batches_go_in_slots_and_a_slot_is_refilled_only_after_its_ack() {
         let (mut link, rx, mut status) = link_with(3);
-        let mut batch = BatchBuilder::new();
-        for _ in 0..5 {
-            submit(&mut link, &mut batch, 60);
-        }
+        submit_batches(&mut link, 5, 60);
         let first = received(&rx, &link.slots);
         assert_eq!(first.len(), 3, "one batch per slot in flight: {first:?}");
         assert!(first.iter().all(|(_, slot)| slot.is_some()), "{first:?}");
@@ -440,21 +458,11 @@ mod tests {
     #[test]
     fn a_new_writer_is_sent_the_same_slots_again() {
         let (mut link, rx, mut status) = link_with(2);
-        let mut batch = BatchBuilder::new();
-        for _ in 0..3 {
-            submit(&mut link, &mut batch, 60);
-        }
+        submit_batches(&mut link, 3, 60);
         let sent = received(&rx, &link.slots);
         ack(&mut status, &mut link, sent[0].0);
         let third = received(&rx, &link.slots);
-        let (data, new_rx) = ipc::bytes_channel().expect("channel");
-        let (ours, _theirs) = UnixStream::pair().expect("pair");
-        link.replace_writer(WriterProcess {
-            pid: Pid::from_raw(2),
-            data,
-            status: ours,
-        })
-        .expect("replace");
+        let new_rx = replace_writer(&mut link);
         let replayed = received(&new_rx, &link.slots);
         assert_eq!(replayed, vec![sent[1], third[0]]);
     }
@@ -462,10 +470,7 @@ mod tests {
     #[test]
     fn no_more_than_the_window_is_sent_before_acks() {
         let (mut link, rx, _status) = link();
-        let mut batch = BatchBuilder::new();
-        for _ in 0..10 {
-            submit(&mut link, &mut batch, 60);
-        }
+        submit_batches(&mut link, 10, 60);
         let sent = received_seqs(&rx);
         let batch_bytes = 60 * (1024 + 4);
         assert_eq!(sent.len(), IN_FLIGHT_BYTES / batch_bytes, "{sent:?}");
@@ -476,10 +481,7 @@ mod tests {
     #[test]
     fn acks_waiting_on_the_stream_are_collected_when_the_window_is_full() {
         let (mut link, rx, mut status) = link();
-        let mut batch = BatchBuilder::new();
-        for _ in 0..10 {
-            submit(&mut link, &mut batch, 60);
-        }
+        let mut batch = submit_batches(&mut link, 10, 60);
         let first = received_seqs(&rx);
         // The writer acks everything it got; the loop has not polled yet.
         let last = *first.last().expect("some sent");
@@ -495,25 +497,12 @@ mod tests {
     #[test]
     fn acks_release_batches_and_a_new_writer_gets_the_rest_in_order() {
         let (mut link, rx, mut status) = link();
-        let mut batch = BatchBuilder::new();
-        for _ in 0..5 {
-            submit(&mut link, &mut batch, 60);
-        }
+        submit_batches(&mut link, 5, 60);
         let sent = received_seqs(&rx);
-        status
-            .write_all(&Status::Ack(sent[0]).encode())
-            .expect("ack");
-        link.on_status_readable().expect("acks");
+        ack(&mut status, &mut link, sent[0]);
         assert_eq!(link.unacknowledged(), 4);
 
-        let (data, new_rx) = ipc::bytes_channel().expect("channel");
-        let (ours, _theirs) = UnixStream::pair().expect("pair");
-        link.replace_writer(WriterProcess {
-            pid: Pid::from_raw(2),
-            data,
-            status: ours,
-        })
-        .expect("replace");
+        let new_rx = replace_writer(&mut link);
         let replayed = received_seqs(&new_rx);
         assert_eq!(replayed.first(), Some(&(sent[0] + 1)), "{replayed:?}");
         assert!(
@@ -532,10 +521,7 @@ mod tests {
         }
         while !link.is_idle() {
             let sent = received_seqs(&rx);
-            status
-                .write_all(&Status::Ack(*sent.last().expect("sent")).encode())
-                .expect("ack");
-            link.on_status_readable().expect("acks");
+            ack(&mut status, &mut link, *sent.last().expect("sent"));
         }
         assert_eq!(link.spare.len(), MAX_SPARE_BUFFERS);
         let before = link.held_bytes;

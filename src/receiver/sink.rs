@@ -87,25 +87,14 @@ impl Sink {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::net::UnixStream;
-
-    use ipc_channel::ipc;
-    use nix::unistd::Pid;
-
     use super::*;
-    use crate::daemon::spawn::WriterProcess;
     use crate::ipc::{BatchReader, Item, Slots};
+    use crate::receiver::link::tests::fake_writer;
     use crate::receiver::link::QueueLimits;
 
     #[test]
     fn lines_keep_their_peer_across_connections_records_and_seals() {
-        let (data, rx) = ipc::bytes_channel().expect("channel");
-        let (status, _writer_end) = UnixStream::pair().expect("pair");
-        let writer = WriterProcess {
-            pid: Pid::from_raw(1),
-            data,
-            status,
-        };
+        let (writer, rx, _writer_end) = fake_writer(1);
         let limits = QueueLimits {
             max_lines: 1_000_000,
             max_bytes: 64 << 20,
