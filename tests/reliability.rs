@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use pysyslog::receiver::sink::BATCH_CAP_BYTES;
 use util::*;
 
-const FLOOD: &str = env!("CARGO_BIN_EXE_pysyslog-flood");
-
 /// A `kB` figure of /proc/PID/status (`VmHWM`: peak resident memory; `VmRSS`: now).
 fn status_kib(pid: i32, name: &str) -> u64 {
     proc_status(pid, name)
@@ -77,7 +75,7 @@ fn spawn_limited(
 
 /// Run pysyslog-flood with `--json`; returns the parsed report.
 fn flood(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(FLOOD)
+    let out = Command::new(tool("pysyslog-flood"))
         .args(args)
         .args(["--json", "127.0.0.1", &port.to_string()])
         .stderr(Stdio::inherit())

@@ -16,6 +16,21 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pysyslog");
 
+/// A binary of the tools crate (`pysyslog-flood`, `bench-peers`). Cargo hands
+/// a test only its own package's binaries, so the tools' are found where the
+/// same build put them: beside `pysyslog` (`cargo test --workspace`, which
+/// `tests/run` uses, builds them first).
+pub fn tool(name: &str) -> PathBuf {
+    let path = Path::new(BIN).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the tools with `cargo build -p pysyslog-tools --bins` \
+         (tests/run does) with the same profile as the tests",
+        path.display()
+    );
+    path
+}
+
 /// How long any condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
