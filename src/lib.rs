@@ -16,6 +16,10 @@
 //! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
+// What the collector runs never panics on input, the network or the disk:
+// a failure there is an error with its context. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cli;
 pub mod daemon;
 pub mod error;
