@@ -51,7 +51,7 @@ impl Service {
         fs::write(
             &self.defaults,
             format!(
-                "PYSYSLOG_OPTS=\"127.0.0.1 {port} --logging-config {}\"\nPYSYSLOG_RUN_USER=\n",
+                "PYSYSLOG_OPTS=\"127.0.0.1 {port} --logging-config {}\"\n",
                 config.display()
             ),
         )
