@@ -6,25 +6,21 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
-pub mod brace;
 pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod filter;
-pub mod formatspec;
 pub mod formatter;
 pub mod handler;
 pub mod level;
 pub mod manager;
-pub mod percent;
-pub mod pyunicode;
-pub mod pyvalue;
+pub(crate) mod pyfmt;
 pub mod record;
 pub mod run;
-pub mod template;
-pub mod timefmt;
-pub mod validate;
 
 pub use engine::{Config, ConfigError, Engine};
-pub use formatter::{FormatError, Formatter, FormatterError, Style};
+pub use formatter::{Formatter, FormatterError, Style};
+pub use pyfmt::error::FormatError;
+/// The daemon loads the zone data before dropping privileges.
+pub(crate) use pyfmt::timefmt;
 pub use record::LogRecord;

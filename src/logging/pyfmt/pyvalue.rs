@@ -7,7 +7,7 @@
 //! float digit layout, integer digits in a base, thousands grouping. Does not
 //! own: `%`-specs
 //! ([`super::percent`]), format-spec mini-language ([`super::formatspec`]) or
-//! where values come from ([`super::formatter`]).
+//! where values come from (`logging::formatter`).
 
 use std::fmt::Write as _;
 
