@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::level;
+use super::pyfmt::pyvalue;
 
 /// How deep `cfg://` references may chain before we call it a cycle (Python
 /// would hit its recursion limit).
@@ -242,67 +243,18 @@ pub fn py_type(v: &Value) -> &'static str {
     }
 }
 
-/// `repr(str)`.
+/// `repr(str)`: CPython's quotes and escapes (`pyvalue` owns them).
 pub fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
     let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
+    pyvalue::repr_str(s, &mut out, false);
     out
-}
-
-fn py_float(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
-        format!("{f:.1}")
-    } else {
-        format!("{f}")
-    }
 }
 
 /// `repr(value)` of the Python object json.load would make.
 pub fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n
-            .as_i64()
-            .map(|i| i.to_string())
-            .or_else(|| n.as_u64().map(|u| u.to_string()))
-        {
-            Some(s) => s,
-            None => py_float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => py_repr_str(s),
-        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    let mut out = String::new();
+    pyvalue::write_repr(&pyvalue::Value::from_json(v), &mut out, false);
+    out
 }
 
 /// `str(value)`.
@@ -396,6 +348,46 @@ mod tests {
             "{'a': [1, 2.0, None, True]}"
         );
         assert_eq!(py_repr_str("it's"), "\"it's\"");
+    }
+
+    /// `py_repr` is what error messages quote: it must be CPython's `repr` of
+    /// the object `json.load` makes, floats and non-printable characters included.
+    #[test]
+    fn repr_matches_cpython() {
+        let values = json!([
+            1e16, 1e15, 123456789012345680.0, 0.1, -0.0, 1.5e-7, 2.5, 1e300, -1e22,
+            "\u{85}", "\u{a0}", "\u{ad}", "\u{2028}", "\u{7f}", "\u{1f600}", "\u{e000}",
+            "it's", "\"q\"", "both ' and \"", "tab\tnl\n", [1, 2.0, null, true, "\u{85}"],
+            {"k\u{85}": 1e16}
+        ]);
+        let script = "import json, sys\nfor v in json.load(sys.stdin):\n    print(repr(v))\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(values.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let expected: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        let ours: Vec<String> = values.as_array().unwrap().iter().map(py_repr).collect();
+        assert_eq!(ours, expected);
+        for v in values.as_array().unwrap() {
+            if let Value::String(s) = v {
+                assert_eq!(py_repr_str(s), py_repr(v));
+            }
+        }
     }
 
     #[test]
