@@ -34,15 +34,14 @@
 
 use serde_json::Map;
 
-use super::config::HandlerClass;
-pub use super::config::{Config, ConfigError};
-use super::convert::py_repr_str;
 use super::formatter::{Formatter, Style};
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord};
 use super::level::INFO;
 use super::manager::Manager;
+use super::pyfmt::pyvalue::repr_of as py_repr_str;
 use super::record::LogRecord;
 use super::run::{Run, Step};
+use super::spec::{Config, ConfigError, HandlerClass, HandlerSpec, StreamTarget};
 
 pub use super::handler::stream::Capture;
 
@@ -80,13 +79,13 @@ fn default_formatter() -> Formatter {
 impl Engine {
     /// `logging.basicConfig(stream=sys.stdout, level=INFO)`: `LEVEL:name:message` on stdout.
     pub fn basic_config() -> Engine {
-        let spec = super::config::HandlerSpec {
+        let spec = HandlerSpec {
             name: String::new(),
             level: 0,
             formatter: None,
             filters: Vec::new(),
             class: HandlerClass::Stream {
-                target: super::config::StreamTarget::Stdout,
+                target: StreamTarget::Stdout,
                 terminator: "\n".into(),
             },
         };

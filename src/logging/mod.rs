@@ -6,21 +6,29 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
-pub mod config;
-pub mod convert;
-pub mod engine;
-pub mod filter;
-pub mod formatter;
-pub mod handler;
-pub mod level;
-pub mod manager;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod filter;
+pub(crate) mod formatter;
+pub(crate) mod handler;
+pub(crate) mod level;
+pub(crate) mod manager;
+pub(crate) mod oserror;
 pub(crate) mod pyfmt;
-pub mod record;
-pub mod run;
+pub(crate) mod record;
+pub(crate) mod run;
+pub(crate) mod spec;
 
-pub use engine::{Config, ConfigError, Engine};
+// The public face: build a configuration, an engine from it, feed it records;
+// or format one record with one formatter.
+pub use engine::{Capture, Engine, HandlerCounters};
 pub use formatter::{Formatter, FormatterError, Style};
 pub use pyfmt::error::FormatError;
-/// The daemon loads the zone data before dropping privileges.
-pub(crate) use pyfmt::timefmt;
 pub use record::LogRecord;
+pub use spec::{Config, ConfigError};
+
+// For the rest of the crate: the daemon and the writer name levels, read the
+// clock as records do, word OS errors as Python does, and load the zone data
+// before dropping privileges.
+pub(crate) use oserror::os_error_text;
+pub(crate) use pyfmt::timefmt;

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::handler::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, Kwargs, StreamTarget, SyslogAddress, When,
-};
-use super::{abspath, Ctx};
-use crate::logging::convert::{self, py_repr, py_repr_str, EXT_STDERR, EXT_STDOUT};
+use super::convert::{self, py_repr, py_repr_str, EXT_STDERR, EXT_STDOUT};
+use super::ctx::{abspath, Ctx};
+use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
+use crate::logging::spec::{
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, StreamTarget, SyslogAddress, When,
+};
 
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, String> {
     const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Config, HandlerClass, StreamTarget};
+use crate::logging::spec::{Config, HandlerClass, StreamTarget};
 
 fn parse(text: &str) -> Result<Config, String> {
     Config::from_json_str_in(text, Path::new("logging.json"), Path::new("/work/dir"))

@@ -9,13 +9,16 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::encode::char_len;
+use super::rotating;
+use super::stats::{EmitFailure, Stats, MAX_PENDING_BYTES};
+use super::stream::Io;
 use super::timed::Timed;
-use super::{char_len, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
-use crate::logging::config::{FileArgs, HandlerClass};
-use crate::logging::convert::py_repr_str;
+use crate::logging::oserror::os_error_text;
 use crate::logging::record::LogRecord;
+use crate::logging::spec::{FileArgs, HandlerClass};
 
 /// When the file rolls over.
 #[derive(Debug)]
@@ -58,19 +61,6 @@ pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
         | HandlerClass::Rotating { file: a, .. }
         | HandlerClass::Timed { file: a, .. } => Some(a),
         _ => None,
-    }
-}
-
-/// Python's `OSError.__str__`: `[Errno 2] No such file or directory: '/nope/x.log'`.
-pub fn os_error_text(e: &io::Error, path: &Path) -> String {
-    let text = e.to_string();
-    let desc = text.split(" (os error").next().unwrap_or(&text);
-    match e.raw_os_error() {
-        Some(n) => format!(
-            "[Errno {n}] {desc}: {}",
-            py_repr_str(&path.to_string_lossy())
-        ),
-        None => format!("{desc}: {}", py_repr_str(&path.to_string_lossy())),
     }
 }
 

@@ -17,9 +17,10 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{EmitFailure, Io, Stats};
-use crate::logging::config::SyslogAddress;
+use super::stats::{EmitFailure, Stats};
+use super::stream::Io;
 use crate::logging::record::LogRecord;
+use crate::logging::spec::SyslogAddress;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(500);

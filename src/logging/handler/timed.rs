@@ -8,7 +8,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::logging::config::When;
+use crate::logging::spec::When;
 
 const DAY: i64 = 86_400;
 

@@ -109,6 +109,13 @@ pub(crate) fn write_repr(v: &Value<'_>, out: &mut String, ascii: bool) {
     }
 }
 
+/// `repr(s)` as a new string.
+pub(crate) fn repr_of(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    repr_str(s, &mut out, false);
+    out
+}
+
 /// `repr(s)` / `ascii(s)` for a str: CPython's quote choice and escapes.
 pub(crate) fn repr_str(s: &str, out: &mut String, ascii: bool) {
     let quote = if s.contains('\'') && !s.contains('"') {

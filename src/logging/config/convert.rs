@@ -3,12 +3,12 @@
 //! error messages worded as Python's.
 //!
 //! Owns: the meaning of a single config value. Does not own: the schema (see
-//! `config.rs`), which decides which values are converted and when.
+//! `mod.rs`), which decides which values are converted and when.
 
 use serde_json::{Map, Value};
 
-use super::level;
-use super::pyfmt::pyvalue;
+use crate::logging::level;
+use crate::logging::pyfmt::pyvalue;
 
 /// How deep `cfg://` references may chain before we call it a cycle (Python
 /// would hit its recursion limit).
@@ -245,9 +245,7 @@ pub fn py_type(v: &Value) -> &'static str {
 
 /// `repr(str)`: CPython's quotes and escapes (`pyvalue` owns them).
 pub fn py_repr_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    pyvalue::repr_str(s, &mut out, false);
-    out
+    pyvalue::repr_of(s)
 }
 
 /// `repr(value)` of the Python object json.load would make.
