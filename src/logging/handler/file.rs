@@ -98,11 +98,9 @@ impl FileOut {
                     Ok(m) => m.mtime(),
                     Err(_) => now.floor() as i64,
                 };
-                (
-                    file,
-                    false,
-                    Rollover::Time(Timed::new(*when, *interval, suffix, *backup_count, *utc, t)),
-                )
+                let timed = Timed::new(*when, *interval, suffix, *backup_count, *utc, t)
+                    .map_err(|e| os_error_text(&e, &file.path))?;
+                (file, false, Rollover::Time(timed))
             }
             _ => return Err("not a file handler".into()),
         };
@@ -130,7 +128,9 @@ impl FileOut {
                 Ok(m) => m.mtime(),
                 Err(_) => now.floor() as i64,
             };
-            t.rollover_at = t.compute_rollover(start);
+            t.rollover_at = t
+                .compute_rollover(start)
+                .map_err(|e| os_error_text(&e, &f.args.path))?;
         }
         Ok(f)
     }
@@ -232,7 +232,9 @@ impl FileOut {
                 let now = record.created.floor() as i64;
                 if now >= t.rollover_at {
                     if self.path_irregular {
-                        t.rollover_at = t.compute_rollover(now);
+                        t.rollover_at = t
+                            .compute_rollover(now)
+                            .map_err(|e| os_error_text(&e, &self.args.path))?;
                     } else {
                         // Split borrow: finish the current file, then rotate.
                         let mut t = std::mem::replace(&mut self.rollover, Rollover::Never);
