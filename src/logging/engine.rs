@@ -29,6 +29,9 @@
 //!   buffer, as `logging.shutdown()` does.
 //! - `reopen` (SIGHUP) reopens files in append mode, also those configured
 //!   with `mode: 'w'` (which are truncated only when first opened).
+//! - A `.` attribute no pysyslog handler reads (anything but `terminator`,
+//!   and `ident`/`append_nul` on SysLogHandler) is accepted with a warning
+//!   naming it, logged under `pysyslog.config`; Python sets it and runs.
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
 

@@ -30,6 +30,9 @@ pub struct Config {
     pub loggers: Vec<LoggerSpec>,
     /// The `root` section, applied after `loggers`.
     pub root: Option<Box<LoggerSpec>>,
+    /// What was accepted but has no effect, one line each with the file and
+    /// section (the collector logs them as WARNINGs under `pysyslog.config`).
+    pub warnings: Vec<String>,
 }
 
 /// One logger's configuration (`loggers.<name>` or `root`).

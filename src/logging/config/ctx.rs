@@ -93,6 +93,32 @@ pub(super) fn check_filters(
     Ok(names)
 }
 
+/// The one warning for a section's `.` attributes that pysyslog does not use
+/// (Python sets them on the object; here nothing would read them), naming
+/// them in sorted order; `None` when there are none.
+pub(super) fn dot_warning(ctx: &Ctx<'_>, path: &str, mut names: Vec<String>) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    names.sort();
+    let names: Vec<String> = names.iter().map(|n| py_repr_str(n)).collect();
+    let message = format!(
+        "'.' sets attributes pysyslog does not use, they have no effect: {}",
+        names.join(", ")
+    );
+    Some(ctx.err(path, message).to_string())
+}
+
+/// The names in a formatter's or filter's `.`: Python's `configure_formatter`
+/// and `configure_filter` read `.` only for `()` factories (which pysyslog
+/// refuses), so the value is neither converted nor checked.
+pub(super) fn dot_names(spec: &Value) -> Vec<String> {
+    match spec.get(".") {
+        Some(Value::Object(props)) => props.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `os.path.abspath`: join with the working directory and normalise lexically.
 pub(super) fn abspath(cwd: &Path, p: &str) -> PathBuf {
     let joined = cwd.join(p);

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::args::build_class;
 use super::convert::{self, py_repr, py_repr_str, truthy};
-use super::ctx::{as_dict, check_filters, Ctx};
+use super::ctx::{as_dict, check_filters, dot_warning, Ctx};
 use super::kwargs::Kwargs;
 use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec};
 
@@ -19,13 +19,15 @@ logging.handlers.WatchedFileHandler, logging.handlers.RotatingFileHandler, \
 logging.handlers.TimedRotatingFileHandler, logging.handlers.SysLogHandler, logging.handlers.MemoryHandler";
 
 /// Configure every handler in Python's order: sorted by name, then the
-/// MemoryHandlers whose target was not built yet.
+/// MemoryHandlers whose target was not built yet. Also returns a warning for
+/// each handler given `.` attributes that have no effect here.
 pub(super) fn parse_all(
     ctx: &Ctx<'_>,
     doc: &Map<String, Value>,
     handlers: &Map<String, Value>,
     config: &Config,
-) -> Result<Vec<HandlerSpec>, ConfigError> {
+) -> Result<(Vec<HandlerSpec>, Vec<String>), ConfigError> {
+    let mut warnings = Vec::new();
     let mut names: Vec<&String> = handlers.keys().collect();
     names.sort();
     let mut done: Vec<HandlerSpec> = Vec::new();
@@ -47,7 +49,10 @@ pub(super) fn parse_all(
                 &built,
                 handlers,
             ) {
-                Ok(h) => done.push(h),
+                Ok((h, unused)) => {
+                    warnings.extend(dot_warning(ctx, &format!("handlers.{name}"), unused));
+                    done.push(h);
+                }
                 Err(Failure::NotYet(_)) if pass == 0 => deferred.push(name),
                 Err(Failure::NotYet(e) | Failure::Bad(e)) => {
                     return Err(ctx.err(
@@ -58,7 +63,7 @@ pub(super) fn parse_all(
             }
         }
     }
-    Ok(done)
+    Ok((done, warnings))
 }
 
 enum Failure {
@@ -82,7 +87,7 @@ fn parse_one(
     config: &Config,
     built: &[&str],
     all: &Map<String, Value>,
-) -> Result<HandlerSpec, Failure> {
+) -> Result<(HandlerSpec, Vec<String>), Failure> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     let formatter = match ctx.res.get(m, "formatter")?.filter(truthy) {
@@ -166,6 +171,9 @@ fn parse_one(
         None => Vec::new(),
         Some(f) => check_filters(doc, &f, ctx)?,
     };
+    // Python's `setattr` takes any name; those no handler here reads are
+    // reported by the caller instead of refusing the configuration.
+    let mut unused = Vec::new();
     if let Some(props) = ctx.res.get(m, ".")?.filter(truthy) {
         let props = props.as_object().ok_or_else(|| {
             format!(
@@ -174,20 +182,24 @@ fn parse_one(
             )
         })?;
         for (k, v) in props {
-            set_prop(&mut class, k, &ctx.res.conv(v)?)?;
+            if !set_prop(&mut class, k, &ctx.res.conv(v)?)? {
+                unused.push(k.clone());
+            }
         }
     }
-    Ok(HandlerSpec {
+    let spec = HandlerSpec {
         name: _name.to_owned(),
         level,
         formatter,
         filters,
         class,
-    })
+    };
+    Ok((spec, unused))
 }
 
-/// `setattr(handler, name, value)` for the attributes that change output.
-fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<(), String> {
+/// `setattr(handler, name, value)` for the attributes that change output;
+/// `false` for a name pysyslog's handlers do not use.
+fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, String> {
     let text = || match v {
         Value::String(s) => Ok(s.clone()),
         other => Err(format!("{key} must be a string, not {}", py_repr(other))),
@@ -203,13 +215,7 @@ fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<(), String
         ) => f.terminator = text()?,
         (HandlerClass::Syslog { ident, .. }, "ident") => *ident = text()?,
         (HandlerClass::Syslog { append_nul, .. }, "append_nul") => *append_nul = truthy(v),
-        (_, other) => {
-            return Err(format!(
-                "setting attribute {} with '.' is not supported by pysyslog (supported: terminator on stream and \
-                 file handlers; ident, append_nul on SysLogHandler)",
-                py_repr_str(other)
-            ))
-        }
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }

@@ -26,7 +26,7 @@ use super::formatter::{Formatter, Style};
 use super::oserror::os_error_text;
 use super::spec::{Config, ConfigError, LoggerSpec};
 use convert::{py_repr_str, py_str, truthy, Resolver};
-use ctx::{as_dict, check_filters, name_list, opt_str, Ctx};
+use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx};
 
 impl Config {
     /// Read and validate a dictConfig JSON file.
@@ -77,6 +77,7 @@ impl Config {
             handlers: Vec::new(),
             loggers: Vec::new(),
             root: None,
+            warnings: Vec::new(),
         };
         let section = |key: &str| -> Result<Option<Map<String, Value>>, ConfigError> {
             match ctx.res.get(obj, key).map_err(|e| ctx.err(key, e))? {
@@ -109,6 +110,13 @@ impl Config {
                             format!("Unable to configure formatter {}: {e}", py_repr_str(name)),
                         )
                     })?;
+                    let path = format!("formatters.{name}");
+                    let unused = ctx
+                        .res
+                        .conv(spec)
+                        .map(|s| dot_names(&s))
+                        .unwrap_or_default();
+                    config.warnings.extend(dot_warning(&ctx, &path, unused));
                     config.formatters.insert(name.clone(), f);
                 }
             }
@@ -120,11 +128,20 @@ impl Config {
                             format!("Unable to configure filter {}: {e}", py_repr_str(name)),
                         )
                     })?;
+                    let path = format!("filters.{name}");
+                    let unused = ctx
+                        .res
+                        .conv(spec)
+                        .map(|s| dot_names(&s))
+                        .unwrap_or_default();
+                    config.warnings.extend(dot_warning(&ctx, &path, unused));
                     config.filters.insert(name.clone(), f);
                 }
             }
             let handlers = section("handlers")?.unwrap_or_default();
-            config.handlers = handler::parse_all(&ctx, obj, &handlers, &config)?;
+            let (handlers, warnings) = handler::parse_all(&ctx, obj, &handlers, &config)?;
+            config.handlers = handlers;
+            config.warnings.extend(warnings);
         }
         let handler_names: Vec<&str> = config.handlers.iter().map(|h| h.name.as_str()).collect();
         if let Some(loggers) = section("loggers")? {
