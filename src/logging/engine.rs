@@ -147,7 +147,8 @@ impl Engine {
                 .collect();
             let owner = handlers.len();
             handlers.push(
-                Handler::open(spec, formatter, filters, now, &mut files, owner).map_err(err)?,
+                Handler::open(spec, formatter, filters, now, &mut files, owner)
+                    .map_err(|e| err(e.to_string()))?,
             );
         }
         let index = |name: &str| config.handlers.iter().position(|h| h.name == name);

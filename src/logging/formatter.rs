@@ -191,8 +191,8 @@ impl Formatter {
                         )));
                     }
                 }
-                Style::Brace => validate::brace(fmt).map_err(FormatterError::Invalid)?,
-                Style::Dollar => validate::dollar(fmt).map_err(FormatterError::Invalid)?,
+                Style::Brace => validate::brace(fmt).map_err(|e| FormatterError::Invalid(e.0))?,
+                Style::Dollar => validate::dollar(fmt).map_err(|e| FormatterError::Invalid(e.0))?,
             }
         }
         Ok(Self::build(fmt, datefmt, style, defaults))

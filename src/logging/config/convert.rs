@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::invalid::Invalid;
 use crate::logging::level;
 use crate::logging::pyfmt::pyvalue;
 
@@ -27,11 +28,11 @@ pub struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// Convert one value; non-matching values are returned unchanged.
-    pub fn conv(&self, v: &Value) -> Result<Value, String> {
+    pub fn conv(&self, v: &Value) -> Result<Value, Invalid> {
         self.conv_depth(v, 0)
     }
 
-    fn conv_depth(&self, v: &Value, depth: usize) -> Result<Value, String> {
+    fn conv_depth(&self, v: &Value, depth: usize) -> Result<Value, Invalid> {
         let Value::String(s) = v else {
             return Ok(v.clone());
         };
@@ -52,7 +53,7 @@ impl Resolver<'_> {
     }
 
     /// Get `key` of an object and convert it (`ConvertingDict.get`).
-    pub fn get(&self, obj: &Map<String, Value>, key: &str) -> Result<Option<Value>, String> {
+    pub fn get(&self, obj: &Map<String, Value>, key: &str) -> Result<Option<Value>, Invalid> {
         match obj.get(key) {
             None => Ok(None),
             Some(v) => self.conv(v).map(Some),
@@ -62,14 +63,14 @@ impl Resolver<'_> {
     /// `cfg_convert`: `WORD` then any of `.word` / `[word]` (digits index a list).
     /// Values met on the way are converted at `depth`, so a reference that leads
     /// back to itself (`"x": "cfg://x"`) ends in an error, not a stack overflow.
-    fn cfg_lookup(&self, whole: &str, path: &str, depth: usize) -> Result<Value, String> {
+    fn cfg_lookup(&self, whole: &str, path: &str, depth: usize) -> Result<Value, Invalid> {
         let Some((first, mut rest)) = take_word(path.trim_start()) else {
-            return Err(format!("Unable to convert {}", py_repr_str(whole)));
+            return Err(format!("Unable to convert {}", py_repr_str(whole)).into());
         };
         rest = rest.trim_start();
         let mut d = match self.root.get(first) {
             Some(v) => self.conv_depth(v, depth)?,
-            None => return Err(py_repr_str(first)),
+            None => return Err(py_repr_str(first).into()),
         };
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix('.') {
@@ -97,7 +98,8 @@ impl Resolver<'_> {
                 "Unable to convert {} at {}",
                 py_repr_str(whole),
                 py_repr_str(rest)
-            ));
+            )
+            .into());
         }
         Ok(d)
     }
@@ -129,17 +131,17 @@ fn take_word(s: &str) -> Option<(&str, &str)> {
 }
 
 /// `d[key]` with a string key.
-fn index_key(d: &Value, key: &str) -> Result<Value, String> {
+fn index_key(d: &Value, key: &str) -> Result<Value, Invalid> {
     match d {
-        Value::Object(m) => m.get(key).cloned().ok_or_else(|| py_repr_str(key)),
+        Value::Object(m) => m.get(key).cloned().ok_or_else(|| py_repr_str(key).into()),
         Value::Array(_) => Err("list indices must be integers or slices, not str".into()),
         Value::String(_) => Err("string indices must be integers, not 'str'".into()),
-        other => Err(format!("'{}' object is not subscriptable", py_type(other))),
+        other => Err(format!("'{}' object is not subscriptable", py_type(other)).into()),
     }
 }
 
 /// `d[n]` tried as an integer first: a dict gives KeyError, a list indexes.
-fn index_int(d: &Value, digits: &str) -> Result<Value, String> {
+fn index_int(d: &Value, digits: &str) -> Result<Value, Invalid> {
     let n: usize = digits
         .parse()
         .map_err(|_| "cannot fit 'int' into an index-sized integer".to_string())?;
@@ -148,13 +150,13 @@ fn index_int(d: &Value, digits: &str) -> Result<Value, String> {
             .get(n)
             .cloned()
             .ok_or_else(|| "list index out of range".into()),
-        Value::Object(_) => Err(n.to_string()),
+        Value::Object(_) => Err(n.to_string().into()),
         Value::String(s) => s
             .chars()
             .nth(n)
             .map(|c| Value::String(c.to_string()))
             .ok_or_else(|| "string index out of range".into()),
-        other => Err(format!("'{}' object is not subscriptable", py_type(other))),
+        other => Err(format!("'{}' object is not subscriptable", py_type(other)).into()),
     }
 }
 
@@ -163,7 +165,7 @@ pub const SUPPORTED_EXT: &str = "sys.stdout, sys.stderr, socket.SOCK_STREAM, soc
 logging.CRITICAL, logging.FATAL, logging.ERROR, logging.WARNING, logging.WARN, logging.INFO, \
 logging.DEBUG, logging.NOTSET";
 
-fn ext_convert(name: &str) -> Result<Value, String> {
+fn ext_convert(name: &str) -> Result<Value, Invalid> {
     match name {
         "sys.stdout" => Ok(Value::String(EXT_STDOUT.into())),
         "sys.stderr" => Ok(Value::String(EXT_STDERR.into())),
@@ -179,31 +181,28 @@ fn ext_convert(name: &str) -> Result<Value, String> {
             Err(format!(
                 "Cannot resolve {}: pysyslog supports only these ext:// names: {SUPPORTED_EXT}",
                 py_repr_str(name)
-            ))
+            )
+            .into())
         }
     }
 }
 
 /// `logging._checkLevel`: an int, or an exact level name.
-pub fn check_level(v: &Value) -> Result<i32, String> {
+pub fn check_level(v: &Value) -> Result<i32, Invalid> {
     match v {
         Value::Bool(b) => Ok(i32::from(*b)),
         Value::Number(n) if n.is_i64() || n.is_u64() => {
             let n = n.as_i64().unwrap_or(i64::MAX);
             Ok(n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
         }
-        Value::String(s) => {
-            level::level_from_name(s).ok_or_else(|| format!("Unknown level: {}", py_repr_str(s)))
-        }
-        other => Err(format!(
-            "Level not an integer or a valid string: {}",
-            py_repr(other)
-        )),
+        Value::String(s) => level::level_from_name(s)
+            .ok_or_else(|| format!("Unknown level: {}", py_repr_str(s)).into()),
+        other => Err(format!("Level not an integer or a valid string: {}", py_repr(other)).into()),
     }
 }
 
 /// `valid_ident`: `^[a-z_][a-z0-9_]*$` (case-insensitive).
-pub fn valid_ident(s: &str) -> Result<(), String> {
+pub fn valid_ident(s: &str) -> Result<(), Invalid> {
     let mut chars = s.chars();
     let ok = match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {
@@ -214,7 +213,7 @@ pub fn valid_ident(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("Not a valid Python identifier: {}", py_repr_str(s)))
+        Err(format!("Not a valid Python identifier: {}", py_repr_str(s)).into())
     }
 }
 
@@ -315,6 +314,7 @@ mod tests {
         assert!(r
             .conv(&json!("ext://os.system"))
             .unwrap_err()
+            .0
             .starts_with("Cannot resolve 'os.system'"));
     }
 
@@ -399,7 +399,11 @@ mod tests {
         ] {
             let root = doc.as_object().unwrap().clone();
             let r = Resolver { root: &root };
-            let err = r.conv(&json!(reference)).err().unwrap_or_default();
+            let err = r
+                .conv(&json!(reference))
+                .err()
+                .map(String::from)
+                .unwrap_or_default();
             assert!(err.contains("recursion"), "{doc}: {err:?}");
         }
     }

@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::convert::{self, py_repr_str, Resolver};
+use super::invalid::Invalid;
 use crate::logging::spec::ConfigError;
 
 /// Parsing context: the document, the file name, the directory relative paths start from.
@@ -25,29 +26,28 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn as_dict(v: &Value) -> Result<&Map<String, Value>, String> {
+pub(super) fn as_dict(v: &Value) -> Result<&Map<String, Value>, Invalid> {
     v.as_object()
-        .ok_or_else(|| format!("'{}' object has no attribute 'get'", convert::py_type(v)))
+        .ok_or_else(|| format!("'{}' object has no attribute 'get'", convert::py_type(v)).into())
 }
 
 pub(super) fn opt_str(
     ctx: &Ctx<'_>,
     m: &Map<String, Value>,
     key: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Invalid> {
     match ctx.res.get(m, key)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "{key} must be a string, not {}",
-            convert::py_type(&other)
-        )),
+        Some(other) => {
+            Err(format!("{key} must be a string, not {}", convert::py_type(&other)).into())
+        }
     }
 }
 
 /// Names from a `handlers`/`filters` list; a string is iterated by character,
 /// as Python does.
-pub(super) fn name_list(v: &Value, what: &str) -> Result<Vec<String>, String> {
+pub(super) fn name_list(v: &Value, what: &str) -> Result<Vec<String>, Invalid> {
     match v {
         Value::Array(a) => a
             .iter()
@@ -57,14 +57,12 @@ pub(super) fn name_list(v: &Value, what: &str) -> Result<Vec<String>, String> {
                     "Unable to add {what} {}: {}",
                     convert::py_repr(other),
                     convert::py_repr(other)
-                )),
+                )
+                .into()),
             })
             .collect(),
         Value::String(s) => Ok(s.chars().map(String::from).collect()),
-        other => Err(format!(
-            "'{}' object is not iterable",
-            convert::py_type(other)
-        )),
+        other => Err(format!("'{}' object is not iterable", convert::py_type(other)).into()),
     }
 }
 
@@ -73,7 +71,7 @@ pub(super) fn check_filters(
     doc: &Map<String, Value>,
     list: &Value,
     ctx: &Ctx<'_>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Invalid> {
     let names = name_list(list, "filter")?;
     let filters = ctx.res.get(doc, "filters").ok().flatten();
     for f in &names {
@@ -87,7 +85,7 @@ pub(super) fn check_filters(
             } else {
                 "'filters'".into()
             };
-            return Err(format!("Unable to add filter {}: {key}", py_repr_str(f)));
+            return Err(format!("Unable to add filter {}: {key}", py_repr_str(f)).into());
         }
     }
     Ok(names)

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::args::build_class;
 use super::convert::{self, py_repr, py_repr_str, truthy};
 use super::ctx::{as_dict, check_filters, dot_warning, Ctx};
+use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec};
 
@@ -66,16 +67,20 @@ pub(super) fn parse_all(
     Ok((done, warnings))
 }
 
+/// Why one handler section was not configured (yet).
+#[derive(Debug, thiserror::Error)]
 enum Failure {
     /// A MemoryHandler target exists but is not built yet (deferred once).
-    NotYet(String),
+    #[error("{0}")]
+    NotYet(Invalid),
     /// Anything else.
-    Bad(String),
+    #[error("{0}")]
+    Bad(#[from] Invalid),
 }
 
 impl From<String> for Failure {
     fn from(s: String) -> Failure {
-        Failure::Bad(s)
+        Failure::Bad(Invalid(s))
     }
 }
 
@@ -105,8 +110,7 @@ fn parse_one(
     if m.contains_key("()") {
         return Err(format!(
             "handler factories ('()') are not supported by pysyslog; use 'class' with one of: {SUPPORTED_CLASSES}"
-        )
-        .into());
+        ).into());
     }
     let class = match ctx.res.get(m, "class")? {
         // Python: `resolve(None)` fails with "'NoneType' object has no attribute 'split'".
@@ -158,7 +162,7 @@ fn parse_one(
                 return Err(msg(&py_repr(&t)).into());
             }
             if !built.contains(&tname.as_str()) {
-                return Err(Failure::NotYet(msg("target not configured yet")));
+                return Err(Failure::NotYet(msg("target not configured yet").into()));
             }
         }
     }
@@ -199,10 +203,13 @@ fn parse_one(
 
 /// `setattr(handler, name, value)` for the attributes that change output;
 /// `false` for a name pysyslog's handlers do not use.
-fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, String> {
+fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, Invalid> {
     let text = || match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(format!("{key} must be a string, not {}", py_repr(other))),
+        other => Err(Invalid(format!(
+            "{key} must be a string, not {}",
+            py_repr(other)
+        ))),
     };
     match (class, key) {
         (HandlerClass::Stream { terminator, .. }, "terminator") => *terminator = text()?,

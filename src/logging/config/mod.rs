@@ -14,6 +14,7 @@ mod args;
 mod convert;
 mod ctx;
 mod handler;
+mod invalid;
 mod kwargs;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use super::oserror::os_error_text;
 use super::spec::{Config, ConfigError, LoggerSpec};
 use convert::{py_repr_str, py_str, truthy, Resolver};
 use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx};
+use invalid::Invalid;
 
 impl Config {
     /// Read and validate a dictConfig JSON file.
@@ -179,7 +181,7 @@ fn is_one(v: &Value) -> bool {
 }
 
 /// `configure_formatter`: `format`, `datefmt`, `style`, `validate`, `class`.
-fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
+fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     if m.contains_key("()") {
@@ -193,11 +195,12 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
             return Err(format!(
                 "unsupported formatter class {} (pysyslog supports only logging.Formatter)",
                 convert::py_repr(&class)
-            ));
+            )
+            .into());
         }
     }
     let validate = ctx.res.get(m, "validate")?.map_or(true, |v| truthy(&v));
-    let style = Style::parse(&style).map_err(|e| e.to_string())?;
+    let style = Style::parse(&style).map_err(|e| Invalid(e.to_string()))?;
     // dictConfig in 3.11 does not pass `defaults` to the formatter.
     Formatter::new(
         fmt.as_deref(),
@@ -206,11 +209,11 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
         validate,
         &Map::new(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| Invalid(e.to_string()))
 }
 
 /// `configure_filter`: `{"name": ...}`.
-fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, String> {
+fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     if m.contains_key("()") {
@@ -229,7 +232,7 @@ fn parse_logger(
     spec: &Value,
     incremental: bool,
     handler_names: &[&str],
-) -> Result<LoggerSpec, String> {
+) -> Result<LoggerSpec, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     let level = match ctx.res.get(m, "level")? {
@@ -250,7 +253,7 @@ fn parse_logger(
                     } else {
                         "'handlers'".into()
                     };
-                    return Err(format!("Unable to add handler {}: {key}", py_repr_str(&h)));
+                    return Err(format!("Unable to add handler {}: {key}", py_repr_str(&h)).into());
                 }
                 if !l.handlers.contains(&h) {
                     l.handlers.push(h);

@@ -16,7 +16,7 @@ use super::rotating;
 use super::stats::{EmitFailure, Stats, MAX_PENDING_BYTES};
 use super::stream::Io;
 use super::timed::Timed;
-use crate::logging::oserror::os_error_text;
+use crate::logging::oserror::{os_error_text, PathError};
 use crate::logging::record::LogRecord;
 use crate::logging::spec::{FileArgs, HandlerClass};
 
@@ -53,6 +53,17 @@ pub struct FileOut {
     pending: Vec<u8>,
 }
 
+/// A file handler that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Its file cannot be opened (or its time broken down): Python's OSError text.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The class is not a file handler's (the caller's mistake).
+    #[error("not a file handler")]
+    NotAFile,
+}
+
 /// The file arguments of a file handler class.
 pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
     match class {
@@ -66,7 +77,7 @@ pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
 
 impl FileOut {
     /// Build from the class; opens the file unless `delay`.
-    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, String> {
+    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, OpenError> {
         let (args, watched, rollover) = match class {
             HandlerClass::File(a) => (a, false, Rollover::Never),
             HandlerClass::Watched(a) => (a, true, Rollover::Never),
@@ -99,10 +110,10 @@ impl FileOut {
                     Err(_) => now.floor() as i64,
                 };
                 let timed = Timed::new(*when, *interval, suffix, *backup_count, *utc, t)
-                    .map_err(|e| os_error_text(&e, &file.path))?;
+                    .map_err(|e| PathError::new(e, &file.path))?;
                 (file, false, Rollover::Time(timed))
             }
-            _ => return Err("not a file handler".into()),
+            _ => return Err(OpenError::NotAFile),
         };
         let mut f = FileOut {
             owner,
@@ -130,7 +141,7 @@ impl FileOut {
             };
             t.rollover_at = t
                 .compute_rollover(start)
-                .map_err(|e| os_error_text(&e, &f.args.path))?;
+                .map_err(|e| PathError::new(e, &f.args.path))?;
         }
         Ok(f)
     }
@@ -154,7 +165,7 @@ impl FileOut {
         &self.args.path
     }
 
-    fn open(&mut self) -> Result<(), String> {
+    fn open(&mut self) -> Result<(), PathError> {
         let mut o = OpenOptions::new();
         if self.truncate_next_open {
             o.write(true).truncate(true).create(true);
@@ -163,8 +174,8 @@ impl FileOut {
         }
         let f = o
             .open(self.path())
-            .map_err(|e| os_error_text(&e, self.path()))?;
-        let m = f.metadata().map_err(|e| os_error_text(&e, self.path()))?;
+            .map_err(|e| PathError::new(e, self.path()))?;
+        let m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
         self.truncate_next_open = false;
         self.dev_ino = Some((m.dev(), m.ino()));
         self.size = m.len() + self.pending.len() as u64;
@@ -223,7 +234,7 @@ impl FileOut {
                         self.write_pending(io, stats, name);
                         self.file = None;
                         rotating::rotate(self.path(), backup_count)
-                            .map_err(|e| os_error_text(&e, self.path()))?;
+                            .map_err(|e| PathError::new(e, self.path()))?;
                         self.open()?;
                     }
                 }
@@ -234,7 +245,7 @@ impl FileOut {
                     if self.path_irregular {
                         t.rollover_at = t
                             .compute_rollover(now)
-                            .map_err(|e| os_error_text(&e, &self.args.path))?;
+                            .map_err(|e| PathError::new(e, &self.args.path))?;
                     } else {
                         // Split borrow: finish the current file, then rotate.
                         let mut t = std::mem::replace(&mut self.rollover, Rollover::Never);
@@ -245,7 +256,7 @@ impl FileOut {
                             _ => Ok(()),
                         };
                         self.rollover = t;
-                        res.map_err(|e| os_error_text(&e, self.path()))?;
+                        res.map_err(|e| PathError::new(e, self.path()))?;
                         if !self.args.delay {
                             self.open()?;
                         }

@@ -23,7 +23,7 @@ use super::formatter::Formatter;
 use super::record::LogRecord;
 use super::spec::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
 use encode::encode;
-pub use file::FileOut;
+pub use file::{FileOut, OpenError};
 pub use stats::{EmitFailure, Stats};
 pub use stream::{Io, StreamOut};
 
@@ -116,9 +116,6 @@ pub struct Handler {
     line: String,
 }
 
-/// Opening a handler at build time failed (Python's wording).
-pub type OpenError = String;
-
 impl Handler {
     /// Build a handler from its spec; opens files unless `delay`.
     /// `now` is the clock for TimedRotatingFileHandler's first rollover.
@@ -169,7 +166,7 @@ impl Handler {
                         files.len() - 1
                     }
                 };
-                let a = file::args_of(other).ok_or("not a file handler")?;
+                let a = file::args_of(other).ok_or(OpenError::NotAFile)?;
                 Kind::File(FileRef {
                     sink,
                     encoding: a.encoding,

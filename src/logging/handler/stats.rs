@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::logging::oserror::PathError;
+
 /// At most one warning per handler per this interval (OpenBSD syslogd rate-limits likewise).
 const WARN_INTERVAL: Duration = Duration::from_secs(60);
 /// Bytes a handler keeps for retry after a failed write before dropping.
@@ -88,8 +90,8 @@ pub enum EmitFailure {
     Full(String),
 }
 
-impl From<String> for EmitFailure {
-    fn from(s: String) -> EmitFailure {
-        EmitFailure::Io(s)
+impl From<PathError> for EmitFailure {
+    fn from(e: PathError) -> EmitFailure {
+        EmitFailure::Io(e.to_string())
     }
 }
