@@ -221,7 +221,7 @@ impl Engine {
 
     /// Handle one record: route it and format it into the handlers' batch
     /// buffers. Consecutive records that differ only in their message are
-    /// routed and formatted once (see [`super::run`]).
+    /// routed and formatted once (see `logging::run`).
     pub fn handle(&mut self, record: &LogRecord<'_>) {
         if !self.run.is_for(record) {
             self.plan_run(record);

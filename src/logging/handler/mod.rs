@@ -9,10 +9,10 @@
 //! that, since it needs the other handlers).
 
 mod encode;
-pub mod file;
+mod file;
 mod rotating;
 mod stats;
-pub mod stream;
+pub(crate) mod stream;
 mod syslog;
 mod timed;
 

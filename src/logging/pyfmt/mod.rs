@@ -4,9 +4,9 @@
 //! validation of `logging`'s styles, and `time.strftime`.
 //!
 //! Owns: turning values and a format string into Python's exact text, and
-//! Python's exception for each failure ([`FormatError`]). Does not own: log
-//! records, levels or configuration; nothing here imports the rest of
-//! `logging`, so it can be tested against CPython on its own.
+//! Python's exception for each failure ([`FormatError`](error::FormatError)).
+//! Does not own: log records, levels or configuration; nothing here imports
+//! the rest of `logging`, so it can be tested against CPython on its own.
 
 pub(crate) mod brace;
 pub(crate) mod error;
