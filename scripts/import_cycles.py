@@ -8,10 +8,10 @@ directory's module. An edge A -> B means A's code names B through a path:
 A path is followed as deep as a module file exists, so `crate::logging::X`
 (X re-exported by `logging/mod.rs`) is an edge to `logging/mod.rs`, while
 `crate::logging::level::X` is an edge to `logging/level.rs`. Declaring a
-child (`mod b;`) is not an import: a parent owns its children. `#[cfg(test)]`
-modules are skipped only when they are separate files named `*tests.rs`
-(they import their parent by design); inline test modules count, as they
-are small, use only `super::*` and are reported like anything else.
+child (`mod b;`) is not an import: a parent owns its children. Unit tests
+are left out, inline (`#[cfg(test)] mod tests { ... }`) or in files named
+`*tests.rs`: they import their parent (`use super::*`) by design. Comments
+and string literals are ignored.
 
 Usage: scripts/import_cycles.py [SRC_DIR [PREFIX]]
   SRC_DIR defaults to src/; only cycles whose modules all start with PREFIX
