@@ -1,5 +1,9 @@
 //! The collector's executable: parse arguments, run, map errors to exit codes.
 
+// What the collector runs never panics on input, the network or the disk:
+// a failure there is an error with its context. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -14,15 +14,15 @@
 //! - [`writer`] owns every output handler and drives the [`logging`] engine.
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
 //! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
-//! - [`flood`] is the load generator behind `pysyslog-flood` (tests and benchmarks).
-//! - [`bench`](mod@bench) is the comparison driver behind `bench-peers` (the README's Performance).
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
-pub mod bench;
+// What the collector runs never panics on input, the network or the disk:
+// a failure there is an error with its context. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cli;
 pub mod daemon;
 pub mod error;
-pub mod flood;
 pub mod ipc;
 pub mod logging;
 pub mod receiver;

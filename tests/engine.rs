@@ -244,6 +244,43 @@ fn basic_config_is_pysyslogs_default() {
     assert_eq!(e.captured().unwrap().stdout, b"INFO:10.0.0.1:hello\n");
 }
 
+/// Without a configuration stdout carries only what pysyslog printed (its
+/// banner and the received lines), so `pysyslog | consumer` gets only data;
+/// the collector's own diagnostics go to stderr in the same shape.
+#[test]
+fn basic_config_sends_the_collectors_diagnostics_to_stderr() {
+    let mut e = Engine::basic_config();
+    e.capture_output();
+    e.handle(&LogRecord {
+        levelno: 30,
+        ..rec(
+            "pysyslog.cli",
+            "Listening for syslog over TCP on: 127.0.0.1:514 polling: 0.5",
+        )
+    });
+    e.handle(&rec("10.0.0.1", "hello"));
+    e.handle(&LogRecord {
+        levelno: 30,
+        ..rec("pysyslog.receiver", "a line was truncated")
+    });
+    e.handle(&LogRecord {
+        levelno: 40,
+        ..rec("pysyslog.writer", "writer process died")
+    });
+    e.end_batch();
+    let out = e.captured().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "WARNING:pysyslog.cli:Listening for syslog over TCP on: 127.0.0.1:514 polling: 0.5\n\
+         INFO:10.0.0.1:hello\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "WARNING:pysyslog.receiver:a line was truncated\n\
+         ERROR:pysyslog.writer:writer process died\n"
+    );
+}
+
 #[test]
 fn syslog_unix_datagram_socket() {
     let d = dir("unixdgram");

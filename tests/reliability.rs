@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use pysyslog::receiver::sink::BATCH_CAP_BYTES;
 use util::*;
 
-const FLOOD: &str = env!("CARGO_BIN_EXE_pysyslog-flood");
-
 /// A `kB` figure of /proc/PID/status (`VmHWM`: peak resident memory; `VmRSS`: now).
 fn status_kib(pid: i32, name: &str) -> u64 {
     proc_status(pid, name)
@@ -46,18 +44,20 @@ fn raise_nofile() {
     }
 }
 
-/// Start the collector on `port` with stdout to `stdout` and one resource limit
-/// (soft = hard = `value`) set before exec, so the collector cannot raise it.
+/// Start the collector on `port` with stdout to `stdout`, stderr to `stderr`,
+/// and one resource limit (soft = hard = `value`) set before exec, so the
+/// collector cannot raise it.
 fn spawn_limited(
     port: u16,
     stdout: &std::path::Path,
+    stderr: Stdio,
     resource: libc::__rlimit_resource_t,
     value: u64,
 ) -> std::process::Child {
     let mut cmd = Command::new(BIN);
     cmd.args(["127.0.0.1", &port.to_string()])
         .stdout(std::fs::File::create(stdout).expect("stdout"))
-        .stderr(Stdio::piped());
+        .stderr(stderr);
     // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -77,7 +77,7 @@ fn spawn_limited(
 
 /// Run pysyslog-flood with `--json`; returns the parsed report.
 fn flood(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(FLOOD)
+    let out = Command::new(tool("pysyslog-flood"))
         .args(args)
         .args(["--json", "127.0.0.1", &port.to_string()])
         .stderr(Stdio::inherit())
@@ -130,7 +130,7 @@ fn a_writer_killed_mid_flow_loses_no_line() {
     let second = c.writer_pid().expect("a new writer");
     assert_ne!(first, second);
     assert!(c
-        .stdout_text()
+        .stderr_text()
         .contains("ERROR:pysyslog.writer:writer process"));
 }
 
@@ -141,7 +141,8 @@ fn a_writer_that_keeps_dying_ends_the_collector_with_exit_1() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout = dir.path().join("stdout.log");
     let port = free_port();
-    let mut child = spawn_limited(port, &stdout, libc::RLIMIT_FSIZE, 8192);
+    // stderr is a pipe: a file would be held to the same size limit.
+    let mut child = spawn_limited(port, &stdout, Stdio::piped(), libc::RLIMIT_FSIZE, 8192);
     wait_until("the banner", || count_lines(&stdout) >= 1);
     let mut writers = children(child.id() as i32);
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -289,7 +290,7 @@ fn the_connection_limit_holds_newcomers_back_and_spares_the_rest() {
     let mut late = c.connect();
     writeln!(late, "the 101st").expect("send");
     wait_until("the limit warning", || {
-        c.stdout_text()
+        c.stderr_text()
             .contains("connections open (--max-connections)")
     });
     // The first 100 are unaffected.
@@ -303,7 +304,7 @@ fn the_connection_limit_holds_newcomers_back_and_spares_the_rest() {
     wait_until("the 101st line", || {
         c.stdout_text().contains("INFO:127.0.0.1:the 101st")
     });
-    assert!(c.stdout_text().contains("accepting new connections again"));
+    assert!(c.stderr_text().contains("accepting new connections again"));
 }
 
 #[test]
@@ -352,17 +353,17 @@ fn a_ten_megabyte_line_is_truncated_with_bounded_memory() {
     }
     s.write_all(b"\nafter the long line\n").expect("send");
     drop(s);
-    let lines = c.wait_lines(3);
+    let lines = c.wait_lines(2);
     assert_eq!(
         lines[0],
         format!("INFO:127.0.0.1:{}", "z".repeat(64 * 1024))
     );
+    assert_eq!(lines[1], "INFO:127.0.0.1:after the long line");
+    let diagnostics = c.wait_diagnostics(1);
     assert!(
-        lines[1].starts_with("WARNING:pysyslog.receiver:a line from 127.0.0.1:"),
-        "{}",
-        &lines[1]
+        diagnostics[0].starts_with("WARNING:pysyslog.receiver:a line from 127.0.0.1:"),
+        "{diagnostics:?}"
     );
-    assert_eq!(lines[2], "INFO:127.0.0.1:after the long line");
     let grown = peak_rss_kib(c.pid()).saturating_sub(start);
     assert!(
         grown < 2048,
@@ -431,13 +432,17 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
         "the collector closes the connection"
     );
     assert!(started.elapsed() >= Duration::from_millis(500));
-    let lines = c.wait_lines(2);
+    let lines = c.wait_lines(1);
     assert_eq!(lines[0], "INFO:127.0.0.1:partial, then silence");
+    let diagnostics = c.wait_diagnostics(1);
     assert!(
-        lines[1].starts_with("INFO:pysyslog.receiver:closed the connection from 127.0.0.1:"),
-        "{lines:?}"
+        diagnostics[0].starts_with("INFO:pysyslog.receiver:closed the connection from 127.0.0.1:"),
+        "{diagnostics:?}"
     );
-    assert!(lines[1].contains("(--idle-timeout)"), "{lines:?}");
+    assert!(
+        diagnostics[0].contains("(--idle-timeout)"),
+        "{diagnostics:?}"
+    );
 }
 
 #[test]
@@ -497,8 +502,11 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout = dir.path().join("stdout.log");
     let port = free_port();
-    let mut child = spawn_limited(port, &stdout, libc::RLIMIT_NOFILE, 40);
+    let stderr = dir.path().join("stderr.log");
+    let stderr_file = std::fs::File::create(&stderr).expect("stderr");
+    let mut child = spawn_limited(port, &stdout, stderr_file.into(), libc::RLIMIT_NOFILE, 40);
     let text = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    let diagnostics = || std::fs::read_to_string(&stderr).unwrap_or_default();
     wait_until("the banner", || text().contains("Listening for syslog"));
     let mut clients: Vec<TcpStream> = (0..60)
         .map(|i| {
@@ -508,7 +516,7 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
         })
         .collect();
     wait_until("accept deferred", || {
-        text().contains("ERROR:pysyslog.receiver:accept deferred:")
+        diagnostics().contains("ERROR:pysyslog.receiver:accept deferred:")
     });
     assert!(alive(child.id() as i32));
     // Free descriptors: the rest are accepted after the pause, nothing is lost.
@@ -516,7 +524,11 @@ fn running_out_of_descriptors_pauses_accepting_and_recovers() {
     wait_until("every client's line", || {
         (0..60).all(|i| text().contains(&format!("INFO:127.0.0.1:client {i}\n")))
     });
-    assert!(text().contains("accepting new connections again"));
+    assert!(diagnostics().contains("accepting new connections again"));
+    assert!(
+        !text().contains("pysyslog.receiver"),
+        "stdout carries only data"
+    );
     signal(child.id() as i32, libc::SIGTERM);
     assert!(child.wait().expect("wait").success());
 }

@@ -182,7 +182,7 @@ fn stalled_handshakes_are_closed_at_the_deadline() {
         &["--tls-handshake-timeout", "0.5"],
     );
     let _silent = TcpStream::connect(c.addr()).expect("connect");
-    let lines = c.wait_lines(1);
+    let lines = c.wait_diagnostics(1);
     assert!(
         lines[0].starts_with("WARNING:pysyslog.receiver:TLS handshake with 127.0.0.1:"),
         "{lines:?}"
@@ -228,12 +228,12 @@ fn mutual_tls_admits_our_clients_and_refuses_others() {
     c.wait_lines(1);
 
     let _ = s_client(c.port, b"no certificate\n", &[]);
-    let lines = c.wait_lines(2);
+    let refused = c.wait_diagnostics(1);
     assert!(
-        lines[1].starts_with("ERROR:pysyslog.receiver:TLS handshake with 127.0.0.1:"),
-        "{lines:?}"
+        refused[0].starts_with("ERROR:pysyslog.receiver:TLS handshake with 127.0.0.1:"),
+        "{refused:?}"
     );
-    assert!(lines[1].contains("failed"), "{lines:?}");
+    assert!(refused[0].contains("failed"), "{refused:?}");
 
     let (other_cert, other_key) = (fixture("other-client.pem"), fixture("other-client.key"));
     let _ = s_client(
@@ -241,16 +241,16 @@ fn mutual_tls_admits_our_clients_and_refuses_others() {
         b"other CA\n",
         &["-cert", &other_cert, "-key", &other_key],
     );
-    let lines = c.wait_lines(3);
+    let refused = c.wait_diagnostics(2);
     assert!(
-        lines[2].starts_with("ERROR:pysyslog.receiver:TLS handshake with 127.0.0.1:"),
-        "{lines:?}"
+        refused[1].starts_with("ERROR:pysyslog.receiver:TLS handshake with 127.0.0.1:"),
+        "{refused:?}"
     );
     assert!(
-        lines[2].contains("UnknownIssuer"),
-        "the reason is logged: {lines:?}"
+        refused[1].contains("UnknownIssuer"),
+        "the reason is logged: {refused:?}"
     );
-    assert_eq!(lines[0], "INFO:127.0.0.1:with a client certificate");
+    assert_eq!(c.lines(), ["INFO:127.0.0.1:with a client certificate"]);
     assert!(
         !c.stdout_text().contains("no certificate\n") && !c.stdout_text().contains("other CA\n")
     );
@@ -260,7 +260,7 @@ fn mutual_tls_admits_our_clients_and_refuses_others() {
 fn tls_to_a_plain_port_is_reported_not_logged_as_garbage() {
     let c = Collector::start(&[]);
     let _ = s_client(c.port, b"secret\n", &[]);
-    let lines = c.wait_lines(1);
+    let lines = c.wait_diagnostics(1);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].starts_with("ERROR:pysyslog.receiver:TLS handshake from 127.0.0.1:"),
@@ -276,7 +276,7 @@ fn tls_to_a_plain_port_is_reported_not_logged_as_garbage() {
 fn plain_text_to_a_tls_port_is_reported() {
     let c = tls_collector("server-rsa.pem", "server-rsa.key", &[]);
     c.send(b"<14>plain text\n");
-    let lines = c.wait_lines(1);
+    let lines = c.wait_diagnostics(1);
     assert!(
         lines[0].starts_with("ERROR:pysyslog.receiver:plain text from 127.0.0.1:"),
         "{lines:?}"
@@ -286,6 +286,7 @@ fn plain_text_to_a_tls_port_is_reported() {
         1,
         "the payload is not logged as a line: {lines:?}"
     );
+    assert!(c.lines().is_empty(), "{:?}", c.lines());
     assert!(
         lines[0].contains("(first bytes \"<14>plai\")"),
         "the first bytes help find the sender: {lines:?}"
@@ -346,7 +347,7 @@ fn an_expired_certificate_is_warned_about_but_served() {
         c.stderr_text().contains("warning: the certificate in")
             && c.stderr_text().contains("expired")
     );
-    let lines = c.wait_lines(1);
+    let lines = c.wait_diagnostics(1);
     assert!(
         lines[0].starts_with("WARNING:pysyslog.tls:the certificate in"),
         "{lines:?}"
@@ -391,14 +392,14 @@ s.close()
     std::fs::copy(fixture("server-ec.key"), &key).expect("copy");
     signal(c.pid(), libc::SIGHUP);
     wait_until("the reload", || {
-        c.stdout_text().contains("TLS certificate and key reloaded")
+        c.stderr_text().contains("TLS certificate and key reloaded")
     });
     assert_eq!(served(c.port), pem("server-ec.pem"));
     // A broken file keeps the working configuration.
     std::fs::write(&key, "garbage").expect("write");
     signal(c.pid(), libc::SIGHUP);
     wait_until("the failed reload", || {
-        c.stdout_text()
+        c.stderr_text()
             .contains("TLS reload failed, keeping the previous certificate")
     });
     assert_eq!(served(c.port), pem("server-ec.pem"));

@@ -80,28 +80,50 @@ fn default_formatter() -> Formatter {
 }
 
 impl Engine {
-    /// `logging.basicConfig(stream=sys.stdout, level=INFO)`: `LEVEL:name:message` on stdout.
+    /// `logging.basicConfig(stream=sys.stdout, level=INFO)`: `LEVEL:name:message` on stdout,
+    /// pysyslog's output without a configuration. The collector's own loggers
+    /// (`pysyslog.*`) write to stderr in the same shape, all but the banner
+    /// (`pysyslog.cli`, which pysyslog printed on stdout): stdout then carries
+    /// only what pysyslog printed, so `pysyslog | consumer` gets only data.
     pub fn basic_config() -> Engine {
-        let spec = HandlerSpec {
+        const STDOUT: usize = 0;
+        const STDERR: usize = 1;
+        let stream = |target| HandlerSpec {
             name: String::new(),
             level: 0,
             formatter: None,
             filters: Vec::new(),
             class: HandlerClass::Stream {
-                target: StreamTarget::Stdout,
+                target,
                 terminator: "\n".into(),
             },
         };
         let mut manager = Manager::new();
         let root = manager.root_mut();
         root.level = INFO;
-        root.handlers = vec![0];
+        root.handlers = vec![STDOUT];
+        for (name, handler) in [("pysyslog", STDERR), ("pysyslog.cli", STDOUT)] {
+            let logger = manager.logger_mut(name);
+            logger.handlers = vec![handler];
+            logger.propagate = false;
+        }
         let mut files = Vec::new();
-        let handlers =
-            match Handler::open(&spec, Formatter::basic(), Vec::new(), 0.0, &mut files, 0) {
-                Ok(h) => vec![h],
-                Err(_) => Vec::new(),
-            };
+        let mut open = |target| {
+            Handler::open(
+                &stream(target),
+                Formatter::basic(),
+                Vec::new(),
+                0.0,
+                &mut files,
+                0,
+            )
+        };
+        // Stream handlers open nothing; should one fail all the same, none is
+        // used rather than one at the other's index.
+        let handlers = match (open(StreamTarget::Stdout), open(StreamTarget::Stderr)) {
+            (Ok(stdout), Ok(stderr)) => vec![stdout, stderr],
+            _ => Vec::new(),
+        };
         Engine {
             handlers,
             files,

@@ -68,7 +68,7 @@ impl Peer {
             );
             let conf = dir.join("rsyslog.conf");
             fs::write(&conf, config).expect("write rsyslog.conf");
-            pysyslog::bench::collector::rsyslogd_foreground(&rsyslogd, &modules, &conf, dir)
+            rsyslogd_foreground(&rsyslogd, &modules, &conf, dir)
         })
     }
 
@@ -88,9 +88,7 @@ impl Peer {
             );
             let conf = dir.join("syslog-ng.conf");
             fs::write(&conf, config).expect("write syslog-ng.conf");
-            pysyslog::bench::collector::syslog_ng_foreground(
-                &syslog_ng, &libs, &modules, &conf, dir,
-            )
+            syslog_ng_foreground(&syslog_ng, &libs, &modules, &conf, dir)
         })
     }
 
@@ -161,4 +159,39 @@ impl Drop for Peer {
             let _ = self.child.wait();
         }
     }
+}
+
+/// rsyslogd in the foreground with its own configuration, pid file and module
+/// directory, so it touches nothing of the system's.
+fn rsyslogd_foreground(binary: &Path, modules: &Path, conf: &Path, state: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.arg("-n").arg("-f").arg(conf);
+    cmd.arg("-i").arg(state.join("rsyslogd.pid"));
+    cmd.arg("-M").arg(modules);
+    cmd
+}
+
+/// syslog-ng in the foreground from the private prefix, with its pid, persist
+/// and control files in `state`.
+fn syslog_ng_foreground(
+    binary: &Path,
+    libs: &Path,
+    modules: &Path,
+    conf: &Path,
+    state: &Path,
+) -> Command {
+    let option = |name: &str, value: &Path| format!("--{name}={}", value.display());
+    let mut cmd = Command::new(binary);
+    cmd.env("LD_LIBRARY_PATH", libs);
+    cmd.args(["--foreground", "--stderr", "--no-caps"]);
+    cmd.arg(option("cfgfile", conf));
+    cmd.arg(option("module-path", modules));
+    for (name, file) in [
+        ("pidfile", "syslog-ng.pid"),
+        ("persist-file", "syslog-ng.persist"),
+        ("control", "syslog-ng.ctl"),
+    ] {
+        cmd.arg(option(name, &state.join(file)));
+    }
+    cmd
 }

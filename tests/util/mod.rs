@@ -16,8 +16,36 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pysyslog");
 
+/// A binary of the tools crate (`pysyslog-flood`, `bench-peers`). Cargo hands
+/// a test only its own package's binaries, so the tools' are found where the
+/// same build put them: beside `pysyslog` (`cargo test --workspace`, which
+/// `tests/run` uses, builds them first).
+pub fn tool(name: &str) -> PathBuf {
+    let path = Path::new(BIN).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the tools with `cargo build -p pysyslog-tools --bins` \
+         (tests/run does) with the same profile as the tests",
+        path.display()
+    );
+    path
+}
+
 /// How long any condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The lines of `text` that are the collector's own messages:
+/// `LEVEL:pysyslog.NAME:message`.
+pub fn diagnostics(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|logger| logger.starts_with("pysyslog."))
+        })
+        .map(str::to_owned)
+        .collect()
+}
 
 /// Poll `cond` until it holds or `PATIENCE` passes.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
@@ -155,6 +183,20 @@ impl Collector {
             count_lines(&self.stdout) > n
         });
         self.lines()
+    }
+
+    /// The collector's own messages (`LEVEL:pysyslog.*:...`), which go to
+    /// stderr without a logging configuration so that stdout carries only data.
+    pub fn diagnostics(&self) -> Vec<String> {
+        diagnostics(&self.stderr_text())
+    }
+
+    /// Wait until stderr holds `n` of the collector's own messages.
+    pub fn wait_diagnostics(&self, n: usize) -> Vec<String> {
+        wait_until(&format!("{n} diagnostics on stderr"), || {
+            self.diagnostics().len() >= n
+        });
+        self.diagnostics()
     }
 
     /// The writer process: the collector's child.

@@ -1,7 +1,7 @@
 //! `bench-peers`: compares our collector with rsyslog, syslog-ng, pysyslog 0.1.0
 //! and a raw socket-to-file copier, interleaved, and prints Markdown tables.
 //! `bench/bench-peers` builds the release binaries and runs this; all logic is
-//! in [`pysyslog::bench`].
+//! in [`pysyslog_tools::bench`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use pysyslog::bench::{self, Env, Kind, Plan};
+use pysyslog_tools::bench::{self, Env, Kind, Plan};
 
 /// Compare syslog collectors side by side on loopback (see README, "Performance").
 #[derive(Parser, Debug)]
@@ -66,8 +66,8 @@ struct Cli {
     /// Also write the Markdown report to this file.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The repository (tests/peers/install.sh, tests/data/tls).
-    #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
+    /// The repository, the workspace root (tests/peers/install.sh, tests/data/tls).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
     repo: PathBuf,
     /// Where run directories go (default: REPO/target/bench).
     #[arg(long)]
@@ -178,7 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     for b in ["pysyslog", "pysyslog-flood"] {
         if !env.bin_dir.join(b).exists() {
             return Err(format!(
-                "{} is missing next to bench-peers: build with cargo build --release --bins",
+                "{} is missing next to bench-peers: build with cargo build --release --workspace --bins",
                 b
             ));
         }

@@ -2,13 +2,13 @@
 //! peer benchmark: framing in the receiver, the batch format between receiver
 //! and writer, the writer's `%(asctime)s %(name)s %(message)s` formatting, and
 //! the engine taking records into a file handler's batch buffer.
-//! Run with `cargo bench --bench micro`; a quick pass: `-- --quick`.
+//! Run with `cargo bench -p pysyslog-tools --bench micro`; a quick pass: `-- --quick`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use pysyslog::flood::payload::{ChunkBuilder, Framing, LineFormat};
 use pysyslog::ipc::{BatchBuilder, BatchReader, Item};
 use pysyslog::logging::{Config, Engine, Formatter, LogRecord, Style};
 use pysyslog::receiver::framing::{Frame, Framer};
+use pysyslog_tools::flood::payload::{ChunkBuilder, Framing, LineFormat};
 
 const LINE: usize = 120;
 

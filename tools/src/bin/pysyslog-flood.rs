@@ -1,10 +1,10 @@
 //! `pysyslog-flood`: load generator for pysyslog. Parses arguments and hands
-//! the run to [`pysyslog::flood::run`]; all logic lives in the library.
+//! the run to [`pysyslog_tools::flood::run`]; all logic lives in the library.
 
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use pysyslog::flood::{self, Framing, Options};
+use pysyslog_tools::flood::{self, Framing, Options};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FramingArg {

@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn configs_build() {
         assert!(client_config(&Verify::Any).is_ok());
-        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/ca.pem");
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tls/ca.pem");
         assert!(client_config(&Verify::Ca(ca)).is_ok());
         let missing = Verify::Ca("/nonexistent/ca.pem".into());
         assert!(matches!(client_config(&missing), Err(TlsError::Ca { .. })));
