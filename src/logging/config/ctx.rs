@@ -91,20 +91,37 @@ pub(super) fn check_filters(
     Ok(names)
 }
 
-/// The one warning for a section's `.` attributes that pysyslog does not use
-/// (Python sets them on the object; here nothing would read them), naming
-/// them in sorted order; `None` when there are none.
-pub(super) fn dot_warning(ctx: &Ctx<'_>, path: &str, mut names: Vec<String>) -> Option<String> {
+/// What a warning about `.` attributes says: a handler's are set by Python
+/// (`setattr`), a formatter's or filter's are ignored by Python too.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DotUse {
+    Handler,
+    FormatterOrFilter,
+}
+
+/// The one warning for a section's `.` attributes that have no effect,
+/// naming them in sorted order; `None` when there are none.
+pub(super) fn dot_warning(
+    ctx: &Ctx<'_>,
+    path: &str,
+    what: DotUse,
+    mut names: Vec<String>,
+) -> Option<String> {
     if names.is_empty() {
         return None;
     }
     names.sort();
     let names: Vec<String> = names.iter().map(|n| py_repr_str(n)).collect();
-    let message = format!(
-        "'.' sets attributes pysyslog does not use, they have no effect: {}",
-        names.join(", ")
-    );
-    Some(ctx.err(path, message).to_string())
+    let why = match what {
+        DotUse::Handler => "'.' sets attributes pysyslog does not use, they have no effect",
+        DotUse::FormatterOrFilter => {
+            "'.' has no effect without a '()' factory (Python ignores it too)"
+        }
+    };
+    Some(
+        ctx.err(path, format!("{why}: {}", names.join(", ")))
+            .to_string(),
+    )
 }
 
 /// The names in a formatter's or filter's `.`: Python's `configure_formatter`

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::args::build_class;
 use super::convert::{self, py_repr, py_repr_str, truthy};
-use super::ctx::{as_dict, check_filters, dot_warning, Ctx};
+use super::ctx::{as_dict, check_filters, dot_warning, Ctx, DotUse};
 use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec};
@@ -51,7 +51,8 @@ pub(super) fn parse_all(
                 handlers,
             ) {
                 Ok((h, unused)) => {
-                    warnings.extend(dot_warning(ctx, &format!("handlers.{name}"), unused));
+                    let path = format!("handlers.{name}");
+                    warnings.extend(dot_warning(ctx, &path, DotUse::Handler, unused));
                     done.push(h);
                 }
                 Err(Failure::NotYet(_)) if pass == 0 => deferred.push(name),

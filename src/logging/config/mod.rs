@@ -27,7 +27,7 @@ use super::formatter::{Formatter, Style};
 use super::oserror::os_error_text;
 use super::spec::{Config, ConfigError, LoggerSpec};
 use convert::{py_repr_str, py_str, truthy, Resolver};
-use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx};
+use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx, DotUse};
 use invalid::Invalid;
 
 impl Config {
@@ -118,7 +118,12 @@ impl Config {
                         .conv(spec)
                         .map(|s| dot_names(&s))
                         .unwrap_or_default();
-                    config.warnings.extend(dot_warning(&ctx, &path, unused));
+                    config.warnings.extend(dot_warning(
+                        &ctx,
+                        &path,
+                        DotUse::FormatterOrFilter,
+                        unused,
+                    ));
                     config.formatters.insert(name.clone(), f);
                 }
             }
@@ -136,7 +141,12 @@ impl Config {
                         .conv(spec)
                         .map(|s| dot_names(&s))
                         .unwrap_or_default();
-                    config.warnings.extend(dot_warning(&ctx, &path, unused));
+                    config.warnings.extend(dot_warning(
+                        &ctx,
+                        &path,
+                        DotUse::FormatterOrFilter,
+                        unused,
+                    ));
                     config.filters.insert(name.clone(), f);
                 }
             }
