@@ -222,3 +222,60 @@ fn an_invalid_config_is_one_line_with_the_file_and_exit_2() {
         "{err}"
     );
 }
+
+/// A `.` attribute pysyslog does not use (`foo`) is set by Python, which runs;
+/// the collector runs too, applies the one it uses (`terminator`), writes the
+/// same file as Python, and warns once: on stderr and as a WARNING under
+/// `pysyslog.config`.
+#[test]
+fn dot_attributes_without_effect_start_with_a_warning_and_write_what_python_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("dot.json");
+    let text = r#"{
+      "version": 1,
+      "formatters": {"plain": {"format": "%(levelname)s:%(name)s:%(message)s"}},
+      "handlers": {
+        "f": {"class": "logging.FileHandler", "filename": "f.log", "formatter": "plain",
+              ".": {"foo": "bar", "terminator": " |\n"}},
+        "own": {"class": "logging.FileHandler", "filename": "own.log", "formatter": "plain"}
+      },
+      "loggers": {"pysyslog": {"level": "WARNING", "handlers": ["own"], "propagate": false}},
+      "root": {"level": "INFO", "handlers": ["f"]}
+    }"#;
+    fs::write(&config, text).expect("write config");
+    let c = Collector::start_on("127.0.0.1", &["-l", &config.display().to_string()], |c| {
+        fs::read_to_string(c.dir.path().join("own.log"))
+            .is_ok_and(|t| t.contains("pysyslog.config"))
+    });
+    let lines = ["first", "second"];
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    c.send(payload.as_bytes());
+    wait_until("the last line", || {
+        fs::read_to_string(c.dir.path().join("f.log")).is_ok_and(|t| t.contains("second"))
+    });
+    let mut c = c;
+    assert_eq!(c.stop().code(), Some(0));
+    let warning = format!(
+        "{}: handlers.f: '.' sets attributes pysyslog does not use, they have no effect: 'foo'",
+        config.display()
+    );
+    let stderr = c.stderr_text();
+    assert_eq!(
+        stderr.matches(&warning).count(),
+        1,
+        "warned once on stderr: {stderr}"
+    );
+    let own = fs::read_to_string(c.dir.path().join("own.log")).expect("own.log");
+    assert!(
+        own.contains(&format!("WARNING:pysyslog.config:{warning}\n")),
+        "{own}"
+    );
+
+    let reference = tempfile::tempdir().expect("tempdir");
+    let records: Vec<(&str, &str, i32)> = lines.iter().map(|l| ("127.0.0.1", *l, 20)).collect();
+    python_writes(reference.path(), &config, &records);
+    let ours = fs::read_to_string(c.dir.path().join("f.log")).expect("f.log");
+    let theirs = fs::read_to_string(reference.path().join("f.log")).expect("python's f.log");
+    assert_eq!(ours, theirs);
+    assert_eq!(ours, "INFO:127.0.0.1:first |\nINFO:127.0.0.1:second |\n");
+}

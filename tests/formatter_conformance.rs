@@ -746,7 +746,7 @@ fn conformance_with_cpython() {
             let ours = f.format(&rec, &mut out).map(|()| out);
             compared += 1;
             match (ours, pr.get("ok").and_then(Value::as_str), pr.get("error")) {
-                (Err(pysyslog::logging::formatter::FormatError::Unsupported(_)), Some(_), _)
+                (Err(pysyslog::logging::FormatError::Unsupported(_)), Some(_), _)
                     if c.unsupported =>
                 {
                     unsupported += 1

@@ -102,6 +102,12 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
         None => EngineSource::Basic,
     };
+    // On stderr once start-up succeeded, and logged once the receiver runs.
+    let config_warnings = match &engine_source {
+        EngineSource::DictConfig(config) => config.warnings.clone(),
+        _ => Vec::new(),
+    };
+    warnings.extend(config_warnings.iter().cloned());
     let tls = match &settings.tls {
         Some(files) => {
             let loaded = tls::load(files)?;
@@ -185,6 +191,9 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     );
     for warning in &tls_warnings {
         receiver.log(level::WARNING, "pysyslog.tls", warning);
+    }
+    for warning in &config_warnings {
+        receiver.log(level::WARNING, "pysyslog.config", warning);
     }
     match readiness.take() {
         Some(r) => r.ready(&warnings),

@@ -63,7 +63,7 @@ impl ConfigReload {
             ConfigError::new(
                 &self.path,
                 "",
-                crate::logging::handler::file::os_error_text(&e, &self.path),
+                crate::logging::os_error_text(&e, &self.path),
             )
         })?;
         let config = Config::from_json_str_in(&json, &self.path, &self.cwd)?;

@@ -29,20 +29,22 @@
 //!   buffer, as `logging.shutdown()` does.
 //! - `reopen` (SIGHUP) reopens files in append mode, also those configured
 //!   with `mode: 'w'` (which are truncated only when first opened).
+//! - A `.` attribute no pysyslog handler reads (anything but `terminator`,
+//!   and `ident`/`append_nul` on SysLogHandler) is accepted with a warning
+//!   naming it, logged under `pysyslog.config`; Python sets it and runs.
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
 
 use serde_json::Map;
 
-use super::config::HandlerClass;
-pub use super::config::{Config, ConfigError};
-use super::convert::py_repr_str;
 use super::formatter::{Formatter, Style};
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord};
 use super::level::INFO;
 use super::manager::Manager;
+use super::pyfmt::pyvalue::repr_of as py_repr_str;
 use super::record::LogRecord;
 use super::run::{Run, Step};
+use super::spec::{Config, ConfigError, HandlerClass, HandlerSpec, StreamTarget};
 
 pub use super::handler::stream::Capture;
 
@@ -86,7 +88,7 @@ impl Engine {
     pub fn basic_config() -> Engine {
         const STDOUT: usize = 0;
         const STDERR: usize = 1;
-        let stream = |target| super::config::HandlerSpec {
+        let stream = |target| HandlerSpec {
             name: String::new(),
             level: 0,
             formatter: None,
@@ -118,10 +120,7 @@ impl Engine {
         };
         // Stream handlers open nothing; should one fail all the same, none is
         // used rather than one at the other's index.
-        let handlers = match (
-            open(super::config::StreamTarget::Stdout),
-            open(super::config::StreamTarget::Stderr),
-        ) {
+        let handlers = match (open(StreamTarget::Stdout), open(StreamTarget::Stderr)) {
             (Ok(stdout), Ok(stderr)) => vec![stdout, stderr],
             _ => Vec::new(),
         };
@@ -170,7 +169,8 @@ impl Engine {
                 .collect();
             let owner = handlers.len();
             handlers.push(
-                Handler::open(spec, formatter, filters, now, &mut files, owner).map_err(err)?,
+                Handler::open(spec, formatter, filters, now, &mut files, owner)
+                    .map_err(|e| err(e.to_string()))?,
             );
         }
         let index = |name: &str| config.handlers.iter().position(|h| h.name == name);
@@ -243,7 +243,7 @@ impl Engine {
 
     /// Handle one record: route it and format it into the handlers' batch
     /// buffers. Consecutive records that differ only in their message are
-    /// routed and formatted once (see [`super::run`]).
+    /// routed and formatted once (see `logging::run`).
     pub fn handle(&mut self, record: &LogRecord<'_>) {
         if !self.run.is_for(record) {
             self.plan_run(record);

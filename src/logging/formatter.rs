@@ -2,10 +2,10 @@
 //! the three styles (`%`, `{`, `$`), `validate`, `defaults`, `asctime`.
 //!
 //! Owns: the record's attribute set (names, Python types and values), compiling
-//! a format string once, `usesTime`, the per-second `asctime` cache, error
-//! types. Does not own: handlers, dictConfig parsing, or the Python value
-//! formatting primitives ([`super::percent`], [`super::brace`],
-//! [`super::formatspec`], [`super::pyvalue`], [`super::timefmt`]).
+//! a format string once, `usesTime`, the per-second `asctime` cache, construction
+//! errors. Does not own: handlers, dictConfig parsing, or the Python value
+//! formatting primitives ([`super::pyfmt`]: `%`, `{}`, `$`,
+//! format specs, reprs, `strftime`).
 //!
 //! Record attributes (pysyslog sets `logThreads = logProcesses =
 //! logMultiprocessing = 0` and `_srcfile = None`, passes no args): `name`,
@@ -16,7 +16,7 @@
 //! = None, and `asctime` when the format uses it. No `taskName` (3.12+).
 //!
 //! Deliberate differences from CPython:
-//! - `{name.attr}` attribute access is a per-record error (see [`super::brace`]).
+//! - `{name.attr}` attribute access is a per-record error (see [`super::pyfmt::brace`]).
 //! - A bare `%s` (no key) prints `str(record.__dict__)`; Python's dict would also
 //!   contain an `asctime` left there by another handler's formatter, ours only
 //!   when this formatter uses the time.
@@ -28,14 +28,11 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
-use super::brace;
 use super::level::level_name;
-use super::percent;
-use super::pyvalue::{repr_str, write_repr, Value};
+pub use super::pyfmt::error::FormatError;
+use super::pyfmt::pyvalue::{repr_str, write_repr, Value};
+use super::pyfmt::{brace, percent, template, timefmt, validate};
 use super::record::LogRecord;
-use super::template;
-use super::timefmt;
-use super::validate;
 
 /// A formatter's `style`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,44 +73,6 @@ pub enum FormatterError {
     /// `validate=True` rejected the format string; Python's ValueError text.
     #[error("{0}")]
     Invalid(String),
-}
-
-/// Per-record failures (unknown attribute -> Python's KeyError/"Formatting field not found
-/// in record: 'x'", type mismatch like %(process)d with None, incomplete format, ...).
-/// The text after the Python exception name is Python's message.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FormatError {
-    /// A field that is neither a record attribute nor in `defaults`: the key's repr.
-    #[error("ValueError: Formatting field not found in record: {0}")]
-    KeyError(String),
-    #[error("ValueError: {0}")]
-    Value(String),
-    #[error("TypeError: {0}")]
-    Type(String),
-    #[error("IndexError: {0}")]
-    Index(String),
-    #[error("OverflowError: {0}")]
-    Overflow(String),
-    #[error("OSError: {0}")]
-    Os(String),
-    /// Something Python would print but pysyslog deliberately does not support.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-}
-
-impl FormatError {
-    /// The message without the exception name.
-    pub fn message(&self) -> String {
-        match self {
-            FormatError::KeyError(k) => k.clone(),
-            FormatError::Value(m)
-            | FormatError::Type(m)
-            | FormatError::Index(m)
-            | FormatError::Overflow(m)
-            | FormatError::Os(m)
-            | FormatError::Unsupported(m) => m.clone(),
-        }
-    }
 }
 
 /// Where a field's value comes from, resolved when the format is compiled.
@@ -232,8 +191,8 @@ impl Formatter {
                         )));
                     }
                 }
-                Style::Brace => validate::brace(fmt).map_err(FormatterError::Invalid)?,
-                Style::Dollar => validate::dollar(fmt).map_err(FormatterError::Invalid)?,
+                Style::Brace => validate::brace(fmt).map_err(|e| FormatterError::Invalid(e.0))?,
+                Style::Dollar => validate::dollar(fmt).map_err(|e| FormatterError::Invalid(e.0))?,
             }
         }
         Ok(Self::build(fmt, datefmt, style, defaults))

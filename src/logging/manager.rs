@@ -63,8 +63,8 @@ pub struct Manager {
     loggers: HashMap<String, LoggerNode>,
     cache: HashMap<Box<str>, Route>,
     /// The last name routed and its route: a batch holds runs of lines from
-    /// one peer, so most records skip the hash lookup (a SipHash of the name
-    /// per record was 15% of the writer's instructions).
+    /// one peer, so most records skip the hash lookup (hashing the name for
+    /// every record was a large share of the writer's work).
     /// `None` when nothing is remembered.
     last_name: Option<String>,
     last: Route,

@@ -6,25 +6,51 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
-pub mod brace;
-pub mod config;
-pub mod convert;
-pub mod engine;
-pub mod filter;
-pub mod formatspec;
-pub mod formatter;
-pub mod handler;
-pub mod level;
-pub mod manager;
-pub mod percent;
-pub mod pyunicode;
-pub mod pyvalue;
-pub mod record;
-pub mod run;
-pub mod template;
-pub mod timefmt;
-pub mod validate;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod filter;
+pub(crate) mod formatter;
+pub(crate) mod handler;
+pub(crate) mod level;
+pub(crate) mod manager;
+pub(crate) mod oserror;
+pub(crate) mod pyfmt;
+pub(crate) mod record;
+pub(crate) mod run;
+pub(crate) mod spec;
 
-pub use engine::{Config, ConfigError, Engine};
-pub use formatter::{FormatError, Formatter, FormatterError, Style};
+// The public face: build a configuration, an engine from it, feed it records;
+// or format one record with one formatter.
+pub use engine::{Capture, Engine, HandlerCounters};
+pub use formatter::{Formatter, FormatterError, Style};
+pub use pyfmt::error::FormatError;
 pub use record::LogRecord;
+pub use spec::{Config, ConfigError};
+
+// For the rest of the crate: the daemon and the writer name levels, read the
+// clock as records do, word OS errors as Python does, and load the zone data
+// before dropping privileges.
+pub(crate) use oserror::os_error_text;
+pub(crate) use pyfmt::timefmt;
+
+#[cfg(test)]
+mod tests {
+    /// No module in `logging` imports a module that imports it
+    /// (`scripts/import_cycles.py` builds the graph from `use` paths).
+    #[test]
+    fn no_import_cycles() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = std::process::Command::new("python3")
+            .arg(format!("{root}/scripts/import_cycles.py"))
+            .arg(format!("{root}/src"))
+            .arg("logging")
+            .output()
+            .expect("python3 is needed for this test");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -78,28 +78,44 @@ impl EngineSource {
 /// The writer's own messages (reloads) go under this logger.
 const LOGGER: &str = "pysyslog.writer";
 
+/// The configuration's own warnings (accepted settings without effect) go
+/// under this logger, at start-up (logged by the receiver) and at a reload.
+const CONFIG_LOGGER: &str = "pysyslog.config";
+
 /// Build the new engine beside the old one; on success swap and close the old
-/// one, otherwise keep it. Returns what to log about it, and at which level.
-fn reload(engine: &mut Engine, source: &[u8], cwd: &[u8], json: &[u8]) -> (String, i32) {
+/// one, otherwise keep it. Returns what to log about it, and at which level,
+/// then the new configuration's warnings.
+fn reload(
+    engine: &mut Engine,
+    source: &[u8],
+    cwd: &[u8],
+    json: &[u8],
+) -> (String, i32, Vec<String>) {
     use std::os::unix::ffi::OsStrExt;
     let source = Path::new(std::ffi::OsStr::from_bytes(source));
     let cwd = Path::new(std::ffi::OsStr::from_bytes(cwd));
     let built = std::str::from_utf8(json)
         .map_err(|e| format!("{}: not UTF-8: {e}", source.display()))
         .and_then(|text| Config::from_json_str_in(text, source, cwd).map_err(|e| e.to_string()))
-        .and_then(|config| Engine::build(&config).map_err(|e| e.to_string()));
+        .and_then(|config| {
+            Engine::build(&config)
+                .map(|e| (e, config.warnings))
+                .map_err(|e| e.to_string())
+        });
     match built {
-        Ok(new) => {
+        Ok((new, warnings)) => {
             let mut old = std::mem::replace(engine, new);
             old.close();
             (
                 format!("logging configuration reloaded from {}", source.display()),
                 level::INFO,
+                warnings,
             )
         }
         Err(e) => (
             format!("logging configuration not reloaded, keeping the previous one: {e}"),
             level::ERROR,
+            Vec::new(),
         ),
     }
 }
@@ -228,7 +244,7 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
             Ok(Item::Reload { source, cwd, json }) => {
                 // Records before the reload are written with the old engine.
                 engine.end_batch();
-                let (text, level) = reload(engine, source, cwd, json);
+                let (text, level, warnings) = reload(engine, source, cwd, json);
                 engine.handle(&LogRecord {
                     name: LOGGER,
                     msg: &text,
@@ -236,6 +252,15 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
                     created,
                     relative_created,
                 });
+                for warning in &warnings {
+                    engine.handle(&LogRecord {
+                        name: CONFIG_LOGGER,
+                        msg: warning,
+                        levelno: level::WARNING,
+                        created,
+                        relative_created,
+                    });
+                }
             }
             Err(e) => {
                 eprintln!("pysyslog-writer: rest of batch {seq} unreadable: {e}");
@@ -250,6 +275,24 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_returns_the_new_configurations_warnings() {
+        let mut engine = Engine::basic_config();
+        let json = br#"{"version": 1, "handlers": {"n": {"class": "logging.NullHandler", ".": {"foo": 1}}}}"#;
+        let (text, level, warnings) = reload(&mut engine, b"/etc/x.json", b"/", json);
+        assert_eq!(
+            (text.as_str(), level),
+            (
+                "logging configuration reloaded from /etc/x.json",
+                level::INFO
+            )
+        );
+        assert_eq!(
+            warnings,
+            ["/etc/x.json: handlers.n: '.' sets attributes pysyslog does not use, they have no effect: 'foo'"]
+        );
+    }
 
     #[test]
     fn is_ascii_agrees_with_std_for_a_high_byte_anywhere() {

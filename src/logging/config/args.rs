@@ -9,14 +9,16 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::handler::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, Kwargs, StreamTarget, SyslogAddress, When,
-};
-use super::{abspath, Ctx};
-use crate::logging::convert::{self, py_repr, py_repr_str, EXT_STDERR, EXT_STDOUT};
+use super::convert::{self, py_repr, py_repr_str, EXT_STDERR, EXT_STDOUT};
+use super::ctx::{abspath, Ctx};
+use super::invalid::Invalid;
+use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
+use crate::logging::spec::{
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, StreamTarget, SyslogAddress, When,
+};
 
-pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, String> {
+pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
     const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
     Ok(match kw.class {
         "StreamHandler" => {
@@ -29,7 +31,8 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                     return Err(format!(
                         "unsupported stream {} (use ext://sys.stdout or ext://sys.stderr)",
                         py_repr(&other)
-                    ))
+                    )
+                    .into())
                 }
             };
             HandlerClass::Stream {
@@ -100,23 +103,25 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                     if w.chars().count() != 2 {
                         return Err(format!(
                             "You must specify a day for weekly rollover from 0 to 6 (0 is Monday): {w}"
-                        ));
+                        ).into());
                     }
                     let d = w.as_bytes()[1];
                     if !(b'0'..=b'6').contains(&d) {
-                        return Err(format!("Invalid day specified for weekly rollover: {w}"));
+                        return Err(
+                            format!("Invalid day specified for weekly rollover: {w}").into()
+                        );
                     }
                     (7 * 86400, "%Y-%m-%d", When::Weekday(u32::from(d - b'0')))
                 }
-                other => return Err(format!("Invalid rollover interval specified: {other}")),
+                other => return Err(format!("Invalid rollover interval specified: {other}").into()),
             };
             // Python accepts 0 or less and then loops forever at the first rollover.
             let interval = match kw.int("interval", 1)? {
                 n if n >= 1 => i64::saturating_mul(unit, n),
                 n => {
-                    return Err(format!(
-                        "interval must be a positive number of units, not {n}"
-                    ))
+                    return Err(
+                        format!("interval must be a positive number of units, not {n}").into(),
+                    )
                 }
             };
             HandlerClass::Timed {
@@ -140,7 +145,8 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                             return Err(format!(
                                 "address host must be a string, not {}",
                                 py_repr(&other)
-                            ))
+                            )
+                            .into())
                         }
                     };
                     let port = ctx.res.conv(&a[1])?;
@@ -159,7 +165,8 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                     return Err(format!(
                         "address must be [host, port] or a unix socket path, not {}",
                         py_repr(&other)
-                    ))
+                    )
+                    .into())
                 }
             };
             let facility = match kw.get("facility")? {
@@ -176,7 +183,7 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                 None => None,
                 Some(v) if v.as_i64() == Some(1) => Some(true),
                 Some(v) if v.as_i64() == Some(2) => Some(false),
-                Some(v) => return Err(format!("unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)", py_repr(&v))),
+                Some(v) => return Err(format!("unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)", py_repr(&v)).into()),
             };
             HandlerClass::Syslog {
                 address,
@@ -209,20 +216,22 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
     })
 }
 
-fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileArgs, String> {
+fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileArgs, Invalid> {
     let filename = match kw.get("filename")? {
         Some(Value::String(s)) if !s.starts_with("ext://") => s,
         Some(other) => {
             return Err(format!(
                 "expected str, bytes or os.PathLike object, not {}",
                 convert::py_type(&other)
-            ))
+            )
+            .into())
         }
         None => {
             return Err(format!(
                 "{}.__init__() missing 1 required positional argument: 'filename'",
                 kw.class
-            ))
+            )
+            .into())
         }
     };
     let mode = if force_append {
@@ -237,7 +246,8 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
             return Err(format!(
                 "unsupported file mode {} (pysyslog supports 'a' and 'w')",
                 py_repr_str(other)
-            ))
+            )
+            .into())
         }
     };
     let encoding = match kw.string("encoding")? {
@@ -255,7 +265,9 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
         Some("ignore") => ErrorsPolicy::Ignore,
         Some("backslashreplace") => ErrorsPolicy::BackslashReplace,
         Some("xmlcharrefreplace") => ErrorsPolicy::XmlCharRefReplace,
-        Some(other) => return Err(format!("unknown error handler name {}", py_repr_str(other))),
+        Some(other) => {
+            return Err(format!("unknown error handler name {}", py_repr_str(other)).into())
+        }
     };
     Ok(FileArgs {
         path: abspath(ctx.cwd, &filename),

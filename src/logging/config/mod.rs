@@ -11,114 +11,30 @@
 //! their messages; a reload here builds a new engine with no such memory.
 
 mod args;
+mod convert;
+mod ctx;
 mod handler;
+mod invalid;
+mod kwargs;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::convert::{self, py_repr_str, py_str, truthy, Resolver};
 use super::filter::Filter;
 use super::formatter::{Formatter, Style};
-pub use handler::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, HandlerSpec, StreamTarget, SyslogAddress, When,
-};
-
-/// A validated dictConfig document, parsed before privileges are dropped and
-/// before the writer is forked; building it into an `Engine` opens files.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The file the config came from (for error messages).
-    pub source: PathBuf,
-    /// `incremental: true`: only logger levels and `propagate` are applied.
-    pub incremental: bool,
-    /// Formatters by name.
-    pub formatters: BTreeMap<String, Formatter>,
-    /// Filters by name.
-    pub filters: BTreeMap<String, Filter>,
-    /// Handlers in the order Python constructs them (sorted, deferred last).
-    pub handlers: Vec<HandlerSpec>,
-    /// Named loggers (document order); the root logger is `root`.
-    pub loggers: Vec<LoggerSpec>,
-    /// The `root` section, applied after `loggers`.
-    pub root: Option<Box<LoggerSpec>>,
-}
-
-/// One logger's configuration (`loggers.<name>` or `root`).
-#[derive(Debug, Clone, Default)]
-pub struct LoggerSpec {
-    /// Logger name; `""` for the root logger.
-    pub name: String,
-    /// `level`, if given.
-    pub level: Option<i32>,
-    /// Handler names, without duplicates (`addHandler` ignores repeats).
-    pub handlers: Vec<String>,
-    /// Filter names.
-    pub filters: Vec<String>,
-    /// `propagate`, if given.
-    pub propagate: Option<bool>,
-}
-
-/// A configuration that cannot be loaded or built: which file, where, and why.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ConfigError {
-    /// The config file.
-    pub file: PathBuf,
-    /// JSON path of the offending section, e.g. `handlers.file1`; empty for the document.
-    pub path: String,
-    /// Python's wording with its cause chain joined by `": "`.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.file.display())?;
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        file: &Path,
-        path: impl Into<String>,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        ConfigError {
-            file: file.to_owned(),
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Parsing context: the document, the file name, the directory relative paths start from.
-struct Ctx<'a> {
-    source: &'a Path,
-    cwd: &'a Path,
-    res: Resolver<'a>,
-}
-
-impl Ctx<'_> {
-    fn err(&self, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::new(self.source, path, message)
-    }
-}
+use super::oserror::os_error_text;
+use super::spec::{Config, ConfigError, LoggerSpec};
+use convert::{py_repr_str, py_str, truthy, Resolver};
+use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx, DotUse};
+use invalid::Invalid;
 
 impl Config {
     /// Read and validate a dictConfig JSON file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                path,
-                "",
-                crate::logging::handler::file::os_error_text(&e, path),
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, "", os_error_text(&e, path)))?;
         Config::from_json_str(&text, path)
     }
 
@@ -163,6 +79,7 @@ impl Config {
             handlers: Vec::new(),
             loggers: Vec::new(),
             root: None,
+            warnings: Vec::new(),
         };
         let section = |key: &str| -> Result<Option<Map<String, Value>>, ConfigError> {
             match ctx.res.get(obj, key).map_err(|e| ctx.err(key, e))? {
@@ -195,6 +112,18 @@ impl Config {
                             format!("Unable to configure formatter {}: {e}", py_repr_str(name)),
                         )
                     })?;
+                    let path = format!("formatters.{name}");
+                    let unused = ctx
+                        .res
+                        .conv(spec)
+                        .map(|s| dot_names(&s))
+                        .unwrap_or_default();
+                    config.warnings.extend(dot_warning(
+                        &ctx,
+                        &path,
+                        DotUse::FormatterOrFilter,
+                        unused,
+                    ));
                     config.formatters.insert(name.clone(), f);
                 }
             }
@@ -206,11 +135,25 @@ impl Config {
                             format!("Unable to configure filter {}: {e}", py_repr_str(name)),
                         )
                     })?;
+                    let path = format!("filters.{name}");
+                    let unused = ctx
+                        .res
+                        .conv(spec)
+                        .map(|s| dot_names(&s))
+                        .unwrap_or_default();
+                    config.warnings.extend(dot_warning(
+                        &ctx,
+                        &path,
+                        DotUse::FormatterOrFilter,
+                        unused,
+                    ));
                     config.filters.insert(name.clone(), f);
                 }
             }
             let handlers = section("handlers")?.unwrap_or_default();
-            config.handlers = handler::parse_all(&ctx, obj, &handlers, &config)?;
+            let (handlers, warnings) = handler::parse_all(&ctx, obj, &handlers, &config)?;
+            config.handlers = handlers;
+            config.warnings.extend(warnings);
         }
         let handler_names: Vec<&str> = config.handlers.iter().map(|h| h.name.as_str()).collect();
         if let Some(loggers) = section("loggers")? {
@@ -247,24 +190,8 @@ fn is_one(v: &Value) -> bool {
     }
 }
 
-fn as_dict(v: &Value) -> Result<&Map<String, Value>, String> {
-    v.as_object()
-        .ok_or_else(|| format!("'{}' object has no attribute 'get'", convert::py_type(v)))
-}
-
-fn opt_str(ctx: &Ctx<'_>, m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match ctx.res.get(m, key)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "{key} must be a string, not {}",
-            convert::py_type(&other)
-        )),
-    }
-}
-
 /// `configure_formatter`: `format`, `datefmt`, `style`, `validate`, `class`.
-fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
+fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     if m.contains_key("()") {
@@ -278,11 +205,12 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
             return Err(format!(
                 "unsupported formatter class {} (pysyslog supports only logging.Formatter)",
                 convert::py_repr(&class)
-            ));
+            )
+            .into());
         }
     }
     let validate = ctx.res.get(m, "validate")?.map_or(true, |v| truthy(&v));
-    let style = Style::parse(&style).map_err(|e| e.to_string())?;
+    let style = Style::parse(&style).map_err(|e| Invalid(e.to_string()))?;
     // dictConfig in 3.11 does not pass `defaults` to the formatter.
     Formatter::new(
         fmt.as_deref(),
@@ -291,11 +219,11 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, String> {
         validate,
         &Map::new(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| Invalid(e.to_string()))
 }
 
 /// `configure_filter`: `{"name": ...}`.
-fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, String> {
+fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     if m.contains_key("()") {
@@ -306,29 +234,6 @@ fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, String> {
     Ok(Filter::new(opt_str(ctx, m, "name")?.unwrap_or_default()))
 }
 
-/// Names from a `handlers`/`filters` list; a string is iterated by character,
-/// as Python does.
-fn name_list(v: &Value, what: &str) -> Result<Vec<String>, String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(format!(
-                    "Unable to add {what} {}: {}",
-                    convert::py_repr(other),
-                    convert::py_repr(other)
-                )),
-            })
-            .collect(),
-        Value::String(s) => Ok(s.chars().map(String::from).collect()),
-        other => Err(format!(
-            "'{}' object is not iterable",
-            convert::py_type(other)
-        )),
-    }
-}
-
 /// `configure_logger` / `configure_root`.
 fn parse_logger(
     ctx: &Ctx<'_>,
@@ -337,7 +242,7 @@ fn parse_logger(
     spec: &Value,
     incremental: bool,
     handler_names: &[&str],
-) -> Result<LoggerSpec, String> {
+) -> Result<LoggerSpec, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
     let level = match ctx.res.get(m, "level")? {
@@ -358,7 +263,7 @@ fn parse_logger(
                     } else {
                         "'handlers'".into()
                     };
-                    return Err(format!("Unable to add handler {}: {key}", py_repr_str(&h)));
+                    return Err(format!("Unable to add handler {}: {key}", py_repr_str(&h)).into());
                 }
                 if !l.handlers.contains(&h) {
                     l.handlers.push(h);
@@ -377,47 +282,6 @@ fn parse_logger(
             .map(|v| truthy(&v));
     }
     Ok(l)
-}
-
-/// `add_filters`: every name must be configured.
-fn check_filters(
-    doc: &Map<String, Value>,
-    list: &Value,
-    ctx: &Ctx<'_>,
-) -> Result<Vec<String>, String> {
-    let names = name_list(list, "filter")?;
-    let filters = ctx.res.get(doc, "filters").ok().flatten();
-    for f in &names {
-        let known = filters
-            .as_ref()
-            .and_then(Value::as_object)
-            .is_some_and(|m| m.contains_key(f));
-        if !known {
-            let key = if filters.is_some() {
-                py_repr_str(f)
-            } else {
-                "'filters'".into()
-            };
-            return Err(format!("Unable to add filter {}: {key}", py_repr_str(f)));
-        }
-    }
-    Ok(names)
-}
-
-/// `os.path.abspath`: join with the working directory and normalise lexically.
-pub(crate) fn abspath(cwd: &Path, p: &str) -> PathBuf {
-    let joined = cwd.join(p);
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Config, HandlerClass, StreamTarget};
+use crate::logging::spec::{Config, HandlerClass, StreamTarget};
 
 fn parse(text: &str) -> Result<Config, String> {
     Config::from_json_str_in(text, Path::new("logging.json"), Path::new("/work/dir"))
@@ -210,4 +210,42 @@ fn config_stays_small_enough_to_move_around() {
         "{}",
         std::mem::size_of::<Config>()
     );
+}
+
+/// dictConfig's `.` key sets any attribute on a handler (`setattr`) and Python
+/// runs; the ones pysyslog uses take effect, the others are named in one
+/// warning per section instead of refusing the configuration. A formatter's
+/// or filter's `.` is ignored by CPython 3.11 without a `()` factory: warned
+/// about as having no effect.
+#[test]
+fn dot_attributes_without_effect_are_warned_about_not_refused() {
+    let c = parse(
+        r#"{"version": 1,
+            "formatters": {"b": {"format": "%(message)s", ".": {"shape": "round"}}},
+            "filters": {"x": {"name": "a", ".": {"colour": 1}}},
+            "handlers": {
+                "o": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                      ".": {"foo": "bar", "terminator": "!\n", "baz\u0085": 1e16}},
+                "n": {"class": "logging.NullHandler", ".": {}}}}"#,
+    )
+    .unwrap();
+    let h = c.handlers.iter().find(|h| h.name == "o").unwrap();
+    assert!(
+        matches!(&h.class, HandlerClass::Stream { terminator, .. } if terminator == "!\n"),
+        "{h:?}"
+    );
+    assert_eq!(
+        c.warnings,
+        [
+            "logging.json: formatters.b: '.' has no effect without a '()' factory (Python ignores it too): 'shape'",
+            "logging.json: filters.x: '.' has no effect without a '()' factory (Python ignores it too): 'colour'",
+            "logging.json: handlers.o: '.' sets attributes pysyslog does not use, they have no effect: 'baz\\x85', 'foo'",
+        ]
+    );
+    // Attributes that are used keep their checks.
+    assert!(parse(
+        r#"{"version": 1, "handlers": {"o": {"class": "logging.StreamHandler", ".": {"terminator": 1}}}}"#
+    )
+    .unwrap_err()
+    .contains("terminator must be a string, not 1"));
 }

@@ -9,13 +9,16 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::encode::char_len;
+use super::rotating;
+use super::stats::{EmitFailure, Stats, MAX_PENDING_BYTES};
+use super::stream::Io;
 use super::timed::Timed;
-use super::{char_len, rotating, EmitFailure, Io, Stats, MAX_PENDING_BYTES};
-use crate::logging::config::{FileArgs, HandlerClass};
-use crate::logging::convert::py_repr_str;
+use crate::logging::oserror::{os_error_text, PathError};
 use crate::logging::record::LogRecord;
+use crate::logging::spec::{FileArgs, HandlerClass};
 
 /// When the file rolls over.
 #[derive(Debug)]
@@ -50,6 +53,17 @@ pub struct FileOut {
     pending: Vec<u8>,
 }
 
+/// A file handler that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Its file cannot be opened (or its time broken down): Python's OSError text.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The class is not a file handler's (the caller's mistake).
+    #[error("not a file handler")]
+    NotAFile,
+}
+
 /// The file arguments of a file handler class.
 pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
     match class {
@@ -61,22 +75,9 @@ pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
     }
 }
 
-/// Python's `OSError.__str__`: `[Errno 2] No such file or directory: '/nope/x.log'`.
-pub fn os_error_text(e: &io::Error, path: &Path) -> String {
-    let text = e.to_string();
-    let desc = text.split(" (os error").next().unwrap_or(&text);
-    match e.raw_os_error() {
-        Some(n) => format!(
-            "[Errno {n}] {desc}: {}",
-            py_repr_str(&path.to_string_lossy())
-        ),
-        None => format!("{desc}: {}", py_repr_str(&path.to_string_lossy())),
-    }
-}
-
 impl FileOut {
     /// Build from the class; opens the file unless `delay`.
-    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, String> {
+    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, OpenError> {
         let (args, watched, rollover) = match class {
             HandlerClass::File(a) => (a, false, Rollover::Never),
             HandlerClass::Watched(a) => (a, true, Rollover::Never),
@@ -108,13 +109,11 @@ impl FileOut {
                     Ok(m) => m.mtime(),
                     Err(_) => now.floor() as i64,
                 };
-                (
-                    file,
-                    false,
-                    Rollover::Time(Timed::new(*when, *interval, suffix, *backup_count, *utc, t)),
-                )
+                let timed = Timed::new(*when, *interval, suffix, *backup_count, *utc, t)
+                    .map_err(|e| PathError::new(e, &file.path))?;
+                (file, false, Rollover::Time(timed))
             }
-            _ => return Err("not a file handler".into()),
+            _ => return Err(OpenError::NotAFile),
         };
         let mut f = FileOut {
             owner,
@@ -140,7 +139,9 @@ impl FileOut {
                 Ok(m) => m.mtime(),
                 Err(_) => now.floor() as i64,
             };
-            t.rollover_at = t.compute_rollover(start);
+            t.rollover_at = t
+                .compute_rollover(start)
+                .map_err(|e| PathError::new(e, &f.args.path))?;
         }
         Ok(f)
     }
@@ -164,7 +165,7 @@ impl FileOut {
         &self.args.path
     }
 
-    fn open(&mut self) -> Result<(), String> {
+    fn open(&mut self) -> Result<(), PathError> {
         let mut o = OpenOptions::new();
         if self.truncate_next_open {
             o.write(true).truncate(true).create(true);
@@ -173,8 +174,8 @@ impl FileOut {
         }
         let f = o
             .open(self.path())
-            .map_err(|e| os_error_text(&e, self.path()))?;
-        let m = f.metadata().map_err(|e| os_error_text(&e, self.path()))?;
+            .map_err(|e| PathError::new(e, self.path()))?;
+        let m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
         self.truncate_next_open = false;
         self.dev_ino = Some((m.dev(), m.ino()));
         self.size = m.len() + self.pending.len() as u64;
@@ -233,7 +234,7 @@ impl FileOut {
                         self.write_pending(io, stats, name);
                         self.file = None;
                         rotating::rotate(self.path(), backup_count)
-                            .map_err(|e| os_error_text(&e, self.path()))?;
+                            .map_err(|e| PathError::new(e, self.path()))?;
                         self.open()?;
                     }
                 }
@@ -242,7 +243,9 @@ impl FileOut {
                 let now = record.created.floor() as i64;
                 if now >= t.rollover_at {
                     if self.path_irregular {
-                        t.rollover_at = t.compute_rollover(now);
+                        t.rollover_at = t
+                            .compute_rollover(now)
+                            .map_err(|e| PathError::new(e, &self.args.path))?;
                     } else {
                         // Split borrow: finish the current file, then rotate.
                         let mut t = std::mem::replace(&mut self.rollover, Rollover::Never);
@@ -253,7 +256,7 @@ impl FileOut {
                             _ => Ok(()),
                         };
                         self.rollover = t;
-                        res.map_err(|e| os_error_text(&e, self.path()))?;
+                        res.map_err(|e| PathError::new(e, self.path()))?;
                         if !self.args.delay {
                             self.open()?;
                         }

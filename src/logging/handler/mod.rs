@@ -1,31 +1,31 @@
 //! Handlers: format a record into a per-batch buffer, write it once per batch.
 //!
-//! Owns: the common `Handler` (level, filters, formatter), the per-handler error
-//! accounting (rate-limited warnings and counters), text encoding, and the
-//! process-wide stdout/stderr batch buffers. Does not own: routing (manager) or
-//! MemoryHandler's forwarding to its target (the engine does that, since it
-//! needs the other handlers).
+//! Owns: the common `Handler` (level, filters, formatter) and what each kind
+//! does with a formatted record. Its parts: error accounting (`stats.rs`), text
+//! encoding (`encode.rs`), the process-wide stdout/stderr batch buffers
+//! (`stream.rs`), files (`file.rs`, `rotating.rs`, `timed.rs`) and syslog
+//! (`syslog.rs`); none of them imports this module. Does not own: routing
+//! (manager) or MemoryHandler's forwarding to its target (the engine does
+//! that, since it needs the other handlers).
 
-pub mod file;
+mod encode;
+mod file;
 mod rotating;
-pub mod stream;
+mod stats;
+pub(crate) mod stream;
 mod syslog;
 mod timed;
 
 use std::ops::Range;
-use std::time::{Duration, Instant};
 
-use super::config::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
 use super::filter::{all_pass, Filter};
 use super::formatter::Formatter;
 use super::record::LogRecord;
-pub use file::FileOut;
+use super::spec::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
+use encode::encode;
+pub use file::{FileOut, OpenError};
+pub use stats::{EmitFailure, Stats};
 pub use stream::{Io, StreamOut};
-
-/// At most one warning per handler per this interval (OpenBSD syslogd rate-limits likewise).
-const WARN_INTERVAL: Duration = Duration::from_secs(60);
-/// Bytes a handler keeps for retry after a failed write before dropping.
-pub(crate) const MAX_PENDING_BYTES: usize = 64 << 20;
 
 /// A record a MemoryHandler keeps past the batch.
 #[derive(Debug, Clone)]
@@ -56,59 +56,6 @@ impl OwnedRecord {
             created: self.created,
             relative_created: self.relative_created,
         }
-    }
-}
-
-/// Failure counters of one handler, reported at a limited rate.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Records that failed to format or encode (dropped for this handler).
-    pub format_errors: u64,
-    /// Failed writes/opens/sends.
-    pub write_errors: u64,
-    /// Records or bytes given up (buffer full, unrecoverable).
-    pub dropped: u64,
-    unreported: u64,
-    last_warn: Option<Instant>,
-}
-
-impl Stats {
-    /// Count a record a handler did not take, and report it (rate-limited).
-    fn count(&mut self, io: &mut Io, handler: &str, failure: EmitFailure) {
-        let (what, text) = match failure {
-            EmitFailure::Encode(e) => {
-                self.format_errors += 1;
-                ("record dropped, it cannot be encoded", e)
-            }
-            EmitFailure::Io(e) => {
-                self.write_errors += 1;
-                self.dropped += 1;
-                ("record dropped", e)
-            }
-            EmitFailure::Full(e) => {
-                self.dropped += 1;
-                ("record dropped", e)
-            }
-        };
-        self.report(io, handler, what, &text);
-    }
-
-    /// Count one failure and write a warning unless one was written less than
-    /// a minute ago; the warning carries how many were not reported.
-    pub fn report(&mut self, io: &mut Io, handler: &str, what: &str, err: &dyn std::fmt::Display) {
-        self.unreported += 1;
-        let now = Instant::now();
-        if self
-            .last_warn
-            .is_some_and(|t| now.duration_since(t) < WARN_INTERVAL)
-        {
-            return;
-        }
-        let n = std::mem::take(&mut self.unreported);
-        self.last_warn = Some(now);
-        io.diag(&format!(
-            "pysyslog: handler '{handler}': {what}: {err} ({n} since last report)\n"
-        ));
     }
 }
 
@@ -154,7 +101,6 @@ pub struct Memory {
     pub capacity: usize,
     pub flush_level: i32,
     pub target: Option<usize>,
-    pub flush_on_close: bool,
     pub buffer: Vec<OwnedRecord>,
 }
 
@@ -169,26 +115,6 @@ pub struct Handler {
     pub stats: Stats,
     line: String,
 }
-
-/// Why one record was not taken by a handler.
-#[derive(Debug)]
-pub enum EmitFailure {
-    /// The text cannot be encoded (`errors='strict'`): counted as a format error.
-    Encode(String),
-    /// Opening or rolling the file failed: counted as a write error.
-    Io(String),
-    /// The handler's buffer is full: counted as dropped.
-    Full(String),
-}
-
-impl From<String> for EmitFailure {
-    fn from(s: String) -> EmitFailure {
-        EmitFailure::Io(s)
-    }
-}
-
-/// Opening a handler at build time failed (Python's wording).
-pub type OpenError = String;
 
 impl Handler {
     /// Build a handler from its spec; opens files unless `delay`.
@@ -209,13 +135,11 @@ impl Handler {
             HandlerClass::Memory {
                 capacity,
                 flush_level,
-                flush_on_close,
                 ..
             } => Kind::Memory(Memory {
                 capacity: usize::try_from(*capacity).unwrap_or(0),
                 flush_level: *flush_level,
                 target: None,
-                flush_on_close: *flush_on_close,
                 buffer: Vec::new(),
             }),
             HandlerClass::Syslog {
@@ -242,7 +166,7 @@ impl Handler {
                         files.len() - 1
                     }
                 };
-                let a = file::args_of(other).ok_or("not a file handler")?;
+                let a = file::args_of(other).ok_or(OpenError::NotAFile)?;
                 Kind::File(FileRef {
                     sink,
                     encoding: a.encoding,
@@ -270,10 +194,7 @@ impl Handler {
             level: super::level::WARNING,
             filters: Vec::new(),
             formatter,
-            kind: Kind::Stream(StreamOut::new(
-                super::config::StreamTarget::Stderr,
-                "\n".into(),
-            )),
+            kind: Kind::Stream(StreamOut::new(StreamTarget::Stderr, "\n".into())),
             stats: Stats::default(),
             line: String::new(),
         }
@@ -431,118 +352,5 @@ impl Handler {
         if let Kind::Syslog(s) = &mut self.kind {
             s.close();
         }
-    }
-}
-
-/// A record that cannot be encoded with `errors='strict'` (Python's UnicodeEncodeError text).
-#[derive(Debug, thiserror::Error)]
-#[error("'{codec}' codec can't encode character '\\x{code:x}' in position {pos}: ordinal not in range({limit})")]
-pub struct EncodeError {
-    codec: &'static str,
-    code: u32,
-    pos: usize,
-    limit: u32,
-}
-
-/// Append `text` encoded as Python's `text.encode(encoding, errors)`; `out`
-/// is unchanged on error.
-pub fn encode(
-    text: &str,
-    enc: Encoding,
-    errors: ErrorsPolicy,
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
-    let (limit, codec) = match enc {
-        Encoding::Utf8 => {
-            out.extend_from_slice(text.as_bytes());
-            return Ok(());
-        }
-        Encoding::Ascii => (0x80u32, "ascii"),
-        Encoding::Latin1 => (0x100u32, "latin-1"),
-    };
-    if text.is_ascii() {
-        out.extend_from_slice(text.as_bytes());
-        return Ok(());
-    }
-    let start = out.len();
-    for (pos, c) in text.chars().enumerate() {
-        let code = c as u32;
-        if code < limit {
-            out.push(code as u8);
-            continue;
-        }
-        match errors {
-            ErrorsPolicy::Strict => {
-                out.truncate(start);
-                return Err(EncodeError {
-                    codec,
-                    code,
-                    pos,
-                    limit,
-                });
-            }
-            ErrorsPolicy::Replace => out.push(b'?'),
-            ErrorsPolicy::Ignore => {}
-            ErrorsPolicy::BackslashReplace => {
-                let s = if code < 0x100 {
-                    format!("\\x{code:02x}")
-                } else if code < 0x10000 {
-                    format!("\\u{code:04x}")
-                } else {
-                    format!("\\U{code:08x}")
-                };
-                out.extend_from_slice(s.as_bytes());
-            }
-            ErrorsPolicy::XmlCharRefReplace => {
-                out.extend_from_slice(format!("&#{code};").as_bytes())
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `len(text)` in characters, as Python counts for RotatingFileHandler.
-pub fn char_len(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().count()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_like_python() {
-        let mut out = Vec::new();
-        encode(
-            "é€😀",
-            Encoding::Ascii,
-            ErrorsPolicy::BackslashReplace,
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, b"\\xe9\\u20ac\\U0001f600");
-        out.clear();
-        encode("aé€", Encoding::Latin1, ErrorsPolicy::Replace, &mut out).unwrap();
-        assert_eq!(out, b"a\xe9?");
-        out.clear();
-        let e = encode("abé", Encoding::Ascii, ErrorsPolicy::Strict, &mut out).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "'ascii' codec can't encode character '\\xe9' in position 2: ordinal not in range(128)"
-        );
-        assert!(out.is_empty());
-        encode(
-            "é",
-            Encoding::Ascii,
-            ErrorsPolicy::XmlCharRefReplace,
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, b"&#233;");
-        assert_eq!(char_len("é\n"), 2);
     }
 }

@@ -9,8 +9,8 @@
 use std::io::{self, ErrorKind};
 use std::os::fd::AsFd;
 
-use super::{Stats, MAX_PENDING_BYTES};
-use crate::logging::config::StreamTarget;
+use super::stats::{Diag, Stats, MAX_PENDING_BYTES};
+use crate::logging::spec::StreamTarget;
 
 /// Output captured instead of written, for tests (production never sets it).
 #[derive(Debug, Default, Clone)]
@@ -40,16 +40,6 @@ impl Io {
         match t {
             StreamTarget::Stdout => &mut self.stdout,
             StreamTarget::Stderr => &mut self.stderr,
-        }
-    }
-
-    /// A warning of pysyslog's own, written at once to stderr (or captured).
-    pub fn diag(&mut self, text: &str) {
-        match &mut self.capture {
-            Some(c) => c.diag.extend_from_slice(text.as_bytes()),
-            None => {
-                let _ = write_fd(io::stderr().as_fd(), text.as_bytes());
-            }
         }
     }
 
@@ -100,6 +90,18 @@ impl Io {
                 ..Io::default()
             };
             stats.report(&mut tmp, name, "write failed, will retry", &e);
+        }
+    }
+}
+
+impl Diag for Io {
+    /// A warning of pysyslog's own, written at once to stderr (or captured).
+    fn diag(&mut self, text: &str) {
+        match &mut self.capture {
+            Some(c) => c.diag.extend_from_slice(text.as_bytes()),
+            None => {
+                let _ = write_fd(io::stderr().as_fd(), text.as_bytes());
+            }
         }
     }
 }

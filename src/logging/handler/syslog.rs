@@ -17,9 +17,10 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{EmitFailure, Io, Stats};
-use crate::logging::config::SyslogAddress;
+use super::stats::{EmitFailure, Stats};
+use super::stream::Io;
 use crate::logging::record::LogRecord;
+use crate::logging::spec::SyslogAddress;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -46,8 +47,10 @@ pub struct SyslogOut {
     ident: String,
     append_nul: bool,
     conn: Option<Conn>,
-    /// The resolved address, kept until a connection attempt fails.
-    resolved: Option<SocketAddr>,
+    /// The resolved addresses, in getaddrinfo's order, kept until every one failed.
+    resolved: Vec<SocketAddr>,
+    /// Which of `resolved` is tried or in use.
+    candidate: usize,
     /// Whole records waiting, and how many bytes of the first were sent.
     queue: VecDeque<Vec<u8>>,
     queued_bytes: usize,
@@ -83,7 +86,8 @@ impl SyslogOut {
             ident,
             append_nul,
             conn: None,
-            resolved: None,
+            resolved: Vec::new(),
+            candidate: 0,
             queue: VecDeque::new(),
             queued_bytes: 0,
             sent_of_first: 0,
@@ -111,43 +115,27 @@ impl SyslogOut {
         Ok(())
     }
 
+    /// Open a socket to the current candidate address, moving on to the
+    /// next one on failure as CPython's `SysLogHandler` loops over
+    /// `getaddrinfo`'s results; the last error when none is left.
     fn connect(&mut self) -> io::Result<Conn> {
         match &self.address {
             SyslogAddress::Inet(host, port) => {
-                let addr = match self.resolved {
-                    Some(a) => a,
-                    None => (host.as_str(), *port)
-                        .to_socket_addrs()?
-                        .next()
-                        .ok_or_else(|| io::Error::other("getaddrinfo returns an empty list"))?,
-                };
-                self.resolved = Some(addr);
-                if self.stream == Some(true) {
-                    let s = socket2::Socket::new(
-                        socket2::Domain::for_address(addr),
-                        socket2::Type::STREAM,
-                        Some(socket2::Protocol::TCP),
-                    )?;
-                    s.set_nonblocking(true)?;
-                    match s.connect(&addr.into()) {
-                        Ok(()) => Ok(Conn::Tcp(s.into())),
-                        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                            Ok(Conn::Connecting(s, Instant::now()))
-                        }
-                        Err(e) => Err(e),
-                    }
-                } else {
-                    let local: SocketAddr = if addr.is_ipv4() {
-                        "0.0.0.0:0"
-                    } else {
-                        "[::]:0"
-                    }
-                    .parse()
-                    .map_err(io::Error::other)?;
-                    let s = UdpSocket::bind(local)?;
-                    s.set_nonblocking(true)?;
-                    Ok(Conn::Udp(s, addr))
+                if self.resolved.is_empty() {
+                    self.resolved = (host.as_str(), *port).to_socket_addrs()?.collect();
+                    self.candidate = 0;
                 }
+                let mut last = None;
+                while let Some(&addr) = self.resolved.get(self.candidate) {
+                    match open_inet(addr, self.stream == Some(true)) {
+                        Ok(c) => return Ok(c),
+                        Err(e) => {
+                            last = Some(e);
+                            self.candidate += 1;
+                        }
+                    }
+                }
+                Err(last.unwrap_or_else(|| io::Error::other("getaddrinfo returns an empty list")))
             }
             SyslogAddress::Unix(path) => connect_unix(path, self.stream),
         }
@@ -158,34 +146,43 @@ impl SyslogOut {
         if self.queue.is_empty() {
             return;
         }
-        if self.conn.is_none() {
-            if self.next_try.is_some_and(|t| Instant::now() < t) {
-                return;
-            }
-            match self.connect() {
-                Ok(c) => self.conn = Some(c),
-                Err(e) => return self.connect_failed(io, stats, name, &e),
-            }
+        if self.conn.is_none() && self.next_try.is_some_and(|t| Instant::now() < t) {
+            return;
         }
-        if let Some(Conn::Connecting(s, since)) = &self.conn {
-            match connect_state(s) {
-                Ok(true) => {
-                    if let Some(Conn::Connecting(s, _)) = self.conn.take() {
-                        self.conn = Some(Conn::Tcp(s.into()));
-                    }
+        loop {
+            if self.conn.is_none() {
+                match self.connect() {
+                    Ok(c) => self.conn = Some(c),
+                    Err(e) => return self.connect_failed(io, stats, name, &e),
                 }
-                Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return,
-                Ok(false) => {
-                    let e = io::Error::from(io::ErrorKind::TimedOut);
+            }
+            if let Some(Conn::Connecting(s, since)) = &self.conn {
+                let failed = match connect_state(s) {
+                    Ok(true) => None,
+                    Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return,
+                    Ok(false) => Some(io::Error::from(io::ErrorKind::TimedOut)),
+                    Err(e) => Some(e),
+                };
+                if let Some(e) = failed {
+                    // The next resolved address at once; the backoff only
+                    // once every address failed.
+                    self.conn = None;
+                    if self.candidate + 1 < self.resolved.len() {
+                        self.candidate += 1;
+                        continue;
+                    }
                     return self.connect_failed(io, stats, name, &e);
                 }
-                Err(e) => return self.connect_failed(io, stats, name, &e),
+                if let Some(Conn::Connecting(s, _)) = self.conn.take() {
+                    self.conn = Some(Conn::Tcp(s.into()));
+                }
+                self.backoff = FIRST_RETRY;
+                self.next_try = None;
+            } else if self.next_try.is_some() {
+                self.backoff = FIRST_RETRY;
+                self.next_try = None;
             }
-            self.backoff = FIRST_RETRY;
-            self.next_try = None;
-        } else if self.next_try.is_some() {
-            self.backoff = FIRST_RETRY;
-            self.next_try = None;
+            break;
         }
         if let Err(e) = self.send_queue() {
             stats.write_errors += 1;
@@ -203,7 +200,8 @@ impl SyslogOut {
         stats.write_errors += 1;
         stats.report(io, name, "cannot connect, will retry", e);
         self.conn = None;
-        self.resolved = None;
+        self.resolved.clear();
+        self.candidate = 0;
         self.next_try = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_RETRY);
     }
@@ -248,6 +246,37 @@ impl SyslogOut {
     }
 }
 
+/// A socket to one address: a TCP connect started without blocking, or a UDP
+/// socket bound for the address's family.
+fn open_inet(addr: SocketAddr, stream: bool) -> io::Result<Conn> {
+    if stream {
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        s.set_nonblocking(true)?;
+        match s.connect(&addr.into()) {
+            Ok(()) => Ok(Conn::Tcp(s.into())),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                Ok(Conn::Connecting(s, Instant::now()))
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        let local: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(io::Error::other)?;
+        let s = UdpSocket::bind(local)?;
+        s.set_nonblocking(true)?;
+        Ok(Conn::Udp(s, addr))
+    }
+}
+
 /// A non-blocking connect: `Ok(true)` once established, `Ok(false)` while in
 /// progress, the error if it failed.
 fn connect_state(s: &socket2::Socket) -> io::Result<bool> {
@@ -277,4 +306,61 @@ fn connect_unix(path: &PathBuf, stream: Option<bool>) -> io::Result<Conn> {
     let s = UnixStream::connect(path)?;
     s.set_nonblocking(true)?;
     Ok(Conn::UnixStream(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::logging::handler::stream::Capture;
+
+    /// CPython's SysLogHandler tries every getaddrinfo result in order: a name
+    /// whose first address refuses (`::1` while the server is on 127.0.0.1)
+    /// still connects through the next one.
+    #[test]
+    fn tcp_tries_each_resolved_address_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let good = listener.local_addr().unwrap();
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut out = SyslogOut::new(
+            &SyslogAddress::Inet("unresolvable.invalid".into(), 514),
+            1,
+            Some(true),
+            String::new(),
+            false,
+        );
+        out.resolved = vec![refused, good];
+        let record = LogRecord {
+            name: "n",
+            msg: "hello",
+            levelno: 20,
+            created: 0.0,
+            relative_created: 0.0,
+        };
+        out.emit("hello", &record).unwrap();
+        let mut io = Io::default();
+        io.capture = Some(Capture::default());
+        let mut stats = Stats::default();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut peer = None;
+        while Instant::now() < deadline && (peer.is_none() || !out.queue.is_empty()) {
+            out.end_batch(&mut io, &mut stats, "s");
+            if peer.is_none() {
+                peer = listener.accept().ok().map(|(p, _)| p);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut peer = peer.expect("the second address was never tried");
+        peer.set_nonblocking(false).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut got = [0u8; 9];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"<14>hello");
+    }
 }

@@ -8,7 +8,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::logging::config::When;
+use crate::logging::spec::When;
 
 const DAY: i64 = 86_400;
 
@@ -26,21 +26,28 @@ struct Tm {
     isdst: bool,
 }
 
-fn tm(t: i64, utc: bool) -> Tm {
+/// `time.localtime(t)` / `time.gmtime(t)`; a time the C library cannot break
+/// down (a year beyond `int`) is Python's `OSError: [Errno 75] Value too large
+/// for defined data type`, not a made-up date.
+fn tm(t: i64, utc: bool) -> io::Result<Tm> {
     // SAFETY: `tm` is plain old data, zero is a valid value; localtime_r and
     // gmtime_r only write into it.
     let mut out: libc::tm = unsafe { std::mem::zeroed() };
     let tt = t as libc::time_t;
     // SAFETY: both pointers are valid for the duration of the call.
-    unsafe {
+    let r = unsafe {
         if utc {
-            libc::gmtime_r(&tt, &mut out);
+            libc::gmtime_r(&tt, &mut out)
         } else {
-            libc::localtime_r(&tt, &mut out);
+            libc::localtime_r(&tt, &mut out)
         }
+    };
+    if r.is_null() {
+        // Both fail only with EOVERFLOW; `out` is then left as it was.
+        return Err(io::Error::from_raw_os_error(libc::EOVERFLOW));
     }
-    Tm {
-        year: out.tm_year + 1900,
+    Ok(Tm {
+        year: out.tm_year.saturating_add(1900),
         mon: out.tm_mon + 1,
         mday: out.tm_mday,
         hour: out.tm_hour,
@@ -48,7 +55,7 @@ fn tm(t: i64, utc: bool) -> Tm {
         sec: out.tm_sec,
         wday: (out.tm_wday + 6) % 7,
         isdst: out.tm_isdst > 0,
-    }
+    })
 }
 
 /// The rollover state of one handler.
@@ -72,7 +79,7 @@ impl Timed {
         backup_count: i64,
         utc: bool,
         t: i64,
-    ) -> Timed {
+    ) -> io::Result<Timed> {
         let mut s = Timed {
             when,
             interval,
@@ -81,8 +88,8 @@ impl Timed {
             utc,
             rollover_at: 0,
         };
-        s.rollover_at = s.compute_rollover(t);
-        s
+        s.rollover_at = s.compute_rollover(t)?;
+        Ok(s)
     }
 
     fn daily(&self) -> bool {
@@ -90,17 +97,17 @@ impl Timed {
     }
 
     /// `computeRollover`.
-    pub fn compute_rollover(&self, now: i64) -> i64 {
-        let mut result = now + self.interval;
+    pub fn compute_rollover(&self, now: i64) -> io::Result<i64> {
+        let mut result = now.saturating_add(self.interval);
         if self.daily() {
-            let t = tm(now, self.utc);
+            let t = tm(now, self.utc)?;
             let mut day = t.wday;
             let mut r = DAY - ((i64::from(t.hour) * 60 + i64::from(t.min)) * 60 + i64::from(t.sec));
             if r < 0 {
                 r += DAY;
                 day = (day + 1) % 7;
             }
-            result = now + r;
+            result = now.saturating_add(r);
             if let When::Weekday(dow) = self.when {
                 let dow = dow as i32;
                 if day != dow {
@@ -109,18 +116,18 @@ impl Timed {
                     } else {
                         6 - day + dow + 1
                     };
-                    let mut next = result + i64::from(wait) * DAY;
+                    let mut next = result.saturating_add(i64::from(wait) * DAY);
                     if !self.utc {
                         let dst_now = t.isdst;
-                        if dst_now != tm(next, false).isdst {
-                            next += if dst_now { 3600 } else { -3600 };
+                        if dst_now != tm(next, false)?.isdst {
+                            next = next.saturating_add(if dst_now { 3600 } else { -3600 });
                         }
                     }
                     result = next;
                 }
             }
         }
-        result
+        Ok(result)
     }
 
     fn suffix_text(&self, t: &Tm) -> String {
@@ -135,14 +142,14 @@ impl Timed {
 
     /// `doRollover` at time `now` (the file is already closed).
     pub fn do_rollover(&mut self, base: &Path, now: i64) -> io::Result<()> {
-        let dst_now = tm(now, false).isdst;
-        let t = self.rollover_at - self.interval;
+        let dst_now = tm(now, false)?.isdst;
+        let t = self.rollover_at.saturating_sub(self.interval);
         let tt = if self.utc {
-            tm(t, true)
+            tm(t, true)?
         } else {
-            let then = tm(t, false);
+            let then = tm(t, false)?;
             if dst_now != then.isdst {
-                tm(t + if dst_now { 3600 } else { -3600 }, false)
+                tm(t.saturating_add(if dst_now { 3600 } else { -3600 }), false)?
             } else {
                 then
             }
@@ -162,12 +169,12 @@ impl Timed {
                 std::fs::remove_file(f)?;
             }
         }
-        let mut next = self.compute_rollover(now);
-        while next <= now {
-            next += self.interval;
+        let mut next = self.compute_rollover(now)?;
+        while next <= now && next < i64::MAX {
+            next = next.saturating_add(self.interval);
         }
-        if self.daily() && !self.utc && dst_now != tm(next, false).isdst {
-            next += if dst_now { 3600 } else { -3600 };
+        if self.daily() && !self.utc && dst_now != tm(next, false)?.isdst {
+            next = next.saturating_add(if dst_now { 3600 } else { -3600 });
         }
         self.rollover_at = next;
         Ok(())
@@ -235,18 +242,36 @@ mod tests {
     fn utc_rollover_arithmetic() {
         // 2026-11-24 02:06:43 UTC is a Tuesday (wday 1).
         let now = 1_795_486_003;
-        let s = Timed::new(When::Fixed, 10, "%Y-%m-%d_%H-%M-%S", 0, true, now);
+        let s = Timed::new(When::Fixed, 10, "%Y-%m-%d_%H-%M-%S", 0, true, now).unwrap();
         assert_eq!(s.rollover_at, now + 10);
-        let m = Timed::new(When::Midnight, DAY, "%Y-%m-%d", 0, true, now);
+        let m = Timed::new(When::Midnight, DAY, "%Y-%m-%d", 0, true, now).unwrap();
         assert_eq!(m.rollover_at, 1_795_478_400 + DAY);
-        let w = Timed::new(When::Weekday(0), 7 * DAY, "%Y-%m-%d", 0, true, now);
+        let w = Timed::new(When::Weekday(0), 7 * DAY, "%Y-%m-%d", 0, true, now).unwrap();
         assert_eq!(
             w.rollover_at,
             1_795_478_400 + 7 * DAY,
             "Python rolls W0 at the midnight ending Monday"
         );
-        assert_eq!(tm(now, true).wday, 1);
+        assert_eq!(tm(now, true).unwrap().wday, 1);
         assert!(s.ext_match("2026-11-24_02-06-43"));
         assert!(!s.ext_match("2026-11-24_02-06-4x"));
+    }
+
+    /// A time gmtime_r/localtime_r cannot break down is an error, as in
+    /// Python, and never a zeroed struct taken for 1900-01-00.
+    #[test]
+    fn unrepresentable_times_are_errors() {
+        for utc in [true, false] {
+            let e = tm(i64::MAX, utc).err().map(|e| e.raw_os_error());
+            assert_eq!(e, Some(Some(libc::EOVERFLOW)), "utc={utc}");
+            let e = Timed::new(When::Midnight, DAY, "%Y-%m-%d", 0, utc, i64::MAX).err();
+            assert_eq!(
+                e.map(|e| e.to_string().starts_with("Value too large")),
+                Some(true)
+            );
+        }
+        // A fixed interval needs no calendar: it saturates instead of overflowing.
+        let s = Timed::new(When::Fixed, 10, "%Y-%m-%d_%H-%M-%S", 0, true, i64::MAX).unwrap();
+        assert_eq!(s.rollover_at, i64::MAX);
     }
 }

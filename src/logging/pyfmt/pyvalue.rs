@@ -7,7 +7,7 @@
 //! float digit layout, integer digits in a base, thousands grouping. Does not
 //! own: `%`-specs
 //! ([`super::percent`]), format-spec mini-language ([`super::formatspec`]) or
-//! where values come from ([`super::formatter`]).
+//! where values come from (`logging::formatter`).
 
 use std::fmt::Write as _;
 
@@ -107,6 +107,13 @@ pub(crate) fn write_repr(v: &Value<'_>, out: &mut String, ascii: bool) {
         }
         Value::Json(other) => write_repr(&Value::from_json(other), out, ascii),
     }
+}
+
+/// `repr(s)` as a new string.
+pub(crate) fn repr_of(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    repr_str(s, &mut out, false);
+    out
 }
 
 /// `repr(s)` / `ascii(s)` for a str: CPython's quote choice and escapes.

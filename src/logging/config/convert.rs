@@ -3,11 +3,13 @@
 //! error messages worded as Python's.
 //!
 //! Owns: the meaning of a single config value. Does not own: the schema (see
-//! `config.rs`), which decides which values are converted and when.
+//! `mod.rs`), which decides which values are converted and when.
 
 use serde_json::{Map, Value};
 
-use super::level;
+use super::invalid::Invalid;
+use crate::logging::level;
+use crate::logging::pyfmt::pyvalue;
 
 /// How deep `cfg://` references may chain before we call it a cycle (Python
 /// would hit its recursion limit).
@@ -26,11 +28,11 @@ pub struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// Convert one value; non-matching values are returned unchanged.
-    pub fn conv(&self, v: &Value) -> Result<Value, String> {
+    pub fn conv(&self, v: &Value) -> Result<Value, Invalid> {
         self.conv_depth(v, 0)
     }
 
-    fn conv_depth(&self, v: &Value, depth: usize) -> Result<Value, String> {
+    fn conv_depth(&self, v: &Value, depth: usize) -> Result<Value, Invalid> {
         let Value::String(s) = v else {
             return Ok(v.clone());
         };
@@ -51,7 +53,7 @@ impl Resolver<'_> {
     }
 
     /// Get `key` of an object and convert it (`ConvertingDict.get`).
-    pub fn get(&self, obj: &Map<String, Value>, key: &str) -> Result<Option<Value>, String> {
+    pub fn get(&self, obj: &Map<String, Value>, key: &str) -> Result<Option<Value>, Invalid> {
         match obj.get(key) {
             None => Ok(None),
             Some(v) => self.conv(v).map(Some),
@@ -61,14 +63,14 @@ impl Resolver<'_> {
     /// `cfg_convert`: `WORD` then any of `.word` / `[word]` (digits index a list).
     /// Values met on the way are converted at `depth`, so a reference that leads
     /// back to itself (`"x": "cfg://x"`) ends in an error, not a stack overflow.
-    fn cfg_lookup(&self, whole: &str, path: &str, depth: usize) -> Result<Value, String> {
+    fn cfg_lookup(&self, whole: &str, path: &str, depth: usize) -> Result<Value, Invalid> {
         let Some((first, mut rest)) = take_word(path.trim_start()) else {
-            return Err(format!("Unable to convert {}", py_repr_str(whole)));
+            return Err(format!("Unable to convert {}", py_repr_str(whole)).into());
         };
         rest = rest.trim_start();
         let mut d = match self.root.get(first) {
             Some(v) => self.conv_depth(v, depth)?,
-            None => return Err(py_repr_str(first)),
+            None => return Err(py_repr_str(first).into()),
         };
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix('.') {
@@ -96,7 +98,8 @@ impl Resolver<'_> {
                 "Unable to convert {} at {}",
                 py_repr_str(whole),
                 py_repr_str(rest)
-            ));
+            )
+            .into());
         }
         Ok(d)
     }
@@ -128,17 +131,17 @@ fn take_word(s: &str) -> Option<(&str, &str)> {
 }
 
 /// `d[key]` with a string key.
-fn index_key(d: &Value, key: &str) -> Result<Value, String> {
+fn index_key(d: &Value, key: &str) -> Result<Value, Invalid> {
     match d {
-        Value::Object(m) => m.get(key).cloned().ok_or_else(|| py_repr_str(key)),
+        Value::Object(m) => m.get(key).cloned().ok_or_else(|| py_repr_str(key).into()),
         Value::Array(_) => Err("list indices must be integers or slices, not str".into()),
         Value::String(_) => Err("string indices must be integers, not 'str'".into()),
-        other => Err(format!("'{}' object is not subscriptable", py_type(other))),
+        other => Err(format!("'{}' object is not subscriptable", py_type(other)).into()),
     }
 }
 
 /// `d[n]` tried as an integer first: a dict gives KeyError, a list indexes.
-fn index_int(d: &Value, digits: &str) -> Result<Value, String> {
+fn index_int(d: &Value, digits: &str) -> Result<Value, Invalid> {
     let n: usize = digits
         .parse()
         .map_err(|_| "cannot fit 'int' into an index-sized integer".to_string())?;
@@ -147,13 +150,13 @@ fn index_int(d: &Value, digits: &str) -> Result<Value, String> {
             .get(n)
             .cloned()
             .ok_or_else(|| "list index out of range".into()),
-        Value::Object(_) => Err(n.to_string()),
+        Value::Object(_) => Err(n.to_string().into()),
         Value::String(s) => s
             .chars()
             .nth(n)
             .map(|c| Value::String(c.to_string()))
             .ok_or_else(|| "string index out of range".into()),
-        other => Err(format!("'{}' object is not subscriptable", py_type(other))),
+        other => Err(format!("'{}' object is not subscriptable", py_type(other)).into()),
     }
 }
 
@@ -162,7 +165,7 @@ pub const SUPPORTED_EXT: &str = "sys.stdout, sys.stderr, socket.SOCK_STREAM, soc
 logging.CRITICAL, logging.FATAL, logging.ERROR, logging.WARNING, logging.WARN, logging.INFO, \
 logging.DEBUG, logging.NOTSET";
 
-fn ext_convert(name: &str) -> Result<Value, String> {
+fn ext_convert(name: &str) -> Result<Value, Invalid> {
     match name {
         "sys.stdout" => Ok(Value::String(EXT_STDOUT.into())),
         "sys.stderr" => Ok(Value::String(EXT_STDERR.into())),
@@ -178,31 +181,28 @@ fn ext_convert(name: &str) -> Result<Value, String> {
             Err(format!(
                 "Cannot resolve {}: pysyslog supports only these ext:// names: {SUPPORTED_EXT}",
                 py_repr_str(name)
-            ))
+            )
+            .into())
         }
     }
 }
 
 /// `logging._checkLevel`: an int, or an exact level name.
-pub fn check_level(v: &Value) -> Result<i32, String> {
+pub fn check_level(v: &Value) -> Result<i32, Invalid> {
     match v {
         Value::Bool(b) => Ok(i32::from(*b)),
         Value::Number(n) if n.is_i64() || n.is_u64() => {
             let n = n.as_i64().unwrap_or(i64::MAX);
             Ok(n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
         }
-        Value::String(s) => {
-            level::level_from_name(s).ok_or_else(|| format!("Unknown level: {}", py_repr_str(s)))
-        }
-        other => Err(format!(
-            "Level not an integer or a valid string: {}",
-            py_repr(other)
-        )),
+        Value::String(s) => level::level_from_name(s)
+            .ok_or_else(|| format!("Unknown level: {}", py_repr_str(s)).into()),
+        other => Err(format!("Level not an integer or a valid string: {}", py_repr(other)).into()),
     }
 }
 
 /// `valid_ident`: `^[a-z_][a-z0-9_]*$` (case-insensitive).
-pub fn valid_ident(s: &str) -> Result<(), String> {
+pub fn valid_ident(s: &str) -> Result<(), Invalid> {
     let mut chars = s.chars();
     let ok = match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {
@@ -213,7 +213,7 @@ pub fn valid_ident(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("Not a valid Python identifier: {}", py_repr_str(s)))
+        Err(format!("Not a valid Python identifier: {}", py_repr_str(s)).into())
     }
 }
 
@@ -242,67 +242,16 @@ pub fn py_type(v: &Value) -> &'static str {
     }
 }
 
-/// `repr(str)`.
+/// `repr(str)`: CPython's quotes and escapes (`pyvalue` owns them).
 pub fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-fn py_float(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
-        format!("{f:.1}")
-    } else {
-        format!("{f}")
-    }
+    pyvalue::repr_of(s)
 }
 
 /// `repr(value)` of the Python object json.load would make.
 pub fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n
-            .as_i64()
-            .map(|i| i.to_string())
-            .or_else(|| n.as_u64().map(|u| u.to_string()))
-        {
-            Some(s) => s,
-            None => py_float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => py_repr_str(s),
-        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    let mut out = String::new();
+    pyvalue::write_repr(&pyvalue::Value::from_json(v), &mut out, false);
+    out
 }
 
 /// `str(value)`.
@@ -365,6 +314,7 @@ mod tests {
         assert!(r
             .conv(&json!("ext://os.system"))
             .unwrap_err()
+            .0
             .starts_with("Cannot resolve 'os.system'"));
     }
 
@@ -398,6 +348,46 @@ mod tests {
         assert_eq!(py_repr_str("it's"), "\"it's\"");
     }
 
+    /// `py_repr` is what error messages quote: it must be CPython's `repr` of
+    /// the object `json.load` makes, floats and non-printable characters included.
+    #[test]
+    fn repr_matches_cpython() {
+        let values = json!([
+            1e16, 1e15, 123456789012345680.0, 0.1, -0.0, 1.5e-7, 2.5, 1e300, -1e22,
+            "\u{85}", "\u{a0}", "\u{ad}", "\u{2028}", "\u{7f}", "\u{1f600}", "\u{e000}",
+            "it's", "\"q\"", "both ' and \"", "tab\tnl\n", [1, 2.0, null, true, "\u{85}"],
+            {"k\u{85}": 1e16}
+        ]);
+        let script = "import json, sys\nfor v in json.load(sys.stdin):\n    print(repr(v))\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(values.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let expected: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        let ours: Vec<String> = values.as_array().unwrap().iter().map(py_repr).collect();
+        assert_eq!(ours, expected);
+        for v in values.as_array().unwrap() {
+            if let Value::String(s) = v {
+                assert_eq!(py_repr_str(s), py_repr(v));
+            }
+        }
+    }
+
     #[test]
     fn cyclic_references_are_errors_not_stack_overflows() {
         // Found by tests/properties.rs: the depth was reset on the way.
@@ -409,7 +399,11 @@ mod tests {
         ] {
             let root = doc.as_object().unwrap().clone();
             let r = Resolver { root: &root };
-            let err = r.conv(&json!(reference)).err().unwrap_or_default();
+            let err = r
+                .conv(&json!(reference))
+                .err()
+                .map(String::from)
+                .unwrap_or_default();
             assert!(err.contains("recursion"), "{doc}: {err:?}");
         }
     }

@@ -9,13 +9,19 @@
 
 use super::brace;
 use super::pyunicode::{decimal_value, is_word};
-use super::pyvalue::repr_str;
+use super::pyvalue::repr_of;
 use super::template::{dollar_at, DollarMatch};
 
-fn repr_of(s: &str) -> String {
-    let mut o = String::new();
-    repr_str(s, &mut o, false);
-    o
+/// A format string `validate=True` rejects: Python's ValueError message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InvalidFormat(pub(crate) String);
+
+#[cfg(test)]
+impl PartialEq<&str> for InvalidFormat {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
 }
 
 /// `PercentStyle.validation_pattern.search(fmt)`:
@@ -76,7 +82,7 @@ fn match_at(c: &[char], start: usize) -> bool {
 }
 
 /// `StrFormatStyle.validate` (3.11), returning Python's message on failure.
-pub(crate) fn brace(fmt: &str) -> Result<(), String> {
+pub(crate) fn brace(fmt: &str) -> Result<(), InvalidFormat> {
     let (pieces, err) = brace::parse(fmt);
     let mut fields = 0;
     for p in &pieces {
@@ -85,30 +91,33 @@ pub(crate) fn brace(fmt: &str) -> Result<(), String> {
         };
         if !name.is_empty() {
             if !field_spec_matches(name) {
-                return Err(format!(
+                return Err(InvalidFormat(format!(
                     "invalid format: invalid field name/expression: {}",
                     repr_of(name)
-                ));
+                )));
             }
             fields += 1;
         }
         if let Some(c) = conv {
             if !"rsa".contains(*c) {
-                return Err(format!(
+                return Err(InvalidFormat(format!(
                     "invalid format: invalid conversion: {}",
                     repr_of(&c.to_string())
-                ));
+                )));
             }
         }
         if !spec.is_empty() && !fmt_spec_matches(spec) {
-            return Err(format!("invalid format: bad specifier: {}", repr_of(spec)));
+            return Err(InvalidFormat(format!(
+                "invalid format: bad specifier: {}",
+                repr_of(spec)
+            )));
         }
     }
     if let Some(e) = err {
-        return Err(format!("invalid format: {}", e.message()));
+        return Err(InvalidFormat(format!("invalid format: {}", e.message())));
     }
     if fields == 0 {
-        return Err("invalid format: no fields".into());
+        return Err(InvalidFormat("invalid format: no fields".into()));
     }
     Ok(())
 }
@@ -225,7 +234,7 @@ fn spec_tail_matches(c: &[char], mut i: usize) -> bool {
 }
 
 /// `StringTemplateStyle.validate`.
-pub(crate) fn dollar(fmt: &str) -> Result<(), String> {
+pub(crate) fn dollar(fmt: &str) -> Result<(), InvalidFormat> {
     let c: Vec<char> = fmt.chars().collect();
     let mut fields = 0;
     let mut i = 0;
@@ -240,11 +249,13 @@ pub(crate) fn dollar(fmt: &str) -> Result<(), String> {
                 fields += 1;
                 i = next;
             }
-            DollarMatch::Invalid => return Err("invalid format: bare '$' not allowed".into()),
+            DollarMatch::Invalid => {
+                return Err(InvalidFormat("invalid format: bare '$' not allowed".into()))
+            }
         }
     }
     if fields == 0 {
-        return Err("invalid format: no fields".into());
+        return Err(InvalidFormat("invalid format: no fields".into()));
     }
     Ok(())
 }

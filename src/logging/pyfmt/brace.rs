@@ -12,8 +12,8 @@
 //! attribute (for methods, a repr with a memory address). Indexing
 //! (`{name[0]}`, list/dict defaults) works as in Python.
 
+use super::error::FormatError;
 use super::formatspec::{format_compiled, format_value, CompiledSpec};
-use super::formatter::FormatError;
 use super::pyunicode::decimal_value;
 use super::pyvalue::{repr_str, write_repr, write_str, Value};
 

@@ -7,7 +7,7 @@
 //! and digit grouping ([`super::pyvalue`]) or `{field!conv:spec}` parsing
 //! ([`super::brace`]).
 
-use super::formatter::FormatError;
+use super::error::FormatError;
 use super::pyunicode::decimal_value;
 use super::pyvalue::{format_float, group, int_digits, write_str, FloatCode, FloatFlags, Value};
 

@@ -6,8 +6,8 @@
 //! conversion (`diouxXeEfFgGcrsa`) with flags, width and precision to a
 //! `Value`. Does not own: where values come from (the caller passes a lookup).
 
+use super::error::FormatError;
 use super::formatspec::MAX_WIDTH;
-use super::formatter::FormatError;
 use super::pyvalue::{
     float_trunc_digits, format_float, int_digits, write_repr, write_str, FloatCode, FloatFlags,
     Value,

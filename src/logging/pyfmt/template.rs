@@ -5,7 +5,7 @@
 //! value. Does not own: where values come from (the caller's lookup) or
 //! `validate` ([`super::validate`]).
 
-use super::formatter::FormatError;
+use super::error::FormatError;
 use super::pyvalue::{write_str, Value};
 
 /// A compiled piece of a template.

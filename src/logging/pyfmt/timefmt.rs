@@ -3,7 +3,7 @@
 //! library's zone data are honoured exactly as in CPython.
 //!
 //! Owns: converting epoch seconds to broken-down local time and formatting it.
-//! Does not own: caching or milliseconds (see [`super::formatter`]). The
+//! Does not own: caching or milliseconds (see `logging::formatter`). The
 //! process's `LC_TIME` is never changed here; like CPython (which only sets
 //! `LC_CTYPE` at start-up) we format in the C locale unless the program called
 //! `setlocale`.
@@ -11,7 +11,7 @@
 use std::ffi::CString;
 use std::sync::Once;
 
-use super::formatter::FormatError;
+use super::error::FormatError;
 
 static TZSET: Once = Once::new();
 
