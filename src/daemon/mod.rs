@@ -22,26 +22,21 @@
 //! Owns: that order, and the open-files limit. Does not own: what each step does.
 
 pub mod daemonize;
-pub mod notify;
 pub mod pidfile;
-pub mod privdrop;
-pub mod service;
-pub mod spawn;
 
 use std::path::PathBuf;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
-use crate::ipc::slots::{Slots, SLOT_COUNT};
+use crate::link::{QueueLimits, WriterLink};
 use crate::logging::{level, Config};
-use crate::receiver::link::{QueueLimits, WriterLink};
-use crate::receiver::sink::Sink;
+use crate::privdrop;
 use crate::receiver::{listener, Receiver, ReceiverConfig};
+use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
 use crate::writer::EngineSource;
 use daemonize::Readiness;
 use pidfile::PidFile;
-use service::{ConfigReload, ServiceHooks};
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
 /// link, epoll, signals, standard streams.
@@ -130,20 +125,12 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         None => None,
     };
 
-    // 6. The writer, and privileges dropped in both processes. The batch
-    // slots are shared with every writer, so they are made before the first.
-    let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
-        eprintln!(
-            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
-        );
-        Slots::none()
-    });
-    let writer = spawn::spawn_writer_as(&engine_source, identity.as_ref(), &slots)?;
+    // 6. The writer, and privileges dropped in both processes.
     let limits = QueueLimits {
         max_lines: settings.max_queue_lines,
         max_bytes: settings.max_queue_bytes,
     };
-    let link = WriterLink::new(writer, limits, slots).map_err(Error::Io)?;
+    let link = WriterLink::start(engine_source, identity.as_ref(), limits)?;
     let hooks = ServiceHooks {
         reload: settings.logging_config.as_ref().map(|path| ConfigReload {
             path: path.clone(),
@@ -165,13 +152,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     };
 
     // 7. The loop.
-    let mut receiver = Receiver::new(
-        listeners,
-        Sink::new(link),
-        config,
-        engine_source,
-        tls_config,
-    )?;
+    let mut receiver = Receiver::new(listeners, link, config, tls_config)?;
     // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
     receiver.log(
         level::WARNING,

@@ -41,7 +41,7 @@ impl Receiver {
                 return;
             }
             if self.conns.len() >= self.config.max_connections {
-                self.sink.warning(
+                self.link.warning(
                     LOGGER,
                     &format!(
                         "{} connections open (--max-connections): new peers wait in the listen backlog until some close",
@@ -61,7 +61,7 @@ impl Receiver {
                 Err(e) => match classify_accept_error(&e) {
                     AcceptFailure::Retry => {}
                     AcceptFailure::NoDescriptors => {
-                        self.sink.record(
+                        self.link.push_record(
                             level::ERROR,
                             LOGGER,
                             &format!(
@@ -74,8 +74,8 @@ impl Receiver {
                         return;
                     }
                     AcceptFailure::Other => {
-                        self.sink
-                            .record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
+                        self.link
+                            .push_record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
                         return;
                     }
                 },
@@ -91,7 +91,7 @@ impl Receiver {
                 .registry()
                 .register(&mut socket, Token(CONN_BASE + key), Interest::READABLE)
         {
-            self.sink.record(
+            self.link.push_record(
                 level::ERROR,
                 LOGGER,
                 &format!("cannot watch connection from {addr}: {e}"),
@@ -109,7 +109,7 @@ impl Receiver {
                     Some((session, deadline))
                 }
                 Err(e) => {
-                    self.sink.record(
+                    self.link.push_record(
                         level::ERROR,
                         LOGGER,
                         &format!("cannot start TLS with {addr}: {e}"),
@@ -139,8 +139,8 @@ impl Receiver {
             Accepting::Yes | Accepting::Stopped => false,
         };
         if resume {
-            self.sink
-                .record(level::INFO, LOGGER, "accepting new connections again");
+            self.link
+                .push_record(level::INFO, LOGGER, "accepting new connections again");
             self.accepting = Accepting::Yes;
             self.set_listening(true);
             for i in 0..self.listeners.len() {

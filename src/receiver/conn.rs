@@ -14,7 +14,7 @@ use mio::Interest;
 use rustls::ServerConnection;
 
 use super::framing::{Frame, Framer};
-use super::sink::Sink;
+use crate::link::WriterLink;
 use crate::logging::level;
 
 /// Logger for the receiver's own messages.
@@ -121,15 +121,15 @@ impl Connection {
     }
 
     /// Read and frame up to `budget` bytes.
-    pub fn read(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+    pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if self.tls.is_some() {
-            return self.read_tls(scratch, budget, sink);
+            return self.read_tls(scratch, budget, link);
         }
         let mut left = budget;
         loop {
             match self.socket.read(scratch) {
                 Ok(0) => {
-                    self.finish(sink);
+                    self.finish(link);
                     return Turn::Finished;
                 }
                 Ok(n) => {
@@ -137,7 +137,7 @@ impl Connection {
                     if !self.sniffed {
                         self.sniffed = true;
                         if looks_like_tls_client_hello(&scratch[..n]) {
-                            sink.record(
+                            link.push_record(
                                 level::ERROR,
                                 LOGGER,
                                 &format!(
@@ -149,7 +149,7 @@ impl Connection {
                             return Turn::Finished;
                         }
                     }
-                    self.frame(&scratch[..n], sink);
+                    self.frame(&scratch[..n], link);
                     left = left.saturating_sub(n);
                     if left == 0 {
                         return Turn::MoreLeft;
@@ -161,8 +161,8 @@ impl Connection {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
-                    self.finish(sink);
+                    report_read_error(self.addr, &e, link);
+                    self.finish(link);
                     return Turn::Finished;
                 }
             }
@@ -170,9 +170,9 @@ impl Connection {
     }
 
     /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
-    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if !self.sniffed {
-            if let Some(turn) = self.sniff_plain_text(sink) {
+            if let Some(turn) = self.sniff_plain_text(link) {
                 return turn;
             }
         }
@@ -192,7 +192,7 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => drained = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
+                    report_read_error(self.addr, &e, link);
                     eof = true;
                 }
             }
@@ -204,21 +204,21 @@ impl Connection {
                 } else {
                     "session"
                 };
-                sink.record(
+                link.push_record(
                     level::ERROR,
                     LOGGER,
                     &format!("TLS {stage} with {} failed: {e}", self.addr),
                 );
-                self.finish(sink);
+                self.finish(link);
                 return Turn::Finished;
             }
             if !tls.is_handshaking() {
                 self.handshake_deadline = None;
             }
-            eof |= self.drain_plaintext(scratch, sink);
+            eof |= self.drain_plaintext(scratch, link);
             eof |= !self.flush_tls();
             if eof {
-                self.finish(sink);
+                self.finish(link);
                 return Turn::Finished;
             }
             if drained {
@@ -233,11 +233,11 @@ impl Connection {
 
     /// Before rustls sees a byte: plain text on a TLS listener is reported and
     /// closed. Returns the end of the turn, if any.
-    fn sniff_plain_text(&mut self, sink: &mut Sink) -> Option<Turn> {
+    fn sniff_plain_text(&mut self, link: &mut WriterLink) -> Option<Turn> {
         let mut first = [0u8; 8];
         match self.socket.peek(&mut first) {
             Ok(n) if n > 0 && first[0] != 0x16 => {
-                sink.record(
+                link.push_record(
                     level::ERROR,
                     LOGGER,
                     &format!(
@@ -266,7 +266,7 @@ impl Connection {
 
     /// Frame every decrypted byte rustls holds. Returns whether the stream ended
     /// (close_notify, or a close without it).
-    fn drain_plaintext(&mut self, scratch: &mut [u8], sink: &mut Sink) -> bool {
+    fn drain_plaintext(&mut self, scratch: &mut [u8], link: &mut WriterLink) -> bool {
         while let Some(tls) = self.tls.as_mut() {
             let got = tls.reader().read(scratch);
             match got {
@@ -275,10 +275,10 @@ impl Connection {
                     tls.send_close_notify();
                     return true;
                 }
-                Ok(n) => self.frame(&scratch[..n], sink),
+                Ok(n) => self.frame(&scratch[..n], link),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
+                    report_read_error(self.addr, &e, link);
                     return true;
                 }
             }
@@ -303,7 +303,7 @@ impl Connection {
         true
     }
 
-    fn frame(&mut self, data: &[u8], sink: &mut Sink) {
+    fn frame(&mut self, data: &[u8], link: &mut WriterLink) {
         let Connection {
             framer,
             id,
@@ -314,12 +314,12 @@ impl Connection {
             ..
         } = self;
         framer.push(data, |frame| {
-            emit(frame, *id, peer, *addr, truncated, *max_line, sink)
+            emit(frame, *id, peer, *addr, truncated, *max_line, link)
         });
     }
 
     /// End of stream: log the unterminated last line and any truncation tally.
-    pub fn finish(&mut self, sink: &mut Sink) {
+    pub fn finish(&mut self, link: &mut WriterLink) {
         let Connection {
             framer,
             id,
@@ -329,9 +329,9 @@ impl Connection {
             max_line,
             ..
         } = self;
-        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, sink));
+        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, link));
         if self.truncated > 1 {
-            sink.warning(
+            link.warning(
                 LOGGER,
                 &format!(
                     "{} lines from {} were truncated to {} bytes in all",
@@ -352,14 +352,14 @@ fn emit(
     addr: SocketAddr,
     truncated: &mut u64,
     max_line: usize,
-    sink: &mut Sink,
+    link: &mut WriterLink,
 ) {
     match frame {
-        Frame::Line(line) => sink.line(id, peer, line),
+        Frame::Line(line) => link.push_line(id, peer, line),
         Frame::Truncated(line) => {
-            sink.line(id, peer, line);
+            link.push_line(id, peer, line);
             if *truncated == 0 {
-                sink.warning(
+                link.warning(
                     LOGGER,
                     &format!(
                         "a line from {addr} is longer than {max_line} bytes (--max-line-length): logged truncated, the rest discarded"
@@ -374,12 +374,12 @@ fn emit(
 /// A read failed: log it, unless it is an ordinary abrupt end (a reset after
 /// the peer's data, or a TLS peer closing without close_notify, which many
 /// syslog senders do). What was received is logged either way.
-fn report_read_error(addr: SocketAddr, e: &io::Error, sink: &mut Sink) {
+fn report_read_error(addr: SocketAddr, e: &io::Error, link: &mut WriterLink) {
     if !matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
     ) {
-        sink.record(
+        link.push_record(
             level::WARNING,
             LOGGER,
             &format!("reading from {addr} failed: {e}"),

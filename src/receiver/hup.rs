@@ -11,14 +11,13 @@
 use super::Receiver;
 use crate::logging::level;
 use crate::tls;
-use crate::writer::EngineSource;
 
 const LOGGER: &str = "pysyslog.config";
 
 impl Receiver {
     pub(super) fn on_hup(&mut self) {
         self.config.hooks.notify_reloading();
-        self.sink.reopen();
+        self.link.reopen();
         self.reload_logging();
         self.reload_tls();
         self.config.hooks.notify_ready();
@@ -30,15 +29,14 @@ impl Receiver {
         };
         match reload.load() {
             Ok(new) => {
-                self.sink.reload(
+                self.link.reload(
                     reload.source_bytes(),
                     reload.cwd_bytes(),
                     new.json.as_bytes(),
+                    new.config,
                 );
-                let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
-                self.engine_source = current.reloaded(new.config);
             }
-            Err(e) => self.sink.record(
+            Err(e) => self.link.push_record(
                 level::ERROR,
                 LOGGER,
                 &format!("logging configuration not reloaded, keeping the previous one: {e}"),
@@ -55,16 +53,16 @@ impl Receiver {
         match tls::load(files) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
-                    self.sink.warning("pysyslog.tls", warning);
+                    self.link.warning("pysyslog.tls", warning);
                 }
                 self.tls_config = Some(loaded.config);
-                self.sink.record(
+                self.link.push_record(
                     level::INFO,
                     "pysyslog.tls",
                     "TLS certificate and key reloaded",
                 );
             }
-            Err(e) => self.sink.record(
+            Err(e) => self.link.push_record(
                 level::ERROR,
                 "pysyslog.tls",
                 &format!("TLS reload failed, keeping the previous certificate: {e}"),

@@ -4,9 +4,8 @@
 //! fast sender cannot starve the others), backpressure (no reads while the
 //! writer link is full), signals and graceful stop. Its parts:
 //! `accept` (connection limit, out-of-descriptors pause), `timers`
-//! (handshake and idle deadlines), `hup` (reopen and reloads), `respawn`
-//! (replacing a writer that died), [`conn`] (one connection, plain or TLS),
-//! [`framing`], [`sink`] and [`link`] (batches to the writer). Does not own:
+//! (handshake and idle deadlines), `hup` (reopen and reloads), [`conn`] (one connection, plain or TLS),
+//! [`framing`]; batches go to the writer through [`crate::link`]. Does not own:
 //! formats ([`crate::ipc`]) or output.
 //!
 //! Every loop iteration: wait for events, serve connections that have unread
@@ -18,10 +17,7 @@ mod accept;
 pub mod conn;
 pub mod framing;
 mod hup;
-pub mod link;
 pub mod listener;
-mod respawn;
-pub mod sink;
 mod timers;
 
 use std::collections::VecDeque;
@@ -35,12 +31,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::daemon::spawn::SpawnError;
+use crate::link::{LinkError, WriterLink};
 use crate::tls::TlsFiles;
-use crate::writer::EngineSource;
 use accept::{Accepting, ListenerSlot};
 use conn::{Connection, Turn};
-use sink::Sink;
 
 const SIGNALS: Token = Token(0);
 const STATUS: Token = Token(1);
@@ -61,9 +55,6 @@ const FORCED_STOP_WRITER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read from one connection while stopping, at most: a sender that never
 /// pauses must not keep the collector from stopping.
 const STOP_READ_CAP_BYTES: usize = 16 * 1024 * 1024;
-/// Writer restarts allowed within [`RESTART_WINDOW`] before giving up.
-const MAX_RESTARTS: usize = 5;
-const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// A failure that ends the receiver.
 #[derive(Debug, thiserror::Error)]
@@ -72,14 +63,8 @@ pub enum ReceiverError {
     Poll(#[source] io::Error),
     #[error("cannot set up the event loop: {0}")]
     Setup(#[source] io::Error),
-    #[error("the writer process keeps dying ({restarts} restarts within {window}s; last: {last}); giving up so that a supervisor can intervene")]
-    RestartBudget {
-        restarts: usize,
-        window: u64,
-        last: String,
-    },
-    #[error("cannot restart the writer process: {0}")]
-    Respawn(#[source] SpawnError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 /// Receiver settings the loop needs.
@@ -94,7 +79,7 @@ pub struct ReceiverConfig {
     /// Close connections that sent nothing for this long (`--idle-timeout`).
     pub idle_timeout: Option<Duration>,
     /// Configuration reload on SIGHUP and systemd notifications.
-    pub hooks: crate::daemon::service::ServiceHooks,
+    pub hooks: crate::service::ServiceHooks,
 }
 
 pub struct Receiver {
@@ -104,7 +89,7 @@ pub struct Receiver {
     conns: Slab<Connection>,
     /// Connections with unread data, served in turn.
     ready: VecDeque<usize>,
-    sink: Sink,
+    link: WriterLink,
     scratch: Vec<u8>,
     config: ReceiverConfig,
     accepting: Accepting,
@@ -112,8 +97,6 @@ pub struct Receiver {
     stopping: Option<Instant>,
     /// A second stop request came: the writer gets little time to finish.
     forced_stop: bool,
-    engine_source: EngineSource,
-    restarts: VecDeque<Instant>,
     /// The server configuration new TLS connections get (replaced on SIGHUP).
     tls_config: Option<Arc<rustls::ServerConfig>>,
     next_id: u64,
@@ -126,9 +109,8 @@ pub struct Receiver {
 impl Receiver {
     pub fn new(
         listeners: Vec<TcpListener>,
-        sink: Sink,
+        mut link: WriterLink,
         config: ReceiverConfig,
-        engine_source: EngineSource,
         tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Receiver, ReceiverError> {
         let poll = Poll::new().map_err(ReceiverError::Setup)?;
@@ -136,9 +118,7 @@ impl Receiver {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(ReceiverError::Setup)?;
-        let mut sink = sink;
-        poll.registry()
-            .register(&mut sink.link.status, STATUS, Interest::READABLE)
+        link.register(poll.registry(), STATUS)
             .map_err(ReceiverError::Setup)?;
         let mut slots = Vec::new();
         for (i, mut socket) in listeners.into_iter().enumerate() {
@@ -156,14 +136,12 @@ impl Receiver {
             listeners: slots,
             conns: Slab::new(),
             ready: VecDeque::new(),
-            sink,
+            link,
             scratch: vec![0; READ_CHUNK_BYTES],
             config,
             accepting: Accepting::Yes,
             stopping: None,
             forced_stop: false,
-            engine_source,
-            restarts: VecDeque::new(),
             tls_config,
             next_id: 0,
             handshakes: VecDeque::new(),
@@ -173,14 +151,14 @@ impl Receiver {
 
     /// Queue one of our own records (the start-up banner, for one).
     pub fn log(&mut self, levelno: i32, logger: &str, text: &str) {
-        self.sink.record(levelno, logger, text);
+        self.link.push_record(levelno, logger, text);
     }
 
     /// Run until stopped by a signal; returns when everything received is written.
     pub fn run(mut self) -> Result<(), ReceiverError> {
         let mut events = Events::with_capacity(1024);
         // Records queued before the loop (the banner) must not wait for an event.
-        self.sink.flush();
+        self.link.flush(self.poll.registry())?;
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -192,11 +170,7 @@ impl Receiver {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signals(),
-                    STATUS => {
-                        if let Err(e) = self.sink.link.on_status_readable() {
-                            self.restart_writer(e)?;
-                        }
-                    }
+                    STATUS => self.link.on_status_readable(self.poll.registry())?,
                     Token(t) if t >= CONN_BASE => {
                         self.on_connection_event(t - CONN_BASE, event.is_read_closed())
                     }
@@ -206,13 +180,10 @@ impl Receiver {
             self.serve_ready();
             self.expire_handshakes();
             self.close_idle();
-            self.sink.flush();
-            if let Some(e) = self.sink.link.take_failure() {
-                self.restart_writer(e)?;
-            }
+            self.link.flush(self.poll.registry())?;
             self.resume_accepting();
             if let Some(deadline) = self.stopping {
-                if self.conns.is_empty() && self.sink.link.is_idle() {
+                if self.conns.is_empty() && self.link.is_idle() {
                     break;
                 }
                 if Instant::now() >= deadline {
@@ -221,12 +192,17 @@ impl Receiver {
                 }
             }
         }
-        self.finish_writer();
+        let patience = if self.forced_stop {
+            FORCED_STOP_WRITER_TIMEOUT
+        } else {
+            STOP_TIMEOUT
+        };
+        self.link.finish(patience);
         Ok(())
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() && !self.sink.is_full() {
+        if !self.ready.is_empty() && !self.link.is_full() {
             return Some(Duration::ZERO);
         }
         let mut wake: Option<Instant> = self.stopping;
@@ -276,10 +252,9 @@ impl Receiver {
     /// Close every connection now, logging what each had buffered.
     fn abandon_connections(&mut self) {
         for mut conn in self.conns.drain() {
-            conn.finish(&mut self.sink);
+            conn.finish(&mut self.link);
         }
         self.ready.clear();
-        self.sink.flush();
     }
 
     /// A readiness event for a connection.
@@ -287,10 +262,10 @@ impl Receiver {
         // While reading is paused (the queue is full), a peer that closed and has
         // nothing unread is closed at once, so it does not hold a connection slot
         // in CLOSE_WAIT until the writer catches up.
-        if read_closed && self.sink.is_full() {
+        if read_closed && self.link.is_full() {
             if let Some(conn) = self.conns.get_mut(key) {
                 if !conn.scheduled && conn.unread_bytes() == 0 {
-                    conn.finish(&mut self.sink);
+                    conn.finish(&mut self.link);
                     self.close(key);
                     return;
                 }
@@ -313,7 +288,7 @@ impl Receiver {
     fn serve_ready(&mut self) {
         let turns = self.ready.len();
         for _ in 0..turns {
-            if self.sink.is_full() {
+            if self.link.is_full() {
                 return;
             }
             let Some(key) = self.ready.pop_front() else {
@@ -327,7 +302,7 @@ impl Receiver {
             } else {
                 READ_BUDGET_BYTES
             };
-            let turn = conn.read(&mut self.scratch, budget, &mut self.sink);
+            let turn = conn.read(&mut self.scratch, budget, &mut self.link);
             let wanted = conn.wanted_interest();
             if turn != Turn::Finished && wanted != conn.interest {
                 let token = Token(CONN_BASE + key);
@@ -345,7 +320,7 @@ impl Receiver {
                 Turn::Drained if self.stopping.is_none() => conn.scheduled = false,
                 Turn::MoreLeft | Turn::Drained => {
                     // Stopping: what the peer had sent is read; close.
-                    conn.finish(&mut self.sink);
+                    conn.finish(&mut self.link);
                     self.close(key);
                 }
                 Turn::Finished => self.close(key),

@@ -26,7 +26,7 @@ impl Receiver {
                 continue;
             }
             let addr = conn.addr;
-            self.sink.record(
+            self.link.push_record(
                 level::WARNING,
                 LOGGER,
                 &format!(
@@ -60,8 +60,8 @@ impl Receiver {
         for key in idle {
             if let Some(conn) = self.conns.get_mut(key) {
                 let addr = conn.addr;
-                conn.finish(&mut self.sink);
-                self.sink.record(
+                conn.finish(&mut self.link);
+                self.link.push_record(
                     level::INFO,
                     LOGGER,
                     &format!(

@@ -3,7 +3,7 @@
 //! Owns: the writer's main loop, decoding lines (lossily: invalid UTF-8 becomes
 //! U+FFFD; pysyslog's writer died on it), the batch clock, acks. Does not own:
 //! routing or formatting (the [`crate::logging`] engine does that), nor how the
-//! process was created (see [`crate::daemon::spawn`]).
+//! process was created (see [`crate::link`]).
 //!
 //! The loop is blocking on purpose: the writer has nothing else to wait for. It
 //! ends when the receiver closes the data channel (graceful stop, or the receiver
