@@ -31,7 +31,8 @@ use crate::error::Error;
 use crate::link::{QueueLimits, WriterLink};
 use crate::logging::{level, Config};
 use crate::privdrop;
-use crate::receiver::{listener, Receiver, ReceiverConfig};
+use crate::receiver::listener::{self, Listener, ListenerKind};
+use crate::receiver::{Receiver, ReceiverConfig};
 use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
 use crate::writer::EngineSource;
@@ -111,9 +112,9 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
     // 3. Privileged ports.
-    let mut listeners = Vec::new();
+    let mut sockets = Vec::new();
     for addr in listener::resolve(&settings.host, settings.port)? {
-        listeners.push(listener::bind(addr)?);
+        sockets.push(listener::bind(addr)?);
     }
 
     // 4-5. Detach; the pid file holds the final pid.
@@ -146,13 +147,17 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
     };
-    let (tls_config, tls_warnings) = match tls {
-        Some(loaded) => (Some(loaded.config), loaded.warnings),
-        None => (None, Vec::new()),
+    let (kind, tls_warnings) = match tls {
+        Some(loaded) => (ListenerKind::Tls(loaded.config), loaded.warnings),
+        None => (ListenerKind::Tcp, Vec::new()),
     };
+    let listeners = sockets
+        .into_iter()
+        .map(|socket| Listener::new(socket, kind.clone()))
+        .collect();
 
     // 7. The loop.
-    let mut receiver = Receiver::new(listeners, link, config, tls_config)?;
+    let mut receiver = Receiver::new(listeners, link, config)?;
     // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
     receiver.log(
         level::WARNING,

@@ -2,18 +2,19 @@
 //!
 //! Owns: the per-connection read loop, the end-of-stream rules (an unterminated
 //! last line is logged), sniffing a TLS ClientHello on a plain listener, and
-//! reporting truncated lines. Does not own: when it is served (the receiver's
-//! fairness queue) or the listener.
+//! reporting truncated lines, and its registration's interest. Does not own:
+//! when it is served (`super::connections`) or the listener.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
-use mio::Interest;
+use mio::{Interest, Registry, Token};
 use rustls::ServerConnection;
 
 use super::framing::{Frame, Framer};
+use super::listener::ListenerId;
 use crate::link::WriterLink;
 use crate::logging::level;
 
@@ -33,25 +34,21 @@ pub enum Turn {
 
 #[derive(Debug)]
 pub struct Connection {
-    pub socket: TcpStream,
+    socket: TcpStream,
     /// Unique for the life of the process (slab keys are reused).
-    pub id: u64,
+    id: u64,
+    /// The listener it was accepted on.
+    listener: ListenerId,
     /// TLS session state; `None` on a plain listener.
     tls: Option<Box<ServerConnection>>,
-    /// Until the TLS handshake completes: when it is given up.
-    pub handshake_deadline: Option<Instant>,
     /// When bytes last arrived (or the connection was accepted).
-    pub last_active: Instant,
+    last_active: Instant,
     /// What the socket is registered for.
-    pub interest: Interest,
-    pub addr: SocketAddr,
+    interest: Interest,
+    addr: SocketAddr,
     /// Logger name: the peer's IP address.
-    pub peer: String,
+    peer: String,
     framer: Framer,
-    /// An edge was reported and not yet drained to WouldBlock.
-    pub readable: bool,
-    /// Queued in the receiver's ready queue.
-    pub scheduled: bool,
     /// The first bytes were checked for a TLS ClientHello.
     sniffed: bool,
     truncated: u64,
@@ -59,34 +56,49 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection whose socket is registered for reading; `tls` is its
+    /// session when the listener speaks TLS.
     pub fn new(
         socket: TcpStream,
         id: u64,
+        listener: ListenerId,
         addr: SocketAddr,
         peer: String,
         max_line: usize,
-        tls: Option<(ServerConnection, Instant)>,
+        tls: Option<ServerConnection>,
     ) -> Connection {
-        let (tls, handshake_deadline) = match tls {
-            Some((conn, deadline)) => (Some(Box::new(conn)), Some(deadline)),
-            None => (None, None),
-        };
         Connection {
             socket,
             id,
-            tls,
-            handshake_deadline,
+            listener,
+            tls: tls.map(Box::new),
             last_active: Instant::now(),
             interest: Interest::READABLE,
             addr,
             peer,
             framer: Framer::new(max_line),
-            readable: true,
-            scheduled: false,
             sniffed: false,
             truncated: 0,
             max_line,
         }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The listener the connection was accepted on.
+    pub fn listener(&self) -> ListenerId {
+        self.listener
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// When bytes last arrived (or the connection was accepted).
+    pub fn last_active(&self) -> Instant {
+        self.last_active
     }
 
     /// Bytes the kernel holds unread for this socket (FIONREAD).
@@ -112,12 +124,22 @@ impl Connection {
         self.tls.as_ref().is_some_and(|t| t.is_handshaking())
     }
 
-    /// The interest the socket needs now: writable only while TLS has bytes to send.
-    pub fn wanted_interest(&self) -> Interest {
-        match &self.tls {
+    /// After a turn: watch for writability only while TLS has bytes to send.
+    /// Re-registers only when that changes; a failed re-registration is tried
+    /// again after the next turn.
+    pub fn update_interest(&mut self, registry: &Registry, token: Token) {
+        let wanted = match &self.tls {
             Some(tls) if tls.wants_write() => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
+        };
+        if wanted != self.interest && registry.reregister(&mut self.socket, token, wanted).is_ok() {
+            self.interest = wanted;
         }
+    }
+
+    /// Stop watching the socket (it closes when the connection is dropped).
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.socket);
     }
 
     /// Read and frame up to `budget` bytes.
@@ -155,10 +177,7 @@ impl Connection {
                         return Turn::MoreLeft;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Turn::Drained;
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     report_read_error(self.addr, &e, link);
@@ -212,9 +231,6 @@ impl Connection {
                 self.finish(link);
                 return Turn::Finished;
             }
-            if !tls.is_handshaking() {
-                self.handshake_deadline = None;
-            }
             eof |= self.drain_plaintext(scratch, link);
             eof |= !self.flush_tls();
             if eof {
@@ -222,7 +238,6 @@ impl Connection {
                 return Turn::Finished;
             }
             if drained {
-                self.readable = false;
                 return Turn::Drained;
             }
             if left == 0 {
@@ -253,10 +268,7 @@ impl Connection {
             // Nothing has arrived yet: the next readable event sniffs again.
             // (Feeding rustls first would make a later sniff see the records
             // that follow the ClientHello.)
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
-                Some(Turn::Drained)
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(Turn::Drained),
             Ok(_) | Err(_) => {
                 self.sniffed = true;
                 None
