@@ -259,6 +259,24 @@ impl WriterLink {
     }
 }
 
+/// A link to a writer that is only channel ends, for other modules' tests:
+/// what the link sends arrives at the receiver returned; the stream returned
+/// is the writer's end of the status stream.
+#[cfg(test)]
+pub(crate) fn fake_link() -> (
+    WriterLink,
+    ipc_channel::ipc::IpcBytesReceiver,
+    std::os::unix::net::UnixStream,
+) {
+    let (writer, rx, status) = queue::tests::fake_writer(1);
+    let limits = QueueLimits {
+        max_lines: 1_000_000,
+        max_bytes: 64 << 20,
+    };
+    let link = WriterLink::new(writer, limits, Slots::none(), EngineSource::Basic).expect("link");
+    (link, rx, status)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,3 +209,73 @@ impl Acceptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::link::fake_link;
+    use crate::receiver::listener::{bind, ListenerKind};
+
+    /// Accept on listener 0 with `open` connections, retrying briefly while
+    /// the kernel completes the peer's connect.
+    fn accept_soon(
+        acceptor: &mut Acceptor,
+        open: usize,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> Option<Accepted> {
+        for _ in 0..200 {
+            if let Some(accepted) = acceptor.accept(ListenerId(0), open, registry, link) {
+                return Some(accepted);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn accepting_pauses_at_the_limit_and_resumes_below_ninety_percent() {
+        let poll = mio::Poll::new().expect("poll");
+        let registry = poll.registry();
+        let (mut link, _rx, _writer_end) = fake_link();
+        let socket = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        let listeners = vec![Listener::new(socket, ListenerKind::Tcp)];
+        let mut acceptor = Acceptor::new(listeners, 10, registry).expect("acceptor");
+
+        let _first = std::net::TcpStream::connect(addr).expect("connect");
+        let accepted = accept_soon(&mut acceptor, 0, registry, &mut link).expect("accepted");
+        assert_eq!(accepted.listener, ListenerId(0));
+        assert!(
+            accepted.tls.is_none(),
+            "a TCP listener starts no TLS session"
+        );
+
+        let _second = std::net::TcpStream::connect(addr).expect("connect");
+        assert!(accept_soon(&mut acceptor, 10, registry, &mut link).is_none());
+        assert!(
+            !acceptor.resume_if_due(9, registry, &mut link),
+            "90% is not below 90%"
+        );
+        assert!(acceptor.resume_if_due(8, registry, &mut link));
+        assert!(accept_soon(&mut acceptor, 8, registry, &mut link).is_some());
+    }
+
+    #[test]
+    fn a_stopped_acceptor_takes_nobody() {
+        let poll = mio::Poll::new().expect("poll");
+        let registry = poll.registry();
+        let (mut link, _rx, _writer_end) = fake_link();
+        let socket = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let listeners = vec![Listener::new(socket, ListenerKind::Tcp)];
+        let mut acceptor = Acceptor::new(listeners, 10, registry).expect("acceptor");
+        acceptor.stop(registry);
+        assert_eq!(acceptor.count(), 0);
+        assert!(acceptor
+            .accept(ListenerId(0), 0, registry, &mut link)
+            .is_none());
+        assert!(!acceptor.resume_if_due(0, registry, &mut link));
+    }
+}

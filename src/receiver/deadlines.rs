@@ -121,3 +121,18 @@ impl Deadlines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_wake_is_the_oldest_handshake_deadline() {
+        let mut deadlines = Deadlines::new(Duration::from_secs(10), None);
+        assert_eq!(deadlines.next(), None);
+        deadlines.handshake_started(3, 7);
+        let first = deadlines.next().expect("a deadline");
+        deadlines.handshake_started(4, 8);
+        assert_eq!(deadlines.next(), Some(first));
+    }
+}

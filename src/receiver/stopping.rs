@@ -71,3 +71,26 @@ impl Stopping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_stop_request_ends_now_and_shortens_the_writers_time() {
+        let mut stopping = Stopping::Running;
+        assert!(stopping.is_running());
+        assert_eq!(stopping.deadline(), None);
+        assert_eq!(stopping.read_budget(100), 100);
+
+        stopping.begin();
+        assert!(!stopping.is_running());
+        assert!(stopping.deadline().is_some_and(|d| d > Instant::now()));
+        assert_eq!(stopping.read_budget(100), STOP_READ_CAP_BYTES);
+        assert_eq!(stopping.writer_patience(), STOP_TIMEOUT);
+
+        stopping.force();
+        assert!(stopping.deadline().is_some_and(|d| d <= Instant::now()));
+        assert_eq!(stopping.writer_patience(), FORCED_STOP_WRITER_TIMEOUT);
+    }
+}
