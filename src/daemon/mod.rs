@@ -11,7 +11,8 @@
 //! 4. `--daemonize`: double fork, `setsid`, `chdir /`, streams to /dev/null,
 //!    keeping a readiness pipe to the launching process;
 //! 5. write `--pidfile` (the final pid, while `/run` is still writable);
-//! 6. fork the writer while single-threaded; the writer drops privileges and
+//! 6. fork the writer while single-threaded ([`crate::link`] does the
+//!    forking, here and when it replaces a writer); the writer drops privileges and
 //!    then builds its handlers (files are created by the service user); the
 //!    receiver drops privileges right after the fork and waits for the
 //!    writer's Ready;
