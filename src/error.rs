@@ -6,9 +6,9 @@
 use crate::cli::UsageError;
 use crate::daemon::daemonize::DaemonizeError;
 use crate::daemon::pidfile::PidFileError;
-use crate::daemon::privdrop::PrivError;
-use crate::daemon::spawn::SpawnError;
+use crate::link::SpawnError;
 use crate::logging::ConfigError;
+use crate::privdrop::PrivError;
 use crate::receiver::listener::BindError;
 use crate::receiver::ReceiverError;
 use crate::tls::TlsError;

@@ -4,16 +4,30 @@
 //! Two processes, for crash isolation:
 //!
 //! ```text
-//!   peers --TCP/TLS--> receiver (mio loop) --ipc-channel batches--> writer (handlers)
-//!                          ^                                           |
-//!                          +------------------ acks -------------------+
+//!   peers --TCP/TLS--> receiver ---- 9-byte slot references (ipc-channel) ---> writer --> files,
+//!                      (mio loop) <------------- acks (Unix socket) ---------- (handlers)  streams,
+//!                          |                                                      ^        syslog
+//!                          +------ batches: 8 shared slots of 64 KiB -------------+
+//!                                  (written by the receiver, read-only to the writer)
 //! ```
 //!
-//! - [`receiver`] owns sockets: accept, read, frame, batch. It knows nothing of formatting.
-//! - [`ipc`] is the only code that knows the batch wire format.
+//! A sealed batch is copied into a free slot and only a reference to it goes
+//! over the channel (a batch larger than a slot goes whole); the slot is
+//! filled again once the writer acknowledges the batch, after every handler
+//! wrote and flushed it. The receiver keeps every unacknowledged batch and
+//! replays them to a new writer if the writer dies.
+//!
+//! - [`receiver`] owns sockets: accept, read, frame. It knows nothing of formatting.
+//! - [`link`] owns everything between the framer and the writer process: the
+//!   open batch, the queues and their bounds, the shared slots, acks, replay,
+//!   forking and replacing the writer.
+//! - [`ipc`] is the only code that knows the wire formats (batches, slot
+//!   references, the status stream) and the shared slot mapping.
 //! - [`writer`] owns every output handler and drives the [`logging`] engine.
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
-//! - [`daemon`] knows the start-up order, fork, signals and process lifecycle.
+//! - [`daemon`] knows the start-up order, detaching and the pid file.
+//! - [`privdrop`] drops root in both processes; [`service`] re-reads the
+//!   configuration on SIGHUP and talks to systemd; [`tls`] loads certificates.
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
 // What the collector runs never panics on input, the network or the disk:
@@ -24,7 +38,10 @@ pub mod cli;
 pub mod daemon;
 pub mod error;
 pub mod ipc;
+pub mod link;
 pub mod logging;
+pub mod privdrop;
 pub mod receiver;
+pub mod service;
 pub mod tls;
 pub mod writer;

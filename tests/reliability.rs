@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pysyslog::receiver::sink::BATCH_CAP_BYTES;
+use pysyslog::link::BATCH_CAP_BYTES;
 use util::*;
 
 /// A `kB` figure of /proc/PID/status (`VmHWM`: peak resident memory; `VmRSS`: now).

@@ -11,7 +11,8 @@
 //! 4. `--daemonize`: double fork, `setsid`, `chdir /`, streams to /dev/null,
 //!    keeping a readiness pipe to the launching process;
 //! 5. write `--pidfile` (the final pid, while `/run` is still writable);
-//! 6. fork the writer while single-threaded; the writer drops privileges and
+//! 6. fork the writer while single-threaded ([`crate::link`] does the
+//!    forking, here and when it replaces a writer); the writer drops privileges and
 //!    then builds its handlers (files are created by the service user); the
 //!    receiver drops privileges right after the fork and waits for the
 //!    writer's Ready;
@@ -22,26 +23,22 @@
 //! Owns: that order, and the open-files limit. Does not own: what each step does.
 
 pub mod daemonize;
-pub mod notify;
 pub mod pidfile;
-pub mod privdrop;
-pub mod service;
-pub mod spawn;
 
 use std::path::PathBuf;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
-use crate::ipc::slots::{Slots, SLOT_COUNT};
+use crate::link::{QueueLimits, WriterLink};
 use crate::logging::{level, Config};
-use crate::receiver::link::{QueueLimits, WriterLink};
-use crate::receiver::sink::Sink;
-use crate::receiver::{listener, Receiver, ReceiverConfig};
+use crate::privdrop;
+use crate::receiver::listener::{self, Listener, ListenerKind};
+use crate::receiver::{Receiver, ReceiverConfig};
+use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
 use crate::writer::EngineSource;
 use daemonize::Readiness;
 use pidfile::PidFile;
-use service::{ConfigReload, ServiceHooks};
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
 /// link, epoll, signals, standard streams.
@@ -122,9 +119,9 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
     // 3. Privileged ports.
-    let mut listeners = Vec::new();
+    let mut sockets = Vec::new();
     for addr in listener::resolve(&settings.host, settings.port)? {
-        listeners.push(listener::bind(addr)?);
+        sockets.push(listener::bind(addr)?);
     }
 
     // 4-5. Detach; the pid file holds the final pid.
@@ -136,20 +133,12 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         None => None,
     };
 
-    // 6. The writer, and privileges dropped in both processes. The batch
-    // slots are shared with every writer, so they are made before the first.
-    let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
-        eprintln!(
-            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
-        );
-        Slots::none()
-    });
-    let writer = spawn::spawn_writer_as(&engine_source, identity.as_ref(), &slots)?;
+    // 6. The writer, and privileges dropped in both processes.
     let limits = QueueLimits {
         max_lines: settings.max_queue_lines,
         max_bytes: settings.max_queue_bytes,
     };
-    let link = WriterLink::new(writer, limits, slots).map_err(Error::Io)?;
+    let link = WriterLink::start(engine_source, identity.as_ref(), limits)?;
     let hooks = ServiceHooks {
         reload: settings.logging_config.as_ref().map(|path| ConfigReload {
             path: path.clone(),
@@ -165,19 +154,17 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
     };
-    let (tls_config, tls_warnings) = match tls {
-        Some(loaded) => (Some(loaded.config), loaded.warnings),
-        None => (None, Vec::new()),
+    let (kind, tls_warnings) = match tls {
+        Some(loaded) => (ListenerKind::Tls(loaded.config), loaded.warnings),
+        None => (ListenerKind::Tcp, Vec::new()),
     };
+    let listeners = sockets
+        .into_iter()
+        .map(|socket| Listener::new(socket, kind.clone()))
+        .collect();
 
     // 7. The loop.
-    let mut receiver = Receiver::new(
-        listeners,
-        Sink::new(link),
-        config,
-        engine_source,
-        tls_config,
-    )?;
+    let mut receiver = Receiver::new(listeners, link, config)?;
     // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
     receiver.log(
         level::WARNING,

@@ -2,14 +2,14 @@
 //! crosses to the writer as a 9-byte slot reference on the data channel
 //! instead of as 64 KiB copied into the channel's socket and out again.
 //!
-//! Why: with batches sent whole, the kernel's copies into and out of the
-//! socket (and the socket buffers they need) took about a fifth of all CPU time
-//! in a 100-connection flood (perf, 2 cores), more than framing and formatting
-//! together. The socket buffer also capped the batches in flight at three.
+//! Why: with batches sent whole, every batch is copied by the kernel into the
+//! socket and out again, and the socket buffer those copies need also caps
+//! how many batches can be in flight. Under load those copies cost more than
+//! framing and formatting together.
 //!
 //! Owns: the shared mapping, slot references on the wire, and the rule that
 //! keeps the two processes off each other's bytes. Does not own: which slots
-//! are free or when batches are acknowledged ([`crate::receiver::link`]).
+//! are free or when batches are acknowledged ([`crate::link`]).
 //!
 //! The mapping is anonymous and `MAP_SHARED`, made by the receiver before it
 //! forks its first writer, so every writer (a respawned one too) sees the same

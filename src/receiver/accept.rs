@@ -1,30 +1,31 @@
-//! Accepting connections: the connection limit with hysteresis, and the pause
-//! when the process runs out of file descriptors.
+//! Accepting connections: the listener set, the connection limit with
+//! hysteresis, and the pause when the process runs out of file descriptors.
 //!
-//! Owns: when the listeners are watched, and turning an accepted socket into a
-//! [`Connection`] (with its TLS session, if any). Does not own: reading.
+//! Owns: the listeners (of any kind), when they are watched, and handing out
+//! accepted sockets with the listener they came from and what that listener
+//! speaks. Does not own: turning a socket into a connection
+//! ([`super::connections`]) or reading.
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
-use mio::{Interest, Token};
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
 
-use super::conn::{Connection, LOGGER};
-use super::listener::{classify_accept_error, peer_name, AcceptFailure};
-use super::{Receiver, ACCEPT_RETRY_DELAY, CONN_BASE, LISTENER_BASE};
+use super::conn::LOGGER;
+use super::listener::{classify_accept_error, AcceptFailure, Listener, ListenerId};
+use super::token;
+use crate::link::WriterLink;
 use crate::logging::level;
 
-#[derive(Debug)]
-pub(super) struct ListenerSlot {
-    pub(super) socket: TcpListener,
-    pub(super) registered: bool,
-}
+/// Pause after running out of descriptors before accepting again.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// Why accepting is paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Accepting {
+enum Accepting {
     Yes,
     /// At the connection limit; resume below 90% of it.
     AtLimit,
@@ -34,34 +35,98 @@ pub(super) enum Accepting {
     Stopped,
 }
 
-impl Receiver {
-    pub(super) fn accept(&mut self, index: usize) {
+/// A listener and whether the event loop watches it now.
+#[derive(Debug)]
+struct Watched {
+    listener: Listener,
+    registered: bool,
+}
+
+/// A socket just accepted, not yet a connection.
+#[derive(Debug)]
+pub struct Accepted {
+    pub socket: TcpStream,
+    pub addr: SocketAddr,
+    pub listener: ListenerId,
+    /// The session configuration, when the listener speaks TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Every listener, and whether new connections are taken.
+#[derive(Debug)]
+pub struct Acceptor {
+    listeners: Vec<Watched>,
+    state: Accepting,
+    max_connections: usize,
+}
+
+impl Acceptor {
+    /// Watch every listener; at most `max_connections` connections at once.
+    pub fn new(
+        listeners: Vec<Listener>,
+        max_connections: usize,
+        registry: &Registry,
+    ) -> io::Result<Acceptor> {
+        let mut watched = Vec::with_capacity(listeners.len());
+        for (i, mut listener) in listeners.into_iter().enumerate() {
+            registry.register(listener.source(), token::listener(i), Interest::READABLE)?;
+            watched.push(Watched {
+                listener,
+                registered: true,
+            });
+        }
+        Ok(Acceptor {
+            listeners: watched,
+            state: Accepting::Yes,
+            max_connections,
+        })
+    }
+
+    /// Listeners in the set; their ids are `0..count()`.
+    pub fn count(&self) -> usize {
+        self.listeners.len()
+    }
+
+    /// The next socket waiting on listener `id`, while accepting is allowed
+    /// with `open` connections open. `None` when there is none now, or when
+    /// accepting just paused (reported under the receiver's logger).
+    pub fn accept(
+        &mut self,
+        id: ListenerId,
+        open: usize,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> Option<Accepted> {
         loop {
-            if self.accepting != Accepting::Yes {
-                return;
+            if self.state != Accepting::Yes {
+                return None;
             }
-            if self.conns.len() >= self.config.max_connections {
-                self.sink.warning(
+            if open >= self.max_connections {
+                link.warning(
                     LOGGER,
                     &format!(
-                        "{} connections open (--max-connections): new peers wait in the listen backlog until some close",
-                        self.conns.len()
+                        "{open} connections open (--max-connections): new peers wait in the listen backlog until some close"
                     ),
                 );
-                self.accepting = Accepting::AtLimit;
-                self.set_listening(false);
-                return;
+                self.state = Accepting::AtLimit;
+                self.set_listening(false, registry);
+                return None;
             }
-            let Some(slot) = self.listeners.get(index) else {
-                return;
-            };
-            match slot.socket.accept() {
-                Ok((socket, addr)) => self.add_connection(socket, addr),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            let watched = self.listeners.get(id.0)?;
+            match watched.listener.accept() {
+                Ok((socket, addr)) => {
+                    return Some(Accepted {
+                        socket,
+                        addr,
+                        listener: id,
+                        tls: watched.listener.tls_config().cloned(),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) => match classify_accept_error(&e) {
                     AcceptFailure::Retry => {}
                     AcceptFailure::NoDescriptors => {
-                        self.sink.record(
+                        link.push_record(
                             level::ERROR,
                             LOGGER,
                             &format!(
@@ -69,104 +134,148 @@ impl Receiver {
                                 ACCEPT_RETRY_DELAY.as_secs()
                             ),
                         );
-                        self.accepting = Accepting::OutOfFds(Instant::now() + ACCEPT_RETRY_DELAY);
-                        self.set_listening(false);
-                        return;
+                        self.state = Accepting::OutOfFds(Instant::now() + ACCEPT_RETRY_DELAY);
+                        self.set_listening(false, registry);
+                        return None;
                     }
                     AcceptFailure::Other => {
-                        self.sink
-                            .record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
-                        return;
+                        link.push_record(level::ERROR, LOGGER, &format!("accept failed: {e}"));
+                        return None;
                     }
                 },
             }
         }
     }
 
-    pub(super) fn add_connection(&mut self, mut socket: mio::net::TcpStream, addr: SocketAddr) {
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut socket, Token(CONN_BASE + key), Interest::READABLE)
-        {
-            self.sink.record(
-                level::ERROR,
-                LOGGER,
-                &format!("cannot watch connection from {addr}: {e}"),
-            );
-            return;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let tls = match &self.tls_config {
-            None => None,
-            Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                Ok(session) => {
-                    let deadline = Instant::now() + self.config.handshake_timeout;
-                    self.handshakes.push_back((deadline, key, id));
-                    Some((session, deadline))
-                }
-                Err(e) => {
-                    self.sink.record(
-                        level::ERROR,
-                        LOGGER,
-                        &format!("cannot start TLS with {addr}: {e}"),
-                    );
-                    let _ = self.poll.registry().deregister(&mut socket);
-                    return;
-                }
-            },
-        };
-        entry.insert(Connection::new(
-            socket,
-            id,
-            addr,
-            peer_name(&addr),
-            self.config.max_line_bytes,
-            tls,
-        ));
-        // Data may have arrived with the connection; the edge may already be gone.
-        self.mark_readable(key);
-    }
-
-    /// Resume accepting after a pause, once its reason is gone.
-    pub(super) fn resume_accepting(&mut self) {
-        let resume = match self.accepting {
-            Accepting::AtLimit => self.conns.len() * 10 < self.config.max_connections * 9,
+    /// Resume accepting after a pause once its reason is gone (`open`
+    /// connections open). Returns whether it resumed: then the caller accepts
+    /// what waited on every listener, as no new edge may come for it.
+    pub fn resume_if_due(
+        &mut self,
+        open: usize,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> bool {
+        let resume = match self.state {
+            Accepting::AtLimit => open * 10 < self.max_connections * 9,
             Accepting::OutOfFds(at) => Instant::now() >= at,
             Accepting::Yes | Accepting::Stopped => false,
         };
         if resume {
-            self.sink
-                .record(level::INFO, LOGGER, "accepting new connections again");
-            self.accepting = Accepting::Yes;
-            self.set_listening(true);
-            for i in 0..self.listeners.len() {
-                self.accept(i);
-            }
+            link.push_record(level::INFO, LOGGER, "accepting new connections again");
+            self.state = Accepting::Yes;
+            self.set_listening(true, registry);
+        }
+        resume
+    }
+
+    /// When the out-of-descriptors pause ends, if accepting is paused for that.
+    pub fn retry_at(&self) -> Option<Instant> {
+        match self.state {
+            Accepting::OutOfFds(at) => Some(at),
+            Accepting::Yes | Accepting::AtLimit | Accepting::Stopped => None,
         }
     }
 
-    pub(super) fn set_listening(&mut self, on: bool) {
-        for (i, slot) in self.listeners.iter_mut().enumerate() {
-            if slot.registered == on {
+    /// Stop for good: stop watching and close every listener.
+    pub fn stop(&mut self, registry: &Registry) {
+        self.set_listening(false, registry);
+        self.state = Accepting::Stopped;
+        self.listeners.clear();
+    }
+
+    /// A reloaded certificate: TLS listeners start new sessions with `config`;
+    /// established connections keep theirs.
+    pub fn replace_tls_config(&mut self, config: &Arc<rustls::ServerConfig>) {
+        for watched in &mut self.listeners {
+            watched.listener.replace_tls_config(config);
+        }
+    }
+
+    fn set_listening(&mut self, on: bool, registry: &Registry) {
+        for (i, watched) in self.listeners.iter_mut().enumerate() {
+            if watched.registered == on {
                 continue;
             }
-            let registry = self.poll.registry();
+            let socket = watched.listener.source();
             let done = if on {
-                registry.register(
-                    &mut slot.socket,
-                    Token(LISTENER_BASE + i),
-                    Interest::READABLE,
-                )
+                registry.register(socket, token::listener(i), Interest::READABLE)
             } else {
-                registry.deregister(&mut slot.socket)
+                registry.deregister(socket)
             };
             if done.is_ok() {
-                slot.registered = on;
+                watched.registered = on;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::link::fake_link;
+    use crate::receiver::listener::{bind, ListenerKind};
+
+    /// Accept on listener 0 with `open` connections, retrying briefly while
+    /// the kernel completes the peer's connect.
+    fn accept_soon(
+        acceptor: &mut Acceptor,
+        open: usize,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> Option<Accepted> {
+        for _ in 0..200 {
+            if let Some(accepted) = acceptor.accept(ListenerId(0), open, registry, link) {
+                return Some(accepted);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn accepting_pauses_at_the_limit_and_resumes_below_ninety_percent() {
+        let poll = mio::Poll::new().expect("poll");
+        let registry = poll.registry();
+        let (mut link, _rx, _writer_end) = fake_link();
+        let socket = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        let listeners = vec![Listener::new(socket, ListenerKind::Tcp)];
+        let mut acceptor = Acceptor::new(listeners, 10, registry).expect("acceptor");
+
+        let _first = std::net::TcpStream::connect(addr).expect("connect");
+        let accepted = accept_soon(&mut acceptor, 0, registry, &mut link).expect("accepted");
+        assert_eq!(accepted.listener, ListenerId(0));
+        assert!(
+            accepted.tls.is_none(),
+            "a TCP listener starts no TLS session"
+        );
+
+        let _second = std::net::TcpStream::connect(addr).expect("connect");
+        assert!(accept_soon(&mut acceptor, 10, registry, &mut link).is_none());
+        assert!(
+            !acceptor.resume_if_due(9, registry, &mut link),
+            "90% is not below 90%"
+        );
+        assert!(acceptor.resume_if_due(8, registry, &mut link));
+        assert!(accept_soon(&mut acceptor, 8, registry, &mut link).is_some());
+    }
+
+    #[test]
+    fn a_stopped_acceptor_takes_nobody() {
+        let poll = mio::Poll::new().expect("poll");
+        let registry = poll.registry();
+        let (mut link, _rx, _writer_end) = fake_link();
+        let socket = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let listeners = vec![Listener::new(socket, ListenerKind::Tcp)];
+        let mut acceptor = Acceptor::new(listeners, 10, registry).expect("acceptor");
+        acceptor.stop(registry);
+        assert_eq!(acceptor.count(), 0);
+        assert!(acceptor
+            .accept(ListenerId(0), 0, registry, &mut link)
+            .is_none());
+        assert!(!acceptor.resume_if_due(0, registry, &mut link));
     }
 }

@@ -2,19 +2,20 @@
 //!
 //! Owns: the per-connection read loop, the end-of-stream rules (an unterminated
 //! last line is logged), sniffing a TLS ClientHello on a plain listener, and
-//! reporting truncated lines. Does not own: when it is served (the receiver's
-//! fairness queue) or the listener.
+//! reporting truncated lines, and its registration's interest. Does not own:
+//! when it is served (`super::connections`) or the listener.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
-use mio::Interest;
+use mio::{Interest, Registry, Token};
 use rustls::ServerConnection;
 
 use super::framing::{Frame, Framer};
-use super::sink::Sink;
+use super::listener::ListenerId;
+use crate::link::WriterLink;
 use crate::logging::level;
 
 /// Logger for the receiver's own messages.
@@ -33,25 +34,21 @@ pub enum Turn {
 
 #[derive(Debug)]
 pub struct Connection {
-    pub socket: TcpStream,
+    socket: TcpStream,
     /// Unique for the life of the process (slab keys are reused).
-    pub id: u64,
+    id: u64,
+    /// The listener it was accepted on.
+    listener: ListenerId,
     /// TLS session state; `None` on a plain listener.
     tls: Option<Box<ServerConnection>>,
-    /// Until the TLS handshake completes: when it is given up.
-    pub handshake_deadline: Option<Instant>,
     /// When bytes last arrived (or the connection was accepted).
-    pub last_active: Instant,
+    last_active: Instant,
     /// What the socket is registered for.
-    pub interest: Interest,
-    pub addr: SocketAddr,
+    interest: Interest,
+    addr: SocketAddr,
     /// Logger name: the peer's IP address.
-    pub peer: String,
+    peer: String,
     framer: Framer,
-    /// An edge was reported and not yet drained to WouldBlock.
-    pub readable: bool,
-    /// Queued in the receiver's ready queue.
-    pub scheduled: bool,
     /// The first bytes were checked for a TLS ClientHello.
     sniffed: bool,
     truncated: u64,
@@ -59,34 +56,49 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection whose socket is registered for reading; `tls` is its
+    /// session when the listener speaks TLS.
     pub fn new(
         socket: TcpStream,
         id: u64,
+        listener: ListenerId,
         addr: SocketAddr,
         peer: String,
         max_line: usize,
-        tls: Option<(ServerConnection, Instant)>,
+        tls: Option<ServerConnection>,
     ) -> Connection {
-        let (tls, handshake_deadline) = match tls {
-            Some((conn, deadline)) => (Some(Box::new(conn)), Some(deadline)),
-            None => (None, None),
-        };
         Connection {
             socket,
             id,
-            tls,
-            handshake_deadline,
+            listener,
+            tls: tls.map(Box::new),
             last_active: Instant::now(),
             interest: Interest::READABLE,
             addr,
             peer,
             framer: Framer::new(max_line),
-            readable: true,
-            scheduled: false,
             sniffed: false,
             truncated: 0,
             max_line,
         }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The listener the connection was accepted on.
+    pub fn listener(&self) -> ListenerId {
+        self.listener
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// When bytes last arrived (or the connection was accepted).
+    pub fn last_active(&self) -> Instant {
+        self.last_active
     }
 
     /// Bytes the kernel holds unread for this socket (FIONREAD).
@@ -112,24 +124,34 @@ impl Connection {
         self.tls.as_ref().is_some_and(|t| t.is_handshaking())
     }
 
-    /// The interest the socket needs now: writable only while TLS has bytes to send.
-    pub fn wanted_interest(&self) -> Interest {
-        match &self.tls {
+    /// After a turn: watch for writability only while TLS has bytes to send.
+    /// Re-registers only when that changes; a failed re-registration is tried
+    /// again after the next turn.
+    pub fn update_interest(&mut self, registry: &Registry, token: Token) {
+        let wanted = match &self.tls {
             Some(tls) if tls.wants_write() => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
+        };
+        if wanted != self.interest && registry.reregister(&mut self.socket, token, wanted).is_ok() {
+            self.interest = wanted;
         }
     }
 
+    /// Stop watching the socket (it closes when the connection is dropped).
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.socket);
+    }
+
     /// Read and frame up to `budget` bytes.
-    pub fn read(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+    pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if self.tls.is_some() {
-            return self.read_tls(scratch, budget, sink);
+            return self.read_tls(scratch, budget, link);
         }
         let mut left = budget;
         loop {
             match self.socket.read(scratch) {
                 Ok(0) => {
-                    self.finish(sink);
+                    self.finish(link);
                     return Turn::Finished;
                 }
                 Ok(n) => {
@@ -137,7 +159,7 @@ impl Connection {
                     if !self.sniffed {
                         self.sniffed = true;
                         if looks_like_tls_client_hello(&scratch[..n]) {
-                            sink.record(
+                            link.push_record(
                                 level::ERROR,
                                 LOGGER,
                                 &format!(
@@ -149,20 +171,17 @@ impl Connection {
                             return Turn::Finished;
                         }
                     }
-                    self.frame(&scratch[..n], sink);
+                    self.frame(&scratch[..n], link);
                     left = left.saturating_sub(n);
                     if left == 0 {
                         return Turn::MoreLeft;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Turn::Drained;
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
-                    self.finish(sink);
+                    report_read_error(self.addr, &e, link);
+                    self.finish(link);
                     return Turn::Finished;
                 }
             }
@@ -170,9 +189,9 @@ impl Connection {
     }
 
     /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
-    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, sink: &mut Sink) -> Turn {
+    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if !self.sniffed {
-            if let Some(turn) = self.sniff_plain_text(sink) {
+            if let Some(turn) = self.sniff_plain_text(link) {
                 return turn;
             }
         }
@@ -192,7 +211,7 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => drained = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
+                    report_read_error(self.addr, &e, link);
                     eof = true;
                 }
             }
@@ -204,25 +223,21 @@ impl Connection {
                 } else {
                     "session"
                 };
-                sink.record(
+                link.push_record(
                     level::ERROR,
                     LOGGER,
                     &format!("TLS {stage} with {} failed: {e}", self.addr),
                 );
-                self.finish(sink);
+                self.finish(link);
                 return Turn::Finished;
             }
-            if !tls.is_handshaking() {
-                self.handshake_deadline = None;
-            }
-            eof |= self.drain_plaintext(scratch, sink);
+            eof |= self.drain_plaintext(scratch, link);
             eof |= !self.flush_tls();
             if eof {
-                self.finish(sink);
+                self.finish(link);
                 return Turn::Finished;
             }
             if drained {
-                self.readable = false;
                 return Turn::Drained;
             }
             if left == 0 {
@@ -233,11 +248,11 @@ impl Connection {
 
     /// Before rustls sees a byte: plain text on a TLS listener is reported and
     /// closed. Returns the end of the turn, if any.
-    fn sniff_plain_text(&mut self, sink: &mut Sink) -> Option<Turn> {
+    fn sniff_plain_text(&mut self, link: &mut WriterLink) -> Option<Turn> {
         let mut first = [0u8; 8];
         match self.socket.peek(&mut first) {
             Ok(n) if n > 0 && first[0] != 0x16 => {
-                sink.record(
+                link.push_record(
                     level::ERROR,
                     LOGGER,
                     &format!(
@@ -253,10 +268,7 @@ impl Connection {
             // Nothing has arrived yet: the next readable event sniffs again.
             // (Feeding rustls first would make a later sniff see the records
             // that follow the ClientHello.)
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
-                Some(Turn::Drained)
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(Turn::Drained),
             Ok(_) | Err(_) => {
                 self.sniffed = true;
                 None
@@ -266,7 +278,7 @@ impl Connection {
 
     /// Frame every decrypted byte rustls holds. Returns whether the stream ended
     /// (close_notify, or a close without it).
-    fn drain_plaintext(&mut self, scratch: &mut [u8], sink: &mut Sink) -> bool {
+    fn drain_plaintext(&mut self, scratch: &mut [u8], link: &mut WriterLink) -> bool {
         while let Some(tls) = self.tls.as_mut() {
             let got = tls.reader().read(scratch);
             match got {
@@ -275,10 +287,10 @@ impl Connection {
                     tls.send_close_notify();
                     return true;
                 }
-                Ok(n) => self.frame(&scratch[..n], sink),
+                Ok(n) => self.frame(&scratch[..n], link),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) => {
-                    report_read_error(self.addr, &e, sink);
+                    report_read_error(self.addr, &e, link);
                     return true;
                 }
             }
@@ -303,7 +315,7 @@ impl Connection {
         true
     }
 
-    fn frame(&mut self, data: &[u8], sink: &mut Sink) {
+    fn frame(&mut self, data: &[u8], link: &mut WriterLink) {
         let Connection {
             framer,
             id,
@@ -314,12 +326,12 @@ impl Connection {
             ..
         } = self;
         framer.push(data, |frame| {
-            emit(frame, *id, peer, *addr, truncated, *max_line, sink)
+            emit(frame, *id, peer, *addr, truncated, *max_line, link)
         });
     }
 
     /// End of stream: log the unterminated last line and any truncation tally.
-    pub fn finish(&mut self, sink: &mut Sink) {
+    pub fn finish(&mut self, link: &mut WriterLink) {
         let Connection {
             framer,
             id,
@@ -329,9 +341,9 @@ impl Connection {
             max_line,
             ..
         } = self;
-        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, sink));
+        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, link));
         if self.truncated > 1 {
-            sink.warning(
+            link.warning(
                 LOGGER,
                 &format!(
                     "{} lines from {} were truncated to {} bytes in all",
@@ -352,14 +364,14 @@ fn emit(
     addr: SocketAddr,
     truncated: &mut u64,
     max_line: usize,
-    sink: &mut Sink,
+    link: &mut WriterLink,
 ) {
     match frame {
-        Frame::Line(line) => sink.line(id, peer, line),
+        Frame::Line(line) => link.push_line(id, peer, line),
         Frame::Truncated(line) => {
-            sink.line(id, peer, line);
+            link.push_line(id, peer, line);
             if *truncated == 0 {
-                sink.warning(
+                link.warning(
                     LOGGER,
                     &format!(
                         "a line from {addr} is longer than {max_line} bytes (--max-line-length): logged truncated, the rest discarded"
@@ -374,12 +386,12 @@ fn emit(
 /// A read failed: log it, unless it is an ordinary abrupt end (a reset after
 /// the peer's data, or a TLS peer closing without close_notify, which many
 /// syslog senders do). What was received is logged either way.
-fn report_read_error(addr: SocketAddr, e: &io::Error, sink: &mut Sink) {
+fn report_read_error(addr: SocketAddr, e: &io::Error, link: &mut WriterLink) {
     if !matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
     ) {
-        sink.record(
+        link.push_record(
             level::WARNING,
             LOGGER,
             &format!("reading from {addr} failed: {e}"),

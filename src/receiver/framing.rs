@@ -5,10 +5,14 @@
 //! bound. Does not own: sockets, TLS, decoding text, reporting truncations (it
 //! flags them; the connection reports them).
 //!
-//! Rules (see `../shared/README.md` for why):
+//! Both framings are accepted on one port, detected per frame, because senders
+//! differ: RFC 5425 clients and `logger --octet-count` count octets, most
+//! others end lines with LF, and Python's `SysLogHandler` ends them with NUL.
+//! The rules (the README's "Framing" section states them for operators):
 //! - A frame that starts with a digit 1-9, up to 8 more digits, a space and `<` is
 //!   octet-counted: `MSG-LEN SP SYSLOG-MSG` (RFC 6587 §3.4.1). The `<` keeps text
-//!   lines that merely begin with a number from being misread.
+//!   lines that merely begin with a number from being misread (a guess from
+//!   the leading digits alone gets those wrong).
 //! - Anything else is non-transparent (RFC 6587 §3.4.2): it ends at LF or at NUL.
 //!   Python's `SysLogHandler` over TCP ends messages with NUL and no LF; a NUL
 //!   directly followed by LF ends one frame, not two, and an empty frame ended by

@@ -1,44 +1,52 @@
 //! SIGHUP: reopen output files, re-read the logging configuration and the TLS
 //! certificate, in that order, in band with the data.
 //!
-//! Owns: the HUP sequence. The reopen and the reload travel as batch items
-//! after every line read before the signal, so those lines are written with
-//! the old configuration and later ones with the new. An invalid new
-//! configuration is logged under `pysyslog.config` and the old one stays.
-//! A respawned writer starts from the newest valid configuration (falling back
-//! to the one before it if the newest cannot be applied).
+//! Owns: the HUP sequence and where it re-reads from. The reopen and the
+//! reload travel as batch items after every line read before the signal, so
+//! those lines are written with the old configuration and later ones with the
+//! new. An invalid new configuration is logged under `pysyslog.config` and the
+//! old one stays. A respawned writer starts from the newest valid
+//! configuration (the link keeps it, see [`crate::link`]).
 
-use super::Receiver;
+use super::accept::Acceptor;
+use crate::link::WriterLink;
 use crate::logging::level;
-use crate::tls;
-use crate::writer::EngineSource;
+use crate::service::ConfigReload;
+use crate::tls::{self, TlsFiles};
 
 const LOGGER: &str = "pysyslog.config";
 
-impl Receiver {
-    pub(super) fn on_hup(&mut self) {
-        self.config.hooks.notify_reloading();
-        self.sink.reopen();
-        self.reload_logging();
-        self.reload_tls();
-        self.config.hooks.notify_ready();
+#[derive(Debug)]
+pub struct Reloader {
+    /// `--logging-config`; `None` without one.
+    logging: Option<ConfigReload>,
+    /// The certificate and key; `None` for plain TCP.
+    tls: Option<TlsFiles>,
+}
+
+impl Reloader {
+    pub fn new(logging: Option<ConfigReload>, tls: Option<TlsFiles>) -> Reloader {
+        Reloader { logging, tls }
     }
 
-    fn reload_logging(&mut self) {
-        let Some(reload) = &self.config.hooks.reload else {
+    pub fn on_hup(&self, link: &mut WriterLink, listeners: &mut Acceptor) {
+        link.reopen();
+        self.reload_logging(link);
+        self.reload_tls(link, listeners);
+    }
+
+    fn reload_logging(&self, link: &mut WriterLink) {
+        let Some(reload) = &self.logging else {
             return;
         };
         match reload.load() {
-            Ok(new) => {
-                self.sink.reload(
-                    reload.source_bytes(),
-                    reload.cwd_bytes(),
-                    new.json.as_bytes(),
-                );
-                let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
-                self.engine_source = current.reloaded(new.config);
-            }
-            Err(e) => self.sink.record(
+            Ok(new) => link.reload(
+                reload.source_bytes(),
+                reload.cwd_bytes(),
+                new.json.as_bytes(),
+                new.config,
+            ),
+            Err(e) => link.push_record(
                 level::ERROR,
                 LOGGER,
                 &format!("logging configuration not reloaded, keeping the previous one: {e}"),
@@ -48,23 +56,23 @@ impl Receiver {
 
     /// Re-read the certificate and key: new connections use them, established
     /// ones keep theirs. A bad file keeps the old configuration.
-    fn reload_tls(&mut self) {
-        let Some(files) = &self.config.tls else {
+    fn reload_tls(&self, link: &mut WriterLink, listeners: &mut Acceptor) {
+        let Some(files) = &self.tls else {
             return;
         };
         match tls::load(files) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
-                    self.sink.warning("pysyslog.tls", warning);
+                    link.warning("pysyslog.tls", warning);
                 }
-                self.tls_config = Some(loaded.config);
-                self.sink.record(
+                listeners.replace_tls_config(&loaded.config);
+                link.push_record(
                     level::INFO,
                     "pysyslog.tls",
                     "TLS certificate and key reloaded",
                 );
             }
-            Err(e) => self.sink.record(
+            Err(e) => link.push_record(
                 level::ERROR,
                 "pysyslog.tls",
                 &format!("TLS reload failed, keeping the previous certificate: {e}"),

@@ -1,12 +1,15 @@
-//! Listening sockets: resolving HOST, binding, and the accept-side errors.
+//! Listening sockets: resolving HOST, binding, what each listener speaks, and
+//! the accept-side errors.
 //!
 //! Owns: socket options (SO_REUSEADDR, dual-stack `::`, backlog), the bind error
-//! messages operators see, and classifying accept errors. Does not own: the
-//! accept loop or connection limits (the receiver loop).
+//! messages operators see, a listener's kind, and classifying accept errors.
+//! Does not own: the accept loop or connection limits (`super::accept`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
+use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Listen backlog: room for a burst of new senders while the loop is busy
@@ -51,6 +54,58 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, BindError> {
     Ok(addrs)
 }
 
+/// Which listener a connection came from: its place in the listener set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerId(pub usize);
+
+/// What a listener's peers speak.
+#[derive(Debug, Clone)]
+pub enum ListenerKind {
+    /// Syslog over plain TCP (RFC 6587).
+    Tcp,
+    /// Syslog over TLS (RFC 5425): every connection starts a session with this
+    /// configuration (replaced when the certificate is reloaded).
+    Tls(Arc<rustls::ServerConfig>),
+}
+
+/// A bound, listening socket and what it speaks.
+#[derive(Debug)]
+pub struct Listener {
+    socket: TcpListener,
+    kind: ListenerKind,
+}
+
+impl Listener {
+    pub fn new(socket: TcpListener, kind: ListenerKind) -> Listener {
+        Listener { socket, kind }
+    }
+
+    pub(super) fn accept(&self) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+        self.socket.accept()
+    }
+
+    /// The socket, to (de)register with the event loop.
+    pub(super) fn source(&mut self) -> &mut TcpListener {
+        &mut self.socket
+    }
+
+    /// The TLS configuration a new connection starts its session with;
+    /// `None` on a plain TCP listener.
+    pub(super) fn tls_config(&self) -> Option<&Arc<rustls::ServerConfig>> {
+        match &self.kind {
+            ListenerKind::Tcp => None,
+            ListenerKind::Tls(config) => Some(config),
+        }
+    }
+
+    /// A reloaded certificate: new connections on a TLS listener use it.
+    pub(super) fn replace_tls_config(&mut self, config: &Arc<rustls::ServerConfig>) {
+        if let ListenerKind::Tls(current) = &mut self.kind {
+            *current = Arc::clone(config);
+        }
+    }
+}
+
 /// What an operator should do about a bind error.
 fn hint(err: &io::Error, addr: &SocketAddr) -> &'static str {
     match err.kind() {
@@ -67,7 +122,7 @@ fn hint(err: &io::Error, addr: &SocketAddr) -> &'static str {
 
 /// Bind one listening socket: non-blocking, close-on-exec, SO_REUSEADDR (so a
 /// restart does not wait out TIME_WAIT), dual-stack for IPv6.
-pub fn bind(addr: SocketAddr) -> Result<mio::net::TcpListener, BindError> {
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     let listen = || -> io::Result<Socket> {
         let sock = Socket::new(
             Domain::for_address(addr),
@@ -88,7 +143,7 @@ pub fn bind(addr: SocketAddr) -> Result<mio::net::TcpListener, BindError> {
         addr,
         source,
     })?;
-    Ok(mio::net::TcpListener::from_std(sock.into()))
+    Ok(TcpListener::from_std(sock.into()))
 }
 
 /// The peer's logger name: its IP address as text, with IPv4-mapped IPv6

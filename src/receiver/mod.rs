@@ -2,12 +2,14 @@
 //!
 //! Owns: the loop, fair reading (a byte budget per connection per turn, so one
 //! fast sender cannot starve the others), backpressure (no reads while the
-//! writer link is full), signals and graceful stop. Its parts:
-//! `accept` (connection limit, out-of-descriptors pause), `timers`
-//! (handshake and idle deadlines), `hup` (reopen and reloads), `respawn`
-//! (replacing a writer that died), [`conn`] (one connection, plain or TLS),
-//! [`framing`], [`sink`] and [`link`] (batches to the writer). Does not own:
-//! formats ([`crate::ipc`]) or output.
+//! writer link is full) and signals. The loop is this file; its parts are
+//! owned structs: `accept` (the listener set, the connection limit, the
+//! out-of-descriptors pause), `connections` (open connections and the ready
+//! queue), `deadlines` (handshakes, idle), `stopping`, `hup` (reopen and
+//! reloads), `token` (which source an event is for), with [`conn`] (one
+//! connection, plain or TLS), [`listener`] (binding) and [`framing`].
+//! Batches go to the writer through [`crate::link`]. Does not own: formats
+//! ([`crate::ipc`]) or output.
 //!
 //! Every loop iteration: wait for events, serve connections that have unread
 //! data (each gets one budgeted turn, those with more left go to the back of the
@@ -16,54 +18,37 @@
 
 mod accept;
 pub mod conn;
+mod connections;
+mod deadlines;
 pub mod framing;
 mod hup;
-pub mod link;
 pub mod listener;
-mod respawn;
-pub mod sink;
-mod timers;
+mod stopping;
+mod token;
 
-use std::collections::VecDeque;
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use slab::Slab;
 
-use crate::daemon::spawn::SpawnError;
+use crate::link::{LinkError, WriterLink};
+use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
-use crate::writer::EngineSource;
-use accept::{Accepting, ListenerSlot};
-use conn::{Connection, Turn};
-use sink::Sink;
-
-const SIGNALS: Token = Token(0);
-const STATUS: Token = Token(1);
-const LISTENER_BASE: usize = 2;
-const CONN_BASE: usize = 1024;
+use accept::Acceptor;
+use conn::Turn;
+use connections::Connections;
+use deadlines::Deadlines;
+use hup::Reloader;
+use listener::{Listener, ListenerId};
+use stopping::Stopping;
+use token::Source;
 
 /// One read into the shared scratch buffer; big reads mean few syscalls.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
 /// Bytes one connection may read per turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
-/// Pause after running out of descriptors before accepting again.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
-/// A graceful stop gives up on draining sockets after this long.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-/// After a second stop request, the writer gets this long to write what it
-/// holds before it is killed.
-const FORCED_STOP_WRITER_TIMEOUT: Duration = Duration::from_secs(2);
-/// Bytes read from one connection while stopping, at most: a sender that never
-/// pauses must not keep the collector from stopping.
-const STOP_READ_CAP_BYTES: usize = 16 * 1024 * 1024;
-/// Writer restarts allowed within [`RESTART_WINDOW`] before giving up.
-const MAX_RESTARTS: usize = 5;
-const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// A failure that ends the receiver.
 #[derive(Debug, thiserror::Error)]
@@ -72,14 +57,8 @@ pub enum ReceiverError {
     Poll(#[source] io::Error),
     #[error("cannot set up the event loop: {0}")]
     Setup(#[source] io::Error),
-    #[error("the writer process keeps dying ({restarts} restarts within {window}s; last: {last}); giving up so that a supervisor can intervene")]
-    RestartBudget {
-        restarts: usize,
-        window: u64,
-        last: String,
-    },
-    #[error("cannot restart the writer process: {0}")]
-    Respawn(#[source] SpawnError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 /// Receiver settings the loop needs.
@@ -94,93 +73,64 @@ pub struct ReceiverConfig {
     /// Close connections that sent nothing for this long (`--idle-timeout`).
     pub idle_timeout: Option<Duration>,
     /// Configuration reload on SIGHUP and systemd notifications.
-    pub hooks: crate::daemon::service::ServiceHooks,
+    pub hooks: ServiceHooks,
 }
 
 pub struct Receiver {
     poll: Poll,
     signals: Signals,
-    listeners: Vec<ListenerSlot>,
-    conns: Slab<Connection>,
-    /// Connections with unread data, served in turn.
-    ready: VecDeque<usize>,
-    sink: Sink,
+    listeners: Acceptor,
+    conns: Connections,
+    link: WriterLink,
+    /// The one read buffer, shared by every connection.
     scratch: Vec<u8>,
-    config: ReceiverConfig,
-    accepting: Accepting,
-    /// Set once a stop was asked for: the deadline of the drain.
-    stopping: Option<Instant>,
-    /// A second stop request came: the writer gets little time to finish.
-    forced_stop: bool,
-    engine_source: EngineSource,
-    restarts: VecDeque<Instant>,
-    /// The server configuration new TLS connections get (replaced on SIGHUP).
-    tls_config: Option<Arc<rustls::ServerConfig>>,
-    next_id: u64,
-    /// TLS handshakes in progress, oldest first: (deadline, key, id).
-    handshakes: VecDeque<(Instant, usize, u64)>,
-    /// When idle connections are looked for next (with `--idle-timeout`).
-    next_idle_sweep: Option<Instant>,
+    deadlines: Deadlines,
+    stopping: Stopping,
+    reloader: Reloader,
+    /// systemd notifications.
+    hooks: ServiceHooks,
 }
 
 impl Receiver {
     pub fn new(
-        listeners: Vec<TcpListener>,
-        sink: Sink,
+        listeners: Vec<Listener>,
+        mut link: WriterLink,
         config: ReceiverConfig,
-        engine_source: EngineSource,
-        tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Receiver, ReceiverError> {
         let poll = Poll::new().map_err(ReceiverError::Setup)?;
+        let registry = poll.registry();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(ReceiverError::Setup)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
+        registry
+            .register(&mut signals, token::SIGNALS, mio::Interest::READABLE)
             .map_err(ReceiverError::Setup)?;
-        let mut sink = sink;
-        poll.registry()
-            .register(&mut sink.link.status, STATUS, Interest::READABLE)
+        link.register(registry, token::STATUS)
             .map_err(ReceiverError::Setup)?;
-        let mut slots = Vec::new();
-        for (i, mut socket) in listeners.into_iter().enumerate() {
-            poll.registry()
-                .register(&mut socket, Token(LISTENER_BASE + i), Interest::READABLE)
-                .map_err(ReceiverError::Setup)?;
-            slots.push(ListenerSlot {
-                socket,
-                registered: true,
-            });
-        }
+        let listeners = Acceptor::new(listeners, config.max_connections, registry)
+            .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
+            listeners,
+            conns: Connections::new(config.max_line_bytes),
+            link,
+            scratch: vec![0; READ_CHUNK_BYTES],
+            deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),
+            stopping: Stopping::Running,
+            reloader: Reloader::new(config.hooks.reload.clone(), config.tls),
+            hooks: config.hooks,
             poll,
             signals,
-            listeners: slots,
-            conns: Slab::new(),
-            ready: VecDeque::new(),
-            sink,
-            scratch: vec![0; READ_CHUNK_BYTES],
-            config,
-            accepting: Accepting::Yes,
-            stopping: None,
-            forced_stop: false,
-            engine_source,
-            restarts: VecDeque::new(),
-            tls_config,
-            next_id: 0,
-            handshakes: VecDeque::new(),
-            next_idle_sweep: None,
         })
     }
 
     /// Queue one of our own records (the start-up banner, for one).
     pub fn log(&mut self, levelno: i32, logger: &str, text: &str) {
-        self.sink.record(levelno, logger, text);
+        self.link.push_record(levelno, logger, text);
     }
 
     /// Run until stopped by a signal; returns when everything received is written.
     pub fn run(mut self) -> Result<(), ReceiverError> {
         let mut events = Events::with_capacity(1024);
         // Records queued before the loop (the banner) must not wait for an event.
-        self.sink.flush();
+        self.link.flush(self.poll.registry())?;
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -190,70 +140,68 @@ impl Receiver {
                 return Err(ReceiverError::Poll(e));
             }
             for event in events.iter() {
-                match event.token() {
-                    SIGNALS => self.on_signals(),
-                    STATUS => {
-                        if let Err(e) = self.sink.link.on_status_readable() {
-                            self.restart_writer(e)?;
-                        }
+                match token::source(event.token()) {
+                    Source::Signals => self.on_signals(),
+                    Source::Status => self.link.on_status_readable(self.poll.registry())?,
+                    Source::Listener(index) => self.accept(ListenerId(index)),
+                    Source::Connection(key) => {
+                        self.on_connection_event(key, event.is_read_closed())
                     }
-                    Token(t) if t >= CONN_BASE => {
-                        self.on_connection_event(t - CONN_BASE, event.is_read_closed())
-                    }
-                    Token(t) => self.accept(t - LISTENER_BASE),
                 }
             }
             self.serve_ready();
-            self.expire_handshakes();
-            self.close_idle();
-            self.sink.flush();
-            if let Some(e) = self.sink.link.take_failure() {
-                self.restart_writer(e)?;
-            }
+            let registry = self.poll.registry();
+            self.deadlines
+                .expire_handshakes(&mut self.conns, registry, &mut self.link);
+            let stopping = !self.stopping.is_running();
+            self.deadlines
+                .close_idle(&mut self.conns, registry, &mut self.link, stopping);
+            self.link.flush(registry)?;
             self.resume_accepting();
-            if let Some(deadline) = self.stopping {
-                if self.conns.is_empty() && self.sink.link.is_idle() {
+            if let Some(deadline) = self.stopping.deadline() {
+                if self.conns.is_empty() && self.link.is_idle() {
                     break;
                 }
                 if Instant::now() >= deadline {
-                    self.abandon_connections();
+                    self.conns.abandon_all(&mut self.link);
                     break;
                 }
             }
         }
-        self.finish_writer();
+        self.link.finish(self.stopping.writer_patience());
         Ok(())
     }
 
+    /// Zero while connections wait for a turn (and may read); otherwise until
+    /// the earliest deadline, or forever.
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() && !self.sink.is_full() {
+        if self.conns.ready_len() > 0 && !self.link.is_full() {
             return Some(Duration::ZERO);
         }
-        let mut wake: Option<Instant> = self.stopping;
-        let timers = [
-            match self.accepting {
-                Accepting::OutOfFds(at) => Some(at),
-                _ => None,
-            },
-            self.handshakes.front().map(|h| h.0),
-            self.next_idle_sweep,
-        ];
-        for at in timers.into_iter().flatten() {
-            wake = Some(wake.map_or(at, |w| w.min(at)));
-        }
-        wake.map(|w| w.saturating_duration_since(Instant::now()))
+        [
+            self.stopping.deadline(),
+            self.listeners.retry_at(),
+            self.deadlines.next(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|wake| wake.saturating_duration_since(Instant::now()))
     }
 
     fn on_signals(&mut self) {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGHUP => self.on_hup(),
-                _ if self.stopping.is_some() => {
+                SIGHUP => {
+                    self.hooks.notify_reloading();
+                    self.reloader.on_hup(&mut self.link, &mut self.listeners);
+                    self.hooks.notify_ready();
+                }
+                _ if !self.stopping.is_running() => {
                     // A second stop request: give up draining now.
-                    self.abandon_connections();
-                    self.stopping = Some(Instant::now());
-                    self.forced_stop = true;
+                    self.conns.abandon_all(&mut self.link);
+                    self.stopping.force();
                 }
                 _ => self.begin_stop(),
             }
@@ -262,100 +210,82 @@ impl Receiver {
 
     /// Stop accepting; read what every peer already sent, then finish.
     fn begin_stop(&mut self) {
-        self.config.hooks.notify_stopping();
-        self.stopping = Some(Instant::now() + STOP_TIMEOUT);
-        self.set_listening(false);
-        self.accepting = Accepting::Stopped;
-        self.listeners.clear();
-        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for key in keys {
-            self.mark_readable(key);
+        self.hooks.notify_stopping();
+        self.stopping.begin();
+        self.listeners.stop(self.poll.registry());
+        self.conns.mark_all_readable();
+    }
+
+    /// Take every connection waiting on `listener`, while the limits allow.
+    fn accept(&mut self, listener: ListenerId) {
+        let registry = self.poll.registry();
+        while let Some(accepted) =
+            self.listeners
+                .accept(listener, self.conns.len(), registry, &mut self.link)
+        {
+            if let Some(opened) = self.conns.open(accepted, registry, &mut self.link) {
+                if opened.handshaking {
+                    self.deadlines.handshake_started(opened.key, opened.id);
+                }
+            }
         }
     }
 
-    /// Close every connection now, logging what each had buffered.
-    fn abandon_connections(&mut self) {
-        for mut conn in self.conns.drain() {
-            conn.finish(&mut self.sink);
+    /// After a pause, accept what waited on every listener.
+    fn resume_accepting(&mut self) {
+        let registry = self.poll.registry();
+        if self
+            .listeners
+            .resume_if_due(self.conns.len(), registry, &mut self.link)
+        {
+            for index in 0..self.listeners.count() {
+                self.accept(ListenerId(index));
+            }
         }
-        self.ready.clear();
-        self.sink.flush();
     }
 
     /// A readiness event for a connection.
     fn on_connection_event(&mut self, key: usize, read_closed: bool) {
-        // While reading is paused (the queue is full), a peer that closed and has
-        // nothing unread is closed at once, so it does not hold a connection slot
-        // in CLOSE_WAIT until the writer catches up.
-        if read_closed && self.sink.is_full() {
-            if let Some(conn) = self.conns.get_mut(key) {
-                if !conn.scheduled && conn.unread_bytes() == 0 {
-                    conn.finish(&mut self.sink);
-                    self.close(key);
-                    return;
-                }
-            }
+        if read_closed
+            && self.link.is_full()
+            && self
+                .conns
+                .close_if_nothing_unread(key, self.poll.registry(), &mut self.link)
+        {
+            return;
         }
-        self.mark_readable(key);
-    }
-
-    fn mark_readable(&mut self, key: usize) {
-        if let Some(conn) = self.conns.get_mut(key) {
-            conn.readable = true;
-            if !conn.scheduled {
-                conn.scheduled = true;
-                self.ready.push_back(key);
-            }
-        }
+        self.conns.mark_readable(key);
     }
 
     /// Give each connection with unread data one budgeted turn.
     fn serve_ready(&mut self) {
-        let turns = self.ready.len();
-        for _ in 0..turns {
-            if self.sink.is_full() {
+        let budget = self.stopping.read_budget(READ_BUDGET_BYTES);
+        let running = self.stopping.is_running();
+        let registry = self.poll.registry();
+        for _ in 0..self.conns.ready_len() {
+            if self.link.is_full() {
                 return;
             }
-            let Some(key) = self.ready.pop_front() else {
+            let Some(key) = self.conns.next_ready() else {
                 return;
             };
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let budget = if self.stopping.is_some() {
-                STOP_READ_CAP_BYTES
-            } else {
-                READ_BUDGET_BYTES
-            };
-            let turn = conn.read(&mut self.scratch, budget, &mut self.sink);
-            let wanted = conn.wanted_interest();
-            if turn != Turn::Finished && wanted != conn.interest {
-                let token = Token(CONN_BASE + key);
-                if self
-                    .poll
-                    .registry()
-                    .reregister(&mut conn.socket, token, wanted)
-                    .is_ok()
-                {
-                    conn.interest = wanted;
-                }
+            let turn = conn.read(&mut self.scratch, budget, &mut self.link);
+            if turn != Turn::Finished {
+                conn.update_interest(registry, token::connection(key));
             }
             match turn {
-                Turn::MoreLeft if self.stopping.is_none() => self.ready.push_back(key),
-                Turn::Drained if self.stopping.is_none() => conn.scheduled = false,
+                Turn::MoreLeft if running => self.conns.requeue(key),
+                Turn::Drained if running => self.conns.unschedule(key),
                 Turn::MoreLeft | Turn::Drained => {
                     // Stopping: what the peer had sent is read; close.
-                    conn.finish(&mut self.sink);
-                    self.close(key);
+                    conn.finish(&mut self.link);
+                    self.conns.close(key, registry);
                 }
-                Turn::Finished => self.close(key),
+                Turn::Finished => self.conns.close(key, registry),
             }
-        }
-    }
-
-    fn close(&mut self, key: usize) {
-        if let Some(mut conn) = self.conns.try_remove(key) {
-            let _ = self.poll.registry().deregister(&mut conn.socket);
         }
     }
 }

@@ -7,11 +7,13 @@
 //! signal handling ([`crate::receiver`]) or applying a configuration
 //! ([`crate::writer`]).
 
+pub mod notify;
+
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use super::notify::Notifier;
 use crate::logging::{Config, ConfigError};
+use notify::Notifier;
 
 /// Receiver-side hooks, all optional.
 #[derive(Debug, Clone, Default)]

@@ -1,8 +1,9 @@
 //! Forking the writer process.
 //!
-//! Owns: creating the two channels, `fork`, and what the child does before it
-//! becomes a writer (signals, inherited descriptors, process name). Does not own:
-//! the writer's loop ([`crate::writer`]) or when to respawn ([`crate::receiver`]).
+//! Owns: creating the two channels, `fork`, what the child does before it
+//! becomes a writer (signals, inherited descriptors, process name, privileges),
+//! waiting for its Ready, and reaping it. Does not own: the writer's loop
+//! ([`crate::writer`]) or when to respawn ([`super::WriterLink`]).
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
@@ -15,8 +16,8 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use super::privdrop::{self, Identity, PrivError};
 use crate::ipc::{Slots, Status, StatusDecoder};
+use crate::privdrop::{self, Identity, PrivError};
 use crate::writer::{self, EngineSource};
 
 /// How long a new writer may take to build its handlers before start-up fails.

@@ -1,19 +1,21 @@
-//! The receiver's end of the link to the writer: bounded queues, acks, replay.
+//! The batches between sealing and acknowledgement, and the channel they
+//! travel: bounded queues, sequence numbers, slots in use, acks, replay.
 //!
 //! Owns: the sequence numbers, the batches not yet acknowledged (sent or not),
-//! the queue bounds that make the receiver stop reading sockets, and replaying
-//! unacknowledged batches to a new writer. Does not own: forking (see
-//! [`crate::daemon::spawn`]) or deciding when to respawn (the receiver loop).
+//! the queue bounds that make the receiver stop reading sockets, which shared
+//! slots are free, reading acks, and replaying unacknowledged batches to a new
+//! writer. Does not own: the open batch or when it is sealed, forking, or
+//! deciding to respawn (all in [`super`], the link's owner).
 //!
 //! A batch stays here from the moment it is sealed until the writer acks it
 //! (after every handler wrote and flushed it). A batch in flight normally sits
-//! in one of the shared slots ([`crate::ipc::slots`], 8 of them) and only its
-//! 9-byte reference goes on the channel. A batch larger than a slot goes whole,
-//! as every batch does when the shared mapping could not be made; at most
+//! in one of the shared slots ([`crate::ipc::slots`]) and only its 9-byte
+//! reference goes on the channel. A batch larger than a slot goes whole, as
+//! every batch does when the shared mapping could not be made; at most
 //! [`IN_FLIGHT_BYTES`] of whole batches are inside the socket at once, so
 //! `send` never blocks the event loop (ipc-channel's send blocks when the
-//! socket buffer is full). A batch in a slot counts a whole slot (64 KiB)
-//! towards `--max-queue-bytes`, what it pins.
+//! socket buffer is full). A batch in a slot counts a whole slot towards
+//! `--max-queue-bytes`: that is the memory it pins.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -21,7 +23,7 @@ use std::io::{self, Read};
 use ipc_channel::ipc::IpcBytesSender;
 use nix::unistd::Pid;
 
-use crate::daemon::spawn::WriterProcess;
+use super::spawn::WriterProcess;
 use crate::ipc::slots::SLOT_BYTES;
 use crate::ipc::{BatchBuilder, SlotRef, Slots, Status, StatusDecoder};
 
@@ -59,9 +61,9 @@ impl Held {
     }
 }
 
-/// Why the link failed: the writer is gone.
+/// Why the writer is taken for dead: the link's owner replaces it.
 #[derive(Debug, thiserror::Error)]
-pub enum LinkError {
+pub enum WriterFailure {
     #[error("the writer closed its status stream")]
     WriterGone,
     #[error("sending a batch to the writer failed: {0}")]
@@ -71,10 +73,11 @@ pub enum LinkError {
 }
 
 #[derive(Debug)]
-pub struct WriterLink {
+pub struct Queue {
     pid: Pid,
     data: IpcBytesSender,
-    pub status: mio::net::UnixStream,
+    /// Acks (and the writer's end of life) come from here.
+    status: mio::net::UnixStream,
     decoder: StatusDecoder,
     next_seq: u64,
     /// Sent, not yet acknowledged, oldest first.
@@ -90,8 +93,8 @@ pub struct WriterLink {
     held_items: usize,
     held_bytes: usize,
     limits: QueueLimits,
-    /// Set when a send failed; the loop checks it and respawns.
-    broken: Option<LinkError>,
+    /// Set when a send failed; the link's owner takes it and respawns.
+    broken: Option<WriterFailure>,
     /// Buffers of acknowledged batches, reused for new ones.
     spare: Vec<Vec<u8>>,
 }
@@ -103,11 +106,11 @@ const MAX_SPARE_BUFFERS: usize = 8;
 /// twice this) is copied into an exact-size one.
 const SMALL_BATCH_BYTES: usize = 4096;
 
-impl WriterLink {
+impl Queue {
     /// A link to `writer`, which was forked after `slots` were made.
-    pub fn new(writer: WriterProcess, limits: QueueLimits, slots: Slots) -> io::Result<WriterLink> {
+    pub fn new(writer: WriterProcess, limits: QueueLimits, slots: Slots) -> io::Result<Queue> {
         writer.status.set_nonblocking(true)?;
-        Ok(WriterLink {
+        Ok(Queue {
             pid: writer.pid,
             data: writer.data,
             status: mio::net::UnixStream::from_std(writer.status),
@@ -128,6 +131,11 @@ impl WriterLink {
 
     pub fn pid(&self) -> Pid {
         self.pid
+    }
+
+    /// The stream acks arrive on, to register with the event loop.
+    pub fn status_stream(&mut self) -> &mut mio::net::UnixStream {
+        &mut self.status
     }
 
     /// The shared slots, for forking a new writer.
@@ -172,7 +180,7 @@ impl WriterLink {
             // The window is full: collect acks now rather than at the next
             // poll, so the writer gets its next batch while this loop turn is
             // still reading sockets (a turn can read many batches' worth).
-            if let Err(e) = self.on_status_readable() {
+            if let Err(e) = self.read_acks() {
                 self.broken = Some(e);
             }
         }
@@ -194,7 +202,7 @@ impl WriterLink {
     }
 
     /// A failure seen while sending, to be handled by the loop.
-    pub fn take_failure(&mut self) -> Option<LinkError> {
+    pub fn take_failure(&mut self) -> Option<WriterFailure> {
         self.broken.take()
     }
 
@@ -234,7 +242,7 @@ impl WriterLink {
                 (self.data.send(&next.bytes), next.bytes.len())
             };
             if let Err(e) = sent {
-                self.broken = Some(LinkError::Send(e));
+                self.broken = Some(WriterFailure::Send(e));
                 return;
             }
             self.in_flight_bytes += whole_bytes;
@@ -245,23 +253,23 @@ impl WriterLink {
     }
 
     /// Read acks until the stream would block; release acknowledged batches.
-    pub fn on_status_readable(&mut self) -> Result<(), LinkError> {
+    pub fn read_acks(&mut self) -> Result<(), WriterFailure> {
         // Acks are a few bytes each and the loop reads until WouldBlock: a
-        // small buffer is enough, and zeroing it per call is cheap (a 4 KiB
-        // one was 3% of the receiver's instructions).
+        // small buffer is enough, and keeps zeroing it per call cheap (this
+        // runs at least once per loop turn under load).
         let mut buf = [0u8; 512];
         loop {
             match self.status.read(&mut buf) {
-                Ok(0) => return Err(LinkError::WriterGone),
+                Ok(0) => return Err(WriterFailure::WriterGone),
                 Ok(n) => self.decoder.push(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(LinkError::Status(e.to_string())),
+                Err(e) => return Err(WriterFailure::Status(e.to_string())),
             }
             while let Some(msg) = self
                 .decoder
                 .next_message()
-                .map_err(|e| LinkError::Status(e.to_string()))?
+                .map_err(|e| WriterFailure::Status(e.to_string()))?
             {
                 if let Status::Ack(seq) = msg {
                     self.release(seq);
@@ -310,6 +318,7 @@ impl WriterLink {
     }
 
     /// Close the data channel: the writer finishes what it has and exits.
+    /// Returns its pid, to reap it.
     pub fn close(self) -> Pid {
         self.pid
     }
@@ -346,28 +355,28 @@ pub(crate) mod tests {
 
     /// A link to a fake writer with `slots` shared slots: its data channel
     /// and status stream end.
-    fn link_with(slots: usize) -> (WriterLink, IpcBytesReceiver, UnixStream) {
+    fn link_with(slots: usize) -> (Queue, IpcBytesReceiver, UnixStream) {
         let (writer, rx, status) = fake_writer(1);
         let slots = Slots::new(slots).expect("slots");
-        let link = WriterLink::new(writer, LIMITS, slots).expect("link");
+        let link = Queue::new(writer, LIMITS, slots).expect("link");
         (link, rx, status)
     }
 
     /// The writer died: attach a new fake one, which gets the replay.
-    fn replace_writer(link: &mut WriterLink) -> IpcBytesReceiver {
+    fn replace_writer(link: &mut Queue) -> IpcBytesReceiver {
         let (writer, rx, _status) = fake_writer(2);
         link.replace_writer(writer).expect("replace");
         rx
     }
 
     /// A link without slots: every batch goes whole on the channel.
-    fn link() -> (WriterLink, IpcBytesReceiver, UnixStream) {
+    fn link() -> (Queue, IpcBytesReceiver, UnixStream) {
         link_with(0)
     }
 
     /// Submit one batch of `lines` 1 KiB lines, built in `batch` (one builder
-    /// for a whole test, as the receiver's sink keeps one).
-    fn submit(link: &mut WriterLink, batch: &mut BatchBuilder, lines: usize) {
+    /// for a whole test, as the link keeps one).
+    fn submit(link: &mut Queue, batch: &mut BatchBuilder, lines: usize) {
         for _ in 0..lines {
             batch.push_line("10.0.0.1", &[b'x'; 1024]);
         }
@@ -375,7 +384,7 @@ pub(crate) mod tests {
     }
 
     /// Submit `batches` batches of `lines` lines; returns the builder for more.
-    fn submit_batches(link: &mut WriterLink, batches: usize, lines: usize) -> BatchBuilder {
+    fn submit_batches(link: &mut Queue, batches: usize, lines: usize) -> BatchBuilder {
         let mut batch = BatchBuilder::new();
         for _ in 0..batches {
             submit(link, &mut batch, lines);
@@ -407,9 +416,9 @@ pub(crate) mod tests {
         got
     }
 
-    fn ack(status: &mut UnixStream, link: &mut WriterLink, seq: u64) {
+    fn ack(status: &mut UnixStream, link: &mut Queue, seq: u64) {
         status.write_all(&Status::Ack(seq).encode()).expect("ack");
-        link.on_status_readable().expect("acks");
+        link.read_acks().expect("acks");
     }
 
     #[test]
@@ -541,9 +550,6 @@ pub(crate) mod tests {
     fn a_closed_status_stream_is_a_failure() {
         let (mut link, _rx, status) = link();
         drop(status);
-        assert!(matches!(
-            link.on_status_readable(),
-            Err(LinkError::WriterGone)
-        ));
+        assert!(matches!(link.read_acks(), Err(WriterFailure::WriterGone)));
     }
 }

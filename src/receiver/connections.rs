@@ -1,0 +1,223 @@
+//! The open connections and the fairness queue of those with unread data.
+//!
+//! Owns: opening a connection from an accepted socket (registration, its TLS
+//! session, its process-wide id), the ready queue (each connection with data
+//! gets one budgeted turn, those with more left go to the back), and closing.
+//! Does not own: what a turn does ([`super::conn`]) or deadlines
+//! ([`super::deadlines`]).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry};
+use slab::Slab;
+
+use super::accept::Accepted;
+use super::conn::{Connection, LOGGER};
+use super::listener::peer_name;
+use super::token;
+use crate::link::WriterLink;
+use crate::logging::level;
+
+#[derive(Debug)]
+struct Entry {
+    conn: Connection,
+    /// Queued in the ready queue.
+    scheduled: bool,
+}
+
+/// A connection just opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    pub key: usize,
+    pub id: u64,
+    /// A TLS handshake has to complete (within its deadline).
+    pub handshaking: bool,
+}
+
+#[derive(Debug)]
+pub struct Connections {
+    slab: Slab<Entry>,
+    /// Keys of connections with unread data, served in turn.
+    ready: VecDeque<usize>,
+    /// Ids are unique for the life of the process (slab keys are reused).
+    next_id: u64,
+    max_line_bytes: usize,
+}
+
+impl Connections {
+    pub fn new(max_line_bytes: usize) -> Connections {
+        Connections {
+            slab: Slab::new(),
+            ready: VecDeque::new(),
+            next_id: 0,
+            max_line_bytes,
+        }
+    }
+
+    /// Watch an accepted socket and start its TLS session, if any. A failure
+    /// is reported under the receiver's logger and the socket closed.
+    pub fn open(
+        &mut self,
+        accepted: Accepted,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> Option<Opened> {
+        let Accepted {
+            mut socket,
+            addr,
+            listener,
+            tls,
+        } = accepted;
+        let entry = self.slab.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = registry.register(&mut socket, token::connection(key), Interest::READABLE) {
+            link.push_record(
+                level::ERROR,
+                LOGGER,
+                &format!("cannot watch connection from {addr}: {e}"),
+            );
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let session = match tls {
+            None => None,
+            Some(config) => match rustls::ServerConnection::new(config) {
+                Ok(session) => Some(session),
+                Err(e) => {
+                    link.push_record(
+                        level::ERROR,
+                        LOGGER,
+                        &format!("cannot start TLS with {addr}: {e}"),
+                    );
+                    let _ = registry.deregister(&mut socket);
+                    return None;
+                }
+            },
+        };
+        let handshaking = session.is_some();
+        let conn = Connection::new(
+            socket,
+            id,
+            listener,
+            addr,
+            peer_name(&addr),
+            self.max_line_bytes,
+            session,
+        );
+        entry.insert(Entry {
+            conn,
+            scheduled: false,
+        });
+        // Data may have arrived with the connection; the edge may already be gone.
+        self.mark_readable(key);
+        Some(Opened {
+            key,
+            id,
+            handshaking,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    pub fn get(&self, key: usize) -> Option<&Connection> {
+        self.slab.get(key).map(|e| &e.conn)
+    }
+
+    pub fn get_mut(&mut self, key: usize) -> Option<&mut Connection> {
+        self.slab.get_mut(key).map(|e| &mut e.conn)
+    }
+
+    /// The connection may have data: give it a turn, unless it has one queued.
+    pub fn mark_readable(&mut self, key: usize) {
+        if let Some(entry) = self.slab.get_mut(key) {
+            if !entry.scheduled {
+                entry.scheduled = true;
+                self.ready.push_back(key);
+            }
+        }
+    }
+
+    /// Stopping: every connection gets a turn to deliver what it sent.
+    pub fn mark_all_readable(&mut self) {
+        for (key, entry) in &mut self.slab {
+            if !entry.scheduled {
+                entry.scheduled = true;
+                self.ready.push_back(key);
+            }
+        }
+    }
+
+    /// Connections waiting for a turn.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The next connection to get a turn (it stays scheduled until
+    /// [`Connections::unschedule`], closed, or queued again).
+    pub fn next_ready(&mut self) -> Option<usize> {
+        self.ready.pop_front()
+    }
+
+    /// The turn's budget ran out with data left: to the back of the queue.
+    pub fn requeue(&mut self, key: usize) {
+        self.ready.push_back(key);
+    }
+
+    /// The socket is drained: the next readiness event schedules it again.
+    pub fn unschedule(&mut self, key: usize) {
+        if let Some(entry) = self.slab.get_mut(key) {
+            entry.scheduled = false;
+        }
+    }
+
+    /// While reading is paused (the queue is full), a peer that closed and has
+    /// nothing unread is closed at once, so it does not hold a connection slot
+    /// in CLOSE_WAIT until the writer catches up. Returns whether it was.
+    pub fn close_if_nothing_unread(
+        &mut self,
+        key: usize,
+        registry: &Registry,
+        link: &mut WriterLink,
+    ) -> bool {
+        let Some(entry) = self.slab.get_mut(key) else {
+            return false;
+        };
+        if entry.scheduled || entry.conn.unread_bytes() != 0 {
+            return false;
+        }
+        entry.conn.finish(link);
+        self.close(key, registry);
+        true
+    }
+
+    /// Keys of connections that received nothing for `limit`.
+    pub fn idle(&self, limit: Duration, now: Instant) -> Vec<usize> {
+        self.slab
+            .iter()
+            .filter(|(_, e)| now.duration_since(e.conn.last_active()) >= limit)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    pub fn close(&mut self, key: usize, registry: &Registry) {
+        if let Some(mut entry) = self.slab.try_remove(key) {
+            entry.conn.deregister(registry);
+        }
+    }
+
+    /// Close every connection now, logging what each had buffered.
+    pub fn abandon_all(&mut self, link: &mut WriterLink) {
+        for mut entry in self.slab.drain() {
+            entry.conn.finish(link);
+        }
+        self.ready.clear();
+    }
+}

@@ -1,0 +1,56 @@
+//! The event loop's tokens: which source an event is for.
+//!
+//! Owns: the token layout (signals, the writer's status stream, listeners,
+//! connections). Does not own: registering the sources.
+
+use mio::Token;
+
+pub const SIGNALS: Token = Token(0);
+pub const STATUS: Token = Token(1);
+const LISTENER_BASE: usize = 2;
+/// Listeners take the tokens below this one, connections (slab keys) the rest.
+const CONNECTION_BASE: usize = 1024;
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// SIGTERM, SIGINT or SIGHUP arrived.
+    Signals,
+    /// The writer sent acks, or its status stream closed.
+    Status,
+    /// A listener, by its index in the listener set.
+    Listener(usize),
+    /// A connection, by its slab key.
+    Connection(usize),
+}
+
+pub fn source(token: Token) -> Source {
+    match token {
+        SIGNALS => Source::Signals,
+        STATUS => Source::Status,
+        Token(t) if t >= CONNECTION_BASE => Source::Connection(t - CONNECTION_BASE),
+        Token(t) => Source::Listener(t - LISTENER_BASE),
+    }
+}
+
+pub fn listener(index: usize) -> Token {
+    Token(LISTENER_BASE + index)
+}
+
+pub fn connection(key: usize) -> Token {
+    Token(CONNECTION_BASE + key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_maps_back_to_its_source() {
+        assert_eq!(source(SIGNALS), Source::Signals);
+        assert_eq!(source(STATUS), Source::Status);
+        assert_eq!(source(listener(3)), Source::Listener(3));
+        assert_eq!(source(connection(0)), Source::Connection(0));
+        assert_eq!(source(connection(70_000)), Source::Connection(70_000));
+    }
+}
