@@ -25,7 +25,7 @@ import sys
 
 COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 STRING = re.compile(r'"(?:\\.|[^"\\])*"')
-TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*mod\s+tests\s*\{", re.S)
+TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", re.S)
 USE = re.compile(r"\buse\s+([^;]+);", re.S)
 MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 INLINE = re.compile(r"(?<![\w:])((?:crate|super|self)(?:::\w+)+)")

@@ -32,25 +32,3 @@ pub use spec::{Config, ConfigError};
 // before dropping privileges.
 pub(crate) use oserror::os_error_text;
 pub(crate) use pyfmt::timefmt;
-
-#[cfg(test)]
-mod tests {
-    /// No module in `logging` imports a module that imports it
-    /// (`scripts/import_cycles.py` builds the graph from `use` paths).
-    #[test]
-    fn no_import_cycles() {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let out = std::process::Command::new("python3")
-            .arg(format!("{root}/scripts/import_cycles.py"))
-            .arg(format!("{root}/src"))
-            .arg("logging")
-            .output()
-            .expect("python3 is needed for this test");
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}

@@ -1,0 +1,80 @@
+//! The layout stays what ARCHITECTURE.md says: every file it names exists, and
+//! no module of the product imports a module that imports it.
+
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Paths such as `src/link/queue.rs` or `tools/BENCHMARKS.md` in backquotes.
+fn named_paths(text: &str) -> Vec<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            let first = span.split('/').next().unwrap_or("");
+            [
+                "src",
+                "tests",
+                "tools",
+                "bin",
+                "packaging",
+                "fuzz",
+                "scripts",
+            ]
+            .contains(&first)
+                && span.contains('.')
+                && !span.contains(' ')
+                && !span.contains('*')
+        })
+        .map(|span| span.split("::").next().unwrap_or(span))
+        .collect()
+}
+
+#[test]
+fn every_file_architecture_md_names_exists() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md at the top of the repository");
+    let named = named_paths(&text);
+    assert!(named.len() >= 20, "too few paths found: {named:?}");
+    let missing: Vec<_> = named
+        .iter()
+        .filter(|p| !Path::new(ROOT).join(p).exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names missing files: {missing:?}"
+    );
+}
+
+#[test]
+fn no_module_imports_a_module_that_imports_it() {
+    let out = Command::new("python3")
+        .arg(Path::new(ROOT).join("scripts/import_cycles.py"))
+        .arg(Path::new(ROOT).join("src"))
+        .output()
+        .expect("python3 runs scripts/import_cycles.py (tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The script finds a cycle when there is one (so a pass above means something).
+#[test]
+fn the_cycle_check_sees_a_planted_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path();
+    std::fs::write(src.join("lib.rs"), "mod a;\nmod b;\n").expect("lib.rs");
+    std::fs::write(src.join("a.rs"), "use crate::b::B;\npub struct A;\n").expect("a.rs");
+    std::fs::write(src.join("b.rs"), "use super::a::A;\npub struct B;\n").expect("b.rs");
+    let out = Command::new("python3")
+        .arg(Path::new(ROOT).join("scripts/import_cycles.py"))
+        .arg(src)
+        .output()
+        .expect("python3");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crate::a"));
+}
