@@ -20,6 +20,7 @@ mod accept;
 pub mod conn;
 mod connections;
 mod deadlines;
+pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;
