@@ -47,6 +47,9 @@ for f in /etc/pysyslog/logging.json /etc/default/pysyslog /etc/logrotate.d/pysys
     [ "$(owner_mode "$f")" = "root:root 644" ] || fail "$f is $(owner_mode "$f")"
 done
 [ "$(owner_mode /etc/init.d/pysyslog)" = "root:root 755" ] || fail "/etc/init.d/pysyslog is $(owner_mode /etc/init.d/pysyslog)"
+zcat /usr/share/man/man8/pysyslog.8.gz | grep -qF 'logging\-config' || fail "the man page does not document --logging-config"
+bash -c '. /usr/share/bash-completion/completions/pysyslog && complete -p pysyslog' >/dev/null \
+    || fail "the bash completion does not register for pysyslog"
 if command -v systemd-analyze >/dev/null; then
     # Only the unit's own syntax: this machine runs no systemd.
     systemd-analyze verify --man=no /lib/systemd/system/pysyslog.service 2>&1 | grep -v "^$" || true
