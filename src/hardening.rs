@@ -26,12 +26,9 @@ pub fn close_inherited_descriptors() -> io::Result<()> {
     if done == 0 {
         return Ok(());
     }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() != Some(libc::ENOSYS) {
-        return Err(err);
-    }
-    // Kernels before 5.9: list /proc/self/fd first, then close what it named
-    // (the listing's own descriptor is closed when the listing ends).
+    // Kernels before 5.9 (ENOSYS), and seccomp profiles written before
+    // close_range existed (EPERM): list /proc/self/fd first, then close what
+    // it named (the listing's own descriptor is closed when the listing ends).
     let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))

@@ -46,29 +46,47 @@ impl ControlChars {
     /// itself when it holds none (no copy), else the escaped copy in `out`.
     /// The copy is at most four times as long as `frame`.
     pub fn apply<'a>(self, frame: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        self.apply_within(frame, usize::MAX, out).0
+    }
+
+    /// [`apply`](Self::apply), the result held to `limit` bytes: an escape
+    /// that would cross the limit is left out whole, with the rest of the
+    /// frame, and the second value says so. A line must stay within the
+    /// frame-length bound after escaping too: the link relies on it to keep
+    /// every batch small enough to cross to the writer without blocking.
+    pub fn apply_within<'a>(
+        self,
+        frame: &'a [u8],
+        limit: usize,
+        out: &'a mut Vec<u8>,
+    ) -> (&'a [u8], bool) {
         let first = match self {
             ControlChars::Keep => None,
             ControlChars::EscapeLineBreaks => memchr2(b'\n', 0, frame),
             ControlChars::EscapeAll => frame.iter().position(|&b| self.escapes(b)),
         };
         let Some(first) = first else {
-            return frame;
+            return (&frame[..frame.len().min(limit)], frame.len() > limit);
         };
         out.clear();
-        out.extend_from_slice(&frame[..first]);
-        for &b in &frame[first..] {
-            if self.escapes(b) {
-                out.extend_from_slice(&[
-                    b'#',
-                    b'0' + (b >> 6),
-                    b'0' + ((b >> 3) & 7),
-                    b'0' + (b & 7),
-                ]);
-            } else {
-                out.push(b);
-            }
+        out.extend_from_slice(&frame[..first.min(limit)]);
+        if first >= limit {
+            return (out, true);
         }
-        out
+        for &b in &frame[first..] {
+            let escape;
+            let piece: &[u8] = if self.escapes(b) {
+                escape = [b'#', b'0' + (b >> 6), b'0' + ((b >> 3) & 7), b'0' + (b & 7)];
+                &escape
+            } else {
+                std::slice::from_ref(&b)
+            };
+            if out.len() + piece.len() > limit {
+                return (out, true);
+            }
+            out.extend_from_slice(piece);
+        }
+        (out, false)
     }
 }
 
@@ -103,6 +121,22 @@ mod tests {
         let got = ControlChars::EscapeAll.apply(frame, &mut out);
         assert!(std::ptr::eq(got, &frame[..]));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn an_escaped_frame_is_held_to_the_limit_without_splitting_an_escape() {
+        let mut out = Vec::new();
+        let policy = ControlChars::EscapeLineBreaks;
+        let mut within = |frame: &[u8], limit| {
+            let (got, cut) = policy.apply_within(frame, limit, &mut out);
+            (got.to_vec(), cut)
+        };
+        assert_eq!(within(b"ab\0cd", 6), (b"ab#000".to_vec(), true));
+        assert_eq!(within(b"ab\0cd", 5), (b"ab".to_vec(), true));
+        assert_eq!(within(b"ab\0cd", 8), (b"ab#000cd".to_vec(), false));
+        assert_eq!(within(b"abcd", 3), (b"abc".to_vec(), true));
+        assert_eq!(within(b"abcd\n", 3), (b"abc".to_vec(), true));
+        assert_eq!(within(b"abc\n", 3), (b"abc".to_vec(), true));
     }
 
     proptest! {

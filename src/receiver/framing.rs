@@ -26,7 +26,9 @@
 //! - At end of stream, an unterminated last frame is still emitted.
 //! - Control characters inside a frame are escaped by the connection's
 //!   [`ControlChars`] policy (`escape.rs`): by default LF and NUL, which only an
-//!   octet-counted frame can hold, so every message stays one line.
+//!   octet-counted frame can hold, so every message stays one line. The bound
+//!   holds after escaping: an escaped frame longer than `max_line` is cut there
+//!   (never inside an escape) and reported truncated.
 
 use memchr::memchr2;
 
@@ -141,16 +143,20 @@ pub struct Framer {
 /// times `max_line` for one.
 const KEEP_ESCAPED: usize = 4096;
 
-/// Emit `frame` (stripped) after escaping what `control` escapes in it.
+/// Emit `frame` (stripped) after escaping what `control` escapes in it, held
+/// to `max_line` bytes (an escaped frame cut there is a truncated one).
 fn emit_clean(
     control: ControlChars,
     escaped: &mut Vec<u8>,
     frame: &[u8],
+    max_line: usize,
     truncated: bool,
     emit: &mut impl FnMut(Frame<'_>),
 ) {
-    let clean = control.apply(frame, escaped);
-    emit(if truncated {
+    let (clean, cut) = control.apply_within(frame, max_line, escaped);
+    // Cut short, it is stripped again, as a frame cut at the bound is.
+    let clean = if cut { py_strip(clean) } else { clean };
+    emit(if truncated || cut {
         Frame::Truncated(clean)
     } else {
         Frame::Line(clean)
@@ -211,14 +217,28 @@ impl Framer {
             State::Start | State::Line if !self.buf.is_empty() => {
                 let frame = py_strip(&self.buf);
                 if self.control.scans_terminated_frames() {
-                    emit_clean(self.control, &mut self.escaped, frame, false, &mut emit);
+                    emit_clean(
+                        self.control,
+                        &mut self.escaped,
+                        frame,
+                        self.max_line,
+                        false,
+                        &mut emit,
+                    );
                 } else {
                     emit(Frame::Line(frame));
                 }
             }
             State::Counted { .. } if !self.buf.is_empty() => {
                 let frame = py_strip(&self.buf);
-                emit_clean(self.control, &mut self.escaped, frame, true, &mut emit);
+                emit_clean(
+                    self.control,
+                    &mut self.escaped,
+                    frame,
+                    self.max_line,
+                    true,
+                    &mut emit,
+                );
             }
             _ => {}
         }
@@ -287,7 +307,7 @@ impl Framer {
                 if whole > max {
                     let line = py_strip(&frame[..max]);
                     if scan {
-                        emit_clean(self.control, &mut self.escaped, line, true, emit);
+                        emit_clean(self.control, &mut self.escaped, line, max, true, emit);
                     } else {
                         emit(Frame::Truncated(line));
                     }
@@ -295,7 +315,7 @@ impl Framer {
                     let line = py_strip(frame);
                     if !(nul && line.is_empty()) {
                         if scan {
-                            emit_clean(self.control, &mut self.escaped, line, false, emit);
+                            emit_clean(self.control, &mut self.escaped, line, max, false, emit);
                         } else {
                             emit(Frame::Line(line));
                         }
@@ -312,7 +332,7 @@ impl Framer {
                 self.buf.extend_from_slice(&data[..keep]);
                 let line = py_strip(&self.buf[..max]);
                 if self.control.scans_terminated_frames() {
-                    emit_clean(self.control, &mut self.escaped, line, true, emit);
+                    emit_clean(self.control, &mut self.escaped, line, max, true, emit);
                 } else {
                     emit(Frame::Truncated(line));
                 }
@@ -358,6 +378,7 @@ impl Framer {
             self.control,
             &mut self.escaped,
             py_strip(frame),
+            self.max_line,
             truncate,
             emit,
         );
@@ -632,10 +653,24 @@ mod tests {
                 run_chunks_with(64, &[counted], all)
             );
         }
-        // A truncated counted frame is escaped too.
+        // Escaping happens within the bound: an escape that would cross it
+        // is left out whole, and the frame is reported truncated.
         assert_eq!(
-            frames(8, b"11 <14>a\nb\0c d"),
-            vec![Out::T(b"<14>a#012b#000".to_vec())]
+            frames(16, b"11 <14>a\nb\0c d"),
+            vec![Out::T(b"<14>a#012b#000c".to_vec())]
+        );
+        assert_eq!(
+            frames(9, b"11 <14>a\nb\0c d"),
+            vec![Out::T(b"<14>a#012".to_vec())]
+        );
+        assert_eq!(frames(11, b"5 <14>\0"), vec![l("<14>#000")]);
+        // A frame of max_line NULs stays within max_line once escaped.
+        let nuls = [&b"64 <"[..], &[0u8; 63]].concat();
+        let out = frames(64, &nuls);
+        assert_eq!(out.len(), 1);
+        assert!(
+            matches!(&out[0], Out::T(t) if t.len() <= 64 && t.starts_with(b"<#000")),
+            "{out:?}"
         );
         // LF-ended lines: nothing to escape by default; CR and ESC only when asked.
         assert_eq!(frames(64, b"<14>x\ry\x1b\n"), vec![l("<14>x\ry\x1b")]);
