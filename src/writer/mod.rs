@@ -134,6 +134,9 @@ pub fn run(
     let (mut engine, fallback) = match source.build() {
         Ok(built) => built,
         Err(message) => {
+            // Worded as the receiver's own configuration errors are: the
+            // writer finds what only opening can tell (a file name).
+            let message = format!("logging configuration: {message}");
             let _ = status.write_all(&Status::Failed(message).encode());
             return EXIT_CONFIG;
         }
