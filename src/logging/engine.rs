@@ -116,6 +116,7 @@ impl Engine {
                 0.0,
                 &mut files,
                 0,
+                false,
             )
         };
         // Stream handlers open nothing; should one fail all the same, none is
@@ -142,6 +143,17 @@ impl Engine {
     /// [`Engine::build`] with the clock given: TimedRotatingFileHandler's first
     /// rollover is computed from `now` when its file does not exist yet.
     pub fn build_at(config: &Config, now: f64) -> Result<Engine, ConfigError> {
+        Engine::build_inner(config, now, false)
+    }
+
+    /// [`Engine::build`] for a writer that replaces one that died when
+    /// `after_crash` (see [`crate::writer::Start::AfterCrash`]): files are
+    /// opened without truncating, and a partial last line is cut off.
+    pub fn build_opening(config: &Config, after_crash: bool) -> Result<Engine, ConfigError> {
+        Engine::build_inner(config, super::record::time_now(), after_crash)
+    }
+
+    fn build_inner(config: &Config, now: f64, after_crash: bool) -> Result<Engine, ConfigError> {
         let mut handlers = Vec::with_capacity(config.handlers.len());
         let mut files = Vec::new();
         for spec in &config.handlers {
@@ -169,8 +181,16 @@ impl Engine {
                 .collect();
             let owner = handlers.len();
             handlers.push(
-                Handler::open(spec, formatter, filters, now, &mut files, owner)
-                    .map_err(|e| err(e.to_string()))?,
+                Handler::open(
+                    spec,
+                    formatter,
+                    filters,
+                    now,
+                    &mut files,
+                    owner,
+                    after_crash,
+                )
+                .map_err(|e| err(e.to_string()))?,
             );
         }
         let index = |name: &str| config.handlers.iter().position(|h| h.name == name);
@@ -226,6 +246,16 @@ impl Engine {
     /// What was captured so far (after `end_batch`).
     pub fn captured(&self) -> Option<&Capture> {
         self.io.capture.as_ref()
+    }
+
+    /// What the handlers have to tell the operator (under `pysyslog.writer`)
+    /// since the last call.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in &mut self.files {
+            out.append(&mut f.notes);
+        }
+        out
     }
 
     /// Failure counters of every configured handler, for metrics and tests.

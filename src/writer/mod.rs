@@ -53,24 +53,27 @@ impl EngineSource {
     }
 
     /// Build the engine; also returns what to report when it had to fall back.
-    fn build(&self) -> Result<(Engine, Option<String>), String> {
+    fn build(&self, start: Start) -> Result<(Engine, Option<String>), String> {
+        let after_crash = matches!(start, Start::AfterCrash);
         match self {
             EngineSource::Basic => Ok((Engine::basic_config(), None)),
-            EngineSource::DictConfig(config) => Engine::build(config)
+            EngineSource::DictConfig(config) => Engine::build_opening(config, after_crash)
                 .map(|e| (e, None))
                 .map_err(|e| e.to_string()),
-            EngineSource::Reloaded { config, previous } => match Engine::build(config) {
-                Ok(engine) => Ok((engine, None)),
-                Err(e) => {
-                    let (engine, _) = previous.build()?;
-                    Ok((
+            EngineSource::Reloaded { config, previous } => {
+                match Engine::build_opening(config, after_crash) {
+                    Ok(engine) => Ok((engine, None)),
+                    Err(e) => {
+                        let (engine, _) = previous.build(start)?;
+                        Ok((
                         engine,
                         Some(format!(
                             "the reloaded logging configuration cannot be applied, using the previous one: {e}"
                         )),
                     ))
+                    }
                 }
-            },
+            }
         }
     }
 }
@@ -123,15 +126,37 @@ fn reload(
 /// Exit status of a writer that could not apply its configuration.
 pub const EXIT_CONFIG: i32 = 2;
 
+/// Whether a writer is the collector's first or replaces one that died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At start-up: files are opened as Python opens them (`mode: 'w'`
+    /// truncates).
+    First,
+    /// After a writer died: a file (or stdout, stderr when they are regular
+    /// files) that ends in the middle of a line was cut there by the kill, in
+    /// a batch the dead writer never acknowledged; the partial line is cut
+    /// off before anything is appended, and the replay writes that batch
+    /// whole. Cutting rather than ending the line keeps every line one that a
+    /// peer sent: an ended fragment would be a line nobody sent. Nothing is
+    /// truncated for `mode: 'w'`: what the dead writer wrote was acknowledged.
+    AfterCrash,
+}
+
 /// The writer's main loop. Returns the process exit status. Batches arrive
 /// whole, or as references into `slots` (see [`crate::ipc::slots`]).
 pub fn run(
     source: &EngineSource,
+    start: Start,
     data: IpcBytesReceiver,
     mut status: UnixStream,
     slots: &Slots,
 ) -> i32 {
-    let (mut engine, fallback) = match source.build() {
+    // Before the engine opens (and its stream handlers write to) anything.
+    let mut notices = match start {
+        Start::AfterCrash => crate::logging::cut_torn_streams(),
+        Start::First => Vec::new(),
+    };
+    let (mut engine, fallback) = match source.build(start) {
         Ok(built) => built,
         Err(message) => {
             // Worded as the receiver's own configuration errors are: the
@@ -153,6 +178,19 @@ pub fn run(
             created: time_now(),
             relative_created: 0.0,
         });
+        engine.end_batch();
+    }
+    notices.append(&mut engine.take_notices());
+    if !notices.is_empty() {
+        for text in &notices {
+            engine.handle(&LogRecord {
+                name: LOGGER,
+                msg: text,
+                levelno: level::WARNING,
+                created: time_now(),
+                relative_created: 0.0,
+            });
+        }
         engine.end_batch();
     }
     while let Ok(message) = data.recv() {

@@ -16,6 +16,7 @@ use super::rotating;
 use super::stats::{EmitFailure, Stats, MAX_PENDING_BYTES};
 use super::stream::Io;
 use super::timed::Timed;
+use super::torn::cut_torn_tail;
 use crate::logging::oserror::{os_error_text, PathError};
 use crate::logging::record::LogRecord;
 use crate::logging::spec::{FileArgs, HandlerClass};
@@ -51,6 +52,11 @@ pub struct FileOut {
     /// The path was stat'ed in this batch.
     checked: bool,
     pending: Vec<u8>,
+    /// This writer replaces one that died: the first open cuts a partial
+    /// last line (see [`crate::writer::Start::AfterCrash`]).
+    after_crash: bool,
+    /// What to tell the operator under `pysyslog.writer` (taken by the engine).
+    pub notes: Vec<String>,
 }
 
 /// A file handler that cannot be built.
@@ -76,8 +82,14 @@ pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
 }
 
 impl FileOut {
-    /// Build from the class; opens the file unless `delay`.
-    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, OpenError> {
+    /// Build from the class; opens the file unless `delay`. `after_crash`:
+    /// this writer replaces one that died.
+    pub fn new(
+        class: &HandlerClass,
+        now: f64,
+        owner: usize,
+        after_crash: bool,
+    ) -> Result<FileOut, OpenError> {
         let (args, watched, rollover) = match class {
             HandlerClass::File(a) => (a, false, Rollover::Never),
             HandlerClass::Watched(a) => (a, true, Rollover::Never),
@@ -117,7 +129,8 @@ impl FileOut {
         };
         let mut f = FileOut {
             owner,
-            truncate_next_open: args.truncate,
+            // What a dead writer wrote in `mode: 'w'` was acknowledged: keep it.
+            truncate_next_open: args.truncate && !after_crash,
             args: args.clone(),
             watched,
             rollover,
@@ -127,6 +140,8 @@ impl FileOut {
             path_irregular: false,
             checked: false,
             pending: Vec::new(),
+            after_crash,
+            notes: Vec::new(),
         };
         if !f.args.delay {
             f.open()?;
@@ -170,12 +185,27 @@ impl FileOut {
         if self.truncate_next_open {
             o.write(true).truncate(true).create(true);
         } else {
-            o.append(true).create(true);
+            // Reading only to find a torn line's start after a crash.
+            o.append(true).create(true).read(self.after_crash);
         }
         let f = o
             .open(self.path())
             .map_err(|e| PathError::new(e, self.path()))?;
-        let m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+        let mut m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+        if std::mem::take(&mut self.after_crash) && m.file_type().is_file() {
+            let end = self.args.terminator.as_bytes().last().copied();
+            let cut = end
+                .map(|end| cut_torn_tail(&f, m.len(), end))
+                .transpose()
+                .map_err(|e| PathError::new(e, self.path()))?;
+            if let Some(bytes @ 1..) = cut {
+                self.notes.push(format!(
+                    "cut {bytes} bytes at the end of {}: the partial line the writer that died left there (its batch is written again whole)",
+                    self.path().display()
+                ));
+                m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+            }
+        }
         self.truncate_next_open = false;
         self.dev_ino = Some((m.dev(), m.ino()));
         self.size = m.len() + self.pending.len() as u64;

@@ -150,3 +150,48 @@ impl StreamOut {
         buf.extend_from_slice(self.terminator.as_bytes());
     }
 }
+
+/// After a writer died: cut a partial last line off stdout and stderr where
+/// they are regular files (see [`crate::writer::Start::AfterCrash`]), and put
+/// an offset left beyond the new end back to it (the descriptors are shared
+/// with the receiver and whoever started it, and a write past the end would
+/// leave a hole). A pipe or terminal cannot be cut: its reader may see the
+/// partial line joined to the first replayed one. Returns what to report.
+pub fn cut_torn_streams() -> Vec<String> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut notes = Vec::new();
+    for (fd, name) in [(1, "stdout"), (2, "stderr")] {
+        // SAFETY: fds 1 and 2 stay open for the life of the process; the
+        // File is never dropped (ManuallyDrop), so it never closes them.
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        // The descriptor may be write-only (`>`): read through a new one.
+        let cut = std::fs::File::open(format!("/proc/self/fd/{fd}"))
+            .and_then(|reader| super::torn::complete_lines_len(&reader, meta.len(), b'\n'))
+            .and_then(|keep| {
+                if keep < meta.len() {
+                    file.set_len(keep)?;
+                }
+                Ok(meta.len() - keep)
+            });
+        match cut {
+            Ok(0) => {}
+            Ok(n) => notes.push(format!(
+                "cut {n} bytes at the end of {name}: the partial line the writer that died left there (its batch is written again whole)"
+            )),
+            Err(e) => notes.push(format!("cannot check {name} for a partial line: {e}")),
+        }
+        if let Ok(meta) = file.metadata() {
+            // SAFETY: lseek on a descriptor this process holds open.
+            let at = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) };
+            if at > 0 && at as u64 > meta.len() {
+                // SAFETY: as above.
+                unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
+            }
+        }
+    }
+    notes
+}
