@@ -174,9 +174,36 @@ fn write_failures_are_counted_and_do_not_stop_other_handlers() {
         .find(|h| h.name == "full")
         .unwrap();
     assert_eq!(full.write_errors, 2, "retried at the next batch");
-    let diag = String::from_utf8_lossy(&e.captured().unwrap().diag).into_owned();
-    assert!(diag.contains("No space left on device"), "{diag}");
-    assert_eq!(diag.lines().count(), 1, "rate-limited: {diag}");
+    assert_eq!(full.dropped, 0, "kept, not dropped");
+    // One warning when the failure starts, for the writer to log.
+    let notices = e.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].starts_with(
+            "handler 'full' writing /dev/full failed: [Errno 28] No space left on device"
+        ),
+        "{notices:?}"
+    );
+    // The writer holds every later batch back (backpressure) and retries.
+    assert!(e.holding() && e.unwritten());
+    e.retry();
+    assert!(
+        e.take_notices().is_empty(),
+        "reminders at most once a minute"
+    );
+
+    // With on_failure: drop the same failure holds nothing back.
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, {FMT}, "handlers": {{"full": {{"class": "logging.FileHandler", "filename": "/dev/full", "formatter": "b",
+                ".": {{"on_failure": "drop"}}}}}},
+            "root": {{"level": "INFO", "handlers": ["full"]}}}}"#
+        ),
+    );
+    e.handle(&rec("a", "x"));
+    e.end_batch();
+    assert!(!e.holding() && e.unwritten());
 }
 
 #[test]
@@ -429,5 +456,40 @@ fn after_a_crash_partial_last_lines_are_cut_and_nothing_is_truncated() {
     assert!(
         notices[0].starts_with("cut 6 bytes at the end of "),
         "{notices:?}"
+    );
+}
+
+/// `".": {"fsync": true}` syncs each batch before it is acknowledged, and
+/// `on_failure` takes only `hold` or `drop`; neither is warned about as an
+/// attribute without effect.
+#[test]
+fn fsync_and_on_failure_are_file_handler_attributes() {
+    let d = dir("fsync");
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, {FMT}, "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "f.log", "formatter": "b",
+                ".": {{"fsync": true, "on_failure": "hold"}}}}}},
+            "root": {{"level": "INFO", "handlers": ["f"]}}}}"#
+        ),
+    );
+    e.handle(&rec("a", "synced"));
+    e.end_batch();
+    assert!(!e.unwritten());
+    assert_eq!(
+        std::fs::read_to_string(d.join("f.log")).unwrap(),
+        "a synced\n"
+    );
+    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"fsync": 1}}}}"#;
+    let c = Config::from_json_str_in(json, Path::new("logging.json"), &d).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"on_failure": "ignore"}}}}"#;
+    let err = Config::from_json_str_in(json, Path::new("logging.json"), &d)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("on_failure must be 'hold' or 'drop', not 'ignore'"),
+        "{err}"
     );
 }

@@ -229,3 +229,270 @@ fn killed_writers_leave_no_torn_line_in_a_timed_rotating_file_handler() {
         5,
     );
 }
+
+/// A small tmpfs mounted for one test (the tests run as root), unmounted on
+/// drop even when the test fails.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount tmpfs (the tests run as root)");
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fill the file system: a file of zeros until ENOSPC.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut f = fs::File::create(&path).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        // The last bytes a partial block left.
+        while f.write_all(&block[..512]).is_ok() {}
+        while f.write_all(&block[..1]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // A process of the test still holds a file there.
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+}
+
+/// `VmHWM` (peak resident memory) of a process, in KiB.
+fn peak_rss_kib(pid: i32) -> u64 {
+    proc_status(pid, "VmHWM")
+        .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The collector with `out` (JSON members) on the full tmpfs and `side`, a
+/// FileHandler on an ordinary disk, both `%(message)s`; its own messages on
+/// stderr; reminders every second.
+fn start_on_full_disk(disk: &Tmpfs, out: &str, side: &Path) -> Collector {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("logging.json");
+    let out_log = disk.path().join("out.log");
+    let text = format!(
+        r#"{{"version": 1,
+          "formatters": {{"m": {{"format": "%(message)s"}}}},
+          "handlers": {{
+            "out": {{{out}, "filename": "{}", "formatter": "m"}},
+            "side": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "m"}},
+            "own": {{"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}}}},
+          "loggers": {{"pysyslog": {{"level": "INFO", "handlers": ["own"], "propagate": false}}}},
+          "root": {{"level": "INFO", "handlers": ["out", "side"]}}}}"#,
+        out_log.display(),
+        side.display()
+    );
+    fs::write(&path, text).expect("config");
+    Collector::start_with(
+        "127.0.0.1",
+        &["--logging-config", &path.display().to_string()],
+        &[("PYSYSLOG_FAILURE_REMINDER_SECS", "1")],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    )
+}
+
+fn flood_in_background(
+    port: u16,
+    run: &str,
+    connections: u64,
+    lines: u64,
+    size: usize,
+) -> std::thread::JoinHandle<serde_json::Value> {
+    let args: Vec<String> = [
+        "-c".into(),
+        connections.to_string(),
+        "-n".into(),
+        lines.to_string(),
+        "-s".into(),
+        size.to_string(),
+        "--run-id".into(),
+        run.to_owned(),
+    ]
+    .to_vec();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        flood(port, &args)
+    })
+}
+
+/// The full disk holds the sender back instead of dropping: nothing is
+/// written and the flood does not finish while the disk is full, both
+/// processes stay small, the three warnings come, and once space is freed
+/// every line is in the file exactly once, continuing where the disk filled.
+#[test]
+fn a_full_disk_slows_the_senders_and_loses_nothing() {
+    const CONNECTIONS: u64 = 4;
+    const LINES: u64 = 100_000;
+    const SIZE: usize = 100;
+    let disk = Tmpfs::mount("48m");
+    let side_dir = tempfile::tempdir().expect("tempdir");
+    let side = side_dir.path().join("side.log");
+    let c = start_on_full_disk(&disk, r#""class": "logging.FileHandler""#, &side);
+    let writer = c.writer_pid().expect("writer");
+    let start_rss = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    let filler = disk.fill();
+    let run = format!("d{}", std::process::id());
+    let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
+    wait_until("the warning that writes fail", || {
+        c.stderr_text().contains("handler 'out' writing")
+    });
+    wait_until("a reminder", || {
+        c.stderr_text().contains("still failing after")
+    });
+    // The disk stays full for a while: this is the scenario.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!sender.is_finished(), "the sender was not slowed down");
+    let err = c.stderr_text();
+    assert!(
+        err.contains("No space left on device") && err.contains("holding its lines"),
+        "{err}"
+    );
+    // The queue (1 MiB) and one read buffer in the receiver, one batch and
+    // its formatted output in the writer, allocator slack.
+    let bound = start_rss + 1024 + 128 + 4 * 64 + 4096;
+    let peak = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    assert!(peak <= bound, "peak RSS {peak} KiB above {bound} KiB");
+    assert_eq!(c.writer_pid(), Some(writer), "the writer was not replaced");
+    fs::remove_file(filler).expect("free space");
+    let report = sender.join().expect("flood");
+    assert_eq!(report["lines"], CONNECTIONS * LINES, "{report}");
+    let out = disk.path().join("out.log");
+    let deadline = Instant::now() + PATIENCE;
+    let (scan_out, scan_side) = loop {
+        let (o, s) = (
+            scan(std::slice::from_ref(&out), &run, SIZE),
+            scan(std::slice::from_ref(&side), &run, SIZE),
+        );
+        let done = |s: &Scan| s.seen.len() as u64 == CONNECTIONS * LINES;
+        if (done(&o) && done(&s)) || Instant::now() > deadline {
+            break (o, s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for (name, s) in [("out", &scan_out), ("side", &scan_side)] {
+        assert!(
+            s.bad.is_empty(),
+            "{name}: {:?}",
+            &s.bad[..s.bad.len().min(3)]
+        );
+        assert_eq!(
+            s.seen.len() as u64,
+            CONNECTIONS * LINES,
+            "{name}: lines lost"
+        );
+        assert!(s.seen.values().all(|&n| n == 1), "{name}: duplicates");
+    }
+    wait_until("the recovery warning", || {
+        c.stderr_text().contains("succeeds again after")
+    });
+    let err = c.stderr_text();
+    let recovered = err
+        .lines()
+        .find(|l| l.contains("succeeds again after"))
+        .unwrap_or_default();
+    assert!(recovered.contains("none lost"), "{recovered}");
+    let peak = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    assert!(
+        peak <= bound,
+        "peak RSS {peak} KiB above {bound} KiB after the drain"
+    );
+    eprintln!("full disk: {recovered}; peak RSS {peak} KiB, bound {bound} KiB");
+}
+
+/// `on_failure: drop` on the full disk's handler: the other handler gets
+/// every line at full speed, the failing one drops beyond its bound, and
+/// every drop is counted: the lines written plus the drops reported are all
+/// the lines sent.
+#[test]
+fn on_failure_drop_spares_the_other_handlers_and_counts_every_drop() {
+    const CONNECTIONS: u64 = 4;
+    const LINES: u64 = 50_000;
+    const SIZE: usize = 100;
+    let disk = Tmpfs::mount("32m");
+    let side_dir = tempfile::tempdir().expect("tempdir");
+    let side = side_dir.path().join("side.log");
+    let c = start_on_full_disk(
+        &disk,
+        r#""class": "logging.FileHandler", ".": {"on_failure": "drop"}"#,
+        &side,
+    );
+    assert!(
+        !c.stderr_text().contains("no effect"),
+        "on_failure is used: {}",
+        c.stderr_text()
+    );
+    let filler = disk.fill();
+    let run = format!("p{}", std::process::id());
+    let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
+    let report = sender
+        .join()
+        .expect("flood: finishes while the disk is full");
+    assert_eq!(report["lines"], CONNECTIONS * LINES, "{report}");
+    wait_until("every line in the other handler's file", || {
+        scan(std::slice::from_ref(&side), &run, SIZE).seen.len() as u64 == CONNECTIONS * LINES
+    });
+    let out = disk.path().join("out.log");
+    assert!(
+        scan(std::slice::from_ref(&out), &run, SIZE).seen.is_empty(),
+        "the disk is still full"
+    );
+    wait_until("a reminder counting drops", || {
+        c.stderr_text()
+            .lines()
+            .any(|l| l.contains("still failing after") && l.contains("dropped (on_failure: drop)"))
+    });
+    fs::remove_file(filler).expect("free space");
+    wait_until("the recovery warning", || {
+        c.stderr_text().contains("succeeds again after")
+    });
+    let err = c.stderr_text();
+    let recovered = err
+        .lines()
+        .find(|l| l.contains("succeeds again after"))
+        .unwrap_or_default()
+        .to_owned();
+    let dropped: u64 = recovered
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" dropped (on_failure: drop)"))
+        .and_then(|n| n.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no drop count in {recovered:?}"));
+    let written = scan(std::slice::from_ref(&out), &run, SIZE);
+    assert!(
+        written.bad.is_empty(),
+        "{:?}",
+        &written.bad[..written.bad.len().min(3)]
+    );
+    assert!(dropped > 0, "{recovered}");
+    assert_eq!(
+        written.seen.len() as u64 + dropped,
+        CONNECTIONS * LINES,
+        "written and dropped make every line: {recovered}"
+    );
+    eprintln!("on_failure drop: {recovered}");
+}

@@ -15,8 +15,11 @@
 //! - A delayed FileHandler whose file cannot be opened drops the record for
 //!   that handler (rate-limited warning, counter); Python raises out of
 //!   `logger.info()`, which kills pysyslog's writer.
-//! - Write errors (ENOSPC, EIO) keep the batch for a retry at the next batch
-//!   (bounded), with rate-limited warnings; Python drops silently.
+//! - Write errors (ENOSPC, EIO) keep what could not be written and hold
+//!   every later batch back until a retry succeeds ([`Engine::holding`]), or
+//!   with `on_failure: drop` keep a bounded amount and drop beyond it; a
+//!   warning when an output starts failing, reminders, and one when it
+//!   recovers ([`Engine::take_notices`]). Python drops silently.
 //! - SysLogHandler over TCP does not fail start-up when the peer is down, and
 //!   reconnects with backoff after a peer restart; it never blocks the writer
 //!   (bounded queue, drops counted). Python fails at start-up, or never
@@ -30,7 +33,8 @@
 //! - `reopen` (SIGHUP) reopens files in append mode, also those configured
 //!   with `mode: 'w'` (which are truncated only when first opened).
 //! - A `.` attribute no pysyslog handler reads (anything but `terminator`,
-//!   and `ident`/`append_nul` on SysLogHandler) is accepted with a warning
+//!   `on_failure` and `fsync` on file handlers, and `ident`/`append_nul` on
+//!   SysLogHandler) is accepted with a warning
 //!   naming it, logged under `pysyslog.config`; Python sets it and runs.
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
@@ -251,11 +255,38 @@ impl Engine {
     /// What the handlers have to tell the operator (under `pysyslog.writer`)
     /// since the last call.
     pub fn take_notices(&mut self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.io.notes);
         for f in &mut self.files {
             out.append(&mut f.notes);
         }
         out
+    }
+
+    /// After [`Engine::end_batch`]: an output whose writes fail keeps what
+    /// it could not write and holds every batch back (its policy is
+    /// `on_failure: hold`, the default, or it is a stream). The writer then
+    /// neither acknowledges the batch nor takes the next one, so the
+    /// receiver's queue fills and it stops reading: backpressure.
+    pub fn holding(&self) -> bool {
+        self.io.holds() || self.files.iter().any(FileOut::holds)
+    }
+
+    /// After [`Engine::end_batch`]: something waits for a write that failed
+    /// (held, or kept within `on_failure: drop`'s bound); the writer retries
+    /// on a timer ([`Engine::retry`]).
+    pub fn unwritten(&self) -> bool {
+        self.io.holds() || self.files.iter().any(FileOut::unwritten)
+    }
+
+    /// Try the failed writes again (they continue where they stopped), and
+    /// remind the operator of outputs that still fail (at most once a minute).
+    pub fn retry(&mut self) {
+        self.end_batch();
+        for f in &mut self.files {
+            let h = &self.handlers[f.owner];
+            f.remind(&h.name);
+        }
+        self.io.remind();
     }
 
     /// Failure counters of every configured handler, for metrics and tests.

@@ -9,12 +9,21 @@
 //! ends when the receiver closes the data channel (graceful stop, or the receiver
 //! died): the writer then writes what it has, closes its handlers and exits, so
 //! it is never orphaned.
+//!
+//! Output failures are backpressure: while an output whose writes fail holds
+//! what it could not write ([`Engine::holding`]), the writer acknowledges
+//! nothing and takes no further batch, so the receiver's queue fills and it
+//! stops reading sockets. It retries on a timer (100 ms, doubling up to
+//! 3.2 s), not only when a batch arrives, acknowledges the held batch once
+//! the write succeeds, and meanwhile watches the status stream for the
+//! receiver's end. Memory stays bounded by the receiver's queue bounds: the
+//! writer holds at most the batch it had taken.
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
@@ -181,19 +190,56 @@ pub fn run(
         engine.end_batch();
     }
     notices.append(&mut engine.take_notices());
-    if !notices.is_empty() {
-        for text in &notices {
-            engine.handle(&LogRecord {
-                name: LOGGER,
-                msg: text,
-                levelno: level::WARNING,
-                created: time_now(),
-                relative_created: 0.0,
-            });
+    log_notices(&mut engine, notices, started);
+    let mut retry = Retry::default();
+    // The batch every handler has taken but a failing output holds: it is
+    // acknowledged once that output's writes succeed again.
+    let mut held: Option<u64> = None;
+    loop {
+        if !engine.unwritten() {
+            retry.stop();
+        } else {
+            let now = retry.start();
+            if now >= retry.at {
+                engine.retry();
+                let notices = engine.take_notices();
+                log_notices(&mut engine, notices, started);
+                retry.tried(engine.unwritten());
+                if !engine.holding() {
+                    if let Some(seq) = held.take() {
+                        if status.write_all(&Status::Ack(seq).encode()).is_err() {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            if engine.holding() {
+                // Take no batch: wait for the next try, or the receiver's end.
+                if receiver_gone(&status, retry.at.saturating_duration_since(now)) {
+                    break;
+                }
+                continue;
+            }
         }
-        engine.end_batch();
-    }
-    while let Ok(message) = data.recv() {
+        // Outputs with `on_failure: drop` may wait for a retry meanwhile:
+        // batches are taken without blocking past it.
+        let message = if retry.active {
+            match data.try_recv() {
+                Ok(message) => message,
+                Err(ipc_channel::TryRecvError::Empty) => {
+                    let wait = retry.at.saturating_duration_since(Instant::now());
+                    std::thread::sleep(wait.min(DROP_POLICY_POLL));
+                    continue;
+                }
+                Err(_) => break,
+            }
+        } else {
+            match data.recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            }
+        };
         let seq = match SlotRef::decode(&message) {
             None => write_batch(&mut engine, &message, started),
             // The slot is lent for the write only: the ack below frees it.
@@ -204,14 +250,111 @@ pub fn run(
                     None
                 }),
         };
+        let notices = engine.take_notices();
+        log_notices(&mut engine, notices, started);
         if let Some(seq) = seq {
-            if status.write_all(&Status::Ack(seq).encode()).is_err() {
+            if engine.holding() {
+                held = Some(seq);
+            } else if status.write_all(&Status::Ack(seq).encode()).is_err() {
                 break;
             }
         }
     }
     engine.close();
+    if engine.unwritten() {
+        eprintln!(
+            "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
+        );
+    }
     0
+}
+
+/// How often the writer looks for a batch while an `on_failure: drop`
+/// output waits for its retry (it has no channel to wait on with a timeout).
+const DROP_POLICY_POLL: Duration = Duration::from_millis(10);
+
+/// The first retry of a failed write comes after this, each next one after
+/// twice as long, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_millis(3200);
+
+/// When the failed writes are tried again.
+#[derive(Debug)]
+struct Retry {
+    active: bool,
+    delay: Duration,
+    at: Instant,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            active: false,
+            delay: RETRY_FIRST,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl Retry {
+    /// Writes failed: the first try is scheduled unless one is. Returns now.
+    fn start(&mut self) -> Instant {
+        let now = Instant::now();
+        if !self.active {
+            self.active = true;
+            self.delay = RETRY_FIRST;
+            self.at = now + self.delay;
+        }
+        now
+    }
+
+    /// A try was made; if writes still fail, the next comes later.
+    fn tried(&mut self, still_failing: bool) {
+        if still_failing {
+            self.delay = (self.delay * 2).min(RETRY_MAX);
+            self.at = Instant::now() + self.delay;
+        } else {
+            self.stop();
+        }
+    }
+
+    fn stop(&mut self) {
+        self.active = false;
+    }
+}
+
+/// Wait up to `timeout` for the receiver to go away (the status stream,
+/// which the receiver never writes to, becomes readable or hangs up).
+fn receiver_gone(status: &UnixStream, timeout: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd {
+        fd: status.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
+    n > 0 && fds[0].revents != 0
+}
+
+/// Log what the engine has to tell the operator, under `pysyslog.writer`.
+fn log_notices(engine: &mut Engine, notices: Vec<String>, started: Instant) {
+    if notices.is_empty() {
+        return;
+    }
+    let created = time_now();
+    let relative_created = started.elapsed().as_secs_f64() * 1000.0;
+    for text in &notices {
+        engine.handle(&LogRecord {
+            name: LOGGER,
+            msg: text,
+            levelno: level::WARNING,
+            created,
+            relative_created,
+        });
+    }
+    engine.end_batch();
 }
 
 /// Text from the wire: invalid UTF-8 becomes U+FFFD (pysyslog's writer died on

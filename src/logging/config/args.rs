@@ -15,7 +15,7 @@ use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
 use crate::logging::spec::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, StreamTarget, SyslogAddress, When,
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When,
 };
 
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
@@ -279,6 +279,8 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
         errors,
         delay: kw.flag("delay", false)?,
         terminator: "\n".into(),
+        on_failure: OnFailure::Hold,
+        fsync: false,
     })
 }
 
