@@ -31,15 +31,21 @@ fn flood(port: u16, args: &[&str]) -> serde_json::Value {
     })
 }
 
-/// A configuration with `handler` (JSON members, without `filename`) writing
-/// `%(message)s` to `out.log`, and the collector's own messages on stderr.
+/// A configuration with `handler` (JSON members) writing `%(message)s` to
+/// `out.log` (or stdout, for a StreamHandler), and the collector's own
+/// messages on stderr.
 fn config(dir: &Path, handler: &str) -> PathBuf {
     let path = dir.join("logging.json");
+    let filename = if handler.contains("StreamHandler") {
+        ""
+    } else {
+        r#", "filename": "out.log""#
+    };
     let text = format!(
         r#"{{"version": 1,
           "formatters": {{"m": {{"format": "%(message)s"}}}},
           "handlers": {{
-            "out": {{{handler}, "filename": "out.log", "formatter": "m"}},
+            "out": {{{handler}{filename}, "formatter": "m"}},
             "own": {{"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}}}},
           "loggers": {{"pysyslog": {{"level": "INFO", "handlers": ["own"], "propagate": false}}}},
           "root": {{"level": "INFO", "handlers": ["out"]}}}}"#
@@ -48,8 +54,13 @@ fn config(dir: &Path, handler: &str) -> PathBuf {
     path
 }
 
-/// Every file the handler wrote: `out.log` and its rotated siblings.
+/// Every file the handler wrote: `out.log` and its rotated siblings, or the
+/// collector's stdout.
 fn outputs(dir: &Path) -> Vec<PathBuf> {
+    let stdout = dir.join("stdout.log");
+    if fs::metadata(&stdout).is_ok_and(|m| m.len() > 0) {
+        return vec![stdout];
+    }
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .expect("read dir")
         .filter_map(|e| e.ok())
@@ -202,7 +213,8 @@ fn killed_writers_leave_whole_lines(handler: &str, kills: usize) {
 }
 
 // Five kills per collector: the restart budget allows five within a minute.
-// Twenty in all, over the four classes that append to files.
+// Twenty in all over the four classes that append to files, and five more
+// for stdout.
 
 #[test]
 fn killed_writers_leave_no_torn_line_in_a_file_handler() {
@@ -218,6 +230,16 @@ fn killed_writers_leave_no_torn_line_in_a_watched_file_handler() {
 fn killed_writers_leave_no_torn_line_in_a_rotating_file_handler() {
     killed_writers_leave_whole_lines(
         r#""class": "logging.handlers.RotatingFileHandler", "maxBytes": 4000000, "backupCount": 100"#,
+        5,
+    );
+}
+
+/// stdout redirected to a file (`>`, not O_APPEND: the offset is shared with
+/// the receiver and is put back after the cut).
+#[test]
+fn killed_writers_leave_no_torn_line_on_stdout_redirected_to_a_file() {
+    killed_writers_leave_whole_lines(
+        r#""class": "logging.StreamHandler", "stream": "ext://sys.stdout""#,
         5,
     );
 }
