@@ -518,3 +518,77 @@ fn on_failure_drop_spares_the_other_handlers_and_counts_every_drop() {
     );
     eprintln!("on_failure drop: {recovered}");
 }
+
+/// stdout redirected to a file on the full disk holds as a file handler
+/// does: the sender is slowed, the warnings come, and once space is freed
+/// every line is on stdout exactly once.
+#[test]
+fn a_full_disk_behind_stdout_holds_and_loses_nothing() {
+    const CONNECTIONS: u64 = 2;
+    const LINES: u64 = 100_000;
+    const SIZE: usize = 100;
+    let disk = Tmpfs::mount("32m");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(
+        dir.path(),
+        r#""class": "logging.StreamHandler", "stream": "ext://sys.stdout""#,
+    );
+    let stdout = disk.path().join("stdout.log");
+    let stderr = dir.path().join("stderr.log");
+    let port = free_port();
+    let mut child = Stopped(
+        Command::new(BIN)
+            .args(["127.0.0.1", &port.to_string(), "--logging-config"])
+            .arg(&cfg)
+            .env("PYSYSLOG_FAILURE_REMINDER_SECS", "1")
+            .stdout(fs::File::create(&stdout).expect("stdout"))
+            .stderr(fs::File::create(&stderr).expect("stderr"))
+            .spawn()
+            .expect("spawn"),
+    );
+    let err = || fs::read_to_string(&stderr).unwrap_or_default();
+    wait_until("the banner", || err().contains("Listening for syslog"));
+    let filler = disk.fill();
+    let run = format!("o{}", std::process::id());
+    let sender = flood_in_background(port, &run, CONNECTIONS, LINES, SIZE);
+    wait_until("the warning that writes fail", || {
+        err().contains("writing to stdout failed")
+    });
+    wait_until("a reminder", || {
+        err().contains("writing to stdout still failing")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!sender.is_finished(), "the sender was not slowed down");
+    fs::remove_file(filler).expect("free space");
+    sender.join().expect("flood");
+    let files = [stdout.clone()];
+    wait_until("every line on stdout", || {
+        scan(&files, &run, SIZE).seen.len() as u64 == CONNECTIONS * LINES
+    });
+    let s = scan(&files, &run, SIZE);
+    assert!(s.bad.is_empty(), "{:?}", &s.bad[..s.bad.len().min(3)]);
+    assert!(s.seen.values().all(|&n| n == 1), "duplicates");
+    wait_until("the recovery warning", || {
+        err().contains("writing to stdout succeeds again after")
+    });
+    assert!(err().contains("none lost"), "{}", err());
+    signal(child.0.id() as i32, libc::SIGTERM);
+    assert!(child.0.wait().expect("wait").success());
+}
+
+/// A collector started by hand, killed (by its PID) if the test fails first,
+/// so that the tmpfs can be unmounted.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let kids = children(self.0.id() as i32);
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            for kid in kids {
+                signal(kid, libc::SIGKILL);
+            }
+        }
+    }
+}
