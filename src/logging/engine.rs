@@ -422,7 +422,7 @@ impl Engine {
         }
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];
-            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+            f.end_batch(&mut h.stats, &h.name);
         }
         self.io.flush();
     }
@@ -454,7 +454,7 @@ impl Engine {
         }
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];
-            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+            f.end_batch(&mut h.stats, &h.name);
             f.close();
         }
         self.io.flush();

@@ -239,7 +239,7 @@ impl FileOut {
         if self.watched && self.file.is_some() {
             let same = st.is_some_and(|m| Some((m.dev(), m.ino())) == self.dev_ino);
             if !same {
-                self.write_pending(io, stats, name);
+                self.write_pending(stats, name);
                 self.file = None;
                 if let Err(e) = self.open() {
                     stats.write_errors += 1;
@@ -273,7 +273,7 @@ impl FileOut {
                         self.open()?;
                     }
                     if self.size + char_len(line) as u64 + 1 >= max_bytes {
-                        self.write_pending(io, stats, name);
+                        self.write_pending(stats, name);
                     }
                     // While writes fail, the file rolls over once they succeed:
                     // what is held belongs in the current file.
@@ -290,7 +290,7 @@ impl FileOut {
                 let now = record.created.floor() as i64;
                 let due = now >= t.rollover_at;
                 if due && !self.pending.is_empty() {
-                    self.write_pending(io, stats, name);
+                    self.write_pending(stats, name);
                 }
                 // As for size: while writes fail, the file rolls over later.
                 let Rollover::Time(t) = &mut self.rollover else {
@@ -418,7 +418,7 @@ impl FileOut {
     /// Write the batch buffer (and `fdatasync` it with `fsync`); on failure
     /// keep it, and the bytes on disk continue where they stopped at the
     /// next try (appends; a partial write is not written again).
-    fn write_pending(&mut self, _io: &mut Io, stats: &mut Stats, name: &str) {
+    fn write_pending(&mut self, stats: &mut Stats, name: &str) {
         if !self.unwritten() {
             return;
         }
@@ -474,8 +474,8 @@ impl FileOut {
     }
 
     /// End of batch: one write; the path is stat'ed again next batch.
-    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
-        self.write_pending(io, stats, name);
+    pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
+        self.write_pending(stats, name);
         self.checked = false;
     }
 
