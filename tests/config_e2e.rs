@@ -221,6 +221,66 @@ fn an_invalid_config_is_one_line_with_the_file_and_exit_2() {
             && err.contains("No such file or directory"),
         "{err}"
     );
+    // Worded as every other configuration error: a bad file name is found
+    // by the writer, the rest by the receiver; the operator sees one kind.
+    for filename in ["/nonexistent/dir/x.log", "/", "a\\u0000b"] {
+        let err = refused_config(&format!(
+            r#"{{"version": 1, "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "{filename}"}}}},
+                "root": {{"level": "INFO", "handlers": ["f"]}}}}"#
+        ));
+        assert!(
+            err.starts_with("pysyslog: error: logging configuration: "),
+            "{err}"
+        );
+    }
+}
+
+/// Python's ints have no size: `maxBytes` (and every integer argument) past
+/// 2^63 and past 2^64 is accepted, as CPython accepts it, and an integer
+/// refused for its value is printed whole, never rounded to a float.
+#[test]
+fn integer_arguments_beyond_64_bits_are_taken_as_python_takes_them() {
+    for max_bytes in ["9223372036854775808", "100000000000000000000"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("big.json");
+        let text = format!(
+            r#"{{"version": 1, "formatters": {{"m": {{"format": "%(message)s"}}}},
+               "handlers": {{"r": {{"class": "logging.handlers.RotatingFileHandler",
+                 "filename": "r.log", "maxBytes": {max_bytes}, "backupCount": 2, "formatter": "m"}}}},
+               "root": {{"level": "INFO", "handlers": ["r"]}}}}"#
+        );
+        fs::write(&config, &text).expect("config");
+        let py = Command::new("python3")
+            .args(["-c", "import json, logging.config, sys; logging.config.dictConfig(json.load(open(sys.argv[1]))); print(logging.getLogger().handlers[0].maxBytes)"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .output()
+            .expect("python3");
+        assert_eq!(
+            String::from_utf8_lossy(&py.stdout).trim(),
+            max_bytes,
+            "CPython takes it: {}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        // The banner goes where the root's records go: r.log.
+        let log =
+            |c: &Collector| fs::read_to_string(c.dir.path().join("r.log")).unwrap_or_default();
+        let c = Collector::start_on(
+            "127.0.0.1",
+            &["--logging-config", &config.display().to_string()],
+            |c| log(c).contains("Listening for syslog"),
+        );
+        c.send(b"a line\n");
+        wait_until("the line in r.log", || log(&c).ends_with("\na line\n"));
+    }
+    let err = refused_config(
+        r#"{"version": 1, "handlers": {"s": {"class": "logging.handlers.SysLogHandler",
+            "address": ["127.0.0.1", 100000000000000000000]}}, "root": {"handlers": ["s"]}}"#,
+    );
+    assert!(
+        err.contains("address port must be an integer 0-65535, not 100000000000000000000"),
+        "{err}"
+    );
 }
 
 /// A `.` attribute pysyslog does not use (`foo`) is set by Python, which runs;

@@ -174,9 +174,36 @@ fn write_failures_are_counted_and_do_not_stop_other_handlers() {
         .find(|h| h.name == "full")
         .unwrap();
     assert_eq!(full.write_errors, 2, "retried at the next batch");
-    let diag = String::from_utf8_lossy(&e.captured().unwrap().diag).into_owned();
-    assert!(diag.contains("No space left on device"), "{diag}");
-    assert_eq!(diag.lines().count(), 1, "rate-limited: {diag}");
+    assert_eq!(full.dropped, 0, "kept, not dropped");
+    // One warning when the failure starts, for the writer to log.
+    let notices = e.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].starts_with(
+            "handler 'full' writing /dev/full failed: [Errno 28] No space left on device"
+        ),
+        "{notices:?}"
+    );
+    // The writer holds every later batch back (backpressure) and retries.
+    assert!(e.holding() && e.unwritten());
+    e.retry();
+    assert!(
+        e.take_notices().is_empty(),
+        "reminders at most once a minute"
+    );
+
+    // With on_failure: drop the same failure holds nothing back.
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, {FMT}, "handlers": {{"full": {{"class": "logging.FileHandler", "filename": "/dev/full", "formatter": "b",
+                ".": {{"on_failure": "drop"}}}}}},
+            "root": {{"level": "INFO", "handlers": ["full"]}}}}"#
+        ),
+    );
+    e.handle(&rec("a", "x"));
+    e.end_batch();
+    assert!(!e.holding() && e.unwritten());
 }
 
 #[test]
@@ -363,4 +390,106 @@ fn syslog_tcp_peer_down_at_start_is_not_fatal() {
     );
     let diag = String::from_utf8_lossy(&e.captured().unwrap().diag).into_owned();
     assert!(diag.contains("cannot connect"), "{diag}");
+}
+
+/// A writer that replaces one that died finds the partial line the kill left
+/// at the end of each file it appends to and cuts it before appending (the
+/// batch it belonged to is replayed whole); `mode: 'w'` does not truncate
+/// what the dead writer wrote. Delayed files are cut at their first open.
+#[test]
+fn after_a_crash_partial_last_lines_are_cut_and_nothing_is_truncated() {
+    let d = dir("after_crash");
+    let classes = [
+        r#""class": "logging.FileHandler", "mode": "w""#,
+        r#""class": "logging.handlers.WatchedFileHandler", "delay": true"#,
+        r#""class": "logging.handlers.RotatingFileHandler", "maxBytes": 1000000, "backupCount": 2"#,
+        r#""class": "logging.handlers.TimedRotatingFileHandler", "when": "midnight""#,
+    ];
+    let handlers: Vec<String> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!(r#""h{i}": {{{c}, "filename": "f{i}.log", "formatter": "b"}}"#))
+        .collect();
+    let names: Vec<String> = (0..classes.len()).map(|i| format!("\"h{i}\"")).collect();
+    let json = format!(
+        r#"{{"version": 1, {FMT}, "handlers": {{{}}}, "root": {{"level": "INFO", "handlers": [{}]}}}}"#,
+        handlers.join(", "),
+        names.join(", ")
+    );
+    let c = Config::from_json_str_in(&json, Path::new("logging.json"), &d).unwrap();
+    for i in 0..classes.len() {
+        std::fs::write(d.join(format!("f{i}.log")), "x whole\nx part").unwrap();
+    }
+    // The first writer keeps what it finds (Python would too), but truncates
+    // for mode 'w'.
+    let mut first = Engine::build_opening(&c, false).unwrap();
+    first.handle(&rec("x", "first"));
+    first.end_batch();
+    first.close();
+    assert_eq!(
+        std::fs::read_to_string(d.join("f0.log")).unwrap(),
+        "x first\n"
+    );
+    for i in 1..classes.len() {
+        assert_eq!(
+            std::fs::read_to_string(d.join(format!("f{i}.log"))).unwrap(),
+            "x whole\nx partx first\n",
+            "f{i}"
+        );
+    }
+    for i in 0..classes.len() {
+        std::fs::write(d.join(format!("f{i}.log")), "x whole\nx part").unwrap();
+    }
+    let mut e = Engine::build_opening(&c, true).unwrap();
+    e.capture_output();
+    e.handle(&rec("x", "replayed"));
+    e.end_batch();
+    for i in 0..classes.len() {
+        assert_eq!(
+            std::fs::read_to_string(d.join(format!("f{i}.log"))).unwrap(),
+            "x whole\nx replayed\n",
+            "f{i}"
+        );
+    }
+    let notices = e.take_notices();
+    assert_eq!(notices.len(), classes.len(), "{notices:?}");
+    assert!(
+        notices[0].starts_with("cut 6 bytes at the end of "),
+        "{notices:?}"
+    );
+}
+
+/// `".": {"fsync": true}` syncs each batch before it is acknowledged, and
+/// `on_failure` takes only `hold` or `drop`; neither is warned about as an
+/// attribute without effect.
+#[test]
+fn fsync_and_on_failure_are_file_handler_attributes() {
+    let d = dir("fsync");
+    let mut e = engine(
+        &d,
+        &format!(
+            r#"{{"version": 1, {FMT}, "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "f.log", "formatter": "b",
+                ".": {{"fsync": true, "on_failure": "hold"}}}}}},
+            "root": {{"level": "INFO", "handlers": ["f"]}}}}"#
+        ),
+    );
+    e.handle(&rec("a", "synced"));
+    e.end_batch();
+    assert!(!e.unwritten());
+    assert_eq!(
+        std::fs::read_to_string(d.join("f.log")).unwrap(),
+        "a synced\n"
+    );
+    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"fsync": 1}}}}"#;
+    let c = Config::from_json_str_in(json, Path::new("logging.json"), &d).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"on_failure": "ignore"}}}}"#;
+    let err = Config::from_json_str_in(json, Path::new("logging.json"), &d)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("on_failure must be 'hold' or 'drop', not 'ignore'"),
+        "{err}"
+    );
 }

@@ -60,12 +60,15 @@ fn open_fds() -> BTreeSet<RawFd> {
         .unwrap_or_default()
 }
 
-/// Fork a writer and wait until it reports Ready.
+/// Fork a writer to replace one that died, and wait until it reports Ready.
+/// It is told it follows a dead writer: what that one left half-written
+/// belongs to a batch it never acknowledged, which is replayed whole (see
+/// [`writer::Start::AfterCrash`]).
 ///
-/// Must be called while the process is single-threaded (start-up, or the
-/// receiver's loop, which starts no threads).
+/// Must be called while the process is single-threaded (the receiver's loop,
+/// which starts no threads).
 pub fn spawn_writer(source: &EngineSource, slots: &Slots) -> Result<WriterProcess, SpawnError> {
-    spawn_writer_as(source, None, slots)
+    spawn(source, None, slots, writer::Start::AfterCrash)
 }
 
 /// [`spawn_writer`], dropping privileges to `identity` in both processes: the
@@ -79,6 +82,15 @@ pub fn spawn_writer_as(
     source: &EngineSource,
     identity: Option<&Identity>,
     slots: &Slots,
+) -> Result<WriterProcess, SpawnError> {
+    spawn(source, identity, slots, writer::Start::First)
+}
+
+fn spawn(
+    source: &EngineSource,
+    identity: Option<&Identity>,
+    slots: &Slots,
+    start: writer::Start,
 ) -> Result<WriterProcess, SpawnError> {
     // The channel's descriptors are the ones that appear while it is created:
     // ipc-channel does not expose them, and the child must keep them open while
@@ -127,7 +139,7 @@ pub fn spawn_writer_as(
                     std::process::exit(writer::EXIT_CONFIG);
                 }
             }
-            let code = writer::run(source, data_rx, status_tx, slots);
+            let code = writer::run(source, start, data_rx, status_tx, slots);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {

@@ -15,8 +15,11 @@
 //! - A delayed FileHandler whose file cannot be opened drops the record for
 //!   that handler (rate-limited warning, counter); Python raises out of
 //!   `logger.info()`, which kills pysyslog's writer.
-//! - Write errors (ENOSPC, EIO) keep the batch for a retry at the next batch
-//!   (bounded), with rate-limited warnings; Python drops silently.
+//! - Write errors (ENOSPC, EIO) keep what could not be written and hold
+//!   every later batch back until a retry succeeds ([`Engine::holding`]), or
+//!   with `on_failure: drop` keep a bounded amount and drop beyond it; a
+//!   warning when an output starts failing, reminders, and one when it
+//!   recovers ([`Engine::take_notices`]). Python drops silently.
 //! - SysLogHandler over TCP does not fail start-up when the peer is down, and
 //!   reconnects with backoff after a peer restart; it never blocks the writer
 //!   (bounded queue, drops counted). Python fails at start-up, or never
@@ -30,7 +33,8 @@
 //! - `reopen` (SIGHUP) reopens files in append mode, also those configured
 //!   with `mode: 'w'` (which are truncated only when first opened).
 //! - A `.` attribute no pysyslog handler reads (anything but `terminator`,
-//!   and `ident`/`append_nul` on SysLogHandler) is accepted with a warning
+//!   `on_failure` and `fsync` on file handlers, and `ident`/`append_nul` on
+//!   SysLogHandler) is accepted with a warning
 //!   naming it, logged under `pysyslog.config`; Python sets it and runs.
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
@@ -116,6 +120,7 @@ impl Engine {
                 0.0,
                 &mut files,
                 0,
+                false,
             )
         };
         // Stream handlers open nothing; should one fail all the same, none is
@@ -142,6 +147,17 @@ impl Engine {
     /// [`Engine::build`] with the clock given: TimedRotatingFileHandler's first
     /// rollover is computed from `now` when its file does not exist yet.
     pub fn build_at(config: &Config, now: f64) -> Result<Engine, ConfigError> {
+        Engine::build_inner(config, now, false)
+    }
+
+    /// [`Engine::build`] for a writer that replaces one that died when
+    /// `after_crash` (see [`crate::writer::Start::AfterCrash`]): files are
+    /// opened without truncating, and a partial last line is cut off.
+    pub fn build_opening(config: &Config, after_crash: bool) -> Result<Engine, ConfigError> {
+        Engine::build_inner(config, super::record::time_now(), after_crash)
+    }
+
+    fn build_inner(config: &Config, now: f64, after_crash: bool) -> Result<Engine, ConfigError> {
         let mut handlers = Vec::with_capacity(config.handlers.len());
         let mut files = Vec::new();
         for spec in &config.handlers {
@@ -169,8 +185,16 @@ impl Engine {
                 .collect();
             let owner = handlers.len();
             handlers.push(
-                Handler::open(spec, formatter, filters, now, &mut files, owner)
-                    .map_err(|e| err(e.to_string()))?,
+                Handler::open(
+                    spec,
+                    formatter,
+                    filters,
+                    now,
+                    &mut files,
+                    owner,
+                    after_crash,
+                )
+                .map_err(|e| err(e.to_string()))?,
             );
         }
         let index = |name: &str| config.handlers.iter().position(|h| h.name == name);
@@ -226,6 +250,43 @@ impl Engine {
     /// What was captured so far (after `end_batch`).
     pub fn captured(&self) -> Option<&Capture> {
         self.io.capture.as_ref()
+    }
+
+    /// What the handlers have to tell the operator (under `pysyslog.writer`)
+    /// since the last call.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.io.notes);
+        for f in &mut self.files {
+            out.append(&mut f.notes);
+        }
+        out
+    }
+
+    /// After [`Engine::end_batch`]: an output whose writes fail keeps what
+    /// it could not write and holds every batch back (its policy is
+    /// `on_failure: hold`, the default, or it is a stream). The writer then
+    /// neither acknowledges the batch nor takes the next one, so the
+    /// receiver's queue fills and it stops reading: backpressure.
+    pub fn holding(&self) -> bool {
+        self.io.holds() || self.files.iter().any(FileOut::holds)
+    }
+
+    /// After [`Engine::end_batch`]: something waits for a write that failed
+    /// (held, or kept within `on_failure: drop`'s bound); the writer retries
+    /// on a timer ([`Engine::retry`]).
+    pub fn unwritten(&self) -> bool {
+        self.io.holds() || self.files.iter().any(FileOut::unwritten)
+    }
+
+    /// Try the failed writes again (they continue where they stopped), and
+    /// remind the operator of outputs that still fail (at most once a minute).
+    pub fn retry(&mut self) {
+        self.end_batch();
+        for f in &mut self.files {
+            let h = &self.handlers[f.owner];
+            f.remind(&h.name);
+        }
+        self.io.remind();
     }
 
     /// Failure counters of every configured handler, for metrics and tests.
@@ -361,7 +422,7 @@ impl Engine {
         }
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];
-            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+            f.end_batch(&mut h.stats, &h.name);
         }
         self.io.flush();
     }
@@ -393,7 +454,7 @@ impl Engine {
         }
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];
-            f.end_batch(&mut self.io, &mut h.stats, &h.name);
+            f.end_batch(&mut h.stats, &h.name);
             f.close();
         }
         self.io.flush();

@@ -23,6 +23,7 @@ pub(crate) mod spec;
 // or format one record with one formatter.
 pub use engine::{Capture, Engine, HandlerCounters};
 pub use formatter::{Formatter, FormatterError, Style};
+pub use handler::stream::cut_torn_streams;
 pub use pyfmt::error::FormatError;
 pub use record::LogRecord;
 pub use spec::{Config, ConfigError};

@@ -150,6 +150,22 @@ pub struct FileArgs {
     pub delay: bool,
     /// `terminator` (via `.`), `"\n"` by default.
     pub terminator: String,
+    /// `on_failure` (via `.`): what a failing write does to the others.
+    pub on_failure: OnFailure,
+    /// `fsync` (via `.`): `fdatasync` before the batch is acknowledged.
+    pub fsync: bool,
+}
+
+/// What a file handler does while its writes fail (`"."`: `on_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Keep everything and hold every batch back until the write succeeds:
+    /// the receiver's queue fills and reading pauses (backpressure).
+    #[default]
+    Hold,
+    /// Keep a bounded amount, drop (and count) beyond it, and never hold the
+    /// other handlers back.
+    Drop,
 }
 
 /// TimedRotatingFileHandler's `when`.

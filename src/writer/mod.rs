@@ -9,12 +9,21 @@
 //! ends when the receiver closes the data channel (graceful stop, or the receiver
 //! died): the writer then writes what it has, closes its handlers and exits, so
 //! it is never orphaned.
+//!
+//! Output failures are backpressure: while an output whose writes fail holds
+//! what it could not write ([`Engine::holding`]), the writer acknowledges
+//! nothing and takes no further batch, so the receiver's queue fills and it
+//! stops reading sockets. It retries on a timer (100 ms, doubling up to
+//! 3.2 s), not only when a batch arrives, acknowledges the held batch once
+//! the write succeeds, and meanwhile watches the status stream for the
+//! receiver's end. Memory stays bounded by the receiver's queue bounds: the
+//! writer holds at most the batch it had taken.
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
@@ -53,24 +62,27 @@ impl EngineSource {
     }
 
     /// Build the engine; also returns what to report when it had to fall back.
-    fn build(&self) -> Result<(Engine, Option<String>), String> {
+    fn build(&self, start: Start) -> Result<(Engine, Option<String>), String> {
+        let after_crash = matches!(start, Start::AfterCrash);
         match self {
             EngineSource::Basic => Ok((Engine::basic_config(), None)),
-            EngineSource::DictConfig(config) => Engine::build(config)
+            EngineSource::DictConfig(config) => Engine::build_opening(config, after_crash)
                 .map(|e| (e, None))
                 .map_err(|e| e.to_string()),
-            EngineSource::Reloaded { config, previous } => match Engine::build(config) {
-                Ok(engine) => Ok((engine, None)),
-                Err(e) => {
-                    let (engine, _) = previous.build()?;
-                    Ok((
+            EngineSource::Reloaded { config, previous } => {
+                match Engine::build_opening(config, after_crash) {
+                    Ok(engine) => Ok((engine, None)),
+                    Err(e) => {
+                        let (engine, _) = previous.build(start)?;
+                        Ok((
                         engine,
                         Some(format!(
                             "the reloaded logging configuration cannot be applied, using the previous one: {e}"
                         )),
                     ))
+                    }
                 }
-            },
+            }
         }
     }
 }
@@ -123,17 +135,42 @@ fn reload(
 /// Exit status of a writer that could not apply its configuration.
 pub const EXIT_CONFIG: i32 = 2;
 
+/// Whether a writer is the collector's first or replaces one that died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At start-up: files are opened as Python opens them (`mode: 'w'`
+    /// truncates).
+    First,
+    /// After a writer died: a file (or stdout, stderr when they are regular
+    /// files) that ends in the middle of a line was cut there by the kill, in
+    /// a batch the dead writer never acknowledged; the partial line is cut
+    /// off before anything is appended, and the replay writes that batch
+    /// whole. Cutting rather than ending the line keeps every line one that a
+    /// peer sent: an ended fragment would be a line nobody sent. Nothing is
+    /// truncated for `mode: 'w'`: what the dead writer wrote was acknowledged.
+    AfterCrash,
+}
+
 /// The writer's main loop. Returns the process exit status. Batches arrive
 /// whole, or as references into `slots` (see [`crate::ipc::slots`]).
 pub fn run(
     source: &EngineSource,
+    start: Start,
     data: IpcBytesReceiver,
     mut status: UnixStream,
     slots: &Slots,
 ) -> i32 {
-    let (mut engine, fallback) = match source.build() {
+    // Before the engine opens (and its stream handlers write to) anything.
+    let mut notices = match start {
+        Start::AfterCrash => crate::logging::cut_torn_streams(),
+        Start::First => Vec::new(),
+    };
+    let (mut engine, fallback) = match source.build(start) {
         Ok(built) => built,
         Err(message) => {
+            // Worded as the receiver's own configuration errors are: the
+            // writer finds what only opening can tell (a file name).
+            let message = format!("logging configuration: {message}");
             let _ = status.write_all(&Status::Failed(message).encode());
             return EXIT_CONFIG;
         }
@@ -152,7 +189,57 @@ pub fn run(
         });
         engine.end_batch();
     }
-    while let Ok(message) = data.recv() {
+    notices.append(&mut engine.take_notices());
+    log_notices(&mut engine, notices, started);
+    let mut retry = Retry::default();
+    // The batch every handler has taken but a failing output holds: it is
+    // acknowledged once that output's writes succeed again.
+    let mut held: Option<u64> = None;
+    loop {
+        if !engine.unwritten() {
+            retry.stop();
+        } else {
+            let now = retry.start();
+            if now >= retry.at {
+                engine.retry();
+                let notices = engine.take_notices();
+                log_notices(&mut engine, notices, started);
+                retry.tried(engine.unwritten());
+                if !engine.holding() {
+                    if let Some(seq) = held.take() {
+                        if status.write_all(&Status::Ack(seq).encode()).is_err() {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            if engine.holding() {
+                // Take no batch: wait for the next try, or the receiver's end.
+                if receiver_gone(&status, retry.at.saturating_duration_since(now)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        // Outputs with `on_failure: drop` may wait for a retry meanwhile:
+        // batches are taken without blocking past it.
+        let message = if retry.active {
+            match data.try_recv() {
+                Ok(message) => message,
+                Err(ipc_channel::TryRecvError::Empty) => {
+                    let wait = retry.at.saturating_duration_since(Instant::now());
+                    std::thread::sleep(wait.min(DROP_POLICY_POLL));
+                    continue;
+                }
+                Err(_) => break,
+            }
+        } else {
+            match data.recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            }
+        };
         let seq = match SlotRef::decode(&message) {
             None => write_batch(&mut engine, &message, started),
             // The slot is lent for the write only: the ack below frees it.
@@ -163,14 +250,111 @@ pub fn run(
                     None
                 }),
         };
+        let notices = engine.take_notices();
+        log_notices(&mut engine, notices, started);
         if let Some(seq) = seq {
-            if status.write_all(&Status::Ack(seq).encode()).is_err() {
+            if engine.holding() {
+                held = Some(seq);
+            } else if status.write_all(&Status::Ack(seq).encode()).is_err() {
                 break;
             }
         }
     }
     engine.close();
+    if engine.unwritten() {
+        eprintln!(
+            "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
+        );
+    }
     0
+}
+
+/// How often the writer looks for a batch while an `on_failure: drop`
+/// output waits for its retry (it has no channel to wait on with a timeout).
+const DROP_POLICY_POLL: Duration = Duration::from_millis(10);
+
+/// The first retry of a failed write comes after this, each next one after
+/// twice as long, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_millis(3200);
+
+/// When the failed writes are tried again.
+#[derive(Debug)]
+struct Retry {
+    active: bool,
+    delay: Duration,
+    at: Instant,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            active: false,
+            delay: RETRY_FIRST,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl Retry {
+    /// Writes failed: the first try is scheduled unless one is. Returns now.
+    fn start(&mut self) -> Instant {
+        let now = Instant::now();
+        if !self.active {
+            self.active = true;
+            self.delay = RETRY_FIRST;
+            self.at = now + self.delay;
+        }
+        now
+    }
+
+    /// A try was made; if writes still fail, the next comes later.
+    fn tried(&mut self, still_failing: bool) {
+        if still_failing {
+            self.delay = (self.delay * 2).min(RETRY_MAX);
+            self.at = Instant::now() + self.delay;
+        } else {
+            self.stop();
+        }
+    }
+
+    fn stop(&mut self) {
+        self.active = false;
+    }
+}
+
+/// Wait up to `timeout` for the receiver to go away (the status stream,
+/// which the receiver never writes to, becomes readable or hangs up).
+fn receiver_gone(status: &UnixStream, timeout: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd {
+        fd: status.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
+    n > 0 && fds[0].revents != 0
+}
+
+/// Log what the engine has to tell the operator, under `pysyslog.writer`.
+fn log_notices(engine: &mut Engine, notices: Vec<String>, started: Instant) {
+    if notices.is_empty() {
+        return;
+    }
+    let created = time_now();
+    let relative_created = started.elapsed().as_secs_f64() * 1000.0;
+    for text in &notices {
+        engine.handle(&LogRecord {
+            name: LOGGER,
+            msg: text,
+            levelno: level::WARNING,
+            created,
+            relative_created,
+        });
+    }
+    engine.end_batch();
 }
 
 /// Text from the wire: invalid UTF-8 becomes U+FFFD (pysyslog's writer died on

@@ -15,7 +15,7 @@ use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
 use crate::logging::spec::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, StreamTarget, SyslogAddress, When,
+    Encoding, ErrorsPolicy, FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When,
 };
 
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
@@ -119,9 +119,12 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
             let interval = match kw.int("interval", 1)? {
                 n if n >= 1 => i64::saturating_mul(unit, n),
                 n => {
-                    return Err(
-                        format!("interval must be a positive number of units, not {n}").into(),
+                    // The value as given: an int below i64's range prints whole.
+                    let given = kw.get("interval")?.map_or(n.to_string(), |v| py_repr(&v));
+                    return Err(format!(
+                        "interval must be a positive number of units, not {given}"
                     )
+                    .into());
                 }
             };
             HandlerClass::Timed {
@@ -276,6 +279,8 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
         errors,
         delay: kw.flag("delay", false)?,
         terminator: "\n".into(),
+        on_failure: OnFailure::Hold,
+        fsync: false,
     })
 }
 

@@ -247,8 +247,40 @@ pub fn py_repr_str(s: &str) -> String {
     pyvalue::repr_of(s)
 }
 
+/// The text of a JSON integer (no fraction, no exponent), which `json.load`
+/// makes a Python `int` of any size; `None` for floats and other values.
+pub fn int_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Number(n) => {
+            let text = n.as_str();
+            (!text.contains(['.', 'e', 'E'])).then_some(text)
+        }
+        _ => None,
+    }
+}
+
+/// A JSON integer as an `i64`, saturated: Python's ints have no bound, and
+/// every integer argument means the same beyond `i64`'s range as at its end
+/// (a `maxBytes` no file reaches, a count no loop finishes).
+pub fn saturated_int(v: &Value) -> Option<i64> {
+    let text = int_text(v)?;
+    Some(match v.as_i64() {
+        Some(n) => n,
+        None if text.starts_with('-') => i64::MIN,
+        None => i64::MAX,
+    })
+}
+
 /// `repr(value)` of the Python object json.load would make.
 pub fn py_repr(v: &Value) -> String {
+    // An integer of any size prints exactly (`-0` is the int 0).
+    if let Some(text) = int_text(v) {
+        return if text == "-0" {
+            "0".into()
+        } else {
+            text.into()
+        };
+    }
     let mut out = String::new();
     pyvalue::write_repr(&pyvalue::Value::from_json(v), &mut out, false);
     out

@@ -12,7 +12,7 @@ use super::convert::{self, py_repr, py_repr_str, truthy};
 use super::ctx::{as_dict, check_filters, dot_warning, Ctx, DotUse};
 use super::invalid::Invalid;
 use super::kwargs::Kwargs;
-use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec};
+use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec, OnFailure};
 
 /// The handler classes pysyslog implements, by their Python names.
 pub const SUPPORTED_CLASSES: &str = "logging.StreamHandler, logging.FileHandler, logging.NullHandler, \
@@ -221,6 +221,31 @@ fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, Inva
             | HandlerClass::Timed { file: f, .. },
             "terminator",
         ) => f.terminator = text()?,
+        (
+            HandlerClass::File(f)
+            | HandlerClass::Watched(f)
+            | HandlerClass::Rotating { file: f, .. }
+            | HandlerClass::Timed { file: f, .. },
+            "on_failure",
+        ) => {
+            f.on_failure = match v {
+                Value::String(s) if s == "hold" => OnFailure::Hold,
+                Value::String(s) if s == "drop" => OnFailure::Drop,
+                other => {
+                    return Err(Invalid(format!(
+                        "on_failure must be 'hold' or 'drop', not {}",
+                        py_repr(other)
+                    )))
+                }
+            }
+        }
+        (
+            HandlerClass::File(f)
+            | HandlerClass::Watched(f)
+            | HandlerClass::Rotating { file: f, .. }
+            | HandlerClass::Timed { file: f, .. },
+            "fsync",
+        ) => f.fsync = truthy(v),
         (HandlerClass::Syslog { ident, .. }, "ident") => *ident = text()?,
         (HandlerClass::Syslog { append_nul, .. }, "append_nul") => *append_nul = truthy(v),
         _ => return Ok(false),

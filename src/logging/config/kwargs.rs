@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::convert::{py_repr, py_repr_str, truthy};
+use super::convert::{py_repr, py_repr_str, saturated_int, truthy};
 use super::ctx::Ctx;
 use super::invalid::Invalid;
 
@@ -60,8 +60,7 @@ impl Kwargs<'_> {
         match self.get(key)? {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(i64::from(b)),
-            Some(v) => v
-                .as_i64()
+            Some(v) => saturated_int(&v)
                 .ok_or_else(|| format!("{key} must be an integer, not {}", py_repr(&v)).into()),
         }
     }

@@ -13,12 +13,17 @@ use std::path::PathBuf;
 
 use super::encode::char_len;
 use super::rotating;
-use super::stats::{EmitFailure, Stats, MAX_PENDING_BYTES};
+use super::stats::{count_lines, EmitFailure, Health, Stats, MAX_PENDING_BYTES};
 use super::stream::Io;
 use super::timed::Timed;
+use super::torn::cut_torn_tail;
 use crate::logging::oserror::{os_error_text, PathError};
 use crate::logging::record::LogRecord;
-use crate::logging::spec::{FileArgs, HandlerClass};
+use crate::logging::spec::{FileArgs, HandlerClass, OnFailure};
+
+/// What a handler with `on_failure: drop` keeps while its writes fail; records
+/// beyond it are dropped and counted.
+pub const DROP_POLICY_HELD_BYTES: usize = 4 << 20;
 
 /// When the file rolls over.
 #[derive(Debug)]
@@ -51,6 +56,15 @@ pub struct FileOut {
     /// The path was stat'ed in this batch.
     checked: bool,
     pending: Vec<u8>,
+    /// This writer replaces one that died: the first open cuts a partial
+    /// last line (see [`crate::writer::Start::AfterCrash`]).
+    after_crash: bool,
+    /// What to tell the operator under `pysyslog.writer` (taken by the engine).
+    pub notes: Vec<String>,
+    /// Whether writes fail, and the warnings about it.
+    health: Health,
+    /// `fsync`: written since the last successful `fdatasync`.
+    unsynced: bool,
 }
 
 /// A file handler that cannot be built.
@@ -76,8 +90,14 @@ pub fn args_of(class: &HandlerClass) -> Option<&FileArgs> {
 }
 
 impl FileOut {
-    /// Build from the class; opens the file unless `delay`.
-    pub fn new(class: &HandlerClass, now: f64, owner: usize) -> Result<FileOut, OpenError> {
+    /// Build from the class; opens the file unless `delay`. `after_crash`:
+    /// this writer replaces one that died.
+    pub fn new(
+        class: &HandlerClass,
+        now: f64,
+        owner: usize,
+        after_crash: bool,
+    ) -> Result<FileOut, OpenError> {
         let (args, watched, rollover) = match class {
             HandlerClass::File(a) => (a, false, Rollover::Never),
             HandlerClass::Watched(a) => (a, true, Rollover::Never),
@@ -117,7 +137,8 @@ impl FileOut {
         };
         let mut f = FileOut {
             owner,
-            truncate_next_open: args.truncate,
+            // What a dead writer wrote in `mode: 'w'` was acknowledged: keep it.
+            truncate_next_open: args.truncate && !after_crash,
             args: args.clone(),
             watched,
             rollover,
@@ -127,6 +148,10 @@ impl FileOut {
             path_irregular: false,
             checked: false,
             pending: Vec::new(),
+            after_crash,
+            notes: Vec::new(),
+            health: Health::default(),
+            unsynced: false,
         };
         if !f.args.delay {
             f.open()?;
@@ -159,6 +184,8 @@ impl FileOut {
             && self.args.path == a.path
             && self.args.truncate == a.truncate
             && self.args.delay == a.delay
+            && self.args.on_failure == a.on_failure
+            && self.args.fsync == a.fsync
     }
 
     fn path(&self) -> &PathBuf {
@@ -170,12 +197,27 @@ impl FileOut {
         if self.truncate_next_open {
             o.write(true).truncate(true).create(true);
         } else {
-            o.append(true).create(true);
+            // Reading only to find a torn line's start after a crash.
+            o.append(true).create(true).read(self.after_crash);
         }
         let f = o
             .open(self.path())
             .map_err(|e| PathError::new(e, self.path()))?;
-        let m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+        let mut m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+        if std::mem::take(&mut self.after_crash) && m.file_type().is_file() {
+            let end = self.args.terminator.as_bytes().last().copied();
+            let cut = end
+                .map(|end| cut_torn_tail(&f, m.len(), end))
+                .transpose()
+                .map_err(|e| PathError::new(e, self.path()))?;
+            if let Some(bytes @ 1..) = cut {
+                self.notes.push(format!(
+                    "cut {bytes} bytes at the end of {}: the partial line the writer that died left there (its batch is written again whole)",
+                    self.path().display()
+                ));
+                m = f.metadata().map_err(|e| PathError::new(e, self.path()))?;
+            }
+        }
         self.truncate_next_open = false;
         self.dev_ino = Some((m.dev(), m.ino()));
         self.size = m.len() + self.pending.len() as u64;
@@ -197,7 +239,7 @@ impl FileOut {
         if self.watched && self.file.is_some() {
             let same = st.is_some_and(|m| Some((m.dev(), m.ino())) == self.dev_ino);
             if !same {
-                self.write_pending(io, stats, name);
+                self.write_pending(stats, name);
                 self.file = None;
                 if let Err(e) = self.open() {
                     stats.write_errors += 1;
@@ -231,7 +273,12 @@ impl FileOut {
                         self.open()?;
                     }
                     if self.size + char_len(line) as u64 + 1 >= max_bytes {
-                        self.write_pending(io, stats, name);
+                        self.write_pending(stats, name);
+                    }
+                    // While writes fail, the file rolls over once they succeed:
+                    // what is held belongs in the current file.
+                    if self.size + char_len(line) as u64 + 1 >= max_bytes && self.pending.is_empty()
+                    {
                         self.file = None;
                         rotating::rotate(self.path(), backup_count)
                             .map_err(|e| PathError::new(e, self.path()))?;
@@ -241,15 +288,22 @@ impl FileOut {
             }
             Rollover::Time(t) => {
                 let now = record.created.floor() as i64;
-                if now >= t.rollover_at {
+                let due = now >= t.rollover_at;
+                if due && !self.pending.is_empty() {
+                    self.write_pending(stats, name);
+                }
+                // As for size: while writes fail, the file rolls over later.
+                let Rollover::Time(t) = &mut self.rollover else {
+                    return Err(EmitFailure::Io("rollover state lost".into()));
+                };
+                if due && self.pending.is_empty() {
                     if self.path_irregular {
                         t.rollover_at = t
                             .compute_rollover(now)
                             .map_err(|e| PathError::new(e, &self.args.path))?;
                     } else {
-                        // Split borrow: finish the current file, then rotate.
+                        // Split borrow: the current file is finished, rotate.
                         let mut t = std::mem::replace(&mut self.rollover, Rollover::Never);
-                        self.write_pending(io, stats, name);
                         self.file = None;
                         let res = match &mut t {
                             Rollover::Time(t) => t.do_rollover(self.path(), now),
@@ -291,6 +345,16 @@ impl FileOut {
         len: usize,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), EmitFailure> {
+        if self.args.on_failure == OnFailure::Drop
+            && self.pending.len() + len > DROP_POLICY_HELD_BYTES
+            && self.health.is_failing()
+        {
+            self.health.dropped();
+            return Err(EmitFailure::Full("writes failing, on_failure: drop".into()));
+        }
+        // Only reached by one batch making more than this (a MemoryHandler
+        // of a huge capacity flushing): while writes fail, the writer takes
+        // no more batches (see `holds`).
         if self.pending.len() + len > MAX_PENDING_BYTES {
             return Err(EmitFailure::Full(
                 "batch buffer full (earlier writes failed)".into(),
@@ -303,39 +367,115 @@ impl FileOut {
         Ok(())
     }
 
-    /// Write the batch buffer; on failure keep it for the next batch.
-    fn write_pending(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
-        if self.pending.is_empty() {
+    /// Whether this file holds every batch back: its writes fail and it
+    /// keeps what it could not write (`on_failure: hold`, the default).
+    pub fn holds(&self) -> bool {
+        self.args.on_failure == OnFailure::Hold && self.unwritten()
+    }
+
+    /// Whether something waits for a write (or, with `fsync`, a sync) that
+    /// failed: the writer retries on a timer.
+    pub fn unwritten(&self) -> bool {
+        !self.pending.is_empty() || self.unsynced
+    }
+
+    /// While writes fail: remind the operator (at most once a minute).
+    pub fn remind(&mut self, name: &str) {
+        if self.health.is_failing() {
+            let held = self.held_lines();
+            let what = self.what(name);
+            self.health.remind(&what, held, &mut self.notes);
+        }
+    }
+
+    fn what(&self, name: &str) -> String {
+        format!("handler '{name}' writing {}", self.path().display())
+    }
+
+    fn held_lines(&self) -> u64 {
+        let end = self
+            .args
+            .terminator
+            .as_bytes()
+            .last()
+            .copied()
+            .unwrap_or(b'\n');
+        count_lines(&self.pending, end)
+    }
+
+    /// A write (or open, or sync) failed: the buffer stays, every later
+    /// record is appended to it, and the writer retries.
+    fn failed(&mut self, stats: &mut Stats, name: &str, error: String) {
+        stats.write_errors += 1;
+        let meanwhile = match self.args.on_failure {
+            OnFailure::Hold => "holding its lines, and every batch after them, until a write succeeds (the receiver stops reading, so senders slow down); retrying",
+            OnFailure::Drop => "keeping up to 4 MiB of its lines and dropping the rest until a write succeeds (on_failure: drop); retrying",
+        };
+        let what = self.what(name);
+        self.health.failed(&what, error, meanwhile, &mut self.notes);
+    }
+
+    /// Write the batch buffer (and `fdatasync` it with `fsync`); on failure
+    /// keep it, and the bytes on disk continue where they stopped at the
+    /// next try (appends; a partial write is not written again).
+    fn write_pending(&mut self, stats: &mut Stats, name: &str) {
+        if !self.unwritten() {
             return;
         }
+        // Counted only while failing: the normal path pays nothing.
+        let held = if self.health.is_failing() {
+            self.held_lines()
+        } else {
+            0
+        };
         if self.file.is_none() {
             if let Err(e) = self.open() {
-                stats.write_errors += 1;
-                stats.report(io, name, "cannot open, will retry", &e);
+                self.failed(stats, name, e.to_string());
                 return;
             }
         }
         let Some(f) = self.file.as_mut() else { return };
         let mut done = 0;
+        let mut error = None;
         while done < self.pending.len() {
             match f.write(&self.pending[done..]) {
-                Ok(0) => break,
+                Ok(0) => {
+                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    stats.write_errors += 1;
-                    let text = os_error_text(&e, &self.args.path);
-                    stats.report(io, name, "write failed, will retry", &text);
+                    error = Some(e);
                     break;
                 }
             }
         }
         self.pending.drain(..done);
+        if self.args.fsync && error.is_none() && (done > 0 || self.unsynced) {
+            // Once fdatasync failed, the kernel may have dropped the pages
+            // it could not write: retrying can only tell whether the disk
+            // works again, so it is retried and reported, never skipped.
+            self.unsynced = true;
+            match f.sync_data() {
+                Ok(()) => self.unsynced = false,
+                Err(e) => error = Some(e),
+            }
+        }
+        if let Some(e) = error {
+            let text = os_error_text(&e, &self.args.path);
+            self.failed(stats, name, text);
+            return;
+        }
+        if self.health.is_failing() {
+            let what = self.what(name);
+            self.health.recovered(&what, held, &mut self.notes);
+        }
     }
 
     /// End of batch: one write; the path is stat'ed again next batch.
-    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
-        self.write_pending(io, stats, name);
+    pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
+        self.write_pending(stats, name);
         self.checked = false;
     }
 

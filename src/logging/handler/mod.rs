@@ -3,7 +3,8 @@
 //! Owns: the common `Handler` (level, filters, formatter) and what each kind
 //! does with a formatted record. Its parts: error accounting (`stats.rs`), text
 //! encoding (`encode.rs`), the process-wide stdout/stderr batch buffers
-//! (`stream.rs`), files (`file.rs`, `rotating.rs`, `timed.rs`) and syslog
+//! (`stream.rs`), files (`file.rs`, `rotating.rs`, `timed.rs`), cutting
+//! partial lines after a crash (`torn.rs`) and syslog
 //! (`syslog.rs`); none of them imports this module. Does not own: routing
 //! (manager) or MemoryHandler's forwarding to its target (the engine does
 //! that, since it needs the other handlers).
@@ -15,6 +16,7 @@ mod stats;
 pub(crate) mod stream;
 mod syslog;
 mod timed;
+mod torn;
 
 use std::ops::Range;
 
@@ -126,6 +128,7 @@ impl Handler {
         now: f64,
         files: &mut Vec<FileOut>,
         owner: usize,
+        after_crash: bool,
     ) -> Result<Handler, OpenError> {
         let kind = match &spec.class {
             HandlerClass::Stream { target, terminator } => {
@@ -162,7 +165,7 @@ impl Handler {
                 let sink = match files.iter().position(|f| f.shares_with(other)) {
                     Some(i) => i,
                     None => {
-                        files.push(FileOut::new(other, now, owner)?);
+                        files.push(FileOut::new(other, now, owner, after_crash)?);
                         files.len() - 1
                     }
                 };

@@ -95,3 +95,103 @@ impl From<PathError> for EmitFailure {
         EmitFailure::Io(e.to_string())
     }
 }
+
+/// How often an output that keeps failing is reminded about: 60 s, or
+/// `PYSYSLOG_FAILURE_REMINDER_SECS` (for tests, which cannot wait minutes).
+fn reminder_interval() -> Duration {
+    static INTERVAL: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *INTERVAL.get_or_init(|| {
+        std::env::var("PYSYSLOG_FAILURE_REMINDER_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(WARN_INTERVAL, Duration::from_secs_f64)
+    })
+}
+
+/// Lines in `bytes`, ended by `end`: what a failing output holds. Counted only
+/// while it fails.
+pub(crate) fn count_lines(bytes: &[u8], end: u8) -> u64 {
+    memchr::memchr_iter(end, bytes).count() as u64
+}
+
+/// An output whose writes fail: since when, the last error, and what it
+/// dropped meanwhile (only with `on_failure: drop`).
+#[derive(Debug)]
+struct Outage {
+    since: Instant,
+    last_told: Instant,
+    error: String,
+    dropped: u64,
+}
+
+/// Whether an output's writes fail, and the operator's three warnings about
+/// it: when it starts failing, a reminder at most every minute while it
+/// fails, and when it recovers. Written as notes for `pysyslog.writer`.
+#[derive(Debug, Default)]
+pub struct Health {
+    outage: Option<Outage>,
+}
+
+impl Health {
+    pub fn is_failing(&self) -> bool {
+        self.outage.is_some()
+    }
+
+    /// A write of `what` (`handler 'x' ... FILE`) failed with `error`; the
+    /// first failure starts an outage and says what happens meanwhile.
+    pub fn failed(&mut self, what: &str, error: String, meanwhile: &str, notes: &mut Vec<String>) {
+        match &mut self.outage {
+            Some(o) => o.error = error,
+            None => {
+                notes.push(format!("{what} failed: {error}; {meanwhile}"));
+                let now = Instant::now();
+                self.outage = Some(Outage {
+                    since: now,
+                    last_told: now,
+                    error,
+                    dropped: 0,
+                });
+            }
+        }
+    }
+
+    /// One record dropped during the outage (`on_failure: drop`).
+    pub fn dropped(&mut self) {
+        if let Some(o) = &mut self.outage {
+            o.dropped += 1;
+        }
+    }
+
+    /// While failing: a reminder, unless one was given within the interval.
+    pub fn remind(&mut self, what: &str, held_lines: u64, notes: &mut Vec<String>) {
+        let Some(o) = &mut self.outage else { return };
+        let now = Instant::now();
+        if now.duration_since(o.last_told) < reminder_interval() {
+            return;
+        }
+        o.last_told = now;
+        let dropped = match o.dropped {
+            0 => String::new(),
+            n => format!(", {n} dropped (on_failure: drop)"),
+        };
+        notes.push(format!(
+            "{what} still failing after {:.0} s: {}; {held_lines} lines held{dropped}",
+            now.duration_since(o.since).as_secs_f64(),
+            o.error
+        ));
+    }
+
+    /// Everything held was written: the outage ends.
+    pub fn recovered(&mut self, what: &str, held_lines: u64, notes: &mut Vec<String>) {
+        let Some(o) = self.outage.take() else { return };
+        let lost = match o.dropped {
+            0 => "none lost".to_owned(),
+            n => format!("{n} dropped (on_failure: drop)"),
+        };
+        notes.push(format!(
+            "{what} succeeds again after {:.1} s of failures; {held_lines} lines were held and are written, {lost}",
+            o.since.elapsed().as_secs_f64()
+        ));
+    }
+}

@@ -9,7 +9,7 @@
 use std::io::{self, ErrorKind};
 use std::os::fd::AsFd;
 
-use super::stats::{Diag, Stats, MAX_PENDING_BYTES};
+use super::stats::{count_lines, Diag, Health, Stats, MAX_PENDING_BYTES};
 use crate::logging::spec::StreamTarget;
 
 /// Output captured instead of written, for tests (production never sets it).
@@ -30,6 +30,10 @@ pub struct Io {
     stderr: Vec<u8>,
     stdout_stats: Stats,
     stderr_stats: Stats,
+    stdout_health: Health,
+    stderr_health: Health,
+    /// What to tell the operator under `pysyslog.writer` (taken by the engine).
+    pub notes: Vec<String>,
     /// `Some` in tests: output goes here instead of fds 1 and 2.
     pub capture: Option<Capture>,
 }
@@ -43,7 +47,26 @@ impl Io {
         }
     }
 
-    /// Write both buffers: one write loop each.
+    /// Whether a stream's writes fail and it keeps what it could not write:
+    /// the writer holds every batch back until they succeed.
+    pub fn holds(&self) -> bool {
+        !self.stdout.is_empty() || !self.stderr.is_empty()
+    }
+
+    /// While writes fail: remind the operator (at most once a minute).
+    pub fn remind(&mut self) {
+        for (buf, health, name) in [
+            (&self.stdout, &mut self.stdout_health, "stdout"),
+            (&self.stderr, &mut self.stderr_health, "stderr"),
+        ] {
+            let what = format!("writing to {name}");
+            health.remind(&what, count_lines(buf, b'\n'), &mut self.notes);
+        }
+    }
+
+    /// Write both buffers: one write loop each. A buffer whose write fails
+    /// is kept (and held, see [`Io::holds`]) unless the failure is one no
+    /// retry can cure: the reader of a pipe is gone.
     pub fn flush(&mut self) {
         if let Some(c) = &mut self.capture {
             c.stdout.append(&mut self.stdout);
@@ -51,31 +74,58 @@ impl Io {
             return;
         }
         let mut report = Vec::new();
-        for (buf, stats, fd, name) in [
-            (&mut self.stdout, &mut self.stdout_stats, 1, "stdout"),
-            (&mut self.stderr, &mut self.stderr_stats, 2, "stderr"),
+        for (buf, stats, health, fd, name) in [
+            (
+                &mut self.stdout,
+                &mut self.stdout_stats,
+                &mut self.stdout_health,
+                1,
+                "stdout",
+            ),
+            (
+                &mut self.stderr,
+                &mut self.stderr_stats,
+                &mut self.stderr_health,
+                2,
+                "stderr",
+            ),
         ] {
             if buf.is_empty() {
                 continue;
             }
+            let what = format!("writing to {name}");
+            // Counted only while failing: the normal path pays nothing.
+            let held = if health.is_failing() {
+                count_lines(buf, b'\n')
+            } else {
+                0
+            };
             let res = if fd == 1 {
                 write_fd(io::stdout().as_fd(), buf)
             } else {
                 write_fd(io::stderr().as_fd(), buf)
             };
             match res {
-                Ok(n) if n == buf.len() => buf.clear(),
-                Ok(n) => {
-                    buf.drain(..n);
+                Ok(_) => {
+                    buf.clear();
+                    health.recovered(&what, held, &mut self.notes);
                 }
                 Err((n, e)) => {
                     buf.drain(..n);
                     stats.write_errors += 1;
-                    if buf.len() > MAX_PENDING_BYTES {
-                        stats.dropped += buf.len() as u64;
+                    let gone = matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EBADF));
+                    if gone || buf.len() > MAX_PENDING_BYTES {
+                        stats.dropped += count_lines(buf, b'\n');
                         buf.clear();
+                        report.push((name, e));
+                    } else {
+                        health.failed(
+                            &what,
+                            e.to_string(),
+                            "holding its lines, and every batch after them, until a write succeeds (the receiver stops reading, so senders slow down); retrying",
+                            &mut self.notes,
+                        );
                     }
-                    report.push((name, e));
                 }
             }
         }
@@ -149,4 +199,49 @@ impl StreamOut {
         buf.extend_from_slice(line.as_bytes());
         buf.extend_from_slice(self.terminator.as_bytes());
     }
+}
+
+/// After a writer died: cut a partial last line off stdout and stderr where
+/// they are regular files (see [`crate::writer::Start::AfterCrash`]), and put
+/// an offset left beyond the new end back to it (the descriptors are shared
+/// with the receiver and whoever started it, and a write past the end would
+/// leave a hole). A pipe or terminal cannot be cut: its reader may see the
+/// partial line joined to the first replayed one. Returns what to report.
+pub fn cut_torn_streams() -> Vec<String> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut notes = Vec::new();
+    for (fd, name) in [(1, "stdout"), (2, "stderr")] {
+        // SAFETY: fds 1 and 2 stay open for the life of the process; the
+        // File is never dropped (ManuallyDrop), so it never closes them.
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        // The descriptor may be write-only (`>`): read through a new one.
+        let cut = std::fs::File::open(format!("/proc/self/fd/{fd}"))
+            .and_then(|reader| super::torn::complete_lines_len(&reader, meta.len(), b'\n'))
+            .and_then(|keep| {
+                if keep < meta.len() {
+                    file.set_len(keep)?;
+                }
+                Ok(meta.len() - keep)
+            });
+        match cut {
+            Ok(0) => {}
+            Ok(n) => notes.push(format!(
+                "cut {n} bytes at the end of {name}: the partial line the writer that died left there (its batch is written again whole)"
+            )),
+            Err(e) => notes.push(format!("cannot check {name} for a partial line: {e}")),
+        }
+        if let Ok(meta) = file.metadata() {
+            // SAFETY: lseek on a descriptor this process holds open.
+            let at = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) };
+            if at > 0 && at as u64 > meta.len() {
+                // SAFETY: as above.
+                unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
+            }
+        }
+    }
+    notes
 }
