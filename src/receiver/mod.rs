@@ -17,12 +17,15 @@
 //! the iteration it arrived, and batches grow by themselves under load.
 
 mod accept;
+pub mod cidr;
 pub mod conn;
 mod connections;
 mod deadlines;
+pub mod endpoint;
 pub mod framing;
 mod hup;
 pub mod listener;
+pub mod proxy;
 mod stopping;
 mod token;
 

@@ -7,6 +7,7 @@
 //! [`crate::receiver::conn`]), or when the files are re-read (SIGHUP, in the
 //! receiver).
 
+pub mod client_name;
 pub mod validity;
 
 use std::path::{Path, PathBuf};
