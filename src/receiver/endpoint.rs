@@ -40,6 +40,14 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// One listener to bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSpec {
+    pub endpoint: Endpoint,
+    /// Defined by positional HOST PORT (the banner's first line is pysyslog's).
+    pub positional: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("--listen '{text}': {why} (write tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT; IPv6 as tcp://[::1]:514)")]
 pub struct EndpointError {

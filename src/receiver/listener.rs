@@ -10,6 +10,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use mio::net::TcpListener;
+
+use super::endpoint::{Endpoint, ListenerSpec, Transport};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Listen backlog: room for a burst of new senders while the loop is busy
@@ -24,6 +26,14 @@ pub enum BindError {
     Resolve { host: String, source: io::Error },
     #[error("host '{host}' resolves to no address")]
     NoAddress { host: String },
+    #[error("{first} and {second} both listen on {addr}: give each address and port once")]
+    Overlap {
+        first: String,
+        second: String,
+        addr: SocketAddr,
+    },
+    #[error("udp:// listeners ({0}) are not supported yet")]
+    UdpUnsupported(String),
     #[error("cannot listen on {addr}: {source}{hint}")]
     Listen {
         addr: SocketAddr,
@@ -104,6 +114,49 @@ impl Listener {
             *current = Arc::clone(config);
         }
     }
+}
+
+/// Whether two listening addresses would take the same port: the same
+/// address, or one of them a wildcard (`0.0.0.0`, or `::`, which is dual-stack).
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    if a.port() != b.port() {
+        return false;
+    }
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    x == y
+        || x.is_unspecified() && (x.is_ipv6() || y.is_ipv4())
+        || y.is_unspecified() && (y.is_ipv6() || x.is_ipv4())
+}
+
+/// Resolve and bind every listener, in order; each transport with the
+/// sockets it listens on. Two listeners that would share a port (after
+/// resolving names) are refused before anything is bound.
+pub fn bind_all(specs: &[ListenerSpec]) -> Result<Vec<(Transport, TcpListener)>, BindError> {
+    let mut planned: Vec<(&Endpoint, SocketAddr)> = Vec::new();
+    for spec in specs {
+        let e = &spec.endpoint;
+        for addr in resolve(&e.host, e.port)? {
+            let clash = planned.iter().find(|(other, at)| {
+                other.transport.is_stream() == e.transport.is_stream() && overlaps(*at, addr)
+            });
+            if let Some((other, _)) = clash {
+                return Err(BindError::Overlap {
+                    first: other.to_string(),
+                    second: e.to_string(),
+                    addr,
+                });
+            }
+            planned.push((e, addr));
+        }
+    }
+    let mut bound = Vec::with_capacity(planned.len());
+    for (e, addr) in planned {
+        if !e.transport.is_stream() {
+            return Err(BindError::UdpUnsupported(e.to_string()));
+        }
+        bound.push((e.transport, bind(addr)?));
+    }
+    Ok(bound)
 }
 
 /// What an operator should do about a bind error.
@@ -195,6 +248,34 @@ mod tests {
             .expect("resolve")
             .iter()
             .all(|a| a.ip().is_loopback()));
+    }
+
+    #[test]
+    fn listeners_sharing_a_port_overlap() {
+        let a = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert!(overlaps(a("127.0.0.1:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("0.0.0.0:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("[::]:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("[::1]:514"), a("[::]:514")));
+        assert!(overlaps(a("[::ffff:127.0.0.1]:514"), a("127.0.0.1:514")));
+        assert!(!overlaps(a("0.0.0.0:514"), a("[::1]:514")));
+        assert!(!overlaps(a("127.0.0.1:514"), a("127.0.0.2:514")));
+        assert!(!overlaps(a("127.0.0.1:514"), a("127.0.0.1:515")));
+    }
+
+    #[test]
+    fn a_name_resolving_to_a_bound_address_is_an_overlap() {
+        let spec = |url: &str| ListenerSpec {
+            endpoint: url.parse().expect("url"),
+            positional: false,
+        };
+        let err = bind_all(&[spec("tcp://127.0.0.1:1"), spec("tls://localhost:1")])
+            .expect_err("overlap")
+            .to_string();
+        assert!(
+            err.contains("tcp://127.0.0.1:1 and tls://localhost:1 both listen on 127.0.0.1:1"),
+            "{err}"
+        );
     }
 
     #[test]
