@@ -26,6 +26,7 @@ pub mod daemonize;
 pub mod pidfile;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
@@ -34,7 +35,7 @@ use crate::logging::{level, Config};
 use crate::privdrop;
 use crate::receiver::endpoint::Transport;
 use crate::receiver::listener::{self, Listener, ListenerKind};
-use crate::receiver::{Receiver, ReceiverConfig};
+use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
 use crate::writer::EngineSource;
@@ -151,6 +152,11 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
+        policy: Policy {
+            allow: Arc::new(settings.allow.clone()),
+            proxy_from: settings.proxy_from.clone(),
+            keepalive: settings.tcp_keepalive,
+        },
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),

@@ -25,7 +25,9 @@ pub mod endpoint;
 pub mod framing;
 mod hup;
 pub mod listener;
+mod policy;
 pub mod proxy;
+mod refusals;
 mod stopping;
 mod token;
 
@@ -40,11 +42,14 @@ use crate::link::{LinkError, WriterLink};
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;
-use conn::Turn;
+use conn::{ProxyState, Turn};
 use connections::Connections;
 use deadlines::Deadlines;
 use hup::Reloader;
 use listener::{Listener, ListenerId};
+use policy::Admission;
+pub use policy::Policy;
+use refusals::Refusals;
 use stopping::Stopping;
 use token::Source;
 
@@ -77,6 +82,8 @@ pub struct ReceiverConfig {
     pub idle_timeout: Option<Duration>,
     /// Configuration reload on SIGHUP and systemd notifications.
     pub hooks: ServiceHooks,
+    /// `--allow`, `--proxy-protocol-from`, `--tcp-keepalive`.
+    pub policy: Policy,
 }
 
 pub struct Receiver {
@@ -92,6 +99,8 @@ pub struct Receiver {
     reloader: Reloader,
     /// systemd notifications.
     hooks: ServiceHooks,
+    policy: Policy,
+    refusals: Refusals,
 }
 
 impl Receiver {
@@ -119,6 +128,8 @@ impl Receiver {
             stopping: Stopping::Running,
             reloader: Reloader::new(config.hooks.reload.clone(), config.tls),
             hooks: config.hooks,
+            policy: config.policy,
+            refusals: Refusals::default(),
             poll,
             signals,
         })
@@ -226,7 +237,23 @@ impl Receiver {
             self.listeners
                 .accept(listener, self.conns.len(), registry, &mut self.link)
         {
-            if let Some(opened) = self.conns.open(accepted, registry, &mut self.link) {
+            let proxy = match self.policy.admit_stream(accepted.addr.ip()) {
+                Admission::Refuse => {
+                    let refused = refusals::Refused::NotAllowed {
+                        ip: accepted.addr.ip(),
+                        what: "connection",
+                    };
+                    self.refusals.report(refused, &mut self.link);
+                    continue;
+                }
+                Admission::Serve => None,
+                Admission::ServeAfterHeader => {
+                    Some(ProxyState::new(std::sync::Arc::clone(&self.policy.allow)))
+                }
+            };
+            // Without keepalive the connection works as before: not fatal.
+            let _ = self.policy.set_up(&accepted.socket);
+            if let Some(opened) = self.conns.open(accepted, proxy, registry, &mut self.link) {
                 if opened.handshaking {
                     self.deadlines.handshake_started(opened.key, opened.id);
                 }
@@ -276,7 +303,7 @@ impl Receiver {
                 continue;
             };
             let turn = conn.read(&mut self.scratch, budget, &mut self.link);
-            if turn != Turn::Finished {
+            if !matches!(turn, Turn::Finished | Turn::Refused(_)) {
                 conn.update_interest(registry, token::connection(key));
             }
             match turn {
@@ -288,6 +315,10 @@ impl Receiver {
                     self.conns.close(key, registry);
                 }
                 Turn::Finished => self.conns.close(key, registry),
+                Turn::Refused(refused) => {
+                    self.refusals.report(refused, &mut self.link);
+                    self.conns.close(key, registry);
+                }
             }
         }
     }

@@ -1,0 +1,370 @@
+//! Several listeners in one collector, the PROXY protocol from trusted
+//! sources, `--allow` and `--tcp-keepalive`: the real binary, raw sockets and
+//! Python's `ssl` on loopback (127.0.0.0/8 gives distinct source addresses).
+
+mod util;
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use util::*;
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tls")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Start with HOST PORT and `args`, and wait until `listeners` banner lines are out.
+fn start(args: &[&str], listeners: usize) -> Collector {
+    Collector::start_on("127.0.0.1", args, |c| {
+        c.stdout_text().matches("Listening for syslog").count() >= listeners
+    })
+}
+
+/// Data lines (the banner's lines are not data).
+fn data_lines(c: &Collector) -> Vec<String> {
+    c.stdout_text()
+        .lines()
+        .filter(|l| !l.contains(":pysyslog.cli:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn wait_data(c: &Collector, n: usize) -> Vec<String> {
+    wait_until(&format!("{n} data lines"), || data_lines(c).len() >= n);
+    let mut lines = data_lines(c);
+    lines.sort();
+    lines
+}
+
+/// A connection from `source` (a loopback address) to `to`.
+fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    let ip: IpAddr = source.parse().expect("ip");
+    sock.bind(&SocketAddr::new(ip, 0).into())
+        .expect("bind source");
+    sock.connect(&to.into()).expect("connect");
+    sock.into()
+}
+
+fn send_from(source: &str, to: SocketAddr, data: &[u8]) {
+    let mut s = connect_from(source, to);
+    s.write_all(data).expect("send");
+}
+
+/// Send `lines` over TLS with Python's `ssl`, after `preamble` in clear (a
+/// PROXY header), verifying the server against the test CA.
+fn python_tls(port: u16, preamble: &[u8], lines: &str) {
+    let script = r#"
+import socket, ssl, sys
+port, preamble, lines, ca = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+raw = socket.create_connection(("127.0.0.1", port))
+raw.sendall(preamble)
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(lines.encode())
+s.unwrap()
+s.close()
+"#;
+    let hex: String = preamble.iter().map(|b| format!("{b:02x}")).collect();
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            &hex,
+            lines,
+            &fixture("ca.pem"),
+        ])
+        .status()
+        .expect("python3");
+    assert!(status.success(), "python ssl client failed");
+}
+
+fn v2_header(cmd: u8, source: [u8; 4], port: u16, tlvs: &[u8]) -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.push(0x20 | cmd);
+    h.push(0x11);
+    h.extend_from_slice(&((12 + tlvs.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&source);
+    h.extend_from_slice(&[127, 0, 0, 1]);
+    h.extend_from_slice(&port.to_be_bytes());
+    h.extend_from_slice(&514u16.to_be_bytes());
+    h.extend_from_slice(tlvs);
+    h
+}
+
+#[test]
+fn tls_plain_tcp_and_ipv6_listeners_in_one_collector() {
+    let (tcp, v6) = (free_port(), free_port());
+    let (tcp_url, v6_url) = (
+        format!("tcp://127.0.0.1:{tcp}"),
+        format!("tcp://[::1]:{v6}"),
+    );
+    let (cert, key) = (fixture("server-rsa.pem"), fixture("server-rsa.key"));
+    let c = start(
+        &[
+            "--cert", &cert, "--key", &key, "--listen", &tcp_url, "--listen", &v6_url,
+        ],
+        3,
+    );
+    let banner: Vec<String> = c.stdout_text().lines().take(3).map(str::to_owned).collect();
+    assert_eq!(
+        banner,
+        [
+            format!(
+                "WARNING:pysyslog.cli:Listening for syslog over TCP on: 127.0.0.1:{} polling: 0.5",
+                c.port
+            ),
+            format!("WARNING:pysyslog.cli:Listening for syslog over TCP on: 127.0.0.1:{tcp}"),
+            format!("WARNING:pysyslog.cli:Listening for syslog over TCP on: [::1]:{v6}"),
+        ]
+    );
+    send_from(
+        "127.0.0.2",
+        SocketAddr::from(([127, 0, 0, 1], tcp)),
+        b"plain line\n",
+    );
+    TcpStream::connect(("::1", v6))
+        .and_then(|mut s| s.write_all(b"v6 line\n"))
+        .expect("send over IPv6");
+    python_tls(c.port, b"", "tls line\n");
+    assert_eq!(
+        wait_data(&c, 3),
+        [
+            "INFO:127.0.0.1:tls line",
+            "INFO:127.0.0.2:plain line",
+            "INFO:::1:v6 line"
+        ]
+    );
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn listeners_that_would_share_a_port_are_a_start_up_error() {
+    let port = free_port().to_string();
+    let url = format!("tcp://localhost:{port}");
+    let out = Command::new(env!("CARGO_BIN_EXE_pysyslog"))
+        .args(["127.0.0.1", &port, "--listen", &url])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("both listen on 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn proxy_headers_from_a_trusted_balancer_name_the_client() {
+    let c = start(&["--proxy-protocol-from", "127.0.0.1/32"], 1);
+    let to = c.addr();
+    send_from(
+        "127.0.0.1",
+        to,
+        b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\nv1 line\n",
+    );
+    send_from(
+        "127.0.0.1",
+        to,
+        &[
+            &v2_header(1, [127, 0, 0, 3], 40001, &[4, 0, 3, 1, 2, 3])[..],
+            b"v2 line\n",
+        ]
+        .concat(),
+    );
+    // A health check: LOCAL, served as the balancer itself.
+    send_from(
+        "127.0.0.1",
+        to,
+        &[&v2_header(0, [0; 4], 0, &[])[..], b"local line\n"].concat(),
+    );
+    send_from(
+        "127.0.0.1",
+        to,
+        b"PROXY TCP6 2001:db8::7 ::1 1 514\r\nv6 client\n",
+    );
+    // Any chunking.
+    let mut s = connect_from("127.0.0.1", to);
+    for b in b"PROXY TCP4 127.0.0.4 127.0.0.1 1 514\r\nslow line\n" {
+        s.write_all(&[*b]).expect("send");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(s);
+    // A bare TCP check (connect, close) is not an error.
+    drop(connect_from("127.0.0.1", to));
+    // A client outside --proxy-protocol-from cannot forge its name.
+    send_from(
+        "127.0.0.9",
+        to,
+        b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\nforged\n",
+    );
+    assert_eq!(
+        wait_data(&c, 7),
+        [
+            "INFO:127.0.0.1:local line",
+            "INFO:127.0.0.2:v1 line",
+            "INFO:127.0.0.3:v2 line",
+            "INFO:127.0.0.4:slow line",
+            "INFO:127.0.0.9:PROXY TCP4 127.0.0.2 127.0.0.1 40000 514",
+            "INFO:127.0.0.9:forged",
+            "INFO:2001:db8::7:v6 client",
+        ]
+    );
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn a_missing_or_bad_header_closes_with_one_rate_limited_error() {
+    let c = start(&["--proxy-protocol-from", "127.0.0.0/8"], 1);
+    let to = c.addr();
+    send_from("127.0.0.5", to, b"<13>no header\n");
+    let errors = c.wait_diagnostics(1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("ERROR:pysyslog.receiver:connection from 127.0.0.5:")
+            && errors[0].contains("no PROXY protocol header"),
+        "{errors:?}"
+    );
+    // More bad headers at once: held back, not one error each.
+    let mut long = b"PROXY UNKNOWN ".to_vec();
+    long.resize(300, b'x');
+    send_from("127.0.0.6", to, &long);
+    send_from("127.0.0.6", to, b"PROXY TCP4 1.2.3 127.0.0.1 1 2\r\n");
+    // Whatever follows the refused headers is never logged.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(data_lines(&c).is_empty(), "{:?}", data_lines(&c));
+    assert_eq!(c.diagnostics().len(), 1, "{:?}", c.diagnostics());
+}
+
+#[test]
+fn the_header_comes_before_the_tls_handshake() {
+    let (cert, key) = (fixture("server-rsa.pem"), fixture("server-rsa.key"));
+    let c = start(
+        &[
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--proxy-protocol-from",
+            "127.0.0.1",
+        ],
+        1,
+    );
+    python_tls(
+        c.port,
+        b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\n",
+        "over tls v1\n",
+    );
+    python_tls(
+        c.port,
+        &v2_header(1, [127, 0, 0, 3], 1, &[]),
+        "over tls v2\n",
+    );
+    assert_eq!(
+        wait_data(&c, 2),
+        ["INFO:127.0.0.2:over tls v1", "INFO:127.0.0.3:over tls v2"]
+    );
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn allow_lists_refuse_other_sources_with_the_proxy_client_checked() {
+    let c = start(
+        &[
+            "--allow",
+            "127.0.0.2",
+            "--proxy-protocol-from",
+            "127.0.0.1",
+            "--allow",
+            "10.0.0.0/8",
+        ],
+        1,
+    );
+    let to = c.addr();
+    send_from("127.0.0.2", to, b"allowed\n");
+    send_from("127.0.0.3", to, b"refused\n");
+    send_from("127.0.0.3", to, b"refused again\n");
+    send_from(
+        "127.0.0.1",
+        to,
+        b"PROXY TCP4 10.1.2.3 127.0.0.1 1 514\r\nproxied allowed\n",
+    );
+    send_from(
+        "127.0.0.1",
+        to,
+        b"PROXY TCP4 192.0.2.1 127.0.0.1 1 514\r\nproxied refused\n",
+    );
+    assert_eq!(
+        wait_data(&c, 2),
+        ["INFO:10.1.2.3:proxied allowed", "INFO:127.0.0.2:allowed"]
+    );
+    let diags = c.wait_diagnostics(2);
+    std::thread::sleep(Duration::from_millis(200));
+    let diags: Vec<String> = c.diagnostics().into_iter().chain(diags).collect();
+    assert!(
+        diags.iter().any(|d| d.starts_with(
+            "WARNING:pysyslog.receiver:refused a connection from 127.0.0.3 (not in --allow)"
+        )),
+        "{diags:?}"
+    );
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.contains("refused a connection from 192.0.2.1 (not in --allow)")),
+        "{diags:?}"
+    );
+    // The second refusal of 127.0.0.3 is counted, not logged again at once.
+    assert_eq!(
+        c.diagnostics()
+            .iter()
+            .filter(|d| d.contains("127.0.0.3"))
+            .count(),
+        1,
+        "{diags:?}"
+    );
+    assert!(data_lines(&c).iter().all(|l| !l.contains("refused")));
+}
+
+/// The keepalive timer of the collector's side of connections to `port`, as `ss -o` shows it.
+fn ss_timers(port: u16) -> String {
+    let out = Command::new("ss")
+        .args(["-tnoH", "state", "established", &format!("sport = :{port}")])
+        .output()
+        .expect("ss");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn keepalive_is_on_accepted_sockets_unless_disabled() {
+    let c = start(&["--tcp-keepalive", "120"], 1);
+    let mut s = c.connect();
+    s.write_all(b"hello\n").expect("send");
+    wait_data(&c, 1);
+    let timers = ss_timers(c.port);
+    assert!(
+        timers.contains("timer:(keepalive,1min") || timers.contains("timer:(keepalive,2min"),
+        "{timers}"
+    );
+
+    let off = start(&["--tcp-keepalive", "0"], 1);
+    let mut s = off.connect();
+    s.write_all(b"hello\n").expect("send");
+    wait_data(&off, 1);
+    let timers = ss_timers(off.port);
+    assert!(
+        !timers.is_empty() && !timers.contains("keepalive"),
+        "{timers}"
+    );
+}
