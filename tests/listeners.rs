@@ -5,7 +5,7 @@
 mod util;
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -106,20 +106,23 @@ fn v2_header(cmd: u8, source: [u8; 4], port: u16, tlvs: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn tls_plain_tcp_and_ipv6_listeners_in_one_collector() {
-    let (tcp, v6) = (free_port(), free_port());
-    let (tcp_url, v6_url) = (
+fn tls_plain_tcp_udp_and_ipv6_listeners_in_one_collector() {
+    let (tcp, v6, udp) = (free_port(), free_port(), free_port());
+    let (tcp_url, v6_url, udp_url, udp6_url) = (
         format!("tcp://127.0.0.1:{tcp}"),
         format!("tcp://[::1]:{v6}"),
+        format!("udp://127.0.0.1:{udp}"),
+        format!("udp://[::1]:{udp}"),
     );
     let (cert, key) = (fixture("server-rsa.pem"), fixture("server-rsa.key"));
     let c = start(
         &[
-            "--cert", &cert, "--key", &key, "--listen", &tcp_url, "--listen", &v6_url,
+            "--cert", &cert, "--key", &key, "--listen", &tcp_url, "--listen", &v6_url, "--listen",
+            &udp_url, "--listen", &udp6_url,
         ],
-        3,
+        5,
     );
-    let banner: Vec<String> = c.stdout_text().lines().take(3).map(str::to_owned).collect();
+    let banner: Vec<String> = c.stdout_text().lines().take(5).map(str::to_owned).collect();
     assert_eq!(
         banner,
         [
@@ -129,8 +132,18 @@ fn tls_plain_tcp_and_ipv6_listeners_in_one_collector() {
             ),
             format!("WARNING:pysyslog.cli:Listening for syslog over TCP on: 127.0.0.1:{tcp}"),
             format!("WARNING:pysyslog.cli:Listening for syslog over TCP on: [::1]:{v6}"),
+            format!("WARNING:pysyslog.cli:Listening for syslog over UDP on: 127.0.0.1:{udp}"),
+            format!("WARNING:pysyslog.cli:Listening for syslog over UDP on: [::1]:{udp}"),
         ]
     );
+    let sender = UdpSocket::bind("127.0.0.3:0").expect("udp");
+    sender
+        .send_to(b"udp line\0", ("127.0.0.1", udp))
+        .expect("udp send");
+    let sender6 = UdpSocket::bind("[::1]:0").expect("udp6");
+    sender6
+        .send_to(b"udp6 line\n", ("::1", udp))
+        .expect("udp6 send");
     send_from(
         "127.0.0.2",
         SocketAddr::from(([127, 0, 0, 1], tcp)),
@@ -141,11 +154,13 @@ fn tls_plain_tcp_and_ipv6_listeners_in_one_collector() {
         .expect("send over IPv6");
     python_tls(c.port, b"", "tls line\n");
     assert_eq!(
-        wait_data(&c, 3),
+        wait_data(&c, 5),
         [
             "INFO:127.0.0.1:tls line",
             "INFO:127.0.0.2:plain line",
-            "INFO:::1:v6 line"
+            "INFO:127.0.0.3:udp line",
+            "INFO:::1:udp6 line",
+            "INFO:::1:v6 line",
         ]
     );
     assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
@@ -366,5 +381,183 @@ fn keepalive_is_on_accepted_sockets_unless_disabled() {
     assert!(
         !timers.is_empty() && !timers.contains("keepalive"),
         "{timers}"
+    );
+}
+
+/// Start with only `--listen` options after a positional TCP listener.
+fn start_udp(extra: &[&str]) -> (Collector, u16) {
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let mut args = vec!["--listen", url.as_str()];
+    args.extend_from_slice(extra);
+    (start(&args, 2), udp)
+}
+
+#[test]
+fn real_clients_over_udp_and_tcp_logger_and_python() {
+    let (c, udp) = start_udp(&[]);
+    let port = c.port.to_string();
+    let udp_port = udp.to_string();
+    for (flag, p, msg) in [
+        ("-d", &udp_port, "logger over udp"),
+        ("-T", &port, "logger over tcp"),
+    ] {
+        let status = Command::new("logger")
+            .args([
+                flag,
+                "-n",
+                "127.0.0.1",
+                "-P",
+                p,
+                "--rfc3164",
+                "-t",
+                "t",
+                msg,
+            ])
+            .status()
+            .expect("logger");
+        assert!(status.success());
+    }
+    let script = r#"
+import logging, logging.handlers, socket, sys
+udp, tcp = int(sys.argv[1]), int(sys.argv[2])
+for port, kind, text in [(udp, socket.SOCK_DGRAM, "python udp"), (tcp, socket.SOCK_STREAM, "python tcp")]:
+    h = logging.handlers.SysLogHandler(address=("127.0.0.1", port), socktype=kind)
+    log = logging.getLogger(text)
+    log.addHandler(h)
+    log.warning(text)
+    h.close()
+"#;
+    let status = Command::new("python3")
+        .args(["-c", script, &udp_port, &port])
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let lines = wait_data(&c, 4);
+    assert!(
+        lines.iter().all(|l| l.starts_with("INFO:127.0.0.1:")),
+        "{lines:?}"
+    );
+    for want in ["<12>python tcp", "<12>python udp"] {
+        assert!(lines.iter().any(|l| l.ends_with(want)), "{want}: {lines:?}");
+    }
+    for want in ["t: logger over udp", "t: logger over tcp"] {
+        assert_eq!(
+            lines.iter().filter(|l| l.ends_with(want)).count(),
+            1,
+            "{want}: {lines:?}"
+        );
+    }
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn datagrams_are_truncated_allow_listed_and_never_crash() {
+    let (c, udp) = start_udp(&["--max-line-length", "64", "--allow", "127.0.0.2"]);
+    let to = ("127.0.0.1", udp);
+    let ok = UdpSocket::bind("127.0.0.2:0").expect("udp");
+    let refused = UdpSocket::bind("127.0.0.4:0").expect("udp");
+    refused.send_to(b"not allowed", to).expect("send");
+    ok.send_to(&[b'x'; 65_000], to)
+        .expect("send a huge datagram");
+    ok.send_to(b"\0\0\0", to).expect("send an empty one");
+    ok.send_to(&[0xff, 0xfe, b'a', 0], to)
+        .expect("send invalid UTF-8");
+    ok.send_to(b"last", to).expect("send");
+    let lines = wait_data(&c, 3);
+    assert_eq!(
+        lines,
+        [
+            "INFO:127.0.0.2:last".to_owned(),
+            format!("INFO:127.0.0.2:{}", "x".repeat(64)),
+            "INFO:127.0.0.2:\u{fffd}\u{fffd}a".to_owned(),
+        ]
+    );
+    let diags = c.wait_diagnostics(2);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.contains("refused a datagram from 127.0.0.4 (not in --allow)")),
+        "{diags:?}"
+    );
+    assert!(
+        diags.iter().any(|d| d.contains("longer than 64 bytes")),
+        "{diags:?}"
+    );
+}
+
+#[test]
+fn two_hundred_thousand_datagrams_at_a_rate_kept_up_with_all_arrive() {
+    const TOTAL: usize = 200_000;
+    const WINDOW: usize = 4_000;
+    let (c, udp) = start_udp(&[]);
+    let sender = UdpSocket::bind("127.0.0.2:0").expect("udp");
+    sender.connect(("127.0.0.1", udp)).expect("connect");
+    let mut sent = 0;
+    while sent < TOTAL {
+        for _ in 0..WINDOW {
+            sender
+                .send(format!("<13>datagram {sent:06}").as_bytes())
+                .expect("send");
+            sent += 1;
+        }
+        // Closed loop: the next window goes once the collector is within one window.
+        wait_until("the collector to keep up", || {
+            count_lines(&c.stdout) + WINDOW >= sent
+        });
+    }
+    let lines = wait_data(&c, TOTAL);
+    assert_eq!(lines.len(), TOTAL);
+    let mut seen = vec![false; TOTAL];
+    for l in &lines {
+        let n: usize = l
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("number");
+        assert!(!seen[n], "datagram {n} twice");
+        seen[n] = true;
+    }
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn a_udp_flood_beyond_the_buffer_reports_kernel_drops_and_tcp_is_still_served() {
+    let (c, udp) = start_udp(&["--udp-recv-buffer", "65536"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let sender = UdpSocket::bind("127.0.0.2:0").expect("udp");
+            sender.connect(("127.0.0.1", udp)).expect("connect");
+            let payload = [b'y'; 200];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = sender.send(&payload);
+            }
+        })
+    };
+    wait_until("a kernel drop report", || {
+        c.diagnostics()
+            .iter()
+            .any(|d| d.contains("the kernel dropped"))
+    });
+    let mut s = connect_from("127.0.0.3", c.addr());
+    s.write_all(b"tcp during the flood\n").expect("send");
+    drop(s);
+    wait_until("the TCP line", || {
+        data_lines(&c)
+            .iter()
+            .any(|l| l == "INFO:127.0.0.3:tcp during the flood")
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().expect("flood");
+    let report = c
+        .diagnostics()
+        .into_iter()
+        .find(|d| d.contains("the kernel dropped"))
+        .expect("report");
+    assert!(
+        report.starts_with("WARNING:pysyslog.receiver:the kernel dropped "),
+        "{report}"
     );
 }

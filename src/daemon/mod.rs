@@ -34,7 +34,7 @@ use crate::link::{QueueLimits, WriterLink};
 use crate::logging::{level, Config};
 use crate::privdrop;
 use crate::receiver::endpoint::Transport;
-use crate::receiver::listener::{self, Listener, ListenerKind};
+use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
 use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
@@ -121,7 +121,8 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
     // 3. Privileged ports.
-    let sockets = listener::bind_all(&settings.listeners)?;
+    let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
+    warnings.extend(bound.warnings.iter().cloned());
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -162,21 +163,25 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         Some(loaded) => (Some(loaded.config), loaded.warnings),
         None => (None, Vec::new()),
     };
-    let listeners = sockets
-        .into_iter()
-        .filter_map(|(transport, socket)| {
-            let kind = match transport {
-                Transport::Tcp => ListenerKind::Tcp,
+    let mut listeners = Vec::new();
+    let mut datagrams = Vec::new();
+    for (transport, socket) in bound.sockets {
+        match (socket, transport) {
+            (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
+            (BoundSocket::Stream(socket), Transport::Tls) => {
                 // Settings refuse tls:// without --cert/--key.
-                Transport::Tls => ListenerKind::Tls(tls_config.clone()?),
-                Transport::Udp => return None,
-            };
-            Some(Listener::new(socket, kind))
-        })
-        .collect();
+                if let Some(config) = &tls_config {
+                    listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
+                }
+            }
+            (BoundSocket::Stream(socket), _) => {
+                listeners.push(Listener::new(socket, ListenerKind::Tcp))
+            }
+        }
+    }
 
     // 7. The loop.
-    let mut receiver = Receiver::new(listeners, link, config)?;
+    let mut receiver = Receiver::new(listeners, datagrams, link, config)?;
     for line in banner(&settings) {
         receiver.log(level::WARNING, "pysyslog.cli", &line);
     }

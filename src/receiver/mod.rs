@@ -30,6 +30,7 @@ pub mod proxy;
 mod refusals;
 mod stopping;
 mod token;
+mod udp;
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -52,6 +53,7 @@ pub use policy::Policy;
 use refusals::Refusals;
 use stopping::Stopping;
 use token::Source;
+use udp::UdpListeners;
 
 /// One read into the shared scratch buffer; big reads mean few syscalls.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
@@ -101,11 +103,16 @@ pub struct Receiver {
     hooks: ServiceHooks,
     policy: Policy,
     refusals: Refusals,
+    udp: UdpListeners,
+    /// Which goes first in a turn, TCP connections or UDP listeners: it
+    /// alternates, so neither can take every turn's room in the link.
+    udp_first: bool,
 }
 
 impl Receiver {
     pub fn new(
         listeners: Vec<Listener>,
+        datagrams: Vec<mio::net::UdpSocket>,
         mut link: WriterLink,
         config: ReceiverConfig,
     ) -> Result<Receiver, ReceiverError> {
@@ -119,7 +126,11 @@ impl Receiver {
             .map_err(ReceiverError::Setup)?;
         let listeners = Acceptor::new(listeners, config.max_connections, registry)
             .map_err(ReceiverError::Setup)?;
+        let udp = UdpListeners::new(datagrams, config.max_line_bytes, registry)
+            .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
+            udp,
+            udp_first: false,
             listeners,
             conns: Connections::new(config.max_line_bytes),
             link,
@@ -158,12 +169,20 @@ impl Receiver {
                     Source::Signals => self.on_signals(),
                     Source::Status => self.link.on_status_readable(self.poll.registry())?,
                     Source::Listener(index) => self.accept(ListenerId(index)),
+                    Source::Datagram(index) => self.udp.mark_ready(index),
                     Source::Connection(key) => {
                         self.on_connection_event(key, event.is_read_closed())
                     }
                 }
             }
+            self.udp_first = !self.udp_first;
+            if self.udp_first {
+                self.serve_datagrams();
+            }
             self.serve_ready();
+            if !self.udp_first {
+                self.serve_datagrams();
+            }
             let registry = self.poll.registry();
             self.deadlines
                 .expire_handshakes(&mut self.conns, registry, &mut self.link);
@@ -189,7 +208,7 @@ impl Receiver {
     /// Zero while connections wait for a turn (and may read); otherwise until
     /// the earliest deadline, or forever.
     fn poll_timeout(&self) -> Option<Duration> {
-        if self.conns.ready_len() > 0 && !self.link.is_full() {
+        if (self.conns.ready_len() > 0 || self.udp.any_ready()) && !self.link.is_full() {
             return Some(Duration::ZERO);
         }
         [
@@ -227,6 +246,7 @@ impl Receiver {
         self.hooks.notify_stopping();
         self.stopping.begin();
         self.listeners.stop(self.poll.registry());
+        self.udp.stop(self.poll.registry());
         self.conns.mark_all_readable();
     }
 
@@ -285,6 +305,14 @@ impl Receiver {
             return;
         }
         self.conns.mark_readable(key);
+    }
+
+    /// Give each ready UDP listener one budgeted turn.
+    fn serve_datagrams(&mut self) {
+        if self.stopping.is_running() {
+            self.udp
+                .serve(&self.policy, &mut self.refusals, &mut self.link);
+        }
     }
 
     /// Give each connection with unread data one budgeted turn.
