@@ -6,7 +6,7 @@
 //! when it is served (`super::connections`) or the listener.
 
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +19,6 @@ use super::framing::{Frame, Framer};
 use super::listener::{peer_name, ListenerId};
 use super::policy::allowed;
 use super::proxy::{Parsed, Proxied, ProxyParser};
-use super::refusals::Refused;
 use crate::link::WriterLink;
 use crate::logging::level;
 
@@ -38,6 +37,15 @@ pub enum Turn {
     /// Refused (a bad PROXY header, or a proxied client outside `--allow`):
     /// report it (rate-limited) and close.
     Refused(Refused),
+}
+
+/// What was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A source outside `--allow`: `what` is "connection" or "datagram".
+    NotAllowed { ip: IpAddr, what: &'static str },
+    /// A PROXY header missing, malformed or too long (the text names the peer).
+    Header(String),
 }
 
 /// A trusted balancer's connection before its PROXY header is complete.

@@ -259,7 +259,7 @@ impl Receiver {
         {
             let proxy = match self.policy.admit_stream(accepted.addr.ip()) {
                 Admission::Refuse => {
-                    let refused = refusals::Refused::NotAllowed {
+                    let refused = conn::Refused::NotAllowed {
                         ip: accepted.addr.ip(),
                         what: "connection",
                     };

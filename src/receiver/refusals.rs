@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::conn::LOGGER;
+use super::conn::{Refused, LOGGER};
 use crate::link::WriterLink;
 use crate::logging::level;
 
@@ -20,15 +20,6 @@ const HEADER_ERRORS: Duration = Duration::from_secs(10);
 /// Sources remembered at once; a scan of many addresses cannot grow the table
 /// beyond it (the rest are counted together).
 const MAX_SOURCES: usize = 4096;
-
-/// What was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// A source outside `--allow`: `what` is "connection" or "datagram".
-    NotAllowed { ip: IpAddr, what: &'static str },
-    /// A PROXY header missing, malformed or too long (the text names the peer).
-    Header(String),
-}
 
 #[derive(Debug)]
 struct Source {

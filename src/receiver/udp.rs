@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry};
 
-use super::conn::LOGGER;
+use super::conn::{Refused, LOGGER};
 use super::framing::py_strip;
 use super::listener::peer_name;
 use super::policy::Policy;
-use super::refusals::{Refusals, Refused, Throttle};
+use super::refusals::{Refusals, Throttle};
 use super::token;
 use crate::link::WriterLink;
 
