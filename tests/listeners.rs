@@ -5,92 +5,11 @@
 mod util;
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
 use util::*;
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// Start with HOST PORT and `args`, and wait until `listeners` banner lines are out.
-fn start(args: &[&str], listeners: usize) -> Collector {
-    Collector::start_on("127.0.0.1", args, |c| {
-        c.stdout_text().matches("Listening for syslog").count() >= listeners
-    })
-}
-
-/// Data lines (the banner's lines are not data).
-fn data_lines(c: &Collector) -> Vec<String> {
-    c.stdout_text()
-        .lines()
-        .filter(|l| !l.contains(":pysyslog.cli:"))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn wait_data(c: &Collector, n: usize) -> Vec<String> {
-    wait_until(&format!("{n} data lines"), || data_lines(c).len() >= n);
-    let mut lines = data_lines(c);
-    lines.sort();
-    lines
-}
-
-/// A connection from `source` (a loopback address) to `to`.
-fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
-    let sock = socket2::Socket::new(
-        socket2::Domain::for_address(to),
-        socket2::Type::STREAM,
-        None,
-    )
-    .expect("socket");
-    let ip: IpAddr = source.parse().expect("ip");
-    sock.bind(&SocketAddr::new(ip, 0).into())
-        .expect("bind source");
-    sock.connect(&to.into()).expect("connect");
-    sock.into()
-}
-
-fn send_from(source: &str, to: SocketAddr, data: &[u8]) {
-    let mut s = connect_from(source, to);
-    s.write_all(data).expect("send");
-}
-
-/// Send `lines` over TLS with Python's `ssl`, after `preamble` in clear (a
-/// PROXY header), verifying the server against the test CA.
-fn python_tls(port: u16, preamble: &[u8], lines: &str) {
-    let script = r#"
-import socket, ssl, sys
-port, preamble, lines, ca = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.create_default_context(cafile=ca)
-raw = socket.create_connection(("127.0.0.1", port))
-raw.sendall(preamble)
-s = ctx.wrap_socket(raw, server_hostname="localhost")
-s.sendall(lines.encode())
-s.unwrap()
-s.close()
-"#;
-    let hex: String = preamble.iter().map(|b| format!("{b:02x}")).collect();
-    let status = Command::new("python3")
-        .args([
-            "-c",
-            script,
-            &port.to_string(),
-            &hex,
-            lines,
-            &fixture("ca.pem"),
-        ])
-        .status()
-        .expect("python3");
-    assert!(status.success(), "python ssl client failed");
-}
 
 fn v2_header(cmd: u8, source: [u8; 4], port: u16, tlvs: &[u8]) -> Vec<u8> {
     let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
@@ -114,8 +33,8 @@ fn tls_plain_tcp_udp_and_ipv6_listeners_in_one_collector() {
         format!("udp://127.0.0.1:{udp}"),
         format!("udp://[::1]:{udp}"),
     );
-    let (cert, key) = (fixture("server-rsa.pem"), fixture("server-rsa.key"));
-    let c = start(
+    let (cert, key) = (tls_fixture("server-rsa.pem"), tls_fixture("server-rsa.key"));
+    let c = start_listeners(
         &[
             "--cert", &cert, "--key", &key, "--listen", &tcp_url, "--listen", &v6_url, "--listen",
             &udp_url, "--listen", &udp6_url,
@@ -152,7 +71,7 @@ fn tls_plain_tcp_udp_and_ipv6_listeners_in_one_collector() {
     TcpStream::connect(("::1", v6))
         .and_then(|mut s| s.write_all(b"v6 line\n"))
         .expect("send over IPv6");
-    python_tls(c.port, b"", "tls line\n");
+    python_tls("127.0.0.1", c.port, b"", "tls line\n");
     assert_eq!(
         wait_data(&c, 5),
         [
@@ -183,7 +102,7 @@ fn listeners_that_would_share_a_port_are_a_start_up_error() {
 
 #[test]
 fn proxy_headers_from_a_trusted_balancer_name_the_client() {
-    let c = start(&["--proxy-protocol-from", "127.0.0.1/32"], 1);
+    let c = start_listeners(&["--proxy-protocol-from", "127.0.0.1/32"], 1);
     let to = c.addr();
     send_from(
         "127.0.0.1",
@@ -242,7 +161,7 @@ fn proxy_headers_from_a_trusted_balancer_name_the_client() {
 
 #[test]
 fn a_missing_or_bad_header_closes_with_one_rate_limited_error() {
-    let c = start(&["--proxy-protocol-from", "127.0.0.0/8"], 1);
+    let c = start_listeners(&["--proxy-protocol-from", "127.0.0.0/8"], 1);
     let to = c.addr();
     send_from("127.0.0.5", to, b"<13>no header\n");
     let errors = c.wait_diagnostics(1);
@@ -265,8 +184,8 @@ fn a_missing_or_bad_header_closes_with_one_rate_limited_error() {
 
 #[test]
 fn the_header_comes_before_the_tls_handshake() {
-    let (cert, key) = (fixture("server-rsa.pem"), fixture("server-rsa.key"));
-    let c = start(
+    let (cert, key) = (tls_fixture("server-rsa.pem"), tls_fixture("server-rsa.key"));
+    let c = start_listeners(
         &[
             "--cert",
             &cert,
@@ -278,11 +197,13 @@ fn the_header_comes_before_the_tls_handshake() {
         1,
     );
     python_tls(
+        "127.0.0.1",
         c.port,
         b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\n",
         "over tls v1\n",
     );
     python_tls(
+        "127.0.0.1",
         c.port,
         &v2_header(1, [127, 0, 0, 3], 1, &[]),
         "over tls v2\n",
@@ -296,7 +217,7 @@ fn the_header_comes_before_the_tls_handshake() {
 
 #[test]
 fn allow_lists_refuse_other_sources_with_the_proxy_client_checked() {
-    let c = start(
+    let c = start_listeners(
         &[
             "--allow",
             "127.0.0.2",
@@ -363,7 +284,7 @@ fn ss_timers(port: u16) -> String {
 
 #[test]
 fn keepalive_is_on_accepted_sockets_unless_disabled() {
-    let c = start(&["--tcp-keepalive", "120"], 1);
+    let c = start_listeners(&["--tcp-keepalive", "120"], 1);
     let mut s = c.connect();
     s.write_all(b"hello\n").expect("send");
     wait_data(&c, 1);
@@ -373,7 +294,7 @@ fn keepalive_is_on_accepted_sockets_unless_disabled() {
         "{timers}"
     );
 
-    let off = start(&["--tcp-keepalive", "0"], 1);
+    let off = start_listeners(&["--tcp-keepalive", "0"], 1);
     let mut s = off.connect();
     s.write_all(b"hello\n").expect("send");
     wait_data(&off, 1);
@@ -390,7 +311,7 @@ fn start_udp(extra: &[&str]) -> (Collector, u16) {
     let url = format!("udp://127.0.0.1:{udp}");
     let mut args = vec!["--listen", url.as_str()];
     args.extend_from_slice(extra);
-    (start(&args, 2), udp)
+    (start_listeners(&args, 2), udp)
 }
 
 #[test]
