@@ -252,6 +252,7 @@ impl Args {
                 key,
                 client_ca: self.client_ca,
                 min_version: self.tls_min_version,
+                client_names: self.client_name.clone(),
             }),
             (None, None) => None,
             (Some(_), None) => return Err(UsageError::HalfTls { given: "--cert" }),

@@ -482,3 +482,165 @@ fn a_udp_flood_beyond_the_buffer_reports_kernel_drops_and_tcp_is_still_served() 
         "{report}"
     );
 }
+
+/// A client certificate signed by the test CA, made with openssl in `dir`:
+/// subject CN `cn`, and DNS subject alternative names when `san` is given.
+fn client_cert(dir: &std::path::Path, name: &str, cn: &str, san: Option<&str>) -> (String, String) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let pem = dir.join(format!("{name}.pem"));
+    let ext = dir.join(format!("{name}.cnf"));
+    let mut extensions = "[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n".to_owned();
+    if let Some(san) = san {
+        extensions.push_str(&format!("subjectAltName={san}\n"));
+    }
+    std::fs::write(&ext, extensions).expect("extensions");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (key_s, csr_s, pem_s, ext_s) = (
+        key.display().to_string(),
+        csr.display().to_string(),
+        pem.display().to_string(),
+        ext.display().to_string(),
+    );
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &key_s,
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &key_s,
+        "-subj",
+        &format!("/CN={cn}"),
+        "-out",
+        &csr_s,
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr_s,
+        "-CA",
+        &tls_fixture("ca.pem"),
+        "-CAkey",
+        &tls_fixture("ca.key"),
+        "-CAcreateserial",
+        "-CAserial",
+        &dir.join("ca.srl").display().to_string(),
+        "-days",
+        "2",
+        "-extfile",
+        &ext_s,
+        "-extensions",
+        "v3",
+        "-out",
+        &pem_s,
+    ]);
+    (pem_s, key_s)
+}
+
+/// Send `line` over TLS with a client certificate; whether the handshake held.
+fn tls_with_client_cert(port: u16, cert: &str, key: &str, line: &str) -> bool {
+    let script = r#"
+import socket, ssl, sys
+port, cert, key, ca, line = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+try:
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.sendall(line.encode())
+    # TLS 1.3 reports a refused client certificate on the first read.
+    s.settimeout(2)
+    s.unwrap()
+except (ssl.SSLError, OSError):
+    sys.exit(1)
+"#;
+    Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            cert,
+            key,
+            &tls_fixture("ca.pem"),
+            line,
+        ])
+        .status()
+        .expect("python3")
+        .success()
+}
+
+#[test]
+fn client_names_pin_the_certificates_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (web_cert, web_key) =
+        client_cert(dir.path(), "web", "ignored", Some("DNS:web1.example.com"));
+    let (cn_cert, cn_key) = client_cert(dir.path(), "cn", "db1.example.com", None);
+    let (deep_cert, deep_key) =
+        client_cert(dir.path(), "deep", "x", Some("DNS:a.web1.example.com"));
+    let (cert, key, ca) = (
+        tls_fixture("server-rsa.pem"),
+        tls_fixture("server-rsa.key"),
+        tls_fixture("ca.pem"),
+    );
+    let c = start_listeners(
+        &[
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--client-ca",
+            &ca,
+            "--client-name",
+            "*.example.com",
+            "--client-name",
+            "db1.example.com",
+        ],
+        1,
+    );
+    assert!(tls_with_client_cert(
+        c.port, &web_cert, &web_key, "by san\n"
+    ));
+    assert!(tls_with_client_cert(c.port, &cn_cert, &cn_key, "by cn\n"));
+    tls_with_client_cert(c.port, &deep_cert, &deep_key, "two labels deep\n");
+    tls_with_client_cert(
+        c.port,
+        &tls_fixture("client.pem"),
+        &tls_fixture("client.key"),
+        "no name\n",
+    );
+    assert_eq!(
+        wait_data(&c, 2),
+        ["INFO:127.0.0.1:by cn", "INFO:127.0.0.1:by san"]
+    );
+    let diags = c.wait_diagnostics(2);
+    assert!(
+        diags.iter().any(|d| d
+            .contains(r#"client certificate names ["a.web1.example.com"] match no --client-name"#)),
+        "{diags:?}"
+    );
+    assert!(
+        diags.iter().any(
+            |d| d.contains(r#"client certificate names ["client one"] match no --client-name"#)
+        ),
+        "{diags:?}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(data_lines(&c).len(), 2, "{:?}", data_lines(&c));
+}
