@@ -77,6 +77,7 @@ struct UdpListener {
     /// Drops and truncations not reported yet, and their rate limits.
     unreported_drops: u64,
     drops_report: Throttle,
+    errors_report: Throttle,
     truncated: u64,
     truncation_report: Throttle,
 }
@@ -128,6 +129,7 @@ impl UdpListeners {
                 kernel_drops: 0,
                 unreported_drops: 0,
                 drops_report: Throttle::default(),
+                errors_report: Throttle::default(),
                 truncated: 0,
                 truncation_report: Throttle::default(),
             });
@@ -193,11 +195,14 @@ impl UdpListeners {
                         // ICMP errors and the like: not this collector's to fix,
                         // and the next datagram is read on the next turn.
                         let l = &mut self.listeners[index];
-                        if l.drops_report.due(Instant::now(), REPORT_EVERY).is_some() {
-                            let at = l.socket.local_addr().ok();
+                        if l.errors_report.due(Instant::now(), REPORT_EVERY).is_some() {
+                            let at = l
+                                .socket
+                                .local_addr()
+                                .map_or_else(|_| "?".to_owned(), |a| a.to_string());
                             link.warning(
                                 LOGGER,
-                                &format!("receiving on UDP listener {at:?} failed: {e}"),
+                                &format!("receiving on UDP listener {at} failed: {e}"),
                             );
                         }
                         break;
@@ -218,23 +223,33 @@ impl UdpListeners {
     ) -> io::Result<usize> {
         let fd = self.listeners[index].socket.as_raw_fd();
         let b = &mut self.buffers;
-        // SAFETY: iovec and mmsghdr are plain data; every pointer set below
-        // points into `b`'s buffers, which outlive the call and are not moved
-        // during it; lengths are the buffers' own.
+        // Base pointers taken once, so that no later borrow of a buffer
+        // invalidates the pointers the headers hold.
+        let data = b.data.as_mut_ptr();
+        let names = b.names.as_mut_ptr();
+        let control = b.control.as_mut_ptr();
+        // SAFETY: iovec and mmsghdr are plain data (all zeroes is valid).
         let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
         let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..BATCH {
-            iovecs[i] = libc::iovec {
-                iov_base: b.data[i * b.slot..].as_mut_ptr().cast(),
-                iov_len: b.slot,
-            };
-            let h = &mut headers[i].msg_hdr;
-            h.msg_name = (&mut b.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut iovecs[i];
-            h.msg_iovlen = 1;
-            h.msg_control = b.control[i * CONTROL_WORDS..].as_mut_ptr().cast();
-            h.msg_controllen = CONTROL_WORDS * 8;
+        let iov = iovecs.as_mut_ptr();
+        for (i, header) in headers.iter_mut().enumerate() {
+            // SAFETY: `data` holds BATCH slots of `slot` bytes, `names` BATCH
+            // addresses, `control` BATCH blocks of CONTROL_WORDS words, and
+            // `iovecs` BATCH entries: every offset is in bounds. The buffers
+            // outlive the call below and do not move during it.
+            unsafe {
+                *iov.add(i) = libc::iovec {
+                    iov_base: data.add(i * b.slot).cast(),
+                    iov_len: b.slot,
+                };
+                let h = &mut header.msg_hdr;
+                h.msg_name = names.add(i).cast();
+                h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_iov = iov.add(i);
+                h.msg_iovlen = 1;
+                h.msg_control = control.add(i * CONTROL_WORDS).cast();
+                h.msg_controllen = CONTROL_WORDS * 8;
+            }
         }
         // SAFETY: `headers` holds BATCH initialised entries as described above.
         let got = unsafe {
