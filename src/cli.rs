@@ -31,6 +31,8 @@ pub const DEFAULT_PORT: u16 = 514;
 /// firewall timeouts that silently drop connections; five minutes is within
 /// the usual ones.
 pub const DEFAULT_TCP_KEEPALIVE_SECS: u32 = 300;
+/// The kernel refuses a longer keepalive idle time (TCP_KEEPIDLE).
+pub const MAX_TCP_KEEPALIVE_SECS: u32 = 32_767;
 /// A UDP listener's receive buffer: the kernel's default (about 208 KiB)
 /// holds only a few hundred datagrams (each is charged its buffer overhead,
 /// not its length), which a burst overflows while the writer is busy.
@@ -75,7 +77,8 @@ pub struct Args {
 
     /// Idle seconds before TCP keepalive probes start on accepted connections,
     /// so peers that died behind NAT or a firewall are closed; 0 disables.
-    #[arg(long, default_value_t = DEFAULT_TCP_KEEPALIVE_SECS, value_name = "SECONDS")]
+    #[arg(long, default_value_t = DEFAULT_TCP_KEEPALIVE_SECS, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(0..=MAX_TCP_KEEPALIVE_SECS as i64))]
     pub tcp_keepalive: u32,
 
     /// Accept a client certificate only if one of its DNS names (or, lacking
@@ -475,6 +478,11 @@ mod tests {
             "--client-name needs --client-ca"
         );
         assert!(parse(&["--udp-recv-buffer", "0"]).is_err());
+        assert!(parse(&["--tcp-keepalive", "32767"]).is_ok());
+        assert!(
+            parse(&["--tcp-keepalive", "32768"]).is_err(),
+            "beyond TCP_KEEPIDLE"
+        );
     }
 
     #[test]

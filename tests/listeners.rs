@@ -644,3 +644,32 @@ fn client_names_pin_the_certificates_accepted() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(data_lines(&c).len(), 2, "{:?}", data_lines(&c));
 }
+
+#[test]
+fn a_header_that_never_completes_is_closed_after_the_handshake_timeout() {
+    let c = start_listeners(
+        &[
+            "--proxy-protocol-from",
+            "127.0.0.1",
+            "--tls-handshake-timeout",
+            "0.5",
+        ],
+        1,
+    );
+    let mut s = connect_from("127.0.0.1", c.addr());
+    s.write_all(b"PROXY TCP4 127.0").expect("send");
+    let diags = c.wait_diagnostics(1);
+    assert!(
+        diags[0].starts_with("WARNING:pysyslog.receiver:PROXY protocol header from 127.0.0.1:")
+            && diags[0].contains("did not complete within 0.5s"),
+        "{diags:?}"
+    );
+    // Closed by the collector: the read sees the end.
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 1];
+    assert!(matches!(
+        std::io::Read::read(&mut s, &mut buf),
+        Ok(0) | Err(_)
+    ));
+}
