@@ -43,7 +43,7 @@ pub const DEFAULT_UDP_RECV_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 #[command(
     name = "pysyslog",
     version,
-    about = "A fast syslog collector over TCP and TLS. Every received line is logged under \
+    about = "A fast syslog collector over TCP, TLS and UDP. Every received line is logged under \
              a logger named after the peer's IP address, at level INFO; where it goes is set \
              by a Python logging.config.dictConfig JSON file (default: stdout as \
              INFO:<ip>:<message>).",

@@ -17,7 +17,11 @@ pub struct Cidr {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{text}' is not a network: {why} (write ADDRESS/PREFIX, e.g. 10.0.0.0/8 or 2001:db8::/32, or one address)")]
+/// Its message follows the option's value in clap's error, so it does not
+/// repeat it.
+#[error(
+    "not a network: {why} (write ADDRESS/PREFIX, e.g. 10.0.0.0/8 or 2001:db8::/32, or one address)"
+)]
 pub struct CidrError {
     text: String,
     why: &'static str,
@@ -134,7 +138,10 @@ mod tests {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
         let e = "10.0.0.0/33".parse::<Cidr>().unwrap_err().to_string();
-        assert!(e.contains("'10.0.0.0/33'") && e.contains("too long"), "{e}");
+        assert!(
+            e.starts_with("not a network: prefix length too long"),
+            "{e}"
+        );
     }
 
     #[test]

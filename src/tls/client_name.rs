@@ -22,7 +22,9 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 pub struct NamePattern(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--client-name '{text}': {why} (write a DNS name; '*' stands for one whole label, as in *.example.com)")]
+/// Its message follows the option's value in clap's error, so it does not
+/// repeat it.
+#[error("{why} (write a DNS name; '*' stands for one whole label, as in *.example.com)")]
 pub struct PatternError {
     text: String,
     why: &'static str,
