@@ -26,7 +26,8 @@
 //! - [`writer`] owns every output handler and drives the [`logging`] engine.
 //! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
 //! - [`daemon`] knows the start-up order, detaching and the pid file.
-//! - [`privdrop`] drops root in both processes; [`service`] re-reads the
+//! - [`hardening`] closes inherited descriptors and forbids core dumps in both
+//!   processes; [`privdrop`] drops root in both; [`service`] re-reads the
 //!   configuration on SIGHUP and talks to systemd; [`tls`] loads certificates.
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
 
@@ -37,6 +38,7 @@
 pub mod cli;
 pub mod daemon;
 pub mod error;
+pub mod hardening;
 pub mod ipc;
 pub mod link;
 pub mod logging;

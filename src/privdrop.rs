@@ -124,6 +124,10 @@ pub fn drop_to(id: &Identity) -> Result<(), PrivError> {
     unistd::setgroups(&[]).map_err(step("setgroups"))?;
     unistd::setresgid(id.gid, id.gid, id.gid).map_err(step("setresgid"))?;
     unistd::setresuid(id.uid, id.uid, id.uid).map_err(step("setresuid"))?;
+    // Changing the uid made the process dumpable again.
+    crate::hardening::forbid_core_dumps().map_err(|e| {
+        step("forbid core dumps")(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+    })?;
     verify(id)
 }
 

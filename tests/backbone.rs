@@ -347,3 +347,21 @@ fn a_killed_writer_is_replaced_and_lines_keep_arriving() {
         "{diagnostics:?}"
     );
 }
+
+/// One message, one line: an octet-counted frame holding LF and NUL cannot
+/// become several output lines (one of which could pass for another peer's):
+/// both are escaped as rsyslog does, and an LF-framed line prints as sent.
+#[test]
+fn lf_and_nul_inside_a_counted_frame_are_escaped_into_one_line() {
+    let c = Collector::start(&[]);
+    let forged = "<14>mine\nINFO:10.9.9.9:forged\0tail";
+    c.send(format!("{} {forged}<14>plain\tline\r\n", forged.len()).as_bytes());
+    let lines = c.wait_lines(2);
+    assert_eq!(
+        lines,
+        [
+            "INFO:127.0.0.1:<14>mine#012INFO:10.9.9.9:forged#000tail",
+            "INFO:127.0.0.1:<14>plain\tline",
+        ]
+    );
+}

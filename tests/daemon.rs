@@ -167,6 +167,12 @@ fn privileges_are_dropped_in_both_processes_and_files_belong_to_the_user() {
             groups.iter().all(|&g| g == NOBODY),
             "pid {pid}: supplementary groups {groups:?}"
         );
+        // Not dumpable after the drop (changing uid resets the flag, so it is
+        // set again): the kernel then keeps /proc/PID's files root's, and
+        // nobody (the service user itself, or a compromised sibling) can read
+        // the process's memory through them.
+        let mem = fs::metadata(format!("/proc/{pid}/mem")).expect("/proc/PID/mem");
+        assert_eq!(mem.uid(), 0, "pid {pid} is dumpable after the drop");
     }
     c.send(&payload(0..3));
     wait_until("3 lines", || peer_lines(&out).len() == 3);
@@ -640,4 +646,114 @@ fn a_reload_that_cannot_be_applied_keeps_the_old_configuration_across_a_writer_c
     wait_until("the line after the crash", || {
         peer_lines(&out).last().map(String::as_str) == Some("after the crash")
     });
+}
+
+/// Start the collector with `file` inherited as descriptor 9 (no close-on-exec,
+/// as a careless launcher leaves it); stdout goes to `stdout`.
+fn spawn_inheriting(file: &fs::File, port: u16, stdout: &Path) -> std::process::Child {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(stdout).expect("stdout"))
+        .stderr(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 9) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("spawn pysyslog")
+}
+
+/// The descriptors of `pid` that point at `path`.
+fn descriptors_to(pid: i32, path: &Path) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| fs::read_link(e.path()).is_ok_and(|target| target == path))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn inherited_descriptors_are_closed_and_no_core_can_be_dumped_in_both_processes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("inherited-secret");
+    let file = fs::File::create(&secret).expect("create");
+    let stdout = dir.path().join("stdout.log");
+    let port = free_port();
+    // A Collector stops the process by PID even when an assertion fails.
+    let mut c = Collector {
+        child: spawn_inheriting(&file, port, &stdout),
+        dir,
+        port,
+        stdout: stdout.clone(),
+        stderr: secret.with_file_name("no-stderr"),
+    };
+    wait_until("the banner", || {
+        read(&stdout).contains("Listening for syslog")
+    });
+    let writer = c.writer_pid().expect("the writer");
+    for p in [c.pid(), writer] {
+        assert_eq!(
+            descriptors_to(p, &secret),
+            Vec::<String>::new(),
+            "pid {p} kept the launcher's descriptor"
+        );
+        let limits = fs::read_to_string(format!("/proc/{p}/limits")).expect("limits");
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .expect("a core limit line");
+        let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+        assert_eq!(values, ["0", "0"], "pid {p}: {core}");
+    }
+    assert_eq!(c.stop().code(), Some(0));
+}
+
+/// A collector started as an ordinary user (no credential change, which would
+/// reset the flag by itself) is still not dumpable: /proc/PID's files stay
+/// root's, so the user cannot read its memory.
+#[test]
+fn a_collector_started_as_a_user_is_not_dumpable() {
+    if skip_unless_root("a_collector_started_as_a_user_is_not_dumpable") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stdout = dir.path().join("stdout.log");
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&stdout).expect("stdout"))
+        .stderr(Stdio::null())
+        .uid(NOBODY)
+        // std clears the supplementary groups itself when leaving root.
+        .gid(NOBODY);
+    let mut c = Collector {
+        child: cmd.spawn().expect("spawn pysyslog as nobody"),
+        dir,
+        port,
+        stdout: stdout.clone(),
+        stderr: stdout.with_file_name("no-stderr"),
+    };
+    wait_until("the banner", || {
+        read(&stdout).contains("Listening for syslog")
+    });
+    let writer = c.writer_pid().expect("the writer");
+    for pid in [c.pid(), writer] {
+        assert_eq!(ids(pid).0, vec![NOBODY; 4], "pid {pid} runs as nobody");
+        let mem = fs::metadata(format!("/proc/{pid}/mem")).expect("/proc/PID/mem");
+        assert_eq!(mem.uid(), 0, "pid {pid} is dumpable");
+    }
+    assert_eq!(c.stop().code(), Some(0));
 }

@@ -7,11 +7,21 @@ use std::path::Path;
 use proptest::prelude::*;
 use pysyslog::ipc::{BatchBuilder, BatchReader, Item, StatusDecoder};
 use pysyslog::logging::Config;
+use pysyslog::receiver::escape::ControlChars;
 use pysyslog::receiver::framing::{Frame, Framer};
 
 /// (frame bytes, truncated?) for `input` fed in the given chunk sizes.
 fn frames(max: usize, input: &[u8], cuts: &[usize]) -> Vec<(Vec<u8>, bool)> {
-    let mut f = Framer::new(max);
+    frames_with(max, input, cuts, ControlChars::Keep)
+}
+
+fn frames_with(
+    max: usize,
+    input: &[u8],
+    cuts: &[usize],
+    control: ControlChars,
+) -> Vec<(Vec<u8>, bool)> {
+    let mut f = Framer::with_control(max, control);
     let mut out = Vec::new();
     let mut sink = |fr: Frame<'_>| match fr {
         Frame::Line(l) => out.push((l.to_vec(), false)),
@@ -64,6 +74,22 @@ proptest! {
         prop_assert_eq!(frames(max, &input, &cuts), whole.clone());
         for (frame, truncated) in &whole {
             prop_assert!(frame.len() <= max || !truncated);
+            prop_assert!(frame.len() <= max.max(input.len()));
+        }
+    }
+
+    /// With the default escaping, no frame holds LF or NUL, under any chunking,
+    /// and escaping never takes a frame past the bound.
+    #[test]
+    fn every_message_stays_one_line(
+        input in framing_input(),
+        cuts in proptest::collection::vec(0usize..40, 0..20),
+        max in 1usize..64,
+    ) {
+        let whole = frames_with(max, &input, &[], ControlChars::default());
+        prop_assert_eq!(frames_with(max, &input, &cuts, ControlChars::default()), whole.clone());
+        for (frame, _) in &whole {
+            prop_assert!(!frame.contains(&b'\n') && !frame.contains(&0), "{:?}", frame);
             prop_assert!(frame.len() <= max.max(input.len()));
         }
     }

@@ -49,6 +49,10 @@ const SPARE_FDS: u64 = 64;
 /// Run the collector until stopped (in the foreground, or detached with
 /// `--daemonize`: then this returns in the daemon only).
 pub fn run(settings: Settings) -> Result<(), Error> {
+    // Before anything is opened or read: no launcher's descriptor crosses into
+    // the collector, and no core file or /proc reader ever sees the TLS key.
+    crate::hardening::close_inherited_descriptors().map_err(Error::Io)?;
+    crate::hardening::forbid_core_dumps().map_err(Error::Io)?;
     let mut readiness: Option<Readiness> = None;
     let result = start_and_run(settings, &mut readiness);
     if let (Err(e), Some(r)) = (&result, readiness.take()) {

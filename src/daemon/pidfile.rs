@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat2, AtFlags, OFlag, RenameFlags, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
-use nix::unistd::{unlinkat, UnlinkatFlags};
+use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PidFileError {
@@ -113,7 +113,10 @@ impl<'a> Location<'a> {
         let dir = openat(
             AT_FDCWD,
             dir_path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            // The directory may be reached through a symlink (/var/run -> /run):
+            // what is checked below is the directory actually opened, and the
+            // file is only ever named inside it, without following links.
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(|e| PidFileError::Io {
@@ -237,6 +240,26 @@ impl<'a> Location<'a> {
         }
     }
 
+    /// The temporary file at the name only if nothing is there. File systems
+    /// without `RENAME_NOREPLACE` (some network and FUSE ones: EINVAL) get a
+    /// hard link, which never replaces either, then the temporary name goes.
+    fn place_if_absent(&self, temp: &OsStr) -> Result<(), Errno> {
+        match renameat2(
+            &self.dir,
+            temp,
+            &self.dir,
+            self.name,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Err(Errno::EINVAL) => {
+                linkat(&self.dir, temp, &self.dir, self.name, AtFlags::empty())?;
+                let _ = unlinkat(&self.dir, temp, UnlinkatFlags::NoRemoveDir);
+                Ok(())
+            }
+            done => done,
+        }
+    }
+
     /// Put the temporary file at the name: over a stale file only while
     /// holding that file's lock and after checking it is still the one there;
     /// where there is none, only if there is still none.
@@ -245,13 +268,7 @@ impl<'a> Location<'a> {
         // another collector starting at the same moment; a few suffice.
         for _ in 0..16 {
             match self.open_existing()? {
-                None => match renameat2(
-                    &self.dir,
-                    temp,
-                    &self.dir,
-                    self.name,
-                    RenameFlags::RENAME_NOREPLACE,
-                ) {
+                None => match self.place_if_absent(temp) {
                     Ok(()) => return Ok(()),
                     Err(Errno::EEXIST) => continue,
                     Err(e) => return Err(self.error("rename the temporary file over it")(e)),
@@ -511,5 +528,24 @@ mod tests {
             // Without root there is nothing to redirect: the file is written.
             result.expect("written without root");
         }
+    }
+
+    /// A directory reached through a symlink (`/var/run` is one to `/run` on
+    /// Debian) is fine: the check is on the directory opened, and only names
+    /// inside it are never followed.
+    #[test]
+    fn a_pid_file_under_a_symlinked_directory_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("run");
+        fs::create_dir(&real).expect("mkdir");
+        std::os::unix::fs::symlink(&real, dir.path().join("var-run")).expect("symlink");
+        let path = dir.path().join("var-run/p.pid");
+        let pid = PidFile::create(&path).expect("written through the directory's symlink");
+        assert_eq!(
+            fs::read_to_string(real.join("p.pid")).expect("read").trim(),
+            std::process::id().to_string()
+        );
+        drop(pid);
+        assert!(!real.join("p.pid").exists());
     }
 }

@@ -24,8 +24,15 @@
 //!   truncated frame; the rest of it is discarded. Memory per framer is bounded by
 //!   `max_line` plus an 11-byte header.
 //! - At end of stream, an unterminated last frame is still emitted.
+//! - Control characters inside a frame are escaped by the connection's
+//!   [`ControlChars`] policy (`escape.rs`): by default LF and NUL, which only an
+//!   octet-counted frame can hold, so every message stays one line. The bound
+//!   holds after escaping: an escaped frame longer than `max_line` is cut there
+//!   (never inside an escape) and reported truncated.
 
 use memchr::memchr2;
+
+use super::escape::ControlChars;
 
 /// The longest octet-counting header we look at: 9 digits, a space and the `<`
 /// that must start the message.
@@ -126,16 +133,55 @@ pub struct Framer {
     state: State,
     /// The previous frame ended with NUL: an LF right after it belongs to it.
     after_nul: bool,
+    control: ControlChars,
+    /// An escaped frame while it is emitted; empty (no allocation) otherwise.
+    escaped: Vec<u8>,
+}
+
+/// An escaped frame's buffer is given back after use when larger than this:
+/// frames needing escapes are rare, and a connection should not keep four
+/// times `max_line` for one.
+const KEEP_ESCAPED: usize = 4096;
+
+/// Emit `frame` (stripped) after escaping what `control` escapes in it, held
+/// to `max_line` bytes (an escaped frame cut there is a truncated one).
+fn emit_clean(
+    control: ControlChars,
+    escaped: &mut Vec<u8>,
+    frame: &[u8],
+    max_line: usize,
+    truncated: bool,
+    emit: &mut impl FnMut(Frame<'_>),
+) {
+    let (clean, cut) = control.apply_within(frame, max_line, escaped);
+    // Cut short, it is stripped again, as a frame cut at the bound is.
+    let clean = if cut { py_strip(clean) } else { clean };
+    emit(if truncated || cut {
+        Frame::Truncated(clean)
+    } else {
+        Frame::Line(clean)
+    });
+    if escaped.capacity() > KEEP_ESCAPED {
+        *escaped = Vec::new();
+    }
 }
 
 impl Framer {
-    /// A framer whose frames are at most `max_line` bytes (at least 1).
+    /// A framer whose frames are at most `max_line` bytes (at least 1), with
+    /// the default escaping (LF and NUL).
     pub fn new(max_line: usize) -> Framer {
+        Framer::with_control(max_line, ControlChars::default())
+    }
+
+    /// A framer escaping control characters as `control` says.
+    pub fn with_control(max_line: usize, control: ControlChars) -> Framer {
         Framer {
             max_line: max_line.max(1),
             buf: Vec::new(),
             state: State::Start,
             after_nul: false,
+            control,
+            escaped: Vec::new(),
         }
     }
 
@@ -169,10 +215,30 @@ impl Framer {
     pub fn finish(&mut self, mut emit: impl FnMut(Frame<'_>)) {
         match self.state {
             State::Start | State::Line if !self.buf.is_empty() => {
-                emit(Frame::Line(py_strip(&self.buf)));
+                let frame = py_strip(&self.buf);
+                if self.control.scans_terminated_frames() {
+                    emit_clean(
+                        self.control,
+                        &mut self.escaped,
+                        frame,
+                        self.max_line,
+                        false,
+                        &mut emit,
+                    );
+                } else {
+                    emit(Frame::Line(frame));
+                }
             }
             State::Counted { .. } if !self.buf.is_empty() => {
-                emit(Frame::Truncated(py_strip(&self.buf)));
+                let frame = py_strip(&self.buf);
+                emit_clean(
+                    self.control,
+                    &mut self.escaped,
+                    frame,
+                    self.max_line,
+                    true,
+                    &mut emit,
+                );
             }
             _ => {}
         }
@@ -235,12 +301,24 @@ impl Framer {
                     self.buf.extend_from_slice(&data[..keep]);
                     &self.buf
                 };
+                // A frame ended by LF or NUL holds neither: the default
+                // escaping has nothing to do here, and costs nothing.
+                let scan = self.control.scans_terminated_frames();
                 if whole > max {
-                    emit(Frame::Truncated(py_strip(&frame[..max])));
+                    let line = py_strip(&frame[..max]);
+                    if scan {
+                        emit_clean(self.control, &mut self.escaped, line, max, true, emit);
+                    } else {
+                        emit(Frame::Truncated(line));
+                    }
                 } else {
                     let line = py_strip(frame);
                     if !(nul && line.is_empty()) {
-                        emit(Frame::Line(line));
+                        if scan {
+                            emit_clean(self.control, &mut self.escaped, line, max, false, emit);
+                        } else {
+                            emit(Frame::Line(line));
+                        }
                     }
                 }
                 self.buf.clear();
@@ -252,7 +330,12 @@ impl Framer {
                 // `buf` may already exceed `max` when it holds a long header.
                 let keep = max.saturating_sub(self.buf.len());
                 self.buf.extend_from_slice(&data[..keep]);
-                emit(Frame::Truncated(py_strip(&self.buf[..max])));
+                let line = py_strip(&self.buf[..max]);
+                if self.control.scans_terminated_frames() {
+                    emit_clean(self.control, &mut self.escaped, line, max, true, emit);
+                } else {
+                    emit(Frame::Truncated(line));
+                }
                 self.buf.clear();
                 self.state = State::SkipLine;
                 keep
@@ -290,12 +373,15 @@ impl Framer {
             self.buf.extend_from_slice(&data[..n]);
             &self.buf
         };
-        let frame = py_strip(frame);
-        emit(if truncate {
-            Frame::Truncated(frame)
-        } else {
-            Frame::Line(frame)
-        });
+        // Counted frames may hold anything, LF and NUL included.
+        emit_clean(
+            self.control,
+            &mut self.escaped,
+            py_strip(frame),
+            self.max_line,
+            truncate,
+            emit,
+        );
         self.buf.clear();
         self.state = if skip_after > 0 {
             State::SkipCounted {
@@ -332,7 +418,11 @@ mod tests {
     }
 
     fn run_chunks(max: usize, chunks: &[&[u8]]) -> Vec<Out> {
-        let mut f = Framer::new(max);
+        run_chunks_with(max, chunks, ControlChars::default())
+    }
+
+    fn run_chunks_with(max: usize, chunks: &[&[u8]], control: ControlChars) -> Vec<Out> {
+        let mut f = Framer::with_control(max, control);
         let mut out = Vec::new();
         let mut sink = |fr: Frame<'_>| {
             out.push(match fr {
@@ -457,9 +547,9 @@ mod tests {
             "the LF after a counted frame starts an (empty) plain frame"
         );
         assert_eq!(
-            frames(64, b"11 <14>a\nb\0c d"),
+            run_chunks_with(64, &[b"11 <14>a\nb\0c d"], ControlChars::Keep),
             vec![l("<14>a\nb\0c d")],
-            "counted bytes are opaque"
+            "counted bytes are opaque to the framing"
         );
         assert_eq!(frames(64, b"3 <1>"), vec![l("<1>")]);
     }
@@ -539,5 +629,54 @@ mod tests {
             assert!(f.buffered() <= 16 + MAX_HEADER);
         }
         assert_eq!(n, 1);
+    }
+
+    /// One message, one line: LF and NUL inside a counted frame are escaped by
+    /// default, as are other control characters when asked, wherever the
+    /// frame was cut; LF-ended lines are untouched by default.
+    #[test]
+    fn control_characters_in_a_frame_are_escaped_by_policy() {
+        let counted = b"16 <14>a\nb\0c\rd\x1be\tf\x7f";
+        assert_eq!(
+            frames(64, counted),
+            vec![l("<14>a#012b#000c\rd\x1be\tf\x7f")]
+        );
+        let all = ControlChars::EscapeAll;
+        assert_eq!(
+            run_chunks_with(64, &[counted], all),
+            vec![l("<14>a#012b#000c#015d#033e#011f#177")]
+        );
+        for cut in 0..counted.len() {
+            let (a, b) = counted.split_at(cut);
+            assert_eq!(
+                run_chunks_with(64, &[a, b], all),
+                run_chunks_with(64, &[counted], all)
+            );
+        }
+        // Escaping happens within the bound: an escape that would cross it
+        // is left out whole, and the frame is reported truncated.
+        assert_eq!(
+            frames(16, b"11 <14>a\nb\0c d"),
+            vec![Out::T(b"<14>a#012b#000c".to_vec())]
+        );
+        assert_eq!(
+            frames(9, b"11 <14>a\nb\0c d"),
+            vec![Out::T(b"<14>a#012".to_vec())]
+        );
+        assert_eq!(frames(11, b"5 <14>\0"), vec![l("<14>#000")]);
+        // A frame of max_line NULs stays within max_line once escaped.
+        let nuls = [&b"64 <"[..], &[0u8; 63]].concat();
+        let out = frames(64, &nuls);
+        assert_eq!(out.len(), 1);
+        assert!(
+            matches!(&out[0], Out::T(t) if t.len() <= 64 && t.starts_with(b"<#000")),
+            "{out:?}"
+        );
+        // LF-ended lines: nothing to escape by default; CR and ESC only when asked.
+        assert_eq!(frames(64, b"<14>x\ry\x1b\n"), vec![l("<14>x\ry\x1b")]);
+        assert_eq!(
+            run_chunks_with(64, &[b"<14>x\ry\x1bz\n", b"last\tline"], all),
+            vec![l("<14>x#015y#033z"), l("last#011line")]
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod conn;
 mod connections;
 mod deadlines;
 pub mod endpoint;
+pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;

@@ -19,6 +19,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
 
 /// Lowest TLS version accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,11 +68,16 @@ pub enum TlsError {
     ClientCa { file: PathBuf, detail: String },
 }
 
-fn read(file: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(file).map_err(|source| TlsError::Read {
-        file: file.to_owned(),
-        source,
-    })
+/// A PEM file's bytes, wiped when dropped: a certificate file may hold the
+/// private key too, and the buffer should not outlive the parse in memory
+/// that a later allocation hands out again.
+fn read(file: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
+    std::fs::read(file)
+        .map(Zeroizing::new)
+        .map_err(|source| TlsError::Read {
+            file: file.to_owned(),
+            source,
+        })
 }
 
 fn certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
