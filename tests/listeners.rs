@@ -384,12 +384,14 @@ fn datagrams_are_truncated_allow_listed_and_never_crash() {
     ok.send_to(b"\0\0\0", to).expect("send an empty one");
     ok.send_to(&[0xff, 0xfe, b'a', 0], to)
         .expect("send invalid UTF-8");
+    ok.send_to(b"one\nmessage\0", to).expect("send LF inside");
     ok.send_to(b"last", to).expect("send");
-    let lines = wait_data(&c, 3);
+    let lines = wait_data(&c, 4);
     assert_eq!(
         lines,
         [
             "INFO:127.0.0.2:last".to_owned(),
+            "INFO:127.0.0.2:one#012message".to_owned(),
             format!("INFO:127.0.0.2:{}", "x".repeat(64)),
             "INFO:127.0.0.2:\u{fffd}\u{fffd}a".to_owned(),
         ]

@@ -1,7 +1,8 @@
 //! Syslog over UDP (RFC 5426): each datagram is one message.
 //!
 //! Owns: the UDP listeners, receiving in batches with `recvmmsg` within a
-//! per-turn budget, turning a datagram into a line, the allow-list for
+//! per-turn budget, turning a datagram into a line (LF and NUL inside it
+//! escaped as in TCP frames, see [`super::escape`]), the allow-list for
 //! datagrams, and counting the kernel's drops (`SO_RXQ_OVFL`). Does not own:
 //! binding ([`super::listener`]) or when a turn happens (the loop).
 //!
@@ -19,6 +20,7 @@ use mio::net::UdpSocket;
 use mio::{Interest, Registry};
 
 use super::conn::{Refused, LOGGER};
+use super::escape::ControlChars;
 use super::framing::py_strip;
 use super::listener::peer_name;
 use super::policy::Policy;
@@ -110,6 +112,8 @@ pub struct UdpListeners {
     buffers: Buffers,
     sender: Sender,
     max_line: usize,
+    /// A datagram with characters to escape, while it is pushed.
+    escaped: Vec<u8>,
 }
 
 impl UdpListeners {
@@ -157,6 +161,7 @@ impl UdpListeners {
                 id: FIRST_ID,
             },
             max_line,
+            escaped: Vec::new(),
         })
     }
 
@@ -288,14 +293,19 @@ impl UdpListeners {
             }
             let len = (h.msg_len as usize).min(self.buffers.slot);
             let slot = &self.buffers.data[i * self.buffers.slot..][..len];
-            let line = match datagram(slot, self.max_line) {
+            let (line, mut truncated) = match datagram(slot, self.max_line) {
                 Datagram::Empty => continue,
-                Datagram::Line(line) => line,
-                Datagram::Truncated(line) => {
-                    self.listeners[index].truncated += 1;
-                    line
-                }
+                Datagram::Line(line) => (line, false),
+                Datagram::Truncated(line) => (line, true),
             };
+            // A datagram may hold LF and NUL: escaped as in a TCP frame, so
+            // one message stays one line (within the length bound).
+            let (line, cut) =
+                ControlChars::default().apply_within(line, self.max_line, &mut self.escaped);
+            truncated |= cut;
+            if truncated {
+                self.listeners[index].truncated += 1;
+            }
             let ip = addr.ip();
             if self.sender.ip != Some(ip) {
                 self.sender.ip = Some(ip);
@@ -415,6 +425,7 @@ mod tests {
             from.send_to(format!("line {i}\0").as_bytes(), to).unwrap();
         }
         a.send_to(b"a line that is far too long", to).unwrap();
+        a.send_to(b"two\nlines\0x", to).unwrap();
         let mut refusals = Refusals::default();
         let policy = Policy::default();
         while udp.any_ready() {
@@ -431,17 +442,22 @@ mod tests {
                 }
             }
         }
-        assert_eq!(lines.len(), 102, "{lines:?}");
+        assert_eq!(lines.len(), 103, "{lines:?}");
         assert_eq!(lines[0], ("127.0.0.3".to_owned(), "line 0".to_owned()));
         assert_eq!(lines[1], ("127.0.0.2".to_owned(), "line 1".to_owned()));
         assert_eq!(
             lines[100],
             ("127.0.0.2".to_owned(), "a line that is f".to_owned())
         );
+        assert_eq!(
+            lines[101],
+            ("127.0.0.2".to_owned(), "two#012lines#000".to_owned())
+        );
         assert!(
-            lines[101].1.contains("were longer than 16 bytes"),
+            lines[102].1.contains("2 datagrams on UDP listener")
+                && lines[102].1.contains("were longer than 16 bytes"),
             "{:?}",
-            lines[101]
+            lines[102]
         );
     }
 }
