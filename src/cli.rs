@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::receiver::cidr::{Cidr, CidrSet};
+use crate::receiver::endpoint::{Endpoint, ListenerSpec, Transport};
+use crate::tls::client_name::NamePattern;
 use crate::tls::{MinVersion, TlsFiles};
 
 /// Defaults and bounds, with their units in the name.
@@ -22,26 +25,70 @@ pub const DEFAULT_MAX_QUEUE_LINES: usize = 50_000;
 /// not in this process's memory.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 514;
+/// Two hours is the kernel's default idle time, far longer than the NAT and
+/// firewall timeouts that silently drop connections; five minutes is within
+/// the usual ones.
+pub const DEFAULT_TCP_KEEPALIVE_SECS: u32 = 300;
+/// The kernel refuses a longer keepalive idle time (TCP_KEEPIDLE).
+pub const MAX_TCP_KEEPALIVE_SECS: u32 = 32_767;
+/// A UDP listener's receive buffer: the kernel's default (about 208 KiB)
+/// holds only a few hundred datagrams (each is charged its buffer overhead,
+/// not its length), which a burst overflows while the writer is busy.
+pub const DEFAULT_UDP_RECV_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The command line (its `--help` text is the `about` below).
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "pysyslog",
     version,
-    about = "A fast syslog collector over TCP and TLS. Every received line is logged under \
+    about = "A fast syslog collector over TCP, TLS and UDP. Every received line is logged under \
              a logger named after the peer's IP address, at level INFO; where it goes is set \
              by a Python logging.config.dictConfig JSON file (default: stdout as \
              INFO:<ip>:<message>).",
     max_term_width = 100
 )]
 pub struct Args {
-    /// Address to listen on: IPv4, IPv6 (`::` listens on both) or a host name.
-    #[arg(default_value = "127.0.0.1")]
-    pub host: String,
+    /// Address to listen on: IPv4, IPv6 (`::` listens on both) or a host name
+    /// [default: 127.0.0.1, unless only --listen options are given].
+    pub host: Option<String>,
 
-    /// TCP port to listen on.
-    #[arg(default_value_t = 514)]
-    pub port: u16,
+    /// TCP port to listen on [default: 514].
+    pub port: Option<u16>,
+
+    /// Another listener, repeatable: tcp://HOST:PORT, tls://HOST:PORT (with
+    /// --cert/--key) or udp://HOST:PORT; IPv6 in brackets (tcp://[::1]:514).
+    /// A host name listens on every address it resolves to. With only
+    /// --listen options, HOST PORT's defaults are not added.
+    #[arg(long, value_name = "URL")]
+    pub listen: Vec<Endpoint>,
+
+    /// TCP and TLS peers in this network (repeatable; CIDR or one address)
+    /// must start with a PROXY protocol header (v1 or v2); lines are then
+    /// logged under the address in the header. Others are never parsed for one.
+    #[arg(long, value_name = "CIDR")]
+    pub proxy_protocol_from: Vec<Cidr>,
+
+    /// Only serve sources in this network (repeatable; default: everyone).
+    /// With the PROXY protocol, the address checked is the client's.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// Idle seconds before TCP keepalive probes start on accepted connections,
+    /// so peers that died behind NAT or a firewall are closed; 0 disables.
+    #[arg(long, default_value_t = DEFAULT_TCP_KEEPALIVE_SECS, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(0..=MAX_TCP_KEEPALIVE_SECS as i64))]
+    pub tcp_keepalive: u32,
+
+    /// Accept a client certificate only if one of its DNS names (or, lacking
+    /// any, its subject CN) matches (repeatable; `*` matches one label).
+    #[arg(long, value_name = "PATTERN", requires = "client_ca")]
+    pub client_name: Vec<NamePattern>,
+
+    /// Receive buffer of UDP listeners (as root, beyond net.core.rmem_max).
+    #[arg(long, default_value_t = DEFAULT_UDP_RECV_BUFFER_BYTES, value_name = "BYTES")]
+    pub udp_recv_buffer: usize,
 
     /// Accepted for compatibility with pysyslog 0.1.0, where it was how often
     /// (seconds) the server polled for shutdown. The event loop here needs no
@@ -127,9 +174,17 @@ pub struct Args {
 /// Validated settings the daemon runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// HOST exactly as given (the banner prints it so).
-    pub host: String,
-    pub port: u16,
+    /// Every listener, the positional one first when there is one; its host
+    /// exactly as given (the banner prints it so).
+    pub listeners: Vec<ListenerSpec>,
+    /// Peers that must send a PROXY protocol header.
+    pub proxy_from: CidrSet,
+    /// Sources served; empty: everyone.
+    pub allow: CidrSet,
+    /// `None`: keepalive off.
+    pub tcp_keepalive: Option<Duration>,
+    pub client_names: Vec<NamePattern>,
+    pub udp_recv_buffer: usize,
     pub poll_interval: f64,
     pub max_queue_lines: usize,
     pub max_queue_bytes: usize,
@@ -159,6 +214,37 @@ pub enum UsageError {
     HandshakeTimeout(f64),
     #[error("--idle-timeout must be a positive number of seconds, got {0}")]
     IdleTimeout(f64),
+    #[error("listener {0} is given twice")]
+    DuplicateListener(String),
+    #[error("{first} and {second} are both TCP on the same address and port: one port speaks one protocol")]
+    ConflictingListeners { first: String, second: String },
+    #[error("{0} needs --cert and --key")]
+    TlsWithoutCert(String),
+    #[error("--cert and --key are given but no listener speaks TLS (use tls:// in --listen, or positional HOST PORT)")]
+    CertWithoutTls,
+    #[error("--udp-recv-buffer must be from 1 to {max} bytes, got {got}")]
+    UdpRecvBuffer { got: usize, max: usize },
+}
+
+/// Same host and port, both streams: one kernel socket cannot be both.
+fn check_listeners(listeners: &[ListenerSpec]) -> Result<(), UsageError> {
+    for (i, a) in listeners.iter().enumerate() {
+        for b in &listeners[..i] {
+            let (a, b) = (&a.endpoint, &b.endpoint);
+            let same_place = a.port == b.port && a.host.eq_ignore_ascii_case(&b.host);
+            if !same_place || a.transport.is_stream() != b.transport.is_stream() {
+                continue;
+            }
+            if a.transport == b.transport {
+                return Err(UsageError::DuplicateListener(a.to_string()));
+            }
+            return Err(UsageError::ConflictingListeners {
+                first: b.to_string(),
+                second: a.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Args {
@@ -169,6 +255,7 @@ impl Args {
                 key,
                 client_ca: self.client_ca,
                 min_version: self.tls_min_version,
+                client_names: self.client_name.clone(),
             }),
             (None, None) => None,
             (Some(_), None) => return Err(UsageError::HalfTls { given: "--cert" }),
@@ -193,9 +280,50 @@ impl Args {
                     .ok_or(UsageError::IdleTimeout(secs))?,
             ),
         };
+        let mut listeners = Vec::with_capacity(self.listen.len() + 1);
+        if self.listen.is_empty() || self.host.is_some() {
+            listeners.push(ListenerSpec {
+                endpoint: Endpoint {
+                    transport: if tls.is_some() {
+                        Transport::Tls
+                    } else {
+                        Transport::Tcp
+                    },
+                    host: self.host.unwrap_or_else(|| DEFAULT_HOST.to_owned()),
+                    port: self.port.unwrap_or(DEFAULT_PORT),
+                },
+                positional: true,
+            });
+        }
+        listeners.extend(self.listen.into_iter().map(|endpoint| ListenerSpec {
+            endpoint,
+            positional: false,
+        }));
+        check_listeners(&listeners)?;
+        let any_tls = listeners
+            .iter()
+            .find(|l| l.endpoint.transport == Transport::Tls);
+        match (any_tls, &tls) {
+            (Some(l), None) => return Err(UsageError::TlsWithoutCert(l.endpoint.to_string())),
+            (None, Some(_)) => return Err(UsageError::CertWithoutTls),
+            _ => {}
+        }
+        // The kernel's own ceiling for SO_RCVBUF(FORCE) is INT_MAX / 2.
+        let max_buffer = (i32::MAX / 2) as usize;
+        if self.udp_recv_buffer == 0 || self.udp_recv_buffer > max_buffer {
+            return Err(UsageError::UdpRecvBuffer {
+                got: self.udp_recv_buffer,
+                max: max_buffer,
+            });
+        }
         Ok(Settings {
-            host: self.host,
-            port: self.port,
+            listeners,
+            proxy_from: CidrSet::new(self.proxy_protocol_from),
+            allow: CidrSet::new(self.allow),
+            tcp_keepalive: (self.tcp_keepalive > 0)
+                .then(|| Duration::from_secs(u64::from(self.tcp_keepalive))),
+            client_names: self.client_name,
+            udp_recv_buffer: self.udp_recv_buffer,
             poll_interval: self.poll_interval,
             max_queue_lines: self.max_queue_size,
             max_queue_bytes: self.max_queue_bytes,
@@ -237,10 +365,10 @@ mod tests {
     #[test]
     fn defaults_are_pysyslogs() {
         let s = parse(&[]).expect("defaults parse");
-        assert_eq!(
-            (s.host.as_str(), s.port, s.poll_interval),
-            ("127.0.0.1", 514, 0.5)
-        );
+        assert_eq!(s.listeners, vec![spec("tcp://127.0.0.1:514", true)]);
+        assert_eq!(s.poll_interval, 0.5);
+        assert_eq!(s.tcp_keepalive, Some(Duration::from_secs(300)));
+        assert!(s.allow.is_empty() && s.proxy_from.is_empty());
         assert_eq!(s.max_queue_lines, 50_000);
         assert!(s.tls.is_none() && s.logging_config.is_none());
     }
@@ -248,11 +376,113 @@ mod tests {
     #[test]
     fn positional_host_and_port_and_short_flags() {
         let s = parse(&["0.0.0.0", "8000", "-i", "1", "-m", "10", "-l", "x.json"]).expect("parse");
-        assert_eq!(
-            (s.host.as_str(), s.port, s.max_queue_lines),
-            ("0.0.0.0", 8000, 10)
-        );
+        assert_eq!(s.listeners, vec![spec("tcp://0.0.0.0:8000", true)]);
+        assert_eq!(s.max_queue_lines, 10);
         assert_eq!(s.logging_config, Some(PathBuf::from("x.json")));
+    }
+
+    fn spec(url: &str, positional: bool) -> ListenerSpec {
+        ListenerSpec {
+            endpoint: url.parse().expect("url"),
+            positional,
+        }
+    }
+
+    #[test]
+    fn listen_options_replace_the_positional_defaults() {
+        let s = parse(&[
+            "--listen",
+            "udp://[::1]:1514",
+            "--listen",
+            "tcp://127.0.0.1:1514",
+        ])
+        .expect("parse");
+        assert_eq!(
+            s.listeners,
+            vec![
+                spec("udp://[::1]:1514", false),
+                spec("tcp://127.0.0.1:1514", false)
+            ]
+        );
+        let s = parse(&["127.0.0.2", "--listen", "udp://127.0.0.2:514"]).expect("parse");
+        assert_eq!(
+            s.listeners,
+            vec![
+                spec("tcp://127.0.0.2:514", true),
+                spec("udp://127.0.0.2:514", false)
+            ]
+        );
+        let s = parse(&["-c", "c.pem", "-k", "k.pem", "--listen", "tls://h:1"]).expect("parse");
+        assert_eq!(s.listeners, vec![spec("tls://h:1", false)]);
+        let s = parse(&["-c", "c.pem", "-k", "k.pem", "h"]).expect("parse");
+        assert_eq!(s.listeners, vec![spec("tls://h:514", true)]);
+    }
+
+    #[test]
+    fn duplicate_and_conflicting_listeners_are_refused() {
+        let e = parse(&["--listen", "tcp://h:1", "--listen", "tcp://H:1"]).expect_err("dup");
+        assert!(e.contains("given twice"), "{e}");
+        let e = parse(&[
+            "-c",
+            "c",
+            "-k",
+            "k",
+            "127.0.0.1",
+            "--listen",
+            "tcp://127.0.0.1:514",
+        ])
+        .expect_err("conflict");
+        assert!(
+            e.contains("tls://127.0.0.1:514 and tcp://127.0.0.1:514"),
+            "{e}"
+        );
+        parse(&["127.0.0.1", "--listen", "udp://127.0.0.1:514"])
+            .expect("udp and tcp may share a port");
+        let e = parse(&["--listen", "tls://h:1"]).expect_err("tls without cert");
+        assert!(e.contains("needs --cert"), "{e}");
+        let e = parse(&["-c", "c", "-k", "k", "--listen", "tcp://h:1"]).expect_err("unused cert");
+        assert!(e.contains("no listener speaks TLS"), "{e}");
+    }
+
+    #[test]
+    fn network_and_name_options() {
+        let s = parse(&[
+            "--allow",
+            "10.0.0.0/8",
+            "--allow",
+            "::1",
+            "--proxy-protocol-from",
+            "127.0.0.1",
+            "--tcp-keepalive",
+            "0",
+            "--client-ca",
+            "ca.pem",
+            "-c",
+            "c",
+            "-k",
+            "k",
+            "--client-name",
+            "*.example.com",
+            "--udp-recv-buffer",
+            "1048576",
+        ])
+        .expect("parse");
+        assert!(s.allow.contains("10.1.1.1".parse().expect("ip")));
+        assert!(s.proxy_from.contains("127.0.0.1".parse().expect("ip")));
+        assert_eq!(s.tcp_keepalive, None);
+        assert_eq!(s.client_names.len(), 1);
+        assert_eq!(s.udp_recv_buffer, 1 << 20);
+        assert!(parse(&["--allow", "10.0.0.0/40"]).is_err());
+        assert!(
+            parse(&["--client-name", "x"]).is_err(),
+            "--client-name needs --client-ca"
+        );
+        assert!(parse(&["--udp-recv-buffer", "0"]).is_err());
+        assert!(parse(&["--tcp-keepalive", "32767"]).is_ok());
+        assert!(
+            parse(&["--tcp-keepalive", "32768"]).is_err(),
+            "beyond TCP_KEEPIDLE"
+        );
     }
 
     #[test]

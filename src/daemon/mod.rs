@@ -26,14 +26,16 @@ pub mod daemonize;
 pub mod pidfile;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
 use crate::link::{QueueLimits, WriterLink};
 use crate::logging::{level, Config};
 use crate::privdrop;
-use crate::receiver::listener::{self, Listener, ListenerKind};
-use crate::receiver::{Receiver, ReceiverConfig};
+use crate::receiver::endpoint::Transport;
+use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
+use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::{notify, ConfigReload, ServiceHooks};
 use crate::tls;
 use crate::writer::EngineSource;
@@ -123,10 +125,8 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
     // 3. Privileged ports.
-    let mut sockets = Vec::new();
-    for addr in listener::resolve(&settings.host, settings.port)? {
-        sockets.push(listener::bind(addr)?);
-    }
+    let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
+    warnings.extend(bound.warnings.iter().cloned());
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -157,29 +157,38 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
+        policy: Policy {
+            allow: Arc::new(settings.allow.clone()),
+            proxy_from: settings.proxy_from.clone(),
+            keepalive: settings.tcp_keepalive,
+        },
     };
-    let (kind, tls_warnings) = match tls {
-        Some(loaded) => (ListenerKind::Tls(loaded.config), loaded.warnings),
-        None => (ListenerKind::Tcp, Vec::new()),
+    let (tls_config, tls_warnings) = match tls {
+        Some(loaded) => (Some(loaded.config), loaded.warnings),
+        None => (None, Vec::new()),
     };
-    let listeners = sockets
-        .into_iter()
-        .map(|socket| Listener::new(socket, kind.clone()))
-        .collect();
+    let mut listeners = Vec::new();
+    let mut datagrams = Vec::new();
+    for (transport, socket) in bound.sockets {
+        match (socket, transport) {
+            (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
+            (BoundSocket::Stream(socket), Transport::Tls) => {
+                // Settings refuse tls:// without --cert/--key.
+                if let Some(config) = &tls_config {
+                    listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
+                }
+            }
+            (BoundSocket::Stream(socket), _) => {
+                listeners.push(Listener::new(socket, ListenerKind::Tcp))
+            }
+        }
+    }
 
     // 7. The loop.
-    let mut receiver = Receiver::new(listeners, link, config)?;
-    // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
-    receiver.log(
-        level::WARNING,
-        "pysyslog.cli",
-        &format!(
-            "Listening for syslog over TCP on: {}:{} polling: {}",
-            settings.host,
-            settings.port,
-            py_float_str(settings.poll_interval)
-        ),
-    );
+    let mut receiver = Receiver::new(listeners, datagrams, link, config)?;
+    for line in banner(&settings) {
+        receiver.log(level::WARNING, "pysyslog.cli", &line);
+    }
     for warning in &tls_warnings {
         receiver.log(level::WARNING, "pysyslog.tls", warning);
     }
@@ -197,6 +206,39 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     hooks.notify_ready();
     receiver.run()?;
     Ok(())
+}
+
+/// The start-up banner, one line per listener. The positional listener's line
+/// is pysyslog's, word for word (`logger.warn(...)` under `pysyslog.cli`, "TCP"
+/// even when it speaks TLS, the host as given); the others say what they speak.
+fn banner(settings: &Settings) -> Vec<String> {
+    settings
+        .listeners
+        .iter()
+        .map(|spec| {
+            let e = &spec.endpoint;
+            if spec.positional {
+                format!(
+                    "Listening for syslog over TCP on: {}:{} polling: {}",
+                    e.host,
+                    e.port,
+                    py_float_str(settings.poll_interval)
+                )
+            } else {
+                let host = if e.host.contains(':') {
+                    format!("[{}]", e.host)
+                } else {
+                    e.host.clone()
+                };
+                let what = match e.transport {
+                    Transport::Tcp => "TCP",
+                    Transport::Tls => "TLS",
+                    Transport::Udp => "UDP",
+                };
+                format!("Listening for syslog over {what} on: {host}:{}", e.port)
+            }
+        })
+        .collect()
 }
 
 /// Raise the soft open-files limit towards `wanted` (up to the hard limit), so

@@ -6,15 +6,19 @@
 //! when it is served (`super::connections`) or the listener.
 
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use rustls::ServerConnection;
 
+use super::cidr::CidrSet;
 use super::framing::{Frame, Framer};
-use super::listener::ListenerId;
+use super::listener::{peer_name, ListenerId};
+use super::policy::allowed;
+use super::proxy::{Parsed, Proxied, ProxyParser};
 use crate::link::WriterLink;
 use crate::logging::level;
 
@@ -30,6 +34,38 @@ pub enum Turn {
     MoreLeft,
     /// The peer closed, or the connection failed or was refused: close it.
     Finished,
+    /// Refused (a bad PROXY header, or a proxied client outside `--allow`):
+    /// report it (rate-limited) and close.
+    Refused(Refused),
+}
+
+/// What was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A source outside `--allow`: `what` is "connection" or "datagram".
+    NotAllowed { ip: IpAddr, what: &'static str },
+    /// A PROXY header missing, malformed or too long (the text names the peer).
+    Header(String),
+}
+
+/// A trusted balancer's connection before its PROXY header is complete.
+#[derive(Debug)]
+pub struct ProxyState {
+    parser: ProxyParser,
+    /// Bytes of header read so far.
+    seen: usize,
+    /// `--allow`, checked against the header's address.
+    allow: Arc<CidrSet>,
+}
+
+impl ProxyState {
+    pub fn new(allow: Arc<CidrSet>) -> ProxyState {
+        ProxyState {
+            parser: ProxyParser::new(),
+            seen: 0,
+            allow,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -51,6 +87,9 @@ pub struct Connection {
     framer: Framer,
     /// The first bytes were checked for a TLS ClientHello.
     sniffed: bool,
+    /// Set only on connections from `--proxy-protocol-from` until their
+    /// header is read: other connections never look for one.
+    proxy: Option<Box<ProxyState>>,
     truncated: u64,
     max_line: usize,
 }
@@ -78,6 +117,7 @@ impl Connection {
             peer,
             framer: Framer::new(max_line),
             sniffed: false,
+            proxy: None,
             truncated: 0,
             max_line,
         }
@@ -119,9 +159,24 @@ impl Connection {
         }
     }
 
-    /// Is the TLS handshake still under way?
+    /// Read a PROXY protocol header before anything else (TLS included).
+    pub fn expect_proxy_header(&mut self, state: ProxyState) {
+        self.proxy = Some(Box::new(state));
+    }
+
+    /// Is the PROXY header or the TLS handshake still under way?
     pub fn is_handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+        self.proxy.is_some() || self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+
+    /// What [`Connection::is_handshaking`] waits for, for messages (followed
+    /// by the peer's address).
+    pub fn handshake_name(&self) -> &'static str {
+        if self.proxy.is_some() {
+            "PROXY protocol header from"
+        } else {
+            "TLS handshake with"
+        }
     }
 
     /// After a turn: watch for writability only while TLS has bytes to send.
@@ -144,6 +199,11 @@ impl Connection {
 
     /// Read and frame up to `budget` bytes.
     pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
+        if self.proxy.is_some() {
+            if let Some(turn) = self.read_proxy_header(scratch, link) {
+                return turn;
+            }
+        }
         if self.tls.is_some() {
             return self.read_tls(scratch, budget, link);
         }
@@ -185,6 +245,67 @@ impl Connection {
                     return Turn::Finished;
                 }
             }
+        }
+    }
+
+    /// Take the PROXY header off the socket, exactly: it is peeked, and only
+    /// the header's bytes are read, so what follows (a TLS ClientHello or
+    /// syslog frames) is read by the ordinary path. `None` once the header is
+    /// complete and the connection may be read on; otherwise the turn's end.
+    fn read_proxy_header(&mut self, scratch: &mut [u8], link: &mut WriterLink) -> Option<Turn> {
+        loop {
+            let state = self.proxy.as_mut()?;
+            let n = match self.socket.peek(scratch) {
+                Ok(0) if state.seen == 0 => {
+                    // A bare TCP check by the balancer: nothing to report.
+                    return Some(Turn::Finished);
+                }
+                Ok(0) => {
+                    return Some(Turn::Refused(Refused::Header(format!(
+                        "connection from {} closed inside its PROXY protocol header",
+                        self.addr
+                    ))))
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Turn::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    report_read_error(self.addr, &e, link);
+                    return Some(Turn::Finished);
+                }
+            };
+            self.last_active = Instant::now();
+            let (header, take) = match state.parser.push(&scratch[..n]) {
+                Ok(Parsed::NeedMore) => (None, n),
+                Ok(Parsed::Done { header, consumed }) => (Some(header), consumed),
+                Err(e) => {
+                    return Some(Turn::Refused(Refused::Header(format!(
+                    "connection from {} (in --proxy-protocol-from) refused: {e}; connection closed",
+                    self.addr
+                ))))
+                }
+            };
+            state.seen += take;
+            if let Err(e) = discard(&mut self.socket, &mut scratch[..take]) {
+                report_read_error(self.addr, &e, link);
+                return Some(Turn::Finished);
+            }
+            let Some(header) = header else {
+                continue;
+            };
+            let allow = Arc::clone(&state.allow);
+            self.proxy = None;
+            if let Proxied::Source(source) = header {
+                self.addr = source;
+                self.peer = peer_name(&source);
+            }
+            if !allowed(&allow, self.addr.ip()) {
+                return Some(Turn::Refused(Refused::NotAllowed {
+                    ip: self.addr.ip(),
+                    what: "connection",
+                }));
+            }
+            return None;
         }
     }
 
@@ -397,6 +518,20 @@ fn report_read_error(addr: SocketAddr, e: &io::Error, link: &mut WriterLink) {
             &format!("reading from {addr} failed: {e}"),
         );
     }
+}
+
+/// Read exactly `buf.len()` bytes that a peek showed are there.
+fn discard(socket: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        match socket.read(&mut buf[at..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A TLS record header carrying a handshake: content type 22, version 3.x.

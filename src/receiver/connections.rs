@@ -13,7 +13,7 @@ use mio::{Interest, Registry};
 use slab::Slab;
 
 use super::accept::Accepted;
-use super::conn::{Connection, LOGGER};
+use super::conn::{Connection, ProxyState, LOGGER};
 use super::listener::peer_name;
 use super::token;
 use crate::link::WriterLink;
@@ -60,6 +60,7 @@ impl Connections {
     pub fn open(
         &mut self,
         accepted: Accepted,
+        proxy: Option<ProxyState>,
         registry: &Registry,
         link: &mut WriterLink,
     ) -> Option<Opened> {
@@ -96,8 +97,8 @@ impl Connections {
                 }
             },
         };
-        let handshaking = session.is_some();
-        let conn = Connection::new(
+        let handshaking = session.is_some() || proxy.is_some();
+        let mut conn = Connection::new(
             socket,
             id,
             listener,
@@ -106,6 +107,9 @@ impl Connections {
             self.max_line_bytes,
             session,
         );
+        if let Some(state) = proxy {
+            conn.expect_proxy_header(state);
+        }
         entry.insert(Entry {
             conn,
             scheduled: false,

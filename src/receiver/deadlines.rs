@@ -75,7 +75,8 @@ impl Deadlines {
                 level::WARNING,
                 LOGGER,
                 &format!(
-                    "TLS handshake with {} did not complete within {}s (--tls-handshake-timeout): connection closed",
+                    "{} {} did not complete within {}s (--tls-handshake-timeout): connection closed",
+                    conn.handshake_name(),
                     conn.addr(),
                     self.handshake_timeout.as_secs_f32()
                 ),

@@ -10,6 +10,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use mio::net::TcpListener;
+
+use super::endpoint::{Endpoint, ListenerSpec, Transport};
+use super::token::MAX_LISTENERS;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Listen backlog: room for a burst of new senders while the loop is busy
@@ -24,6 +27,14 @@ pub enum BindError {
     Resolve { host: String, source: io::Error },
     #[error("host '{host}' resolves to no address")]
     NoAddress { host: String },
+    #[error("{first} and {second} both listen on {addr}: give each address and port once")]
+    Overlap {
+        first: String,
+        second: String,
+        addr: SocketAddr,
+    },
+    #[error("{count} listeners of one kind (TCP/TLS, or UDP) are more than the {max} the collector handles")]
+    TooMany { count: usize, max: usize },
     #[error("cannot listen on {addr}: {source}{hint}")]
     Listen {
         addr: SocketAddr,
@@ -103,6 +114,141 @@ impl Listener {
         if let ListenerKind::Tls(current) = &mut self.kind {
             *current = Arc::clone(config);
         }
+    }
+}
+
+/// Whether two listening addresses would take the same port: the same
+/// address, or one of them a wildcard (`0.0.0.0`, or `::`, which is dual-stack).
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    if a.port() != b.port() {
+        return false;
+    }
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    x == y
+        || x.is_unspecified() && (x.is_ipv6() || y.is_ipv4())
+        || y.is_unspecified() && (y.is_ipv6() || x.is_ipv4())
+}
+
+/// A bound socket of either kind.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Stream(TcpListener),
+    Datagram(mio::net::UdpSocket),
+}
+
+/// Every bound socket with what it speaks, and what the operator should know
+/// (a UDP receive buffer smaller than asked for).
+#[derive(Debug, Default)]
+pub struct Bound {
+    pub sockets: Vec<(Transport, BoundSocket)>,
+    pub warnings: Vec<String>,
+}
+
+/// Resolve and bind every listener, in order; UDP sockets get a receive
+/// buffer of `udp_recv_buffer` bytes. Two listeners that would share a port
+/// (after resolving names) are refused before anything is bound.
+pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound, BindError> {
+    let mut planned: Vec<(&Endpoint, SocketAddr)> = Vec::new();
+    for spec in specs {
+        let e = &spec.endpoint;
+        for addr in resolve(&e.host, e.port)? {
+            let clash = planned.iter().find(|(other, at)| {
+                other.transport.is_stream() == e.transport.is_stream() && overlaps(*at, addr)
+            });
+            if let Some((other, _)) = clash {
+                return Err(BindError::Overlap {
+                    first: other.to_string(),
+                    second: e.to_string(),
+                    addr,
+                });
+            }
+            planned.push((e, addr));
+        }
+    }
+    for stream in [true, false] {
+        let count = planned
+            .iter()
+            .filter(|(e, _)| e.transport.is_stream() == stream)
+            .count();
+        if count > MAX_LISTENERS {
+            return Err(BindError::TooMany {
+                count,
+                max: MAX_LISTENERS,
+            });
+        }
+    }
+    let mut bound = Bound::default();
+    for (e, addr) in planned {
+        let socket = if e.transport.is_stream() {
+            BoundSocket::Stream(bind(addr)?)
+        } else {
+            let (socket, got) = bind_udp(addr, udp_recv_buffer)?;
+            if got < udp_recv_buffer {
+                bound.warnings.push(format!(
+                    "UDP listener {e}: receive buffer is {got} bytes, not the {udp_recv_buffer} of --udp-recv-buffer (net.core.rmem_max limits it without root)"
+                ));
+            }
+            BoundSocket::Datagram(socket)
+        };
+        bound.sockets.push((e.transport, socket));
+    }
+    Ok(bound)
+}
+
+/// Bind one UDP socket: non-blocking, close-on-exec, dual-stack for IPv6, its
+/// receive buffer as large as asked (beyond `rmem_max` with root's
+/// SO_RCVBUFFORCE), and the kernel's drop count on every datagram
+/// (SO_RXQ_OVFL). No SO_REUSEADDR: on UDP it would let a second collector
+/// bind the same port and silently take half the datagrams. Returns the
+/// socket and the buffer the kernel granted (it reports double the usable
+/// size; halved here).
+pub fn bind_udp(
+    addr: SocketAddr,
+    recv_buffer: usize,
+) -> Result<(mio::net::UdpSocket, usize), BindError> {
+    let open = || -> io::Result<(Socket, usize)> {
+        let sock = Socket::new(
+            Domain::for_address(addr),
+            Type::DGRAM.nonblocking().cloexec(),
+            Some(Protocol::UDP),
+        )?;
+        if addr.is_ipv6() {
+            sock.set_only_v6(false)?;
+        }
+        let wanted = libc::c_int::try_from(recv_buffer).unwrap_or(libc::c_int::MAX);
+        if set_int(&sock, libc::SO_RCVBUFFORCE, wanted).is_err() {
+            sock.set_recv_buffer_size(recv_buffer)?;
+        }
+        set_int(&sock, libc::SO_RXQ_OVFL, 1)?;
+        sock.bind(&addr.into())?;
+        let granted = sock.recv_buffer_size()? / 2;
+        Ok((sock, granted))
+    };
+    let (sock, granted) = open().map_err(|source| BindError::Listen {
+        hint: hint(&source, &addr),
+        addr,
+        source,
+    })?;
+    let std: std::net::UdpSocket = sock.into();
+    Ok((mio::net::UdpSocket::from_std(std), granted))
+}
+
+fn set_int(sock: &Socket, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: one c_int option value, passed by pointer with its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -195,6 +341,47 @@ mod tests {
             .expect("resolve")
             .iter()
             .all(|a| a.ip().is_loopback()));
+    }
+
+    #[test]
+    fn listeners_sharing_a_port_overlap() {
+        let a = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert!(overlaps(a("127.0.0.1:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("0.0.0.0:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("[::]:514"), a("127.0.0.1:514")));
+        assert!(overlaps(a("[::1]:514"), a("[::]:514")));
+        assert!(overlaps(a("[::ffff:127.0.0.1]:514"), a("127.0.0.1:514")));
+        assert!(!overlaps(a("0.0.0.0:514"), a("[::1]:514")));
+        assert!(!overlaps(a("127.0.0.1:514"), a("127.0.0.2:514")));
+        assert!(!overlaps(a("127.0.0.1:514"), a("127.0.0.1:515")));
+    }
+
+    #[test]
+    fn a_name_resolving_to_a_bound_address_is_an_overlap() {
+        let spec = |url: &str| ListenerSpec {
+            endpoint: url.parse().expect("url"),
+            positional: false,
+        };
+        let err = bind_all(
+            &[spec("tcp://127.0.0.1:1"), spec("tls://localhost:1")],
+            1 << 20,
+        )
+        .expect_err("overlap")
+        .to_string();
+        assert!(
+            err.contains("tcp://127.0.0.1:1 and tls://localhost:1 both listen on 127.0.0.1:1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn udp_sockets_get_their_buffer_and_refuse_a_second_binding() {
+        let (socket, granted) =
+            bind_udp("127.0.0.1:0".parse().expect("addr"), 1 << 20).expect("bind");
+        // Root may exceed rmem_max; others get at most it.
+        assert!(granted > 0);
+        let addr = socket.local_addr().expect("addr");
+        assert!(bind_udp(addr, 1 << 20).is_err(), "no SO_REUSEADDR on UDP");
     }
 
     #[test]

@@ -17,15 +17,21 @@
 //! the iteration it arrived, and batches grow by themselves under load.
 
 mod accept;
+pub mod cidr;
 pub mod conn;
 mod connections;
 mod deadlines;
+pub mod endpoint;
 pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;
+mod policy;
+pub mod proxy;
+mod refusals;
 mod stopping;
 mod token;
+mod udp;
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -38,13 +44,17 @@ use crate::link::{LinkError, WriterLink};
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;
-use conn::Turn;
+use conn::{ProxyState, Turn};
 use connections::Connections;
 use deadlines::Deadlines;
 use hup::Reloader;
 use listener::{Listener, ListenerId};
+use policy::Admission;
+pub use policy::Policy;
+use refusals::Refusals;
 use stopping::Stopping;
 use token::Source;
+use udp::UdpListeners;
 
 /// One read into the shared scratch buffer; big reads mean few syscalls.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
@@ -75,6 +85,8 @@ pub struct ReceiverConfig {
     pub idle_timeout: Option<Duration>,
     /// Configuration reload on SIGHUP and systemd notifications.
     pub hooks: ServiceHooks,
+    /// `--allow`, `--proxy-protocol-from`, `--tcp-keepalive`.
+    pub policy: Policy,
 }
 
 pub struct Receiver {
@@ -90,11 +102,18 @@ pub struct Receiver {
     reloader: Reloader,
     /// systemd notifications.
     hooks: ServiceHooks,
+    policy: Policy,
+    refusals: Refusals,
+    udp: UdpListeners,
+    /// Which goes first in a turn, TCP connections or UDP listeners: it
+    /// alternates, so neither can take every turn's room in the link.
+    udp_first: bool,
 }
 
 impl Receiver {
     pub fn new(
         listeners: Vec<Listener>,
+        datagrams: Vec<mio::net::UdpSocket>,
         mut link: WriterLink,
         config: ReceiverConfig,
     ) -> Result<Receiver, ReceiverError> {
@@ -108,7 +127,11 @@ impl Receiver {
             .map_err(ReceiverError::Setup)?;
         let listeners = Acceptor::new(listeners, config.max_connections, registry)
             .map_err(ReceiverError::Setup)?;
+        let udp = UdpListeners::new(datagrams, config.max_line_bytes, registry)
+            .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
+            udp,
+            udp_first: false,
             listeners,
             conns: Connections::new(config.max_line_bytes),
             link,
@@ -117,6 +140,8 @@ impl Receiver {
             stopping: Stopping::Running,
             reloader: Reloader::new(config.hooks.reload.clone(), config.tls),
             hooks: config.hooks,
+            policy: config.policy,
+            refusals: Refusals::default(),
             poll,
             signals,
         })
@@ -145,12 +170,20 @@ impl Receiver {
                     Source::Signals => self.on_signals(),
                     Source::Status => self.link.on_status_readable(self.poll.registry())?,
                     Source::Listener(index) => self.accept(ListenerId(index)),
+                    Source::Datagram(index) => self.udp.mark_ready(index),
                     Source::Connection(key) => {
                         self.on_connection_event(key, event.is_read_closed())
                     }
                 }
             }
+            self.udp_first = !self.udp_first;
+            if self.udp_first {
+                self.serve_datagrams();
+            }
             self.serve_ready();
+            if !self.udp_first {
+                self.serve_datagrams();
+            }
             let registry = self.poll.registry();
             self.deadlines
                 .expire_handshakes(&mut self.conns, registry, &mut self.link);
@@ -176,7 +209,7 @@ impl Receiver {
     /// Zero while connections wait for a turn (and may read); otherwise until
     /// the earliest deadline, or forever.
     fn poll_timeout(&self) -> Option<Duration> {
-        if self.conns.ready_len() > 0 && !self.link.is_full() {
+        if (self.conns.ready_len() > 0 || self.udp.any_ready()) && !self.link.is_full() {
             return Some(Duration::ZERO);
         }
         [
@@ -214,6 +247,7 @@ impl Receiver {
         self.hooks.notify_stopping();
         self.stopping.begin();
         self.listeners.stop(self.poll.registry());
+        self.udp.stop(self.poll.registry());
         self.conns.mark_all_readable();
     }
 
@@ -224,7 +258,23 @@ impl Receiver {
             self.listeners
                 .accept(listener, self.conns.len(), registry, &mut self.link)
         {
-            if let Some(opened) = self.conns.open(accepted, registry, &mut self.link) {
+            let proxy = match self.policy.admit_stream(accepted.addr.ip()) {
+                Admission::Refuse => {
+                    let refused = conn::Refused::NotAllowed {
+                        ip: accepted.addr.ip(),
+                        what: "connection",
+                    };
+                    self.refusals.report(refused, &mut self.link);
+                    continue;
+                }
+                Admission::Serve => None,
+                Admission::ServeAfterHeader => {
+                    Some(ProxyState::new(std::sync::Arc::clone(&self.policy.allow)))
+                }
+            };
+            // Without keepalive the connection works as before: not fatal.
+            let _ = self.policy.set_up(&accepted.socket);
+            if let Some(opened) = self.conns.open(accepted, proxy, registry, &mut self.link) {
                 if opened.handshaking {
                     self.deadlines.handshake_started(opened.key, opened.id);
                 }
@@ -258,6 +308,14 @@ impl Receiver {
         self.conns.mark_readable(key);
     }
 
+    /// Give each ready UDP listener one budgeted turn.
+    fn serve_datagrams(&mut self) {
+        if self.stopping.is_running() {
+            self.udp
+                .serve(&self.policy, &mut self.refusals, &mut self.link);
+        }
+    }
+
     /// Give each connection with unread data one budgeted turn.
     fn serve_ready(&mut self) {
         let budget = self.stopping.read_budget(READ_BUDGET_BYTES);
@@ -274,7 +332,7 @@ impl Receiver {
                 continue;
             };
             let turn = conn.read(&mut self.scratch, budget, &mut self.link);
-            if turn != Turn::Finished {
+            if !matches!(turn, Turn::Finished | Turn::Refused(_)) {
                 conn.update_interest(registry, token::connection(key));
             }
             match turn {
@@ -286,6 +344,10 @@ impl Receiver {
                     self.conns.close(key, registry);
                 }
                 Turn::Finished => self.conns.close(key, registry),
+                Turn::Refused(refused) => {
+                    self.refusals.report(refused, &mut self.link);
+                    self.conns.close(key, registry);
+                }
             }
         }
     }

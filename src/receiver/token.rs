@@ -8,8 +8,13 @@ use mio::Token;
 pub const SIGNALS: Token = Token(0);
 pub const STATUS: Token = Token(1);
 const LISTENER_BASE: usize = 2;
-/// Listeners take the tokens below this one, connections (slab keys) the rest.
+/// TCP and TLS listeners take the tokens below this one, UDP listeners those
+/// from it to [`CONNECTION_BASE`].
+const DATAGRAM_BASE: usize = 512;
+/// Connections (slab keys) take the tokens from this one.
 const CONNECTION_BASE: usize = 1024;
+/// The most listeners of each kind the token layout has room for.
+pub const MAX_LISTENERS: usize = DATAGRAM_BASE - LISTENER_BASE;
 
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +25,8 @@ pub enum Source {
     Status,
     /// A listener, by its index in the listener set.
     Listener(usize),
+    /// A UDP listener, by its index among them.
+    Datagram(usize),
     /// A connection, by its slab key.
     Connection(usize),
 }
@@ -29,12 +36,17 @@ pub fn source(token: Token) -> Source {
         SIGNALS => Source::Signals,
         STATUS => Source::Status,
         Token(t) if t >= CONNECTION_BASE => Source::Connection(t - CONNECTION_BASE),
+        Token(t) if t >= DATAGRAM_BASE => Source::Datagram(t - DATAGRAM_BASE),
         Token(t) => Source::Listener(t - LISTENER_BASE),
     }
 }
 
 pub fn listener(index: usize) -> Token {
     Token(LISTENER_BASE + index)
+}
+
+pub fn datagram(index: usize) -> Token {
+    Token(DATAGRAM_BASE + index)
 }
 
 pub fn connection(key: usize) -> Token {
@@ -50,6 +62,15 @@ mod tests {
         assert_eq!(source(SIGNALS), Source::Signals);
         assert_eq!(source(STATUS), Source::Status);
         assert_eq!(source(listener(3)), Source::Listener(3));
+        assert_eq!(
+            source(listener(MAX_LISTENERS - 1)),
+            Source::Listener(MAX_LISTENERS - 1)
+        );
+        assert_eq!(source(datagram(0)), Source::Datagram(0));
+        assert_eq!(
+            source(datagram(MAX_LISTENERS - 1)),
+            Source::Datagram(MAX_LISTENERS - 1)
+        );
         assert_eq!(source(connection(0)), Source::Connection(0));
         assert_eq!(source(connection(70_000)), Source::Connection(70_000));
     }

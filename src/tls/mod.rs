@@ -7,6 +7,7 @@
 //! [`crate::receiver::conn`]), or when the files are re-read (SIGHUP, in the
 //! receiver).
 
+pub mod client_name;
 pub mod validity;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
     pub client_ca: Option<PathBuf>,
     pub min_version: MinVersion,
+    /// `--client-name`: with `client_ca`, only certificates with a matching
+    /// name are accepted; empty: any the CA signed.
+    pub client_names: Vec<client_name::NamePattern>,
 }
 
 /// A TLS file that cannot be used, with the file and the reason.
@@ -163,7 +167,14 @@ pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| ca_error(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
+            if files.client_names.is_empty() {
+                builder.with_client_cert_verifier(verifier)
+            } else {
+                builder.with_client_cert_verifier(Arc::new(client_name::PinnedNames::new(
+                    verifier,
+                    files.client_names.clone(),
+                )))
+            }
         }
     };
     let config = builder.with_single_cert(certs, key).map_err(|e| match e {
@@ -197,6 +208,7 @@ mod tests {
             key: fixture(key),
             client_ca: None,
             min_version: MinVersion::Tls12,
+            client_names: Vec::new(),
         }
     }
 

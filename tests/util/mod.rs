@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -347,4 +347,87 @@ pub fn run_with_timeout(cmd: &mut Command) -> io::Result<(ExitStatus, String)> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+// Helpers for tests with several listeners, source addresses and TLS clients.
+
+pub fn tls_fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tls")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Start with HOST PORT and `args`, and wait until `listeners` banner lines are out.
+pub fn start_listeners(args: &[&str], listeners: usize) -> Collector {
+    Collector::start_on("127.0.0.1", args, |c| {
+        c.stdout_text().matches("Listening for syslog").count() >= listeners
+    })
+}
+
+/// Data lines (the banner's lines are not data).
+pub fn data_lines(c: &Collector) -> Vec<String> {
+    c.stdout_text()
+        .lines()
+        .filter(|l| !l.contains(":pysyslog.cli:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn wait_data(c: &Collector, n: usize) -> Vec<String> {
+    wait_until(&format!("{n} data lines"), || data_lines(c).len() >= n);
+    let mut lines = data_lines(c);
+    lines.sort();
+    lines
+}
+
+/// A connection from `source` (a loopback address) to `to`.
+pub fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    let ip: IpAddr = source.parse().expect("ip");
+    sock.bind(&SocketAddr::new(ip, 0).into())
+        .expect("bind source");
+    sock.connect(&to.into()).expect("connect");
+    sock.into()
+}
+
+pub fn send_from(source: &str, to: SocketAddr, data: &[u8]) {
+    let mut s = connect_from(source, to);
+    s.write_all(data).expect("send");
+}
+
+/// Send `lines` over TLS with Python's `ssl`, after `preamble` in clear (a
+/// PROXY header), verifying the server against the test CA.
+pub fn python_tls(source: &str, port: u16, preamble: &[u8], lines: &str) {
+    let script = r#"
+import socket, ssl, sys
+port, preamble, lines, ca, source = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+raw = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
+raw.sendall(preamble)
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(lines.encode())
+s.unwrap()
+s.close()
+"#;
+    let hex: String = preamble.iter().map(|b| format!("{b:02x}")).collect();
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            &hex,
+            lines,
+            &tls_fixture("ca.pem"),
+            source,
+        ])
+        .status()
+        .expect("python3");
+    assert!(status.success(), "python ssl client failed");
 }

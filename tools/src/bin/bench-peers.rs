@@ -127,6 +127,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     key,
                     client_ca: None,
                     min_version: pysyslog::tls::MinVersion::Tls12,
+                    client_names: Vec::new(),
                 })
                 .map_err(|e| e.to_string())?
                 .config,
