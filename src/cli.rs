@@ -10,6 +10,7 @@ use clap::Parser;
 
 use crate::receiver::cidr::{Cidr, CidrSet};
 use crate::receiver::endpoint::{Endpoint, ListenerSpec, Transport};
+use crate::receiver::escape::ControlChars;
 use crate::tls::client_name::NamePattern;
 use crate::tls::{MinVersion, TlsFiles};
 
@@ -131,6 +132,17 @@ pub struct Args {
     #[arg(short = 'l', long, value_name = "FILE")]
     pub logging_config: Option<PathBuf>,
 
+    /// Escape every C0 control character (TAB, CR, ESC...) and DEL inside a
+    /// message as #ooo, not only LF and NUL (which are always escaped, so that
+    /// every message stays one line).
+    #[arg(long, conflicts_with = "keep_control_characters")]
+    pub escape_control_characters: bool,
+
+    /// Keep messages' bytes as received, LF and NUL included (a message holding
+    /// them then spans several output lines).
+    #[arg(long)]
+    pub keep_control_characters: bool,
+
     /// Longest frame kept, in bytes; longer frames are truncated to this and the
     /// truncation is logged under `pysyslog.receiver`.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES",
@@ -189,6 +201,8 @@ pub struct Settings {
     pub max_queue_lines: usize,
     pub max_queue_bytes: usize,
     pub max_line_bytes: usize,
+    /// What is done with control characters inside a message.
+    pub control_chars: ControlChars,
     pub max_connections: usize,
     pub logging_config: Option<PathBuf>,
     pub tls: Option<TlsFiles>,
@@ -328,6 +342,11 @@ impl Args {
             max_queue_lines: self.max_queue_size,
             max_queue_bytes: self.max_queue_bytes,
             max_line_bytes: self.max_line_length as usize,
+            control_chars: match (self.escape_control_characters, self.keep_control_characters) {
+                (true, _) => ControlChars::EscapeAll,
+                (_, true) => ControlChars::Keep,
+                _ => ControlChars::EscapeLineBreaks,
+            },
             max_connections: self.max_connections as usize,
             logging_config: self.logging_config,
             tls,

@@ -675,3 +675,49 @@ fn a_header_that_never_completes_is_closed_after_the_handshake_timeout() {
         Ok(0) | Err(_)
     ));
 }
+
+/// One message, one line, under each of the three settings: an octet-counted
+/// frame over TCP and a datagram, each holding LF, CR, NUL and ESC, and an
+/// LF-framed line holding CR, ESC and TAB.
+#[test]
+fn control_characters_are_escaped_as_each_setting_says_over_tcp_and_udp() {
+    let message = "<14>a\nb\rc\0d\x1be";
+    let counted = format!("{} {message}", message.len());
+    let plain = "<14>x\ry\x1bz\tw\n";
+    for (flag, escaped, plain_out) in [
+        (None, "<14>a#012b\rc#000d\x1be", "<14>x\ry\x1bz\tw"),
+        (
+            Some("--escape-control-characters"),
+            "<14>a#012b#015c#000d#033e",
+            "<14>x#015y#033z#011w",
+        ),
+        (
+            Some("--keep-control-characters"),
+            message,
+            "<14>x\ry\x1bz\tw",
+        ),
+    ] {
+        let (c, udp) = start_udp(flag.as_slice());
+        c.send(format!("{counted}{plain}").as_bytes());
+        let from = UdpSocket::bind("127.0.0.2:0").expect("udp");
+        from.send_to(message.as_bytes(), ("127.0.0.1", udp))
+            .expect("send");
+        // Kept as received, the LF splits the two messages over two lines each.
+        let lines = if flag == Some("--keep-control-characters") {
+            5
+        } else {
+            3
+        };
+        let got = wait_data(&c, lines);
+        let mut expected: Vec<String> = [
+            format!("INFO:127.0.0.1:{escaped}"),
+            format!("INFO:127.0.0.2:{escaped}"),
+            format!("INFO:127.0.0.1:{plain_out}"),
+        ]
+        .iter()
+        .flat_map(|l| l.split('\n').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+        expected.sort();
+        assert_eq!(got, expected, "{flag:?}");
+    }
+}

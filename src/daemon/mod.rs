@@ -152,6 +152,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     };
     let config = ReceiverConfig {
         max_line_bytes: settings.max_line_bytes,
+        control_chars: settings.control_chars,
         max_connections: settings.max_connections,
         tls: settings.tls.clone(),
         handshake_timeout: settings.handshake_timeout,

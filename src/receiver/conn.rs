@@ -103,9 +103,10 @@ impl Connection {
         listener: ListenerId,
         addr: SocketAddr,
         peer: String,
-        max_line: usize,
+        framer: Framer,
         tls: Option<ServerConnection>,
     ) -> Connection {
+        let max_line = framer.max_line();
         Connection {
             socket,
             id,
@@ -115,7 +116,7 @@ impl Connection {
             interest: Interest::READABLE,
             addr,
             peer,
-            framer: Framer::new(max_line),
+            framer,
             sniffed: false,
             proxy: None,
             truncated: 0,

@@ -14,6 +14,8 @@ use slab::Slab;
 
 use super::accept::Accepted;
 use super::conn::{Connection, ProxyState, LOGGER};
+use super::escape::ControlChars;
+use super::framing::Framer;
 use super::listener::peer_name;
 use super::token;
 use crate::link::WriterLink;
@@ -43,15 +45,17 @@ pub struct Connections {
     /// Ids are unique for the life of the process (slab keys are reused).
     next_id: u64,
     max_line_bytes: usize,
+    control: ControlChars,
 }
 
 impl Connections {
-    pub fn new(max_line_bytes: usize) -> Connections {
+    pub fn new(max_line_bytes: usize, control: ControlChars) -> Connections {
         Connections {
             slab: Slab::new(),
             ready: VecDeque::new(),
             next_id: 0,
             max_line_bytes,
+            control,
         }
     }
 
@@ -104,7 +108,7 @@ impl Connections {
             listener,
             addr,
             peer_name(&addr),
-            self.max_line_bytes,
+            Framer::with_control(self.max_line_bytes, self.control),
             session,
         );
         if let Some(state) = proxy {

@@ -185,6 +185,11 @@ impl Framer {
         }
     }
 
+    /// The longest frame kept.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
     /// Bytes held for an unfinished frame (bounded by `max_line` + 11).
     pub fn buffered(&self) -> usize {
         self.buf.len()

@@ -47,6 +47,7 @@ use accept::Acceptor;
 use conn::{ProxyState, Turn};
 use connections::Connections;
 use deadlines::Deadlines;
+use escape::ControlChars;
 use hup::Reloader;
 use listener::{Listener, ListenerId};
 use policy::Admission;
@@ -76,6 +77,8 @@ pub enum ReceiverError {
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     pub max_line_bytes: usize,
+    /// What is done with control characters inside a message.
+    pub control_chars: ControlChars,
     pub max_connections: usize,
     /// TLS files, re-read on SIGHUP; `None` for plain TCP.
     pub tls: Option<TlsFiles>,
@@ -127,13 +130,18 @@ impl Receiver {
             .map_err(ReceiverError::Setup)?;
         let listeners = Acceptor::new(listeners, config.max_connections, registry)
             .map_err(ReceiverError::Setup)?;
-        let udp = UdpListeners::new(datagrams, config.max_line_bytes, registry)
-            .map_err(ReceiverError::Setup)?;
+        let udp = UdpListeners::new(
+            datagrams,
+            config.max_line_bytes,
+            config.control_chars,
+            registry,
+        )
+        .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
             udp,
             udp_first: false,
             listeners,
-            conns: Connections::new(config.max_line_bytes),
+            conns: Connections::new(config.max_line_bytes, config.control_chars),
             link,
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),

@@ -112,15 +112,18 @@ pub struct UdpListeners {
     buffers: Buffers,
     sender: Sender,
     max_line: usize,
+    control: ControlChars,
     /// A datagram with characters to escape, while it is pushed.
     escaped: Vec<u8>,
 }
 
 impl UdpListeners {
-    /// Watch every socket; lines are at most `max_line` bytes.
+    /// Watch every socket; lines are at most `max_line` bytes, their control
+    /// characters escaped as `control` says.
     pub fn new(
         sockets: Vec<UdpSocket>,
         max_line: usize,
+        control: ControlChars,
         registry: &Registry,
     ) -> io::Result<UdpListeners> {
         let mut listeners = Vec::with_capacity(sockets.len());
@@ -161,6 +164,7 @@ impl UdpListeners {
                 id: FIRST_ID,
             },
             max_line,
+            control,
             escaped: Vec::new(),
         })
     }
@@ -300,8 +304,9 @@ impl UdpListeners {
             };
             // A datagram may hold LF and NUL: escaped as in a TCP frame, so
             // one message stays one line (within the length bound).
-            let (line, cut) =
-                ControlChars::default().apply_within(line, self.max_line, &mut self.escaped);
+            let (line, cut) = self
+                .control
+                .apply_within(line, self.max_line, &mut self.escaped);
             truncated |= cut;
             if truncated {
                 self.listeners[index].truncated += 1;
@@ -417,7 +422,8 @@ mod tests {
         let (mut link, rx, _writer_end) = crate::link::fake_link();
         let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let to = socket.local_addr().unwrap();
-        let mut udp = UdpListeners::new(vec![socket], 16, poll.registry()).unwrap();
+        let mut udp =
+            UdpListeners::new(vec![socket], 16, ControlChars::default(), poll.registry()).unwrap();
         let a = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
         for i in 0..100 {
