@@ -127,6 +127,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     for addr in listener::resolve(&settings.host, settings.port)? {
         sockets.push(listener::bind(addr)?);
     }
+    let metrics_socket = settings.metrics_listen.map(listener::bind).transpose()?;
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -169,6 +170,9 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
 
     // 7. The loop.
     let mut receiver = Receiver::new(listeners, link, config)?;
+    if let Some(socket) = metrics_socket {
+        receiver.serve_metrics(socket)?;
+    }
     // pysyslog's banner, word for word: `logger.warn(...)` under `pysyslog.cli`.
     receiver.log(
         level::WARNING,

@@ -16,6 +16,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status, StatusDecoder};
 use crate::privdrop::{self, Identity, PrivError};
 use crate::writer::{self, EngineSource};
@@ -64,8 +65,12 @@ fn open_fds() -> BTreeSet<RawFd> {
 ///
 /// Must be called while the process is single-threaded (start-up, or the
 /// receiver's loop, which starts no threads).
-pub fn spawn_writer(source: &EngineSource, slots: &Slots) -> Result<WriterProcess, SpawnError> {
-    spawn_writer_as(source, None, slots)
+pub fn spawn_writer(
+    source: &EngineSource,
+    slots: &Slots,
+    counters: &SharedCounters,
+) -> Result<WriterProcess, SpawnError> {
+    spawn_writer_as(source, None, slots, counters)
 }
 
 /// [`spawn_writer`], dropping privileges to `identity` in both processes: the
@@ -79,6 +84,7 @@ pub fn spawn_writer_as(
     source: &EngineSource,
     identity: Option<&Identity>,
     slots: &Slots,
+    counters: &SharedCounters,
 ) -> Result<WriterProcess, SpawnError> {
     // The channel's descriptors are the ones that appear while it is created:
     // ipc-channel does not expose them, and the child must keep them open while
@@ -127,7 +133,7 @@ pub fn spawn_writer_as(
                     std::process::exit(writer::EXIT_CONFIG);
                 }
             }
-            let code = writer::run(source, data_rx, status_tx, slots);
+            let code = writer::run(source, data_rx, status_tx, slots, counters);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {

@@ -24,6 +24,7 @@ pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;
+mod metrics;
 mod stopping;
 mod token;
 
@@ -35,6 +36,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::link::{LinkError, WriterLink};
+use crate::metrics::counts::HandlerCounts;
+use crate::metrics::MetricsServer;
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;
@@ -90,6 +93,12 @@ pub struct Receiver {
     reloader: Reloader,
     /// systemd notifications.
     hooks: ServiceHooks,
+    /// `--metrics-listen`'s endpoint (see `metrics.rs` here).
+    metrics: Option<MetricsServer>,
+    /// Each listener's `listener` label, by index.
+    listener_labels: Vec<String>,
+    /// The handler counters of the last scrape, for one during a reload.
+    last_handlers: Vec<HandlerCounts>,
 }
 
 impl Receiver {
@@ -109,6 +118,9 @@ impl Receiver {
         let listeners = Acceptor::new(listeners, config.max_connections, registry)
             .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
+            listener_labels: listeners.labels(),
+            metrics: None,
+            last_handlers: Vec::new(),
             listeners,
             conns: Connections::new(config.max_line_bytes),
             link,
@@ -148,6 +160,7 @@ impl Receiver {
                     Source::Connection(key) => {
                         self.on_connection_event(key, event.is_read_closed())
                     }
+                    Source::Metrics(index) => self.on_metrics_event(index),
                 }
             }
             self.serve_ready();
@@ -159,6 +172,7 @@ impl Receiver {
                 .close_idle(&mut self.conns, registry, &mut self.link, stopping);
             self.link.flush(registry)?;
             self.resume_accepting();
+            self.expire_metrics();
             if let Some(deadline) = self.stopping.deadline() {
                 if self.conns.is_empty() && self.link.is_idle() {
                     break;
@@ -183,6 +197,7 @@ impl Receiver {
             self.stopping.deadline(),
             self.listeners.retry_at(),
             self.deadlines.next(),
+            self.metrics.as_ref().and_then(MetricsServer::next_deadline),
         ]
         .into_iter()
         .flatten()

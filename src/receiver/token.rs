@@ -8,6 +8,9 @@ use mio::Token;
 pub const SIGNALS: Token = Token(0);
 pub const STATUS: Token = Token(1);
 const LISTENER_BASE: usize = 2;
+/// The metrics endpoint's listener, then its clients, take the tokens from
+/// this one up to [`CONNECTION_BASE`]; listeners the tokens below it.
+pub const METRICS_BASE: usize = 1008;
 /// Listeners take the tokens below this one, connections (slab keys) the rest.
 const CONNECTION_BASE: usize = 1024;
 
@@ -22,6 +25,8 @@ pub enum Source {
     Listener(usize),
     /// A connection, by its slab key.
     Connection(usize),
+    /// The metrics endpoint: 0 its listener, `1 + i` its client `i`.
+    Metrics(usize),
 }
 
 pub fn source(token: Token) -> Source {
@@ -29,6 +34,7 @@ pub fn source(token: Token) -> Source {
         SIGNALS => Source::Signals,
         STATUS => Source::Status,
         Token(t) if t >= CONNECTION_BASE => Source::Connection(t - CONNECTION_BASE),
+        Token(t) if t >= METRICS_BASE => Source::Metrics(t - METRICS_BASE),
         Token(t) => Source::Listener(t - LISTENER_BASE),
     }
 }
@@ -51,6 +57,7 @@ mod tests {
         assert_eq!(source(STATUS), Source::Status);
         assert_eq!(source(listener(3)), Source::Listener(3));
         assert_eq!(source(connection(0)), Source::Connection(0));
+        assert_eq!(source(Token(METRICS_BASE + 2)), Source::Metrics(2));
         assert_eq!(source(connection(70_000)), Source::Connection(70_000));
     }
 }

@@ -1,0 +1,107 @@
+//! What the link counts for the metrics: writer restarts, replayed batches,
+//! time spent paused by backpressure, and the writer's handler counters
+//! kept monotonic across writers.
+//!
+//! Owns: those counters, the shared page the writers store theirs into, and
+//! the base that absorbs a dead writer's last values (a new writer starts
+//! from zero). Does not own: the page's layout ([`crate::ipc::counters`]).
+
+use std::time::{Duration, Instant};
+
+use crate::ipc::counters::{
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, WRITE_ERRORS,
+};
+use crate::metrics::counts::HandlerCounts;
+
+/// Time with reading paused. Read the clock only when the state changes.
+#[derive(Debug, Default)]
+struct PauseClock {
+    since: Option<Instant>,
+    total: Duration,
+}
+
+#[derive(Debug)]
+pub struct LinkStats {
+    /// Where writers store their handlers' counters.
+    pub page: SharedCounters,
+    /// What writers that died had counted.
+    base: Vec<HandlerValues>,
+    pub restarts: u64,
+    pub replayed: u64,
+    paused: PauseClock,
+}
+
+impl LinkStats {
+    pub fn new(page: SharedCounters) -> LinkStats {
+        LinkStats {
+            page,
+            base: Vec::new(),
+            restarts: 0,
+            replayed: 0,
+            paused: PauseClock::default(),
+        }
+    }
+
+    /// Whether the queue is at a bound now (called after every change of it
+    /// the loop makes: a flush, acks).
+    #[inline]
+    pub fn note_full(&mut self, full: bool) {
+        match (full, self.paused.since) {
+            (true, None) => self.paused.since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.paused.total += since.elapsed();
+                self.paused.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    pub fn backpressure_seconds(&self) -> f64 {
+        let current = self.paused.since.map_or(Duration::ZERO, |s| s.elapsed());
+        (self.paused.total + current).as_secs_f64()
+    }
+
+    /// The writer died and is reaped: keep what it counted, and clear the
+    /// page for its successor.
+    pub fn absorb_dead_writer(&mut self) {
+        for dead in self.page.read_any() {
+            match self.base.iter_mut().find(|b| b.name == dead.name) {
+                Some(b) => {
+                    for (v, d) in b.values.iter_mut().zip(dead.values) {
+                        *v = v.saturating_add(d);
+                    }
+                }
+                None => self.base.push(dead),
+            }
+        }
+        self.page.clear();
+    }
+
+    /// Every handler's counters: the dead writers' plus the running one's.
+    /// `None` while the running writer is changing the names.
+    pub fn handlers(&self) -> Option<Vec<HandlerCounts>> {
+        let mut all = self.base.clone();
+        for live in self.page.read()? {
+            match all.iter_mut().find(|b| b.name == live.name) {
+                Some(b) => {
+                    for (v, l) in b.values.iter_mut().zip(live.values) {
+                        *v = v.saturating_add(l);
+                    }
+                }
+                None => all.push(live),
+            }
+        }
+        Some(
+            all.into_iter()
+                .map(|h| HandlerCounts {
+                    emitted: h.values[EMITTED],
+                    bytes: h.values[BYTES],
+                    write_errors: h.values[WRITE_ERRORS],
+                    format_errors: h.values[FORMAT_ERRORS],
+                    dropped: h.values[DROPPED],
+                    name: h.name,
+                })
+                .collect(),
+        )
+    }
+}
