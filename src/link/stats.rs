@@ -105,3 +105,60 @@ impl LinkStats {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: &str, emitted: u64) -> HandlerValues {
+        let mut values = [0; crate::ipc::counters::VALUES];
+        values[EMITTED] = emitted;
+        HandlerValues {
+            name: name.into(),
+            values,
+        }
+    }
+
+    fn emitted(stats: &LinkStats) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = stats
+            .handlers()
+            .expect("stable")
+            .into_iter()
+            .map(|h| (h.name, h.emitted))
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_dead_writer_s_counts_are_kept_and_its_successor_adds_to_them() {
+        let mut stats = LinkStats::new(SharedCounters::new().expect("page"));
+        stats.page.set_handlers(&[h("a", 10), h("b", 3)]);
+        assert_eq!(emitted(&stats), [("a".into(), 10), ("b".into(), 3)]);
+        stats.absorb_dead_writer();
+        // The page is clear for the next writer; nothing went backwards.
+        assert_eq!(stats.page.read(), Some(vec![]));
+        assert_eq!(emitted(&stats), [("a".into(), 10), ("b".into(), 3)]);
+        // The next writer counts from zero, under a configuration with a new handler.
+        stats.page.set_handlers(&[h("a", 2), h("c", 1)]);
+        assert_eq!(
+            emitted(&stats),
+            [("a".into(), 12), ("b".into(), 3), ("c".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn backpressure_time_runs_only_while_full() {
+        let mut stats = LinkStats::new(SharedCounters::none());
+        assert_eq!(stats.backpressure_seconds(), 0.0);
+        stats.note_full(true);
+        std::thread::sleep(Duration::from_millis(30));
+        stats.note_full(true);
+        stats.note_full(false);
+        let paused = stats.backpressure_seconds();
+        assert!(paused >= 0.03, "{paused}");
+        std::thread::sleep(Duration::from_millis(30));
+        stats.note_full(false);
+        assert_eq!(stats.backpressure_seconds(), paused);
+    }
+}
