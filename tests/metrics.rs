@@ -155,6 +155,11 @@ fn a_killed_writer_counts_one_restart_and_the_counters_go_on() {
     });
     let restarted = wait_for(port, "pysyslog_writer_restarts_total", 1.0);
     assert_eq!(get(&restarted, &lines), 10.0);
+    let cpu = "pysyslog_process_cpu_seconds_total{process=\"writer\"}";
+    assert!(
+        get(&restarted, cpu) >= get(&before, cpu),
+        "the dead writer's CPU time is kept"
+    );
     assert!(get(&restarted, emitted) >= get(&before, emitted));
 
     c.send(&b"after\n".repeat(5));

@@ -228,6 +228,7 @@ impl WriterLink {
             batches_replayed: self.stats.replayed,
             writer_restarts: self.stats.restarts,
             writer_pid: self.queue.pid().as_raw(),
+            dead_writers_cpu_seconds: self.stats.dead_writers_cpu,
         }
     }
 
@@ -264,6 +265,7 @@ impl WriterLink {
     ) -> Result<(), LinkError> {
         let old = self.queue.pid();
         let _ = registry.deregister(self.queue.status_stream());
+        self.stats.absorb_dead_writer_cpu(old.as_raw());
         let how = spawn::reap(old, DEAD_WRITER_PATIENCE);
         self.stats.absorb_dead_writer();
         let now = Instant::now();

@@ -12,6 +12,7 @@ use crate::ipc::counters::{
     HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
+use crate::metrics::process;
 
 /// Time with reading paused. Read the clock only when the state changes.
 #[derive(Debug, Default)]
@@ -29,6 +30,9 @@ pub struct LinkStats {
     pub restarts: u64,
     pub replayed: u64,
     paused: PauseClock,
+    /// CPU seconds of writers that died, so the writer's CPU counter does
+    /// not go back when a new one starts.
+    pub dead_writers_cpu: f64,
 }
 
 impl LinkStats {
@@ -39,6 +43,7 @@ impl LinkStats {
             restarts: 0,
             replayed: 0,
             paused: PauseClock::default(),
+            dead_writers_cpu: 0.0,
         }
     }
 
@@ -59,6 +64,14 @@ impl LinkStats {
     pub fn backpressure_seconds(&self) -> f64 {
         let current = self.paused.since.map_or(Duration::ZERO, |s| s.elapsed());
         (self.paused.total + current).as_secs_f64()
+    }
+
+    /// Writer `pid` died and is not reaped yet: keep the CPU time it used
+    /// (its /proc entry stays until it is reaped).
+    pub fn absorb_dead_writer_cpu(&mut self, pid: i32) {
+        if let Some(usage) = process::usage(Some(pid)) {
+            self.dead_writers_cpu += usage.cpu_seconds;
+        }
     }
 
     /// The writer died and is reaped: keep what it counted, and clear the

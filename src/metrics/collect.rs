@@ -13,7 +13,12 @@ use super::process::{self, Usage};
 pub fn render(s: &Snapshot) -> String {
     let writer = (s.link.writer_pid > 0)
         .then(|| process::usage(Some(s.link.writer_pid)))
-        .flatten();
+        .flatten()
+        .map(|mut u| {
+            // A counter across writers: the dead ones' time stays in it.
+            u.cpu_seconds += s.link.dead_writers_cpu_seconds;
+            u
+        });
     render_with(s, process::usage(None), writer)
 }
 
@@ -196,7 +201,7 @@ fn processes(e: &mut Exposition, receiver: Option<Usage>, writer: Option<Usage>)
     e.family(
         "pysyslog_process_cpu_seconds_total",
         Kind::Counter,
-        "User and system CPU time of the process.",
+        "User and system CPU time of the process (for the writer, of every writer so far).",
     );
     for (p, u) in both {
         if let Some(u) = u {
