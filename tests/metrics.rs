@@ -224,6 +224,34 @@ fn reloads_are_counted_by_result() {
         get(&bad, "pysyslog_config_reloads_total{result=\"success\"}"),
         1.0
     );
+    // Valid, but the writer cannot open the file: a failure too.
+    let missing = dir.path().join("no-such-dir").join("x.log");
+    let unopenable = format!(
+        r#"{{"version": 1, "root": {{"level": "INFO", "handlers": ["f"]}},
+            "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "{}"}}}}}}"#,
+        missing.display()
+    );
+    std::fs::write(&config, unopenable).expect("config");
+    signal(c.pid(), libc::SIGHUP);
+    let unapplied = wait_for(
+        port,
+        "pysyslog_config_reloads_total{result=\"failure\"}",
+        2.0,
+    );
+    assert_eq!(
+        get(
+            &unapplied,
+            "pysyslog_config_reloads_total{result=\"success\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &unapplied,
+            "pysyslog_config_last_reload_success_timestamp_seconds"
+        ),
+        get(&ok, "pysyslog_config_last_reload_success_timestamp_seconds")
+    );
 }
 
 #[test]

@@ -56,6 +56,11 @@ struct Page {
     seq: AtomicU64,
     /// Entries in use.
     count: AtomicU64,
+    /// Reloads the writer applied, and could not apply.
+    reloads_applied: AtomicU64,
+    reloads_failed: AtomicU64,
+    /// When the last one was applied: Unix seconds as `f64` bits (0: never).
+    last_applied: AtomicU64,
     entries: [Entry; MAX_HANDLERS],
 }
 
@@ -143,6 +148,32 @@ impl SharedCounters {
         }
     }
 
+    /// Writer: a reload was applied (`true`) or not, at Unix time `now`.
+    pub fn count_reload(&self, applied: bool, now: f64) {
+        let Some(page) = self.page() else {
+            return;
+        };
+        if applied {
+            page.reloads_applied.fetch_add(1, Ordering::Relaxed);
+            page.last_applied.store(now.to_bits(), Ordering::Relaxed);
+        } else {
+            page.reloads_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reloads applied, not applied, and the Unix time of the last applied
+    /// one (0 if none).
+    pub fn reloads(&self) -> (u64, u64, f64) {
+        let Some(page) = self.page() else {
+            return (0, 0, 0.0);
+        };
+        (
+            page.reloads_applied.load(Ordering::Relaxed),
+            page.reloads_failed.load(Ordering::Relaxed),
+            f64::from_bits(page.last_applied.load(Ordering::Relaxed)),
+        )
+    }
+
     /// Receiver: a copy of every handler's counters; `None` while the
     /// writer keeps changing the names (try at the next scrape).
     pub fn read(&self) -> Option<Vec<HandlerValues>> {
@@ -184,6 +215,9 @@ impl SharedCounters {
         let seq = page.seq.load(Ordering::Acquire) | 1;
         page.seq.store(seq, Ordering::Release);
         page.count.store(0, Ordering::Relaxed);
+        page.reloads_applied.store(0, Ordering::Relaxed);
+        page.reloads_failed.store(0, Ordering::Relaxed);
+        page.last_applied.store(0, Ordering::Relaxed);
         page.seq.store(seq + 1, Ordering::Release);
     }
 }

@@ -232,6 +232,12 @@ impl WriterLink {
         }
     }
 
+    /// Reloads the writers applied and could not apply, and the Unix time
+    /// of the last applied one (0 if none).
+    pub fn writer_reloads(&self) -> (u64, u64, f64) {
+        self.stats.reloads()
+    }
+
     /// The writer's handler counters, monotonic across writers; `None`
     /// while the writer is changing them (a reload).
     pub fn handler_counts(&self) -> Option<Vec<HandlerCounts>> {

@@ -33,6 +33,8 @@ pub struct LinkStats {
     /// CPU seconds of writers that died, so the writer's CPU counter does
     /// not go back when a new one starts.
     pub dead_writers_cpu: f64,
+    /// Reloads dead writers applied and failed, and the last applied time.
+    dead_reloads: (u64, u64, f64),
 }
 
 impl LinkStats {
@@ -44,6 +46,7 @@ impl LinkStats {
             replayed: 0,
             paused: PauseClock::default(),
             dead_writers_cpu: 0.0,
+            dead_reloads: (0, 0, 0.0),
         }
     }
 
@@ -77,6 +80,10 @@ impl LinkStats {
     /// The writer died and is reaped: keep what it counted, and clear the
     /// page for its successor.
     pub fn absorb_dead_writer(&mut self) {
+        let (applied, failed, last) = self.page.reloads();
+        self.dead_reloads.0 += applied;
+        self.dead_reloads.1 += failed;
+        self.dead_reloads.2 = self.dead_reloads.2.max(last);
         for dead in self.page.read_any() {
             match self.base.iter_mut().find(|b| b.name == dead.name) {
                 Some(b) => {
@@ -88,6 +95,14 @@ impl LinkStats {
             }
         }
         self.page.clear();
+    }
+
+    /// Reloads writers applied and could not apply, and the Unix time of
+    /// the last applied one (0 if none), across writers.
+    pub fn reloads(&self) -> (u64, u64, f64) {
+        let (applied, failed, last) = self.page.reloads();
+        let dead = self.dead_reloads;
+        (dead.0 + applied, dead.1 + failed, dead.2.max(last))
     }
 
     /// Every handler's counters: the dead writers' plus the running one's.

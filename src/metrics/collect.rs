@@ -184,7 +184,7 @@ fn reloads(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_config_reloads_total",
         Kind::Counter,
-        "Logging configuration reloads (SIGHUP), by result: success (handed to the writer), failure (invalid; the previous one stays).",
+        "Logging configuration reloads (SIGHUP), by result: success (applied by the writer), failure (invalid, or the writer could not apply it; the previous one stays).",
     );
     e.sample(&[("result", "success")], s.reloads.succeeded);
     e.sample(&[("result", "failure")], s.reloads.failed);

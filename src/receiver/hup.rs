@@ -62,8 +62,7 @@ impl Reloader {
                     new.json.as_bytes(),
                     new.config,
                 );
-                self.reloads.succeeded += 1;
-                self.reloads.last_success = unix_now();
+                // Applied or not: the writer counts it (it opens the files).
             }
             Err(e) => {
                 self.reloads.failed += 1;

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::{token, Receiver, ReceiverError};
-use crate::metrics::counts::Snapshot;
+use crate::metrics::counts::{Reloads, Snapshot};
 use crate::metrics::server::MAX_SCRAPERS;
 use crate::metrics::{self, MetricsServer, Wants};
 
@@ -63,7 +63,16 @@ impl Receiver {
             accept_pauses: self.listeners.pauses(),
             link: self.link.counts(),
             handlers,
-            reloads: self.reloader.reloads(),
+            reloads: {
+                // Refused here (invalid), or applied or not by the writer.
+                let refused = self.reloader.reloads();
+                let (applied, failed, last) = self.link.writer_reloads();
+                Reloads {
+                    succeeded: applied,
+                    failed: refused.failed + failed,
+                    last_success: refused.last_success.max(last),
+                }
+            },
         }
     }
 }

@@ -70,6 +70,14 @@ impl<'a> Publisher<'a> {
         self.publish(engine);
     }
 
+    /// A reload was applied, or not.
+    pub fn reloaded(&self, applied: bool) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.page.count_reload(applied, now);
+    }
+
     /// Store every handler's counters (after a batch, before its ack).
     pub fn publish(&self, engine: &Engine) {
         for (i, ((_, stats), base)) in engine.handler_stats().zip(&self.base).enumerate() {

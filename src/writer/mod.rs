@@ -262,6 +262,7 @@ fn write_batch(
                 engine.end_batch();
                 publisher.publish(engine);
                 let (text, level, warnings) = reload(engine, source, cwd, json);
+                publisher.reloaded(level != level::ERROR);
                 publisher.adopt(engine);
                 engine.handle(&LogRecord {
                     name: LOGGER,
