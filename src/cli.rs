@@ -181,6 +181,11 @@ pub struct Args {
     /// removed at exit); refuse to start if another collector holds it.
     #[arg(long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (an IP and a port, as
+    /// 127.0.0.1:9514 or [::1]:9514). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Validated settings the daemon runs with.
@@ -213,6 +218,8 @@ pub struct Settings {
     pub group: Option<String>,
     pub daemonize: bool,
     pub pidfile: Option<PathBuf>,
+    /// `--metrics-listen`: where the metrics endpoint listens.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Arguments that parse but do not make sense together.
@@ -356,6 +363,7 @@ impl Args {
             group: self.group,
             daemonize: self.daemonize,
             pidfile: self.pidfile,
+            metrics_listen: self.metrics_listen,
         })
     }
 }

@@ -42,6 +42,7 @@ pub mod hardening;
 pub mod ipc;
 pub mod link;
 pub mod logging;
+pub mod metrics;
 pub mod privdrop;
 pub mod receiver;
 pub mod service;

@@ -7,6 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use pysyslog::ipc::{BatchBuilder, BatchReader, Item, StatusDecoder};
 use pysyslog::logging::Config;
+use pysyslog::metrics::http;
 use pysyslog::receiver::escape::ControlChars;
 use pysyslog::receiver::framing::{Frame, Framer};
 
@@ -150,6 +151,20 @@ proptest! {
                 Ok(None) | Err(_) => break,
             }
         }
+    }
+
+    #[test]
+    fn the_metrics_request_parser_never_panics(
+        head in "(GET|HEAD|POST|get) (/metrics|/|\\PC{0,20})(\\?\\PC{0,10})? HTTP/1\\.[01]\r\n",
+        rest in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        // A head, then anything: every prefix parses to some answer.
+        let mut bytes = head.into_bytes();
+        bytes.extend(rest);
+        for end in 0..=bytes.len() {
+            let _ = http::parse(&bytes[..end]);
+        }
+        let _ = http::error_response(http::parse(&bytes));
     }
 
     #[test]

@@ -127,6 +127,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     // 3. Privileged ports.
     let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
     warnings.extend(bound.warnings.iter().cloned());
+    let metrics_socket = settings.metrics_listen.map(listener::bind).transpose()?;
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -187,6 +188,9 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
 
     // 7. The loop.
     let mut receiver = Receiver::new(listeners, datagrams, link, config)?;
+    if let Some(socket) = metrics_socket {
+        receiver.serve_metrics(socket)?;
+    }
     for line in banner(&settings) {
         receiver.log(level::WARNING, "pysyslog.cli", &line);
     }

@@ -5,6 +5,7 @@
 //! processes or queues.
 
 pub mod batch;
+pub mod counters;
 pub mod slots;
 pub mod status;
 

@@ -20,6 +20,7 @@
 
 mod queue;
 mod spawn;
+mod stats;
 
 use std::collections::VecDeque;
 use std::io;
@@ -27,13 +28,16 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
+use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{Slots, SLOT_BYTES, SLOT_COUNT};
 use crate::ipc::BatchBuilder;
 use crate::logging::{level, Config};
+use crate::metrics::counts::{HandlerCounts, LinkCounts};
 use crate::privdrop::Identity;
 use crate::writer::EngineSource;
 use queue::{Queue, WriterFailure};
 use spawn::WriterProcess;
+use stats::LinkStats;
 
 pub use queue::QueueLimits;
 pub use spawn::SpawnError;
@@ -86,6 +90,8 @@ pub struct WriterLink {
     restarts: VecDeque<Instant>,
     /// The status stream's token in the event loop, once registered.
     token: Option<Token>,
+    /// Counters for the metrics.
+    stats: LinkStats,
 }
 
 impl WriterLink {
@@ -105,8 +111,17 @@ impl WriterLink {
             );
             Slots::none()
         });
-        let writer = spawn::spawn_writer_as(&engine_source, identity, &slots)?;
-        WriterLink::new(writer, limits, slots, engine_source).map_err(SpawnError::Channel)
+        let counters = SharedCounters::new().unwrap_or_else(|e| {
+            eprintln!(
+                "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
+            );
+            SharedCounters::none()
+        });
+        let writer = spawn::spawn_writer_as(&engine_source, identity, &slots, &counters)?;
+        let mut link =
+            WriterLink::new(writer, limits, slots, engine_source).map_err(SpawnError::Channel)?;
+        link.stats = LinkStats::new(counters);
+        Ok(link)
     }
 
     fn new(
@@ -122,6 +137,7 @@ impl WriterLink {
             engine_source,
             restarts: VecDeque::new(),
             token: None,
+            stats: LinkStats::new(SharedCounters::none()),
         })
     }
 
@@ -180,19 +196,52 @@ impl WriterLink {
     /// writer if sending showed it dead.
     pub fn flush(&mut self, registry: &Registry) -> Result<(), LinkError> {
         self.queue.submit(&mut self.batch);
-        match self.queue.take_failure() {
+        let done = match self.queue.take_failure() {
             Some(cause) => self.replace_writer(registry, cause),
             None => Ok(()),
-        }
+        };
+        self.stats.note_full(self.queue.is_full());
+        done
     }
 
     /// The status stream is readable: collect acks (sending what they make
     /// room for), or replace the writer if it is gone.
     pub fn on_status_readable(&mut self, registry: &Registry) -> Result<(), LinkError> {
-        match self.queue.read_acks() {
+        let done = match self.queue.read_acks() {
             Ok(()) => Ok(()),
             Err(cause) => self.replace_writer(registry, cause),
+        };
+        self.stats.note_full(self.queue.is_full());
+        done
+    }
+
+    /// The link's counters, for the metrics.
+    pub fn counts(&self) -> LinkCounts {
+        let (lines, bytes) = self.queue.held();
+        let limits = self.queue.limits();
+        LinkCounts {
+            queued_lines: lines as u64,
+            queued_bytes: bytes as u64,
+            max_lines: limits.max_lines as u64,
+            max_bytes: limits.max_bytes as u64,
+            backpressure_seconds: self.stats.backpressure_seconds(),
+            batches_replayed: self.stats.replayed,
+            writer_restarts: self.stats.restarts,
+            writer_pid: self.queue.pid().as_raw(),
+            dead_writers_cpu_seconds: self.stats.dead_writers_cpu,
         }
+    }
+
+    /// Reloads the writers applied and could not apply, and the Unix time
+    /// of the last applied one (0 if none).
+    pub fn writer_reloads(&self) -> (u64, u64, f64) {
+        self.stats.reloads()
+    }
+
+    /// The writer's handler counters, monotonic across writers; `None`
+    /// while the writer is changing them (a reload).
+    pub fn handler_counts(&self) -> Option<Vec<HandlerCounts>> {
+        self.stats.handlers()
     }
 
     /// Held lines or bytes reached their bound: stop reading sockets.
@@ -222,7 +271,9 @@ impl WriterLink {
     ) -> Result<(), LinkError> {
         let old = self.queue.pid();
         let _ = registry.deregister(self.queue.status_stream());
+        self.stats.absorb_dead_writer_cpu(old.as_raw());
         let how = spawn::reap(old, DEAD_WRITER_PATIENCE);
+        self.stats.absorb_dead_writer();
         let now = Instant::now();
         while self
             .restarts
@@ -239,9 +290,11 @@ impl WriterLink {
             });
         }
         self.restarts.push_back(now);
-        let writer = spawn::spawn_writer(&self.engine_source, self.queue.slots())
+        let writer = spawn::spawn_writer(&self.engine_source, self.queue.slots(), &self.stats.page)
             .map_err(LinkError::Respawn)?;
         let replay = self.queue.unacknowledged();
+        self.stats.restarts += 1;
+        self.stats.replayed += replay as u64;
         self.queue
             .replace_writer(writer)
             .map_err(LinkError::Attach)?;

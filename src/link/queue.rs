@@ -202,6 +202,15 @@ impl Queue {
     }
 
     /// A failure seen while sending, to be handled by the loop.
+    /// Lines and bytes held now, for the metrics.
+    pub fn held(&self) -> (usize, usize) {
+        (self.held_items, self.held_bytes)
+    }
+
+    pub fn limits(&self) -> QueueLimits {
+        self.limits
+    }
+
     pub fn take_failure(&mut self) -> Option<WriterFailure> {
         self.broken.take()
     }

@@ -16,6 +16,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status, StatusDecoder};
 use crate::privdrop::{self, Identity, PrivError};
 use crate::writer::{self, EngineSource};
@@ -67,8 +68,12 @@ fn open_fds() -> BTreeSet<RawFd> {
 ///
 /// Must be called while the process is single-threaded (the receiver's loop,
 /// which starts no threads).
-pub fn spawn_writer(source: &EngineSource, slots: &Slots) -> Result<WriterProcess, SpawnError> {
-    spawn(source, None, slots, writer::Start::AfterCrash)
+pub fn spawn_writer(
+    source: &EngineSource,
+    slots: &Slots,
+    counters: &SharedCounters,
+) -> Result<WriterProcess, SpawnError> {
+    spawn(source, None, slots, counters, writer::Start::AfterCrash)
 }
 
 /// [`spawn_writer`], dropping privileges to `identity` in both processes: the
@@ -82,14 +87,16 @@ pub fn spawn_writer_as(
     source: &EngineSource,
     identity: Option<&Identity>,
     slots: &Slots,
+    counters: &SharedCounters,
 ) -> Result<WriterProcess, SpawnError> {
-    spawn(source, identity, slots, writer::Start::First)
+    spawn(source, identity, slots, counters, writer::Start::First)
 }
 
 fn spawn(
     source: &EngineSource,
     identity: Option<&Identity>,
     slots: &Slots,
+    counters: &SharedCounters,
     start: writer::Start,
 ) -> Result<WriterProcess, SpawnError> {
     // The channel's descriptors are the ones that appear while it is created:
@@ -139,7 +146,7 @@ fn spawn(
                     std::process::exit(writer::EXIT_CONFIG);
                 }
             }
-            let code = writer::run(source, start, data_rx, status_tx, slots);
+            let code = writer::run(source, start, data_rx, status_tx, slots, counters);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {

@@ -42,7 +42,7 @@
 use serde_json::Map;
 
 use super::formatter::{Formatter, Style};
-use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord};
+use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
 use super::level::INFO;
 use super::manager::Manager;
 use super::pyfmt::pyvalue::repr_of as py_repr_str;
@@ -300,6 +300,11 @@ impl Engine {
                 dropped: h.stats.dropped,
             })
             .collect()
+    }
+
+    /// Every configured handler's name and counters, in a stable order.
+    pub(crate) fn handler_stats(&self) -> impl Iterator<Item = (&str, &Stats)> {
+        self.handlers.iter().map(|h| (h.name.as_str(), &h.stats))
     }
 
     /// Handle one record: route it and format it into the handlers' batch

@@ -19,6 +19,7 @@ use super::listener::{classify_accept_error, AcceptFailure, Listener, ListenerId
 use super::token;
 use crate::link::WriterLink;
 use crate::logging::level;
+use crate::metrics::counts::AcceptPauses;
 
 /// Pause after running out of descriptors before accepting again.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -58,6 +59,8 @@ pub struct Acceptor {
     listeners: Vec<Watched>,
     state: Accepting,
     max_connections: usize,
+    /// How often accepting paused, for the metrics.
+    pauses: AcceptPauses,
 }
 
 impl Acceptor {
@@ -79,12 +82,36 @@ impl Acceptor {
             listeners: watched,
             state: Accepting::Yes,
             max_connections,
+            pauses: AcceptPauses::default(),
         })
     }
 
     /// Listeners in the set; their ids are `0..count()`.
     pub fn count(&self) -> usize {
         self.listeners.len()
+    }
+
+    /// How often accepting paused.
+    pub fn pauses(&self) -> AcceptPauses {
+        self.pauses
+    }
+
+    /// The metrics label of each listener: `tcp://ADDR` or `tls://ADDR`.
+    pub fn labels(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .map(|w| {
+                let scheme = if w.listener.tls_config().is_some() {
+                    "tls"
+                } else {
+                    "tcp"
+                };
+                match w.listener.local_addr() {
+                    Ok(addr) => format!("{scheme}://{addr}"),
+                    Err(_) => format!("{scheme}://unknown"),
+                }
+            })
+            .collect()
     }
 
     /// The next socket waiting on listener `id`, while accepting is allowed
@@ -109,6 +136,7 @@ impl Acceptor {
                     ),
                 );
                 self.state = Accepting::AtLimit;
+                self.pauses.limit += 1;
                 self.set_listening(false, registry);
                 return None;
             }
@@ -135,6 +163,7 @@ impl Acceptor {
                             ),
                         );
                         self.state = Accepting::OutOfFds(Instant::now() + ACCEPT_RETRY_DELAY);
+                        self.pauses.descriptors += 1;
                         self.set_listening(false, registry);
                         return None;
                     }

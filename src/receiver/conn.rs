@@ -21,6 +21,7 @@ use super::policy::allowed;
 use super::proxy::{Parsed, Proxied, ProxyParser};
 use crate::link::WriterLink;
 use crate::logging::level;
+use crate::metrics::counts::{Received, Refusal};
 
 /// Logger for the receiver's own messages.
 pub const LOGGER: &str = "pysyslog.receiver";
@@ -92,6 +93,10 @@ pub struct Connection {
     proxy: Option<Box<ProxyState>>,
     truncated: u64,
     max_line: usize,
+    /// What it received, for the metrics (folded into its listener's at close).
+    received: Received,
+    /// Why it was closed before delivering anything, if it was.
+    refusal: Option<Refusal>,
 }
 
 impl Connection {
@@ -121,7 +126,24 @@ impl Connection {
             proxy: None,
             truncated: 0,
             max_line,
+            received: Received::default(),
+            refusal: None,
         }
+    }
+
+    /// What it received so far.
+    pub fn received(&self) -> &Received {
+        &self.received
+    }
+
+    /// Why it was refused, if it was.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refusal
+    }
+
+    /// It is being closed for `why`.
+    pub fn refuse(&mut self, why: Refusal) {
+        self.refusal = Some(why);
     }
 
     pub fn id(&self) -> u64 {
@@ -220,6 +242,7 @@ impl Connection {
                     if !self.sniffed {
                         self.sniffed = true;
                         if looks_like_tls_client_hello(&scratch[..n]) {
+                            self.refusal = Some(Refusal::WrongProtocol);
                             link.push_record(
                                 level::ERROR,
                                 LOGGER,
@@ -341,6 +364,7 @@ impl Connection {
                 // Last gasp: tell the peer why (the alert), then close.
                 let _ = tls.write_tls(&mut self.socket);
                 let stage = if tls.is_handshaking() {
+                    self.refusal = Some(Refusal::TlsHandshake);
                     "handshake"
                 } else {
                     "session"
@@ -374,6 +398,7 @@ impl Connection {
         let mut first = [0u8; 8];
         match self.socket.peek(&mut first) {
             Ok(n) if n > 0 && first[0] != 0x16 => {
+                self.refusal = Some(Refusal::WrongProtocol);
                 link.push_record(
                     level::ERROR,
                     LOGGER,
@@ -445,10 +470,14 @@ impl Connection {
             addr,
             truncated,
             max_line,
+            received,
             ..
         } = self;
+        received.bytes += data.len() as u64;
         framer.push(data, |frame| {
-            emit(frame, *id, peer, *addr, truncated, *max_line, link)
+            emit(
+                frame, *id, peer, *addr, truncated, *max_line, received, link,
+            )
         });
     }
 
@@ -461,9 +490,14 @@ impl Connection {
             addr,
             truncated,
             max_line,
+            received,
             ..
         } = self;
-        framer.finish(|frame| emit(frame, *id, peer, *addr, truncated, *max_line, link));
+        framer.finish(|frame| {
+            emit(
+                frame, *id, peer, *addr, truncated, *max_line, received, link,
+            )
+        });
         if self.truncated > 1 {
             link.warning(
                 LOGGER,
@@ -479,6 +513,7 @@ impl Connection {
 
 /// Queue one frame. The first truncation on a connection is reported right after
 /// the truncated line; later ones are counted and reported when it closes.
+#[allow(clippy::too_many_arguments)]
 fn emit(
     frame: Frame<'_>,
     id: u64,
@@ -486,11 +521,14 @@ fn emit(
     addr: SocketAddr,
     truncated: &mut u64,
     max_line: usize,
+    received: &mut Received,
     link: &mut WriterLink,
 ) {
+    received.lines += 1;
     match frame {
         Frame::Line(line) => link.push_line(id, peer, line),
         Frame::Truncated(line) => {
+            received.truncated += 1;
             link.push_line(id, peer, line);
             if *truncated == 0 {
                 link.warning(

@@ -20,6 +20,7 @@ use super::listener::peer_name;
 use super::token;
 use crate::link::WriterLink;
 use crate::logging::level;
+use crate::metrics::counts::{ListenerCounts, Refusal};
 
 #[derive(Debug)]
 struct Entry {
@@ -46,6 +47,8 @@ pub struct Connections {
     next_id: u64,
     max_line_bytes: usize,
     control: ControlChars,
+    /// Per listener: what closed connections received, accepts, refusals.
+    counts: Vec<ListenerCounts>,
 }
 
 impl Connections {
@@ -56,7 +59,27 @@ impl Connections {
             next_id: 0,
             max_line_bytes,
             control,
+            counts: Vec::new(),
         }
+    }
+
+    /// The counters of listener `index`.
+    fn counts_mut(&mut self, index: usize) -> &mut ListenerCounts {
+        counts_of(&mut self.counts, index)
+    }
+
+    /// The counters of the first `listeners` listeners, open connections included.
+    pub fn listener_counts(&self, listeners: usize) -> Vec<ListenerCounts> {
+        let mut all: Vec<ListenerCounts> = (0..listeners)
+            .map(|i| self.counts.get(i).copied().unwrap_or_default())
+            .collect();
+        for (_, entry) in &self.slab {
+            if let Some(c) = all.get_mut(entry.conn.listener().0) {
+                c.open += 1;
+                c.received.add(entry.conn.received());
+            }
+        }
+        all
     }
 
     /// Watch an accepted socket and start its TLS session, if any. A failure
@@ -74,9 +97,11 @@ impl Connections {
             listener,
             tls,
         } = accepted;
+        self.counts_mut(listener.0).accepted += 1;
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         if let Err(e) = registry.register(&mut socket, token::connection(key), Interest::READABLE) {
+            self.counts[listener.0].refuse(Refusal::Setup);
             link.push_record(
                 level::ERROR,
                 LOGGER,
@@ -91,6 +116,7 @@ impl Connections {
             Some(config) => match rustls::ServerConnection::new(config) {
                 Ok(session) => Some(session),
                 Err(e) => {
+                    counts_of(&mut self.counts, listener.0).refuse(Refusal::Setup);
                     link.push_record(
                         level::ERROR,
                         LOGGER,
@@ -218,6 +244,7 @@ impl Connections {
     pub fn close(&mut self, key: usize, registry: &Registry) {
         if let Some(mut entry) = self.slab.try_remove(key) {
             entry.conn.deregister(registry);
+            fold(&mut self.counts, &entry.conn);
         }
     }
 
@@ -225,7 +252,25 @@ impl Connections {
     pub fn abandon_all(&mut self, link: &mut WriterLink) {
         for mut entry in self.slab.drain() {
             entry.conn.finish(link);
+            fold(&mut self.counts, &entry.conn);
         }
         self.ready.clear();
+    }
+}
+
+/// The counters of listener `index`, made when first needed.
+fn counts_of(counts: &mut Vec<ListenerCounts>, index: usize) -> &mut ListenerCounts {
+    if counts.len() <= index {
+        counts.resize(index + 1, ListenerCounts::default());
+    }
+    &mut counts[index]
+}
+
+/// A connection leaves: what it received joins its listener's counters.
+fn fold(counts: &mut Vec<ListenerCounts>, conn: &Connection) {
+    let c = counts_of(counts, conn.listener().0);
+    c.received.add(conn.received());
+    if let Some(why) = conn.refusal() {
+        c.refuse(why);
     }
 }

@@ -13,6 +13,7 @@ use super::conn::LOGGER;
 use super::connections::Connections;
 use crate::link::WriterLink;
 use crate::logging::level;
+use crate::metrics::counts::Refusal;
 
 #[derive(Debug)]
 pub struct Deadlines {
@@ -81,6 +82,9 @@ impl Deadlines {
                     self.handshake_timeout.as_secs_f32()
                 ),
             );
+            if let Some(conn) = conns.get_mut(key) {
+                conn.refuse(Refusal::TlsHandshakeTimeout);
+            }
             conns.close(key, registry);
         }
     }

@@ -11,6 +11,7 @@
 use super::accept::Acceptor;
 use crate::link::WriterLink;
 use crate::logging::level;
+use crate::metrics::counts::Reloads;
 use crate::service::ConfigReload;
 use crate::tls::{self, TlsFiles};
 
@@ -22,35 +23,55 @@ pub struct Reloader {
     logging: Option<ConfigReload>,
     /// The certificate and key; `None` for plain TCP.
     tls: Option<TlsFiles>,
+    /// Reloads of the logging configuration, for the metrics.
+    reloads: Reloads,
 }
 
 impl Reloader {
     pub fn new(logging: Option<ConfigReload>, tls: Option<TlsFiles>) -> Reloader {
-        Reloader { logging, tls }
+        Reloader {
+            logging,
+            tls,
+            reloads: Reloads {
+                last_success: unix_now(),
+                ..Reloads::default()
+            },
+        }
     }
 
-    pub fn on_hup(&self, link: &mut WriterLink, listeners: &mut Acceptor) {
+    /// How reloads went.
+    pub fn reloads(&self) -> Reloads {
+        self.reloads
+    }
+
+    pub fn on_hup(&mut self, link: &mut WriterLink, listeners: &mut Acceptor) {
         link.reopen();
         self.reload_logging(link);
         self.reload_tls(link, listeners);
     }
 
-    fn reload_logging(&self, link: &mut WriterLink) {
+    fn reload_logging(&mut self, link: &mut WriterLink) {
         let Some(reload) = &self.logging else {
             return;
         };
         match reload.load() {
-            Ok(new) => link.reload(
-                reload.source_bytes(),
-                reload.cwd_bytes(),
-                new.json.as_bytes(),
-                new.config,
-            ),
-            Err(e) => link.push_record(
-                level::ERROR,
-                LOGGER,
-                &format!("logging configuration not reloaded, keeping the previous one: {e}"),
-            ),
+            Ok(new) => {
+                link.reload(
+                    reload.source_bytes(),
+                    reload.cwd_bytes(),
+                    new.json.as_bytes(),
+                    new.config,
+                );
+                // Applied or not: the writer counts it (it opens the files).
+            }
+            Err(e) => {
+                self.reloads.failed += 1;
+                link.push_record(
+                    level::ERROR,
+                    LOGGER,
+                    &format!("logging configuration not reloaded, keeping the previous one: {e}"),
+                )
+            }
         }
     }
 
@@ -79,4 +100,11 @@ impl Reloader {
             ),
         }
     }
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

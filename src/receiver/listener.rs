@@ -95,6 +95,10 @@ impl Listener {
         self.socket.accept()
     }
 
+    pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
     /// The socket, to (de)register with the event loop.
     pub(super) fn source(&mut self) -> &mut TcpListener {
         &mut self.socket

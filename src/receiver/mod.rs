@@ -26,6 +26,7 @@ pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;
+mod metrics;
 mod policy;
 pub mod proxy;
 mod refusals;
@@ -41,6 +42,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::link::{LinkError, WriterLink};
+use crate::metrics::counts::HandlerCounts;
+use crate::metrics::MetricsServer;
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;
@@ -111,6 +114,12 @@ pub struct Receiver {
     /// Which goes first in a turn, TCP connections or UDP listeners: it
     /// alternates, so neither can take every turn's room in the link.
     udp_first: bool,
+    /// `--metrics-listen`'s endpoint (see `metrics.rs` here).
+    metrics: Option<MetricsServer>,
+    /// Each listener's `listener` label, by index.
+    listener_labels: Vec<String>,
+    /// The handler counters of the last scrape, for one during a reload.
+    last_handlers: Vec<HandlerCounts>,
 }
 
 impl Receiver {
@@ -140,6 +149,9 @@ impl Receiver {
         Ok(Receiver {
             udp,
             udp_first: false,
+            listener_labels: listeners.labels(),
+            metrics: None,
+            last_handlers: Vec::new(),
             listeners,
             conns: Connections::new(config.max_line_bytes, config.control_chars),
             link,
@@ -182,6 +194,7 @@ impl Receiver {
                     Source::Connection(key) => {
                         self.on_connection_event(key, event.is_read_closed())
                     }
+                    Source::Metrics(index) => self.on_metrics_event(index),
                 }
             }
             self.udp_first = !self.udp_first;
@@ -200,6 +213,7 @@ impl Receiver {
                 .close_idle(&mut self.conns, registry, &mut self.link, stopping);
             self.link.flush(registry)?;
             self.resume_accepting();
+            self.expire_metrics();
             if let Some(deadline) = self.stopping.deadline() {
                 if self.conns.is_empty() && self.link.is_idle() {
                     break;
@@ -224,6 +238,7 @@ impl Receiver {
             self.stopping.deadline(),
             self.listeners.retry_at(),
             self.deadlines.next(),
+            self.metrics.as_ref().and_then(MetricsServer::next_deadline),
         ]
         .into_iter()
         .flatten()

@@ -9,10 +9,13 @@ pub const SIGNALS: Token = Token(0);
 pub const STATUS: Token = Token(1);
 const LISTENER_BASE: usize = 2;
 /// TCP and TLS listeners take the tokens below this one, UDP listeners those
-/// from it to [`CONNECTION_BASE`].
+/// from it to [`METRICS_BASE`].
 const DATAGRAM_BASE: usize = 512;
+/// The metrics endpoint's listener, then its clients, take the tokens from
+/// this one up to [`CONNECTION_BASE`].
+pub const METRICS_BASE: usize = 1024;
 /// Connections (slab keys) take the tokens from this one.
-const CONNECTION_BASE: usize = 1024;
+pub const CONNECTION_BASE: usize = 1040;
 /// The most listeners of each kind the token layout has room for.
 pub const MAX_LISTENERS: usize = DATAGRAM_BASE - LISTENER_BASE;
 
@@ -29,6 +32,8 @@ pub enum Source {
     Datagram(usize),
     /// A connection, by its slab key.
     Connection(usize),
+    /// The metrics endpoint: 0 its listener, `1 + i` its client `i`.
+    Metrics(usize),
 }
 
 pub fn source(token: Token) -> Source {
@@ -36,6 +41,7 @@ pub fn source(token: Token) -> Source {
         SIGNALS => Source::Signals,
         STATUS => Source::Status,
         Token(t) if t >= CONNECTION_BASE => Source::Connection(t - CONNECTION_BASE),
+        Token(t) if t >= METRICS_BASE => Source::Metrics(t - METRICS_BASE),
         Token(t) if t >= DATAGRAM_BASE => Source::Datagram(t - DATAGRAM_BASE),
         Token(t) => Source::Listener(t - LISTENER_BASE),
     }
@@ -72,6 +78,7 @@ mod tests {
             Source::Datagram(MAX_LISTENERS - 1)
         );
         assert_eq!(source(connection(0)), Source::Connection(0));
+        assert_eq!(source(Token(METRICS_BASE + 2)), Source::Metrics(2));
         assert_eq!(source(connection(70_000)), Source::Connection(70_000));
     }
 }

@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::IpcBytesReceiver;
 
+mod counters;
+
+use crate::ipc::counters::SharedCounters;
 use crate::ipc::{BatchReader, Item, SlotRef, Slots, Status};
 use crate::logging::record::time_now;
 use crate::logging::{level, Config, Engine, LogRecord};
@@ -152,13 +155,15 @@ pub enum Start {
 }
 
 /// The writer's main loop. Returns the process exit status. Batches arrive
-/// whole, or as references into `slots` (see [`crate::ipc::slots`]).
+/// whole, or as references into `slots` (see [`crate::ipc::slots`]); the
+/// handlers' counters go to `counters` after every batch.
 pub fn run(
     source: &EngineSource,
     start: Start,
     data: IpcBytesReceiver,
     mut status: UnixStream,
     slots: &Slots,
+    counters: &SharedCounters,
 ) -> i32 {
     // Before the engine opens (and its stream handlers write to) anything.
     let mut notices = match start {
@@ -179,6 +184,7 @@ pub fn run(
         return 0;
     }
     let started = Instant::now();
+    let mut publisher = counters::Publisher::new(counters, &engine);
     if let Some(text) = fallback {
         engine.handle(&LogRecord {
             name: LOGGER,
@@ -205,6 +211,8 @@ pub fn run(
                 let notices = engine.take_notices();
                 log_notices(&mut engine, notices, started);
                 retry.tried(engine.unwritten());
+                // A retry writes what was held: counted before it is acknowledged.
+                publisher.publish(&engine);
                 if !engine.holding() {
                     if let Some(seq) = held.take() {
                         if status.write_all(&Status::Ack(seq).encode()).is_err() {
@@ -241,10 +249,12 @@ pub fn run(
             }
         };
         let seq = match SlotRef::decode(&message) {
-            None => write_batch(&mut engine, &message, started),
+            None => write_batch(&mut engine, &message, started, &mut publisher),
             // The slot is lent for the write only: the ack below frees it.
             Some(r) => slots
-                .read(r, |batch| write_batch(&mut engine, batch, started))
+                .read(r, |batch| {
+                    write_batch(&mut engine, batch, started, &mut publisher)
+                })
                 .unwrap_or_else(|| {
                     eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
                     None
@@ -252,6 +262,9 @@ pub fn run(
         };
         let notices = engine.take_notices();
         log_notices(&mut engine, notices, started);
+        // Before the ack: a batch acknowledged is a batch counted, even if
+        // this writer dies right after.
+        publisher.publish(&engine);
         if let Some(seq) = seq {
             if engine.holding() {
                 held = Some(seq);
@@ -391,7 +404,12 @@ fn is_ascii(bytes: &[u8]) -> bool {
 
 /// Hand every item of a batch to the engine, then let it write once. Returns the
 /// batch's sequence number, or `None` if the batch was unreadable.
-fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u64> {
+fn write_batch(
+    engine: &mut Engine,
+    batch: &[u8],
+    started: Instant,
+    publisher: &mut counters::Publisher<'_>,
+) -> Option<u64> {
     let (seq, items) = match BatchReader::new(batch) {
         Ok(ok) => ok,
         Err(e) => {
@@ -428,7 +446,10 @@ fn write_batch(engine: &mut Engine, batch: &[u8], started: Instant) -> Option<u6
             Ok(Item::Reload { source, cwd, json }) => {
                 // Records before the reload are written with the old engine.
                 engine.end_batch();
+                publisher.publish(engine);
                 let (text, level, warnings) = reload(engine, source, cwd, json);
+                publisher.reloaded(level != level::ERROR);
+                publisher.adopt(engine);
                 engine.handle(&LogRecord {
                     name: LOGGER,
                     msg: &text,

@@ -227,6 +227,12 @@ impl Handler {
             name,
             ..
         } = self;
+        let taken = line.len()
+            + match kind {
+                Kind::Stream(s) => s.terminator().len(),
+                Kind::File(f) => f.terminator.len(),
+                _ => 0,
+            };
         let result = match kind {
             Kind::Stream(s) => {
                 s.emit(line, io);
@@ -257,8 +263,12 @@ impl Handler {
             Kind::Syslog(s) => s.emit(line, record),
             Kind::Memory(_) | Kind::Null => Ok(()),
         };
-        if let Err(failure) = result {
-            stats.count(io, name, failure);
+        match result {
+            Ok(()) => {
+                stats.emitted += 1;
+                stats.bytes += taken as u64;
+            }
+            Err(failure) => stats.count(io, name, failure),
         }
     }
 
@@ -328,13 +338,22 @@ impl Handler {
             }
             out.extend_from_slice(text.get(at..end).unwrap_or_default());
         };
-        match dest {
-            Dest::Stream(target) => fill(io.buf(target)),
-            Dest::File(i) => {
-                if let Err(failure) = files[i].append(len, fill) {
-                    self.stats.count(io, &self.name, failure);
-                }
+        let taken = match dest {
+            Dest::Stream(target) => {
+                fill(io.buf(target));
+                true
             }
+            Dest::File(i) => match files[i].append(len, fill) {
+                Ok(()) => true,
+                Err(failure) => {
+                    self.stats.count(io, &self.name, failure);
+                    false
+                }
+            },
+        };
+        if taken {
+            self.stats.emitted += 1;
+            self.stats.bytes += len as u64;
         }
     }
 

@@ -23,6 +23,10 @@ pub trait Diag {
 /// Failure counters of one handler, reported at a limited rate.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Records taken into the output, for the metrics.
+    pub emitted: u64,
+    /// Bytes of formatted text taken into the output, terminators included.
+    pub bytes: u64,
     /// Records that failed to format or encode (dropped for this handler).
     pub format_errors: u64,
     /// Failed writes/opens/sends.

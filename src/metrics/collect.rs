@@ -1,0 +1,267 @@
+//! What a scrape reports: every metric's name, HELP and TYPE, from a
+//! [`Snapshot`] and the two processes' usage.
+//!
+//! Owns: the metric names (Prometheus conventions: a `pysyslog_` prefix,
+//! base units, `_total` on counters) and their meaning; the README's
+//! "Monitoring" section lists the same. Does not own: keeping the numbers.
+
+use super::counts::{Refusal, Snapshot};
+use super::encode::{Exposition, Kind};
+use super::process::{self, Usage};
+
+/// The exposition of `s`, with the usage of this process and of the writer.
+pub fn render(s: &Snapshot) -> String {
+    let writer = (s.link.writer_pid > 0)
+        .then(|| process::usage(Some(s.link.writer_pid)))
+        .flatten()
+        .map(|mut u| {
+            // A counter across writers: the dead ones' time stays in it.
+            u.cpu_seconds += s.link.dead_writers_cpu_seconds;
+            u
+        });
+    render_with(s, process::usage(None), writer)
+}
+
+/// [`render`] with the usage given (tests).
+pub fn render_with(s: &Snapshot, receiver: Option<Usage>, writer: Option<Usage>) -> String {
+    let mut e = Exposition::new();
+    e.family(
+        "pysyslog_build_info",
+        Kind::Gauge,
+        "Always 1; the version of the running collector.",
+    );
+    e.sample(&[("version", env!("CARGO_PKG_VERSION"))], 1u64);
+    listeners(&mut e, s);
+    link(&mut e, s);
+    handlers(&mut e, s);
+    reloads(&mut e, s);
+    processes(&mut e, receiver, writer);
+    e.finish()
+}
+
+fn listeners(e: &mut Exposition, s: &Snapshot) {
+    let each = |e: &mut Exposition, f: &dyn Fn(&super::counts::ListenerCounts) -> u64| {
+        for (label, c) in &s.listeners {
+            e.sample(&[("listener", label)], f(c));
+        }
+    };
+    e.family(
+        "pysyslog_connections_open",
+        Kind::Gauge,
+        "Connections open now, TLS handshakes included.",
+    );
+    each(e, &|c| c.open);
+    e.family(
+        "pysyslog_connections_accepted_total",
+        Kind::Counter,
+        "Connections accepted.",
+    );
+    each(e, &|c| c.accepted);
+    e.family(
+        "pysyslog_connections_refused_total",
+        Kind::Counter,
+        "Connections closed before delivering data, by reason: tls_handshake, tls_handshake_timeout, wrong_protocol (TLS on a plain listener or plain text on a TLS one), setup.",
+    );
+    for (label, c) in &s.listeners {
+        for why in Refusal::ALL {
+            e.sample(
+                &[("listener", label), ("reason", why.label())],
+                c.refused[why as usize],
+            );
+        }
+    }
+    e.family(
+        "pysyslog_lines_received_total",
+        Kind::Counter,
+        "Lines (frames) received and queued for the writer, truncated ones included.",
+    );
+    each(e, &|c| c.received.lines);
+    e.family(
+        "pysyslog_received_bytes_total",
+        Kind::Counter,
+        "Bytes of syslog data received (after TLS decryption).",
+    );
+    each(e, &|c| c.received.bytes);
+    e.family(
+        "pysyslog_lines_truncated_total",
+        Kind::Counter,
+        "Lines longer than --max-line-length, logged truncated.",
+    );
+    each(e, &|c| c.received.truncated);
+    e.family(
+        "pysyslog_accept_pauses_total",
+        Kind::Counter,
+        "Times accepting paused, by reason: limit (--max-connections reached; peers wait in the backlog), descriptors (out of file descriptors).",
+    );
+    e.sample(&[("reason", "limit")], s.accept_pauses.limit);
+    e.sample(&[("reason", "descriptors")], s.accept_pauses.descriptors);
+}
+
+fn link(e: &mut Exposition, s: &Snapshot) {
+    let l = &s.link;
+    e.single(
+        "pysyslog_queue_lines",
+        Kind::Gauge,
+        "Lines held between receiver and writer, not yet acknowledged.",
+        l.queued_lines,
+    );
+    e.single(
+        "pysyslog_queue_max_lines",
+        Kind::Gauge,
+        "Bound on pysyslog_queue_lines (--max-queue-size).",
+        l.max_lines,
+    );
+    e.single(
+        "pysyslog_queue_bytes",
+        Kind::Gauge,
+        "Bytes of batch buffers held between receiver and writer (a batch in a shared slot counts the slot).",
+        l.queued_bytes,
+    );
+    e.single(
+        "pysyslog_queue_max_bytes",
+        Kind::Gauge,
+        "Bound on pysyslog_queue_bytes (--max-queue-bytes).",
+        l.max_bytes,
+    );
+    e.single(
+        "pysyslog_backpressure_seconds_total",
+        Kind::Counter,
+        "Seconds reading from peers was paused because the queue was at a bound.",
+        l.backpressure_seconds,
+    );
+    e.single(
+        "pysyslog_batches_replayed_total",
+        Kind::Counter,
+        "Unacknowledged batches sent again to a new writer after one died.",
+        l.batches_replayed,
+    );
+    e.single(
+        "pysyslog_writer_restarts_total",
+        Kind::Counter,
+        "Writer processes started again after one died.",
+        l.writer_restarts,
+    );
+}
+
+fn handlers(e: &mut Exposition, s: &Snapshot) {
+    type Field = fn(&super::counts::HandlerCounts) -> u64;
+    let families: [(&str, &str, Field); 5] = [
+        (
+            "pysyslog_handler_records_emitted_total",
+            "Records the handler took into its output.",
+            |h| h.emitted,
+        ),
+        (
+            "pysyslog_handler_output_bytes_total",
+            "Bytes of formatted records the handler took into its output (terminators included).",
+            |h| h.bytes,
+        ),
+        (
+            "pysyslog_handler_write_errors_total",
+            "Failed opens, writes and sends of the handler.",
+            |h| h.write_errors,
+        ),
+        (
+            "pysyslog_handler_format_errors_total",
+            "Records dropped by the handler because they failed to format or encode.",
+            |h| h.format_errors,
+        ),
+        (
+            "pysyslog_handler_records_dropped_total",
+            "Records or output the handler gave up (full buffers, failed writes).",
+            |h| h.dropped,
+        ),
+    ];
+    for (name, help, field) in families {
+        e.family(name, Kind::Counter, help);
+        for h in &s.handlers {
+            e.sample(&[("handler", &h.name)], field(h));
+        }
+    }
+}
+
+fn reloads(e: &mut Exposition, s: &Snapshot) {
+    e.family(
+        "pysyslog_config_reloads_total",
+        Kind::Counter,
+        "Logging configuration reloads (SIGHUP), by result: success (applied by the writer), failure (invalid, or the writer could not apply it; the previous one stays).",
+    );
+    e.sample(&[("result", "success")], s.reloads.succeeded);
+    e.sample(&[("result", "failure")], s.reloads.failed);
+    e.single(
+        "pysyslog_config_last_reload_success_timestamp_seconds",
+        Kind::Gauge,
+        "Unix time the logging configuration in force was loaded (start-up or the last successful reload).",
+        s.reloads.last_success,
+    );
+}
+
+fn processes(e: &mut Exposition, receiver: Option<Usage>, writer: Option<Usage>) {
+    let both = [("receiver", receiver), ("writer", writer)];
+    e.family(
+        "pysyslog_process_cpu_seconds_total",
+        Kind::Counter,
+        "User and system CPU time of the process (for the writer, of every writer so far).",
+    );
+    for (p, u) in both {
+        if let Some(u) = u {
+            e.sample(&[("process", p)], u.cpu_seconds);
+        }
+    }
+    e.family(
+        "pysyslog_process_resident_memory_bytes",
+        Kind::Gauge,
+        "Resident memory of the process (the shared batch slots count in both).",
+    );
+    for (p, u) in both {
+        if let Some(u) = u {
+            e.sample(&[("process", p)], u.resident_bytes);
+        }
+    }
+    e.family(
+        "pysyslog_process_open_fds",
+        Kind::Gauge,
+        "Open file descriptors of the process (absent for a writer whose /proc entry cannot be read).",
+    );
+    for (p, u) in both {
+        if let Some(n) = u.and_then(|u| u.open_fds) {
+            e.sample(&[("process", p)], n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::counts::{HandlerCounts, ListenerCounts};
+    use super::*;
+
+    #[test]
+    fn every_family_has_help_and_type_and_counters_end_in_total() {
+        let mut s = Snapshot::default();
+        s.listeners
+            .push(("tcp://127.0.0.1:514".into(), ListenerCounts::default()));
+        s.handlers.push(HandlerCounts {
+            name: "file".into(),
+            ..HandlerCounts::default()
+        });
+        let text = render_with(&s, Some(Usage::default()), None);
+        let mut families = 0;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                families += 1;
+                let (name, kind) = rest.split_once(' ').expect("name and type");
+                assert!(
+                    text.contains(&format!("# HELP {name} ")),
+                    "{name} has no HELP"
+                );
+                assert_eq!(kind == "counter", name.ends_with("_total"), "{name}");
+            }
+        }
+        assert!(families >= 25, "{families} families");
+        assert!(
+            text.contains("pysyslog_lines_received_total{listener=\"tcp://127.0.0.1:514\"} 0\n")
+        );
+        assert!(text.contains("pysyslog_handler_records_emitted_total{handler=\"file\"} 0\n"));
+        assert!(text.contains("pysyslog_build_info{version=\""));
+    }
+}

@@ -1,0 +1,127 @@
+//! The counters the metrics report, as plain numbers: kept by the parts
+//! where the events happen (the receiver's connections, the link, the
+//! reloader), gathered into a [`Snapshot`] when a scraper asks.
+//!
+//! Owns: the shapes and their arithmetic. Imports nothing, so every part can
+//! use it without an import cycle.
+
+/// Why a connection was closed before it could deliver anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The TLS handshake failed (bad certificate, no common version, ...).
+    TlsHandshake,
+    /// The TLS handshake did not finish within `--tls-handshake-timeout`.
+    TlsHandshakeTimeout,
+    /// TLS on a plain listener, or plain text on a TLS listener.
+    WrongProtocol,
+    /// The connection could not be set up (registration, TLS session).
+    Setup,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 4] = [
+        Refusal::TlsHandshake,
+        Refusal::TlsHandshakeTimeout,
+        Refusal::WrongProtocol,
+        Refusal::Setup,
+    ];
+
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::TlsHandshake => "tls_handshake",
+            Refusal::TlsHandshakeTimeout => "tls_handshake_timeout",
+            Refusal::WrongProtocol => "wrong_protocol",
+            Refusal::Setup => "setup",
+        }
+    }
+}
+
+/// What one connection received (kept in the connection itself, so the
+/// per-line cost is an increment in a struct the loop already touches).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    pub lines: u64,
+    pub bytes: u64,
+    pub truncated: u64,
+}
+
+impl Received {
+    pub fn add(&mut self, other: &Received) {
+        self.lines += other.lines;
+        self.bytes += other.bytes;
+        self.truncated += other.truncated;
+    }
+}
+
+/// One listener's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerCounts {
+    pub open: u64,
+    pub accepted: u64,
+    /// By [`Refusal`], in the order of [`Refusal::ALL`].
+    pub refused: [u64; 4],
+    pub received: Received,
+}
+
+impl ListenerCounts {
+    pub fn refuse(&mut self, why: Refusal) {
+        self.refused[why as usize] += 1;
+    }
+}
+
+/// Why accepting paused (peers then wait in the listen backlog).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcceptPauses {
+    /// `--max-connections` reached.
+    pub limit: u64,
+    /// The process ran out of file descriptors.
+    pub descriptors: u64,
+}
+
+/// The link between the processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkCounts {
+    pub queued_lines: u64,
+    pub queued_bytes: u64,
+    pub max_lines: u64,
+    pub max_bytes: u64,
+    /// Seconds reading was paused because the queue was full.
+    pub backpressure_seconds: f64,
+    pub batches_replayed: u64,
+    pub writer_restarts: u64,
+    pub writer_pid: i32,
+    /// CPU seconds of writers that died (added to the running one's).
+    pub dead_writers_cpu_seconds: f64,
+}
+
+/// One output handler's counters, monotonic across reloads and writers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandlerCounts {
+    pub name: String,
+    pub emitted: u64,
+    pub bytes: u64,
+    pub write_errors: u64,
+    pub format_errors: u64,
+    pub dropped: u64,
+}
+
+/// SIGHUP reloads of the logging configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reloads {
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Unix time of the last configuration that was applied (start-up included).
+    pub last_success: f64,
+}
+
+/// Everything one scrape reports.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// By listener label (`tcp://127.0.0.1:514`).
+    pub listeners: Vec<(String, ListenerCounts)>,
+    pub accept_pauses: AcceptPauses,
+    pub link: LinkCounts,
+    pub handlers: Vec<HandlerCounts>,
+    pub reloads: Reloads,
+}

@@ -1,0 +1,78 @@
+//! The receiver's side of the metrics endpoint: its events, and gathering
+//! a [`Snapshot`] from the parts that count when a scraper asks.
+//!
+//! Owns: which part's counters make up a scrape. Does not own: the endpoint
+//! ([`crate::metrics`]) or the counting (the parts themselves).
+
+use std::time::Instant;
+
+use super::{token, Receiver, ReceiverError};
+use crate::metrics::counts::{Reloads, Snapshot};
+use crate::metrics::server::MAX_SCRAPERS;
+use crate::metrics::{self, MetricsServer, Wants};
+
+const _: () = assert!(token::METRICS_BASE + 1 + MAX_SCRAPERS <= token::CONNECTION_BASE);
+
+impl Receiver {
+    /// Serve the metrics on `socket` (bound at start-up).
+    pub fn serve_metrics(&mut self, socket: mio::net::TcpListener) -> Result<(), ReceiverError> {
+        let server = MetricsServer::new(socket, token::METRICS_BASE, self.poll.registry())
+            .map_err(ReceiverError::Setup)?;
+        self.metrics = Some(server);
+        Ok(())
+    }
+
+    /// An event of the metrics endpoint (`0` the listener, `1 + i` client `i`).
+    pub(super) fn on_metrics_event(&mut self, index: usize) {
+        let registry = self.poll.registry();
+        let Some(server) = self.metrics.as_mut() else {
+            return;
+        };
+        if index == 0 {
+            server.on_listener(registry);
+            return;
+        }
+        if let Wants::Metrics { client, head } = server.on_client(index - 1, registry) {
+            let response = metrics::scrape_response(&self.snapshot(), head);
+            if let Some(server) = self.metrics.as_mut() {
+                server.respond(client, response, self.poll.registry());
+            }
+        }
+    }
+
+    /// Close metrics clients past their deadline.
+    pub(super) fn expire_metrics(&mut self) {
+        if let Some(server) = self.metrics.as_mut() {
+            server.expire(Instant::now(), self.poll.registry());
+        }
+    }
+
+    /// What every part counted so far.
+    pub(super) fn snapshot(&mut self) -> Snapshot {
+        let counts = self.conns.listener_counts(self.listener_labels.len());
+        let handlers = match self.link.handler_counts() {
+            Some(h) => {
+                self.last_handlers.clone_from(&h);
+                h
+            }
+            // The writer is changing them: what the last scrape saw.
+            None => self.last_handlers.clone(),
+        };
+        Snapshot {
+            listeners: self.listener_labels.iter().cloned().zip(counts).collect(),
+            accept_pauses: self.listeners.pauses(),
+            link: self.link.counts(),
+            handlers,
+            reloads: {
+                // Refused here (invalid), or applied or not by the writer.
+                let refused = self.reloader.reloads();
+                let (applied, failed, last) = self.link.writer_reloads();
+                Reloads {
+                    succeeded: applied,
+                    failed: refused.failed + failed,
+                    last_success: refused.last_success.max(last),
+                }
+            },
+        }
+    }
+}

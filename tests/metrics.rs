@@ -1,0 +1,322 @@
+//! The metrics endpoint end to end: what each counter means (one event, one
+//! increment of the counter it belongs to, nothing else), counters that go
+//! on across a killed writer, and HTTP input that is not a scrape.
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use util::*;
+
+/// A collector with `--metrics-listen` on a free port; returns it and the port.
+fn start(args: &[&str]) -> (Collector, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["--metrics-listen", listen.as_str()];
+        all.extend_from_slice(args);
+        // The endpoint is bound before the writer starts and answers once
+        // the loop runs: a scrape that succeeds means the collector is up.
+        let c = Collector::start_on("127.0.0.1", &all, |_| {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (c, port);
+        }
+    }
+    panic!("no metrics port");
+}
+
+/// One whole HTTP exchange: what the server sent until it closed.
+fn exchange(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    s.write_all(request).expect("request");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("response");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The samples of a scrape: `name{labels}` -> value.
+fn scrape(port: u16) -> BTreeMap<String, f64> {
+    // A client over the limit of concurrent scrapers (the start-up probes
+    // may still hold slots) is closed unanswered: ask again.
+    let mut response = String::new();
+    for _ in 0..50 {
+        response = exchange(port, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+        if !response.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').expect("sample");
+            (key.to_owned(), value.parse().expect("number"))
+        })
+        .collect()
+}
+
+fn get(samples: &BTreeMap<String, f64>, key: &str) -> f64 {
+    *samples
+        .get(key)
+        .unwrap_or_else(|| panic!("no sample {key}"))
+}
+
+/// Wait until `key` reaches `value`; returns the scrape that showed it.
+fn wait_for(port: u16, key: &str, value: f64) -> BTreeMap<String, f64> {
+    let mut last = None;
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let s = scrape(port);
+        if s.get(key) == Some(&value) {
+            return s;
+        }
+        last = s.get(key).copied();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{key} is {last:?}, never {value}");
+}
+
+/// The samples that differ between two scrapes, but for the processes'
+/// usage, the queue's momentary state and the reload time.
+fn changes(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    b.iter()
+        .filter(|(k, _)| !k.starts_with("pysyslog_process_") && !k.starts_with("pysyslog_queue_"))
+        .filter_map(|(k, v)| {
+            let before = a.get(k).copied().unwrap_or(0.0);
+            (*v != before).then(|| (k.clone(), v - before))
+        })
+        .collect()
+}
+
+fn listener_key(name: &str, c: &Collector) -> String {
+    format!("{name}{{listener=\"tcp://127.0.0.1:{}\"}}", c.port)
+}
+
+#[test]
+fn a_truncated_line_increments_the_truncation_counter_and_nothing_else_of_its_own() {
+    let (c, port) = start(&["--max-line-length", "64"]);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    c.send(b"short\n");
+    let before = wait_for(port, &lines, 1.0);
+    let mut long = vec![b'x'; 100];
+    long.push(b'\n');
+    c.send(&long);
+    let after = wait_for(port, &lines, 2.0);
+    let mut expected = BTreeMap::new();
+    expected.insert(listener_key("pysyslog_connections_accepted_total", &c), 1.0);
+    expected.insert(lines, 1.0);
+    expected.insert(listener_key("pysyslog_received_bytes_total", &c), 101.0);
+    expected.insert(listener_key("pysyslog_lines_truncated_total", &c), 1.0);
+    // The handlers' counters move too (the line, and the warning about
+    // its truncation): they are the writer's, tested below.
+    let got: BTreeMap<String, f64> = changes(&before, &after)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("pysyslog_handler_"))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_killed_writer_counts_one_restart_and_the_counters_go_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let config = dir.path().join("logging.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"version": 1, "root": {{"level": "INFO", "handlers": ["file"]}},
+                "handlers": {{"file": {{"class": "logging.FileHandler", "filename": "{}"}}}}}}"#,
+            out.display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let (c, port) = start(&["-l", &config]);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    let emitted = "pysyslog_handler_records_emitted_total{handler=\"file\"}";
+    c.send(&b"one line\n".repeat(10));
+    wait_for(port, &lines, 10.0);
+    wait_until("the lines written", || count_lines(&out) >= 11);
+    let before = wait_for(port, emitted, count_lines(&out) as f64);
+    assert_eq!(get(&before, "pysyslog_writer_restarts_total"), 0.0);
+
+    let writer = c.writer_pid().expect("writer");
+    signal(writer, libc::SIGKILL);
+    wait_until("a new writer", || {
+        c.writer_pid().is_some_and(|w| w != writer)
+    });
+    let restarted = wait_for(port, "pysyslog_writer_restarts_total", 1.0);
+    assert_eq!(get(&restarted, &lines), 10.0);
+    let cpu = "pysyslog_process_cpu_seconds_total{process=\"writer\"}";
+    assert!(
+        get(&restarted, cpu) >= get(&before, cpu),
+        "the dead writer's CPU time is kept"
+    );
+    assert!(get(&restarted, emitted) >= get(&before, emitted));
+
+    c.send(&b"after\n".repeat(5));
+    let after = wait_for(port, &lines, 15.0);
+    // The 5 lines and the message about the restart, on top of what the dead
+    // writer had counted.
+    wait_until("the lines written", || count_lines(&out) >= 17);
+    let after_emitted = wait_for(port, emitted, count_lines(&out) as f64);
+    assert_eq!(get(&after, "pysyslog_writer_restarts_total"), 1.0);
+    assert!(get(&after_emitted, emitted) >= get(&before, emitted) + 6.0);
+}
+
+#[test]
+fn a_tls_hello_on_the_plain_listener_is_a_wrong_protocol_refusal() {
+    let (c, port) = start(&[]);
+    c.send(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ]);
+    let key = format!(
+        "pysyslog_connections_refused_total{{listener=\"tcp://127.0.0.1:{}\",reason=\"wrong_protocol\"}}",
+        c.port
+    );
+    let s = wait_for(port, &key, 1.0);
+    assert_eq!(
+        get(&s, &listener_key("pysyslog_lines_received_total", &c)),
+        0.0
+    );
+    assert_eq!(get(&s, &listener_key("pysyslog_connections_open", &c)), 0.0);
+}
+
+#[test]
+fn reloads_are_counted_by_result() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("logging.json");
+    let good = r#"{"version": 1, "root": {"level": "INFO", "handlers": ["h"]},
+                   "handlers": {"h": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}}}"#;
+    std::fs::write(&config, good).expect("config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let (c, port) = start(&["-l", &config_arg]);
+    let first = scrape(port);
+    signal(c.pid(), libc::SIGHUP);
+    let ok = wait_for(
+        port,
+        "pysyslog_config_reloads_total{result=\"success\"}",
+        1.0,
+    );
+    assert!(
+        get(&ok, "pysyslog_config_last_reload_success_timestamp_seconds")
+            > get(
+                &first,
+                "pysyslog_config_last_reload_success_timestamp_seconds"
+            )
+    );
+    std::fs::write(&config, "{not json").expect("config");
+    signal(c.pid(), libc::SIGHUP);
+    let bad = wait_for(
+        port,
+        "pysyslog_config_reloads_total{result=\"failure\"}",
+        1.0,
+    );
+    assert_eq!(
+        get(&bad, "pysyslog_config_reloads_total{result=\"success\"}"),
+        1.0
+    );
+    // Valid, but the writer cannot open the file: a failure too.
+    let missing = dir.path().join("no-such-dir").join("x.log");
+    let unopenable = format!(
+        r#"{{"version": 1, "root": {{"level": "INFO", "handlers": ["f"]}},
+            "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "{}"}}}}}}"#,
+        missing.display()
+    );
+    std::fs::write(&config, unopenable).expect("config");
+    signal(c.pid(), libc::SIGHUP);
+    let unapplied = wait_for(
+        port,
+        "pysyslog_config_reloads_total{result=\"failure\"}",
+        2.0,
+    );
+    assert_eq!(
+        get(
+            &unapplied,
+            "pysyslog_config_reloads_total{result=\"success\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &unapplied,
+            "pysyslog_config_last_reload_success_timestamp_seconds"
+        ),
+        get(&ok, "pysyslog_config_last_reload_success_timestamp_seconds")
+    );
+}
+
+#[test]
+fn http_that_is_not_a_scrape_is_answered_and_closed() {
+    let (_c, port) = start(&[]);
+    let status = |req: &[u8]| {
+        exchange(port, req)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
+    assert_eq!(
+        status(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+        "HTTP/1.1 405 Method Not Allowed"
+    );
+    assert_eq!(
+        status(b"\x00\x01garbage\r\n\r\n"),
+        "HTTP/1.1 400 Bad Request"
+    );
+    // A head that never ends: cut at the bound, answered, closed.
+    let mut huge = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+    huge.extend(std::iter::repeat(b'a').take(64 * 1024));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let _ = s.write_all(&huge);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(
+        out.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // HEAD: the head only.
+    let head = exchange(port, b"HEAD /metrics HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK") && head.ends_with("\r\n\r\n"));
+}
+
+#[test]
+fn stalled_scrapers_hold_their_slots_until_the_deadline_and_no_longer() {
+    let (_c, port) = start(&[]);
+    // The loop runs and the start-up probes are gone.
+    scrape(port);
+    std::thread::sleep(Duration::from_millis(100));
+    // Four clients that say nothing take every slot.
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // A fifth is closed at once, unanswered.
+    let mut fifth = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    fifth.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let _ = fifth.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = fifth.read_to_end(&mut out);
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    // The stalled ones are closed at their deadline (10 s).
+    let started = Instant::now();
+    for mut s in idle {
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut buf = [0u8; 16];
+        assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed without an answer");
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    // And scrapes are served again.
+    assert!(get(&scrape(port), "pysyslog_writer_restarts_total") == 0.0);
+}
