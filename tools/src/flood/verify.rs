@@ -228,6 +228,10 @@ pub struct WatchOutcome {
 
 /// Poll interval when the file has no new data.
 const POLL: Duration = Duration::from_millis(5);
+/// How long a file renamed away (rotated) must stay unchanged before it is
+/// taken as finished: its writer appends to it until it reopens the path (a
+/// collector does on the SIGHUP that follows logrotate's rename).
+const ROTATED_QUIET: Duration = Duration::from_millis(1000);
 /// How often the file's length is noted while the flood is still sending.
 const SAMPLE: Duration = Duration::from_millis(1);
 /// Bytes per read: also the granularity of arrival times while scanning.
@@ -310,12 +314,15 @@ pub fn watch_file_until(
         }
         std::thread::sleep(SAMPLE);
     }
+    // Since when the oldest file, rotated away, has not grown.
+    let mut oldest_quiet_since: Option<Instant> = None;
     loop {
         open_new(&mut files)?;
         let mut progressed = false;
         let newer_queued = files.len() > 1;
         let mut done_with_oldest = false;
         if let Some((f, ino, offset)) = files.front_mut() {
+            let before = *offset;
             loop {
                 let n = match f.read(&mut buf) {
                     Ok(n) => n,
@@ -341,15 +348,23 @@ pub fn watch_file_until(
                     timed_out: false,
                 });
             }
+            let now = Instant::now();
             if newer_queued {
-                // Rotated: this file is read to its end; its partial last
-                // line will never be completed.
-                if verifier.finish() > 0 {
-                    last_arrival = Some(Instant::now());
+                if *offset != before {
+                    oldest_quiet_since = Some(now);
+                } else if now.duration_since(*oldest_quiet_since.get_or_insert(now))
+                    >= ROTATED_QUIET
+                {
+                    // Rotated and quiet: read to its end; its partial last
+                    // line will never be completed.
+                    if verifier.finish() > 0 {
+                        last_arrival = Some(Instant::now());
+                    }
+                    growth.forget(*ino);
+                    done_with_oldest = true;
+                    progressed = true;
+                    oldest_quiet_since = None;
                 }
-                growth.forget(*ino);
-                done_with_oldest = true;
-                progressed = true;
             } else if let Ok(m) = fs::metadata(path) {
                 if m.ino() == *ino && m.len() < *offset {
                     // Truncated: read it again from the start.
