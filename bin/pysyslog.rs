@@ -28,7 +28,13 @@ fn main() -> ExitCode {
     let result = args
         .into_settings()
         .map_err(pysyslog::error::Error::from)
-        .and_then(pysyslog::daemon::run);
+        .and_then(|settings| {
+            if settings.check_config {
+                pysyslog::daemon::check_config(settings)
+            } else {
+                pysyslog::daemon::run(settings)
+            }
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

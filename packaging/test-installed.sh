@@ -77,17 +77,28 @@ flooder=$!
 size0=$(stat -c %s "$log")
 for _ in $(seq 1 400); do [ "$(stat -c %s "$log")" -gt $((size0 + 100000)) ] && break; sleep 0.01; done
 logrotate -f /etc/logrotate.d/pysyslog || fail "logrotate"
-wait "$flooder" || fail "the flood failed: $(cat "$report")"
+wait "$flooder" || { ls -la /var/log/pysyslog >&2; fail "the flood failed: $(cat "$report")"; }
 lost=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["lost"], r["duplicated"])' "$report")
-[ "$lost" = "0 0" ] || fail "lost, duplicated across the rotation: $lost ($(cat "$report"))"
+if [ "$lost" != "0 0" ]; then
+    ls -la /var/log/pysyslog >&2
+    for f in /var/log/pysyslog/*; do printf '%s: %s lines\n' "$f" "$(zcat -f "$f" | wc -l)" >&2; done
+    fail "lost, duplicated across the rotation: $lost ($(cat "$report"))"
+fi
 [ -s "$log.1" ] || fail "logrotate did not rotate $log"
 [ -s "$log" ] || fail "nothing was written to the new $log after the rotation (no reload?)"
 [ "$(stat -c '%U %a' "$log")" = "pysyslog 640" ] || fail "the new $log is $(stat -c '%U %a' "$log")"
 
-step "reload with a broken configuration: refused, still serving"
+step "reload and restart with a broken configuration: refused by the check, still serving"
 cp -p /etc/pysyslog/logging.json /etc/pysyslog/logging.json.good
 echo '{"version": 1, "handlers": {"x": {"class": "no.such.Handler"}}}' >/etc/pysyslog/logging.json
-/etc/init.d/pysyslog reload || true
+out=$(/etc/init.d/pysyslog reload 2>&1) && fail "reload with a broken configuration succeeded: $out"
+grep -q "no.such.Handler" <<<"$out" || fail "the refused reload does not say why: $out"
+out=$(/etc/init.d/pysyslog restart 2>&1) && fail "restart with a broken configuration succeeded: $out"
+running "$pid" || fail "restart with a broken configuration stopped the service"
+# A broken file that the check cannot see (SIGHUP straight to the collector):
+# refused by the collector, logged, the old configuration stays.
+kill -HUP "$pid"
+for _ in $(seq 1 200); do grep -q "pysyslog.config" "$log" && break; sleep 0.05; done
 mv -f /etc/pysyslog/logging.json.good /etc/pysyslog/logging.json
 running "$pid" || fail "the service died on a broken configuration"
 token2="after-reload-$$"

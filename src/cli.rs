@@ -186,6 +186,13 @@ pub struct Args {
     /// 127.0.0.1:9514 or [::1]:9514). Off by default.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Check the command line, the logging configuration, the TLS files, the
+    /// listeners and the output files, print `configuration OK` and exit 0
+    /// (or the error and exit 2), without binding, dropping privileges or
+    /// writing anything.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 /// Validated settings the daemon runs with.
@@ -220,6 +227,8 @@ pub struct Settings {
     pub pidfile: Option<PathBuf>,
     /// `--metrics-listen`: where the metrics endpoint listens.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--check-config`: check, do not run.
+    pub check_config: bool,
 }
 
 /// Arguments that parse but do not make sense together.
@@ -364,6 +373,7 @@ impl Args {
             daemonize: self.daemonize,
             pidfile: self.pidfile,
             metrics_listen: self.metrics_listen,
+            check_config: self.check_config,
         })
     }
 }

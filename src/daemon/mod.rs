@@ -22,29 +22,38 @@
 //!
 //! Owns: that order, and the open-files limit. Does not own: what each step does.
 
+pub mod configuration;
 pub mod daemonize;
 pub mod pidfile;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
 use crate::link::{QueueLimits, WriterLink};
-use crate::logging::{level, Config};
+use crate::logging::level;
 use crate::privdrop;
 use crate::receiver::endpoint::Transport;
 use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
 use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::{notify, ConfigReload, ServiceHooks};
-use crate::tls;
-use crate::writer::EngineSource;
+use configuration::Prepared;
 use daemonize::Readiness;
 use pidfile::PidFile;
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
 /// link, epoll, signals, standard streams.
 const SPARE_FDS: u64 = 64;
+
+/// `--check-config`: the warnings start-up would print, on stderr, then
+/// `configuration OK` on stdout; or the error start-up would stop with.
+pub fn check_config(settings: Settings) -> Result<(), Error> {
+    for warning in configuration::check(settings)? {
+        eprintln!("pysyslog: warning: {warning}");
+    }
+    println!("configuration OK");
+    Ok(())
+}
 
 /// Run the collector until stopped (in the foreground, or detached with
 /// `--daemonize`: then this returns in the daemon only).
@@ -61,66 +70,23 @@ pub fn run(settings: Settings) -> Result<(), Error> {
     result
 }
 
-fn absolute(path: &mut PathBuf) -> Result<(), Error> {
-    if path.is_relative() {
-        *path = std::path::absolute(&*path).map_err(Error::Io)?;
-    }
-    Ok(())
-}
-
 fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> Result<(), Error> {
-    // 1. Paths and identity.
-    let cwd = std::env::current_dir().map_err(Error::Io)?;
-    for path in settings
-        .logging_config
-        .iter_mut()
-        .chain(&mut settings.pidfile)
-    {
-        absolute(path)?;
-    }
-    if let Some(files) = &mut settings.tls {
-        absolute(&mut files.cert)?;
-        absolute(&mut files.key)?;
-        if let Some(ca) = &mut files.client_ca {
-            absolute(ca)?;
+    // 1-2. Paths, identity, the pid file free; the files that may be readable
+    // by root only. Warnings are said once start-up succeeded, so that a
+    // start-up error stays one line.
+    let Prepared {
+        cwd,
+        identity,
+        engine_source,
+        tls,
+        mut warnings,
+        config_warnings,
+    } = configuration::prepare(&mut settings, true)?;
+    if let Some(loaded) = &tls {
+        for warning in &loaded.warnings {
+            eprintln!("pysyslog: warning: {warning}");
         }
     }
-    let identity = match &settings.user {
-        Some(user) => Some(privdrop::resolve(user, settings.group.as_deref())?),
-        None => None,
-    };
-    // Said once start-up succeeded, so that a start-up error stays one line.
-    let mut warnings = Vec::new();
-    if identity.is_none() && nix::unistd::geteuid().is_root() {
-        warnings.push(
-            "running as root; use --user (for example --user pysyslog) to drop privileges once the port is bound".to_owned(),
-        );
-    }
-    if let Some(path) = &settings.pidfile {
-        pidfile::check_free(path)?;
-    }
-
-    // 2. Files that may be readable by root only, and the time zone.
-    let engine_source = match &settings.logging_config {
-        Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
-        None => EngineSource::Basic,
-    };
-    // On stderr once start-up succeeded, and logged once the receiver runs.
-    let config_warnings = match &engine_source {
-        EngineSource::DictConfig(config) => config.warnings.clone(),
-        _ => Vec::new(),
-    };
-    warnings.extend(config_warnings.iter().cloned());
-    let tls = match &settings.tls {
-        Some(files) => {
-            let loaded = tls::load(files)?;
-            for warning in &loaded.warnings {
-                eprintln!("pysyslog: warning: {warning}");
-            }
-            Some(loaded)
-        }
-        None => None,
-    };
     privdrop::preload_time_zone();
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 

@@ -148,10 +148,10 @@ pub struct Bound {
     pub warnings: Vec<String>,
 }
 
-/// Resolve and bind every listener, in order; UDP sockets get a receive
-/// buffer of `udp_recv_buffer` bytes. Two listeners that would share a port
-/// (after resolving names) are refused before anything is bound.
-pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound, BindError> {
+/// Every address each listener resolves to, in order, refused when two of
+/// the same kind (stream or datagram) would share a port or there are more
+/// than the event loop has room for. Binds nothing (`--check-config` uses it).
+pub fn plan(specs: &[ListenerSpec]) -> Result<Vec<(&Endpoint, SocketAddr)>, BindError> {
     let mut planned: Vec<(&Endpoint, SocketAddr)> = Vec::new();
     for spec in specs {
         let e = &spec.endpoint;
@@ -181,6 +181,14 @@ pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound,
             });
         }
     }
+    Ok(planned)
+}
+
+/// Resolve and bind every listener, in order; UDP sockets get a receive
+/// buffer of `udp_recv_buffer` bytes. Two listeners that would share a port
+/// (after resolving names) are refused before anything is bound.
+pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound, BindError> {
+    let planned = plan(specs)?;
     let mut bound = Bound::default();
     for (e, addr) in planned {
         let socket = if e.transport.is_stream() {

@@ -1,0 +1,220 @@
+//! Everything start-up reads before it binds a port: the paths made absolute,
+//! the `--user` identity, the logging configuration and the TLS files. Start-up
+//! and `--check-config` read them through the same code, so a check that
+//! passes means a start that gets as far as binding.
+//!
+//! `--check-config` adds what start-up only finds out later by doing it: the
+//! listeners' addresses resolved and checked against each other (without
+//! binding), and each output file that is opened at start (not `delay`ed)
+//! checked writable by the user the writer will run as. It binds nothing,
+//! drops nothing and writes nothing.
+//!
+//! Owns: that reading and those checks. Does not own: the order of start-up
+//! (`daemon`), what each file means (`logging`, `tls`, `receiver::listener`).
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{Gid, Uid};
+
+use crate::cli::Settings;
+use crate::error::Error;
+use crate::logging::spec::{FileArgs, HandlerClass};
+use crate::logging::{Config, ConfigError};
+use crate::privdrop::{self, Identity};
+use crate::receiver::listener;
+use crate::tls;
+use crate::writer::EngineSource;
+
+/// What start-up read, ready for binding and forking.
+pub struct Prepared {
+    /// The directory the collector was started in (reloads resolve against it).
+    pub cwd: PathBuf,
+    pub identity: Option<Identity>,
+    pub engine_source: EngineSource,
+    pub tls: Option<tls::Loaded>,
+    /// For the operator once start-up succeeded (never part of an error).
+    pub warnings: Vec<String>,
+    /// The logging configuration's own warnings (also logged under
+    /// `pysyslog.config` once the collector runs).
+    pub config_warnings: Vec<String>,
+}
+
+fn absolute(path: &mut PathBuf) -> Result<(), Error> {
+    if path.is_relative() {
+        *path = std::path::absolute(&*path).map_err(Error::Io)?;
+    }
+    Ok(())
+}
+
+/// Make `settings`' paths absolute (a daemon changes to `/`) and read what
+/// they name. With `refuse_if_running`, a collector already holding
+/// `--pidfile` is refused before the files are read, so the error names the
+/// real cause (`--check-config` runs beside the collector it checks for).
+pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepared, Error> {
+    let cwd = std::env::current_dir().map_err(Error::Io)?;
+    for path in settings
+        .logging_config
+        .iter_mut()
+        .chain(&mut settings.pidfile)
+    {
+        absolute(path)?;
+    }
+    if let Some(files) = &mut settings.tls {
+        absolute(&mut files.cert)?;
+        absolute(&mut files.key)?;
+        if let Some(ca) = &mut files.client_ca {
+            absolute(ca)?;
+        }
+    }
+    let identity = match &settings.user {
+        Some(user) => Some(privdrop::resolve(user, settings.group.as_deref())?),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    if identity.is_none() && nix::unistd::geteuid().is_root() {
+        warnings.push(
+            "running as root; use --user (for example --user pysyslog) to drop privileges once the port is bound".to_owned(),
+        );
+    }
+    if let (true, Some(path)) = (refuse_if_running, &settings.pidfile) {
+        super::pidfile::check_free(path)?;
+    }
+    let engine_source = match &settings.logging_config {
+        Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
+        None => EngineSource::Basic,
+    };
+    let config_warnings = match &engine_source {
+        EngineSource::DictConfig(config) => config.warnings.clone(),
+        _ => Vec::new(),
+    };
+    warnings.extend(config_warnings.iter().cloned());
+    let tls = match &settings.tls {
+        Some(files) => Some(tls::load(files)?),
+        None => None,
+    };
+    Ok(Prepared {
+        cwd,
+        identity,
+        engine_source,
+        tls,
+        warnings,
+        config_warnings,
+    })
+}
+
+/// `--check-config`: every check start-up makes before binding, the
+/// listeners planned without binding, and the outputs opened at start
+/// checked writable. Returns the warnings start-up would print.
+pub fn check(mut settings: Settings) -> Result<Vec<String>, Error> {
+    let prepared = prepare(&mut settings, false)?;
+    listener::plan(&settings.listeners)?;
+    if let EngineSource::DictConfig(config) = &prepared.engine_source {
+        check_outputs(config, prepared.identity.as_ref())?;
+    }
+    let mut warnings = prepared.warnings;
+    if let Some(loaded) = &prepared.tls {
+        warnings.extend(loaded.warnings.iter().cloned());
+    }
+    Ok(warnings)
+}
+
+/// The files a handler opens at start (`delay` false), with whether it also
+/// renames in the directory (rotation).
+fn opened_at_start(class: &HandlerClass) -> Option<(&FileArgs, bool)> {
+    let (file, rotates) = match class {
+        HandlerClass::File(f) | HandlerClass::Watched(f) => (f, false),
+        HandlerClass::Rotating { file, .. } | HandlerClass::Timed { file, .. } => (file, true),
+        _ => return None,
+    };
+    (!file.delay).then_some((file, rotates))
+}
+
+/// Who the writer will be: `--user`, or this process.
+struct Writer {
+    uid: Uid,
+    gid: Gid,
+    name: String,
+}
+
+impl Writer {
+    fn of(identity: Option<&Identity>) -> Writer {
+        match identity {
+            Some(id) => Writer {
+                uid: id.uid,
+                gid: id.gid,
+                name: id.user.clone(),
+            },
+            None => Writer {
+                uid: nix::unistd::geteuid(),
+                gid: nix::unistd::getegid(),
+                name: format!("uid {}", nix::unistd::geteuid()),
+            },
+        }
+    }
+
+    /// Whether the permission bits let this user do `want` (a mask of the
+    /// owner's bits: 0o2 write, 0o1 search) to a file. After dropping
+    /// privileges the writer has no supplementary groups, so only its own
+    /// group counts.
+    fn may(&self, meta: &fs::Metadata, want: u32) -> bool {
+        if self.uid.is_root() {
+            return true;
+        }
+        let shift = if meta.uid() == self.uid.as_raw() {
+            6
+        } else if meta.gid() == self.gid.as_raw() {
+            3
+        } else {
+            0
+        };
+        (meta.mode() >> shift) & want == want
+    }
+}
+
+fn check_outputs(config: &Config, identity: Option<&Identity>) -> Result<(), Error> {
+    let writer = Writer::of(identity);
+    for spec in &config.handlers {
+        let Some((file, rotates)) = opened_at_start(&spec.class) else {
+            continue;
+        };
+        let fail = |path: &Path, reason: String| {
+            Error::Config(ConfigError::new(
+                &config.source,
+                format!("handlers.{}", spec.name),
+                format!("{}: {reason}", path.display()),
+            ))
+        };
+        let dir = file.path.parent().unwrap_or(Path::new("/"));
+        let dir_meta = match fs::metadata(dir) {
+            Ok(m) if m.is_dir() => m,
+            Ok(_) => return Err(fail(dir, "is not a directory".into())),
+            Err(e) => return Err(fail(dir, format!("the directory cannot be used: {e}"))),
+        };
+        let exists = match fs::metadata(&file.path) {
+            Ok(meta) => {
+                if meta.is_dir() {
+                    return Err(fail(&file.path, "is a directory".into()));
+                }
+                if !writer.may(&meta, 0o2) {
+                    return Err(fail(
+                        &file.path,
+                        format!("{} may not write it", writer.name),
+                    ));
+                }
+                true
+            }
+            Err(_) => false,
+        };
+        if (!exists || rotates) && !writer.may(&dir_meta, 0o3) {
+            let what = if exists {
+                "rotate files in its directory"
+            } else {
+                "create it in its directory"
+            };
+            return Err(fail(&file.path, format!("{} may not {what}", writer.name)));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `--check-config`: what start-up would refuse is refused with the same
+//! one-line error and exit 2; a good configuration prints `configuration OK`
+//! and exits 0; and nothing is bound, created or written either way.
+
+mod util;
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use util::*;
+
+fn check(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--check-config")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pysyslog --check-config")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn file_config(dir: &Path, out: &Path, extra: &str) -> String {
+    let config = dir.join("logging.json");
+    let json = serde_json::json!({
+        "version": 1,
+        "handlers": {"f": serde_json::from_str::<serde_json::Value>(&format!(
+            r#"{{"class": "logging.FileHandler", "filename": {}{extra}}}"#,
+            serde_json::Value::from(out.display().to_string())
+        )).expect("handler json")},
+        "root": {"level": "INFO", "handlers": ["f"]},
+    });
+    fs::write(&config, json.to_string()).expect("write config");
+    config.display().to_string()
+}
+
+#[test]
+fn a_good_configuration_is_ok_and_nothing_is_bound_or_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("messages.log");
+    let config = file_config(dir.path(), &out, "");
+    // The port is taken: a check that bound it would fail.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let o = check(&["127.0.0.1", &port, "-l", &config]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "configuration OK\n");
+    assert!(!out.exists(), "the check created the output file");
+}
+
+#[test]
+fn what_start_up_refuses_is_refused_with_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port().to_string();
+    let bad_json = dir.path().join("bad.json");
+    fs::write(
+        &bad_json,
+        r#"{"version": 1, "handlers": {"x": {"class": "no.Such"}}}"#,
+    )
+    .expect("write");
+    let missing_dir = file_config(dir.path(), &dir.path().join("nowhere/messages.log"), "");
+    let other = free_port();
+    let tcp = format!("tcp://127.0.0.1:{other}");
+    let wildcard = format!("tcp://0.0.0.0:{other}");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["-l".into(), bad_json.display().to_string()],
+            "logging configuration:",
+        ),
+        (vec!["-l".into(), missing_dir.clone()], "handlers.f:"),
+        (
+            vec![
+                "--cert".into(),
+                "/nonexistent/cert.pem".into(),
+                "--key".into(),
+                "/nonexistent/key.pem".into(),
+            ],
+            "/nonexistent/cert.pem",
+        ),
+        (
+            vec!["--listen".into(), tcp, "--listen".into(), wildcard],
+            "0.0.0.0",
+        ),
+        (
+            vec!["--user".into(), "no-such-user-pysyslog".into()],
+            "no such user",
+        ),
+    ];
+    for (args, wanted) in cases {
+        let mut full = vec!["127.0.0.1".to_owned(), port.clone()];
+        full.extend(args.iter().cloned());
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        let o = check(&refs);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(wanted), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn warnings_come_before_ok() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = file_config(
+        dir.path(),
+        &dir.path().join("m.log"),
+        r#", ".": {"foo": 1}"#,
+    );
+    let port = free_port().to_string();
+    let o = check(&["127.0.0.1", &port, "-l", &config]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("'foo'"), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "configuration OK\n");
+}
+
+/// The writer runs as --user: a directory that user cannot write to fails the
+/// check (start-up would only find out in the writer, after binding).
+#[test]
+fn an_output_the_service_user_cannot_create_is_refused() {
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "this test checks files as another user (CI runs as root)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).expect("mkdir");
+    fs::set_permissions(&logs, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let config = file_config(dir.path(), &logs.join("m.log"), "");
+    let port = free_port().to_string();
+    let o = check(&[
+        "127.0.0.1",
+        &port,
+        "-l",
+        &config,
+        "--user",
+        "nobody",
+        "--group",
+        "nogroup",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("nobody may not create it"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Given to nobody, the same directory passes.
+    std::os::unix::fs::chown(&logs, Some(65534), Some(65534)).expect("chown");
+    let o = check(&[
+        "127.0.0.1",
+        &port,
+        "-l",
+        &config,
+        "--user",
+        "nobody",
+        "--group",
+        "nogroup",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+/// The check runs beside the collector it checks (before a reload): the pid
+/// file that collector holds is not a reason to refuse.
+#[test]
+fn a_running_collector_does_not_fail_the_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("p.pid").display().to_string();
+    let c = Collector::start(&["--pidfile", &pidfile]);
+    let port = c.port.to_string();
+    let o = check(&["127.0.0.1", &port, "--pidfile", &pidfile]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "configuration OK\n");
+}
