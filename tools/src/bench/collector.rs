@@ -111,7 +111,12 @@ pub struct Setup {
     pub tls: bool,
     /// Connections the collector must accept at once.
     pub max_connections: u32,
+    /// Listen for UDP datagrams on `port` instead of TCP (`tls` is then ignored).
+    pub udp: bool,
 }
+
+/// The receive buffer every collector gets for UDP (ours' default).
+pub const UDP_RCVBUF: u32 = 8 << 20;
 
 /// A started collector. Dropping it stops it (and every process it started).
 pub struct Running {
@@ -156,6 +161,28 @@ pub fn rsyslog_config(env: &Env, dir: &Path, out: &Path, s: &Setup) -> String {
         );
     }
     c.push_str(")\n");
+    if s.udp {
+        let _ = writeln!(
+            c,
+            "module(load=\"imudp\")\n\
+             input(type=\"imudp\" address=\"127.0.0.1\" port=\"{}\" rcvbufSize=\"{UDP_RCVBUF}\" \
+             ratelimit.interval=\"0\")",
+            s.port
+        );
+    } else {
+        rsyslog_imtcp(&mut c, s);
+    }
+    let _ = writeln!(
+        c,
+        "template(name=\"bench\" type=\"string\" \
+         string=\"%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n\")\n\
+         action(type=\"omfile\" file=\"{}\" template=\"bench\")",
+        out.display()
+    );
+    c
+}
+
+fn rsyslog_imtcp(c: &mut String, s: &Setup) {
     let _ = write!(
         c,
         "module(load=\"imtcp\" MaxSessions=\"{}\"",
@@ -172,20 +199,14 @@ pub fn rsyslog_config(env: &Env, dir: &Path, out: &Path, s: &Setup) -> String {
         "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\" ratelimit.interval=\"0\")",
         s.port
     );
-    let _ = writeln!(
-        c,
-        "template(name=\"bench\" type=\"string\" \
-         string=\"%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n\")\n\
-         action(type=\"omfile\" file=\"{}\" template=\"bench\")",
-        out.display()
-    );
-    c
 }
 
 /// syslog-ng: network() with no-parse to file(), flow control, enough connections.
 pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
     let conns = s.max_connections + 16;
-    let transport = if s.tls {
+    let transport = if s.udp {
+        format!("transport(\"udp\") so-rcvbuf({UDP_RCVBUF})")
+    } else if s.tls {
         format!(
             "transport(\"tls\") tls(key-file(\"{}\") cert-file(\"{}\") peer-verify(optional-untrusted))",
             env.tls_file("server-rsa.key").display(),
@@ -198,12 +219,16 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
         "@version: {ver}\n\
          options {{ use-dns(no); use-fqdn(no); keep-hostname(yes); stats-freq(0); }};\n\
          source s {{ network(ip(\"127.0.0.1\") port({port}) {transport} flags(no-parse) \
-         max-connections({conns}) log-iw-size({iw})); }};\n\
+         {limits}); }};\n\
          destination d {{ file(\"{out}\" template(\"${{ISODATE}} ${{SOURCEIP}} ${{MSG}}\\n\")); }};\n\
          log {{ source(s); destination(d); flags(flow-control); }};\n",
         ver = env.syslog_ng_version(),
         port = s.port,
-        iw = u64::from(conns) * 100,
+        limits = if s.udp {
+            String::new()
+        } else {
+            format!("max-connections({conns}) log-iw-size({})", u64::from(conns) * 100)
+        },
         out = out.display(),
     )
 }
@@ -225,7 +250,12 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
                 Command::new(env.pysyslog())
             };
             cmd.arg("-l").arg(&conf);
-            listen_on(&mut cmd, env, s);
+            if s.udp && kind == Kind::Ours {
+                cmd.arg("--listen")
+                    .arg(format!("udp://127.0.0.1:{}", s.port));
+            } else {
+                listen_on(&mut cmd, env, s);
+            }
             cmd
         }
         Kind::Rsyslog => {
@@ -247,6 +277,7 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
                 dir,
             )
         }
+        Kind::Copier if s.udp => return Err("the copier has no UDP mode".into()),
         Kind::Copier => {
             let mut cmd = Command::new(env.bin_dir.join("bench-peers"));
             cmd.arg("copier").arg("--out").arg(&out);
@@ -263,6 +294,9 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
         .stderr(logf2)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", kind.name()))?;
+    if s.udp && kind == Kind::Pysyslog {
+        return Err("pysyslog 0.1.0 has no UDP listener".into());
+    }
     let mut r = Running {
         kind,
         child: Some(child),
@@ -270,7 +304,7 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
         out,
         log,
     };
-    r.wait_listening(s.port)?;
+    r.wait_listening(s.port, s.udp)?;
     Ok(r)
 }
 
@@ -281,12 +315,23 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 /// Whether a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp,
 /// so no connection is made to the collector).
 pub fn listening(port: u16) -> bool {
+    bound(port, false)
+}
+
+/// Whether a TCP socket listens (state 0A) or, with `udp`, a UDP socket is
+/// bound (state 07) on `port`.
+pub fn bound(port: u16, udp: bool) -> bool {
     let want = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+    let (files, state) = if udp {
+        (["/proc/net/udp", "/proc/net/udp6"], "07")
+    } else {
+        (["/proc/net/tcp", "/proc/net/tcp6"], "0A")
+    };
+    files.iter().any(|f| {
         fs::read_to_string(f).is_ok_and(|t| {
             t.lines().skip(1).any(|l| {
                 let cols: Vec<&str> = l.split_whitespace().collect();
-                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
+                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == state
             })
         })
     })
@@ -300,7 +345,7 @@ impl Running {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
 
-    fn wait_listening(&mut self, port: u16) -> Result<(), String> {
+    fn wait_listening(&mut self, port: u16, udp: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(c) = self.child.as_mut() {
@@ -313,7 +358,7 @@ impl Running {
                     ));
                 }
             }
-            if listening(port) {
+            if bound(port, udp) {
                 // syslog-ng and pysyslog set up the rest right after listen().
                 std::thread::sleep(Duration::from_millis(100));
                 return Ok(());
@@ -459,6 +504,7 @@ mod tests {
             port: 5555,
             tls: true,
             max_connections: 100,
+            udp: false,
         };
         let out = Path::new("/d/out.log");
         let r = rsyslog_config(&env(), Path::new("/d"), out, &s);
@@ -467,6 +513,12 @@ mod tests {
         let g = syslog_ng_config(&env(), out, &s);
         assert!(g.contains("port(5555)") && g.contains("transport(\"tls\")"));
         assert!(g.contains("flags(no-parse)") && g.contains("flags(flow-control)"));
+        let u = Setup { udp: true, ..s };
+        let r = rsyslog_config(&env(), Path::new("/d"), out, &u);
+        assert!(r.contains("type=\"imudp\"") && r.contains("rcvbufSize=\"8388608\""));
+        assert!(!r.contains("imtcp") && r.contains("file=\"/d/out.log\""));
+        let g = syslog_ng_config(&env(), out, &u);
+        assert!(g.contains("transport(\"udp\") so-rcvbuf(8388608)") && g.contains("port(5555)"));
         let l: serde_json::Value = serde_json::from_str(&logging_config(out)).unwrap();
         assert_eq!(l["handlers"]["file"]["filename"], "/d/out.log");
         assert_eq!(

@@ -16,10 +16,12 @@
 //! peak RSS is the sum of `VmHWM` over its processes; then it is stopped and
 //! its directory removed.
 
+pub mod chart;
 pub mod collector;
 pub mod copier;
 pub mod latency;
 pub mod procstat;
+pub mod scenarios;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -80,6 +82,8 @@ pub struct Plan {
     pub latency_probes: usize,
     pub latency_interval: Duration,
     pub verify_timeout: f64,
+    /// The extra scenarios (udp, churn, idle10k); none when its list is empty.
+    pub extra: scenarios::ExtraPlan,
 }
 
 impl Plan {
@@ -89,6 +93,11 @@ impl Plan {
             .iter()
             .chain(&self.scaling_collectors)
             .chain(&self.latency_collectors)
+            .chain(if self.extra.scenarios.is_empty() {
+                &[][..]
+            } else {
+                &self.extra.collectors[..]
+            })
             .copied()
             .collect()
     }
@@ -100,6 +109,7 @@ pub struct Results {
     pub compare: HashMap<(Kind, Scenario), Vec<Sample>>,
     pub scaling: HashMap<(Kind, Scenario), Vec<Sample>>,
     pub latency: Vec<(Kind, String, latency::Probes)>,
+    pub extra: scenarios::ExtraResults,
     pub errors: Vec<String>,
 }
 
@@ -230,6 +240,7 @@ fn measure_in(
         port,
         tls: sc.tls,
         max_connections: sc.connections,
+        udp: false,
     };
     let mut c = collector::start(env, kind, dir, &setup)?;
     let pid = c.pid();
@@ -281,7 +292,7 @@ fn measure_in(
     })
 }
 
-fn say(msg: &str) {
+pub fn say(msg: &str) {
     eprintln!("bench-peers: {msg}");
 }
 
@@ -395,6 +406,10 @@ pub fn run(env: &Env, plan: &Plan) -> Results {
             }
         }
     }
+    if !plan.extra.scenarios.is_empty() && !plan.extra.collectors.is_empty() {
+        r.extra = scenarios::run(env, &plan.extra);
+        r.errors.append(&mut r.extra.errors);
+    }
     r
 }
 
@@ -433,6 +448,7 @@ fn latency_run(
         port,
         tls: false,
         max_connections: 8,
+        udp: false,
     };
     let result = (|| {
         let mut c = collector::start(env, kind, &dir, &setup)?;
@@ -605,6 +621,7 @@ pub fn report(plan: &Plan, r: &Results, header: &str) -> String {
             );
         }
     }
+    t.push_str(&scenarios::report(&plan.extra, &r.extra));
     t.push_str(&targets(r));
     if !r.errors.is_empty() {
         t.push_str("\n### Errors\n\n");
@@ -730,6 +747,9 @@ fn targets(r: &Results) -> String {
             ours.len()
         ),
     );
+    for (ok, what) in scenarios::targets(&r.extra) {
+        line(ok, what);
+    }
     format!("\n### Targets (ours)\n\n| target | result |\n|---|---|\n{t}")
 }
 
@@ -950,6 +970,16 @@ mod tests {
             latency_probes: 0,
             latency_interval: Duration::from_millis(10),
             verify_timeout: 1.0,
+            extra: scenarios::ExtraPlan {
+                scenarios: vec![],
+                collectors: vec![],
+                udp_lines: 0,
+                churn_seconds: 0.0,
+                churn_workers: 0,
+                idle_connections: 0,
+                idle_seconds: 0.0,
+                source_addresses: 1,
+            },
         };
         let t = report(&plan, &r, "");
         assert!(

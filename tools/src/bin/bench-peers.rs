@@ -54,6 +54,34 @@ struct Cli {
     /// Milliseconds between probe lines.
     #[arg(long, default_value_t = 5)]
     latency_interval_ms: u64,
+    /// Extra scenarios (udp, churn, idle10k, all; empty skips): `auto` runs
+    /// all of them when rsyslog is among --collectors, none otherwise.
+    #[arg(long, value_delimiter = ',', default_value = "auto")]
+    scenarios: Vec<String>,
+    /// Collectors of the extra scenarios (ours, rsyslog, syslog-ng).
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
+    scenario_collectors: Vec<String>,
+    /// Datagrams per udp run.
+    #[arg(long, default_value_t = 500_000)]
+    udp_lines: u64,
+    /// Seconds of each churn run.
+    #[arg(long, default_value_t = 5.0)]
+    churn_seconds: f64,
+    /// Concurrent connecting workers of a churn run.
+    #[arg(long, default_value_t = 8)]
+    churn_workers: usize,
+    /// Connections held open by an idle10k run.
+    #[arg(long, default_value_t = 10_000)]
+    idle_connections: u32,
+    /// Seconds an idle10k run stays idle while CPU is measured.
+    #[arg(long, default_value_t = 10.0)]
+    idle_seconds: f64,
+    /// Source addresses (127.0.0.2, ...) churn and idle10k connect from.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=250))]
+    source_addresses: u8,
+    /// Also draw the comparison (lines/s and CPU per line) as an SVG chart here.
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
     /// Seconds to wait for the last line of a run to reach the file.
     #[arg(long, default_value_t = 60.0)]
     verify_timeout: f64,
@@ -149,8 +177,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             o => Err(format!("unknown transport {o:?} (plain, tls)")),
         })
         .collect::<Result<Vec<bool>, String>>()?;
+    let collectors = kinds(&cli.collectors)?;
+    let extra = bench::scenarios::ExtraPlan {
+        scenarios: bench::scenarios::parse_extras(
+            &cli.scenarios,
+            collectors.contains(&Kind::Rsyslog),
+        )?,
+        collectors: kinds(&cli.scenario_collectors)?,
+        udp_lines: cli.udp_lines.max(1),
+        churn_seconds: cli.churn_seconds.max(0.1),
+        churn_workers: cli.churn_workers.max(1),
+        idle_connections: cli.idle_connections.max(1),
+        idle_seconds: cli.idle_seconds.max(0.1),
+        source_addresses: cli.source_addresses,
+    };
+    if let Some(k) = extra
+        .collectors
+        .iter()
+        .find(|k| matches!(k, Kind::Pysyslog | Kind::Copier))
+        .filter(|_| !extra.scenarios.is_empty())
+    {
+        return Err(format!(
+            "{} cannot run the extra scenarios (ours, rsyslog, syslog-ng)",
+            k.name()
+        ));
+    }
     let plan = Plan {
-        collectors: kinds(&cli.collectors)?,
+        collectors,
         connections: cli.connections,
         transports,
         runs: cli.runs.max(1),
@@ -162,6 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         latency_probes: cli.latency_probes.max(1),
         latency_interval: Duration::from_millis(cli.latency_interval_ms),
         verify_timeout: cli.verify_timeout,
+        extra,
     };
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin_dir = exe.parent().ok_or("no binary directory")?.to_path_buf();
@@ -194,6 +248,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     println!("{text}");
     if let Some(path) = &cli.output {
         std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &cli.chart {
+        bench::chart::draw(path, &bench::chart::data(&plan, &results))?;
+        bench::say(&format!("chart written to {}", path.display()));
     }
     if cli.check_loss {
         let lost = bench::losses(&results);
