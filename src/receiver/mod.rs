@@ -30,6 +30,7 @@ mod metrics;
 mod policy;
 pub mod proxy;
 mod refusals;
+pub mod relp;
 mod stopping;
 mod token;
 mod udp;
