@@ -186,6 +186,20 @@ impl Queue {
         }
     }
 
+    /// The sequence number the next sealed batch gets (the open batch's).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Every batch numbered up to this has been acknowledged: the oldest
+    /// held batch (sent or not) is the first one that has not.
+    pub fn acknowledged(&self) -> u64 {
+        self.in_flight
+            .front()
+            .or(self.pending.front())
+            .map_or(self.next_seq - 1, |b| b.seq - 1)
+    }
+
     /// The bound is reached: stop reading sockets until acks come back.
     pub fn is_full(&self) -> bool {
         self.held_items >= self.limits.max_lines || self.held_bytes >= self.limits.max_bytes

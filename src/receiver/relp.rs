@@ -82,6 +82,8 @@ pub enum RelpError {
     NoSyslogOffer,
     #[error("RELP frame after close")]
     AfterClose,
+    #[error("more than {0} RELP messages unanswered: the sender ignores its window")]
+    WindowIgnored(usize),
 }
 
 /// One complete frame. `data` borrows the parser's buffer until the next push.
@@ -415,6 +417,155 @@ impl Session {
     }
 }
 
+/// Messages a session may leave unanswered: far above any sender's window
+/// (librelp's default is 128), so only a sender ignoring its window meets it.
+pub const MAX_UNANSWERED: usize = 65_536;
+
+/// One connection's RELP server: frames in, messages out to be logged,
+/// replies out in transaction order once the batches holding their messages
+/// are acknowledged. Pure: the connection moves the bytes.
+#[derive(Debug)]
+pub struct Server {
+    parser: Parser,
+    session: Session,
+    /// Messages logged and not yet answered, in transaction order: the
+    /// sequence number of the batch each went into, and its txnr.
+    unanswered: std::collections::VecDeque<(u64, u32)>,
+    /// The answer to `close`, held until every message before it is answered.
+    close_reply: Option<Vec<u8>>,
+    /// Bytes to send; `out[sent..]` is what is left.
+    out: Vec<u8>,
+    sent: usize,
+    /// Set once `close` is answered or the session failed: nothing more is read.
+    done: bool,
+    /// Why the session failed, until the connection takes it to report.
+    error: Option<RelpError>,
+}
+
+impl Server {
+    /// A session refusing frames with more than `max_data` bytes of data.
+    pub fn new(max_data: usize) -> Server {
+        Server {
+            parser: Parser::new(max_data),
+            session: Session::new(),
+            unanswered: std::collections::VecDeque::new(),
+            close_reply: None,
+            out: Vec::new(),
+            sent: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Feed bytes from the peer. `log` logs one message and returns the
+    /// sequence number of the batch it went into. On an error the session
+    /// is over: a `serverclose` is queued to send and nothing more is read.
+    pub fn push(
+        &mut self,
+        data: &[u8],
+        mut log: impl FnMut(&[u8]) -> u64,
+    ) -> Result<(), RelpError> {
+        if self.done {
+            return Ok(());
+        }
+        let Server {
+            parser,
+            session,
+            unanswered,
+            close_reply,
+            out,
+            ..
+        } = self;
+        let result = parser.push(data, |frame| {
+            match session.frame(frame)? {
+                Action::Reply(reply) => out.extend_from_slice(&reply),
+                Action::Message { txnr, data } => {
+                    if unanswered.len() >= MAX_UNANSWERED {
+                        return Err(RelpError::WindowIgnored(MAX_UNANSWERED));
+                    }
+                    unanswered.push_back((log(data), txnr));
+                }
+                Action::Close(reply) => *close_reply = Some(reply),
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            self.fail();
+            self.error = Some(e.clone());
+            return Err(e);
+        }
+        self.close_if_answered();
+        Ok(())
+    }
+
+    /// Queue a `serverclose` (the session failed, or the collector stops):
+    /// unanswered messages stay unanswered, for the sender to send again.
+    pub fn fail(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.unanswered.clear();
+            self.close_reply = None;
+            self.out.extend_from_slice(SERVERCLOSE);
+        }
+    }
+
+    /// Batches up to `acknowledged` are written: answer their messages.
+    pub fn answer(&mut self, acknowledged: u64) {
+        while let Some(&(seq, txnr)) = self.unanswered.front() {
+            if seq > acknowledged {
+                break;
+            }
+            encode_ok(&mut self.out, txnr);
+            self.unanswered.pop_front();
+        }
+        self.close_if_answered();
+    }
+
+    fn close_if_answered(&mut self) {
+        if self.unanswered.is_empty() {
+            if let Some(reply) = self.close_reply.take() {
+                self.out.extend_from_slice(&reply);
+                self.done = true;
+            }
+        }
+    }
+
+    /// Why the session failed, once.
+    pub fn take_error(&mut self) -> Option<RelpError> {
+        self.error.take()
+    }
+
+    /// Messages waiting for their batch to be acknowledged.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered.len()
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.sent..]
+    }
+
+    /// `n` bytes of [`Server::output`] were sent.
+    pub fn sent(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.out.len());
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// The session is over (closed or failed) and everything is sent: the
+    /// connection may close.
+    pub fn finished(&self) -> bool {
+        self.done && self.out.is_empty()
+    }
+
+    /// Nothing more is read: `close` was answered or the session failed.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
 /// Whether an `open`'s offers (`name=value[,value]` lines) list `syslog`
 /// among the commands.
 fn offers_syslog(data: &[u8]) -> bool {
@@ -614,6 +765,50 @@ mod tests {
         encode(&mut out, 0, "serverclose", b"");
         assert_eq!(out, b"42 rsp 6 200 OK\n0 serverclose 0\n");
         assert_eq!(SERVERCLOSE, b"0 serverclose 0\n");
+    }
+
+    #[test]
+    fn server_answers_in_order_once_acknowledged() {
+        let mut server = Server::new(1000);
+        let mut seqs = [5u64, 5, 6].into_iter();
+        let mut logged = Vec::new();
+        let input = [
+            open().as_slice(),
+            b"2 syslog 1 a\n3 syslog 1 b\n4 syslog 1 c\n5 close 0\n",
+        ]
+        .concat();
+        let result = server.push(&input, |m| {
+            logged.push(m.to_vec());
+            seqs.next().unwrap_or(0)
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(logged, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(server.output().starts_with(b"1 rsp "));
+        let n = server.output().len();
+        server.sent(n);
+        server.answer(4);
+        assert_eq!(server.output(), b"");
+        server.answer(5);
+        assert_eq!(server.output(), b"2 rsp 6 200 OK\n3 rsp 6 200 OK\n");
+        assert!(!server.is_done());
+        server.answer(6);
+        assert!(server
+            .output()
+            .ends_with(b"4 rsp 6 200 OK\n5 rsp 6 200 OK\n"));
+        assert!(server.is_done() && !server.finished());
+        let n = server.output().len();
+        server.sent(n);
+        assert!(server.finished());
+    }
+
+    #[test]
+    fn server_sends_serverclose_on_error() {
+        let mut server = Server::new(1000);
+        let result = server.push(b"1 open 15 commands=syslog\n2 bogus 0\n", |_| 1);
+        assert_eq!(result, Err(RelpError::UnknownCommand("bogus".into())));
+        assert!(server.output().ends_with(SERVERCLOSE));
+        assert!(server.is_done());
+        assert_eq!(server.push(b"3 syslog 1 a\n", |_| 1), Ok(()));
     }
 
     mod props {
