@@ -84,6 +84,8 @@ pub enum RelpError {
     AfterClose,
     #[error("more than {0} RELP messages unanswered: the sender ignores its window")]
     WindowIgnored(usize),
+    #[error("more than {0} bytes of RELP answers unread by the sender")]
+    AnswersUnread(usize),
 }
 
 /// One complete frame. `data` borrows the parser's buffer until the next push.
@@ -421,6 +423,10 @@ impl Session {
 /// (librelp's default is 128), so only a sender ignoring its window meets it.
 pub const MAX_UNANSWERED: usize = 65_536;
 
+/// Answers a session may have waiting to be sent: a peer that sends without
+/// reading its answers would otherwise make them grow without end.
+pub const MAX_UNSENT_BYTES: usize = 1 << 20;
+
 /// One connection's RELP server: frames in, messages out to be logged,
 /// replies out in transaction order once the batches holding their messages
 /// are acknowledged. Pure: the connection moves the bytes.
@@ -482,6 +488,9 @@ impl Server {
                 Action::Message { txnr, data } => {
                     if unanswered.len() >= MAX_UNANSWERED {
                         return Err(RelpError::WindowIgnored(MAX_UNANSWERED));
+                    }
+                    if out.len() >= MAX_UNSENT_BYTES {
+                        return Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES));
                     }
                     unanswered.push_back((log(data), txnr));
                 }
@@ -809,6 +818,34 @@ mod tests {
         assert!(server.output().ends_with(SERVERCLOSE));
         assert!(server.is_done());
         assert_eq!(server.push(b"3 syslog 1 a\n", |_| 1), Ok(()));
+    }
+
+    #[test]
+    fn a_sender_ignoring_its_window_is_stopped() {
+        let mut server = Server::new(1000);
+        let mut input = open();
+        for i in 0..MAX_UNANSWERED as u32 + 1 {
+            encode(&mut input, i + 2, "syslog", b"m");
+        }
+        let result = server.push(&input, |_| 1);
+        assert_eq!(result, Err(RelpError::WindowIgnored(MAX_UNANSWERED)));
+    }
+
+    #[test]
+    fn a_sender_not_reading_its_answers_is_stopped() {
+        let mut server = Server::new(1000);
+        let mut txnr = 2;
+        let mut input = open();
+        server.push(&input, |_| 0).unwrap_or_default();
+        let mut result = Ok(());
+        while result.is_ok() && txnr < 200_000 {
+            input.clear();
+            encode(&mut input, txnr, "syslog", b"m");
+            txnr += 1;
+            result = server.push(&input, |_| 0);
+            server.answer(0);
+        }
+        assert_eq!(result, Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES)));
     }
 
     mod props {
