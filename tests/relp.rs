@@ -394,3 +394,26 @@ sys.stdout.write(got.decode())
         );
     }
 }
+
+#[test]
+fn answers_wait_for_the_writer() {
+    let (c, addr) = relp_collector(&[]);
+    let (mut s, mut r) = open_session(addr);
+    let writer = c.writer_pid().expect("writer");
+    // A stopped writer acknowledges nothing: the message stays unanswered.
+    signal(writer, libc::SIGSTOP);
+    s.write_all(&frame(2, "syslog", "held back")).expect("send");
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut byte = [0u8];
+    let early = r.read(&mut byte);
+    assert!(
+        early.is_err(),
+        "answered before the writer wrote: {early:?}"
+    );
+    assert!(!data_lines(&c).iter().any(|l| l.ends_with("held back")));
+    signal(writer, libc::SIGCONT);
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
+    assert!(data_lines(&c).iter().any(|l| l.ends_with("held back")));
+}

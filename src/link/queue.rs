@@ -488,6 +488,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn acknowledged_is_everything_below_the_oldest_batch_held() {
+        let (mut link, rx, mut status) = link_with(3);
+        assert_eq!(link.acknowledged(), 0);
+        let first = link.next_seq();
+        submit_batches(&mut link, 4, 60);
+        assert_eq!(link.acknowledged(), first - 1);
+        let sent = received(&rx, &link.slots);
+        ack(&mut status, &mut link, sent[1].0);
+        assert_eq!(link.acknowledged(), sent[1].0);
+        // Held again for a new writer, the unacknowledged stay unacknowledged.
+        let _new_rx = replace_writer(&mut link);
+        assert_eq!(link.acknowledged(), sent[1].0);
+        assert_eq!(link.next_seq(), first + 4);
+    }
+
+    #[test]
     fn a_new_writer_is_sent_the_same_slots_again() {
         let (mut link, rx, mut status) = link_with(2);
         submit_batches(&mut link, 3, 60);
