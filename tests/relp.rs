@@ -417,3 +417,22 @@ fn answers_wait_for_the_writer() {
     assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
     assert!(data_lines(&c).iter().any(|l| l.ends_with("held back")));
 }
+
+#[test]
+fn a_proxied_relp_session_is_logged_under_the_client() {
+    let (c, addr) = relp_collector(&["--proxy-protocol-from", "127.0.0.2/32"]);
+    let mut s = connect_from("127.0.0.2", addr);
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut input = format!("PROXY TCP4 10.1.2.3 127.0.0.1 5000 {}\r\n", addr.port()).into_bytes();
+    input.extend(frame(1, "open", OFFERS));
+    input.extend(frame(2, "syslog", "<13>through the balancer"));
+    s.write_all(&input).expect("send");
+    assert_eq!(read_frame(&mut r).map(|f| f.1), Some("rsp".into()));
+    assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
+    let lines = data_lines(&c);
+    assert!(
+        lines.contains(&"INFO:10.1.2.3:<13>through the balancer".to_owned()),
+        "{lines:#?}"
+    );
+}
