@@ -147,25 +147,6 @@ impl Connection {
         self.socket.set_nodelay(true)
     }
 
-    /// Acknowledge what was read at once (TCP_QUICKACK, which the kernel
-    /// clears by itself, so it is set after every read). A RELP sender with
-    /// Nagle's algorithm holds the tail of a frame until the segment before
-    /// it is acknowledged, and that segment's frame cannot be answered until
-    /// its tail arrives: without this, every stall waits out the delayed ACK.
-    fn quick_ack(&self) {
-        let one: libc::c_int = 1;
-        // SAFETY: one c_int option value, passed by pointer with its size.
-        unsafe {
-            libc::setsockopt(
-                std::os::fd::AsRawFd::as_raw_fd(&self.socket),
-                libc::IPPROTO_TCP,
-                libc::TCP_QUICKACK,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-
     /// Whether it speaks RELP.
     pub fn is_relp(&self) -> bool {
         self.relp.is_some()
@@ -369,9 +350,6 @@ impl Connection {
                             return Turn::Finished;
                         }
                     }
-                    if self.relp.is_some() {
-                        self.quick_ack();
-                    }
                     self.frame(&scratch[..n], link);
                     if let Some(turn) = self.relp_turn() {
                         return turn;
@@ -496,9 +474,6 @@ impl Connection {
                 );
                 self.finish(link);
                 return Turn::Finished;
-            }
-            if self.relp.is_some() && !drained {
-                self.quick_ack();
             }
             eof |= self.drain_plaintext(scratch, link);
             if let Some(turn) = self.relp_turn() {

@@ -148,8 +148,8 @@ impl Connections {
             conn.expect_proxy_header(state);
         }
         if relp {
-            // Answers are small writes the sender waits for: Nagle's
-            // algorithm would hold each behind the peer's delayed ACK.
+            // Answers are small writes a sender waits for: Nagle's algorithm
+            // would hold one back while an earlier one is unacknowledged.
             let _ = conn.set_nodelay();
             conn.speak_relp();
             self.relp.push(key);
