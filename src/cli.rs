@@ -330,9 +330,7 @@ impl Args {
             positional: false,
         }));
         check_listeners(&listeners)?;
-        let any_tls = listeners
-            .iter()
-            .find(|l| l.endpoint.transport == Transport::Tls);
+        let any_tls = listeners.iter().find(|l| l.endpoint.transport.is_tls());
         match (any_tls, &tls) {
             (Some(l), None) => return Err(UsageError::TlsWithoutCert(l.endpoint.to_string())),
             (None, Some(_)) => return Err(UsageError::CertWithoutTls),

@@ -3,6 +3,8 @@
 //! peer verifies our certificate against the test CA. The daemons come from
 //! `tests/peers/install.sh` (run by `tests/run` as root); see `peers/mod.rs`.
 
+// Not every peer helper is used here.
+#[allow(dead_code)]
 mod peers;
 mod util;
 

@@ -146,6 +146,17 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
                     listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
                 }
             }
+            (BoundSocket::Stream(socket), Transport::RelpTls) => {
+                if let Some(config) = &tls_config {
+                    listeners.push(Listener::new(
+                        socket,
+                        ListenerKind::RelpTls(Arc::clone(config)),
+                    ));
+                }
+            }
+            (BoundSocket::Stream(socket), Transport::Relp) => {
+                listeners.push(Listener::new(socket, ListenerKind::Relp))
+            }
             (BoundSocket::Stream(socket), _) => {
                 listeners.push(Listener::new(socket, ListenerKind::Tcp))
             }
@@ -205,6 +216,8 @@ fn banner(settings: &Settings) -> Vec<String> {
                     Transport::Tcp => "TCP",
                     Transport::Tls => "TLS",
                     Transport::Udp => "UDP",
+                    Transport::Relp => "RELP",
+                    Transport::RelpTls => "RELP over TLS",
                 };
                 format!("Listening for syslog over {what} on: {host}:{}", e.port)
             }

@@ -168,6 +168,21 @@ impl WriterLink {
         self.last_connection = Some(connection);
     }
 
+    /// [`WriterLink::push_line`], returning the sequence number of the batch
+    /// the line went into, for a sender that waits for its acknowledgement
+    /// (RELP); see [`WriterLink::acknowledged`]. Other lines pay nothing.
+    pub fn push_line_tracked(&mut self, connection: u64, peer: &str, line: &[u8]) -> u64 {
+        self.push_line(connection, peer, line);
+        // The line is in the open batch, which is numbered when sealed.
+        self.queue.next_seq()
+    }
+
+    /// Every batch numbered up to this has been written and flushed by every
+    /// handler (the writer acknowledged it).
+    pub fn acknowledged(&self) -> u64 {
+        self.queue.acknowledged()
+    }
+
     /// One of the collector's own messages, under a `pysyslog.*` logger.
     pub fn push_record(&mut self, levelno: i32, logger: &str, text: &str) {
         self.batch.push_record(levelno, logger, text);

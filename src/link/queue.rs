@@ -186,6 +186,20 @@ impl Queue {
         }
     }
 
+    /// The sequence number the next sealed batch gets (the open batch's).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Every batch numbered up to this has been acknowledged: the oldest
+    /// held batch (sent or not) is the first one that has not.
+    pub fn acknowledged(&self) -> u64 {
+        self.in_flight
+            .front()
+            .or(self.pending.front())
+            .map_or(self.next_seq - 1, |b| b.seq - 1)
+    }
+
     /// The bound is reached: stop reading sockets until acks come back.
     pub fn is_full(&self) -> bool {
         self.held_items >= self.limits.max_lines || self.held_bytes >= self.limits.max_bytes
@@ -471,6 +485,22 @@ pub(crate) mod tests {
         assert!(link.is_idle());
         assert_eq!(link.held_bytes, 0);
         assert_eq!(link.free_slots.len(), 2);
+    }
+
+    #[test]
+    fn acknowledged_is_everything_below_the_oldest_batch_held() {
+        let (mut link, rx, mut status) = link_with(3);
+        assert_eq!(link.acknowledged(), 0);
+        let first = link.next_seq();
+        submit_batches(&mut link, 4, 60);
+        assert_eq!(link.acknowledged(), first - 1);
+        let sent = received(&rx, &link.slots);
+        ack(&mut status, &mut link, sent[1].0);
+        assert_eq!(link.acknowledged(), sent[1].0);
+        // Held again for a new writer, the unacknowledged stay unacknowledged.
+        let _new_rx = replace_writer(&mut link);
+        assert_eq!(link.acknowledged(), sent[1].0);
+        assert_eq!(link.next_seq(), first + 4);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Accepted {
     pub listener: ListenerId,
     /// The session configuration, when the listener speaks TLS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The listener speaks RELP.
+    pub relp: bool,
 }
 
 /// Every listener, and whether new connections are taken.
@@ -101,10 +103,11 @@ impl Acceptor {
         self.listeners
             .iter()
             .map(|w| {
-                let scheme = if w.listener.tls_config().is_some() {
-                    "tls"
-                } else {
-                    "tcp"
+                let scheme = match (w.listener.is_relp(), w.listener.tls_config().is_some()) {
+                    (false, false) => "tcp",
+                    (false, true) => "tls",
+                    (true, false) => "relp",
+                    (true, true) => "relp+tls",
                 };
                 match w.listener.local_addr() {
                     Ok(addr) => format!("{scheme}://{addr}"),
@@ -148,6 +151,7 @@ impl Acceptor {
                         addr,
                         listener: id,
                         tls: watched.listener.tls_config().cloned(),
+                        relp: watched.listener.is_relp(),
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,

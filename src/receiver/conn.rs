@@ -5,7 +5,7 @@
 //! reporting truncated lines, and its registration's interest. Does not own:
 //! when it is served (`super::connections`) or the listener.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +19,7 @@ use super::framing::{Frame, Framer};
 use super::listener::{peer_name, ListenerId};
 use super::policy::allowed;
 use super::proxy::{Parsed, Proxied, ProxyParser};
+use super::relp;
 use crate::link::WriterLink;
 use crate::logging::level;
 use crate::metrics::counts::{Received, Refusal};
@@ -97,6 +98,8 @@ pub struct Connection {
     received: Received,
     /// Why it was closed before delivering anything, if it was.
     refusal: Option<Refusal>,
+    /// Set only on RELP connections: plain TCP and TLS never look at it.
+    relp: Option<Box<relp::Server>>,
 }
 
 impl Connection {
@@ -128,6 +131,88 @@ impl Connection {
             max_line,
             received: Received::default(),
             refusal: None,
+            relp: None,
+        }
+    }
+
+    /// Speak RELP: frames are RELP's, and every message is answered once the
+    /// batch holding it is acknowledged ([`Connection::answer_relp`]).
+    pub fn speak_relp(&mut self) {
+        let max_data = self.max_line.saturating_add(relp::DATA_ALLOWANCE);
+        self.relp = Some(Box::new(relp::Server::new(max_data)));
+    }
+
+    /// Send small writes at once (TCP_NODELAY).
+    pub fn set_nodelay(&self) -> io::Result<()> {
+        self.socket.set_nodelay(true)
+    }
+
+    /// Whether it speaks RELP.
+    pub fn is_relp(&self) -> bool {
+        self.relp.is_some()
+    }
+
+    /// Batches up to `acknowledged` are written: send the answers to their
+    /// messages. Returns false when the connection should close (its session
+    /// is over and answered, or the socket failed).
+    pub fn answer_relp(&mut self, acknowledged: u64) -> bool {
+        let Some(server) = self.relp.as_mut() else {
+            return true;
+        };
+        if server.unanswered() == 0 {
+            return true;
+        }
+        server.answer(acknowledged);
+        self.send_relp() && !self.relp.as_ref().is_some_and(|s| s.finished())
+    }
+
+    /// Send what the RELP session has to send, as far as the socket takes
+    /// it. Returns false when the socket failed.
+    fn send_relp(&mut self) -> bool {
+        let Some(server) = self.relp.as_mut() else {
+            return true;
+        };
+        if let Some(tls) = self.tls.as_mut() {
+            let out = server.output();
+            if !out.is_empty() {
+                if tls.writer().write_all(out).is_err() {
+                    return false;
+                }
+                let n = out.len();
+                server.sent(n);
+            }
+            return self.flush_tls();
+        }
+        while !server.output().is_empty() {
+            match self.socket.write(server.output()) {
+                Ok(0) => return false,
+                Ok(n) => server.sent(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// After bytes were framed: how the turn ends for a RELP session that
+    /// failed or was closed, if it did.
+    fn relp_turn(&mut self) -> Option<Turn> {
+        let server = self.relp.as_mut()?;
+        let failed = server.take_error();
+        if !server.is_done() {
+            return None;
+        }
+        let sent = self.send_relp();
+        if let Some(e) = failed {
+            return Some(Turn::Refused(Refused::Header(format!(
+                "RELP session with {} ended: {e}; serverclose sent, connection closed",
+                self.addr
+            ))));
+        }
+        match self.relp.as_ref() {
+            Some(server) if sent && !server.finished() => None,
+            _ => Some(Turn::Finished),
         }
     }
 
@@ -206,8 +291,10 @@ impl Connection {
     /// Re-registers only when that changes; a failed re-registration is tried
     /// again after the next turn.
     pub fn update_interest(&mut self, registry: &Registry, token: Token) {
+        let relp_waits = self.relp.as_ref().is_some_and(|s| !s.output().is_empty());
         let wanted = match &self.tls {
             Some(tls) if tls.wants_write() => Interest::READABLE | Interest::WRITABLE,
+            _ if relp_waits => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
         };
         if wanted != self.interest && registry.reregister(&mut self.socket, token, wanted).is_ok() {
@@ -224,6 +311,14 @@ impl Connection {
     pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if self.proxy.is_some() {
             if let Some(turn) = self.read_proxy_header(scratch, link) {
+                return turn;
+            }
+        }
+        if self.relp.is_some() {
+            if !self.send_relp() {
+                return Turn::Finished;
+            }
+            if let Some(turn) = self.relp_turn() {
                 return turn;
             }
         }
@@ -256,6 +351,9 @@ impl Connection {
                         }
                     }
                     self.frame(&scratch[..n], link);
+                    if let Some(turn) = self.relp_turn() {
+                        return turn;
+                    }
                     left = left.saturating_sub(n);
                     if left == 0 {
                         return Turn::MoreLeft;
@@ -378,6 +476,10 @@ impl Connection {
                 return Turn::Finished;
             }
             eof |= self.drain_plaintext(scratch, link);
+            if let Some(turn) = self.relp_turn() {
+                return turn;
+            }
+            eof |= !self.send_relp();
             eof |= !self.flush_tls();
             if eof {
                 self.finish(link);
@@ -471,13 +573,27 @@ impl Connection {
             truncated,
             max_line,
             received,
+            relp,
             ..
         } = self;
         received.bytes += data.len() as u64;
+        if let Some(server) = relp {
+            // The error is kept in the session and read by `relp_turn`.
+            let _ = server.push(data, |message| {
+                let mut seq = 0;
+                framer.whole(message, |frame| {
+                    seq = emit(
+                        frame, *id, peer, *addr, truncated, *max_line, received, link, true,
+                    );
+                });
+                seq
+            });
+            return;
+        }
         framer.push(data, |frame| {
             emit(
-                frame, *id, peer, *addr, truncated, *max_line, received, link,
-            )
+                frame, *id, peer, *addr, truncated, *max_line, received, link, false,
+            );
         });
     }
 
@@ -495,8 +611,8 @@ impl Connection {
         } = self;
         framer.finish(|frame| {
             emit(
-                frame, *id, peer, *addr, truncated, *max_line, received, link,
-            )
+                frame, *id, peer, *addr, truncated, *max_line, received, link, false,
+            );
         });
         if self.truncated > 1 {
             link.warning(
@@ -513,6 +629,8 @@ impl Connection {
 
 /// Queue one frame. The first truncation on a connection is reported right after
 /// the truncated line; later ones are counted and reported when it closes.
+/// With `track` (RELP) it returns the sequence number of the batch the line
+/// went into; otherwise 0, and no bookkeeping is done.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     frame: Frame<'_>,
@@ -523,13 +641,22 @@ fn emit(
     max_line: usize,
     received: &mut Received,
     link: &mut WriterLink,
-) {
+    track: bool,
+) -> u64 {
     received.lines += 1;
+    let push = |link: &mut WriterLink, line: &[u8]| {
+        if track {
+            link.push_line_tracked(id, peer, line)
+        } else {
+            link.push_line(id, peer, line);
+            0
+        }
+    };
     match frame {
-        Frame::Line(line) => link.push_line(id, peer, line),
+        Frame::Line(line) => push(link, line),
         Frame::Truncated(line) => {
             received.truncated += 1;
-            link.push_line(id, peer, line);
+            let seq = push(link, line);
             if *truncated == 0 {
                 link.warning(
                     LOGGER,
@@ -539,6 +666,7 @@ fn emit(
                 );
             }
             *truncated += 1;
+            seq
         }
     }
 }

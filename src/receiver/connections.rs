@@ -49,6 +49,10 @@ pub struct Connections {
     control: ControlChars,
     /// Per listener: what closed connections received, accepts, refusals.
     counts: Vec<ListenerCounts>,
+    /// Keys of the RELP connections, which wait for acks; empty without RELP.
+    relp: Vec<usize>,
+    /// The writer's acknowledgement they were last answered up to.
+    relp_acknowledged: u64,
 }
 
 impl Connections {
@@ -60,6 +64,8 @@ impl Connections {
             max_line_bytes,
             control,
             counts: Vec::new(),
+            relp: Vec::new(),
+            relp_acknowledged: 0,
         }
     }
 
@@ -96,6 +102,7 @@ impl Connections {
             addr,
             listener,
             tls,
+            relp,
         } = accepted;
         self.counts_mut(listener.0).accepted += 1;
         let entry = self.slab.vacant_entry();
@@ -139,6 +146,13 @@ impl Connections {
         );
         if let Some(state) = proxy {
             conn.expect_proxy_header(state);
+        }
+        if relp {
+            // Answers are small writes a sender waits for: Nagle's algorithm
+            // would hold one back while an earlier one is unacknowledged.
+            let _ = conn.set_nodelay();
+            conn.speak_relp();
+            self.relp.push(key);
         }
         entry.insert(Entry {
             conn,
@@ -241,7 +255,32 @@ impl Connections {
             .collect()
     }
 
+    /// The writer acknowledged batches up to `acknowledged`: RELP connections
+    /// answer the messages those held. Closes those whose session is over.
+    pub fn answer_relp(&mut self, acknowledged: u64, registry: &Registry) {
+        if self.relp.is_empty() || acknowledged == self.relp_acknowledged {
+            return;
+        }
+        self.relp_acknowledged = acknowledged;
+        let mut done = Vec::new();
+        for &key in &self.relp {
+            if let Some(entry) = self.slab.get_mut(key) {
+                if !entry.conn.answer_relp(acknowledged) {
+                    done.push(key);
+                } else {
+                    entry.conn.update_interest(registry, token::connection(key));
+                }
+            }
+        }
+        for key in done {
+            self.close(key, registry);
+        }
+    }
+
     pub fn close(&mut self, key: usize, registry: &Registry) {
+        if let Some(index) = self.relp.iter().position(|&k| k == key) {
+            self.relp.swap_remove(index);
+        }
         if let Some(mut entry) = self.slab.try_remove(key) {
             entry.conn.deregister(registry);
             fold(&mut self.counts, &entry.conn);
@@ -250,6 +289,7 @@ impl Connections {
 
     /// Close every connection now, logging what each had buffered.
     pub fn abandon_all(&mut self, link: &mut WriterLink) {
+        self.relp.clear();
         for mut entry in self.slab.drain() {
             entry.conn.finish(link);
             fold(&mut self.counts, &entry.conn);

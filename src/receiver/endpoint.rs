@@ -1,4 +1,5 @@
 //! `--listen URL`: `tcp://HOST:PORT`, `tls://HOST:PORT`, `udp://HOST:PORT`,
+//! `relp://HOST:PORT`, `relp+tls://HOST:PORT`,
 //! with IPv6 addresses in brackets (`tcp://[::1]:514`).
 //!
 //! Owns: parsing a URL into a transport, host and port. Does not own:
@@ -13,6 +14,10 @@ pub enum Transport {
     Tcp,
     Tls,
     Udp,
+    /// RELP (rsyslog's librelp) over TCP.
+    Relp,
+    /// RELP over TLS.
+    RelpTls,
 }
 
 impl Transport {
@@ -22,12 +27,19 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
             Transport::Udp => "udp",
+            Transport::Relp => "relp",
+            Transport::RelpTls => "relp+tls",
         }
     }
 
     /// Whether it is a stream (TCP or TLS over TCP).
     pub fn is_stream(self) -> bool {
         self != Transport::Udp
+    }
+
+    /// Whether it runs over TLS (and needs --cert and --key).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::RelpTls)
     }
 }
 
@@ -52,7 +64,7 @@ pub struct ListenerSpec {
 /// Its message follows the option's value in clap's error, so it does not
 /// repeat it.
 #[error(
-    "{why} (write tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT; IPv6 as tcp://[::1]:514)"
+    "{why} (write tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, relp://HOST:PORT or relp+tls://HOST:PORT; IPv6 as tcp://[::1]:514)"
 )]
 pub struct EndpointError {
     text: String,
@@ -72,7 +84,9 @@ impl FromStr for Endpoint {
             "tcp" => Transport::Tcp,
             "tls" => Transport::Tls,
             "udp" => Transport::Udp,
-            _ => return Err(err("the scheme is not tcp, tls or udp")),
+            "relp" => Transport::Relp,
+            "relp+tls" => Transport::RelpTls,
+            _ => return Err(err("the scheme is not tcp, tls, udp, relp or relp+tls")),
         };
         let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
             let (host, after) = bracketed
@@ -153,6 +167,11 @@ mod tests {
         );
         assert_eq!(ep("tls://localhost:6514").transport, Transport::Tls);
         assert_eq!(ep("UDP://0.0.0.0:514").transport, Transport::Udp);
+        assert_eq!(ep("relp://127.0.0.1:2514").transport, Transport::Relp);
+        assert_eq!(
+            ep("RELP+TLS://[::1]:2514").to_string(),
+            "relp+tls://[::1]:2514"
+        );
         let v6 = ep("tcp://[::1]:514");
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 514));
         assert_eq!(v6.to_string(), "tcp://[::1]:514");
@@ -184,8 +203,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn display_parses_back(t in 0..3u8, a: [u8; 16], v4: bool, port in 1u16..) {
-            let transport = [Transport::Tcp, Transport::Tls, Transport::Udp][usize::from(t)];
+        fn display_parses_back(t in 0..5u8, a: [u8; 16], v4: bool, port in 1u16..) {
+            let transport = [
+                Transport::Tcp,
+                Transport::Tls,
+                Transport::Udp,
+                Transport::Relp,
+                Transport::RelpTls,
+            ][usize::from(t)];
             let host = if v4 {
                 std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()
             } else {

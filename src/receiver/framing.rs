@@ -195,6 +195,26 @@ impl Framer {
         self.buf.len()
     }
 
+    /// A whole message framed by another protocol (the data of a RELP
+    /// `syslog` command): stripped, escaped and truncated as an
+    /// octet-counted frame is.
+    pub fn whole(&mut self, frame: &[u8], mut emit: impl FnMut(Frame<'_>)) {
+        let truncate = frame.len() > self.max_line;
+        let kept = if truncate {
+            &frame[..self.max_line]
+        } else {
+            frame
+        };
+        emit_clean(
+            self.control,
+            &mut self.escaped,
+            py_strip(kept),
+            self.max_line,
+            truncate,
+            &mut emit,
+        );
+    }
+
     /// Feed bytes; `emit` is called for every frame they complete.
     pub fn push(&mut self, data: &[u8], mut emit: impl FnMut(Frame<'_>)) {
         let mut pos = 0;

@@ -77,6 +77,10 @@ pub enum ListenerKind {
     /// Syslog over TLS (RFC 5425): every connection starts a session with this
     /// configuration (replaced when the certificate is reloaded).
     Tls(Arc<rustls::ServerConfig>),
+    /// RELP (librelp's protocol) over plain TCP.
+    Relp,
+    /// RELP over TLS.
+    RelpTls(Arc<rustls::ServerConfig>),
 }
 
 /// A bound, listening socket and what it speaks.
@@ -108,14 +112,19 @@ impl Listener {
     /// `None` on a plain TCP listener.
     pub(super) fn tls_config(&self) -> Option<&Arc<rustls::ServerConfig>> {
         match &self.kind {
-            ListenerKind::Tcp => None,
-            ListenerKind::Tls(config) => Some(config),
+            ListenerKind::Tcp | ListenerKind::Relp => None,
+            ListenerKind::Tls(config) | ListenerKind::RelpTls(config) => Some(config),
         }
+    }
+
+    /// Whether its peers speak RELP.
+    pub(super) fn is_relp(&self) -> bool {
+        matches!(self.kind, ListenerKind::Relp | ListenerKind::RelpTls(_))
     }
 
     /// A reloaded certificate: new connections on a TLS listener use it.
     pub(super) fn replace_tls_config(&mut self, config: &Arc<rustls::ServerConfig>) {
-        if let ListenerKind::Tls(current) = &mut self.kind {
+        if let ListenerKind::Tls(current) | ListenerKind::RelpTls(current) = &mut self.kind {
             *current = Arc::clone(config);
         }
     }

@@ -30,6 +30,7 @@ mod metrics;
 mod policy;
 pub mod proxy;
 mod refusals;
+pub mod relp;
 mod stopping;
 mod token;
 mod udp;
@@ -212,6 +213,7 @@ impl Receiver {
             self.deadlines
                 .close_idle(&mut self.conns, registry, &mut self.link, stopping);
             self.link.flush(registry)?;
+            self.conns.answer_relp(self.link.acknowledged(), registry);
             self.resume_accepting();
             self.expire_metrics();
             if let Some(deadline) = self.stopping.deadline() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes the peer syslog daemons (rsyslog with its GnuTLS driver, and syslog-ng)
+# Makes the peer syslog daemons (rsyslog with its GnuTLS driver and omrelp, whose
+# librelp is installed as a library like the others, and syslog-ng)
 # runnable by the tests without installing them as Debian packages: rsyslog and
 # syslog-ng conflict with each other, and installing either one would start a
 # system logger. Instead each .deb is unpacked into a private prefix and only the
@@ -33,7 +34,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 prefix=${PYSYSLOG_PEERS:-$repo/target/peers/root}
 debs=${PYSYSLOG_PEERS_DEBS:-$repo/target/peers/debs}
-packages=(rsyslog rsyslog-gnutls syslog-ng-core)
+packages=(rsyslog rsyslog-gnutls rsyslog-relp syslog-ng-core)
 
 say() { echo "peers: $*" >&2; }
 
@@ -44,7 +45,7 @@ syslog_ng_libs=$prefix/usr/lib/syslog-ng
 
 # Both daemons start and report their version: binaries, modules and libraries are there.
 usable() {
-  [ -x "$rsyslogd" ] && [ -f "$rsyslog_modules/lmnsd_gtls.so" ] && [ -x "$syslog_ng" ] &&
+  [ -x "$rsyslogd" ] && [ -f "$rsyslog_modules/lmnsd_gtls.so" ] && [ -f "$rsyslog_modules/omrelp.so" ] && [ -x "$syslog_ng" ] &&
     "$rsyslogd" -v >/dev/null 2>&1 &&
     LD_LIBRARY_PATH=$syslog_ng_libs "$syslog_ng" -V >/dev/null 2>&1
 }

@@ -61,7 +61,7 @@ impl Peer {
             let config = format!(
                 "global(workDirectory=\"{dir}\")\n\
                  module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
-                 input(type=\"imuxsock\" Socket=\"{socket}\")\n\
+                 input(type=\"imuxsock\" Socket=\"{socket}\" RateLimit.Interval=\"0\")\n\
                  {actions}\n",
                 dir = dir.display(),
                 socket = socket.display(),
@@ -134,6 +134,19 @@ impl Peer {
         UnixDatagram::unbound()
             .and_then(|s| s.send_to(message.as_bytes(), &self.socket))
             .unwrap_or_else(|e| panic!("send to {}'s socket: {e}", self.name));
+    }
+
+    /// Hand many messages to the peer over one socket; a full socket
+    /// buffer blocks the sender rather than dropping.
+    pub fn send_all(&self, messages: impl IntoIterator<Item = String>) {
+        let socket = UnixDatagram::unbound()
+            .and_then(|s| s.connect(&self.socket).map(|()| s))
+            .unwrap_or_else(|e| panic!("connect to {}'s socket: {e}", self.name));
+        for m in messages {
+            socket
+                .send(m.as_bytes())
+                .unwrap_or_else(|e| panic!("send to {}'s socket: {e}", self.name));
+        }
     }
 
     /// What the daemon printed: its diagnostics when a test fails.

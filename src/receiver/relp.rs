@@ -1,0 +1,902 @@
+//! RELP, the Reliable Event Logging Protocol of rsyslog's `librelp`: the
+//! frame parser and the server's session rules, pure and free of I/O.
+//!
+//! Owns: the frame syntax `TXNR SP COMMAND SP DATALEN [SP DATA] LF` parsed
+//! from any chunking, the bounds on what a peer may make us hold, the
+//! transaction-number sequence, the commands a server answers (`open`,
+//! `syslog`, `close`) and the bytes of every reply (`rsp`, `serverclose`).
+//! Does not own: sockets, when a `syslog` message's `rsp` may be sent (the
+//! connection sends it once the writer acknowledged the batch holding it), or
+//! logging.
+//!
+//! The parser holds at most one header (a few dozen bytes) and one frame's
+//! data, and refuses a data length above its bound before reading any of it,
+//! so a peer can never make it hold more than that bound.
+
+use std::fmt;
+
+/// The highest transaction number the syntax allows in nine digits.
+pub const MAX_TXNR: u32 = 999_999_999;
+
+/// What follows `txnr` in a librelp session. librelp's `relpEngineNextTXNR`
+/// wraps only once the number is *above* [`MAX_TXNR`], so a librelp sender
+/// does send 1,000,000,000 (ten digits) before 1; the parser accepts that one
+/// ten-digit number so a long session survives the wrap.
+pub fn next_txnr(txnr: u32) -> u32 {
+    if txnr > MAX_TXNR {
+        1
+    } else {
+        txnr + 1
+    }
+}
+
+/// The largest number a peer's TXNR field may hold (see [`next_txnr`]).
+const MAX_PEER_TXNR: u64 = MAX_TXNR as u64 + 1;
+/// The longest TXNR field: nine digits, and the ten of librelp's wrap.
+const MAX_TXNR_DIGITS: usize = 10;
+/// The longest command the syntax allows.
+pub const MAX_COMMAND_BYTES: usize = 32;
+/// The longest DATALEN field.
+const MAX_DATALEN_DIGITS: usize = 9;
+
+/// Room above `--max-line-length` for a frame's data: an `open` offer list is
+/// a few lines whatever the line length.
+pub const DATA_ALLOWANCE: usize = 4096;
+
+/// A command a server understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Open,
+    Syslog,
+    Close,
+}
+
+impl Command {
+    fn parse(name: &[u8]) -> Option<Command> {
+        match name {
+            b"open" => Some(Command::Open),
+            b"syslog" => Some(Command::Syslog),
+            b"close" => Some(Command::Close),
+            _ => None,
+        }
+    }
+}
+
+/// Why a peer's bytes are not RELP this server serves. Every one ends the
+/// session with a `serverclose`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelpError {
+    #[error("malformed RELP frame: {0}")]
+    Syntax(&'static str),
+    #[error("RELP frame with {len} bytes of data, more than the {max} allowed")]
+    TooLong { len: usize, max: usize },
+    #[error("unknown RELP command {0:?}")]
+    UnknownCommand(String),
+    #[error("RELP transaction number {got} where {expected} was due")]
+    OutOfOrder { expected: u32, got: u32 },
+    #[error("RELP command {0:?} before the session was opened")]
+    NotOpen(&'static str),
+    #[error("RELP session opened twice")]
+    OpenedTwice,
+    #[error("RELP open without the syslog command in its offers")]
+    NoSyslogOffer,
+    #[error("RELP frame after close")]
+    AfterClose,
+    #[error("more than {0} RELP messages unanswered: the sender ignores its window")]
+    WindowIgnored(usize),
+    #[error("more than {0} bytes of RELP answers unread by the sender")]
+    AnswersUnread(usize),
+}
+
+/// One complete frame. `data` borrows the parser's buffer until the next push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub txnr: u32,
+    pub command: Command,
+    pub data: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Txnr,
+    Command,
+    DataLen,
+    /// After DATALEN: SP when data follows, LF when DATALEN is 0.
+    AfterDataLen,
+    Data,
+    Trailer,
+    Failed,
+}
+
+/// The frame parser: bytes in, frames out, from any chunking.
+pub struct Parser {
+    max_data: usize,
+    state: State,
+    /// Digits or letters of the field being read.
+    field: Vec<u8>,
+    txnr: u32,
+    command: Option<Command>,
+    datalen: usize,
+    data: Vec<u8>,
+}
+
+impl fmt::Debug for Parser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parser")
+            .field("state", &self.state)
+            .field("held", &self.data.len())
+            .finish()
+    }
+}
+
+fn number(digits: &[u8]) -> u64 {
+    digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
+impl Parser {
+    /// A parser refusing frames with more than `max_data` bytes of data.
+    pub fn new(max_data: usize) -> Parser {
+        Parser {
+            max_data,
+            state: State::Txnr,
+            field: Vec::with_capacity(MAX_COMMAND_BYTES),
+            txnr: 0,
+            command: None,
+            datalen: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// Bytes held for a frame not complete yet.
+    pub fn held(&self) -> usize {
+        self.field.len() + self.data.len()
+    }
+
+    /// Parse `input`, calling `on_frame` for every complete frame in order.
+    /// `on_frame` may stop the parse by returning an error (a session rule
+    /// broken); after any error the parser refuses everything.
+    pub fn push<E>(
+        &mut self,
+        input: &[u8],
+        mut on_frame: impl FnMut(Frame<'_>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<RelpError>,
+    {
+        let mut rest = input;
+        while !rest.is_empty() {
+            match self.state {
+                State::Failed => return Err(RelpError::Syntax("input after an error").into()),
+                State::Data => {
+                    let want = self.datalen - self.data.len();
+                    let take = want.min(rest.len());
+                    self.data.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if self.data.len() == self.datalen {
+                        self.state = State::Trailer;
+                    }
+                }
+                State::Trailer => {
+                    let byte = rest[0];
+                    rest = &rest[1..];
+                    if byte == b'\n' {
+                        self.finish_frame(&mut on_frame)?;
+                    } else {
+                        return Err(self
+                            .fail(RelpError::Syntax("data not followed by LF"))
+                            .into());
+                    }
+                }
+                _ => {
+                    let byte = rest[0];
+                    rest = &rest[1..];
+                    if let Some(frame_done) = self.header_byte(byte).map_err(|e| self.fail(e))? {
+                        if frame_done {
+                            self.finish_frame(&mut on_frame)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, error: RelpError) -> RelpError {
+        self.state = State::Failed;
+        self.field = Vec::new();
+        self.data = Vec::new();
+        error
+    }
+
+    fn finish_frame<E>(
+        &mut self,
+        on_frame: &mut impl FnMut(Frame<'_>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<RelpError>,
+    {
+        let Some(command) = self.command.take() else {
+            return Err(self
+                .fail(RelpError::Syntax("frame without a command"))
+                .into());
+        };
+        let frame = Frame {
+            txnr: self.txnr,
+            command,
+            data: &self.data,
+        };
+        let result = on_frame(frame);
+        self.data.clear();
+        self.state = State::Txnr;
+        if result.is_err() {
+            self.state = State::Failed;
+            self.data = Vec::new();
+        }
+        result
+    }
+
+    /// One byte of the header. `Ok(Some(true))` when it completed a frame
+    /// without data, `Ok(Some(false))`/`Ok(None)` when more is needed.
+    fn header_byte(&mut self, byte: u8) -> Result<Option<bool>, RelpError> {
+        match self.state {
+            State::Txnr => match byte {
+                b'0'..=b'9' if self.field.len() < MAX_TXNR_DIGITS => self.field.push(byte),
+                b'0'..=b'9' => return Err(RelpError::Syntax("transaction number too long")),
+                b' ' if !self.field.is_empty() => {
+                    let txnr = number(&self.field);
+                    if txnr > MAX_PEER_TXNR {
+                        return Err(RelpError::Syntax("transaction number too large"));
+                    }
+                    self.txnr = txnr as u32;
+                    self.field.clear();
+                    self.state = State::Command;
+                }
+                _ => return Err(RelpError::Syntax("transaction number expected")),
+            },
+            State::Command => match byte {
+                b'a'..=b'z' | b'A'..=b'Z' if self.field.len() < MAX_COMMAND_BYTES => {
+                    self.field.push(byte)
+                }
+                b'a'..=b'z' | b'A'..=b'Z' => return Err(RelpError::Syntax("command too long")),
+                b' ' if !self.field.is_empty() => {
+                    let Some(command) = Command::parse(&self.field) else {
+                        return Err(RelpError::UnknownCommand(
+                            String::from_utf8_lossy(&self.field).into_owned(),
+                        ));
+                    };
+                    self.command = Some(command);
+                    self.field.clear();
+                    self.state = State::DataLen;
+                }
+                _ => return Err(RelpError::Syntax("command expected")),
+            },
+            State::DataLen => match byte {
+                b'0'..=b'9' if self.field.len() < MAX_DATALEN_DIGITS => {
+                    self.field.push(byte);
+                    let len = number(&self.field) as usize;
+                    if len > self.max_data {
+                        return Err(RelpError::TooLong {
+                            len,
+                            max: self.max_data,
+                        });
+                    }
+                }
+                b'0'..=b'9' => return Err(RelpError::Syntax("data length too long")),
+                b' ' | b'\n' if !self.field.is_empty() => {
+                    self.datalen = number(&self.field) as usize;
+                    self.field.clear();
+                    self.state = State::AfterDataLen;
+                    return self.after_datalen(byte);
+                }
+                _ => return Err(RelpError::Syntax("data length expected")),
+            },
+            State::AfterDataLen | State::Data | State::Trailer | State::Failed => {
+                return Err(RelpError::Syntax("unexpected parser state"))
+            }
+        }
+        Ok(None)
+    }
+
+    fn after_datalen(&mut self, byte: u8) -> Result<Option<bool>, RelpError> {
+        match (byte, self.datalen) {
+            (b'\n', 0) => Ok(Some(true)),
+            (b' ', 0) => {
+                // librelp writes "0 serverclose 0\n", but tolerates a space
+                // before the trailer; the trailer must follow.
+                self.state = State::Trailer;
+                Ok(None)
+            }
+            (b' ', _) => {
+                self.data.reserve(self.datalen);
+                self.state = State::Data;
+                Ok(None)
+            }
+            _ => Err(RelpError::Syntax("data length not followed by its data")),
+        }
+    }
+}
+
+/// Append the frame `TXNR SP COMMAND SP DATALEN [SP DATA] LF` to `out`.
+pub fn encode(out: &mut Vec<u8>, txnr: u32, command: &str, data: &[u8]) {
+    out.extend_from_slice(format!("{txnr} {command} {}", data.len()).as_bytes());
+    if !data.is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(data);
+    }
+    out.push(b'\n');
+}
+
+/// `TXNR rsp 6 200 OK LF`: the answer to a `syslog` message once it is safe.
+pub fn encode_ok(out: &mut Vec<u8>, txnr: u32) {
+    encode(out, txnr, "rsp", b"200 OK");
+}
+
+/// What a server sends before it closes a session on an error (librelp
+/// sends it with transaction number 0, which peers do not check).
+pub const SERVERCLOSE: &[u8] = b"0 serverclose 0\n";
+
+/// The software offer this server makes.
+const SOFTWARE: &str = concat!("pysyslog,", env!("CARGO_PKG_VERSION"));
+
+/// What the session asks its connection to do for a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Send these bytes now (the answer to `open`).
+    Reply(Vec<u8>),
+    /// Log this message; its `rsp 200` goes out once it is written.
+    Message { txnr: u32, data: &'a [u8] },
+    /// Send these bytes once every earlier message is answered, then close.
+    Close(Vec<u8>),
+}
+
+/// A server session's rules: `open` first and once, transaction numbers one
+/// after another, nothing after `close`.
+#[derive(Debug, Clone)]
+pub struct Session {
+    expected: u32,
+    opened: bool,
+    closed: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Session {
+        // A librelp server session starts counting at 1.
+        Session {
+            expected: 1,
+            opened: false,
+            closed: false,
+        }
+    }
+
+    /// Apply one frame.
+    pub fn frame<'a>(&mut self, frame: Frame<'a>) -> Result<Action<'a>, RelpError> {
+        if self.closed {
+            return Err(RelpError::AfterClose);
+        }
+        if frame.txnr != self.expected {
+            return Err(RelpError::OutOfOrder {
+                expected: self.expected,
+                got: frame.txnr,
+            });
+        }
+        self.expected = next_txnr(self.expected);
+        match frame.command {
+            Command::Open => {
+                if self.opened {
+                    return Err(RelpError::OpenedTwice);
+                }
+                if !offers_syslog(frame.data) {
+                    return Err(RelpError::NoSyslogOffer);
+                }
+                self.opened = true;
+                let offers =
+                    format!("200 OK\nrelp_version=0\nrelp_software={SOFTWARE}\ncommands=syslog");
+                let mut out = Vec::new();
+                encode(&mut out, frame.txnr, "rsp", offers.as_bytes());
+                Ok(Action::Reply(out))
+            }
+            Command::Syslog if !self.opened => Err(RelpError::NotOpen("syslog")),
+            Command::Syslog => Ok(Action::Message {
+                txnr: frame.txnr,
+                data: frame.data,
+            }),
+            Command::Close if !self.opened => Err(RelpError::NotOpen("close")),
+            Command::Close => {
+                self.closed = true;
+                let mut out = Vec::new();
+                encode_ok(&mut out, frame.txnr);
+                Ok(Action::Close(out))
+            }
+        }
+    }
+}
+
+/// Messages a session may leave unanswered: far above any sender's window
+/// (librelp's default is 128), so only a sender ignoring its window meets it.
+pub const MAX_UNANSWERED: usize = 65_536;
+
+/// Answers a session may have waiting to be sent: a peer that sends without
+/// reading its answers would otherwise make them grow without end.
+pub const MAX_UNSENT_BYTES: usize = 1 << 20;
+
+/// One connection's RELP server: frames in, messages out to be logged,
+/// replies out in transaction order once the batches holding their messages
+/// are acknowledged. Pure: the connection moves the bytes.
+#[derive(Debug)]
+pub struct Server {
+    parser: Parser,
+    session: Session,
+    /// Messages logged and not yet answered, in transaction order: the
+    /// sequence number of the batch each went into, and its txnr.
+    unanswered: std::collections::VecDeque<(u64, u32)>,
+    /// The answer to `close`, held until every message before it is answered.
+    close_reply: Option<Vec<u8>>,
+    /// Bytes to send; `out[sent..]` is what is left.
+    out: Vec<u8>,
+    sent: usize,
+    /// Set once `close` is answered or the session failed: nothing more is read.
+    done: bool,
+    /// Why the session failed, until the connection takes it to report.
+    error: Option<RelpError>,
+}
+
+impl Server {
+    /// A session refusing frames with more than `max_data` bytes of data.
+    pub fn new(max_data: usize) -> Server {
+        Server {
+            parser: Parser::new(max_data),
+            session: Session::new(),
+            unanswered: std::collections::VecDeque::new(),
+            close_reply: None,
+            out: Vec::new(),
+            sent: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Feed bytes from the peer. `log` logs one message and returns the
+    /// sequence number of the batch it went into. On an error the session
+    /// is over: a `serverclose` is queued to send and nothing more is read.
+    pub fn push(
+        &mut self,
+        data: &[u8],
+        mut log: impl FnMut(&[u8]) -> u64,
+    ) -> Result<(), RelpError> {
+        if self.done {
+            return Ok(());
+        }
+        let Server {
+            parser,
+            session,
+            unanswered,
+            close_reply,
+            out,
+            ..
+        } = self;
+        let result = parser.push(data, |frame| {
+            match session.frame(frame)? {
+                Action::Reply(reply) => out.extend_from_slice(&reply),
+                Action::Message { txnr, data } => {
+                    if unanswered.len() >= MAX_UNANSWERED {
+                        return Err(RelpError::WindowIgnored(MAX_UNANSWERED));
+                    }
+                    if out.len() >= MAX_UNSENT_BYTES {
+                        return Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES));
+                    }
+                    unanswered.push_back((log(data), txnr));
+                }
+                Action::Close(reply) => *close_reply = Some(reply),
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            self.fail();
+            self.error = Some(e.clone());
+            return Err(e);
+        }
+        self.close_if_answered();
+        Ok(())
+    }
+
+    /// Queue a `serverclose` (the session failed, or the collector stops):
+    /// unanswered messages stay unanswered, for the sender to send again.
+    pub fn fail(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.unanswered.clear();
+            self.close_reply = None;
+            self.out.extend_from_slice(SERVERCLOSE);
+        }
+    }
+
+    /// Batches up to `acknowledged` are written: answer their messages.
+    pub fn answer(&mut self, acknowledged: u64) {
+        while let Some(&(seq, txnr)) = self.unanswered.front() {
+            if seq > acknowledged {
+                break;
+            }
+            encode_ok(&mut self.out, txnr);
+            self.unanswered.pop_front();
+        }
+        self.close_if_answered();
+    }
+
+    fn close_if_answered(&mut self) {
+        if self.unanswered.is_empty() {
+            if let Some(reply) = self.close_reply.take() {
+                self.out.extend_from_slice(&reply);
+                self.done = true;
+            }
+        }
+    }
+
+    /// Why the session failed, once.
+    pub fn take_error(&mut self) -> Option<RelpError> {
+        self.error.take()
+    }
+
+    /// Messages waiting for their batch to be acknowledged.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered.len()
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.sent..]
+    }
+
+    /// `n` bytes of [`Server::output`] were sent.
+    pub fn sent(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.out.len());
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// The session is over (closed or failed) and everything is sent: the
+    /// connection may close.
+    pub fn finished(&self) -> bool {
+        self.done && self.out.is_empty()
+    }
+
+    /// Nothing more is read: `close` was answered or the session failed.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// Whether an `open`'s offers (`name=value[,value]` lines) list `syslog`
+/// among the commands.
+fn offers_syslog(data: &[u8]) -> bool {
+    data.split(|&b| b == b'\n').any(|line| {
+        line.strip_prefix(b"commands=").is_some_and(|values| {
+            values
+                .split(|&b| b == b',')
+                .any(|v| v.trim_ascii() == b"syslog")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFERS: &[u8] =
+        b"relp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog";
+
+    fn open() -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&mut out, 1, "open", OFFERS);
+        out
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Frame(u32, Command, Vec<u8>),
+        Error(RelpError),
+    }
+
+    fn parse_chunks(max: usize, chunks: &[&[u8]]) -> Vec<Seen> {
+        let mut parser = Parser::new(max);
+        let mut seen = Vec::new();
+        for chunk in chunks {
+            let result = parser.push(chunk, |f| {
+                seen.push(Seen::Frame(f.txnr, f.command, f.data.to_vec()));
+                Ok::<(), RelpError>(())
+            });
+            if let Err(e) = result {
+                seen.push(Seen::Error(e));
+                break;
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn parses_librelps_open_and_messages() {
+        let mut input = open();
+        input.extend_from_slice(b"2 syslog 5 hello\n3 close 0\n");
+        assert_eq!(
+            parse_chunks(1000, &[&input]),
+            vec![
+                Seen::Frame(1, Command::Open, OFFERS.to_vec()),
+                Seen::Frame(2, Command::Syslog, b"hello".to_vec()),
+                Seen::Frame(3, Command::Close, Vec::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn data_may_hold_lf_and_nul() {
+        assert_eq!(
+            parse_chunks(100, &[b"7 syslog 5 a\n\0b\n\n"]),
+            vec![Seen::Frame(7, Command::Syslog, b"a\n\0b\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn refuses_bad_lengths_and_commands() {
+        let cases: &[(&[u8], RelpError)] = &[
+            (
+                b"1 syslog 2 hi!\n",
+                RelpError::Syntax("data not followed by LF"),
+            ),
+            (b"1 syslog x", RelpError::Syntax("data length expected")),
+            (b"1 syslog 3hi", RelpError::Syntax("data length expected")),
+            (
+                b"1 syslog 3\n",
+                RelpError::Syntax("data length not followed by its data"),
+            ),
+            (b"x", RelpError::Syntax("transaction number expected")),
+            (b" 1", RelpError::Syntax("transaction number expected")),
+            (
+                b"12345678901 ",
+                RelpError::Syntax("transaction number too long"),
+            ),
+            (
+                b"1000000001 ",
+                RelpError::Syntax("transaction number too large"),
+            ),
+            (b"1 1", RelpError::Syntax("command expected")),
+            (b"1 bogus 0\n", RelpError::UnknownCommand("bogus".into())),
+            (b"1 rsp 0\n", RelpError::UnknownCommand("rsp".into())),
+            (
+                b"1 syslog 1001 ",
+                RelpError::TooLong {
+                    len: 1001,
+                    max: 1000,
+                },
+            ),
+            (
+                b"1 syslog 9999999999",
+                RelpError::TooLong {
+                    len: 9999,
+                    max: 1000,
+                },
+            ),
+        ];
+        for (input, error) in cases {
+            let seen = parse_chunks(1000, &[input]);
+            assert_eq!(seen.last(), Some(&Seen::Error(error.clone())), "{input:?}");
+        }
+        let long_command = [b"1 ".as_slice(), &[b'a'; 33]].concat();
+        assert_eq!(
+            parse_chunks(1000, &[&long_command]),
+            vec![Seen::Error(RelpError::Syntax("command too long"))]
+        );
+    }
+
+    #[test]
+    fn a_huge_length_is_refused_before_its_data() {
+        let mut parser = Parser::new(64 * 1024);
+        let result = parser.push(b"2 syslog 999999999 ", |_| Ok::<(), RelpError>(()));
+        assert!(matches!(result, Err(RelpError::TooLong { .. })));
+        assert_eq!(parser.held(), 0);
+    }
+
+    #[test]
+    fn txnr_wraps_as_librelp_does() {
+        assert_eq!(next_txnr(1), 2);
+        assert_eq!(next_txnr(MAX_TXNR), MAX_TXNR + 1);
+        assert_eq!(next_txnr(MAX_TXNR + 1), 1);
+    }
+
+    fn run_session(input: &[u8]) -> (Vec<Vec<u8>>, Vec<u32>, Option<RelpError>) {
+        let mut parser = Parser::new(1000);
+        let mut session = Session::new();
+        let (mut replies, mut messages) = (Vec::new(), Vec::new());
+        let result = parser.push(input, |f| {
+            match session.frame(f)? {
+                Action::Reply(r) | Action::Close(r) => replies.push(r),
+                Action::Message { txnr, .. } => messages.push(txnr),
+            }
+            Ok::<(), RelpError>(())
+        });
+        (replies, messages, result.err())
+    }
+
+    #[test]
+    fn open_offers_what_omrelp_needs() {
+        let (replies, _, error) = run_session(&open());
+        assert_eq!(error, None);
+        let reply = String::from_utf8(replies[0].clone()).unwrap_or_default();
+        let body = format!("200 OK\nrelp_version=0\nrelp_software={SOFTWARE}\ncommands=syslog");
+        assert_eq!(reply, format!("1 rsp {} {body}\n", body.len()));
+    }
+
+    #[test]
+    fn session_rules() {
+        let (replies, messages, error) = run_session(
+            &[
+                open().as_slice(),
+                b"2 syslog 1 a\n3 syslog 1 b\n4 close 0\n",
+            ]
+            .concat(),
+        );
+        assert_eq!(error, None);
+        assert_eq!(messages, vec![2, 3]);
+        assert_eq!(replies[1], b"4 rsp 6 200 OK\n");
+
+        let out_of_order =
+            run_session(&[open().as_slice(), b"2 syslog 1 a\n4 syslog 1 b\n"].concat());
+        assert_eq!(
+            out_of_order.2,
+            Some(RelpError::OutOfOrder {
+                expected: 3,
+                got: 4
+            })
+        );
+        assert_eq!(out_of_order.1, vec![2]);
+        let not_open = run_session(b"1 syslog 1 a\n");
+        assert_eq!(not_open.2, Some(RelpError::NotOpen("syslog")));
+        let twice = run_session(&[open().as_slice(), b"2 open 15 commands=syslog\n"].concat());
+        assert_eq!(twice.2, Some(RelpError::OpenedTwice));
+        let no_syslog = run_session(b"1 open 14 commands=other\n");
+        assert_eq!(no_syslog.2, Some(RelpError::NoSyslogOffer));
+        let after = run_session(&[open().as_slice(), b"2 close 0\n3 syslog 1 a\n"].concat());
+        assert_eq!(after.2, Some(RelpError::AfterClose));
+    }
+
+    #[test]
+    fn encodes_frames() {
+        let mut out = Vec::new();
+        encode_ok(&mut out, 42);
+        encode(&mut out, 0, "serverclose", b"");
+        assert_eq!(out, b"42 rsp 6 200 OK\n0 serverclose 0\n");
+        assert_eq!(SERVERCLOSE, b"0 serverclose 0\n");
+    }
+
+    #[test]
+    fn server_answers_in_order_once_acknowledged() {
+        let mut server = Server::new(1000);
+        let mut seqs = [5u64, 5, 6].into_iter();
+        let mut logged = Vec::new();
+        let input = [
+            open().as_slice(),
+            b"2 syslog 1 a\n3 syslog 1 b\n4 syslog 1 c\n5 close 0\n",
+        ]
+        .concat();
+        let result = server.push(&input, |m| {
+            logged.push(m.to_vec());
+            seqs.next().unwrap_or(0)
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(logged, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(server.output().starts_with(b"1 rsp "));
+        let n = server.output().len();
+        server.sent(n);
+        server.answer(4);
+        assert_eq!(server.output(), b"");
+        server.answer(5);
+        assert_eq!(server.output(), b"2 rsp 6 200 OK\n3 rsp 6 200 OK\n");
+        assert!(!server.is_done());
+        server.answer(6);
+        assert!(server
+            .output()
+            .ends_with(b"4 rsp 6 200 OK\n5 rsp 6 200 OK\n"));
+        assert!(server.is_done() && !server.finished());
+        let n = server.output().len();
+        server.sent(n);
+        assert!(server.finished());
+    }
+
+    #[test]
+    fn server_sends_serverclose_on_error() {
+        let mut server = Server::new(1000);
+        let result = server.push(b"1 open 15 commands=syslog\n2 bogus 0\n", |_| 1);
+        assert_eq!(result, Err(RelpError::UnknownCommand("bogus".into())));
+        assert!(server.output().ends_with(SERVERCLOSE));
+        assert!(server.is_done());
+        assert_eq!(server.push(b"3 syslog 1 a\n", |_| 1), Ok(()));
+    }
+
+    #[test]
+    fn a_sender_ignoring_its_window_is_stopped() {
+        let mut server = Server::new(1000);
+        let mut input = open();
+        for i in 0..MAX_UNANSWERED as u32 + 1 {
+            encode(&mut input, i + 2, "syslog", b"m");
+        }
+        let result = server.push(&input, |_| 1);
+        assert_eq!(result, Err(RelpError::WindowIgnored(MAX_UNANSWERED)));
+    }
+
+    #[test]
+    fn a_sender_not_reading_its_answers_is_stopped() {
+        let mut server = Server::new(1000);
+        let mut txnr = 2;
+        let mut input = open();
+        server.push(&input, |_| 0).unwrap_or_default();
+        let mut result = Ok(());
+        while result.is_ok() && txnr < 200_000 {
+            input.clear();
+            encode(&mut input, txnr, "syslog", b"m");
+            txnr += 1;
+            result = server.push(&input, |_| 0);
+            server.answer(0);
+        }
+        assert_eq!(result, Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES)));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn split_at_cuts<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for p in points {
+                chunks.push(&input[last..p]);
+                last = p;
+            }
+            chunks.push(&input[last..]);
+            chunks
+        }
+
+        proptest! {
+            #[test]
+            fn any_chunking_gives_the_same_frames(
+                messages in proptest::collection::vec(
+                    proptest::collection::vec(any::<u8>(), 0..80), 0..8),
+                cuts in proptest::collection::vec(any::<usize>(), 0..10),
+            ) {
+                let mut input = open();
+                for (i, m) in messages.iter().enumerate() {
+                    encode(&mut input, i as u32 + 2, "syslog", m);
+                }
+                let whole = parse_chunks(1000, &[&input]);
+                prop_assert_eq!(whole.len(), messages.len() + 1);
+                prop_assert_eq!(&parse_chunks(1000, &split_at_cuts(&input, &cuts)), &whole);
+            }
+
+            #[test]
+            fn garbage_never_panics_and_stays_bounded(
+                input in proptest::collection::vec(any::<u8>(), 0..400),
+                prefix in 0usize..3,
+                cuts in proptest::collection::vec(any::<usize>(), 0..6),
+            ) {
+                let heads: [&[u8]; 3] = [b"", b"1 syslog ", b"1 open 30 "];
+                let input = [heads[prefix], &input].concat();
+                let whole = parse_chunks(100, &[&input]);
+                prop_assert_eq!(&parse_chunks(100, &split_at_cuts(&input, &cuts)), &whole);
+                let mut parser = Parser::new(100);
+                for chunk in split_at_cuts(&input, &cuts) {
+                    let _ = parser.push(chunk, |_| Ok::<(), RelpError>(()));
+                    prop_assert!(parser.held() <= 100 + MAX_COMMAND_BYTES);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! `--listen relp://`: a RELP server as rsyslog's librelp defines it. A raw
+//! client checks the protocol (answers only after the line is written,
+//! `serverclose` on malformed input, the collector serving on), and rsyslog's
+//! `omrelp` (Debian's rsyslog-relp, unpacked by `tests/peers/install.sh`)
+//! delivers a flood exactly once, and at least once across collector kills.
+
+// Not every peer helper is used here.
+#[allow(dead_code)]
+mod peers;
+mod util;
+
+use std::io::{BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use peers::Peer;
+use util::*;
+
+const OFFERS: &str = "relp_version=0\nrelp_software=test\ncommands=syslog";
+
+fn frame(txnr: u32, command: &str, data: &str) -> Vec<u8> {
+    if data.is_empty() {
+        format!("{txnr} {command} 0\n").into_bytes()
+    } else {
+        format!("{txnr} {command} {} {data}\n", data.len()).into_bytes()
+    }
+}
+
+/// Start a collector with one RELP listener; returns it and the listener's address.
+fn relp_collector(extra: &[&str]) -> (Collector, SocketAddr) {
+    relp_collector_on(free_port(), extra)
+}
+
+fn relp_collector_on(port: u16, extra: &[&str]) -> (Collector, SocketAddr) {
+    let url = format!("relp://127.0.0.1:{port}");
+    let mut args = vec!["--listen", url.as_str()];
+    args.extend_from_slice(extra);
+    let c = start_listeners(&args, 2);
+    (c, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Read one RELP frame (the raw client's view: header, then DATALEN bytes, then LF).
+fn read_frame(r: &mut BufReader<TcpStream>) -> Option<(u32, String, String)> {
+    let mut head = Vec::new();
+    for _ in 0..3 {
+        let mut field = Vec::new();
+        loop {
+            let mut b = [0u8];
+            if r.read(&mut b).ok()? == 0 {
+                return None;
+            }
+            if b[0] == b' ' || b[0] == b'\n' {
+                field.push(b[0]);
+                break;
+            }
+            field.push(b[0]);
+        }
+        head.push(field);
+    }
+    let text = |f: &Vec<u8>| String::from_utf8_lossy(&f[..f.len() - 1]).into_owned();
+    let txnr: u32 = text(&head[0]).parse().ok()?;
+    let command = text(&head[1]);
+    let len: usize = text(&head[2]).parse().ok()?;
+    let mut data = vec![0u8; len];
+    if len > 0 {
+        r.read_exact(&mut data).ok()?;
+        let mut lf = [0u8];
+        r.read_exact(&mut lf).ok()?;
+    }
+    Some((txnr, command, String::from_utf8_lossy(&data).into_owned()))
+}
+
+fn open_session(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    s.write_all(&frame(1, "open", OFFERS)).expect("open");
+    let (txnr, command, data) = read_frame(&mut r).expect("open answer");
+    assert_eq!((txnr, command.as_str()), (1, "rsp"));
+    assert!(data.starts_with("200 OK\n"), "{data:?}");
+    assert!(data.contains("commands=syslog"), "{data:?}");
+    assert!(data.contains("relp_version=0"), "{data:?}");
+    (s, r)
+}
+
+#[test]
+fn a_raw_session_is_answered_after_each_message_is_written() {
+    let (c, addr) = relp_collector(&[]);
+    let (mut s, mut r) = open_session(addr);
+    let mut input = Vec::new();
+    for i in 0..5u32 {
+        input.extend(frame(
+            i + 2,
+            "syslog",
+            &format!("<13>relp {i}\nsecond\0part  "),
+        ));
+    }
+    s.write_all(&input).expect("send");
+    for i in 0..5u32 {
+        let (txnr, command, data) = read_frame(&mut r).expect("answer");
+        assert_eq!(
+            (txnr, command.as_str(), data.as_str()),
+            (i + 2, "rsp", "200 OK")
+        );
+        // The answer comes only once the line is written and flushed.
+        let lines = data_lines(&c);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == &format!("INFO:127.0.0.1:<13>relp {i}#012second#000part")),
+            "{lines:#?}"
+        );
+    }
+    s.write_all(&frame(7, "close", "")).expect("close");
+    assert_eq!(read_frame(&mut r), Some((7, "rsp".into(), "200 OK".into())));
+    assert_eq!(read_frame(&mut r), None, "closed after close");
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+#[test]
+fn malformed_relp_gets_serverclose_and_the_collector_serves_on() {
+    let (c, addr) = relp_collector(&["--max-line-length", "1024"]);
+    let cases: &[(&str, &[u8])] = &[
+        ("data longer than its length", b"2 syslog 2 hi!\n"),
+        ("data length without data", b"2 syslog 3\n"),
+        ("length not a number", b"2 syslog x1 hi\n"),
+        ("unknown command", b"2 bogus 0\n"),
+        ("txnr out of order", b"3 syslog 2 hi\n"),
+        ("huge frame", b"2 syslog 999999999 "),
+        (
+            "header too long",
+            b"2 syslogsyslogsyslogsyslogsyslogsyslog 0\n",
+        ),
+    ];
+    for (what, bad) in cases {
+        let (mut s, mut r) = open_session(addr);
+        s.write_all(bad).expect("send");
+        assert_eq!(
+            read_frame(&mut r),
+            Some((0, "serverclose".into(), String::new())),
+            "{what}"
+        );
+        assert_eq!(read_frame(&mut r), None, "{what}: closed");
+    }
+    // A huge frame is refused from its header, whatever follows.
+    let (mut s, mut r) = open_session(addr);
+    s.write_all(b"2 syslog 2000 ").expect("send");
+    let _ = s.write_all(&vec![b'x'; 1 << 20]);
+    assert_eq!(
+        read_frame(&mut r),
+        Some((0, "serverclose".into(), String::new()))
+    );
+    // A session that never opened.
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    s.write_all(&frame(1, "syslog", "early")).expect("send");
+    assert_eq!(
+        read_frame(&mut r),
+        Some((0, "serverclose".into(), String::new()))
+    );
+
+    let errors = c.wait_diagnostics(1);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.starts_with("ERROR:pysyslog.receiver:RELP session with 127.0.0.1:")),
+        "{errors:#?}"
+    );
+    // Still serving.
+    let (mut s, mut r) = open_session(addr);
+    s.write_all(&frame(2, "syslog", "after the bad ones"))
+        .expect("send");
+    assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
+    assert!(data_lines(&c)
+        .iter()
+        .any(|l| l.ends_with("after the bad ones")));
+    assert_eq!(data_lines(&c).len(), 1, "{:#?}", data_lines(&c));
+}
+
+/// librelp's default window: what a sender may have unanswered.
+const WINDOW: usize = 128;
+
+/// rsyslog forwarding everything it reads to `port` with omrelp, retrying
+/// for ever (a killed collector is a suspended action, not lost messages).
+fn omrelp(port: u16) -> Peer {
+    Peer::rsyslog(&format!(
+        "module(load=\"omrelp\")\n\
+         action(type=\"omrelp\" target=\"127.0.0.1\" port=\"{port}\" \
+         action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")"
+    ))
+}
+
+fn flood_message(run: u32, i: usize) -> String {
+    format!("<13>relptest: flood {run} {i:07}")
+}
+
+/// How many times each message index appears in `lines`.
+fn tally(lines: &[String], run: u32, n: usize) -> Vec<usize> {
+    let marker = format!("flood {run} ");
+    let mut seen = vec![0usize; n];
+    for line in lines {
+        if let Some(at) = line.find(&marker) {
+            if let Ok(i) = line[at + marker.len()..].trim().parse::<usize>() {
+                if i < n {
+                    seen[i] += 1;
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn wait_tally(
+    what: &str,
+    n: usize,
+    mut lines: impl FnMut() -> Vec<String>,
+    run: u32,
+    peer: &Peer,
+) -> Vec<usize> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let seen = tally(&lines(), run, n);
+        let missing = seen.iter().filter(|&&c| c == 0).count();
+        if missing == 0 {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {missing} of {n} lines missing\n{}",
+            peer.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn rsyslog_omrelp_delivers_a_flood_exactly_once() {
+    const N: usize = 200_000;
+    let (c, addr) = relp_collector(&[]);
+    let peer = omrelp(addr.port());
+    let run = std::process::id();
+    peer.send_all((0..N).map(|i| flood_message(run, i)));
+    let seen = wait_tally("omrelp flood", N, || data_lines(&c), run, &peer);
+    let extra: Vec<usize> = (0..N).filter(|&i| seen[i] != 1).collect();
+    assert!(
+        extra.is_empty(),
+        "lines not exactly once: {:?}",
+        &extra[..extra.len().min(20)]
+    );
+    let lines = data_lines(&c);
+    assert!(
+        lines.iter().all(|l| l.starts_with("INFO:127.0.0.1:<13>")),
+        "{:?}",
+        lines.iter().find(|l| !l.starts_with("INFO:127.0.0.1:<13>"))
+    );
+    assert!(c.diagnostics().is_empty(), "{:?}", c.diagnostics());
+}
+
+/// SIGKILL to both processes of the collector.
+fn kill_both(c: &mut Collector) {
+    let kids = children(c.pid());
+    signal(c.pid(), libc::SIGKILL);
+    for kid in kids {
+        signal(kid, libc::SIGKILL);
+    }
+    let _ = c.child.wait();
+}
+
+#[test]
+fn rsyslog_omrelp_resends_what_a_killed_collector_did_not_answer() {
+    const N: usize = 200_000;
+    const KILLS: usize = 2;
+    let port = free_port();
+    let (mut c, _) = relp_collector_on(port, &[]);
+    let peer = omrelp(port);
+    let run = std::process::id();
+    let mut outputs: Vec<String> = Vec::new();
+    std::thread::scope(|scope| {
+        let sender = scope.spawn(|| peer.send_all((0..N).map(|i| flood_message(run, i))));
+        for kill in 1..=KILLS {
+            // Kill mid-flood: once this run's share of lines has arrived.
+            let due = N * kill / (KILLS + 1);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while tally(&data_lines(&c), run, N)
+                .iter()
+                .filter(|&&n| n > 0)
+                .count()
+                + outputs_seen(&outputs, run, N)
+                < due
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "flood stalled\n{}",
+                    peer.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            kill_both(&mut c);
+            outputs.push(c.stdout_text());
+            c = relp_collector_on(port, &[]).0;
+        }
+        let _ = sender.join();
+    });
+    let before = outputs.clone();
+    let seen = wait_tally(
+        "omrelp across kills",
+        N,
+        || {
+            let mut all: Vec<String> = before
+                .iter()
+                .flat_map(|o| o.lines().map(str::to_owned))
+                .collect();
+            all.extend(data_lines(&c));
+            all
+        },
+        run,
+        &peer,
+    );
+    let duplicates: usize = seen.iter().map(|&n| n.saturating_sub(1)).sum();
+    eprintln!("omrelp across {KILLS} kills: {N} lines, {duplicates} duplicates");
+    assert!(
+        duplicates <= KILLS * WINDOW,
+        "{duplicates} duplicates across {KILLS} kills: more than the window of {WINDOW} each"
+    );
+}
+
+/// Distinct lines of this run in earlier collectors' outputs.
+fn outputs_seen(outputs: &[String], run: u32, n: usize) -> usize {
+    let lines: Vec<String> = outputs
+        .iter()
+        .flat_map(|o| o.lines().map(str::to_owned))
+        .collect();
+    tally(&lines, run, n).iter().filter(|&&c| c > 0).count()
+}
+
+#[test]
+fn relp_over_tls_is_answered_through_the_session() {
+    let port = free_port();
+    let url = format!("relp+tls://127.0.0.1:{port}");
+    let c = start_listeners(
+        &[
+            "--listen",
+            &url,
+            "--cert",
+            &tls_fixture("server-rsa.pem"),
+            "--key",
+            &tls_fixture("server-rsa.key"),
+        ],
+        2,
+    );
+    let script = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+offers = b"relp_version=0\nrelp_software=test\ncommands=syslog"
+out = b"1 open %d %s\n" % (len(offers), offers)
+for i in range(3):
+    m = b"<13>over tls %d" % i
+    out += b"%d syslog %d %s\n" % (i + 2, len(m), m)
+out += b"5 close 0\n"
+s.sendall(out)
+got = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+sys.stdout.write(got.decode())
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &port.to_string(), &tls_fixture("ca.pem")])
+        .output()
+        .expect("python3");
+    let answers = String::from_utf8_lossy(&out.stdout).into_owned();
+    let frames: Vec<&str> = answers.lines().filter(|l| l.contains(" rsp ")).collect();
+    assert_eq!(
+        &frames[1..],
+        &[
+            "2 rsp 6 200 OK",
+            "3 rsp 6 200 OK",
+            "4 rsp 6 200 OK",
+            "5 rsp 6 200 OK"
+        ],
+        "{answers}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = data_lines(&c);
+    for i in 0..3 {
+        assert!(
+            lines.contains(&format!("INFO:127.0.0.1:<13>over tls {i}")),
+            "{lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn answers_wait_for_the_writer() {
+    let (c, addr) = relp_collector(&[]);
+    let (mut s, mut r) = open_session(addr);
+    let writer = c.writer_pid().expect("writer");
+    // A stopped writer acknowledges nothing: the message stays unanswered.
+    signal(writer, libc::SIGSTOP);
+    s.write_all(&frame(2, "syslog", "held back")).expect("send");
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut byte = [0u8];
+    let early = r.read(&mut byte);
+    assert!(
+        early.is_err(),
+        "answered before the writer wrote: {early:?}"
+    );
+    assert!(!data_lines(&c).iter().any(|l| l.ends_with("held back")));
+    signal(writer, libc::SIGCONT);
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
+    assert!(data_lines(&c).iter().any(|l| l.ends_with("held back")));
+}
+
+#[test]
+fn a_proxied_relp_session_is_logged_under_the_client() {
+    let (c, addr) = relp_collector(&["--proxy-protocol-from", "127.0.0.2/32"]);
+    let mut s = connect_from("127.0.0.2", addr);
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut input = format!("PROXY TCP4 10.1.2.3 127.0.0.1 5000 {}\r\n", addr.port()).into_bytes();
+    input.extend(frame(1, "open", OFFERS));
+    input.extend(frame(2, "syslog", "<13>through the balancer"));
+    s.write_all(&input).expect("send");
+    assert_eq!(read_frame(&mut r).map(|f| f.1), Some("rsp".into()));
+    assert_eq!(read_frame(&mut r), Some((2, "rsp".into(), "200 OK".into())));
+    let lines = data_lines(&c);
+    assert!(
+        lines.contains(&"INFO:10.1.2.3:<13>through the balancer".to_owned()),
+        "{lines:#?}"
+    );
+}
