@@ -222,6 +222,16 @@ impl Connection {
 
     /// Read and frame up to `budget` bytes.
     pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
+        let turn = self.read_turn(scratch, budget, link);
+        // Drained: the peer is quiet for now; a partial line must not pin
+        // the buffer a long one grew (thousands of connections may wait so).
+        if turn == Turn::Drained {
+            self.framer.release_spare();
+        }
+        turn
+    }
+
+    fn read_turn(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if self.proxy.is_some() {
             if let Some(turn) = self.read_proxy_header(scratch, link) {
                 return turn;
