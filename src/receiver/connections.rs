@@ -6,7 +6,8 @@
 //! Does not own: what a turn does ([`super::conn`]) or deadlines
 //! ([`super::deadlines`]).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry};
@@ -27,6 +28,8 @@ struct Entry {
     conn: Connection,
     /// Queued in the ready queue.
     scheduled: bool,
+    /// The source it counts against in `per_source` (direct peers only).
+    source: Option<IpAddr>,
 }
 
 /// A connection just opened.
@@ -49,10 +52,14 @@ pub struct Connections {
     control: ControlChars,
     /// Per listener: what closed connections received, accepts, refusals.
     counts: Vec<ListenerCounts>,
+    /// `--max-connections-per-source`; 0: no limit.
+    per_source_cap: usize,
+    /// Open connections per direct source; only sources with one are kept.
+    per_source: HashMap<IpAddr, usize>,
 }
 
 impl Connections {
-    pub fn new(max_line_bytes: usize, control: ControlChars) -> Connections {
+    pub fn new(max_line_bytes: usize, control: ControlChars, per_source_cap: usize) -> Connections {
         Connections {
             slab: Slab::new(),
             ready: VecDeque::new(),
@@ -60,6 +67,35 @@ impl Connections {
             max_line_bytes,
             control,
             counts: Vec::new(),
+            per_source_cap,
+            per_source: HashMap::new(),
+        }
+    }
+
+    /// `--max-connections-per-source`; 0: no limit.
+    pub fn per_source_cap(&self) -> usize {
+        self.per_source_cap
+    }
+
+    /// Whether a new direct connection from `ip` would pass the per-source cap.
+    pub fn source_is_full(&self, ip: IpAddr) -> bool {
+        self.per_source_cap != 0
+            && self
+                .per_source
+                .get(&ip.to_canonical())
+                .copied()
+                .unwrap_or(0)
+                >= self.per_source_cap
+    }
+
+    /// A connection counted against `source` left.
+    fn source_left(&mut self, source: Option<IpAddr>) {
+        let Some(ip) = source else { return };
+        if let Some(n) = self.per_source.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_source.remove(&ip);
+            }
         }
     }
 
@@ -128,6 +164,14 @@ impl Connections {
             },
         };
         let handshaking = session.is_some() || proxy.is_some();
+        // A balancer's connections carry many clients: not counted as one.
+        let source = match (&proxy, self.per_source_cap) {
+            (None, 1..) => Some(addr.ip().to_canonical()),
+            _ => None,
+        };
+        if let Some(ip) = source {
+            *self.per_source.entry(ip).or_insert(0) += 1;
+        }
         let mut conn = Connection::new(
             socket,
             id,
@@ -143,6 +187,7 @@ impl Connections {
         entry.insert(Entry {
             conn,
             scheduled: false,
+            source,
         });
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);
@@ -245,6 +290,7 @@ impl Connections {
         if let Some(mut entry) = self.slab.try_remove(key) {
             entry.conn.deregister(registry);
             fold(&mut self.counts, &entry.conn);
+            self.source_left(entry.source);
         }
     }
 
@@ -254,6 +300,7 @@ impl Connections {
             entry.conn.finish(link);
             fold(&mut self.counts, &entry.conn);
         }
+        self.per_source.clear();
         self.ready.clear();
     }
 }

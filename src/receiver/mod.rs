@@ -83,6 +83,8 @@ pub struct ReceiverConfig {
     /// What is done with control characters inside a message.
     pub control_chars: ControlChars,
     pub max_connections: usize,
+    /// `--max-connections-per-source`; 0: no limit.
+    pub max_connections_per_source: usize,
     /// TLS files, re-read on SIGHUP; `None` for plain TCP.
     pub tls: Option<TlsFiles>,
     /// How long a TLS handshake may take before the connection is closed.
@@ -153,7 +155,11 @@ impl Receiver {
             metrics: None,
             last_handlers: Vec::new(),
             listeners,
-            conns: Connections::new(config.max_line_bytes, config.control_chars),
+            conns: Connections::new(
+                config.max_line_bytes,
+                config.control_chars,
+                config.max_connections_per_source,
+            ),
             link,
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),
@@ -288,6 +294,12 @@ impl Receiver {
                         what: "connection",
                     };
                     self.refusals.report(refused, &mut self.link);
+                    continue;
+                }
+                Admission::Serve if self.conns.source_is_full(accepted.addr.ip()) => {
+                    let cap = self.conns.per_source_cap();
+                    self.refusals
+                        .over_source_cap(accepted.addr.ip(), cap, &mut self.link);
                     continue;
                 }
                 Admission::Serve => None,
