@@ -164,9 +164,9 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
-    /// Most simultaneous connections from one source address (the client's
-    /// from a PROXY header is not counted, only direct peers); more are
-    /// closed at accept with a warning. 0: no limit.
+    /// Most simultaneous connections from one source address (behind a
+    /// balancer, the client's from the PROXY header); more are closed with a
+    /// warning, at accept or once the header is read. 0: no limit.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_SOURCE, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub max_connections_per_source: u32,

@@ -817,3 +817,49 @@ fn partial_lines_on_thousands_of_connections_from_one_source_stay_bounded() {
     );
     drop(socks);
 }
+
+/// Behind a balancer the cap counts the clients the PROXY headers name, not
+/// the balancer: a third connection for one client is closed, another
+/// client and health checks (LOCAL) are served.
+#[test]
+fn behind_a_balancer_the_per_source_cap_counts_each_client() {
+    let c = Collector::start(&[
+        "--proxy-protocol-from",
+        "127.0.0.1/32",
+        "--max-connections-per-source",
+        "2",
+    ]);
+    let proxied = |client: [u8; 4], line: &str| {
+        let mut s = c.connect();
+        s.write_all(&[&v2_header(1, client, 40000, &[])[..], line.as_bytes()].concat())
+            .expect("send");
+        s
+    };
+    let _a = proxied([127, 0, 0, 5], "a1\n");
+    let _b = proxied([127, 0, 0, 5], "a2\n");
+    wait_data(&c, 2);
+    let mut third = proxied([127, 0, 0, 5], "a3\n");
+    assert!(
+        closed_by_collector(&mut third),
+        "the client's third is refused"
+    );
+    let _other = proxied([127, 0, 0, 6], "b1\n");
+    let mut check = c.connect();
+    check
+        .write_all(&[&v2_header(0, [0; 4], 0, &[])[..], b"local\n"].concat())
+        .expect("send");
+    let lines = wait_data(&c, 4);
+    assert!(lines.contains(&"INFO:127.0.0.6:b1".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"INFO:127.0.0.1:local".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.contains(&"INFO:127.0.0.5:a3".to_owned()),
+        "{lines:?}"
+    );
+    wait_until("the warning", || {
+        c.stderr_text()
+            .contains("refused a connection from 127.0.0.5 (over --max-connections-per-source 2)")
+    });
+}

@@ -35,6 +35,10 @@ pub enum Turn {
     MoreLeft,
     /// The peer closed, or the connection failed or was refused: close it.
     Finished,
+    /// A balancer's PROXY header was read and nothing after it: what
+    /// follows waits for the next turn, so the client it names can be
+    /// counted (`--max-connections-per-source`) before a line of it is taken.
+    HeaderRead,
     /// Refused (a bad PROXY header, or a proxied client outside `--allow`):
     /// report it (rate-limited) and close.
     Refused(Refused),
@@ -236,6 +240,7 @@ impl Connection {
             if let Some(turn) = self.read_proxy_header(scratch, link) {
                 return turn;
             }
+            return Turn::HeaderRead;
         }
         if self.tls.is_some() {
             return self.read_tls(scratch, budget, link);

@@ -28,8 +28,11 @@ struct Entry {
     conn: Connection,
     /// Queued in the ready queue.
     scheduled: bool,
-    /// The source it counts against in `per_source` (direct peers only).
+    /// The source it counts against in `per_source`.
     source: Option<IpAddr>,
+    /// A balancer's connection not yet counted: its client's address, from
+    /// the PROXY header, is counted once the header is read.
+    uncounted_balancer: Option<IpAddr>,
 }
 
 /// A connection just opened.
@@ -86,6 +89,34 @@ impl Connections {
                 .copied()
                 .unwrap_or(0)
                 >= self.per_source_cap
+    }
+
+    /// A balancer's connection read its PROXY header ([`super::conn::Turn::HeaderRead`]):
+    /// count it against the client the header names. `Err(client)`
+    /// when that client is already at the cap (the caller closes it). A
+    /// header naming no client (a balancer's health check) counts nothing.
+    pub fn count_proxied_client(&mut self, key: usize) -> Result<(), IpAddr> {
+        let Some(entry) = self.slab.get_mut(key) else {
+            return Ok(());
+        };
+        let Some(balancer) = entry.uncounted_balancer else {
+            return Ok(());
+        };
+        entry.uncounted_balancer = None;
+        let client = entry.conn.addr().ip().to_canonical();
+        if client == balancer {
+            return Ok(());
+        }
+        let n = self.per_source.entry(client).or_insert(0);
+        if *n >= self.per_source_cap {
+            if *n == 0 {
+                self.per_source.remove(&client);
+            }
+            return Err(client);
+        }
+        *n += 1;
+        entry.source = Some(client);
+        Ok(())
     }
 
     /// A connection counted against `source` left.
@@ -164,10 +195,12 @@ impl Connections {
             },
         };
         let handshaking = session.is_some() || proxy.is_some();
-        // A balancer's connections carry many clients: not counted as one.
-        let source = match (&proxy, self.per_source_cap) {
-            (None, 1..) => Some(addr.ip().to_canonical()),
-            _ => None,
+        // A balancer's connections carry many clients: each counts against
+        // its client, once the header names it.
+        let (source, uncounted_balancer) = match (&proxy, self.per_source_cap) {
+            (_, 0) => (None, None),
+            (None, _) => (Some(addr.ip().to_canonical()), None),
+            (Some(_), _) => (None, Some(addr.ip().to_canonical())),
         };
         if let Some(ip) = source {
             *self.per_source.entry(ip).or_insert(0) += 1;
@@ -188,6 +221,7 @@ impl Connections {
             conn,
             scheduled: false,
             source,
+            uncounted_balancer,
         });
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);

@@ -371,6 +371,14 @@ impl Receiver {
                 conn.update_interest(registry, token::connection(key));
             }
             match turn {
+                Turn::HeaderRead => match self.conns.count_proxied_client(key) {
+                    Ok(()) => self.conns.requeue(key),
+                    Err(client) => {
+                        let cap = self.conns.per_source_cap();
+                        self.refusals.over_source_cap(client, cap, &mut self.link);
+                        self.conns.close(key, registry);
+                    }
+                },
                 Turn::MoreLeft if running => self.conns.requeue(key),
                 Turn::Drained if running => self.conns.unschedule(key),
                 Turn::MoreLeft | Turn::Drained => {
