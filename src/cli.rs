@@ -26,6 +26,9 @@ pub const DEFAULT_MAX_QUEUE_LINES: usize = 50_000;
 /// not in this process's memory.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+/// `--max-connections-per-source`: enough for any one honest sender (a relay
+/// opens a few), few enough that one source cannot take every slot.
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: u32 = 256;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 514;
 /// Two hours is the kernel's default idle time, far longer than the NAT and
@@ -161,6 +164,13 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most simultaneous connections from one source address (behind a
+    /// balancer, the client's from the PROXY header); more are closed with a
+    /// warning, at accept or once the header is read. 0: no limit.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_SOURCE, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub max_connections_per_source: u32,
+
     /// Run as this user (name or uid) once the port is bound and the
     /// configuration, TLS key and time zone are read; both processes drop to
     /// it and output files are created by it. Needs root at start.
@@ -216,6 +226,8 @@ pub struct Settings {
     /// What is done with control characters inside a message.
     pub control_chars: ControlChars,
     pub max_connections: usize,
+    /// `--max-connections-per-source`; 0: no limit.
+    pub max_connections_per_source: usize,
     pub logging_config: Option<PathBuf>,
     pub tls: Option<TlsFiles>,
     pub handshake_timeout: Duration,
@@ -362,6 +374,7 @@ impl Args {
                 _ => ControlChars::EscapeLineBreaks,
             },
             max_connections: self.max_connections as usize,
+            max_connections_per_source: self.max_connections_per_source as usize,
             logging_config: self.logging_config,
             tls,
             handshake_timeout,

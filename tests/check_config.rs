@@ -176,3 +176,21 @@ fn a_running_collector_does_not_fail_the_check() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "configuration OK\n");
 }
+
+/// Start-up refuses a symlink at an output path (file handlers open with
+/// O_NOFOLLOW): so does the check, without touching the link's target.
+#[test]
+fn a_symlink_at_an_output_path_is_refused_by_the_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("precious");
+    fs::write(&target, "precious\n").expect("target");
+    let out = dir.path().join("messages.log");
+    std::os::unix::fs::symlink(&target, &out).expect("symlink");
+    let config = file_config(dir.path(), &out, "");
+    let port = free_port().to_string();
+    let o = check(&["127.0.0.1", &port, "-l", &config]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("messages.log: is a symbolic link"), "{err}");
+    assert_eq!(fs::read_to_string(&target).expect("target"), "precious\n");
+}

@@ -6,7 +6,7 @@ mod util;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use util::*;
 
@@ -338,4 +338,153 @@ fn dot_attributes_without_effect_start_with_a_warning_and_write_what_python_writ
     let theirs = fs::read_to_string(reference.path().join("f.log")).expect("python's f.log");
     assert_eq!(ours, theirs);
     assert_eq!(ours, "INFO:127.0.0.1:first |\nINFO:127.0.0.1:second |\n");
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Start with `config`, which sends the collector's own messages to stderr.
+fn start_logging_to_stderr(config: &Path) -> Collector {
+    Collector::start_on("127.0.0.1", &["-l", &config.display().to_string()], |c| {
+        c.stderr_text().contains("Listening for syslog")
+    })
+}
+
+/// In the foreground (no `--daemonize`, so no umask 027) under the usual
+/// umask 022, every file the collector creates, the ones rotation creates
+/// too, is 0640: not readable by every local user.
+#[test]
+fn output_files_are_created_0640_in_the_foreground_under_umask_022() {
+    // The child inherits the umask; 022 is also what tests/run has.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("modes.json");
+    let text = r#"{
+      "version": 1,
+      "formatters": {"m": {"format": "%(message)s"}},
+      "handlers": {
+        "f": {"class": "logging.FileHandler", "filename": "f.log", "formatter": "m"},
+        "w": {"class": "logging.handlers.WatchedFileHandler", "filename": "w.log", "formatter": "m", "delay": true},
+        "r": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log", "formatter": "m",
+              "maxBytes": 20, "backupCount": 2},
+        "t": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "t.log", "formatter": "m",
+              "when": "S", "backupCount": 2},
+        "own": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+      },
+      "loggers": {"pysyslog": {"level": "WARNING", "handlers": ["own"], "propagate": false}},
+      "root": {"level": "INFO", "handlers": ["f", "w", "r", "t"]}
+    }"#;
+    fs::write(&config, text).expect("write config");
+    let c = start_logging_to_stderr(&config);
+    let path = |name: &str| c.dir.path().join(name);
+    c.send(b"a line of sixteen\n");
+    wait_until("the first line", || {
+        fs::read_to_string(path("f.log")).is_ok_and(|t| t.contains("sixteen"))
+    });
+    // Past the second: the next line rolls t.log over; it also rolls r.log.
+    std::thread::sleep(Duration::from_millis(1100));
+    c.send(b"another line\n");
+    wait_until("the rotated files", || {
+        path("r.log.1").exists()
+            && fs::read_to_string(path("t.log")).is_ok_and(|t| t.contains("another"))
+    });
+    let rotated_t = fs::read_dir(c.dir.path())
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("t.log."))
+        .map(|e| e.path())
+        .expect("a rotated t.log");
+    for p in [
+        path("f.log"),
+        path("w.log"),
+        path("r.log"),
+        path("r.log.1"),
+        path("t.log"),
+        rotated_t,
+    ] {
+        assert_eq!(mode_of(&p), 0o640, "{}", p.display());
+    }
+}
+
+/// A symlink planted at an output path (by whoever can write the log
+/// directory) is never followed: at start-up it is a configuration error as
+/// an unopenable file is; for a delayed handler, the record is refused with
+/// the writer's warning and the collector goes on. The target is untouched.
+#[test]
+fn a_symlink_at_an_output_path_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("precious");
+    fs::write(&target, "precious\n").expect("target");
+    let link = dir.path().join("out.log");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+
+    for class in [
+        "logging.FileHandler",
+        "logging.handlers.WatchedFileHandler",
+        "logging.handlers.RotatingFileHandler",
+        "logging.handlers.TimedRotatingFileHandler",
+    ] {
+        let config = dir.path().join("refused.json");
+        let text = format!(
+            r#"{{"version": 1, "handlers": {{"f": {{"class": "{class}", "filename": "{}"}}}},
+                "root": {{"level": "INFO", "handlers": ["f"]}}}}"#,
+            link.display()
+        );
+        fs::write(&config, text).expect("write config");
+        // With a deadline: a collector that followed the link would run on.
+        let port = free_port().to_string();
+        let (status, err) = run_with_timeout(Command::new(BIN).args([
+            "127.0.0.1",
+            &port,
+            "-l",
+            &config.display().to_string(),
+        ]))
+        .expect("refused at start-up");
+        assert_eq!(status.code(), Some(2), "{class}: {err}");
+        assert!(
+            err.contains("Unable to configure handler 'f'")
+                && err.contains("Too many levels of symbolic links")
+                && err.contains(&link.display().to_string()),
+            "{class}: {err}"
+        );
+    }
+
+    let config = dir.path().join("delayed.json");
+    let text = format!(
+        r#"{{"version": 1, "formatters": {{"m": {{"format": "%(message)s"}}}},
+            "handlers": {{
+              "linked": {{"class": "logging.FileHandler", "filename": "{}", "delay": true, "formatter": "m"}},
+              "plain": {{"class": "logging.FileHandler", "filename": "plain.log", "formatter": "m"}},
+              "own": {{"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}}}},
+            "loggers": {{"pysyslog": {{"level": "WARNING", "handlers": ["own"], "propagate": false}}}},
+            "root": {{"level": "INFO", "handlers": ["linked", "plain"]}}}}"#,
+        link.display()
+    );
+    fs::write(&config, text).expect("write config");
+    let mut c = start_logging_to_stderr(&config);
+    c.send(b"a line\n");
+    wait_until("the warning", || {
+        c.stderr_text()
+            .contains("Too many levels of symbolic links")
+    });
+    wait_until("the other handler's line", || {
+        fs::read_to_string(c.dir.path().join("plain.log")).is_ok_and(|t| t == "a line\n")
+    });
+    assert_eq!(c.stop().code(), Some(0));
+    assert!(
+        c.stderr_text().contains("handler 'linked'"),
+        "{}",
+        c.stderr_text()
+    );
+    assert_eq!(fs::read_to_string(&target).expect("target"), "precious\n");
+    assert!(fs::symlink_metadata(&link)
+        .expect("link")
+        .file_type()
+        .is_symlink());
 }

@@ -721,3 +721,145 @@ fn control_characters_are_escaped_as_each_setting_says_over_tcp_and_udp() {
         assert_eq!(got, expected, "{flag:?}");
     }
 }
+
+/// Whether the collector closed `s` (EOF or reset) within a few seconds.
+fn closed_by_collector(s: &mut TcpStream) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => {
+            e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut
+        }
+    }
+}
+
+/// `--max-connections-per-source N`: the N+1th connection from one source is
+/// closed at accept with a warning; another source is still served.
+#[test]
+fn the_per_source_cap_refuses_the_connection_past_it_and_not_another_source() {
+    let c = Collector::start(&["--max-connections-per-source", "3"]);
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let mut s = connect_from("127.0.0.2", c.addr());
+        s.write_all(format!("held {i}\n").as_bytes()).expect("send");
+        held.push(s);
+    }
+    wait_data(&c, 3);
+    let mut fourth = connect_from("127.0.0.2", c.addr());
+    assert!(closed_by_collector(&mut fourth), "the fourth is refused");
+    let mut other = connect_from("127.0.0.3", c.addr());
+    other.write_all(b"from another source\n").expect("send");
+    let lines = wait_data(&c, 4);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "INFO:127.0.0.3:from another source"),
+        "{lines:?}"
+    );
+    wait_until("the warning", || {
+        c.stderr_text()
+            .contains("refused a connection from 127.0.0.2 (over --max-connections-per-source 3)")
+    });
+    // Closing one makes room again.
+    drop(held.pop());
+    wait_until("room again", || {
+        let mut s = connect_from("127.0.0.2", c.addr());
+        let _ = s.write_all(b"again\n");
+        std::thread::sleep(Duration::from_millis(50));
+        data_lines(&c).iter().any(|l| l == "INFO:127.0.0.2:again")
+    });
+}
+
+/// Thousands of connections from one source each holding a partial line of
+/// 60 KiB: past the per-source cap (256 by default) they are refused, so the
+/// receiver holds at most 256 such lines: 256 x (60 KiB + the frame's few
+/// bytes) = 15 MiB over what it had before, bounded here at 24 MiB for the
+/// allocator's slack. Without the cap: 2,000 x 60 KiB = 117 MiB.
+#[test]
+fn partial_lines_on_thousands_of_connections_from_one_source_stay_bounded() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    setrlimit(Resource::RLIMIT_NOFILE, hard.min(8192), hard).expect("setrlimit");
+    let c = Collector::start(&[]);
+    let rss = || -> u64 {
+        proc_status(c.pid(), "VmRSS")
+            .and_then(|v| v.trim_end_matches(" kB").trim().parse().ok())
+            .expect("VmRSS")
+    };
+    let before = rss();
+    let partial = vec![b'x'; 60 << 10];
+    let mut socks = Vec::new();
+    for _ in 0..2000 {
+        let mut s = connect_from("127.0.0.2", c.addr());
+        let _ = s.write_all(&partial); // refused ones may be reset meanwhile
+        socks.push(s);
+    }
+    // A line from elsewhere, after all of them: once it is out, the
+    // receiver has read what it was sent before.
+    let mut marker = connect_from("127.0.0.3", c.addr());
+    marker.write_all(b"after all\n").expect("send");
+    wait_until("the marker", || {
+        data_lines(&c)
+            .iter()
+            .any(|l| l == "INFO:127.0.0.3:after all")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss();
+    let grown_kib = after.saturating_sub(before);
+    eprintln!("receiver VmRSS {before} kB -> {after} kB (+{grown_kib} kB) with 2000 connections");
+    assert!(
+        grown_kib < 24 << 10,
+        "the receiver grew by {grown_kib} kB ({before} -> {after})"
+    );
+    drop(socks);
+}
+
+/// Behind a balancer the cap counts the clients the PROXY headers name, not
+/// the balancer: a third connection for one client is closed, another
+/// client and health checks (LOCAL) are served.
+#[test]
+fn behind_a_balancer_the_per_source_cap_counts_each_client() {
+    let c = Collector::start(&[
+        "--proxy-protocol-from",
+        "127.0.0.1/32",
+        "--max-connections-per-source",
+        "2",
+    ]);
+    let proxied = |client: [u8; 4], line: &str| {
+        let mut s = c.connect();
+        s.write_all(&[&v2_header(1, client, 40000, &[])[..], line.as_bytes()].concat())
+            .expect("send");
+        s
+    };
+    let _a = proxied([127, 0, 0, 5], "a1\n");
+    let _b = proxied([127, 0, 0, 5], "a2\n");
+    wait_data(&c, 2);
+    let mut third = proxied([127, 0, 0, 5], "a3\n");
+    assert!(
+        closed_by_collector(&mut third),
+        "the client's third is refused"
+    );
+    let _other = proxied([127, 0, 0, 6], "b1\n");
+    let mut check = c.connect();
+    check
+        .write_all(&[&v2_header(0, [0; 4], 0, &[])[..], b"local\n"].concat())
+        .expect("send");
+    let lines = wait_data(&c, 4);
+    assert!(lines.contains(&"INFO:127.0.0.6:b1".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"INFO:127.0.0.1:local".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.contains(&"INFO:127.0.0.5:a3".to_owned()),
+        "{lines:?}"
+    );
+    wait_until("the warning", || {
+        c.stderr_text()
+            .contains("refused a connection from 127.0.0.5 (over --max-connections-per-source 2)")
+    });
+}

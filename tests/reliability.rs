@@ -265,7 +265,8 @@ fn a_stalled_output_slows_senders_and_bounds_memory() {
 #[test]
 fn a_thousand_connections_deliver_every_line() {
     raise_nofile();
-    let c = Collector::start(&[]);
+    // All from 127.0.0.1: past the default per-source cap.
+    let c = Collector::start(&["--max-connections-per-source", "0"]);
     let stdout = c.stdout.display().to_string();
     let report = flood(c.port, &["-c", "1000", "-n", "100", "--verify", &stdout]);
     assert_eq!(
@@ -309,7 +310,8 @@ fn the_connection_limit_holds_newcomers_back_and_spares_the_rest() {
 
 #[test]
 fn slow_senders_do_not_delay_a_normal_client() {
-    let c = Collector::start(&[]);
+    // 500 from 127.0.0.1: past the default per-source cap.
+    let c = Collector::start(&["--max-connections-per-source", "0"]);
     let mut slow: Vec<TcpStream> = (0..500).map(|_| c.connect()).collect();
     for round in 0..3 {
         for s in &mut slow {

@@ -192,8 +192,15 @@ fn check_outputs(config: &Config, identity: Option<&Identity>) -> Result<(), Err
             Ok(_) => return Err(fail(dir, "is not a directory".into())),
             Err(e) => return Err(fail(dir, format!("the directory cannot be used: {e}"))),
         };
-        let exists = match fs::metadata(&file.path) {
+        // Not following a link: the file handlers open with O_NOFOLLOW.
+        let exists = match fs::symlink_metadata(&file.path) {
             Ok(meta) => {
+                if meta.file_type().is_symlink() {
+                    return Err(fail(
+                        &file.path,
+                        "is a symbolic link: file handlers never write through one".into(),
+                    ));
+                }
                 if meta.is_dir() {
                     return Err(fail(&file.path, "is a directory".into()));
                 }

@@ -121,6 +121,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         max_line_bytes: settings.max_line_bytes,
         control_chars: settings.control_chars,
         max_connections: settings.max_connections,
+        max_connections_per_source: settings.max_connections_per_source,
         tls: settings.tls.clone(),
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,

@@ -36,6 +36,10 @@ pub enum Turn {
     MoreLeft,
     /// The peer closed, or the connection failed or was refused: close it.
     Finished,
+    /// A balancer's PROXY header was read and nothing after it: what
+    /// follows waits for the next turn, so the client it names can be
+    /// counted (`--max-connections-per-source`) before a line of it is taken.
+    HeaderRead,
     /// Refused (a bad PROXY header, or a proxied client outside `--allow`):
     /// report it (rate-limited) and close.
     Refused(Refused),
@@ -309,10 +313,21 @@ impl Connection {
 
     /// Read and frame up to `budget` bytes.
     pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
+        let turn = self.read_turn(scratch, budget, link);
+        // Drained: the peer is quiet for now; a partial line must not pin
+        // the buffer a long one grew (thousands of connections may wait so).
+        if turn == Turn::Drained {
+            self.framer.release_spare();
+        }
+        turn
+    }
+
+    fn read_turn(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
         if self.proxy.is_some() {
             if let Some(turn) = self.read_proxy_header(scratch, link) {
                 return turn;
             }
+            return Turn::HeaderRead;
         }
         if self.relp.is_some() {
             if !self.send_relp() {

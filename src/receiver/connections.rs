@@ -6,7 +6,8 @@
 //! Does not own: what a turn does ([`super::conn`]) or deadlines
 //! ([`super::deadlines`]).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry};
@@ -27,6 +28,11 @@ struct Entry {
     conn: Connection,
     /// Queued in the ready queue.
     scheduled: bool,
+    /// The source it counts against in `per_source`.
+    source: Option<IpAddr>,
+    /// A balancer's connection not yet counted: its client's address, from
+    /// the PROXY header, is counted once the header is read.
+    uncounted_balancer: Option<IpAddr>,
 }
 
 /// A connection just opened.
@@ -53,10 +59,14 @@ pub struct Connections {
     relp: Vec<usize>,
     /// The writer's acknowledgement they were last answered up to.
     relp_acknowledged: u64,
+    /// `--max-connections-per-source`; 0: no limit.
+    per_source_cap: usize,
+    /// Open connections per direct source; only sources with one are kept.
+    per_source: HashMap<IpAddr, usize>,
 }
 
 impl Connections {
-    pub fn new(max_line_bytes: usize, control: ControlChars) -> Connections {
+    pub fn new(max_line_bytes: usize, control: ControlChars, per_source_cap: usize) -> Connections {
         Connections {
             slab: Slab::new(),
             ready: VecDeque::new(),
@@ -66,6 +76,63 @@ impl Connections {
             counts: Vec::new(),
             relp: Vec::new(),
             relp_acknowledged: 0,
+            per_source_cap,
+            per_source: HashMap::new(),
+        }
+    }
+
+    /// `--max-connections-per-source`; 0: no limit.
+    pub fn per_source_cap(&self) -> usize {
+        self.per_source_cap
+    }
+
+    /// Whether a new direct connection from `ip` would pass the per-source cap.
+    pub fn source_is_full(&self, ip: IpAddr) -> bool {
+        self.per_source_cap != 0
+            && self
+                .per_source
+                .get(&ip.to_canonical())
+                .copied()
+                .unwrap_or(0)
+                >= self.per_source_cap
+    }
+
+    /// A balancer's connection read its PROXY header ([`super::conn::Turn::HeaderRead`]):
+    /// count it against the client the header names. `Err(client)`
+    /// when that client is already at the cap (the caller closes it). A
+    /// header naming no client (a balancer's health check) counts nothing.
+    pub fn count_proxied_client(&mut self, key: usize) -> Result<(), IpAddr> {
+        let Some(entry) = self.slab.get_mut(key) else {
+            return Ok(());
+        };
+        let Some(balancer) = entry.uncounted_balancer else {
+            return Ok(());
+        };
+        entry.uncounted_balancer = None;
+        let client = entry.conn.addr().ip().to_canonical();
+        if client == balancer {
+            return Ok(());
+        }
+        let n = self.per_source.entry(client).or_insert(0);
+        if *n >= self.per_source_cap {
+            if *n == 0 {
+                self.per_source.remove(&client);
+            }
+            return Err(client);
+        }
+        *n += 1;
+        entry.source = Some(client);
+        Ok(())
+    }
+
+    /// A connection counted against `source` left.
+    fn source_left(&mut self, source: Option<IpAddr>) {
+        let Some(ip) = source else { return };
+        if let Some(n) = self.per_source.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_source.remove(&ip);
+            }
         }
     }
 
@@ -135,6 +202,16 @@ impl Connections {
             },
         };
         let handshaking = session.is_some() || proxy.is_some();
+        // A balancer's connections carry many clients: each counts against
+        // its client, once the header names it.
+        let (source, uncounted_balancer) = match (&proxy, self.per_source_cap) {
+            (_, 0) => (None, None),
+            (None, _) => (Some(addr.ip().to_canonical()), None),
+            (Some(_), _) => (None, Some(addr.ip().to_canonical())),
+        };
+        if let Some(ip) = source {
+            *self.per_source.entry(ip).or_insert(0) += 1;
+        }
         let mut conn = Connection::new(
             socket,
             id,
@@ -157,6 +234,8 @@ impl Connections {
         entry.insert(Entry {
             conn,
             scheduled: false,
+            source,
+            uncounted_balancer,
         });
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);
@@ -284,6 +363,7 @@ impl Connections {
         if let Some(mut entry) = self.slab.try_remove(key) {
             entry.conn.deregister(registry);
             fold(&mut self.counts, &entry.conn);
+            self.source_left(entry.source);
         }
     }
 
@@ -294,6 +374,7 @@ impl Connections {
             entry.conn.finish(link);
             fold(&mut self.counts, &entry.conn);
         }
+        self.per_source.clear();
         self.ready.clear();
     }
 }

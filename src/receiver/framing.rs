@@ -143,6 +143,10 @@ pub struct Framer {
 /// times `max_line` for one.
 const KEEP_ESCAPED: usize = 4096;
 
+/// A frame buffer at most this large is kept between frames and turns: the
+/// ordinary short line split across reads fits in it without allocating.
+const KEEP_BUF: usize = 4096;
+
 /// Emit `frame` (stripped) after escaping what `control` escapes in it, held
 /// to `max_line` bytes (an escaped frame cut there is a truncated one).
 fn emit_clean(
@@ -213,6 +217,22 @@ impl Framer {
             truncate,
             &mut emit,
         );
+    }
+
+    /// The connection went quiet (its socket drained at the end of a read
+    /// turn): give back what the buffer holds beyond its partial frame, all
+    /// of it when there is none. Once per turn, never per frame; a buffer that
+    /// stayed small is left alone, so ordinary traffic never reallocates.
+    pub fn release_spare(&mut self) {
+        if self.buf.capacity() <= KEEP_BUF {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        } else if self.buf.capacity() - self.buf.len() > KEEP_BUF {
+            // Shrinking in place: the allocator copies nothing.
+            self.buf.shrink_to_fit();
+        }
     }
 
     /// Feed bytes; `emit` is called for every frame they complete.
@@ -643,6 +663,41 @@ mod tests {
             frames(64, b"\xff\xfe\n"),
             vec![Out::L(b"\xff\xfe".to_vec())]
         );
+    }
+
+    #[test]
+    fn a_quiet_framer_gives_back_what_its_partial_frame_does_not_need() {
+        let mut f = Framer::new(65536);
+        let mut n = 0;
+        // A long line split across reads grows the buffer; once it ends, a
+        // quiet connection keeps nothing of it.
+        for _ in 0..15 {
+            f.push(&[b'x'; 4000], |_| n += 1);
+        }
+        f.push(b"x\nshort", |_| n += 1);
+        assert_eq!(n, 1);
+        assert!(f.buf.capacity() > 60_000);
+        f.release_spare();
+        assert_eq!(f.buf, b"short");
+        assert!(f.buf.capacity() <= KEEP_BUF, "{}", f.buf.capacity());
+        // A long partial frame is kept, without the spare room after it.
+        for _ in 0..12 {
+            f.push(&[b'y'; 4000], |_| n += 1);
+        }
+        let held = f.buffered();
+        assert!(f.buf.capacity() - held > KEEP_BUF);
+        f.release_spare();
+        assert_eq!(f.buffered(), held);
+        assert_eq!(f.buf.capacity(), held);
+        f.push(b"\n", |_| n += 1);
+        assert_eq!(n, 2);
+        f.release_spare();
+        assert_eq!(f.buf.capacity(), 0);
+        // Small buffers stay: no reallocation on ordinary traffic.
+        f.push(b"<13>a short line split", |_| {});
+        let cap = f.buf.capacity();
+        f.release_spare();
+        assert_eq!(f.buf.capacity(), cap);
     }
 
     #[test]

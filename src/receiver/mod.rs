@@ -84,6 +84,8 @@ pub struct ReceiverConfig {
     /// What is done with control characters inside a message.
     pub control_chars: ControlChars,
     pub max_connections: usize,
+    /// `--max-connections-per-source`; 0: no limit.
+    pub max_connections_per_source: usize,
     /// TLS files, re-read on SIGHUP; `None` for plain TCP.
     pub tls: Option<TlsFiles>,
     /// How long a TLS handshake may take before the connection is closed.
@@ -154,7 +156,11 @@ impl Receiver {
             metrics: None,
             last_handlers: Vec::new(),
             listeners,
-            conns: Connections::new(config.max_line_bytes, config.control_chars),
+            conns: Connections::new(
+                config.max_line_bytes,
+                config.control_chars,
+                config.max_connections_per_source,
+            ),
             link,
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),
@@ -292,6 +298,12 @@ impl Receiver {
                     self.refusals.report(refused, &mut self.link);
                     continue;
                 }
+                Admission::Serve if self.conns.source_is_full(accepted.addr.ip()) => {
+                    let cap = self.conns.per_source_cap();
+                    self.refusals
+                        .over_source_cap(accepted.addr.ip(), cap, &mut self.link);
+                    continue;
+                }
                 Admission::Serve => None,
                 Admission::ServeAfterHeader => {
                     Some(ProxyState::new(std::sync::Arc::clone(&self.policy.allow)))
@@ -361,6 +373,14 @@ impl Receiver {
                 conn.update_interest(registry, token::connection(key));
             }
             match turn {
+                Turn::HeaderRead => match self.conns.count_proxied_client(key) {
+                    Ok(()) => self.conns.requeue(key),
+                    Err(client) => {
+                        let cap = self.conns.per_source_cap();
+                        self.refusals.over_source_cap(client, cap, &mut self.link);
+                        self.conns.close(key, registry);
+                    }
+                },
                 Turn::MoreLeft if running => self.conns.requeue(key),
                 Turn::Drained if running => self.conns.unschedule(key),
                 Turn::MoreLeft | Turn::Drained => {

@@ -1,5 +1,6 @@
 //! Reporting refused peers without flooding the log: a source outside
-//! `--allow` is named once a minute with a count, and bad PROXY headers are
+//! `--allow` or over `--max-connections-per-source` is named once a minute
+//! with a count, and bad PROXY headers are
 //! reported at most once every few seconds with how many were not.
 //!
 //! Owns: those rates and the bounded table of refused sources. Does not own:
@@ -48,35 +49,24 @@ impl Throttle {
     }
 }
 
+/// Refused sources for one reason, each named once a minute with a count.
 #[derive(Debug, Default)]
-pub struct Refusals {
+struct PerSource {
     sources: HashMap<IpAddr, Source>,
     /// Refusals of sources the full table could not hold.
     unnamed: Throttle,
-    headers: Throttle,
 }
 
-impl Refusals {
-    pub fn report(&mut self, refused: Refused, link: &mut WriterLink) {
-        let now = Instant::now();
-        match refused {
-            Refused::Header(text) => {
-                if let Some(held) = self.headers.due(now, HEADER_ERRORS) {
-                    link.push_record(level::ERROR, LOGGER, &with_held(text, held));
-                }
-            }
-            Refused::NotAllowed { ip, what } => self.not_allowed(ip, what, now, link),
-        }
-    }
-
-    fn not_allowed(&mut self, ip: IpAddr, what: &str, now: Instant, link: &mut WriterLink) {
+impl PerSource {
+    /// `why` is the reason in parentheses, e.g. "not in --allow".
+    fn refused(&mut self, ip: IpAddr, what: &str, why: &str, now: Instant, link: &mut WriterLink) {
         if let Some(source) = self.sources.get_mut(&ip) {
             source.count += 1;
             if now.duration_since(source.named) >= PER_SOURCE {
                 link.warning(
                     LOGGER,
                     &format!(
-                        "refused {} {what}s from {} (not in --allow) in the last minute",
+                        "refused {} {what}s from {} ({why}) in the last minute",
                         source.count,
                         ip.to_canonical()
                     ),
@@ -95,10 +85,7 @@ impl Refusals {
                 link.warning(
                     LOGGER,
                     &with_held(
-                        format!(
-                            "refused a {what} from {} (not in --allow)",
-                            ip.to_canonical()
-                        ),
+                        format!("refused a {what} from {} ({why})", ip.to_canonical()),
                         held,
                     ),
                 );
@@ -108,7 +95,7 @@ impl Refusals {
         link.warning(
             LOGGER,
             &format!(
-                "refused a {what} from {} (not in --allow); further refusals of it are counted and reported once a minute",
+                "refused a {what} from {} ({why}); further refusals of it are counted and reported once a minute",
                 ip.to_canonical()
             ),
         );
@@ -119,6 +106,37 @@ impl Refusals {
                 count: 0,
             },
         );
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Refusals {
+    not_allowed: PerSource,
+    over_cap: PerSource,
+    headers: Throttle,
+}
+
+impl Refusals {
+    pub fn report(&mut self, refused: Refused, link: &mut WriterLink) {
+        let now = Instant::now();
+        match refused {
+            Refused::Header(text) => {
+                if let Some(held) = self.headers.due(now, HEADER_ERRORS) {
+                    link.push_record(level::ERROR, LOGGER, &with_held(text, held));
+                }
+            }
+            Refused::NotAllowed { ip, what } => {
+                self.not_allowed
+                    .refused(ip, what, "not in --allow", now, link)
+            }
+        }
+    }
+
+    /// A connection from `ip` closed at accept: it already has `cap` open.
+    pub fn over_source_cap(&mut self, ip: IpAddr, cap: usize, link: &mut WriterLink) {
+        let why = format!("over --max-connections-per-source {cap}");
+        self.over_cap
+            .refused(ip, "connection", &why, Instant::now(), link);
     }
 }
 

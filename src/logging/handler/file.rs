@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use super::encode::char_len;
@@ -24,6 +24,9 @@ use crate::logging::spec::{FileArgs, HandlerClass, OnFailure};
 /// What a handler with `on_failure: drop` keeps while its writes fail; records
 /// beyond it are dropped and counted.
 pub const DROP_POLICY_HELD_BYTES: usize = 4 << 20;
+
+/// The mode output files are created with, before the umask.
+pub const OUTPUT_FILE_MODE: u32 = 0o640;
 
 /// When the file rolls over.
 #[derive(Debug)]
@@ -194,6 +197,12 @@ impl FileOut {
 
     fn open(&mut self) -> Result<(), PathError> {
         let mut o = OpenOptions::new();
+        // 0640 (the umask may only make it stricter): the collector's output
+        // is not for every local user, whether or not it daemonized (which
+        // sets umask 027). O_NOFOLLOW: whoever can write the log directory
+        // must not make the writer (root, without --user) append to another
+        // file through a symlink; directories on the way are still followed.
+        o.mode(OUTPUT_FILE_MODE).custom_flags(libc::O_NOFOLLOW);
         if self.truncate_next_open {
             o.write(true).truncate(true).create(true);
         } else {
@@ -234,7 +243,9 @@ impl FileOut {
             return;
         }
         self.checked = true;
-        let st = std::fs::metadata(self.path()).ok();
+        // Not following a link: a symlink planted in place of the file reads
+        // as a moved file, and its reopen is refused (O_NOFOLLOW).
+        let st = std::fs::symlink_metadata(self.path()).ok();
         self.path_irregular = st.as_ref().is_some_and(|m| !m.file_type().is_file());
         if self.watched && self.file.is_some() {
             let same = st.is_some_and(|m| Some((m.dev(), m.ino())) == self.dev_ino);
@@ -492,5 +503,165 @@ impl FileOut {
     /// Close the file.
     pub fn close(&mut self) {
         self.file = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::spec::{Encoding, ErrorsPolicy};
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Mutex;
+
+    /// The umask is the process's: tests that set it take turns.
+    static UMASK: Mutex<()> = Mutex::new(());
+
+    fn args(path: PathBuf, delay: bool) -> FileArgs {
+        FileArgs {
+            path,
+            truncate: false,
+            encoding: Encoding::Utf8,
+            errors: ErrorsPolicy::Strict,
+            delay,
+            terminator: "\n".into(),
+            on_failure: OnFailure::Hold,
+            fsync: false,
+        }
+    }
+
+    fn record() -> LogRecord<'static> {
+        LogRecord {
+            name: "127.0.0.1",
+            msg: "x",
+            levelno: 20,
+            created: 0.0,
+            relative_created: 0.0,
+        }
+    }
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn new_files_are_0640_under_umask_022_and_a_stricter_umask_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let _turn = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        let plain = dir.path().join("plain.log");
+        let f = FileOut::new(
+            &HandlerClass::File(args(plain.clone(), false)),
+            0.0,
+            0,
+            false,
+        );
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+        let strict = dir.path().join("strict.log");
+        let g = FileOut::new(
+            &HandlerClass::File(args(strict.clone(), false)),
+            0.0,
+            0,
+            false,
+        );
+        nix::sys::stat::umask(old);
+        f.unwrap();
+        g.unwrap();
+        assert_eq!(mode(&plain), 0o640);
+        assert_eq!(mode(&strict), 0o600);
+    }
+
+    #[test]
+    fn rotation_creates_the_new_file_0640() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("r.log");
+        let _turn = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        let class = HandlerClass::Rotating {
+            file: args(base.clone(), false),
+            max_bytes: 10,
+            backup_count: 1,
+        };
+        let res = (|| {
+            let mut f = FileOut::new(&class, 0.0, 0, false).map_err(|e| e.to_string())?;
+            let (mut io, mut stats) = (Io::default(), Stats::default());
+            let record = record();
+            for _ in 0..3 {
+                f.emit(
+                    "0123456789",
+                    &[b"0123456789\n"],
+                    &record,
+                    &mut io,
+                    &mut stats,
+                    "r",
+                )
+                .map_err(|e| format!("{e:?}"))?;
+                f.end_batch(&mut stats, "r");
+            }
+            Ok::<_, String>(())
+        })();
+        nix::sys::stat::umask(old);
+        res.unwrap();
+        let rotated = dir.path().join("r.log.1");
+        assert!(rotated.exists());
+        assert_eq!(mode(&base), 0o640);
+        assert_eq!(mode(&rotated), 0o640);
+    }
+
+    #[test]
+    fn a_symlink_at_the_path_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "precious\n").unwrap();
+        let link = dir.path().join("out.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for class in [
+            HandlerClass::File(args(link.clone(), false)),
+            HandlerClass::Watched(args(link.clone(), false)),
+            HandlerClass::Rotating {
+                file: args(link.clone(), false),
+                max_bytes: 10,
+                backup_count: 1,
+            },
+        ] {
+            let err = FileOut::new(&class, 0.0, 0, false).unwrap_err().to_string();
+            assert!(err.contains("Too many levels of symbolic links"), "{err}");
+            assert!(err.contains("out.log"), "{err}");
+        }
+        // Delayed: refused at the first record, which the handler keeps.
+        let mut f =
+            FileOut::new(&HandlerClass::File(args(link.clone(), true)), 0.0, 0, false).unwrap();
+        let (mut io, mut stats) = (Io::default(), Stats::default());
+        let record = record();
+        assert!(f
+            .emit("line", &[b"line\n"], &record, &mut io, &mut stats, "f")
+            .is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn a_watched_file_replaced_by_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.log");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "precious\n").unwrap();
+        let mut f = FileOut::new(
+            &HandlerClass::Watched(args(path.clone(), false)),
+            0.0,
+            0,
+            false,
+        )
+        .unwrap();
+        let (mut io, mut stats) = (Io::default(), Stats::default());
+        let record = record();
+        f.emit("one", &[b"one\n"], &record, &mut io, &mut stats, "w")
+            .unwrap();
+        f.end_batch(&mut stats, "w");
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let _ = f.emit("two", &[b"two\n"], &record, &mut io, &mut stats, "w");
+        f.end_batch(&mut stats, "w");
+        // Reported as any failed reopen is (a write error, a warning).
+        assert!(stats.write_errors > 0);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
     }
 }

@@ -243,8 +243,10 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
             write(&conf, &logging_config(&out))?;
             let mut cmd = if kind == Kind::Ours {
                 let mut c = Command::new(env.bin_dir.join("pysyslog"));
+                // Every load connection comes from 127.0.0.1.
                 c.arg("--max-connections")
-                    .arg((s.max_connections + 16).max(4096).to_string());
+                    .arg((s.max_connections + 16).max(4096).to_string())
+                    .args(["--max-connections-per-source", "0"]);
                 c
             } else {
                 Command::new(env.pysyslog())
