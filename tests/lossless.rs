@@ -9,27 +9,11 @@ mod util;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pysyslog::link::BATCH_CAP_BYTES;
 use util::*;
-
-/// Run pysyslog-flood with `--json`; returns the parsed report.
-fn flood(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(tool("pysyslog-flood"))
-        .args(args)
-        .args(["--json", "127.0.0.1", &port.to_string()])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run pysyslog-flood");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "flood report: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
 
 /// A configuration with `handler` (JSON members) writing `%(message)s` to
 /// `out.log` (or stdout, for a StreamHandler), and the collector's own

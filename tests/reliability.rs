@@ -75,22 +75,6 @@ fn spawn_limited(
     cmd.spawn().expect("spawn pysyslog")
 }
 
-/// Run pysyslog-flood with `--json`; returns the parsed report.
-fn flood(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(tool("pysyslog-flood"))
-        .args(args)
-        .args(["--json", "127.0.0.1", &port.to_string()])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run pysyslog-flood");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "flood report: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
 #[test]
 fn a_writer_killed_mid_flow_loses_no_line() {
     let c = Collector::start(&[]);

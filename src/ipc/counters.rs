@@ -22,7 +22,7 @@ use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::munmap;
 
 /// Handlers whose counters are exported.
 pub const MAX_HANDLERS: usize = 64;
@@ -84,17 +84,7 @@ impl SharedCounters {
         let Some(len) = NonZeroUsize::new(std::mem::size_of::<Page>()) else {
             return Ok(SharedCounters::none());
         };
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks
-        // overlaps nothing of ours.
-        let page = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .map_err(std::io::Error::from)?;
+        let page = super::shared_memory::map_shared(len)?;
         Ok(SharedCounters { page: Some(page) })
     }
 

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod counters;
+mod shared_memory;
 pub mod slots;
 pub mod status;
 

@@ -25,7 +25,7 @@ use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 
-use nix::sys::mman::{mmap_anonymous, mprotect, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::{mprotect, munmap, ProtFlags};
 
 /// One slot holds one batch of up to this many bytes: the receiver's batch
 /// cap. Larger batches (one line longer than the cap) go whole on the channel.
@@ -80,17 +80,7 @@ impl Slots {
         let Some(len) = NonZeroUsize::new(count * SLOT_BYTES) else {
             return Ok(Slots::none());
         };
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks
-        // overlaps nothing of ours.
-        let base = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .map_err(std::io::Error::from)?;
+        let base = super::shared_memory::map_shared(len)?;
         Ok(Slots {
             base: Some(base),
             count,

@@ -431,3 +431,20 @@ s.close()
         .expect("python3");
     assert!(status.success(), "python ssl client failed");
 }
+
+/// Run pysyslog-flood against 127.0.0.1:`port` with `--json`; returns the
+/// parsed report.
+pub fn flood(port: u16, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(tool("pysyslog-flood"))
+        .args(args)
+        .args(["--json", "127.0.0.1", &port.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run pysyslog-flood");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "flood report: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
