@@ -84,6 +84,29 @@ fn wait_for(port: u16, key: &str, value: f64) -> BTreeMap<String, f64> {
     panic!("{key} is {last:?}, never {value}");
 }
 
+/// Wait until a scrape satisfies `cond`; returns that scrape.
+fn wait_scrape(
+    port: u16,
+    what: &str,
+    cond: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> BTreeMap<String, f64> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let s = scrape(port);
+        if cond(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "never {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `name{label="value",...}`, as the exposition writes a sample's key.
+fn key(name: &str, labels: &[(&str, &str)]) -> String {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
 /// The samples that differ between two scrapes, but for the processes'
 /// usage, the queue's momentary state and the reload time.
 fn changes(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
@@ -319,4 +342,251 @@ fn stalled_scrapers_hold_their_slots_until_the_deadline_and_no_longer() {
     assert!(started.elapsed() < Duration::from_secs(15));
     // And scrapes are served again.
     assert!(get(&scrape(port), "pysyslog_writer_restarts_total") == 0.0);
+}
+
+/// The changes between two scrapes that are not the writer's handlers'
+/// (which count the collector's own messages about the events too).
+fn receiver_changes(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    changes(a, b)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("pysyslog_handler_"))
+        .collect()
+}
+
+fn refused_key(listener: &str, reason: &str) -> String {
+    key(
+        "pysyslog_connections_refused_total",
+        &[("listener", listener), ("reason", reason)],
+    )
+}
+
+#[test]
+fn datagrams_from_logger_and_python_are_counted_and_refused_ones_apart() {
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let (c, port) = start(&[
+        "--listen",
+        &url,
+        "--allow",
+        "127.0.0.1",
+        "--allow",
+        "127.0.0.2",
+    ]);
+    let at = |name: &str| key(name, &[("listener", &url)]);
+    let udp_port = udp.to_string();
+    let status = std::process::Command::new("logger")
+        .args([
+            "-d",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &udp_port,
+            "--rfc3164",
+            "-t",
+            "t",
+            "logger line",
+        ])
+        .status()
+        .expect("logger");
+    assert!(status.success());
+    let script = r#"
+import logging, logging.handlers, socket, sys
+h = logging.handlers.SysLogHandler(address=("127.0.0.1", int(sys.argv[1])), socktype=socket.SOCK_DGRAM)
+log = logging.getLogger("py")
+log.addHandler(h)
+log.warning("python line")
+h.close()
+"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", script, &udp_port])
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let before = wait_for(port, &at("pysyslog_lines_received_total"), 2.0);
+    assert_eq!(
+        get(&before, &at("pysyslog_udp_datagrams_received_total")),
+        2.0
+    );
+    assert!(get(&before, &at("pysyslog_received_bytes_total")) > 0.0);
+    let lines = wait_data(&c, 2);
+    assert!(
+        lines.iter().any(|l| l.ends_with("t: logger line")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("python line")),
+        "{lines:?}"
+    );
+
+    let to = ("127.0.0.1", udp);
+    let line = b"raw line\0";
+    let empty = b"\0\0";
+    let allowed = std::net::UdpSocket::bind("127.0.0.2:0").expect("udp");
+    allowed.send_to(line, to).expect("send");
+    allowed.send_to(empty, to).expect("send");
+    std::net::UdpSocket::bind("127.0.0.4:0")
+        .expect("udp")
+        .send_to(b"refused", to)
+        .expect("send");
+    let after = wait_for(port, &at("pysyslog_udp_datagrams_received_total"), 5.0);
+    let mut expected = BTreeMap::new();
+    expected.insert(at("pysyslog_udp_datagrams_received_total"), 3.0);
+    expected.insert(at("pysyslog_udp_datagrams_refused_total"), 1.0);
+    expected.insert(at("pysyslog_lines_received_total"), 1.0);
+    expected.insert(
+        at("pysyslog_received_bytes_total"),
+        (line.len() + empty.len()) as f64,
+    );
+    assert_eq!(receiver_changes(&before, &after), expected);
+    assert_eq!(
+        get(&after, &at("pysyslog_udp_datagrams_dropped_total")),
+        0.0
+    );
+}
+
+#[test]
+fn datagrams_the_kernel_dropped_are_counted_and_with_those_read_make_all_sent() {
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let (c, port) = start(&["--listen", &url, "--udp-recv-buffer", "65536"]);
+    let at = |name: &str| key(name, &[("listener", &url)]);
+    let sender = std::net::UdpSocket::bind("127.0.0.2:0").expect("udp");
+    sender.connect(("127.0.0.1", udp)).expect("connect");
+    // The receiver reads nothing while stopped: the socket's buffer fills
+    // and the kernel drops the rest.
+    signal(c.pid(), libc::SIGSTOP);
+    let mut sent = 0u64;
+    for _ in 0..3000 {
+        if sender.send(&[b'y'; 200]).is_ok() {
+            sent += 1;
+        }
+    }
+    signal(c.pid(), libc::SIGCONT);
+    // The kernel tells its drop count with the next datagram queued: send
+    // one at a time until every datagram sent is accounted for.
+    let deadline = Instant::now() + PATIENCE;
+    let s = loop {
+        if sender.send(b"marker").is_ok() {
+            sent += 1;
+        }
+        let s = scrape(port);
+        let read = get(&s, &at("pysyslog_udp_datagrams_received_total"));
+        let dropped = get(&s, &at("pysyslog_udp_datagrams_dropped_total"));
+        assert!(read + dropped <= sent as f64, "{read} + {dropped} > {sent}");
+        if read + dropped == sent as f64 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{read} + {dropped} != {sent}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let read = get(&s, &at("pysyslog_udp_datagrams_received_total"));
+    assert!(get(&s, &at("pysyslog_udp_datagrams_dropped_total")) > 0.0);
+    assert_eq!(get(&s, &at("pysyslog_lines_received_total")), read);
+}
+
+#[test]
+fn a_source_outside_allow_increments_exactly_the_allow_list_refusals() {
+    let (c, port) = start(&["--allow", "127.0.0.2"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let before = scrape(port);
+    let mut s = connect_from("127.0.0.4", c.addr());
+    let _ = s.write_all(b"refused\n");
+    let key = refused_key(&listener, "allow_list");
+    let after = wait_for(port, &key, 1.0);
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([(key, 1.0)])
+    );
+    let mut out = Vec::new();
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(s.read_to_end(&mut out).unwrap_or(0), 0, "closed");
+}
+
+#[test]
+fn a_source_at_its_connection_limit_is_a_per_source_refusal() {
+    let (c, port) = start(&["--max-connections-per-source", "1"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    let mut first = connect_from("127.0.0.3", c.addr());
+    first.write_all(b"first\n").expect("send");
+    let before = wait_for(port, &lines, 1.0);
+    let mut second = connect_from("127.0.0.3", c.addr());
+    let _ = second.write_all(b"second\n");
+    let key = refused_key(&listener, "per_source_limit");
+    let after = wait_for(port, &key, 1.0);
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([(key, 1.0)])
+    );
+    drop(first);
+}
+
+#[test]
+fn bad_proxy_headers_and_proxied_clients_outside_allow_are_told_apart() {
+    let (c, port) = start(&["--proxy-protocol-from", "127.0.0.5", "--allow", "127.0.0.2"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let accepted = listener_key("pysyslog_connections_accepted_total", &c);
+    let open = listener_key("pysyslog_connections_open", &c);
+    let mut before = scrape(port);
+    for (input, reason) in [
+        (
+            &b"PROXY TCP4 127.0.0.2 garbage\r\nline\n"[..],
+            "proxy_header",
+        ),
+        (
+            b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 514\r\nforged\n",
+            "allow_list",
+        ),
+    ] {
+        let mut s = connect_from("127.0.0.5", c.addr());
+        s.write_all(input).expect("send");
+        let key = refused_key(&listener, reason);
+        let want = get(&before, &key) + 1.0;
+        let after = wait_scrape(port, reason, |s| {
+            s.get(&key) == Some(&want) && s.get(&open) == Some(&0.0)
+        });
+        assert_eq!(
+            receiver_changes(&before, &after),
+            BTreeMap::from([(accepted.clone(), 1.0), (key, 1.0)]),
+            "{reason}"
+        );
+        before = after;
+    }
+    // A good header still serves its client.
+    let mut s = connect_from("127.0.0.5", c.addr());
+    s.write_all(b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\nproxied\n")
+        .expect("send");
+    drop(s);
+    wait_for(
+        port,
+        &listener_key("pysyslog_lines_received_total", &c),
+        1.0,
+    );
+}
+
+#[test]
+fn a_relp_session_that_breaks_the_protocol_is_a_relp_refusal() {
+    let relp = free_port();
+    let url = format!("relp://127.0.0.1:{relp}");
+    let (_c, port) = start(&["--listen", &url]);
+    let before = scrape(port);
+    let offers = "relp_version=0\nrelp_software=test\ncommands=syslog";
+    let mut s = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    s.write_all(format!("1 open {} {offers}\n2 bogus 0\n", offers.len()).as_bytes())
+        .expect("send");
+    let mut answers = Vec::new();
+    let _ = s.read_to_end(&mut answers);
+    assert!(
+        String::from_utf8_lossy(&answers).contains("serverclose"),
+        "{}",
+        String::from_utf8_lossy(&answers)
+    );
+    let key = refused_key(&url, "relp_protocol");
+    let after = wait_for(port, &key, 1.0);
+    let refusals: BTreeMap<String, f64> = receiver_changes(&before, &after)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("pysyslog_connections_refused_total"))
+        .collect();
+    assert_eq!(refusals, BTreeMap::from([(key, 1.0)]));
 }
