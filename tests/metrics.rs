@@ -7,6 +7,8 @@ mod util;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use util::*;
@@ -589,4 +591,247 @@ fn a_relp_session_that_breaks_the_protocol_is_a_relp_refusal() {
         .filter(|(k, _)| k.starts_with("pysyslog_connections_refused_total"))
         .collect();
     assert_eq!(refusals, BTreeMap::from([(key, 1.0)]));
+}
+
+/// A logging configuration in `dir` with `handlers` (JSON members) on the
+/// root logger, and the formatter `m` (`%(message)s`). The collector's own
+/// messages go to a NullHandler: the files hold the lines sent, no more.
+fn logging_config(dir: &Path, handlers: &str, root: &[&str]) -> String {
+    let path = dir.join("logging.json");
+    let root: Vec<String> = root.iter().map(|h| format!("\"{h}\"")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"version": 1,
+              "formatters": {{"m": {{"format": "%(message)s"}}}},
+              "handlers": {{{handlers}, "none": {{"class": "logging.NullHandler"}}}},
+              "loggers": {{"pysyslog": {{"handlers": ["none"], "propagate": false}}}},
+              "root": {{"level": "INFO", "handlers": [{}]}}}}"#,
+            root.join(", ")
+        ),
+    )
+    .expect("config");
+    path.to_string_lossy().into_owned()
+}
+
+fn handler_key(name: &str, handler: &str) -> String {
+    key(name, &[("handler", handler)])
+}
+
+/// Files in `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn a_rotating_file_handler_counts_one_rotation_per_file_rolled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""rot": {{"class": "logging.handlers.RotatingFileHandler", "filename": "{}",
+                        "maxBytes": 200, "backupCount": 1000, "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["rot"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let lines: String = (0..30)
+        .map(|i| format!("line {i:02} {}\n", "x".repeat(40)))
+        .collect();
+    c.send(lines.as_bytes());
+    let s = wait_for(
+        port,
+        &handler_key("pysyslog_handler_records_emitted_total", "rot"),
+        30.0,
+    );
+    let rolled = files_named(dir.path(), "out.log.");
+    assert!(rolled > 1, "{rolled} files rolled");
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_rotations_total", "rot")
+        ),
+        rolled as f64
+    );
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_reopens_total", "rot")
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn a_timed_rotating_file_handler_counts_its_rollovers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""timed": {{"class": "logging.handlers.TimedRotatingFileHandler", "filename": "{}",
+                          "when": "S", "interval": 1, "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["timed"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let rotations = handler_key("pysyslog_handler_file_rotations_total", "timed");
+    // A rollover happens at the first record after its time: send until
+    // two have.
+    let deadline = Instant::now() + PATIENCE;
+    let mut sent = 0.0;
+    loop {
+        c.send(b"tick\n");
+        sent += 1.0;
+        let s = wait_for(
+            port,
+            &handler_key("pysyslog_handler_records_emitted_total", "timed"),
+            sent,
+        );
+        if get(&s, &rotations) >= 2.0 {
+            let rolled = files_named(dir.path(), "out.log.");
+            assert_eq!(get(&s, &rotations), rolled as f64);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no two rollovers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_watched_file_moved_away_and_sighup_count_reopens() {
+    let dir = tempfile::tempdir().expect("dir");
+    let watched = dir.path().join("watched.log");
+    let plain = dir.path().join("plain.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""watched": {{"class": "logging.handlers.WatchedFileHandler", "filename": "{}", "formatter": "m"}},
+               "plain": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "m"}}"#,
+            watched.display(),
+            plain.display()
+        ),
+        &["watched", "plain"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let reopens = |h: &str| handler_key("pysyslog_handler_file_reopens_total", h);
+    c.send(b"one\n");
+    let s = wait_for(
+        port,
+        &handler_key("pysyslog_handler_records_emitted_total", "watched"),
+        1.0,
+    );
+    assert_eq!(
+        (get(&s, &reopens("watched")), get(&s, &reopens("plain"))),
+        (0.0, 0.0)
+    );
+    std::fs::rename(&watched, dir.path().join("watched.log.moved")).expect("move");
+    c.send(b"two\n");
+    let s = wait_for(port, &reopens("watched"), 1.0);
+    assert_eq!(get(&s, &reopens("plain")), 0.0);
+    wait_until("the line in the new file", || {
+        std::fs::read_to_string(&watched).is_ok_and(|t| t == "two\n")
+    });
+    // SIGHUP reopens every file handler (and reloads: the counts go on).
+    signal(c.pid(), libc::SIGHUP);
+    let s = wait_for(port, &reopens("plain"), 1.0);
+    assert_eq!(get(&s, &reopens("watched")), 2.0);
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_rotations_total", "plain")
+        ),
+        0.0
+    );
+}
+
+/// A small tmpfs mounted for one test (the tests run as root), unmounted on
+/// drop even when the test fails (as in tests/lossless.rs).
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount tmpfs (the tests run as root)");
+        Tmpfs { dir }
+    }
+
+    /// Fill the file system: a file of zeros until ENOSPC.
+    fn fill(&self) -> PathBuf {
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&block[..512]).is_ok() {}
+        while f.write_all(&block[..1]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_handler_on_a_full_disk_reports_the_bytes_it_holds_until_it_recovers() {
+    let disk = Tmpfs::mount("1m");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = disk.dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""out": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["out"],
+    );
+    let (mut c, port) = start(&["-l", &config]);
+    let held = handler_key("pysyslog_handler_held_bytes", "out");
+    assert_eq!(get(&scrape(port), &held), 0.0);
+    let filler = disk.fill();
+    let line = "held line";
+    c.send(format!("{line}\n").as_bytes());
+    let s = wait_scrape(port, "bytes held", |s| {
+        s.get(&held).is_some_and(|v| *v > 0.0)
+    });
+    assert_eq!(get(&s, &held), (line.len() + 1) as f64);
+    assert!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_write_errors_total", "out")
+        ) > 0.0
+    );
+    std::fs::remove_file(filler).expect("free space");
+    wait_for(port, &held, 0.0);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("out"),
+        format!("{line}\n")
+    );
+    // The writer's file is on the tmpfs: stop it before the unmount.
+    c.stop();
 }

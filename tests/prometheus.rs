@@ -153,22 +153,40 @@ fn promtool_accepts(exposition: &str) {
 }
 
 /// A scrape of a collector with every kind of series: a UDP listener that
-/// received a datagram.
+/// received a datagram, a file handler that rolled over.
 fn every_kind_of_series() -> String {
     let metrics_port = free_port();
     let listen = format!("127.0.0.1:{metrics_port}");
     let udp = free_port();
     let url = format!("udp://127.0.0.1:{udp}");
-    let _c = start_listeners(&["--metrics-listen", &listen, "--listen", &url], 2);
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("logging.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"version": 1, "root": {{"level": "INFO", "handlers": ["file"]}},
+                "handlers": {{"file": {{"class": "logging.handlers.RotatingFileHandler",
+                    "filename": "{}", "maxBytes": 10, "backupCount": 2}}}}}}"#,
+            dir.path().join("out.log").display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let _c = Collector::start_on(
+        "127.0.0.1",
+        &["--metrics-listen", &listen, "--listen", &url, "-l", &config],
+        |_| http_get(metrics_port, "/metrics").is_some(),
+    );
     std::net::UdpSocket::bind("127.0.0.1:0")
         .expect("udp")
         .send_to(b"<13>a datagram", ("127.0.0.1", udp))
         .expect("send");
     let sample = format!("pysyslog_udp_datagrams_received_total{{listener=\"{url}\"}} 1\n");
     let mut exposition = String::new();
-    wait_until("the datagram counted", || {
+    wait_until("the datagram counted and written", || {
         exposition = http_get(metrics_port, "/metrics").unwrap_or_default();
         exposition.contains(&sample)
+            && !exposition.contains("pysyslog_handler_file_rotations_total{handler=\"file\"} 0\n")
     });
     exposition
 }

@@ -177,7 +177,7 @@ fn link(e: &mut Exposition, s: &Snapshot) {
 
 fn handlers(e: &mut Exposition, s: &Snapshot) {
     type Field = fn(&super::counts::HandlerCounts) -> u64;
-    let families: [(&str, &str, Field); 5] = [
+    let families: [(&str, &str, Field); 7] = [
         (
             "pysyslog_handler_records_emitted_total",
             "Records the handler took into its output.",
@@ -203,12 +203,30 @@ fn handlers(e: &mut Exposition, s: &Snapshot) {
             "Records or output the handler gave up (full buffers, failed writes).",
             |h| h.dropped,
         ),
+        (
+            "pysyslog_handler_file_reopens_total",
+            "Files the handler reopened: a WatchedFileHandler's file moved or removed, or SIGHUP.",
+            |h| h.reopens,
+        ),
+        (
+            "pysyslog_handler_file_rotations_total",
+            "Rollovers of a RotatingFileHandler or TimedRotatingFileHandler.",
+            |h| h.rotations,
+        ),
     ];
     for (name, help, field) in families {
         e.family(name, Kind::Counter, help);
         for h in &s.handlers {
             e.sample(&[("handler", &h.name)], field(h));
         }
+    }
+    e.family(
+        "pysyslog_handler_held_bytes",
+        Kind::Gauge,
+        "Bytes the handler's output keeps because its writes fail (with on_failure: hold, every batch waits for them).",
+    );
+    for h in &s.handlers {
+        e.sample(&[("handler", &h.name)], h.held_bytes);
     }
 }
 

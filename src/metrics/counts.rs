@@ -137,6 +137,12 @@ pub struct HandlerCounts {
     pub write_errors: u64,
     pub format_errors: u64,
     pub dropped: u64,
+    /// Bytes the handler holds because its output fails (a gauge).
+    pub held_bytes: u64,
+    /// Files reopened: WatchedFileHandler finding its file moved, SIGHUP.
+    pub reopens: u64,
+    /// Rollovers of RotatingFileHandler and TimedRotatingFileHandler.
+    pub rotations: u64,
 }
 
 /// SIGHUP reloads of the logging configuration.
