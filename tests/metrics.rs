@@ -524,6 +524,41 @@ fn a_source_at_its_connection_limit_is_a_per_source_refusal() {
 }
 
 #[test]
+fn a_proxied_client_at_its_connection_limit_is_a_per_source_refusal() {
+    let (c, port) = start(&[
+        "--max-connections-per-source",
+        "1",
+        "--proxy-protocol-from",
+        "127.0.0.5",
+    ]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    let open = listener_key("pysyslog_connections_open", &c);
+    let header = b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\n";
+    let mut first = connect_from("127.0.0.5", c.addr());
+    first.write_all(header).expect("send");
+    first.write_all(b"first\n").expect("send");
+    let before = wait_for(port, &lines, 1.0);
+    // The balancer may open more, but not a second for the same client:
+    // refused once its header names it, so it was accepted first.
+    let mut second = connect_from("127.0.0.5", c.addr());
+    second.write_all(header).expect("send");
+    let _ = second.write_all(b"second\n");
+    let key = refused_key(&listener, "per_source_limit");
+    let after = wait_scrape(port, "the refusal", |s| {
+        s.get(&key) == Some(&1.0) && s.get(&open) == Some(&1.0)
+    });
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([
+            (listener_key("pysyslog_connections_accepted_total", &c), 1.0),
+            (key, 1.0)
+        ])
+    );
+    drop(first);
+}
+
+#[test]
 fn bad_proxy_headers_and_proxied_clients_outside_allow_are_told_apart() {
     let (c, port) = start(&["--proxy-protocol-from", "127.0.0.5", "--allow", "127.0.0.2"]);
     let listener = format!("tcp://127.0.0.1:{}", c.port);
