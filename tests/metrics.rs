@@ -7,6 +7,8 @@ mod util;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use util::*;
@@ -82,6 +84,29 @@ fn wait_for(port: u16, key: &str, value: f64) -> BTreeMap<String, f64> {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{key} is {last:?}, never {value}");
+}
+
+/// Wait until a scrape satisfies `cond`; returns that scrape.
+fn wait_scrape(
+    port: u16,
+    what: &str,
+    cond: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> BTreeMap<String, f64> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let s = scrape(port);
+        if cond(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "never {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `name{label="value",...}`, as the exposition writes a sample's key.
+fn key(name: &str, labels: &[(&str, &str)]) -> String {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
 }
 
 /// The samples that differ between two scrapes, but for the processes'
@@ -319,4 +344,529 @@ fn stalled_scrapers_hold_their_slots_until_the_deadline_and_no_longer() {
     assert!(started.elapsed() < Duration::from_secs(15));
     // And scrapes are served again.
     assert!(get(&scrape(port), "pysyslog_writer_restarts_total") == 0.0);
+}
+
+/// The changes between two scrapes that are not the writer's handlers'
+/// (which count the collector's own messages about the events too).
+fn receiver_changes(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    changes(a, b)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("pysyslog_handler_"))
+        .collect()
+}
+
+fn refused_key(listener: &str, reason: &str) -> String {
+    key(
+        "pysyslog_connections_refused_total",
+        &[("listener", listener), ("reason", reason)],
+    )
+}
+
+#[test]
+fn datagrams_from_logger_and_python_are_counted_and_refused_ones_apart() {
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let (c, port) = start(&[
+        "--listen",
+        &url,
+        "--allow",
+        "127.0.0.1",
+        "--allow",
+        "127.0.0.2",
+    ]);
+    let at = |name: &str| key(name, &[("listener", &url)]);
+    let udp_port = udp.to_string();
+    let status = std::process::Command::new("logger")
+        .args([
+            "-d",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &udp_port,
+            "--rfc3164",
+            "-t",
+            "t",
+            "logger line",
+        ])
+        .status()
+        .expect("logger");
+    assert!(status.success());
+    let script = r#"
+import logging, logging.handlers, socket, sys
+h = logging.handlers.SysLogHandler(address=("127.0.0.1", int(sys.argv[1])), socktype=socket.SOCK_DGRAM)
+log = logging.getLogger("py")
+log.addHandler(h)
+log.warning("python line")
+h.close()
+"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", script, &udp_port])
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let before = wait_for(port, &at("pysyslog_lines_received_total"), 2.0);
+    assert_eq!(
+        get(&before, &at("pysyslog_udp_datagrams_received_total")),
+        2.0
+    );
+    assert!(get(&before, &at("pysyslog_received_bytes_total")) > 0.0);
+    let lines = wait_data(&c, 2);
+    assert!(
+        lines.iter().any(|l| l.ends_with("t: logger line")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("python line")),
+        "{lines:?}"
+    );
+
+    let to = ("127.0.0.1", udp);
+    let line = b"raw line\0";
+    let empty = b"\0\0";
+    let allowed = std::net::UdpSocket::bind("127.0.0.2:0").expect("udp");
+    allowed.send_to(line, to).expect("send");
+    allowed.send_to(empty, to).expect("send");
+    std::net::UdpSocket::bind("127.0.0.4:0")
+        .expect("udp")
+        .send_to(b"refused", to)
+        .expect("send");
+    let after = wait_for(port, &at("pysyslog_udp_datagrams_received_total"), 5.0);
+    let mut expected = BTreeMap::new();
+    expected.insert(at("pysyslog_udp_datagrams_received_total"), 3.0);
+    expected.insert(at("pysyslog_udp_datagrams_refused_total"), 1.0);
+    expected.insert(at("pysyslog_lines_received_total"), 1.0);
+    expected.insert(
+        at("pysyslog_received_bytes_total"),
+        (line.len() + empty.len()) as f64,
+    );
+    assert_eq!(receiver_changes(&before, &after), expected);
+    assert_eq!(
+        get(&after, &at("pysyslog_udp_datagrams_dropped_total")),
+        0.0
+    );
+}
+
+#[test]
+fn datagrams_the_kernel_dropped_are_counted_and_with_those_read_make_all_sent() {
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let (c, port) = start(&["--listen", &url, "--udp-recv-buffer", "65536"]);
+    let at = |name: &str| key(name, &[("listener", &url)]);
+    let sender = std::net::UdpSocket::bind("127.0.0.2:0").expect("udp");
+    sender.connect(("127.0.0.1", udp)).expect("connect");
+    // The receiver reads nothing while stopped: the socket's buffer fills
+    // and the kernel drops the rest.
+    signal(c.pid(), libc::SIGSTOP);
+    let mut sent = 0u64;
+    for _ in 0..3000 {
+        if sender.send(&[b'y'; 200]).is_ok() {
+            sent += 1;
+        }
+    }
+    signal(c.pid(), libc::SIGCONT);
+    // The kernel tells its drop count with the next datagram queued: send
+    // one at a time until every datagram sent is accounted for.
+    let deadline = Instant::now() + PATIENCE;
+    let s = loop {
+        if sender.send(b"marker").is_ok() {
+            sent += 1;
+        }
+        let s = scrape(port);
+        let read = get(&s, &at("pysyslog_udp_datagrams_received_total"));
+        let dropped = get(&s, &at("pysyslog_udp_datagrams_dropped_total"));
+        assert!(read + dropped <= sent as f64, "{read} + {dropped} > {sent}");
+        if read + dropped == sent as f64 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{read} + {dropped} != {sent}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let read = get(&s, &at("pysyslog_udp_datagrams_received_total"));
+    assert!(get(&s, &at("pysyslog_udp_datagrams_dropped_total")) > 0.0);
+    assert_eq!(get(&s, &at("pysyslog_lines_received_total")), read);
+}
+
+#[test]
+fn a_source_outside_allow_increments_exactly_the_allow_list_refusals() {
+    let (c, port) = start(&["--allow", "127.0.0.2"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let before = scrape(port);
+    let mut s = connect_from("127.0.0.4", c.addr());
+    let _ = s.write_all(b"refused\n");
+    let key = refused_key(&listener, "allow_list");
+    let after = wait_for(port, &key, 1.0);
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([(key, 1.0)])
+    );
+    let mut out = Vec::new();
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(s.read_to_end(&mut out).unwrap_or(0), 0, "closed");
+}
+
+#[test]
+fn a_source_at_its_connection_limit_is_a_per_source_refusal() {
+    let (c, port) = start(&["--max-connections-per-source", "1"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    let mut first = connect_from("127.0.0.3", c.addr());
+    first.write_all(b"first\n").expect("send");
+    let before = wait_for(port, &lines, 1.0);
+    let mut second = connect_from("127.0.0.3", c.addr());
+    let _ = second.write_all(b"second\n");
+    let key = refused_key(&listener, "per_source_limit");
+    let after = wait_for(port, &key, 1.0);
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([(key, 1.0)])
+    );
+    drop(first);
+}
+
+#[test]
+fn a_proxied_client_at_its_connection_limit_is_a_per_source_refusal() {
+    let (c, port) = start(&[
+        "--max-connections-per-source",
+        "1",
+        "--proxy-protocol-from",
+        "127.0.0.5",
+    ]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    let open = listener_key("pysyslog_connections_open", &c);
+    let header = b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\n";
+    let mut first = connect_from("127.0.0.5", c.addr());
+    first.write_all(header).expect("send");
+    first.write_all(b"first\n").expect("send");
+    let before = wait_for(port, &lines, 1.0);
+    // The balancer may open more, but not a second for the same client:
+    // refused once its header names it, so it was accepted first.
+    let mut second = connect_from("127.0.0.5", c.addr());
+    second.write_all(header).expect("send");
+    let _ = second.write_all(b"second\n");
+    let key = refused_key(&listener, "per_source_limit");
+    let after = wait_scrape(port, "the refusal", |s| {
+        s.get(&key) == Some(&1.0) && s.get(&open) == Some(&1.0)
+    });
+    assert_eq!(
+        receiver_changes(&before, &after),
+        BTreeMap::from([
+            (listener_key("pysyslog_connections_accepted_total", &c), 1.0),
+            (key, 1.0)
+        ])
+    );
+    drop(first);
+}
+
+#[test]
+fn bad_proxy_headers_and_proxied_clients_outside_allow_are_told_apart() {
+    let (c, port) = start(&["--proxy-protocol-from", "127.0.0.5", "--allow", "127.0.0.2"]);
+    let listener = format!("tcp://127.0.0.1:{}", c.port);
+    let accepted = listener_key("pysyslog_connections_accepted_total", &c);
+    let open = listener_key("pysyslog_connections_open", &c);
+    let mut before = scrape(port);
+    for (input, reason) in [
+        (
+            &b"PROXY TCP4 127.0.0.2 garbage\r\nline\n"[..],
+            "proxy_header",
+        ),
+        (
+            b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 514\r\nforged\n",
+            "allow_list",
+        ),
+    ] {
+        let mut s = connect_from("127.0.0.5", c.addr());
+        s.write_all(input).expect("send");
+        let key = refused_key(&listener, reason);
+        let want = get(&before, &key) + 1.0;
+        let after = wait_scrape(port, reason, |s| {
+            s.get(&key) == Some(&want) && s.get(&open) == Some(&0.0)
+        });
+        assert_eq!(
+            receiver_changes(&before, &after),
+            BTreeMap::from([(accepted.clone(), 1.0), (key, 1.0)]),
+            "{reason}"
+        );
+        before = after;
+    }
+    // A good header still serves its client.
+    let mut s = connect_from("127.0.0.5", c.addr());
+    s.write_all(b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 514\r\nproxied\n")
+        .expect("send");
+    drop(s);
+    wait_for(
+        port,
+        &listener_key("pysyslog_lines_received_total", &c),
+        1.0,
+    );
+}
+
+#[test]
+fn a_relp_session_that_breaks_the_protocol_is_a_relp_refusal() {
+    let relp = free_port();
+    let url = format!("relp://127.0.0.1:{relp}");
+    let (_c, port) = start(&["--listen", &url]);
+    let before = scrape(port);
+    let offers = "relp_version=0\nrelp_software=test\ncommands=syslog";
+    let mut s = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    s.write_all(format!("1 open {} {offers}\n2 bogus 0\n", offers.len()).as_bytes())
+        .expect("send");
+    let mut answers = Vec::new();
+    let _ = s.read_to_end(&mut answers);
+    assert!(
+        String::from_utf8_lossy(&answers).contains("serverclose"),
+        "{}",
+        String::from_utf8_lossy(&answers)
+    );
+    let key = refused_key(&url, "relp_protocol");
+    let after = wait_for(port, &key, 1.0);
+    let refusals: BTreeMap<String, f64> = receiver_changes(&before, &after)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("pysyslog_connections_refused_total"))
+        .collect();
+    assert_eq!(refusals, BTreeMap::from([(key, 1.0)]));
+}
+
+/// A logging configuration in `dir` with `handlers` (JSON members) on the
+/// root logger, and the formatter `m` (`%(message)s`). The collector's own
+/// messages go to a NullHandler: the files hold the lines sent, no more.
+fn logging_config(dir: &Path, handlers: &str, root: &[&str]) -> String {
+    let path = dir.join("logging.json");
+    let root: Vec<String> = root.iter().map(|h| format!("\"{h}\"")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"version": 1,
+              "formatters": {{"m": {{"format": "%(message)s"}}}},
+              "handlers": {{{handlers}, "none": {{"class": "logging.NullHandler"}}}},
+              "loggers": {{"pysyslog": {{"handlers": ["none"], "propagate": false}}}},
+              "root": {{"level": "INFO", "handlers": [{}]}}}}"#,
+            root.join(", ")
+        ),
+    )
+    .expect("config");
+    path.to_string_lossy().into_owned()
+}
+
+fn handler_key(name: &str, handler: &str) -> String {
+    key(name, &[("handler", handler)])
+}
+
+/// Files in `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn a_rotating_file_handler_counts_one_rotation_per_file_rolled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""rot": {{"class": "logging.handlers.RotatingFileHandler", "filename": "{}",
+                        "maxBytes": 200, "backupCount": 1000, "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["rot"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let lines: String = (0..30)
+        .map(|i| format!("line {i:02} {}\n", "x".repeat(40)))
+        .collect();
+    c.send(lines.as_bytes());
+    let s = wait_for(
+        port,
+        &handler_key("pysyslog_handler_records_emitted_total", "rot"),
+        30.0,
+    );
+    let rolled = files_named(dir.path(), "out.log.");
+    assert!(rolled > 1, "{rolled} files rolled");
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_rotations_total", "rot")
+        ),
+        rolled as f64
+    );
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_reopens_total", "rot")
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn a_timed_rotating_file_handler_counts_its_rollovers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""timed": {{"class": "logging.handlers.TimedRotatingFileHandler", "filename": "{}",
+                          "when": "S", "interval": 1, "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["timed"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let rotations = handler_key("pysyslog_handler_file_rotations_total", "timed");
+    // A rollover happens at the first record after its time: send until
+    // two have.
+    let deadline = Instant::now() + PATIENCE;
+    let mut sent = 0.0;
+    loop {
+        c.send(b"tick\n");
+        sent += 1.0;
+        let s = wait_for(
+            port,
+            &handler_key("pysyslog_handler_records_emitted_total", "timed"),
+            sent,
+        );
+        if get(&s, &rotations) >= 2.0 {
+            let rolled = files_named(dir.path(), "out.log.");
+            assert_eq!(get(&s, &rotations), rolled as f64);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no two rollovers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_watched_file_moved_away_and_sighup_count_reopens() {
+    let dir = tempfile::tempdir().expect("dir");
+    let watched = dir.path().join("watched.log");
+    let plain = dir.path().join("plain.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""watched": {{"class": "logging.handlers.WatchedFileHandler", "filename": "{}", "formatter": "m"}},
+               "plain": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "m"}}"#,
+            watched.display(),
+            plain.display()
+        ),
+        &["watched", "plain"],
+    );
+    let (c, port) = start(&["-l", &config]);
+    let reopens = |h: &str| handler_key("pysyslog_handler_file_reopens_total", h);
+    c.send(b"one\n");
+    let s = wait_for(
+        port,
+        &handler_key("pysyslog_handler_records_emitted_total", "watched"),
+        1.0,
+    );
+    assert_eq!(
+        (get(&s, &reopens("watched")), get(&s, &reopens("plain"))),
+        (0.0, 0.0)
+    );
+    std::fs::rename(&watched, dir.path().join("watched.log.moved")).expect("move");
+    c.send(b"two\n");
+    let s = wait_for(port, &reopens("watched"), 1.0);
+    assert_eq!(get(&s, &reopens("plain")), 0.0);
+    wait_until("the line in the new file", || {
+        std::fs::read_to_string(&watched).is_ok_and(|t| t == "two\n")
+    });
+    // SIGHUP reopens every file handler (and reloads: the counts go on).
+    signal(c.pid(), libc::SIGHUP);
+    let s = wait_for(port, &reopens("plain"), 1.0);
+    assert_eq!(get(&s, &reopens("watched")), 2.0);
+    assert_eq!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_file_rotations_total", "plain")
+        ),
+        0.0
+    );
+}
+
+/// A small tmpfs mounted for one test (the tests run as root), unmounted on
+/// drop even when the test fails (as in tests/lossless.rs).
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount tmpfs (the tests run as root)");
+        Tmpfs { dir }
+    }
+
+    /// Fill the file system: a file of zeros until ENOSPC.
+    fn fill(&self) -> PathBuf {
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&block[..512]).is_ok() {}
+        while f.write_all(&block[..1]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_handler_on_a_full_disk_reports_the_bytes_it_holds_until_it_recovers() {
+    let disk = Tmpfs::mount("1m");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = disk.dir.path().join("out.log");
+    let config = logging_config(
+        dir.path(),
+        &format!(
+            r#""out": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "m"}}"#,
+            out.display()
+        ),
+        &["out"],
+    );
+    let (mut c, port) = start(&["-l", &config]);
+    let held = handler_key("pysyslog_handler_held_bytes", "out");
+    assert_eq!(get(&scrape(port), &held), 0.0);
+    let filler = disk.fill();
+    let line = "held line";
+    c.send(format!("{line}\n").as_bytes());
+    let s = wait_scrape(port, "bytes held", |s| {
+        s.get(&held).is_some_and(|v| *v > 0.0)
+    });
+    assert_eq!(get(&s, &held), (line.len() + 1) as f64);
+    assert!(
+        get(
+            &s,
+            &handler_key("pysyslog_handler_write_errors_total", "out")
+        ) > 0.0
+    );
+    std::fs::remove_file(filler).expect("free space");
+    wait_for(port, &held, 0.0);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("out"),
+        format!("{line}\n")
+    );
+    // The writer's file is on the tmpfs: stop it before the unmount.
+    c.stop();
 }

@@ -128,6 +128,69 @@ fn query(port: u16, expr: &str) -> Option<f64> {
     result[0].pointer("/value/1")?.as_str()?.parse().ok()
 }
 
+/// `promtool check metrics` on `exposition`: no complaint at all.
+fn promtool_accepts(exposition: &str) {
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write");
+    let checked = check.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+/// A scrape of a collector with every kind of series: a UDP listener that
+/// received a datagram, a file handler that rolled over.
+fn every_kind_of_series() -> String {
+    let metrics_port = free_port();
+    let listen = format!("127.0.0.1:{metrics_port}");
+    let udp = free_port();
+    let url = format!("udp://127.0.0.1:{udp}");
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("logging.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"version": 1, "root": {{"level": "INFO", "handlers": ["file"]}},
+                "handlers": {{"file": {{"class": "logging.handlers.RotatingFileHandler",
+                    "filename": "{}", "maxBytes": 10, "backupCount": 2}}}}}}"#,
+            dir.path().join("out.log").display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let _c = Collector::start_on(
+        "127.0.0.1",
+        &["--metrics-listen", &listen, "--listen", &url, "-l", &config],
+        |_| http_get(metrics_port, "/metrics").is_some(),
+    );
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("udp")
+        .send_to(b"<13>a datagram", ("127.0.0.1", udp))
+        .expect("send");
+    let sample = format!("pysyslog_udp_datagrams_received_total{{listener=\"{url}\"}} 1\n");
+    let mut exposition = String::new();
+    wait_until("the datagram counted and written", || {
+        exposition = http_get(metrics_port, "/metrics").unwrap_or_default();
+        exposition.contains(&sample)
+            && !exposition.contains("pysyslog_handler_file_rotations_total{handler=\"file\"} 0\n")
+    });
+    exposition
+}
+
 #[test]
 fn prometheus_scrapes_exactly_the_lines_sent_and_promtool_accepts_the_exposition_and_rules() {
     if !installed("prometheus") || !installed("promtool") {
@@ -157,27 +220,8 @@ fn prometheus_scrapes_exactly_the_lines_sent_and_promtool_accepts_the_exposition
     }
     c.wait_lines(sent);
 
-    let exposition = http_get(metrics_port, "/metrics").expect("scrape");
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    check
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("write");
-    let checked = check.wait_with_output().expect("promtool");
-    assert!(
-        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    promtool_accepts(&http_get(metrics_port, "/metrics").expect("scrape"));
+    promtool_accepts(&every_kind_of_series());
 
     let dir = tempfile::tempdir().expect("dir");
     let (_server, port) = start_prometheus(dir.path(), metrics_port);

@@ -32,7 +32,7 @@ pub const NAME_BYTES: usize = 96;
 const NAME_WORDS: usize = NAME_BYTES / 8;
 
 /// The counters of one handler, in their order in the page.
-pub const VALUES: usize = 5;
+pub const VALUES: usize = 8;
 /// Records the handler took (formatted into its output).
 pub const EMITTED: usize = 0;
 /// Bytes of formatted output the handler took.
@@ -43,6 +43,13 @@ pub const WRITE_ERRORS: usize = 2;
 pub const FORMAT_ERRORS: usize = 3;
 /// Records or output given up (full buffers, failed writes).
 pub const DROPPED: usize = 4;
+/// Bytes held because the output fails: a gauge, the only value that is
+/// not a counter (never added up across writers or configurations).
+pub const HELD_BYTES: usize = 5;
+/// Files reopened (WatchedFileHandler, SIGHUP).
+pub const REOPENS: usize = 6;
+/// Rollovers of the rotating file handlers.
+pub const ROTATIONS: usize = 7;
 
 #[repr(C)]
 struct Entry {
@@ -274,11 +281,14 @@ mod tests {
     fn a_forked_writer_s_stores_are_read_by_the_parent() {
         let page = SharedCounters::new().expect("page");
         assert_eq!(page.read(), Some(vec![]));
-        page.set_handlers(&[h("file", [1, 2, 3, 4, 5]), h(&"é".repeat(60), [0; 5])]);
+        page.set_handlers(&[
+            h("file", [1, 2, 3, 4, 5, 6, 7, 8]),
+            h(&"é".repeat(60), [0; VALUES]),
+        ]);
         // SAFETY: the child only stores into the page and exits.
         match unsafe { nix::unistd::fork() }.expect("fork") {
             nix::unistd::ForkResult::Child => {
-                page.store(0, [10, 20, 30, 40, 50]);
+                page.store(0, [10, 20, 30, 40, 50, 60, 70, 80]);
                 unsafe { libc::_exit(0) };
             }
             nix::unistd::ForkResult::Parent { child } => {
@@ -286,7 +296,7 @@ mod tests {
             }
         }
         let got = page.read().expect("stable");
-        assert_eq!(got[0], h("file", [10, 20, 30, 40, 50]));
+        assert_eq!(got[0], h("file", [10, 20, 30, 40, 50, 60, 70, 80]));
         assert_eq!(got[1].name, "é".repeat(48), "cut on a char boundary");
         page.clear();
         assert_eq!(page.read(), Some(vec![]));

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, HELD_BYTES, REOPENS,
+    ROTATIONS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
 use crate::metrics::process;
@@ -84,7 +85,10 @@ impl LinkStats {
         self.dead_reloads.0 += applied;
         self.dead_reloads.1 += failed;
         self.dead_reloads.2 = self.dead_reloads.2.max(last);
-        for dead in self.page.read_any() {
+        for mut dead in self.page.read_any() {
+            // What it held is replayed to its successor, which holds it if
+            // its output still fails: not a count to keep.
+            dead.values[HELD_BYTES] = 0;
             match self.base.iter_mut().find(|b| b.name == dead.name) {
                 Some(b) => {
                     for (v, d) in b.values.iter_mut().zip(dead.values) {
@@ -127,6 +131,9 @@ impl LinkStats {
                     write_errors: h.values[WRITE_ERRORS],
                     format_errors: h.values[FORMAT_ERRORS],
                     dropped: h.values[DROPPED],
+                    held_bytes: h.values[HELD_BYTES],
+                    reopens: h.values[REOPENS],
+                    rotations: h.values[ROTATIONS],
                     name: h.name,
                 })
                 .collect(),
@@ -173,6 +180,33 @@ mod tests {
             emitted(&stats),
             [("a".into(), 12), ("b".into(), 3), ("c".into(), 1)]
         );
+    }
+
+    #[test]
+    fn what_a_dead_writer_held_is_not_kept_and_its_counters_are() {
+        use crate::ipc::counters::VALUES;
+        let handler = |held: u64, rotations: u64| {
+            let mut values = [0; VALUES];
+            values[HELD_BYTES] = held;
+            values[ROTATIONS] = rotations;
+            HandlerValues {
+                name: "a".into(),
+                values,
+            }
+        };
+        let seen = |stats: &LinkStats| {
+            let h = &stats.handlers().expect("stable")[0];
+            (h.held_bytes, h.rotations)
+        };
+        let mut stats = LinkStats::new(SharedCounters::new().expect("page"));
+        stats.page.set_handlers(&[handler(100, 3)]);
+        assert_eq!(seen(&stats), (100, 3));
+        // Its batches are replayed to the next writer, which holds them
+        // again if the output still fails.
+        stats.absorb_dead_writer();
+        assert_eq!(seen(&stats), (0, 3));
+        stats.page.set_handlers(&[handler(7, 1)]);
+        assert_eq!(seen(&stats), (7, 4));
     }
 
     #[test]

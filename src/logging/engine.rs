@@ -430,6 +430,33 @@ impl Engine {
             f.end_batch(&mut h.stats, &h.name);
         }
         self.io.flush();
+        self.note_held();
+    }
+
+    /// What each handler's output holds now, into its counters: a file's to
+    /// the handler that owns it, a stream's to the first handler on it.
+    fn note_held(&mut self) {
+        for h in &mut self.handlers {
+            h.stats.held_bytes = 0;
+        }
+        for f in &self.files {
+            if let Some(h) = self.handlers.get_mut(f.owner) {
+                h.stats.held_bytes += f.held_bytes();
+            }
+        }
+        for target in [StreamTarget::Stdout, StreamTarget::Stderr] {
+            let held = self.io.held_bytes(target);
+            if held == 0 {
+                continue;
+            }
+            let first = self
+                .handlers
+                .iter_mut()
+                .find(|h| matches!(&h.kind, Kind::Stream(s) if s.target() == target));
+            if let Some(h) = first {
+                h.stats.held_bytes += held;
+            }
+        }
     }
 
     /// Reopen every file handler (logrotate's `postrotate`).

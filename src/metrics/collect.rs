@@ -45,6 +45,20 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
             e.sample(&[("listener", label)], f(c));
         }
     };
+    // Families both kinds of listener have.
+    let received = |e: &mut Exposition, f: &dyn Fn(&super::counts::Received) -> u64| {
+        for (label, c) in &s.listeners {
+            e.sample(&[("listener", label)], f(&c.received));
+        }
+        for (label, c) in &s.udp {
+            e.sample(&[("listener", label)], f(&c.received));
+        }
+    };
+    let udp = |e: &mut Exposition, f: &dyn Fn(&super::counts::UdpCounts) -> u64| {
+        for (label, c) in &s.udp {
+            e.sample(&[("listener", label)], f(c));
+        }
+    };
     e.family(
         "pysyslog_connections_open",
         Kind::Gauge,
@@ -60,7 +74,7 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_connections_refused_total",
         Kind::Counter,
-        "Connections closed before delivering data, by reason: tls_handshake, tls_handshake_timeout, wrong_protocol (TLS on a plain listener or plain text on a TLS one), setup.",
+        "Connections refused, or closed for breaking their protocol, by reason: tls_handshake, tls_handshake_timeout, wrong_protocol (TLS on a plain listener or plain text on a TLS one), setup, allow_list (the source, or the client its PROXY header names, is outside --allow), proxy_header (missing or malformed PROXY header), relp_protocol (a RELP session broke the protocol), per_source_limit (--max-connections-per-source).",
     );
     for (label, c) in &s.listeners {
         for why in Refusal::ALL {
@@ -73,21 +87,39 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_lines_received_total",
         Kind::Counter,
-        "Lines (frames) received and queued for the writer, truncated ones included.",
+        "Lines (frames, or non-empty datagrams) received and queued for the writer, truncated ones included.",
     );
-    each(e, &|c| c.received.lines);
+    received(e, &|r| r.lines);
     e.family(
         "pysyslog_received_bytes_total",
         Kind::Counter,
-        "Bytes of syslog data received (after TLS decryption).",
+        "Bytes of syslog data received (after TLS decryption; for UDP, the datagrams of allowed sources).",
     );
-    each(e, &|c| c.received.bytes);
+    received(e, &|r| r.bytes);
     e.family(
         "pysyslog_lines_truncated_total",
         Kind::Counter,
         "Lines longer than --max-line-length, logged truncated.",
     );
-    each(e, &|c| c.received.truncated);
+    received(e, &|r| r.truncated);
+    e.family(
+        "pysyslog_udp_datagrams_received_total",
+        Kind::Counter,
+        "UDP datagrams read from the socket (refused and empty ones included).",
+    );
+    udp(e, &|c| c.datagrams);
+    e.family(
+        "pysyslog_udp_datagrams_dropped_total",
+        Kind::Counter,
+        "UDP datagrams the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL; raise --udp-recv-buffer). Learnt with the next datagram read.",
+    );
+    udp(e, &|c| c.dropped);
+    e.family(
+        "pysyslog_udp_datagrams_refused_total",
+        Kind::Counter,
+        "UDP datagrams from sources outside --allow, not logged.",
+    );
+    udp(e, &|c| c.refused);
     e.family(
         "pysyslog_accept_pauses_total",
         Kind::Counter,
@@ -145,7 +177,7 @@ fn link(e: &mut Exposition, s: &Snapshot) {
 
 fn handlers(e: &mut Exposition, s: &Snapshot) {
     type Field = fn(&super::counts::HandlerCounts) -> u64;
-    let families: [(&str, &str, Field); 5] = [
+    let families: [(&str, &str, Field); 7] = [
         (
             "pysyslog_handler_records_emitted_total",
             "Records the handler took into its output.",
@@ -171,12 +203,30 @@ fn handlers(e: &mut Exposition, s: &Snapshot) {
             "Records or output the handler gave up (full buffers, failed writes).",
             |h| h.dropped,
         ),
+        (
+            "pysyslog_handler_file_reopens_total",
+            "Files the handler reopened: a WatchedFileHandler's file moved or removed, or SIGHUP.",
+            |h| h.reopens,
+        ),
+        (
+            "pysyslog_handler_file_rotations_total",
+            "Rollovers of a RotatingFileHandler or TimedRotatingFileHandler.",
+            |h| h.rotations,
+        ),
     ];
     for (name, help, field) in families {
         e.family(name, Kind::Counter, help);
         for h in &s.handlers {
             e.sample(&[("handler", &h.name)], field(h));
         }
+    }
+    e.family(
+        "pysyslog_handler_held_bytes",
+        Kind::Gauge,
+        "Bytes the handler's output keeps because its writes fail (with on_failure: hold, every batch waits for them).",
+    );
+    for h in &s.handlers {
+        e.sample(&[("handler", &h.name)], h.held_bytes);
     }
 }
 

@@ -5,7 +5,7 @@
 //! Owns: the shapes and their arithmetic. Imports nothing, so every part can
 //! use it without an import cycle.
 
-/// Why a connection was closed before it could deliver anything.
+/// Why a connection was refused, or closed for breaking its protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The TLS handshake failed (bad certificate, no common version, ...).
@@ -16,14 +16,28 @@ pub enum Refusal {
     WrongProtocol,
     /// The connection could not be set up (registration, TLS session).
     Setup,
+    /// The source (or the client a PROXY header names) is outside `--allow`.
+    AllowList,
+    /// A PROXY protocol header missing, malformed, or cut by a close.
+    ProxyHeader,
+    /// A RELP session broke the protocol (a bad frame or command): the
+    /// collector sent `serverclose` and closed it.
+    RelpProtocol,
+    /// The source already had `--max-connections-per-source` open.
+    PerSourceLimit,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 4] = [
+    pub const COUNT: usize = 8;
+    pub const ALL: [Refusal; Refusal::COUNT] = [
         Refusal::TlsHandshake,
         Refusal::TlsHandshakeTimeout,
         Refusal::WrongProtocol,
         Refusal::Setup,
+        Refusal::AllowList,
+        Refusal::ProxyHeader,
+        Refusal::RelpProtocol,
+        Refusal::PerSourceLimit,
     ];
 
     /// The `reason` label.
@@ -33,6 +47,10 @@ impl Refusal {
             Refusal::TlsHandshakeTimeout => "tls_handshake_timeout",
             Refusal::WrongProtocol => "wrong_protocol",
             Refusal::Setup => "setup",
+            Refusal::AllowList => "allow_list",
+            Refusal::ProxyHeader => "proxy_header",
+            Refusal::RelpProtocol => "relp_protocol",
+            Refusal::PerSourceLimit => "per_source_limit",
         }
     }
 }
@@ -60,7 +78,7 @@ pub struct ListenerCounts {
     pub open: u64,
     pub accepted: u64,
     /// By [`Refusal`], in the order of [`Refusal::ALL`].
-    pub refused: [u64; 4],
+    pub refused: [u64; Refusal::COUNT],
     pub received: Received,
 }
 
@@ -68,6 +86,21 @@ impl ListenerCounts {
     pub fn refuse(&mut self, why: Refusal) {
         self.refused[why as usize] += 1;
     }
+}
+
+/// One UDP listener's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UdpCounts {
+    /// Datagrams read from the socket, refused and empty ones included.
+    pub datagrams: u64,
+    /// Datagrams the kernel dropped because the socket's buffer was full
+    /// (`SO_RXQ_OVFL`).
+    pub dropped: u64,
+    /// Datagrams from sources outside `--allow`.
+    pub refused: u64,
+    /// Lines logged (one per datagram that is not empty), bytes of the
+    /// allowed datagrams, lines truncated.
+    pub received: Received,
 }
 
 /// Why accepting paused (peers then wait in the listen backlog).
@@ -104,6 +137,12 @@ pub struct HandlerCounts {
     pub write_errors: u64,
     pub format_errors: u64,
     pub dropped: u64,
+    /// Bytes the handler holds because its output fails (a gauge).
+    pub held_bytes: u64,
+    /// Files reopened: WatchedFileHandler finding its file moved, SIGHUP.
+    pub reopens: u64,
+    /// Rollovers of RotatingFileHandler and TimedRotatingFileHandler.
+    pub rotations: u64,
 }
 
 /// SIGHUP reloads of the logging configuration.
@@ -120,6 +159,8 @@ pub struct Reloads {
 pub struct Snapshot {
     /// By listener label (`tcp://127.0.0.1:514`).
     pub listeners: Vec<(String, ListenerCounts)>,
+    /// By UDP listener label (`udp://127.0.0.1:514`).
+    pub udp: Vec<(String, UdpCounts)>,
     pub accept_pauses: AcceptPauses,
     pub link: LinkCounts,
     pub handlers: Vec<HandlerCounts>,

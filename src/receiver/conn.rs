@@ -40,8 +40,8 @@ pub enum Turn {
     /// follows waits for the next turn, so the client it names can be
     /// counted (`--max-connections-per-source`) before a line of it is taken.
     HeaderRead,
-    /// Refused (a bad PROXY header, or a proxied client outside `--allow`):
-    /// report it (rate-limited) and close.
+    /// Refused (a bad PROXY header, a proxied client outside `--allow`, a
+    /// RELP session that broke the protocol): report it (rate-limited) and close.
     Refused(Refused),
 }
 
@@ -52,6 +52,19 @@ pub enum Refused {
     NotAllowed { ip: IpAddr, what: &'static str },
     /// A PROXY header missing, malformed or too long (the text names the peer).
     Header(String),
+    /// A RELP session that broke the protocol (the text names the peer).
+    Relp(String),
+}
+
+impl Refused {
+    /// Its `reason` in the metrics.
+    pub fn reason(&self) -> Refusal {
+        match self {
+            Refused::NotAllowed { .. } => Refusal::AllowList,
+            Refused::Header(_) => Refusal::ProxyHeader,
+            Refused::Relp(_) => Refusal::RelpProtocol,
+        }
+    }
 }
 
 /// A trusted balancer's connection before its PROXY header is complete.
@@ -209,7 +222,7 @@ impl Connection {
         }
         let sent = self.send_relp();
         if let Some(e) = failed {
-            return Some(Turn::Refused(Refused::Header(format!(
+            return Some(Turn::Refused(Refused::Relp(format!(
                 "RELP session with {} ended: {e}; serverclose sent, connection closed",
                 self.addr
             ))));

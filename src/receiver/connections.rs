@@ -141,6 +141,20 @@ impl Connections {
         counts_of(&mut self.counts, index)
     }
 
+    /// A connection accepted on listener `index` was closed at once for `why`
+    /// (`--allow`, `--max-connections-per-source`): it never became one.
+    pub fn count_refused(&mut self, index: usize, why: Refusal) {
+        self.counts_mut(index).refuse(why);
+    }
+
+    /// Close connection `key`, refused for `why`.
+    pub fn close_refused(&mut self, key: usize, why: Refusal, registry: &Registry) {
+        if let Some(entry) = self.slab.get_mut(key) {
+            entry.conn.refuse(why);
+        }
+        self.close(key, registry);
+    }
+
     /// The counters of the first `listeners` listeners, open connections included.
     pub fn listener_counts(&self, listeners: usize) -> Vec<ListenerCounts> {
         let mut all: Vec<ListenerCounts> = (0..listeners)

@@ -60,6 +60,12 @@ impl Receiver {
         };
         Snapshot {
             listeners: self.listener_labels.iter().cloned().zip(counts).collect(),
+            udp: self
+                .udp_labels
+                .iter()
+                .cloned()
+                .zip(self.udp.counts())
+                .collect(),
             accept_pauses: self.listeners.pauses(),
             link: self.link.counts(),
             handlers,

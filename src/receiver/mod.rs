@@ -43,7 +43,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::link::{LinkError, WriterLink};
-use crate::metrics::counts::HandlerCounts;
+use crate::metrics::counts::{HandlerCounts, Refusal};
 use crate::metrics::MetricsServer;
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
@@ -121,6 +121,8 @@ pub struct Receiver {
     metrics: Option<MetricsServer>,
     /// Each listener's `listener` label, by index.
     listener_labels: Vec<String>,
+    /// Each UDP listener's, by index.
+    udp_labels: Vec<String>,
     /// The handler counters of the last scrape, for one during a reload.
     last_handlers: Vec<HandlerCounts>,
 }
@@ -150,6 +152,7 @@ impl Receiver {
         )
         .map_err(ReceiverError::Setup)?;
         Ok(Receiver {
+            udp_labels: udp.labels(),
             udp,
             udp_first: false,
             listener_labels: listeners.labels(),
@@ -295,10 +298,14 @@ impl Receiver {
                         ip: accepted.addr.ip(),
                         what: "connection",
                     };
+                    self.conns
+                        .count_refused(accepted.listener.0, refused.reason());
                     self.refusals.report(refused, &mut self.link);
                     continue;
                 }
                 Admission::Serve if self.conns.source_is_full(accepted.addr.ip()) => {
+                    self.conns
+                        .count_refused(accepted.listener.0, Refusal::PerSourceLimit);
                     let cap = self.conns.per_source_cap();
                     self.refusals
                         .over_source_cap(accepted.addr.ip(), cap, &mut self.link);
@@ -378,7 +385,8 @@ impl Receiver {
                     Err(client) => {
                         let cap = self.conns.per_source_cap();
                         self.refusals.over_source_cap(client, cap, &mut self.link);
-                        self.conns.close(key, registry);
+                        self.conns
+                            .close_refused(key, Refusal::PerSourceLimit, registry);
                     }
                 },
                 Turn::MoreLeft if running => self.conns.requeue(key),
@@ -390,8 +398,9 @@ impl Receiver {
                 }
                 Turn::Finished => self.conns.close(key, registry),
                 Turn::Refused(refused) => {
+                    let why = refused.reason();
                     self.refusals.report(refused, &mut self.link);
-                    self.conns.close(key, registry);
+                    self.conns.close_refused(key, why, registry);
                 }
             }
         }

@@ -120,7 +120,7 @@ impl Refusals {
     pub fn report(&mut self, refused: Refused, link: &mut WriterLink) {
         let now = Instant::now();
         match refused {
-            Refused::Header(text) => {
+            Refused::Header(text) | Refused::Relp(text) => {
                 if let Some(held) = self.headers.due(now, HEADER_ERRORS) {
                     link.push_record(level::ERROR, LOGGER, &with_held(text, held));
                 }

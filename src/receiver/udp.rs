@@ -27,6 +27,7 @@ use super::policy::Policy;
 use super::refusals::{Refusals, Throttle};
 use super::token;
 use crate::link::WriterLink;
+use crate::metrics::counts::UdpCounts;
 
 /// Datagrams per `recvmmsg` call.
 const BATCH: usize = 32;
@@ -82,6 +83,8 @@ struct UdpListener {
     errors_report: Throttle,
     truncated: u64,
     truncation_report: Throttle,
+    /// For the metrics: what it received since start-up.
+    counts: UdpCounts,
 }
 
 /// Reused receive buffers: one slot per datagram of a batch.
@@ -115,6 +118,8 @@ pub struct UdpListeners {
     control: ControlChars,
     /// A datagram with characters to escape, while it is pushed.
     escaped: Vec<u8>,
+    /// The listeners' counts when they stopped.
+    stopped: Vec<UdpCounts>,
 }
 
 impl UdpListeners {
@@ -139,6 +144,7 @@ impl UdpListeners {
                 errors_report: Throttle::default(),
                 truncated: 0,
                 truncation_report: Throttle::default(),
+                counts: UdpCounts::default(),
             });
         }
         // One byte more than a line may hold tells a datagram that is too long;
@@ -166,7 +172,28 @@ impl UdpListeners {
             max_line,
             control,
             escaped: Vec::new(),
+            stopped: Vec::new(),
         })
+    }
+
+    /// The metrics label of each listener: `udp://ADDR`.
+    pub fn labels(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .map(|l| match l.socket.local_addr() {
+                Ok(addr) => format!("udp://{addr}"),
+                Err(_) => "udp://unknown".to_owned(),
+            })
+            .collect()
+    }
+
+    /// What each listener received, in the order of [`UdpListeners::labels`]
+    /// (after [`UdpListeners::stop`], what they had received).
+    pub fn counts(&self) -> Vec<UdpCounts> {
+        if self.listeners.is_empty() {
+            return self.stopped.clone();
+        }
+        self.listeners.iter().map(|l| l.counts).collect()
     }
 
     pub fn mark_ready(&mut self, index: usize) {
@@ -185,6 +212,7 @@ impl UdpListeners {
         for l in &mut self.listeners {
             let _ = registry.deregister(&mut l.socket);
         }
+        self.stopped = self.counts();
         self.listeners.clear();
     }
 
@@ -266,7 +294,9 @@ impl UdpListeners {
                 fd,
                 headers.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                // MSG_TRUNC: a datagram's length is its own, even when the
+                // slot held only its first bytes.
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
                 std::ptr::null_mut(),
             )
         };
@@ -274,10 +304,13 @@ impl UdpListeners {
             return Err(io::Error::last_os_error());
         }
         let got = got as usize;
+        let l = &mut self.listeners[index];
+        l.counts.datagrams += got as u64;
         for h in headers.iter().take(got) {
             if let Some(count) = kernel_drop_count(&h.msg_hdr) {
-                let l = &mut self.listeners[index];
-                l.unreported_drops += u64::from(count.wrapping_sub(l.kernel_drops));
+                let new = u64::from(count.wrapping_sub(l.kernel_drops));
+                l.unreported_drops += new;
+                l.counts.dropped += new;
                 l.kernel_drops = count;
             }
         }
@@ -286,6 +319,7 @@ impl UdpListeners {
                 continue;
             };
             if !policy.allows(addr.ip()) {
+                self.listeners[index].counts.refused += 1;
                 refusals.report(
                     Refused::NotAllowed {
                         ip: addr.ip(),
@@ -295,6 +329,7 @@ impl UdpListeners {
                 );
                 continue;
             }
+            self.listeners[index].counts.received.bytes += u64::from(h.msg_len);
             let len = (h.msg_len as usize).min(self.buffers.slot);
             let slot = &self.buffers.data[i * self.buffers.slot..][..len];
             let (line, mut truncated) = match datagram(slot, self.max_line) {
@@ -308,8 +343,11 @@ impl UdpListeners {
                 .control
                 .apply_within(line, self.max_line, &mut self.escaped);
             truncated |= cut;
+            let l = &mut self.listeners[index];
+            l.counts.received.lines += 1;
             if truncated {
-                self.listeners[index].truncated += 1;
+                l.truncated += 1;
+                l.counts.received.truncated += 1;
             }
             let ip = addr.ip();
             if self.sender.ip != Some(ip) {
@@ -426,18 +464,26 @@ mod tests {
             UdpListeners::new(vec![socket], 16, ControlChars::default(), poll.registry()).unwrap();
         let a = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+        let mut bytes = 0;
         for i in 0..100 {
             let from = if i % 3 == 0 { &b } else { &a };
-            from.send_to(format!("line {i}\0").as_bytes(), to).unwrap();
+            bytes += from.send_to(format!("line {i}\0").as_bytes(), to).unwrap();
         }
-        a.send_to(b"a line that is far too long", to).unwrap();
-        a.send_to(b"two\nlines\0x", to).unwrap();
+        bytes += a.send_to(b"a line that is far too long", to).unwrap();
+        bytes += a.send_to(b"two\nlines\0x", to).unwrap();
         let mut refusals = Refusals::default();
         let policy = Policy::default();
         while udp.any_ready() {
             udp.serve(&policy, &mut refusals, &mut link);
         }
         link.flush(poll.registry()).unwrap();
+        let counts = udp.counts()[0];
+        assert_eq!(counts.datagrams, 102);
+        assert_eq!(counts.refused, 0);
+        assert_eq!(counts.received.lines, 102);
+        assert_eq!(counts.received.truncated, 2);
+        // A datagram longer than its slot counts all its bytes.
+        assert_eq!(counts.received.bytes, bytes as u64);
         let mut lines = Vec::new();
         while let Ok(bytes) = rx.try_recv() {
             let (_, items) = crate::ipc::BatchReader::new(&bytes).unwrap();

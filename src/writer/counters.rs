@@ -8,8 +8,8 @@
 //! across writers (the link does that, from the page the dead writer left).
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, MAX_HANDLERS, VALUES,
-    WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, HELD_BYTES,
+    MAX_HANDLERS, REOPENS, ROTATIONS, VALUES, WRITE_ERRORS,
 };
 use crate::logging::handler::Stats;
 use crate::logging::Engine;
@@ -30,7 +30,16 @@ fn values(stats: &Stats) -> [u64; VALUES] {
     v[WRITE_ERRORS] = stats.write_errors;
     v[FORMAT_ERRORS] = stats.format_errors;
     v[DROPPED] = stats.dropped;
+    v[HELD_BYTES] = stats.held_bytes;
+    v[REOPENS] = stats.reopens;
+    v[ROTATIONS] = stats.rotations;
     v
+}
+
+/// `values` as a base to count on from: what is held now is not added to.
+fn as_base(mut values: [u64; VALUES]) -> [u64; VALUES] {
+    values[HELD_BYTES] = 0;
+    values
 }
 
 impl<'a> Publisher<'a> {
@@ -47,9 +56,12 @@ impl<'a> Publisher<'a> {
 
     /// `engine` replaced the one published so far (a reload): handlers
     /// keep counting from what handlers of the same name had; handlers that
-    /// are gone keep their last values.
+    /// are gone keep their last values (and hold nothing: they are closed).
     pub fn adopt(&mut self, engine: &Engine) {
-        let retired = self.page.read_any();
+        let mut retired = self.page.read_any();
+        for r in &mut retired {
+            r.values = as_base(r.values);
+        }
         let mut entries: Vec<HandlerValues> = engine
             .handler_stats()
             .map(|(name, _)| HandlerValues {

@@ -252,9 +252,12 @@ impl FileOut {
             if !same {
                 self.write_pending(stats, name);
                 self.file = None;
-                if let Err(e) = self.open() {
-                    stats.write_errors += 1;
-                    stats.report(io, name, "cannot reopen", &e);
+                match self.open() {
+                    Ok(()) => stats.reopens += 1,
+                    Err(e) => {
+                        stats.write_errors += 1;
+                        stats.report(io, name, "cannot reopen", &e);
+                    }
                 }
             }
         }
@@ -293,6 +296,7 @@ impl FileOut {
                         self.file = None;
                         rotating::rotate(self.path(), backup_count)
                             .map_err(|e| PathError::new(e, self.path()))?;
+                        stats.rotations += 1;
                         self.open()?;
                     }
                 }
@@ -322,6 +326,7 @@ impl FileOut {
                         };
                         self.rollover = t;
                         res.map_err(|e| PathError::new(e, self.path()))?;
+                        stats.rotations += 1;
                         if !self.args.delay {
                             self.open()?;
                         }
@@ -493,11 +498,20 @@ impl FileOut {
     /// Close and reopen (SIGHUP / logrotate). A delayed file never opened stays closed.
     pub fn reopen(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
         if self.file.take().is_some() {
-            if let Err(e) = self.open() {
-                stats.write_errors += 1;
-                stats.report(io, name, "cannot reopen", &e);
+            match self.open() {
+                Ok(()) => stats.reopens += 1,
+                Err(e) => {
+                    stats.write_errors += 1;
+                    stats.report(io, name, "cannot reopen", &e);
+                }
             }
         }
+    }
+
+    /// Bytes kept because a write (or sync) failed: after
+    /// [`FileOut::end_batch`], what its output holds.
+    pub fn held_bytes(&self) -> u64 {
+        self.pending.len() as u64
     }
 
     /// Close the file.

@@ -33,6 +33,14 @@ pub struct Stats {
     pub write_errors: u64,
     /// Records or bytes given up (buffer full, unrecoverable).
     pub dropped: u64,
+    /// Bytes its output holds because writes fail, as of the last end of
+    /// a batch (set by the engine; not a counter).
+    pub held_bytes: u64,
+    /// Files reopened: WatchedFileHandler found its file moved or gone,
+    /// or SIGHUP.
+    pub reopens: u64,
+    /// RotatingFileHandler and TimedRotatingFileHandler rollovers.
+    pub rotations: u64,
     unreported: u64,
     last_warn: Option<Instant>,
 }

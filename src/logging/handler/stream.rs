@@ -53,6 +53,14 @@ impl Io {
         !self.stdout.is_empty() || !self.stderr.is_empty()
     }
 
+    /// Bytes a stream keeps because its writes fail (after [`Io::flush`]).
+    pub fn held_bytes(&self, t: StreamTarget) -> u64 {
+        match t {
+            StreamTarget::Stdout => self.stdout.len() as u64,
+            StreamTarget::Stderr => self.stderr.len() as u64,
+        }
+    }
+
     /// While writes fail: remind the operator (at most once a minute).
     pub fn remind(&mut self) {
         for (buf, health, name) in [
