@@ -787,56 +787,11 @@ fn a_watched_file_moved_away_and_sighup_count_reopens() {
     );
 }
 
-/// A small tmpfs mounted for one test (the tests run as root), unmounted on
-/// drop even when the test fails (as in tests/lossless.rs).
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "mount tmpfs (the tests run as root)");
-        Tmpfs { dir }
-    }
-
-    /// Fill the file system: a file of zeros until ENOSPC.
-    fn fill(&self) -> PathBuf {
-        let path = self.dir.path().join("filler");
-        let mut f = std::fs::File::create(&path).expect("filler");
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        while f.write_all(&block[..512]).is_ok() {}
-        while f.write_all(&block[..1]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(self.dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(self.dir.path())
-                .status();
-        }
-    }
-}
-
 #[test]
 fn a_handler_on_a_full_disk_reports_the_bytes_it_holds_until_it_recovers() {
     let disk = Tmpfs::mount("1m");
     let dir = tempfile::tempdir().expect("dir");
-    let out = disk.dir.path().join("out.log");
+    let out = disk.path().join("out.log");
     let config = logging_config(
         dir.path(),
         &format!(

@@ -235,11 +235,13 @@ pub fn run(
             return EXIT_CONFIG;
         }
     };
+    // The handlers are in the counters page before Ready: a scrape once the
+    // collector is up always shows every handler.
+    let mut publisher = counters::Publisher::new(counters, &engine);
     if status.write_all(&Status::Ready.encode()).is_err() {
         return 0;
     }
     let started = Instant::now();
-    let mut publisher = counters::Publisher::new(counters, &engine);
     if let Some(text) = fallback {
         engine.handle(&LogRecord {
             name: LOGGER,

@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod tmpfs;
+pub use tmpfs::Tmpfs;
+
 use std::fs;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
