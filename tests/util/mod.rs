@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod tmpfs;
+#[allow(unused_imports)]
 pub use tmpfs::Tmpfs;
 
 use std::fs;
