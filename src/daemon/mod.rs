@@ -78,7 +78,6 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         cwd,
         identity,
         engine_source,
-        config: _,
         tls,
         mut warnings,
         config_warnings,

@@ -56,7 +56,12 @@ impl Reloader {
         };
         match reload.load() {
             Ok(new) => {
-                link.reload(new);
+                link.reload(
+                    reload.source_bytes(),
+                    reload.cwd_bytes(),
+                    new.json.as_bytes(),
+                    new.config,
+                );
                 // Applied or not: the writer counts it (it opens the files).
             }
             Err(e) => {
