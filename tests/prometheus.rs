@@ -130,20 +130,13 @@ fn query(port: u16, expr: &str) -> Option<f64> {
 
 /// `promtool check metrics` on `exposition`: no complaint at all.
 fn promtool_accepts(exposition: &str) {
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    check
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("write");
-    let checked = check.wait_with_output().expect("promtool");
+    let checked = output_fed(
+        Command::new("promtool")
+            .args(["check", "metrics"])
+            .stderr(Stdio::piped()),
+        exposition.as_bytes(),
+        "promtool",
+    );
     assert!(
         checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
         "promtool check metrics: {}{}",

@@ -315,21 +315,32 @@ for line in io.BytesIO(sys.stdin.buffer.read()):
     logging.getLogger(peer).info(line.strip().decode('utf-8', 'replace'))
 sys.stdout.buffer.write(out.getvalue().encode())
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script, peer])
+    let out = output_fed(
+        Command::new("python3").args(["-c", script, peer]),
+        input,
+        "python3 must be installed (tests/run installs it)",
+    );
+    assert!(out.status.success(), "python reference failed");
+    out.stdout
+}
+
+/// Run `cmd` with `input` on its stdin and its stdout captured (stderr as the
+/// caller set it), to completion. `what` says what failed to start.
+pub fn output_fed(cmd: &mut Command, input: &[u8], what: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("python3 must be installed (tests/run installs it)");
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input)
-        .expect("feed python");
-    let out = child.wait_with_output().expect("python3 output");
-    assert!(out.status.success(), "python reference failed");
-    out.stdout
+        .unwrap_or_else(|e| panic!("feeding {what}: {e}"));
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 /// Run a command to completion with a deadline; returns its status and stderr.
