@@ -313,12 +313,10 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
     let filler = disk.fill();
     let run = format!("d{}", std::process::id());
     let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
-    wait_until("the warning that writes fail", || {
-        c.stderr_text().contains("handler 'out' writing")
+    c.wait_stderr("the warning that writes fail", |err| {
+        err.contains("handler 'out' writing")
     });
-    wait_until("a reminder", || {
-        c.stderr_text().contains("still failing after")
-    });
+    c.wait_stderr("a reminder", |err| err.contains("still failing after"));
     // The disk stays full for a while: this is the scenario.
     std::thread::sleep(Duration::from_secs(3));
     assert!(!sender.is_finished(), "the sender was not slowed down");
@@ -362,8 +360,8 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
         );
         assert!(s.seen.values().all(|&n| n == 1), "{name}: duplicates");
     }
-    wait_until("the recovery warning", || {
-        c.stderr_text().contains("succeeds again after")
+    c.wait_stderr("the recovery warning", |err| {
+        err.contains("succeeds again after")
     });
     let err = c.stderr_text();
     let recovered = err
@@ -401,6 +399,7 @@ fn on_failure_drop_spares_the_other_handlers_and_counts_every_drop() {
         "on_failure is used: {}",
         c.stderr_text()
     );
+    let writer = c.writer_pid().expect("writer");
     let filler = disk.fill();
     let run = format!("p{}", std::process::id());
     let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
@@ -416,14 +415,15 @@ fn on_failure_drop_spares_the_other_handlers_and_counts_every_drop() {
         scan(std::slice::from_ref(&out), &run, SIZE).seen.is_empty(),
         "the disk is still full"
     );
-    wait_until("a reminder counting drops", || {
-        c.stderr_text()
-            .lines()
+    c.wait_stderr("a reminder counting drops", |err| {
+        err.lines()
             .any(|l| l.contains("still failing after") && l.contains("dropped (on_failure: drop)"))
     });
+    // A new writer would not know of the outage: it must not be replaced.
+    assert_eq!(c.writer_pid(), Some(writer), "the writer was not replaced");
     fs::remove_file(filler).expect("free space");
-    wait_until("the recovery warning", || {
-        c.stderr_text().contains("succeeds again after")
+    c.wait_stderr("the recovery warning", |err| {
+        err.contains("succeeds again after")
     });
     let err = c.stderr_text();
     let recovered = err

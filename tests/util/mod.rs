@@ -203,6 +203,24 @@ impl Collector {
         self.diagnostics()
     }
 
+    /// Wait until the collector's stderr satisfies `cond`; on a timeout the
+    /// panic shows the end of stderr, which says what the collector did.
+    pub fn wait_stderr(&self, what: &str, mut cond: impl FnMut(&str) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.stderr_text();
+            if cond(&text) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+                panic!("timed out waiting for {what}; the end of stderr:\n{tail}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The writer process: the collector's child.
     pub fn writer_pid(&self) -> Option<i32> {
         children(self.pid()).into_iter().next()
