@@ -10,6 +10,17 @@ use clap::Parser;
 use pysyslog::cli::Args;
 
 fn main() -> ExitCode {
+    // A writer process, started by the collector itself (fork and exec).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(pysyslog::writer::boot::SUBCOMMAND))
+    {
+        let rest: Vec<String> = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let code = pysyslog::writer::boot::main(&rest);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {

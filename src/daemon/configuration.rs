@@ -25,7 +25,7 @@ use crate::logging::{Config, ConfigError};
 use crate::privdrop::{self, Identity};
 use crate::receiver::listener;
 use crate::tls;
-use crate::writer::EngineSource;
+use crate::writer::{ConfigText, EngineSource};
 
 /// What start-up read, ready for binding and forking.
 pub struct Prepared {
@@ -33,6 +33,8 @@ pub struct Prepared {
     pub cwd: PathBuf,
     pub identity: Option<Identity>,
     pub engine_source: EngineSource,
+    /// The logging configuration as validated (`None` without one).
+    pub config: Option<Config>,
     pub tls: Option<tls::Loaded>,
     /// For the operator once start-up succeeded (never part of an error).
     pub warnings: Vec<String>,
@@ -81,14 +83,21 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
     if let (true, Some(path)) = (refuse_if_running, &settings.pidfile) {
         super::pidfile::check_free(path)?;
     }
-    let engine_source = match &settings.logging_config {
-        Some(path) => EngineSource::DictConfig(Config::from_file(path)?),
-        None => EngineSource::Basic,
+    let (engine_source, config) = match &settings.logging_config {
+        Some(path) => {
+            let json = std::fs::read_to_string(path).map_err(|e| {
+                crate::logging::ConfigError::new(path, "", crate::logging::os_error_text(&e, path))
+            })?;
+            let text = ConfigText::new(json, path, &cwd);
+            let config = text.parse()?;
+            (EngineSource::DictConfig(text), Some(config))
+        }
+        None => (EngineSource::Basic, None),
     };
-    let config_warnings = match &engine_source {
-        EngineSource::DictConfig(config) => config.warnings.clone(),
-        _ => Vec::new(),
-    };
+    let config_warnings = config
+        .as_ref()
+        .map(|c| c.warnings.clone())
+        .unwrap_or_default();
     warnings.extend(config_warnings.iter().cloned());
     let tls = match &settings.tls {
         Some(files) => Some(tls::load(files)?),
@@ -98,6 +107,7 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
         cwd,
         identity,
         engine_source,
+        config,
         tls,
         warnings,
         config_warnings,
@@ -110,7 +120,7 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
 pub fn check(mut settings: Settings) -> Result<Vec<String>, Error> {
     let prepared = prepare(&mut settings, false)?;
     listener::plan(&settings.listeners)?;
-    if let EngineSource::DictConfig(config) = &prepared.engine_source {
+    if let Some(config) = &prepared.config {
         check_outputs(config, prepared.identity.as_ref())?;
     }
     let mut warnings = prepared.warnings;

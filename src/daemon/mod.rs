@@ -78,6 +78,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         cwd,
         identity,
         engine_source,
+        config: _,
         tls,
         mut warnings,
         config_warnings,

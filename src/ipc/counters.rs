@@ -19,6 +19,7 @@
 
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,21 +83,46 @@ pub struct HandlerValues {
 #[derive(Debug)]
 pub struct SharedCounters {
     page: Option<NonNull<c_void>>,
+    /// The memfd behind the page (receiver only), handed to each writer.
+    fd: Option<OwnedFd>,
 }
 
 impl SharedCounters {
-    /// Map the page, shared with processes forked later. Anonymous memory is
-    /// zero-filled: no entries.
+    /// Map the page, to be shared with writers through
+    /// [`SharedCounters::fd`]. A new memfd is zero-filled: no entries.
     pub fn new() -> std::io::Result<SharedCounters> {
         let Some(len) = NonZeroUsize::new(std::mem::size_of::<Page>()) else {
             return Ok(SharedCounters::none());
         };
-        let page = super::shared_memory::map_shared(len)?;
-        Ok(SharedCounters { page: Some(page) })
+        let (page, fd) = super::shared_memory::create_shared(c"pysyslog-counters", len)?;
+        Ok(SharedCounters {
+            page: Some(page),
+            fd: Some(fd),
+        })
+    }
+
+    /// Writer: map the page the receiver made.
+    pub fn from_fd(fd: OwnedFd) -> std::io::Result<SharedCounters> {
+        let Some(len) = NonZeroUsize::new(std::mem::size_of::<Page>()) else {
+            return Ok(SharedCounters::none());
+        };
+        let page = super::shared_memory::map_fd(&fd, len, true)?;
+        Ok(SharedCounters {
+            page: Some(page),
+            fd: None,
+        })
+    }
+
+    /// The descriptor a writer maps the page from; `None` without one.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(AsFd::as_fd)
     }
 
     pub fn none() -> SharedCounters {
-        SharedCounters { page: None }
+        SharedCounters {
+            page: None,
+            fd: None,
+        }
     }
 
     fn page(&self) -> Option<&Page> {

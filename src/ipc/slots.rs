@@ -22,6 +22,7 @@
 
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 
@@ -72,19 +73,40 @@ impl SlotRef {
 pub struct Slots {
     base: Option<NonNull<c_void>>,
     count: usize,
+    /// The memfd behind the mapping (receiver only), handed to each writer.
+    fd: Option<OwnedFd>,
 }
 
 impl Slots {
-    /// Map `count` slots shared with processes forked later.
+    /// Map `count` slots, to be shared with writers through [`Slots::fd`].
     pub fn new(count: usize) -> std::io::Result<Slots> {
         let Some(len) = NonZeroUsize::new(count * SLOT_BYTES) else {
             return Ok(Slots::none());
         };
-        let base = super::shared_memory::map_shared(len)?;
+        let (base, fd) = super::shared_memory::create_shared(c"pysyslog-slots", len)?;
         Ok(Slots {
             base: Some(base),
             count,
+            fd: Some(fd),
         })
+    }
+
+    /// Writer: map, read-only, the `count` slots the receiver made.
+    pub fn from_fd(fd: OwnedFd, count: usize) -> std::io::Result<Slots> {
+        let Some(len) = NonZeroUsize::new(count * SLOT_BYTES) else {
+            return Ok(Slots::none());
+        };
+        let base = super::shared_memory::map_fd(&fd, len, false)?;
+        Ok(Slots {
+            base: Some(base),
+            count,
+            fd: None,
+        })
+    }
+
+    /// The descriptor a writer maps the slots from; `None` without slots.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(AsFd::as_fd)
     }
 
     /// No slots (the mapping could not be made, or tests of the whole-batch path).
@@ -92,6 +114,7 @@ impl Slots {
         Slots {
             base: None,
             count: 0,
+            fd: None,
         }
     }
 

@@ -8,6 +8,8 @@
 //! msg = 1                         ready: the engine is built, batches are welcome
 //!     | 2 | u32 len | text        failed: the configuration could not be applied
 //!     | 3 | u64 seq               ack: batch `seq` and all before it are written and flushed
+//!     | 4 | u32 len | name        bootstrap: a new writer (after exec) waits on
+//!                                 this ipc-channel one-shot server for its channel
 //! ```
 
 /// Longest failure text accepted; longer ones are cut.
@@ -18,18 +20,24 @@ pub enum Status {
     Ready,
     Failed(String),
     Ack(u64),
+    Bootstrap(String),
 }
 
 impl Status {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Status::Ready => vec![1],
-            Status::Failed(text) => {
+            Status::Failed(text) | Status::Bootstrap(text) => {
+                let tag = if matches!(self, Status::Failed(_)) {
+                    2
+                } else {
+                    4
+                };
                 let mut end = text.len().min(MAX_TEXT);
                 while !text.is_char_boundary(end) {
                     end -= 1;
                 }
-                let mut v = vec![2];
+                let mut v = vec![tag];
                 v.extend_from_slice(&(end as u32).to_le_bytes());
                 v.extend_from_slice(&text.as_bytes()[..end]);
                 v
@@ -66,7 +74,7 @@ impl StatusDecoder {
         };
         let (msg, used) = match tag {
             1 => (Status::Ready, 1),
-            2 => {
+            2 | 4 => {
                 let Some(len) = self.buf.get(1..5) else {
                     return Ok(None);
                 };
@@ -77,10 +85,13 @@ impl StatusDecoder {
                 let Some(text) = self.buf.get(5..5 + len) else {
                     return Ok(None);
                 };
-                (
-                    Status::Failed(String::from_utf8_lossy(text).into_owned()),
-                    5 + len,
-                )
+                let text = String::from_utf8_lossy(text).into_owned();
+                let msg = if tag == 2 {
+                    Status::Failed(text)
+                } else {
+                    Status::Bootstrap(text)
+                };
+                (msg, 5 + len)
             }
             3 => {
                 let Some(seq) = self.buf.get(1..9) else {
@@ -107,6 +118,7 @@ mod tests {
             Status::Ready,
             Status::Ack(7),
             Status::Failed("bad ünïcode".into()),
+            Status::Bootstrap("/tmp/.tmpAbC/socket".into()),
             Status::Ack(u64::MAX),
         ];
         let bytes: Vec<u8> = msgs.iter().flat_map(Status::encode).collect();

@@ -31,10 +31,10 @@ use mio::{Interest, Registry, Token};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{Slots, SLOT_BYTES, SLOT_COUNT};
 use crate::ipc::BatchBuilder;
-use crate::logging::{level, Config};
+use crate::logging::level;
 use crate::metrics::counts::{HandlerCounts, LinkCounts};
 use crate::privdrop::Identity;
-use crate::writer::EngineSource;
+use crate::writer::{ConfigText, EngineSource};
 use queue::{Queue, WriterFailure};
 use spawn::WriterProcess;
 use stats::LinkStats;
@@ -201,8 +201,9 @@ impl WriterLink {
     /// the writer applies `json` (read from `source`, relative names against
     /// `cwd`; see [`crate::ipc::batch`]), and a writer started later builds
     /// from `config`, falling back to the one before it.
-    pub fn reload(&mut self, source: &[u8], cwd: &[u8], json: &[u8], config: Config) {
-        self.batch.push_reload(source, cwd, json);
+    pub fn reload(&mut self, config: ConfigText) {
+        self.batch
+            .push_reload(&config.source, &config.cwd, config.json.as_bytes());
         let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
         self.engine_source = current.reloaded(config);
     }

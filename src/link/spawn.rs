@@ -1,17 +1,24 @@
-//! Forking the writer process.
+//! Starting a writer process: fork, then exec of the collector's own binary.
 //!
 //! Owns: creating the two channels, `fork`, what the child does before it
-//! becomes a writer (signals, inherited descriptors, process name, privileges),
-//! waiting for its Ready, and reaping it. Does not own: the writer's loop
-//! ([`crate::writer`]) or when to respawn ([`super::WriterLink`]).
+//! execs (signals, descriptors, privileges), handing the new writer its data
+//! channel through ipc-channel's one-shot server, waiting for its Ready, and
+//! reaping it. Does not own: the writer's loop ([`crate::writer`]), what the
+//! writer does after exec ([`crate::writer::boot`]) or when to respawn
+//! ([`super::WriterLink`]).
+//!
+//! Why exec: a forked copy would carry the receiver's heap (the TLS private
+//! key among it) and its address-space layout into a process that parses
+//! configuration and writes files. After exec the writer shares nothing but
+//! the three descriptors it is given: the status stream, the batch slots
+//! (read-only) and the counters page.
 
-use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use ipc_channel::ipc::{self, IpcBytesSender};
+use ipc_channel::ipc::{self, IpcBytesSender, IpcSender};
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -19,6 +26,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status, StatusDecoder};
 use crate::privdrop::{self, Identity, PrivError};
+use crate::writer::boot::{self, WriterBoot};
 use crate::writer::{self, EngineSource};
 
 /// How long a new writer may take to build its handlers before start-up fails.
@@ -51,17 +59,7 @@ pub enum SpawnError {
     NotReady { pid: Pid, reason: String },
 }
 
-/// Open descriptors of this process, from /proc/self/fd.
-fn open_fds() -> BTreeSet<RawFd> {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Fork a writer to replace one that died, and wait until it reports Ready.
+/// Start a writer to replace one that died, and wait until it reports Ready.
 /// It is told it follows a dead writer: what that one left half-written
 /// belongs to a batch it never acknowledged, which is replayed whole (see
 /// [`writer::Start::AfterCrash`]).
@@ -77,12 +75,9 @@ pub fn spawn_writer(
 }
 
 /// [`spawn_writer`], dropping privileges to `identity` in both processes: the
-/// child before it builds its engine (so output files are created by the
-/// service user, as a later reopen will), the parent (the receiver) right
-/// after the fork, before it waits for the child.
-///
-/// The child reads batches from `slots` (made before any writer was forked),
-/// through a read-only view of them.
+/// child before it execs (so output files are created by the service user,
+/// as a later reopen will), the parent (the receiver) right after the fork,
+/// before it waits for the child.
 pub fn spawn_writer_as(
     source: &EngineSource,
     identity: Option<&Identity>,
@@ -99,58 +94,28 @@ fn spawn(
     counters: &SharedCounters,
     start: writer::Start,
 ) -> Result<WriterProcess, SpawnError> {
-    // The channel's descriptors are the ones that appear while it is created:
-    // ipc-channel does not expose them, and the child must keep them open while
-    // closing everything else it inherited (listeners, peers' sockets, epoll).
-    let before = open_fds();
     let (data_tx, data_rx) = ipc::bytes_channel().map_err(SpawnError::Channel)?;
-    let channel_fds: Vec<RawFd> = open_fds().difference(&before).copied().collect();
     let (mut status_rx, status_tx) = UnixStream::pair().map_err(SpawnError::Channel)?;
+    // Built before the fork: the child only moves descriptors and execs.
+    let argv = boot::argv(slots.count());
+    let inherited = [Some(status_tx.as_fd()), slots.fd(), counters.fd()];
 
     // SAFETY: the process is single-threaded here (no thread is ever started by
     // the receiver: no ipc-channel ROUTER, signals arrive through a mio source),
-    // so the child is a complete copy and may allocate and run ordinary code.
+    // so the child may run ordinary code until it execs.
     match unsafe { fork() }.map_err(SpawnError::Fork)? {
         ForkResult::Child => {
-            drop(data_tx);
-            drop(status_rx);
-            let mut keep = vec![0, 1, 2, status_tx.as_raw_fd()];
-            keep.extend(channel_fds);
-            for fd in open_fds() {
-                if !keep.contains(&fd) {
-                    // SAFETY: closing inherited descriptors this child never uses;
-                    // the objects owning them in the copied receiver are never used
-                    // here and the process exits without dropping them.
-                    unsafe { libc::close(fd) };
-                }
-            }
-            // The receiver decides when to stop; a terminal ^C or a HUP to the
-            // process group must not kill the writer while it holds lines.
-            for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM] {
-                // SAFETY: installing SIG_IGN runs no handler code.
-                let _ = unsafe { signal(sig, SigHandler::SigIgn) };
-            }
-            let _ = nix::sys::prctl::set_name(c"pysyslog-writer");
-            if let Err(e) = slots.make_read_only() {
-                let mut status_tx = status_tx;
-                let _ = status_tx.write_all(
-                    &Status::Failed(format!("writer: cannot protect the batch slots: {e}"))
-                        .encode(),
-                );
-                std::process::exit(writer::EXIT_CONFIG);
-            }
-            if let Some(id) = identity {
-                if let Err(e) = privdrop::drop_to(id) {
-                    let mut status_tx = status_tx;
-                    let _ = status_tx.write_all(&Status::Failed(format!("writer: {e}")).encode());
-                    std::process::exit(writer::EXIT_CONFIG);
-                }
-            }
-            let code = writer::run(source, start, data_rx, status_tx, slots, counters);
-            std::process::exit(code);
+            let failure = exec_writer(&argv, inherited, identity);
+            // Only reached when exec failed; the status stream is still fd 3.
+            // SAFETY: descriptor 3 is the status stream (moved there above)
+            // or closed, in which case the write fails harmlessly.
+            let mut status =
+                unsafe { <UnixStream as std::os::fd::FromRawFd>::from_raw_fd(boot::STATUS_FD) };
+            let _ = status.write_all(&Status::Failed(failure).encode());
+            // SAFETY: leave without running the copied receiver's destructors.
+            unsafe { libc::_exit(writer::EXIT_CONFIG) };
         }
         ForkResult::Parent { child } => {
-            drop(data_rx);
             drop(status_tx);
             if let Some(id) = identity {
                 if let Err(e) = privdrop::drop_to(id) {
@@ -159,7 +124,12 @@ fn spawn(
                     return Err(SpawnError::Privileges(e));
                 }
             }
-            wait_ready(child, &mut status_rx)?;
+            let mut boot = Some(WriterBoot {
+                data: data_rx,
+                source: source.clone(),
+                start,
+            });
+            wait_ready(child, &mut status_rx, &mut boot)?;
             Ok(WriterProcess {
                 pid: child,
                 data: data_tx,
@@ -169,8 +139,79 @@ fn spawn(
     }
 }
 
-/// Block until the writer says Ready (or Failed, or dies, or times out).
-fn wait_ready(pid: Pid, status: &mut UnixStream) -> Result<(), SpawnError> {
+/// In the forked child: the status stream, the slots and the counters page
+/// become descriptors 3, 4 and 5 and every other one is closed; signals the
+/// receiver handles are ignored (the receiver decides when a writer stops: a
+/// terminal ^C or a HUP to the process group must not kill it while it holds
+/// lines; ignored signals stay ignored across exec); privileges are dropped;
+/// then exec. Returns only on failure, with what failed.
+fn exec_writer(
+    argv: &[std::ffi::CString],
+    inherited: [Option<BorrowedFd<'_>>; 3],
+    identity: Option<&Identity>,
+) -> String {
+    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM] {
+        // SAFETY: installing SIG_IGN runs no handler code.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+    // First above every target, so that moving one cannot overwrite another.
+    let mut staged: [RawFd; 3] = [-1; 3];
+    for (slot, fd) in staged.iter_mut().zip(inherited) {
+        if let Some(fd) = fd {
+            // SAFETY: duplicating a descriptor we hold.
+            *slot = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 16) };
+            if *slot < 0 {
+                return format!(
+                    "writer: cannot pass descriptors: {}",
+                    io::Error::last_os_error()
+                );
+            }
+        }
+    }
+    for (target, fd) in (boot::STATUS_FD..).zip(staged) {
+        // SAFETY: dup2 onto 3, 4, 5 (clearing close-on-exec there), or
+        // closing a target that has nothing to receive.
+        let done = unsafe {
+            if fd >= 0 {
+                libc::dup2(fd, target)
+            } else {
+                libc::close(target);
+                0
+            }
+        };
+        if done < 0 {
+            return format!(
+                "writer: cannot pass descriptors: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+    // SAFETY: closes every descriptor above the three passed on: listeners,
+    // peers' sockets, epoll and the staged copies never reach the writer.
+    unsafe { libc::syscall(libc::SYS_close_range, boot::COUNTERS_FD + 1, u32::MAX, 0u32) };
+    if let Some(id) = identity {
+        if let Err(e) = privdrop::drop_to(id) {
+            return format!("writer: {e}");
+        }
+    }
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: a NUL-terminated argv of C strings that outlive the call; the
+    // environment is passed as it is (TZ, the locale).
+    unsafe { libc::execv(c"/proc/self/exe".as_ptr(), ptrs.as_ptr()) };
+    format!(
+        "writer: cannot execute the collector's binary (/proc/self/exe): {}",
+        io::Error::last_os_error()
+    )
+}
+
+/// Block until the writer says Ready (or Failed, or dies, or times out);
+/// when it names its one-shot server, send it `boot` there.
+fn wait_ready(
+    pid: Pid,
+    status: &mut UnixStream,
+    boot: &mut Option<WriterBoot>,
+) -> Result<(), SpawnError> {
     let deadline = Instant::now() + WRITER_READY_TIMEOUT;
     let mut decoder = StatusDecoder::default();
     let mut buf = [0u8; 4096];
@@ -206,14 +247,37 @@ fn wait_ready(pid: Pid, status: &mut UnixStream) -> Result<(), SpawnError> {
             }
             Err(e) => return Err(not_ready(e.to_string())),
         }
-        match decoder.next_message() {
-            Ok(Some(Status::Ready)) => return Ok(()),
-            Ok(Some(Status::Failed(message))) => {
-                reap(pid, Duration::from_secs(5));
-                return Err(SpawnError::Config(message));
+        loop {
+            match decoder.next_message() {
+                Ok(Some(Status::Ready)) => return Ok(()),
+                Ok(Some(Status::Failed(message))) => {
+                    reap(pid, Duration::from_secs(5));
+                    return Err(SpawnError::Config(message));
+                }
+                Ok(Some(Status::Bootstrap(name))) => {
+                    let handed = match boot.take() {
+                        Some(message) => IpcSender::<WriterBoot>::connect(name)
+                            .map_err(|e| format!("cannot reach it: {e}"))
+                            .and_then(|tx| {
+                                tx.send(message)
+                                    .map_err(|e| format!("cannot hand it its channel: {e}"))
+                            }),
+                        None => Err("it asked for its channel twice".to_owned()),
+                    };
+                    if let Err(reason) = handed {
+                        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                        reap(pid, Duration::from_secs(1));
+                        return Err(not_ready(reason));
+                    }
+                }
+                Ok(Some(Status::Ack(_))) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                    reap(pid, Duration::from_secs(1));
+                    return Err(not_ready(e.to_string()));
+                }
             }
-            Ok(Some(Status::Ack(_))) | Ok(None) => {}
-            Err(e) => return Err(not_ready(e.to_string())),
         }
     }
 }

@@ -56,12 +56,7 @@ impl Reloader {
         };
         match reload.load() {
             Ok(new) => {
-                link.reload(
-                    reload.source_bytes(),
-                    reload.cwd_bytes(),
-                    new.json.as_bytes(),
-                    new.config,
-                );
+                link.reload(new);
                 // Applied or not: the writer counts it (it opens the files).
             }
             Err(e) => {

@@ -9,10 +9,10 @@
 
 pub mod notify;
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::logging::{Config, ConfigError};
+use crate::logging::ConfigError;
+use crate::writer::ConfigText;
 use notify::Notifier;
 
 /// Receiver-side hooks, all optional.
@@ -51,16 +51,9 @@ pub struct ConfigReload {
     pub cwd: PathBuf,
 }
 
-/// A re-read configuration: validated, with the exact text to hand the writer.
-#[derive(Debug)]
-pub struct Reloaded {
-    pub config: Config,
-    pub json: String,
-}
-
 impl ConfigReload {
-    /// Read and validate the file again.
-    pub fn load(&self) -> Result<Reloaded, ConfigError> {
+    /// Read and validate the file again; the text is what the writer gets.
+    pub fn load(&self) -> Result<ConfigText, ConfigError> {
         let json = std::fs::read_to_string(&self.path).map_err(|e| {
             ConfigError::new(
                 &self.path,
@@ -68,15 +61,8 @@ impl ConfigReload {
                 crate::logging::os_error_text(&e, &self.path),
             )
         })?;
-        let config = Config::from_json_str_in(&json, &self.path, &self.cwd)?;
-        Ok(Reloaded { config, json })
-    }
-
-    pub fn source_bytes(&self) -> &[u8] {
-        self.path.as_os_str().as_bytes()
-    }
-
-    pub fn cwd_bytes(&self) -> &[u8] {
-        self.cwd.as_os_str().as_bytes()
+        let text = ConfigText::new(json, &self.path, &self.cwd);
+        text.parse()?;
+        Ok(text)
     }
 }
