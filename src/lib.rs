@@ -36,6 +36,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cli;
+pub mod confine;
 pub mod daemon;
 pub mod error;
 pub mod hardening;

@@ -50,6 +50,25 @@ fn a_good_configuration_is_ok_and_nothing_is_bound_or_written() {
     let o = check(&["127.0.0.1", &port, "-l", &config]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "configuration OK\n");
+    // The kernel's Landlock ABI, as the kernel itself answers.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    let err = text(&o.stderr);
+    if abi > 0 {
+        assert!(
+            err.contains(&format!("confinement: Landlock ABI {abi} ")),
+            "{err}"
+        );
+    } else {
+        assert!(err.contains("confinement: no Landlock"), "{err}");
+    }
+    assert!(err.contains("seccomp"), "{err}");
     assert!(!out.exists(), "the check created the output file");
 }
 

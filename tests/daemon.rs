@@ -174,6 +174,20 @@ fn privileges_are_dropped_in_both_processes_and_files_belong_to_the_user() {
         let mem = fs::metadata(format!("/proc/{pid}/mem")).expect("/proc/PID/mem");
         assert_eq!(mem.uid(), 0, "pid {pid} is dumpable after the drop");
     }
+    // The writer confines itself after exec: no new privileges, a seccomp
+    // filter, and no capability left after the drop.
+    for (field, want) in [
+        ("NoNewPrivs", "1"),
+        ("Seccomp", "2"),
+        ("CapEff", "0000000000000000"),
+        ("CapPrm", "0000000000000000"),
+    ] {
+        assert_eq!(
+            proc_status(writer, field).as_deref(),
+            Some(want),
+            "writer {writer}: {field}"
+        );
+    }
     c.send(&payload(0..3));
     wait_until("3 lines", || peer_lines(&out).len() == 3);
     assert_eq!(peer_lines(&out), numbered(0..3));
@@ -314,6 +328,65 @@ fn hup_reloads_the_configuration_in_order_with_the_data() {
         peer_lines(&b).last().map(String::as_str) == Some("still here")
     });
     assert_eq!(peer_lines(&a).len(), split, "a.log is not written any more");
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
+#[test]
+fn a_reload_that_writes_in_a_new_directory_is_applied_by_a_new_writer() {
+    // A writer may write only beneath its handlers' directories (Landlock):
+    // a configuration that adds a handler elsewhere gets a new writer, built
+    // from it, and nothing is lost or written twice on the way.
+    let work = Work::new();
+    let a = work.path("a.log");
+    let elsewhere = tempfile::tempdir().expect("second directory");
+    let b = elsewhere.path().join("b.log");
+    let config = work.write("logging.json", &file_config(&a, "logging.FileHandler"));
+    let mut c = start_logging_to(&a, &["-l", config.to_str().expect("path")], &[]);
+    let first = c.writer_pid().expect("writer");
+    let mut s = c.connect();
+    s.write_all(&payload(0..5_000)).expect("send");
+    wait_until("the first lines", || peer_lines(&a).len() == 5_000);
+    let both = serde_json::json!({
+        "version": 1,
+        "formatters": {"plain": {"format": "%(name)s %(message)s"}},
+        "handlers": {
+            "a": {"class": "logging.FileHandler", "filename": a, "formatter": "plain"},
+            "b": {"class": "logging.FileHandler", "filename": b, "formatter": "plain"},
+        },
+        "root": {"level": "INFO", "handlers": ["a", "b"]},
+    });
+    fs::write(&config, both.to_string()).expect("new config");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the hand-over in a.log", || {
+        read(&a).contains("handed over")
+    });
+    s.write_all(&payload(5_000..10_000)).expect("send");
+    drop(s);
+    wait_until("every line in a.log", || peer_lines(&a).len() == 10_000);
+    wait_until("the later lines in b.log", || {
+        peer_lines(&b).last().map(String::as_str) == Some("line 009999")
+    });
+    assert_eq!(
+        peer_lines(&a),
+        numbered(0..10_000),
+        "a.log: every line once"
+    );
+    assert_eq!(
+        peer_lines(&b),
+        numbered(5_000..10_000),
+        "b.log: the lines after the reload"
+    );
+    let text = read(&a);
+    assert!(
+        text.contains(&format!("needs writing in {}", elsewhere.path().display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("logging configuration reloaded from"),
+        "{text}"
+    );
+    let second = c.writer_pid().expect("writer");
+    assert_ne!(first, second, "a new writer applied the reload");
     assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
 }
 

@@ -45,12 +45,21 @@ use pidfile::PidFile;
 /// link, epoll, signals, standard streams.
 const SPARE_FDS: u64 = 64;
 
-/// `--check-config`: the warnings start-up would print, on stderr, then
-/// `configuration OK` on stdout; or the error start-up would stop with.
+/// `--check-config`: the warnings start-up would print and what confinement
+/// the kernel offers, on stderr, then `configuration OK` on stdout; or the
+/// error start-up would stop with.
 pub fn check_config(settings: Settings) -> Result<(), Error> {
     for warning in configuration::check(settings)? {
         eprintln!("pysyslog: warning: {warning}");
     }
+    // What the running kernel lets the processes confine themselves with.
+    let support = crate::confine::Support::probe();
+    let level = if support.landlock_abi.is_some() && support.seccomp {
+        "note"
+    } else {
+        "warning"
+    };
+    eprintln!("pysyslog: {level}: {}", support.describe());
     println!("configuration OK");
     Ok(())
 }

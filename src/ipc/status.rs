@@ -10,6 +10,10 @@
 //!     | 3 | u64 seq               ack: batch `seq` and all before it are written and flushed
 //!     | 4 | u32 len | name        bootstrap: a new writer (after exec) waits on
 //!                                 this ipc-channel one-shot server for its channel
+//!     | 5 | u32 len | reason      retire: this writer cannot apply the reload that
+//!                                 comes next (it needs more than its confinement
+//!                                 grants); it exits, the batch unacknowledged, and a
+//!                                 new writer built from the new configuration takes over
 //! ```
 
 /// Longest failure text accepted; longer ones are cut.
@@ -21,17 +25,18 @@ pub enum Status {
     Failed(String),
     Ack(u64),
     Bootstrap(String),
+    Retire(String),
 }
 
 impl Status {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Status::Ready => vec![1],
-            Status::Failed(text) | Status::Bootstrap(text) => {
-                let tag = if matches!(self, Status::Failed(_)) {
-                    2
-                } else {
-                    4
+            Status::Failed(text) | Status::Bootstrap(text) | Status::Retire(text) => {
+                let tag = match self {
+                    Status::Failed(_) => 2,
+                    Status::Bootstrap(_) => 4,
+                    _ => 5,
                 };
                 let mut end = text.len().min(MAX_TEXT);
                 while !text.is_char_boundary(end) {
@@ -74,7 +79,7 @@ impl StatusDecoder {
         };
         let (msg, used) = match tag {
             1 => (Status::Ready, 1),
-            2 | 4 => {
+            2 | 4 | 5 => {
                 let Some(len) = self.buf.get(1..5) else {
                     return Ok(None);
                 };
@@ -86,10 +91,10 @@ impl StatusDecoder {
                     return Ok(None);
                 };
                 let text = String::from_utf8_lossy(text).into_owned();
-                let msg = if tag == 2 {
-                    Status::Failed(text)
-                } else {
-                    Status::Bootstrap(text)
+                let msg = match tag {
+                    2 => Status::Failed(text),
+                    4 => Status::Bootstrap(text),
+                    _ => Status::Retire(text),
                 };
                 (msg, 5 + len)
             }
@@ -119,6 +124,7 @@ mod tests {
             Status::Ack(7),
             Status::Failed("bad ünïcode".into()),
             Status::Bootstrap("/tmp/.tmpAbC/socket".into()),
+            Status::Retire("writing in /srv/new".into()),
             Status::Ack(u64::MAX),
         ];
         let bytes: Vec<u8> = msgs.iter().flat_map(Status::encode).collect();

@@ -202,6 +202,10 @@ impl WriterLink {
     /// `cwd`; see [`crate::ipc::batch`]), and a writer started later builds
     /// from `config`, falling back to the one before it.
     pub fn reload(&mut self, config: ConfigText) {
+        // A batch of its own from the reload on: a confined writer that cannot
+        // apply it leaves the whole batch to its successor (see
+        // [`crate::writer`]), and must not have written part of it.
+        self.queue.submit(&mut self.batch);
         self.batch
             .push_reload(&config.source, &config.cwd, config.json.as_bytes());
         let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
@@ -286,6 +290,14 @@ impl WriterLink {
         cause: WriterFailure,
     ) -> Result<(), LinkError> {
         let old = self.queue.pid();
+        let cause = match cause {
+            WriterFailure::Retired(_) => cause,
+            other => match self.queue.last_words() {
+                Some(reason) => WriterFailure::Retired(reason),
+                None => other,
+            },
+        };
+        let retired = matches!(cause, WriterFailure::Retired(_));
         let _ = registry.deregister(self.queue.status_stream());
         self.stats.absorb_dead_writer_cpu(old.as_raw());
         let how = spawn::reap(old, DEAD_WRITER_PATIENCE);
@@ -298,14 +310,16 @@ impl WriterLink {
         {
             self.restarts.pop_front();
         }
-        if self.restarts.len() >= MAX_RESTARTS {
+        if !retired && self.restarts.len() >= MAX_RESTARTS {
             return Err(LinkError::RestartBudget {
                 restarts: self.restarts.len(),
                 window: RESTART_WINDOW.as_secs(),
                 last: format!("pid {old}, {how}"),
             });
         }
-        self.restarts.push_back(now);
+        if !retired {
+            self.restarts.push_back(now);
+        }
         let writer = spawn::spawn_writer(&self.engine_source, self.queue.slots(), &self.stats.page)
             .map_err(LinkError::Respawn)?;
         let replay = self.queue.unacknowledged();
@@ -319,11 +333,19 @@ impl WriterLink {
                 .register(self.queue.status_stream(), token, Interest::READABLE)
                 .map_err(LinkError::Attach)?;
         }
-        let text = format!(
-            "writer process (pid {old}) died ({cause}; {how}); started pid {}, replaying {replay} unacknowledged batches",
-            self.queue.pid()
-        );
-        self.push_record(level::ERROR, LOGGER, &text);
+        if retired {
+            let text = format!(
+                "writer process (pid {old}) handed over: {cause}; started pid {} with the new configuration, replaying {replay} unacknowledged batches",
+                self.queue.pid()
+            );
+            self.push_record(level::INFO, LOGGER, &text);
+        } else {
+            let text = format!(
+                "writer process (pid {old}) died ({cause}; {how}); started pid {}, replaying {replay} unacknowledged batches",
+                self.queue.pid()
+            );
+            self.push_record(level::ERROR, LOGGER, &text);
+        }
         Ok(())
     }
 }

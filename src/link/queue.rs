@@ -70,6 +70,10 @@ pub enum WriterFailure {
     Send(#[source] io::Error),
     #[error("reading from the writer failed: {0}")]
     Status(String),
+    /// The writer cannot apply the next reload within its confinement and
+    /// asked to be replaced by one built from the new configuration.
+    #[error("{0}")]
+    Retired(String),
 }
 
 #[derive(Debug)]
@@ -294,13 +298,24 @@ impl Queue {
                 .next_message()
                 .map_err(|e| WriterFailure::Status(e.to_string()))?
             {
-                if let Status::Ack(seq) = msg {
-                    self.release(seq);
+                match msg {
+                    Status::Ack(seq) => self.release(seq),
+                    Status::Retire(reason) => return Err(WriterFailure::Retired(reason)),
+                    _ => {}
                 }
             }
         }
         self.pump();
         Ok(())
+    }
+
+    /// A writer that is gone may have said why first: its acks and a
+    /// retirement left unread on the status stream.
+    pub fn last_words(&mut self) -> Option<String> {
+        match self.read_acks() {
+            Err(WriterFailure::Retired(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// Batches up to `seq` are written: forget them.

@@ -270,7 +270,7 @@ fn wait_ready(
                         return Err(not_ready(reason));
                     }
                 }
-                Ok(Some(Status::Ack(_))) => {}
+                Ok(Some(Status::Ack(_) | Status::Retire(_))) => {}
                 Ok(None) => break,
                 Err(e) => {
                     let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);

@@ -26,6 +26,7 @@ use std::os::unix::net::UnixStream;
 use ipc_channel::ipc::{IpcBytesReceiver, IpcOneShotServer};
 
 use super::{EngineSource, Start, EXIT_CONFIG};
+use crate::confine::Grants;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status};
 
@@ -118,6 +119,20 @@ pub fn main(args: &[String]) -> i32 {
         Ok(boot) => boot,
         Err(text) => return fail(&mut status, text),
     };
+    // Confined before the engine opens anything: the handlers' files are
+    // opened under the same rules as every later reopen and rotation.
+    let parsed: Vec<_> = boot
+        .source
+        .configs()
+        .into_iter()
+        .filter_map(|text| text.parse().ok())
+        .collect();
+    let grants = Grants::for_configs(&parsed);
+    let applied = crate::confine::writer(&grants);
+    for warning in &applied.warnings {
+        eprintln!("pysyslog-writer: warning: not confined as designed: {warning}");
+    }
+    let confined = applied.landlock_abi.map(|_| &grants);
     super::run(
         &boot.source,
         boot.start,
@@ -125,6 +140,7 @@ pub fn main(args: &[String]) -> i32 {
         status,
         &slots,
         &counters,
+        confined,
     )
 }
 

@@ -30,6 +30,7 @@ use ipc_channel::ipc::IpcBytesReceiver;
 pub mod boot;
 mod counters;
 
+use crate::confine::Grants;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{BatchReader, Item, SlotRef, Slots, Status};
 use crate::logging::record::time_now;
@@ -217,6 +218,7 @@ pub fn run(
     mut status: UnixStream,
     slots: &Slots,
     counters: &SharedCounters,
+    confined: Option<&Grants>,
 ) -> i32 {
     // Before the engine opens (and its stream handlers write to) anything.
     let mut notices = match start {
@@ -303,17 +305,26 @@ pub fn run(
                 Err(_) => break,
             }
         };
-        let seq = match SlotRef::decode(&message) {
-            None => write_batch(&mut engine, &message, started, &mut publisher),
+        let outcome = match SlotRef::decode(&message) {
+            None => write_batch(&mut engine, &message, started, &mut publisher, confined),
             // The slot is lent for the write only: the ack below frees it.
             Some(r) => slots
                 .read(r, |batch| {
-                    write_batch(&mut engine, batch, started, &mut publisher)
+                    write_batch(&mut engine, batch, started, &mut publisher, confined)
                 })
                 .unwrap_or_else(|| {
                     eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
-                    None
+                    Ok(None)
                 }),
+        };
+        let seq = match outcome {
+            Ok(seq) => seq,
+            Err(reason) => {
+                // Everything before this batch is acknowledged; the batch
+                // goes whole to the writer that replaces this one.
+                let _ = status.write_all(&Status::Retire(reason).encode());
+                break;
+            }
         };
         let notices = engine.take_notices();
         log_notices(&mut engine, notices, started);
@@ -459,17 +470,21 @@ fn is_ascii(bytes: &[u8]) -> bool {
 
 /// Hand every item of a batch to the engine, then let it write once. Returns the
 /// batch's sequence number, or `None` if the batch was unreadable.
+/// Write one batch; `Ok(Some(seq))` to acknowledge it. `Err(reason)`: the
+/// batch starts with a reload that needs more than `confined` grants, and
+/// nothing of it was written (the receiver seals a batch before a reload).
 fn write_batch(
     engine: &mut Engine,
     batch: &[u8],
     started: Instant,
     publisher: &mut counters::Publisher<'_>,
-) -> Option<u64> {
+    confined: Option<&Grants>,
+) -> Result<Option<u64>, String> {
     let (seq, items) = match BatchReader::new(batch) {
         Ok(ok) => ok,
         Err(e) => {
             eprintln!("pysyslog-writer: dropping an unreadable batch: {e}");
-            return None;
+            return Ok(None);
         }
     };
     // One clock reading per batch: Python reads it per record; within a batch the
@@ -499,6 +514,9 @@ fn write_batch(
                 engine.reopen();
             }
             Ok(Item::Reload { source, cwd, json }) => {
+                if let Some(reason) = confined.and_then(|g| needs_more(g, source, cwd, json)) {
+                    return Err(reason);
+                }
                 // Records before the reload are written with the old engine.
                 engine.end_batch();
                 publisher.publish(engine);
@@ -529,7 +547,22 @@ fn write_batch(
         }
     }
     engine.end_batch();
-    Some(seq)
+    Ok(Some(seq))
+}
+
+/// What a reloaded configuration needs beyond `grants`; `None` if it fits
+/// (or does not parse: the reload then fails as it would unconfined).
+fn needs_more(grants: &Grants, source: &[u8], cwd: &[u8], json: &[u8]) -> Option<String> {
+    let text = ConfigText {
+        json: String::from_utf8_lossy(json).into_owned(),
+        source: source.to_vec(),
+        cwd: cwd.to_vec(),
+    };
+    let config = text.parse().ok()?;
+    let missing = grants.missing(&Grants::for_configs([&config]))?;
+    Some(format!(
+        "the reloaded logging configuration needs {missing}, beyond what this writer may do"
+    ))
 }
 
 #[cfg(test)]
