@@ -196,6 +196,63 @@ fn killed_writers_leave_whole_lines(handler: &str, kills: usize) {
     eprintln!("{handler}: {kills} kills, {cuts} partial lines cut, {duplicated} duplicates");
 }
 
+/// A partial line at the end of the output, as a writer killed mid-write
+/// leaves it, is cut by the next writer before anything is appended. The
+/// test writes the partial line itself, so the cut always has work to do
+/// (a kill lands mid-write only now and then), and the writer that cuts is
+/// the confined one a crash starts.
+fn a_new_writer_cuts_a_partial_line(handler: &str, output: impl Fn(&Collector) -> PathBuf) {
+    use std::io::Write;
+    // Longer than the line after it: on stdout (`>`, the offset shared with
+    // the writer) an uncut partial line is not hidden by being overwritten.
+    const PARTIAL: &[u8] = b"half a line, as a killed writer leaves it, with no end";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), handler);
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &["--logging-config", &cfg.display().to_string()],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    let out = output(&c);
+    let text = || fs::read_to_string(&out).unwrap_or_default();
+    c.send(b"before the kill\n");
+    wait_until("the first line", || text().contains("before the kill\n"));
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&out)
+        .and_then(|mut f| f.write_all(PARTIAL))
+        .expect("append a partial line");
+    let writer = c.writer_pid().expect("writer");
+    signal(writer, libc::SIGKILL);
+    wait_until("a new writer", || {
+        c.writer_pid().is_some_and(|w| w != writer && alive(w))
+    });
+    c.send(b"after the kill\n");
+    wait_until("the second line", || text().contains("after the kill"));
+    assert_eq!(text(), "before the kill\nafter the kill\n");
+    c.wait_stderr("the cut reported", |err| {
+        err.lines().any(|l| {
+            l.contains(&format!("cut {} bytes", PARTIAL.len()))
+                && l.contains("the partial line the writer that died left")
+        })
+    });
+}
+
+#[test]
+fn a_new_writer_cuts_a_partial_line_at_the_end_of_stdout() {
+    a_new_writer_cuts_a_partial_line(
+        r#""class": "logging.StreamHandler", "stream": "ext://sys.stdout""#,
+        |c| c.stdout.clone(),
+    );
+}
+
+#[test]
+fn a_new_writer_cuts_a_partial_line_at_the_end_of_a_file_handler() {
+    a_new_writer_cuts_a_partial_line(r#""class": "logging.FileHandler""#, |c| {
+        c.dir.path().join("out.log")
+    });
+}
+
 // Five kills per collector: the restart budget allows five within a minute.
 // Twenty in all over the four classes that append to files, and five more
 // for stdout.

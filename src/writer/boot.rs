@@ -119,6 +119,8 @@ pub fn main(args: &[String]) -> i32 {
         Ok(boot) => boot,
         Err(text) => return fail(&mut status, text),
     };
+    // Reading stdout and stderr again needs a path the confinement forbids.
+    let begin = super::Begin::prepare(boot.start);
     // Confined before the engine opens anything: the handlers' files are
     // opened under the same rules as every later reopen and rotation.
     let parsed: Vec<_> = boot
@@ -135,7 +137,7 @@ pub fn main(args: &[String]) -> i32 {
     let confined = applied.landlock_abi.map(|_| &grants);
     super::run(
         &boot.source,
-        boot.start,
+        begin,
         boot.data,
         status,
         &slots,

@@ -208,23 +208,41 @@ pub enum Start {
     AfterCrash,
 }
 
+/// How a writer begins: its [`Start`], and what it found at the ends of its
+/// standard streams, checked before it is confined (a confined writer
+/// cannot open them again to read them).
+#[derive(Debug)]
+pub struct Begin {
+    pub start: Start,
+    pub notices: Vec<String>,
+}
+
+impl Begin {
+    /// After a crash, cut the partial line a dead writer left on stdout or
+    /// stderr (regular files only): before the engine opens (and its stream
+    /// handlers write to) anything.
+    pub fn prepare(start: Start) -> Begin {
+        let notices = match start {
+            Start::AfterCrash => crate::logging::cut_torn_streams(),
+            Start::First => Vec::new(),
+        };
+        Begin { start, notices }
+    }
+}
+
 /// The writer's main loop. Returns the process exit status. Batches arrive
 /// whole, or as references into `slots` (see [`crate::ipc::slots`]); the
 /// handlers' counters go to `counters` after every batch.
 pub fn run(
     source: &EngineSource,
-    start: Start,
+    begin: Begin,
     data: IpcBytesReceiver,
     mut status: UnixStream,
     slots: &Slots,
     counters: &SharedCounters,
     confined: Option<&Grants>,
 ) -> i32 {
-    // Before the engine opens (and its stream handlers write to) anything.
-    let mut notices = match start {
-        Start::AfterCrash => crate::logging::cut_torn_streams(),
-        Start::First => Vec::new(),
-    };
+    let Begin { start, mut notices } = begin;
     let (mut engine, fallback) = match source.build(start) {
         Ok(built) => built,
         Err(message) => {
