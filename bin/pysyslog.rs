@@ -48,6 +48,10 @@ fn main() -> ExitCode {
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The receiver said why, on stderr or to the launcher.
+        Err(pysyslog::error::Error::ReceiverExited(code)) => {
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
         Err(e) => {
             eprintln!("pysyslog: error: {e}");
             ExitCode::from(e.exit_code() as u8)

@@ -35,6 +35,12 @@ pub enum Error {
     PidFile(#[from] PidFileError),
     #[error("{0}")]
     Io(#[source] std::io::Error),
+    #[error(transparent)]
+    Monitor(#[from] crate::monitor::MonitorError),
+    /// The receiver ended with this status, having said why itself: the
+    /// monitor leaves with it and prints nothing.
+    #[error("the receiver process exited with status {0}")]
+    ReceiverExited(i32),
 }
 
 impl Error {
@@ -42,10 +48,11 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) | Error::Bind(_) | Error::Tls(_) => 2,
             Error::Spawn(SpawnError::Config(_)) => 2,
-            Error::Spawn(SpawnError::Privileges(e)) | Error::Privileges(e) => e.exit_code(),
+            Error::Privileges(e) => e.exit_code(),
             Error::PidFile(e) => e.exit_code(),
             Error::Daemonize(_) => 1,
-            Error::Spawn(_) | Error::Receiver(_) | Error::Io(_) => 1,
+            Error::Spawn(_) | Error::Receiver(_) | Error::Io(_) | Error::Monitor(_) => 1,
+            Error::ReceiverExited(code) => *code,
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod ipc;
 pub mod link;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
 pub mod privdrop;
 pub mod receiver;
 pub mod service;

@@ -155,7 +155,8 @@ fn privileges_are_dropped_in_both_processes_and_files_belong_to_the_user() {
         read(&out).contains("Listening for syslog")
     });
     let writer = c.writer_pid().expect("writer process");
-    for pid in [c.pid(), writer] {
+    let receiver = c.receiver_pid().expect("receiver process");
+    for pid in [c.pid(), receiver, writer] {
         let (uids, gids, groups) = ids(pid);
         assert_eq!(
             uids,
@@ -534,7 +535,7 @@ fn daemonize_reports_readiness_and_keeps_a_pid_file() {
     s.write_all(&payload(0..10)).expect("send");
     drop(s);
     wait_until("10 lines", || peer_lines(&out).len() == 10);
-    let writer = children(pid).first().copied().expect("the writer");
+    let writer = writer_of(pid).expect("the writer");
 
     // Detached: its own session (not a leader), cwd /, stdin on /dev/null.
     // `session` is field 6 of proc(5), index 3 after the command name.
@@ -775,7 +776,8 @@ fn inherited_descriptors_are_closed_and_no_core_can_be_dumped_in_both_processes(
         read(&stdout).contains("Listening for syslog")
     });
     let writer = c.writer_pid().expect("the writer");
-    for p in [c.pid(), writer] {
+    let receiver = c.receiver_pid().expect("the receiver");
+    for p in [c.pid(), receiver, writer] {
         assert_eq!(
             descriptors_to(p, &secret),
             Vec::<String>::new(),
@@ -823,7 +825,8 @@ fn a_collector_started_as_a_user_is_not_dumpable() {
         read(&stdout).contains("Listening for syslog")
     });
     let writer = c.writer_pid().expect("the writer");
-    for pid in [c.pid(), writer] {
+    let receiver = c.receiver_pid().expect("the receiver");
+    for pid in [c.pid(), receiver, writer] {
         assert_eq!(ids(pid).0, vec![NOBODY; 4], "pid {pid} runs as nobody");
         let mem = fs::metadata(format!("/proc/{pid}/mem")).expect("/proc/PID/mem");
         assert_eq!(mem.uid(), 0, "pid {pid} is dumpable");

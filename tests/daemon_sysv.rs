@@ -152,7 +152,7 @@ fn start_status_reload_stop_as_an_administrator_would() {
     wait_until("the line in the output file", || {
         fs::read_to_string(&svc.out).is_ok_and(|t| t.contains("127.0.0.1 via init"))
     });
-    let writer = children(pid).first().copied().expect("the writer");
+    let writer = writer_of(pid).expect("the writer");
 
     let o = svc.run("status");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

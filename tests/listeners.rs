@@ -786,7 +786,7 @@ fn partial_lines_on_thousands_of_connections_from_one_source_stay_bounded() {
     setrlimit(Resource::RLIMIT_NOFILE, hard.min(8192), hard).expect("setrlimit");
     let c = Collector::start(&[]);
     let rss = || -> u64 {
-        proc_status(c.pid(), "VmRSS")
+        proc_status(c.receiver_pid().expect("receiver"), "VmRSS")
             .and_then(|v| v.trim_end_matches(" kB").trim().parse().ok())
             .expect("VmRSS")
     };

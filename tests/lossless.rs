@@ -366,7 +366,8 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
     let side = side_dir.path().join("side.log");
     let c = start_on_full_disk(&disk, r#""class": "logging.FileHandler""#, &side);
     let writer = c.writer_pid().expect("writer");
-    let start_rss = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    let start_rss =
+        peak_rss_kib(c.pid()) + peak_rss_kib(c.receiver_pid().unwrap_or(0)) + peak_rss_kib(writer);
     let filler = disk.fill();
     let run = format!("d{}", std::process::id());
     let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
@@ -385,7 +386,8 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
     // The queue (1 MiB) and one read buffer in the receiver, one batch and
     // its formatted output in the writer, allocator slack.
     let bound = start_rss + 1024 + 128 + 4 * 64 + 4096;
-    let peak = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    let peak =
+        peak_rss_kib(c.pid()) + peak_rss_kib(c.receiver_pid().unwrap_or(0)) + peak_rss_kib(writer);
     assert!(peak <= bound, "peak RSS {peak} KiB above {bound} KiB");
     assert_eq!(c.writer_pid(), Some(writer), "the writer was not replaced");
     fs::remove_file(filler).expect("free space");
@@ -426,7 +428,8 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
         .find(|l| l.contains("succeeds again after"))
         .unwrap_or_default();
     assert!(recovered.contains("none lost"), "{recovered}");
-    let peak = peak_rss_kib(c.pid()) + peak_rss_kib(writer);
+    let peak =
+        peak_rss_kib(c.pid()) + peak_rss_kib(c.receiver_pid().unwrap_or(0)) + peak_rss_kib(writer);
     assert!(
         peak <= bound,
         "peak RSS {peak} KiB above {bound} KiB after the drain"

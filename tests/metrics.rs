@@ -455,14 +455,15 @@ fn datagrams_the_kernel_dropped_are_counted_and_with_those_read_make_all_sent() 
     sender.connect(("127.0.0.1", udp)).expect("connect");
     // The receiver reads nothing while stopped: the socket's buffer fills
     // and the kernel drops the rest.
-    signal(c.pid(), libc::SIGSTOP);
+    let receiver = c.receiver_pid().expect("receiver");
+    signal(receiver, libc::SIGSTOP);
     let mut sent = 0u64;
     for _ in 0..3000 {
         if sender.send(&[b'y'; 200]).is_ok() {
             sent += 1;
         }
     }
-    signal(c.pid(), libc::SIGCONT);
+    signal(receiver, libc::SIGCONT);
     // The kernel tells its drop count with the next datagram queued: send
     // one at a time until every datagram sent is accounted for.
     let deadline = Instant::now() + PATIENCE;

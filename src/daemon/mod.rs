@@ -11,14 +11,17 @@
 //! 4. `--daemonize`: double fork, `setsid`, `chdir /`, streams to /dev/null,
 //!    keeping a readiness pipe to the launching process;
 //! 5. write `--pidfile` (the final pid, while `/run` is still writable);
-//! 6. fork the writer while single-threaded ([`crate::link`] does the
-//!    forking, here and when it replaces a writer); the writer drops privileges and
-//!    then builds its handlers (files are created by the service user); the
-//!    receiver drops privileges right after the fork and waits for the
-//!    writer's Ready;
-//! 7. set up the event loop and signals, log the banner, report readiness (the
-//!    launcher exits 0; systemd gets `READY=1`); run until a signal stops it,
-//!    then let the writer finish and remove the pid file.
+//! 6. make the shared slots and counters page; fork the receiver while
+//!    single-threaded; both processes drop privileges. The process that was
+//!    started becomes the monitor ([`crate::monitor`]): it starts writers
+//!    when the receiver asks (so they run as the service user too), passes
+//!    signals on, and tells the launcher and systemd what the receiver
+//!    reports;
+//! 7. in the receiver: the first writer (asked of the monitor by the link),
+//!    the event loop and signals, the banner, readiness (reported to the
+//!    monitor: the launcher exits 0; systemd gets `READY=1`); run until a
+//!    signal stops it, then let the writer finish. The monitor leaves with
+//!    the receiver's exit status and removes the pid file.
 //!
 //! Owns: that order, and the open-files limit. Does not own: what each step does.
 
@@ -30,8 +33,16 @@ use std::sync::Arc;
 
 use crate::cli::{py_float_str, Settings};
 use crate::error::Error;
+use std::os::unix::net::UnixStream;
+
+use ipc_channel::ipc;
+
+use crate::ipc::counters::SharedCounters;
+use crate::ipc::slots::{Slots, SLOT_COUNT};
 use crate::link::{QueueLimits, WriterLink};
 use crate::logging::level;
+use crate::monitor::control::{MonitorClient, Request, ServiceState};
+use crate::monitor::{self, StateSink};
 use crate::privdrop;
 use crate::receiver::endpoint::Transport;
 use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
@@ -114,18 +125,161 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         None => None,
     };
 
-    // 6. The writer, and privileges dropped in both processes.
+    // 6. The shared memory every writer maps; the receiver forked; both
+    // processes drop privileges. The monitor starts writers when the
+    // receiver asks, so they run as the service user too.
+    let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
+        eprintln!(
+            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
+        );
+        Slots::none()
+    });
+    let counters = SharedCounters::new().unwrap_or_else(|e| {
+        eprintln!(
+            "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
+        );
+        SharedCounters::none()
+    });
+    let (requests_tx, requests_rx) = ipc::channel::<Request>().map_err(Error::Io)?;
+    let (answers_monitor, answers_receiver) = UnixStream::pair().map_err(Error::Io)?;
+    let monitor_pid = nix::unistd::getpid();
+    // SAFETY: the process is single-threaded here (nothing before starts a
+    // thread), so the child may run ordinary code.
+    let receiver_pid = match unsafe { nix::unistd::fork() }.map_err(|e| Error::Io(e.into()))? {
+        nix::unistd::ForkResult::Child => {
+            // The launcher's pipe and the pid file are the monitor's.
+            drop(readiness.take());
+            drop(_pidfile);
+            drop(requests_rx);
+            drop(answers_monitor);
+            become_receiver(monitor_pid);
+            let client = MonitorClient::new(requests_tx, answers_receiver).map_err(Error::Io);
+            let states = client.as_ref().ok().map(MonitorClient::states);
+            let result = client.and_then(|client| {
+                if let Some(id) = &identity {
+                    privdrop::drop_to(id)?;
+                }
+                let start = ReceiverStart {
+                    settings,
+                    cwd,
+                    engine_source,
+                    tls,
+                    warnings,
+                    config_warnings,
+                    bound,
+                    metrics_socket,
+                    slots,
+                    counters,
+                };
+                run_receiver(start, client)
+            });
+            let code = match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    let code = e.exit_code();
+                    eprintln!("pysyslog: error: {e}");
+                    if let Some(states) = &states {
+                        states.report(ServiceState::Failed {
+                            code,
+                            message: e.to_string(),
+                        });
+                    }
+                    code
+                }
+            };
+            std::process::exit(code);
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(requests_tx);
+    drop(answers_receiver);
+    // The receiver has the listeners; the monitor keeps none of the network.
+    drop(bound);
+    drop(metrics_socket);
+    drop(tls);
+    if let Some(id) = &identity {
+        privdrop::drop_to(id)?;
+    }
+    let mut sink = ServiceStates {
+        readiness: readiness.take(),
+        notifier: notify::Notifier::from_env(),
+    };
+    let job = monitor::Supervised {
+        receiver: receiver_pid,
+        requests: requests_rx,
+        answers: answers_monitor,
+        slots: &slots,
+        counters: &counters,
+    };
+    let code = monitor::supervise(job, &mut sink)?;
+    // A receiver that died before it reported: run() tells the launcher.
+    *readiness = sink.readiness.take();
+    match code {
+        0 => Ok(()),
+        code => Err(Error::ReceiverExited(code)),
+    }
+}
+
+/// Everything start-up prepared that the receiver takes over.
+struct ReceiverStart {
+    settings: Settings,
+    cwd: std::path::PathBuf,
+    engine_source: crate::writer::EngineSource,
+    tls: Option<crate::tls::Loaded>,
+    warnings: Vec<String>,
+    config_warnings: Vec<String>,
+    bound: listener::Bound,
+    metrics_socket: Option<mio::net::TcpListener>,
+    slots: Slots,
+    counters: SharedCounters,
+}
+
+/// In the receiver, just forked: leave the terminal's process group (a ^C
+/// reaches the monitor, which passes it on once), die with the monitor,
+/// never be stopped for writing to a terminal from the background, and be
+/// named `pysyslog-recv`.
+fn become_receiver(monitor: nix::unistd::Pid) {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    let zero = nix::unistd::Pid::from_raw(0);
+    let _ = nix::unistd::setpgid(zero, zero);
+    // SAFETY: installing SIG_IGN runs no handler code.
+    let _ = unsafe { signal(Signal::SIGTTOU, SigHandler::SigIgn) };
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // For ps and top (and the tests): which process is which.
+    let _ = nix::sys::prctl::set_name(c"pysyslog-recv");
+    // The monitor died before the death signal was set.
+    if nix::unistd::getppid() != monitor {
+        std::process::exit(1);
+    }
+}
+
+/// The receiver's life: start the first writer (through the monitor), set up
+/// the event loop, report readiness, run until stopped.
+fn run_receiver(start: ReceiverStart, monitor: MonitorClient) -> Result<(), Error> {
+    let ReceiverStart {
+        settings,
+        cwd,
+        engine_source,
+        tls,
+        warnings,
+        config_warnings,
+        bound,
+        metrics_socket,
+        slots,
+        counters,
+    } = start;
     let limits = QueueLimits {
         max_lines: settings.max_queue_lines,
         max_bytes: settings.max_queue_bytes,
     };
-    let link = WriterLink::start(engine_source, identity.as_ref(), limits)?;
+    let states = monitor.states();
+    let link = WriterLink::start(monitor, engine_source, limits, slots, counters)?;
     let hooks = ServiceHooks {
         reload: settings.logging_config.as_ref().map(|path| ConfigReload {
             path: path.clone(),
             cwd: cwd.clone(),
         }),
-        notify: notify::Notifier::from_env(),
+        states: Some(states),
     };
     let config = ReceiverConfig {
         max_line_bytes: settings.max_line_bytes,
@@ -188,17 +342,56 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     for warning in &config_warnings {
         receiver.log(level::WARNING, "pysyslog.config", warning);
     }
-    match readiness.take() {
-        Some(r) => r.ready(&warnings),
-        None => {
-            for w in &warnings {
-                eprintln!("pysyslog: warning: {w}");
+    hooks.notify_ready(&warnings);
+    receiver.run()?;
+    Ok(())
+}
+
+/// The monitor's side of the receiver's states: the launcher's readiness
+/// pipe (`--daemonize`) and systemd's notification socket.
+struct ServiceStates {
+    readiness: Option<Readiness>,
+    notifier: Option<notify::Notifier>,
+}
+
+impl StateSink for ServiceStates {
+    fn report(&mut self, state: &ServiceState) {
+        match state {
+            ServiceState::Ready { warnings } => {
+                match self.readiness.take() {
+                    Some(r) => r.ready(warnings),
+                    None => {
+                        for w in warnings {
+                            eprintln!("pysyslog: warning: {w}");
+                        }
+                    }
+                }
+                if let Some(n) = &self.notifier {
+                    n.ready();
+                }
+            }
+            ServiceState::Reloaded => {
+                if let Some(n) = &self.notifier {
+                    n.ready();
+                }
+            }
+            ServiceState::Reloading => {
+                if let Some(n) = &self.notifier {
+                    n.reloading();
+                }
+            }
+            ServiceState::Stopping => {
+                if let Some(n) = &self.notifier {
+                    n.stopping();
+                }
+            }
+            ServiceState::Failed { code, message } => {
+                if let Some(r) = self.readiness.take() {
+                    r.failed(*code, message);
+                }
             }
         }
     }
-    hooks.notify_ready();
-    receiver.run()?;
-    Ok(())
 }
 
 /// The start-up banner, one line per listener. The positional listener's line

@@ -2,8 +2,8 @@
 //! and the writer.
 //!
 //! Owns: the open batch and when it is sealed, the queues and their bounds
-//! (`queue`), the shared slots, acks, replay, forking a writer (`spawn`),
-//! the restart budget, and the engine source a new writer is built from (kept
+//! (`queue`), the shared slots, acks, replay, asking the monitor for a new
+//! writer ([`crate::monitor::control`]), the restart budget, and the engine source a new writer is built from (kept
 //! up to date by reloads). Does not own: the wire formats ([`crate::ipc`]), the
 //! writer's loop ([`crate::writer`]) or sockets and framing
 //! ([`crate::receiver`]).
@@ -19,7 +19,6 @@
 //! by themselves under heavy load.
 
 mod queue;
-mod spawn;
 mod stats;
 
 use std::collections::VecDeque;
@@ -29,18 +28,17 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use crate::ipc::counters::SharedCounters;
-use crate::ipc::slots::{Slots, SLOT_BYTES, SLOT_COUNT};
+use crate::ipc::slots::{Slots, SLOT_BYTES};
 use crate::ipc::BatchBuilder;
 use crate::logging::level;
 use crate::metrics::counts::{HandlerCounts, LinkCounts};
-use crate::privdrop::Identity;
-use crate::writer::{ConfigText, EngineSource};
+use crate::monitor::control::{MonitorClient, WriterProcess};
+use crate::writer::{ConfigText, EngineSource, Start};
 use queue::{Queue, WriterFailure};
-use spawn::WriterProcess;
 use stats::LinkStats;
 
+pub use crate::monitor::spawn::SpawnError;
 pub use queue::QueueLimits;
-pub use spawn::SpawnError;
 
 /// A batch is sealed before it would pass this many bytes, so it fits a shared
 /// slot ([`SLOT_BYTES`]); only a lone line longer than this makes a larger
@@ -92,34 +90,22 @@ pub struct WriterLink {
     token: Option<Token>,
     /// Counters for the metrics.
     stats: LinkStats,
+    /// Starts and reaps writers.
+    monitor: MonitorClient,
 }
 
 impl WriterLink {
-    /// Make the shared slots and fork the first writer. With `identity`, both
-    /// processes drop privileges right after the fork (see
-    /// [`crate::daemon`] for why then). Must be called while the process is
-    /// single-threaded.
+    /// Make the shared slots and have the monitor start the first writer.
     pub fn start(
+        mut monitor: MonitorClient,
         engine_source: EngineSource,
-        identity: Option<&Identity>,
         limits: QueueLimits,
+        slots: Slots,
+        counters: SharedCounters,
     ) -> Result<WriterLink, SpawnError> {
-        // Every writer maps the same slots, so they are made before the first.
-        let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
-            eprintln!(
-                "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
-            );
-            Slots::none()
-        });
-        let counters = SharedCounters::new().unwrap_or_else(|e| {
-            eprintln!(
-                "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
-            );
-            SharedCounters::none()
-        });
-        let writer = spawn::spawn_writer_as(&engine_source, identity, &slots, &counters)?;
-        let mut link =
-            WriterLink::new(writer, limits, slots, engine_source).map_err(SpawnError::Channel)?;
+        let writer = monitor.spawn(&engine_source, Start::First)?;
+        let mut link = WriterLink::new(writer, limits, slots, engine_source, monitor)
+            .map_err(SpawnError::Channel)?;
         link.stats = LinkStats::new(counters);
         Ok(link)
     }
@@ -129,6 +115,7 @@ impl WriterLink {
         limits: QueueLimits,
         slots: Slots,
         engine_source: EngineSource,
+        monitor: MonitorClient,
     ) -> io::Result<WriterLink> {
         Ok(WriterLink {
             batch: BatchBuilder::new(),
@@ -138,6 +125,7 @@ impl WriterLink {
             restarts: VecDeque::new(),
             token: None,
             stats: LinkStats::new(SharedCounters::none()),
+            monitor,
         })
     }
 
@@ -279,7 +267,7 @@ impl WriterLink {
     pub fn finish(mut self, patience: Duration) {
         self.queue.submit(&mut self.batch);
         let pid = self.queue.close();
-        let _ = spawn::reap(pid, patience);
+        let _ = self.monitor.reap(pid, patience);
     }
 
     /// The writer died: reap it, start a new one within the restart budget,
@@ -300,7 +288,7 @@ impl WriterLink {
         let retired = matches!(cause, WriterFailure::Retired(_));
         let _ = registry.deregister(self.queue.status_stream());
         self.stats.absorb_dead_writer_cpu(old.as_raw());
-        let how = spawn::reap(old, DEAD_WRITER_PATIENCE);
+        let how = self.monitor.reap(old, DEAD_WRITER_PATIENCE);
         self.stats.absorb_dead_writer();
         let now = Instant::now();
         while self
@@ -320,7 +308,9 @@ impl WriterLink {
         if !retired {
             self.restarts.push_back(now);
         }
-        let writer = spawn::spawn_writer(&self.engine_source, self.queue.slots(), &self.stats.page)
+        let writer = self
+            .monitor
+            .spawn(&self.engine_source, Start::AfterCrash)
             .map_err(LinkError::Respawn)?;
         let replay = self.queue.unacknowledged();
         self.stats.restarts += 1;
@@ -364,7 +354,14 @@ pub(crate) fn fake_link() -> (
         max_lines: 1_000_000,
         max_bytes: 64 << 20,
     };
-    let link = WriterLink::new(writer, limits, Slots::none(), EngineSource::Basic).expect("link");
+    let link = WriterLink::new(
+        writer,
+        limits,
+        Slots::none(),
+        EngineSource::Basic,
+        MonitorClient::detached(),
+    )
+    .expect("link");
     (link, rx, status)
 }
 
@@ -382,8 +379,14 @@ mod tests {
             max_bytes: 64 << 20,
         };
         // Whole batches, all inside the channel's window (no acks here).
-        let mut link =
-            WriterLink::new(writer, limits, Slots::none(), EngineSource::Basic).expect("link");
+        let mut link = WriterLink::new(
+            writer,
+            limits,
+            Slots::none(),
+            EngineSource::Basic,
+            MonitorClient::detached(),
+        )
+        .expect("link");
         let poll = mio::Poll::new().expect("poll");
         let mut sent = Vec::new();
         for i in 0..150 {

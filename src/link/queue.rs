@@ -23,9 +23,9 @@ use std::io::{self, Read};
 use ipc_channel::ipc::IpcBytesSender;
 use nix::unistd::Pid;
 
-use super::spawn::WriterProcess;
 use crate::ipc::slots::SLOT_BYTES;
 use crate::ipc::{BatchBuilder, SlotRef, Slots, Status, StatusDecoder};
+use crate::monitor::control::WriterProcess;
 
 /// Bytes of batches allowed inside the channel's socket at once. Linux's default
 /// socket buffer (`wmem_default`, 208 KiB) holds this with room to spare, so a
@@ -140,11 +140,6 @@ impl Queue {
     /// The stream acks arrive on, to register with the event loop.
     pub fn status_stream(&mut self) -> &mut mio::net::UnixStream {
         &mut self.status
-    }
-
-    /// The shared slots, for forking a new writer.
-    pub fn slots(&self) -> &Slots {
-        &self.slots
     }
 
     /// Seal the batch (if it holds anything) and queue it for the writer.

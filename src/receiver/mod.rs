@@ -264,7 +264,7 @@ impl Receiver {
                 SIGHUP => {
                     self.hooks.notify_reloading();
                     self.reloader.on_hup(&mut self.link, &mut self.listeners);
-                    self.hooks.notify_ready();
+                    self.hooks.notify_reloaded();
                 }
                 _ if !self.stopping.is_running() => {
                     // A second stop request: give up draining now.

@@ -1,5 +1,6 @@
 //! What the receiver needs to act as a service: re-reading the logging
-//! configuration on SIGHUP, and telling systemd about its state.
+//! configuration on SIGHUP, and reporting its state (the monitor tells
+//! systemd, whose notifications it sends: [`notify`]).
 //!
 //! Owns: where the configuration is re-read from (an absolute path, with
 //! relative file names inside it resolved against the start-up directory, as
@@ -12,35 +13,42 @@ pub mod notify;
 use std::path::PathBuf;
 
 use crate::logging::ConfigError;
+use crate::monitor::control::{ServiceState, StateReporter};
 use crate::writer::ConfigText;
-use notify::Notifier;
 
 /// Receiver-side hooks, all optional.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceHooks {
     /// `--logging-config`, re-read on SIGHUP; `None` without one.
     pub reload: Option<ConfigReload>,
-    /// systemd's notification socket, when run with `Type=notify`.
-    pub notify: Option<Notifier>,
+    /// The monitor, which tells systemd and the launcher (`None` in tests).
+    pub states: Option<StateReporter>,
 }
 
 impl ServiceHooks {
-    pub fn notify_ready(&self) {
-        if let Some(n) = &self.notify {
-            n.ready();
+    fn report(&self, state: ServiceState) {
+        if let Some(s) = &self.states {
+            s.report(state);
         }
+    }
+
+    /// Start-up is done: listening, with the writer ready.
+    pub fn notify_ready(&self, warnings: &[String]) {
+        self.report(ServiceState::Ready {
+            warnings: warnings.to_vec(),
+        });
     }
 
     pub fn notify_reloading(&self) {
-        if let Some(n) = &self.notify {
-            n.reloading();
-        }
+        self.report(ServiceState::Reloading);
+    }
+
+    pub fn notify_reloaded(&self) {
+        self.report(ServiceState::Reloaded);
     }
 
     pub fn notify_stopping(&self) {
-        if let Some(n) = &self.notify {
-            n.stopping();
-        }
+        self.report(ServiceState::Stopping);
     }
 }
 

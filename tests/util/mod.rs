@@ -223,7 +223,12 @@ impl Collector {
 
     /// The writer process: the collector's child.
     pub fn writer_pid(&self) -> Option<i32> {
-        children(self.pid()).into_iter().next()
+        writer_of(self.pid())
+    }
+
+    /// The receiver process: the monitor's child named `pysyslog-recv`.
+    pub fn receiver_pid(&self) -> Option<i32> {
+        receiver_of(self.pid())
     }
 
     /// Send SIGTERM and wait for the exit; checks that no child is left behind.
@@ -292,6 +297,29 @@ pub fn proc_status(pid: i32, name: &str) -> Option<String> {
 /// A process exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     proc_stat(pid).first().is_some_and(|state| state != "Z")
+}
+
+/// The writer among the collector's (the monitor's) children: the process
+/// named `pysyslog-writer` (a writer names itself so).
+pub fn writer_of(monitor: i32) -> Option<i32> {
+    children(monitor)
+        .into_iter()
+        .find(|&p| process_name(p).as_deref() == Some("pysyslog-writer"))
+}
+
+/// The receiver among the collector's (the monitor's) children: the process
+/// named `pysyslog-recv`.
+pub fn receiver_of(monitor: i32) -> Option<i32> {
+    children(monitor)
+        .into_iter()
+        .find(|&p| process_name(p).as_deref() == Some("pysyslog-recv"))
+}
+
+/// `/proc/PID/comm`, without its newline.
+pub fn process_name(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_owned())
 }
 
 /// Child PIDs of `pid`, from /proc.

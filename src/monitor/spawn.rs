@@ -1,13 +1,15 @@
 //! Starting a writer process: fork, then exec of the collector's own binary.
 //!
-//! Owns: creating the two channels, `fork`, what the child does before it
-//! execs (signals, descriptors, privileges), handing the new writer its data
-//! channel through ipc-channel's one-shot server, waiting for its Ready, and
-//! reaping it. Does not own: the writer's loop ([`crate::writer`]), what the
-//! writer does after exec ([`crate::writer::boot`]) or when to respawn
-//! ([`super::WriterLink`]).
+//! Owns: the status stream, `fork`, what the child does before it execs
+//! (signals, descriptors), handing the new writer its data channel through
+//! ipc-channel's one-shot server, waiting for its Ready, and reaping it. Runs
+//! in the monitor, which has dropped privileges already, so writers run as
+//! the service user. Does not own: the writer's loop ([`crate::writer`]), what
+//! the writer does after exec ([`crate::writer::boot`]), when to respawn
+//! ([`crate::link::WriterLink`]) or how the receiver asks
+//! ([`super::control`]).
 //!
-//! Why exec: a forked copy would carry the receiver's heap (the TLS private
+//! Why exec: a forked copy would carry the monitor's heap (the TLS private
 //! key among it) and its address-space layout into a process that parses
 //! configuration and writes files. After exec the writer shares nothing but
 //! the three descriptors it is given: the status stream, the batch slots
@@ -18,27 +20,24 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use ipc_channel::ipc::{self, IpcBytesSender, IpcSender};
+use ipc_channel::ipc::{IpcBytesReceiver, IpcSender};
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status, StatusDecoder};
-use crate::privdrop::{self, Identity, PrivError};
 use crate::writer::boot::{self, WriterBoot};
 use crate::writer::{self, EngineSource};
 
 /// How long a new writer may take to build its handlers before start-up fails.
 pub const WRITER_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running writer as the receiver sees it.
+/// A writer that said Ready: its pid and the receiver's end of its status
+/// stream (its data channel's sending end stayed with the receiver).
 #[derive(Debug)]
-pub struct WriterProcess {
+pub struct SpawnedWriter {
     pub pid: Pid,
-    /// Batches go here.
-    pub data: IpcBytesSender,
-    /// Ready/Failed/acks come from here (blocking until the receiver makes it non-blocking).
     pub status: UnixStream,
 }
 
@@ -52,87 +51,60 @@ pub enum SpawnError {
     /// The writer could not apply the logging configuration.
     #[error("{0}")]
     Config(String),
-    /// The receiver could not drop privileges.
-    #[error("{0}")]
-    Privileges(#[source] PrivError),
     #[error("the writer process (pid {pid}) did not become ready: {reason}")]
     NotReady { pid: Pid, reason: String },
+    /// The monitor could not be asked, or answered something else.
+    #[error("cannot reach the monitor process: {0}")]
+    Monitor(String),
+    /// What the monitor reported, as it worded it.
+    #[error("{0}")]
+    Reported(String),
 }
 
-/// Start a writer to replace one that died, and wait until it reports Ready.
-/// It is told it follows a dead writer: what that one left half-written
-/// belongs to a batch it never acknowledged, which is replayed whole (see
+/// Start a writer and wait until it reports Ready. `start` says whether it
+/// follows a dead writer: what that one left half-written belongs to a batch
+/// it never acknowledged, which is replayed whole (see
 /// [`writer::Start::AfterCrash`]).
 ///
-/// Must be called while the process is single-threaded (the receiver's loop,
-/// which starts no threads).
-pub fn spawn_writer(
+/// Must be called while the process is single-threaded (the monitor, which
+/// starts no threads).
+pub fn spawn(
+    data: IpcBytesReceiver,
     source: &EngineSource,
-    slots: &Slots,
-    counters: &SharedCounters,
-) -> Result<WriterProcess, SpawnError> {
-    spawn(source, None, slots, counters, writer::Start::AfterCrash)
-}
-
-/// [`spawn_writer`], dropping privileges to `identity` in both processes: the
-/// child before it execs (so output files are created by the service user,
-/// as a later reopen will), the parent (the receiver) right after the fork,
-/// before it waits for the child.
-pub fn spawn_writer_as(
-    source: &EngineSource,
-    identity: Option<&Identity>,
-    slots: &Slots,
-    counters: &SharedCounters,
-) -> Result<WriterProcess, SpawnError> {
-    spawn(source, identity, slots, counters, writer::Start::First)
-}
-
-fn spawn(
-    source: &EngineSource,
-    identity: Option<&Identity>,
     slots: &Slots,
     counters: &SharedCounters,
     start: writer::Start,
-) -> Result<WriterProcess, SpawnError> {
-    let (data_tx, data_rx) = ipc::bytes_channel().map_err(SpawnError::Channel)?;
+) -> Result<SpawnedWriter, SpawnError> {
     let (mut status_rx, status_tx) = UnixStream::pair().map_err(SpawnError::Channel)?;
     // Built before the fork: the child only moves descriptors and execs.
     let argv = boot::argv(slots.count());
     let inherited = [Some(status_tx.as_fd()), slots.fd(), counters.fd()];
 
-    // SAFETY: the process is single-threaded here (no thread is ever started by
-    // the receiver: no ipc-channel ROUTER, signals arrive through a mio source),
-    // so the child may run ordinary code until it execs.
+    // SAFETY: the monitor is single-threaded (it starts no thread: signals
+    // come through signal-hook's self-pipe), so the child may run ordinary
+    // code until it execs.
     match unsafe { fork() }.map_err(SpawnError::Fork)? {
         ForkResult::Child => {
-            let failure = exec_writer(&argv, inherited, identity);
+            let failure = exec_writer(&argv, inherited);
             // Only reached when exec failed; the status stream is still fd 3.
             // SAFETY: descriptor 3 is the status stream (moved there above)
             // or closed, in which case the write fails harmlessly.
             let mut status =
                 unsafe { <UnixStream as std::os::fd::FromRawFd>::from_raw_fd(boot::STATUS_FD) };
             let _ = status.write_all(&Status::Failed(failure).encode());
-            // SAFETY: leave without running the copied receiver's destructors.
+            // SAFETY: leave without running the copied monitor's destructors.
             unsafe { libc::_exit(writer::EXIT_CONFIG) };
         }
         ForkResult::Parent { child } => {
             drop(status_tx);
-            if let Some(id) = identity {
-                if let Err(e) = privdrop::drop_to(id) {
-                    let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
-                    reap(child, Duration::from_secs(1));
-                    return Err(SpawnError::Privileges(e));
-                }
-            }
             let mut boot = Some(WriterBoot {
-                data: data_rx,
+                data,
                 source: source.clone(),
                 start,
             });
             wait_ready(child, &mut status_rx, &mut boot)?;
-            Ok(WriterProcess {
+            Ok(SpawnedWriter {
                 pid: child,
-                data: data_tx,
                 status: status_rx,
             })
         }
@@ -141,19 +113,22 @@ fn spawn(
 
 /// In the forked child: the status stream, the slots and the counters page
 /// become descriptors 3, 4 and 5 and every other one is closed; signals the
-/// receiver handles are ignored (the receiver decides when a writer stops: a
-/// terminal ^C or a HUP to the process group must not kill it while it holds
-/// lines; ignored signals stay ignored across exec); privileges are dropped;
-/// then exec. Returns only on failure, with what failed.
-fn exec_writer(
-    argv: &[std::ffi::CString],
-    inherited: [Option<BorrowedFd<'_>>; 3],
-    identity: Option<&Identity>,
-) -> String {
+/// collector handles are ignored (the receiver decides when a writer stops:
+/// a terminal ^C or a HUP to the process group must not kill it while it
+/// holds lines; ignored signals stay ignored across exec); then exec.
+/// Returns only on failure, with what failed.
+fn exec_writer(argv: &[std::ffi::CString], inherited: [Option<BorrowedFd<'_>>; 3]) -> String {
     for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM] {
         // SAFETY: installing SIG_IGN runs no handler code.
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
+    // The monitor's handler for SIGCHLD (signal-hook's) does not survive
+    // exec anyway; the mask is cleared so the writer gets what it expects.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     // First above every target, so that moving one cannot overwrite another.
     let mut staged: [RawFd; 3] = [-1; 3];
     for (slot, fd) in staged.iter_mut().zip(inherited) {
@@ -189,11 +164,6 @@ fn exec_writer(
     // SAFETY: closes every descriptor above the three passed on: listeners,
     // peers' sockets, epoll and the staged copies never reach the writer.
     unsafe { libc::syscall(libc::SYS_close_range, boot::COUNTERS_FD + 1, u32::MAX, 0u32) };
-    if let Some(id) = identity {
-        if let Err(e) = privdrop::drop_to(id) {
-            return format!("writer: {e}");
-        }
-    }
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
     // SAFETY: a NUL-terminated argv of C strings that outlive the call; the

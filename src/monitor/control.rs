@@ -1,0 +1,314 @@
+//! The control channel between the receiver and the monitor.
+//!
+//! Owns: what the receiver asks (a writer started, a dead writer reaped, a
+//! change of the service's state to report) and how the answers travel.
+//! Requests go over an ipc-channel, because the one for a new writer carries
+//! the receiving end of its data channel; answers come back over a Unix
+//! stream, because the one for a new writer carries the receiver's end of
+//! its status stream, a plain descriptor (`SCM_RIGHTS`), which an
+//! ipc-channel cannot carry. Every answer is a `u32` length and JSON.
+//!
+//! Does not own: starting writers ([`super::spawn`]) or what the monitor
+//! does with the states ([`super`]).
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcSender};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use super::spawn::{SpawnError, WRITER_READY_TIMEOUT};
+use crate::writer::{EngineSource, Start};
+
+/// Longest answer accepted: a failure's text is the longest there is.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What the receiver asks of the monitor.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Start a writer from `source` that reads batches from `data`; answered
+    /// [`Answer::Spawned`] (with the status stream) or [`Answer::Failed`].
+    Spawn {
+        data: IpcBytesReceiver,
+        source: EngineSource,
+        start: Start,
+    },
+    /// A writer closed its status stream: wait up to `patience_ms` for it to
+    /// exit (then kill it); answered [`Answer::Ended`].
+    Reap { pid: i32, patience_ms: u64 },
+    /// Not answered: the monitor tells the launcher and systemd.
+    State(ServiceState),
+}
+
+/// Service states the monitor passes on (systemd takes notifications from
+/// the main process only, and the launcher's readiness pipe is the monitor's).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ServiceState {
+    /// Listening with the writer ready; `warnings` are start-up's.
+    Ready {
+        warnings: Vec<String>,
+    },
+    Reloading,
+    /// A reload is over.
+    Reloaded,
+    Stopping,
+    /// Start-up failed with this exit status and error.
+    Failed {
+        code: i32,
+        message: String,
+    },
+}
+
+/// The monitor's answers.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Answer {
+    Spawned { pid: i32 },
+    Failed { config: bool, message: String },
+    Ended { how: String },
+}
+
+impl Answer {
+    pub fn failed(e: &SpawnError) -> Answer {
+        Answer::Failed {
+            config: matches!(e, SpawnError::Config(_)),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A running writer as the receiver sees it.
+#[derive(Debug)]
+pub struct WriterProcess {
+    pub pid: Pid,
+    /// Batches go here.
+    pub data: IpcBytesSender,
+    /// Ready/Failed/acks come from here (blocking until the receiver makes it non-blocking).
+    pub status: UnixStream,
+}
+
+/// Send `answer`, with `fd` passed alongside when given.
+pub fn send_answer(stream: &UnixStream, answer: &Answer, fd: Option<RawFd>) -> io::Result<()> {
+    let body = serde_json::to_vec(answer).map_err(io::Error::other)?;
+    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
+    let mut frame = len.to_le_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let fds: Vec<RawFd> = fd.into_iter().collect();
+    let cmsgs: Vec<ControlMessage> = if fds.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(&fds)]
+    };
+    let mut sent = 0;
+    while sent < frame.len() {
+        let iov = [IoSlice::new(&frame[sent..])];
+        // The descriptor goes with the first byte only.
+        let c = if sent == 0 { &cmsgs[..] } else { &[] };
+        match sendmsg::<()>(stream.as_raw_fd(), &iov, c, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(n) => sent += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Read one answer and any descriptor passed with it.
+pub fn read_answer(stream: &UnixStream) -> io::Result<(Answer, Option<OwnedFd>)> {
+    let mut frame = Vec::new();
+    let mut passed: Option<OwnedFd> = None;
+    let mut buf = [0u8; 4096];
+    loop {
+        if frame.len() >= 4 {
+            let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+            if len > MAX_ANSWER_BYTES {
+                return Err(io::Error::other(format!("an answer of {len} bytes")));
+            }
+            if frame.len() >= 4 + len {
+                let answer =
+                    serde_json::from_slice(&frame[4..4 + len]).map_err(io::Error::other)?;
+                return Ok((answer, passed));
+            }
+        }
+        let mut cmsg = nix::cmsg_space!([RawFd; 2]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => msg,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let n = msg.bytes;
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for fd in fds {
+                    // SAFETY: the kernel just installed this descriptor for us.
+                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    if passed.is_none() {
+                        passed = Some(owned);
+                    }
+                }
+            }
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the monitor closed the control channel",
+            ));
+        }
+        frame.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The receiver's end of the control channel.
+#[derive(Debug)]
+pub struct MonitorClient {
+    requests: IpcSender<Request>,
+    answers: UnixStream,
+}
+
+impl MonitorClient {
+    pub fn new(requests: IpcSender<Request>, answers: UnixStream) -> io::Result<MonitorClient> {
+        // A monitor that stops answering must not hang the receiver for ever.
+        answers.set_read_timeout(Some(WRITER_READY_TIMEOUT + Duration::from_secs(30)))?;
+        Ok(MonitorClient { requests, answers })
+    }
+
+    /// A client with no monitor behind it, for tests of the link: every
+    /// request fails.
+    #[cfg(test)]
+    pub(crate) fn detached() -> MonitorClient {
+        let (requests, _) = ipc::channel().expect("channel");
+        let (answers, _) = UnixStream::pair().expect("pair");
+        MonitorClient { requests, answers }
+    }
+
+    /// Where the receiver reports its state.
+    pub fn states(&self) -> StateReporter {
+        StateReporter(self.requests.clone())
+    }
+
+    /// Have the monitor start a writer; wait until it is ready.
+    pub fn spawn(
+        &mut self,
+        source: &EngineSource,
+        start: Start,
+    ) -> Result<WriterProcess, SpawnError> {
+        let (data_tx, data_rx) = ipc::bytes_channel().map_err(SpawnError::Channel)?;
+        self.requests
+            .send(Request::Spawn {
+                data: data_rx,
+                source: source.clone(),
+                start,
+            })
+            .map_err(|e| SpawnError::Monitor(e.to_string()))?;
+        let (answer, fd) =
+            read_answer(&self.answers).map_err(|e| SpawnError::Monitor(e.to_string()))?;
+        match (answer, fd) {
+            (Answer::Spawned { pid }, Some(fd)) => Ok(WriterProcess {
+                pid: Pid::from_raw(pid),
+                data: data_tx,
+                status: UnixStream::from(fd),
+            }),
+            (
+                Answer::Failed {
+                    config: true,
+                    message,
+                },
+                _,
+            ) => Err(SpawnError::Config(message)),
+            (Answer::Failed { message, .. }, _) => Err(SpawnError::Reported(message)),
+            (other, _) => Err(SpawnError::Monitor(format!(
+                "it answered {other:?} to a request for a writer"
+            ))),
+        }
+    }
+
+    /// Have the monitor reap a writer that closed its status stream; how it
+    /// ended, in words.
+    pub fn reap(&mut self, pid: Pid, patience: Duration) -> String {
+        let asked = self.requests.send(Request::Reap {
+            pid: pid.as_raw(),
+            patience_ms: u64::try_from(patience.as_millis()).unwrap_or(u64::MAX),
+        });
+        if let Err(e) = asked {
+            return format!("not known: cannot reach the monitor process: {e}");
+        }
+        match read_answer(&self.answers) {
+            Ok((Answer::Ended { how }, _)) => how,
+            Ok((other, _)) => format!("not known: the monitor answered {other:?}"),
+            Err(e) => format!("not known: the monitor did not answer: {e}"),
+        }
+    }
+}
+
+/// Reports the receiver's service state to the monitor (cloned into the
+/// receiver's service hooks).
+#[derive(Debug, Clone)]
+pub struct StateReporter(IpcSender<Request>);
+
+impl StateReporter {
+    pub fn report(&self, state: ServiceState) {
+        let _ = self.0.send(Request::State(state));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_cross_with_a_descriptor_and_without() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        let (passed, _keep) = UnixStream::pair().expect("pair");
+        send_answer(&a, &Answer::Spawned { pid: 42 }, Some(passed.as_raw_fd())).expect("send");
+        send_answer(
+            &a,
+            &Answer::Ended {
+                how: "killed by SIGKILL".into(),
+            },
+            None,
+        )
+        .expect("send");
+        let (first, fd) = read_answer(&b).expect("first");
+        assert_eq!(first, Answer::Spawned { pid: 42 });
+        let fd = fd.expect("a descriptor");
+        // The same socket as sent: its peer is still connected.
+        let got = UnixStream::from(fd);
+        assert!(got.peer_addr().is_ok());
+        let (second, none) = read_answer(&b).expect("second");
+        assert_eq!(
+            second,
+            Answer::Ended {
+                how: "killed by SIGKILL".into()
+            }
+        );
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn a_closed_monitor_is_an_error_not_a_hang() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        drop(a);
+        let err = read_answer(&b).expect_err("closed");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn an_oversized_answer_is_refused() {
+        use std::io::Write;
+        let (mut a, b) = UnixStream::pair().expect("pair");
+        a.write_all(&(1u32 << 30).to_le_bytes()).expect("write");
+        assert!(read_answer(&b).is_err());
+    }
+}

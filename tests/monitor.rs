@@ -1,0 +1,110 @@
+//! The process model, end to end: the collector started is the monitor; the
+//! receiver and every writer are its children; signals to the monitor reach
+//! the receiver once; whichever process dies, none is left behind.
+
+mod util;
+
+use util::*;
+
+/// `PPid` of a process, from /proc.
+fn parent_of(pid: i32) -> Option<i32> {
+    proc_status(pid, "PPid").and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn the_monitor_starts_the_receiver_and_every_writer() {
+    let c = Collector::start(&[]);
+    let receiver = c.receiver_pid().expect("a receiver");
+    let writer = c.writer_pid().expect("a writer");
+    assert_eq!(parent_of(receiver), Some(c.pid()));
+    assert_eq!(parent_of(writer), Some(c.pid()));
+    assert_eq!(children(c.pid()).len(), 2, "{:?}", children(c.pid()));
+    assert!(children(receiver).is_empty(), "the receiver forks nothing");
+    // A replacement writer is the monitor's child too.
+    signal(writer, libc::SIGKILL);
+    wait_until("a new writer", || {
+        c.writer_pid().is_some_and(|w| w != writer && alive(w))
+    });
+    let second = c.writer_pid().expect("a writer");
+    assert_eq!(parent_of(second), Some(c.pid()));
+    c.send(b"after the replacement\n");
+    let lines = c.wait_lines(1);
+    assert_eq!(lines, ["INFO:127.0.0.1:after the replacement"]);
+}
+
+#[test]
+fn sigterm_to_the_monitor_stops_everything_with_status_0() {
+    let mut c = Collector::start(&[]);
+    let kids = children(c.pid());
+    c.send(b"before the stop\n");
+    c.wait_lines(1);
+    assert!(c.stop().success());
+    for kid in kids {
+        assert!(!alive(kid), "pid {kid} outlived the monitor");
+    }
+    assert_eq!(c.lines(), ["INFO:127.0.0.1:before the stop"]);
+}
+
+#[test]
+fn sighup_to_the_monitor_reaches_the_receiver_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("logging.json");
+    std::fs::write(
+        &cfg,
+        r#"{"version": 1, "handlers": {"o": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
+            "root": {"level": "INFO", "handlers": ["o"]}}"#,
+    )
+    .expect("config");
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &["--logging-config", &cfg.display().to_string()],
+        |c| c.stdout_text().contains("Listening for syslog"),
+    );
+    signal(c.pid(), libc::SIGHUP);
+    c.send(b"after the reload\n");
+    wait_until("the line", || c.stdout_text().contains("after the reload"));
+    // The reload is applied before the line (it travels in band).
+    let out = c.stdout_text();
+    assert_eq!(
+        out.matches("logging configuration reloaded").count(),
+        1,
+        "{out}"
+    );
+}
+
+#[test]
+fn a_killed_monitor_takes_the_receiver_and_the_writer_with_it() {
+    let mut c = Collector::start(&[]);
+    let receiver = c.receiver_pid().expect("receiver");
+    let writer = c.writer_pid().expect("writer");
+    signal(c.pid(), libc::SIGKILL);
+    c.wait_exit();
+    wait_until("the receiver to die with the monitor", || !alive(receiver));
+    // The writer ends once the receiver's end of its channel is gone.
+    wait_until("the writer to exit", || !alive(writer));
+    assert!(
+        std::net::TcpStream::connect(c.addr()).is_err(),
+        "nothing listens any more"
+    );
+}
+
+#[test]
+fn a_killed_receiver_ends_the_collector_with_status_1_and_says_so() {
+    let mut c = Collector::start(&[]);
+    c.send(b"written before\n");
+    c.wait_lines(1);
+    let receiver = c.receiver_pid().expect("receiver");
+    let writer = c.writer_pid().expect("writer");
+    signal(receiver, libc::SIGKILL);
+    let status = c.wait_exit();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        c.stderr_text().contains(&format!(
+            "the receiver process (pid {receiver}) was killed by SIGKILL"
+        )),
+        "{}",
+        c.stderr_text()
+    );
+    wait_until("the writer to exit", || !alive(writer));
+    assert_eq!(c.lines(), ["INFO:127.0.0.1:written before"]);
+}
