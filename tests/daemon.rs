@@ -301,7 +301,7 @@ fn hup_reloads_the_configuration_in_order_with_the_data() {
     let split = in_a.len();
     assert!(
         split >= 20_000,
-        "lines sent before the HUP were written with the old configuration"
+        "lines sent before the HUP were written with the old configuration: {split}"
     );
     assert_eq!(in_a, numbered(0..split), "a.log: a prefix, in order, once");
     assert_eq!(

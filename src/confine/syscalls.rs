@@ -20,9 +20,11 @@ use super::error::ConfineError;
 pub const EXIT_SECCOMP: i32 = 159;
 
 /// What the receiver calls once its loop runs: the event loop, sockets it
-/// already has, memory, time, randomness for TLS, signals, exit. No open, no
-/// exec, no fork, no socket, no connect, no bind, no kill.
+/// already has, memory, time, randomness for TLS, signals, exit, and
+/// `socketpair` for the data channel of each new writer (the monitor starts
+/// it). No open, no exec, no fork, no socket, no connect, no bind, no kill.
 const RECEIVER_ALLOWED: &[i64] = &[
+    libc::SYS_socketpair,
     libc::SYS_read,
     libc::SYS_readv,
     libc::SYS_pread64,

@@ -38,6 +38,11 @@ pub struct Readiness {
 }
 
 impl Readiness {
+    /// Its descriptor, for a forked process that must not keep it.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.pipe)
+    }
+
     /// Start-up succeeded: the launcher prints `warnings` and exits 0.
     pub fn ready(mut self, warnings: &[String]) {
         let mut report = b"R".to_vec();

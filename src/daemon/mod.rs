@@ -28,29 +28,21 @@
 pub mod configuration;
 pub mod daemonize;
 pub mod pidfile;
+pub mod receiver_process;
 
-use std::sync::Arc;
-
-use crate::cli::{py_float_str, Settings};
+use crate::cli::Settings;
 use crate::error::Error;
-use std::os::unix::net::UnixStream;
-
-use ipc_channel::ipc;
-
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{Slots, SLOT_COUNT};
-use crate::link::{QueueLimits, WriterLink};
-use crate::logging::level;
-use crate::monitor::control::{MonitorClient, Request, ServiceState};
-use crate::monitor::{self, StateSink};
+use crate::monitor::control::ServiceState;
+use crate::monitor::{self, Receivers, StateSink};
 use crate::privdrop;
-use crate::receiver::endpoint::Transport;
-use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
-use crate::receiver::{Policy, Receiver, ReceiverConfig};
-use crate::service::{notify, ConfigReload, ServiceHooks};
+use crate::receiver::listener;
+use crate::service::{notify, ConfigReload};
 use configuration::Prepared;
 use daemonize::Readiness;
 use pidfile::PidFile;
+use receiver_process::{ReceiverForker, ReceiverStart};
 
 /// Descriptors the collector needs beyond connections: listeners, the writer
 /// link, epoll, signals, standard streams.
@@ -140,211 +132,51 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         );
         SharedCounters::none()
     });
-    let (requests_tx, requests_rx) = ipc::channel::<Request>().map_err(Error::Io)?;
-    let (answers_monitor, answers_receiver) = UnixStream::pair().map_err(Error::Io)?;
-    let monitor_pid = nix::unistd::getpid();
-    // SAFETY: the process is single-threaded here (nothing before starts a
-    // thread), so the child may run ordinary code.
-    let receiver_pid = match unsafe { nix::unistd::fork() }.map_err(|e| Error::Io(e.into()))? {
-        nix::unistd::ForkResult::Child => {
-            // The launcher's pipe and the pid file are the monitor's.
-            drop(readiness.take());
-            drop(_pidfile);
-            drop(requests_rx);
-            drop(answers_monitor);
-            become_receiver(monitor_pid);
-            let client = MonitorClient::new(requests_tx, answers_receiver).map_err(Error::Io);
-            let states = client.as_ref().ok().map(MonitorClient::states);
-            let result = client.and_then(|client| {
-                if let Some(id) = &identity {
-                    privdrop::drop_to(id)?;
-                }
-                let start = ReceiverStart {
-                    settings,
-                    cwd,
-                    engine_source,
-                    tls,
-                    warnings,
-                    config_warnings,
-                    bound,
-                    metrics_socket,
-                    slots,
-                    counters,
-                };
-                run_receiver(start, client)
-            });
-            let code = match result {
-                Ok(()) => 0,
-                Err(e) => {
-                    let code = e.exit_code();
-                    eprintln!("pysyslog: error: {e}");
-                    if let Some(states) = &states {
-                        states.report(ServiceState::Failed {
-                            code,
-                            message: e.to_string(),
-                        });
-                    }
-                    code
-                }
-            };
-            std::process::exit(code);
-        }
-        nix::unistd::ForkResult::Parent { child } => child,
-    };
-    drop(requests_tx);
-    drop(answers_receiver);
-    // The receiver has the listeners; the monitor keeps none of the network.
-    drop(bound);
-    drop(metrics_socket);
-    drop(tls);
-    if let Some(id) = &identity {
-        privdrop::drop_to(id)?;
-    }
+    // What the monitor reads again on SIGHUP.
+    let reread_logging = settings.logging_config.as_ref().map(|path| ConfigReload {
+        path: path.clone(),
+        cwd: cwd.clone(),
+    });
+    let reread_tls = settings.tls.clone();
+    let close_in_child: Vec<_> = readiness
+        .iter()
+        .map(Readiness::raw_fd)
+        .chain(_pidfile.iter().flat_map(PidFile::raw_fds))
+        .collect();
+    let mut receivers = ReceiverForker::new(
+        ReceiverStart {
+            settings,
+            engine_source,
+            tls,
+            warnings,
+            config_warnings,
+            bound,
+            metrics_socket,
+            notes: Vec::new(),
+        },
+        (slots, counters),
+        identity,
+        close_in_child,
+    );
+    let first = receivers.start(Vec::new()).map_err(Error::Io)?;
+    // The monitor keeps the listeners (a new receiver takes them over if
+    // one dies) but never accepts; it drops privileges as the receiver does.
+    receivers.monitor_dropping_privileges()?;
     let mut sink = ServiceStates {
         readiness: readiness.take(),
         notifier: notify::Notifier::from_env(),
     };
-    let job = monitor::Supervised {
-        receiver: receiver_pid,
-        requests: requests_rx,
-        answers: answers_monitor,
-        slots: &slots,
-        counters: &counters,
+    let how = monitor::Supervision {
+        logging: reread_logging,
+        tls: reread_tls,
     };
-    let code = monitor::supervise(job, &mut sink)?;
+    let code = monitor::supervise(&mut receivers, first, how, &mut sink)?;
     // A receiver that died before it reported: run() tells the launcher.
     *readiness = sink.readiness.take();
     match code {
         0 => Ok(()),
         code => Err(Error::ReceiverExited(code)),
     }
-}
-
-/// Everything start-up prepared that the receiver takes over.
-struct ReceiverStart {
-    settings: Settings,
-    cwd: std::path::PathBuf,
-    engine_source: crate::writer::EngineSource,
-    tls: Option<crate::tls::Loaded>,
-    warnings: Vec<String>,
-    config_warnings: Vec<String>,
-    bound: listener::Bound,
-    metrics_socket: Option<mio::net::TcpListener>,
-    slots: Slots,
-    counters: SharedCounters,
-}
-
-/// In the receiver, just forked: leave the terminal's process group (a ^C
-/// reaches the monitor, which passes it on once), die with the monitor,
-/// never be stopped for writing to a terminal from the background, and be
-/// named `pysyslog-recv`.
-fn become_receiver(monitor: nix::unistd::Pid) {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    let zero = nix::unistd::Pid::from_raw(0);
-    let _ = nix::unistd::setpgid(zero, zero);
-    // SAFETY: installing SIG_IGN runs no handler code.
-    let _ = unsafe { signal(Signal::SIGTTOU, SigHandler::SigIgn) };
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    // For ps and top (and the tests): which process is which.
-    let _ = nix::sys::prctl::set_name(c"pysyslog-recv");
-    // The monitor died before the death signal was set.
-    if nix::unistd::getppid() != monitor {
-        std::process::exit(1);
-    }
-}
-
-/// The receiver's life: start the first writer (through the monitor), set up
-/// the event loop, report readiness, run until stopped.
-fn run_receiver(start: ReceiverStart, monitor: MonitorClient) -> Result<(), Error> {
-    let ReceiverStart {
-        settings,
-        cwd,
-        engine_source,
-        tls,
-        warnings,
-        config_warnings,
-        bound,
-        metrics_socket,
-        slots,
-        counters,
-    } = start;
-    let limits = QueueLimits {
-        max_lines: settings.max_queue_lines,
-        max_bytes: settings.max_queue_bytes,
-    };
-    let states = monitor.states();
-    let link = WriterLink::start(monitor, engine_source, limits, slots, counters)?;
-    let hooks = ServiceHooks {
-        reload: settings.logging_config.as_ref().map(|path| ConfigReload {
-            path: path.clone(),
-            cwd: cwd.clone(),
-        }),
-        states: Some(states),
-    };
-    let config = ReceiverConfig {
-        max_line_bytes: settings.max_line_bytes,
-        control_chars: settings.control_chars,
-        max_connections: settings.max_connections,
-        max_connections_per_source: settings.max_connections_per_source,
-        tls: settings.tls.clone(),
-        handshake_timeout: settings.handshake_timeout,
-        idle_timeout: settings.idle_timeout,
-        hooks: hooks.clone(),
-        policy: Policy {
-            allow: Arc::new(settings.allow.clone()),
-            proxy_from: settings.proxy_from.clone(),
-            keepalive: settings.tcp_keepalive,
-        },
-    };
-    let (tls_config, tls_warnings) = match tls {
-        Some(loaded) => (Some(loaded.config), loaded.warnings),
-        None => (None, Vec::new()),
-    };
-    let mut listeners = Vec::new();
-    let mut datagrams = Vec::new();
-    for (transport, socket) in bound.sockets {
-        match (socket, transport) {
-            (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
-            (BoundSocket::Stream(socket), Transport::Tls) => {
-                // Settings refuse tls:// without --cert/--key.
-                if let Some(config) = &tls_config {
-                    listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
-                }
-            }
-            (BoundSocket::Stream(socket), Transport::RelpTls) => {
-                if let Some(config) = &tls_config {
-                    listeners.push(Listener::new(
-                        socket,
-                        ListenerKind::RelpTls(Arc::clone(config)),
-                    ));
-                }
-            }
-            (BoundSocket::Stream(socket), Transport::Relp) => {
-                listeners.push(Listener::new(socket, ListenerKind::Relp))
-            }
-            (BoundSocket::Stream(socket), _) => {
-                listeners.push(Listener::new(socket, ListenerKind::Tcp))
-            }
-        }
-    }
-
-    // 7. The loop.
-    let mut receiver = Receiver::new(listeners, datagrams, link, config)?;
-    if let Some(socket) = metrics_socket {
-        receiver.serve_metrics(socket)?;
-    }
-    for line in banner(&settings) {
-        receiver.log(level::WARNING, "pysyslog.cli", &line);
-    }
-    for warning in &tls_warnings {
-        receiver.log(level::WARNING, "pysyslog.tls", warning);
-    }
-    for warning in &config_warnings {
-        receiver.log(level::WARNING, "pysyslog.config", warning);
-    }
-    hooks.notify_ready(&warnings);
-    receiver.run()?;
-    Ok(())
 }
 
 /// The monitor's side of the receiver's states: the launcher's readiness
@@ -392,41 +224,6 @@ impl StateSink for ServiceStates {
             }
         }
     }
-}
-
-/// The start-up banner, one line per listener. The positional listener's line
-/// is pysyslog's, word for word (`logger.warn(...)` under `pysyslog.cli`, "TCP"
-/// even when it speaks TLS, the host as given); the others say what they speak.
-fn banner(settings: &Settings) -> Vec<String> {
-    settings
-        .listeners
-        .iter()
-        .map(|spec| {
-            let e = &spec.endpoint;
-            if spec.positional {
-                format!(
-                    "Listening for syslog over TCP on: {}:{} polling: {}",
-                    e.host,
-                    e.port,
-                    py_float_str(settings.poll_interval)
-                )
-            } else {
-                let host = if e.host.contains(':') {
-                    format!("[{}]", e.host)
-                } else {
-                    e.host.clone()
-                };
-                let what = match e.transport {
-                    Transport::Tcp => "TCP",
-                    Transport::Tls => "TLS",
-                    Transport::Udp => "UDP",
-                    Transport::Relp => "RELP",
-                    Transport::RelpTls => "RELP over TLS",
-                };
-                format!("Listening for syslog over {what} on: {host}:{}", e.port)
-            }
-        })
-        .collect()
 }
 
 /// Raise the soft open-files limit towards `wanted` (up to the hard limit), so

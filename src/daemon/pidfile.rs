@@ -360,6 +360,12 @@ impl PidFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Its descriptors, for a forked process that must not keep them.
+    pub fn raw_fds(&self) -> [std::os::fd::RawFd; 2] {
+        use std::os::fd::AsRawFd;
+        [self.dir.as_raw_fd(), self.file.as_raw_fd()]
+    }
 }
 
 impl Drop for PidFile {

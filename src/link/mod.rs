@@ -223,6 +223,14 @@ impl WriterLink {
         done
     }
 
+    /// What the writer uses, with the CPU time of the writers before it
+    /// (a counter across writers); the monitor reads it.
+    pub fn writer_usage(&mut self) -> Option<crate::metrics::process::Usage> {
+        let mut usage = self.monitor.usage(self.queue.pid())?;
+        usage.cpu_seconds += self.stats.dead_writers_cpu;
+        Some(usage)
+    }
+
     /// The link's counters, for the metrics.
     pub fn counts(&self) -> LinkCounts {
         let (lines, bytes) = self.queue.held();
@@ -287,7 +295,10 @@ impl WriterLink {
         };
         let retired = matches!(cause, WriterFailure::Retired(_));
         let _ = registry.deregister(self.queue.status_stream());
-        self.stats.absorb_dead_writer_cpu(old.as_raw());
+        // Read before it is reaped: a zombie's /proc entry still has it.
+        if let Some(usage) = self.monitor.usage(old) {
+            self.stats.dead_writers_cpu += usage.cpu_seconds;
+        }
         let how = self.monitor.reap(old, DEAD_WRITER_PATIENCE);
         self.stats.absorb_dead_writer();
         let now = Instant::now();

@@ -13,7 +13,6 @@ use crate::ipc::counters::{
     ROTATIONS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
-use crate::metrics::process;
 
 /// Time with reading paused. Read the clock only when the state changes.
 #[derive(Debug, Default)]
@@ -68,14 +67,6 @@ impl LinkStats {
     pub fn backpressure_seconds(&self) -> f64 {
         let current = self.paused.since.map_or(Duration::ZERO, |s| s.elapsed());
         (self.paused.total + current).as_secs_f64()
-    }
-
-    /// Writer `pid` died and is not reaped yet: keep the CPU time it used
-    /// (its /proc entry stays until it is reaped).
-    pub fn absorb_dead_writer_cpu(&mut self, pid: i32) {
-        if let Some(usage) = process::usage(Some(pid)) {
-            self.dead_writers_cpu += usage.cpu_seconds;
-        }
     }
 
     /// The writer died and is reaped: keep what it counted, and clear the

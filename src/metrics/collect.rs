@@ -7,19 +7,12 @@
 
 use super::counts::{Refusal, Snapshot};
 use super::encode::{Exposition, Kind};
-use super::process::{self, Usage};
+use super::process::Usage;
 
-/// The exposition of `s`, with the usage of this process and of the writer.
+/// The exposition of `s`, with the usage of the receiver and of the writer
+/// it holds.
 pub fn render(s: &Snapshot) -> String {
-    let writer = (s.link.writer_pid > 0)
-        .then(|| process::usage(Some(s.link.writer_pid)))
-        .flatten()
-        .map(|mut u| {
-            // A counter across writers: the dead ones' time stays in it.
-            u.cpu_seconds += s.link.dead_writers_cpu_seconds;
-            u
-        });
-    render_with(s, process::usage(None), writer)
+    render_with(s, s.receiver_usage, s.writer_usage)
 }
 
 /// [`render`] with the usage given (tests).

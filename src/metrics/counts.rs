@@ -165,4 +165,7 @@ pub struct Snapshot {
     pub link: LinkCounts,
     pub handlers: Vec<HandlerCounts>,
     pub reloads: Reloads,
+    /// The receiver's and the writer's usage (`None`: not readable).
+    pub receiver_usage: Option<super::process::Usage>,
+    pub writer_usage: Option<super::process::Usage>,
 }

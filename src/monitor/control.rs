@@ -22,7 +22,9 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::spawn::{SpawnError, WRITER_READY_TIMEOUT};
-use crate::writer::{EngineSource, Start};
+use crate::metrics::process::Usage;
+use crate::writer::{ConfigText, EngineSource, Start};
+use zeroize::Zeroizing;
 
 /// Longest answer accepted: a failure's text is the longest there is.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -42,6 +44,13 @@ pub enum Request {
     Reap { pid: i32, patience_ms: u64 },
     /// Not answered: the monitor tells the launcher and systemd.
     State(ServiceState),
+    /// What a writer uses (CPU, memory, descriptors), read from its /proc
+    /// entry, which a confined receiver may not open; answered
+    /// [`Answer::Usage`].
+    Usage { pid: i32 },
+    /// Not answered: SIGHUP reached the receiver rather than the monitor;
+    /// the monitor reloads as for its own SIGHUP.
+    Reload,
 }
 
 /// Service states the monitor passes on (systemd takes notifications from
@@ -64,11 +73,12 @@ pub enum ServiceState {
 }
 
 /// The monitor's answers.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Answer {
     Spawned { pid: i32 },
     Failed { config: bool, message: String },
     Ended { how: String },
+    Usage(Option<Usage>),
 }
 
 impl Answer {
@@ -170,6 +180,102 @@ pub fn read_answer(stream: &UnixStream) -> io::Result<(Answer, Option<OwnedFd>)>
     }
 }
 
+/// What the monitor tells the receiver, unasked: written on a third
+/// channel (a Unix stream the receiver's event loop watches), framed as the
+/// answers are.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Order {
+    /// SIGHUP: reopen the outputs, then apply what the monitor read again:
+    /// the logging configuration (or why it could not be read) and the TLS
+    /// files' bytes (or why not). `None`: not configured.
+    Reload {
+        logging: Option<Result<ConfigText, String>>,
+        tls: Option<Result<PemBytes, String>>,
+    },
+}
+
+/// The TLS files' bytes, as they cross to the receiver (which wipes them
+/// once parsed, see [`crate::tls::TlsPems`]).
+#[derive(Serialize, Deserialize)]
+pub struct PemBytes {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PemBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PemBytes { .. }")
+    }
+}
+
+impl From<PemBytes> for crate::tls::TlsPems {
+    fn from(p: PemBytes) -> crate::tls::TlsPems {
+        crate::tls::TlsPems {
+            cert: Zeroizing::new(p.cert),
+            key: Zeroizing::new(p.key),
+            client_ca: p.client_ca.map(Zeroizing::new),
+        }
+    }
+}
+
+impl From<&crate::tls::TlsPems> for PemBytes {
+    fn from(p: &crate::tls::TlsPems) -> PemBytes {
+        PemBytes {
+            cert: p.cert.to_vec(),
+            key: p.key.to_vec(),
+            client_ca: p.client_ca.as_ref().map(|c| c.to_vec()),
+        }
+    }
+}
+
+/// Longest order accepted: a logging configuration and PEM files.
+const MAX_ORDER_BYTES: usize = 16 << 20;
+
+/// An order as bytes on the orders stream (wiped after sending: it may hold
+/// the private key).
+pub fn encode_order(order: &Order) -> io::Result<Zeroizing<Vec<u8>>> {
+    let body = Zeroizing::new(serde_json::to_vec(order).map_err(io::Error::other)?);
+    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
+    let mut frame = Zeroizing::new(Vec::with_capacity(4 + body.len()));
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+/// The receiver's side of the orders stream: bytes in, orders out.
+#[derive(Debug, Default)]
+pub struct OrderDecoder {
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl OrderDecoder {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole order, if one has arrived; an error for a frame that
+    /// is too long or not an order (the stream is then unusable).
+    pub fn next_order(&mut self) -> Result<Option<Order>, String> {
+        if self.buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if len > MAX_ORDER_BYTES {
+            return Err(format!("an order of {len} bytes from the monitor"));
+        }
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let order = serde_json::from_slice(&self.buf[4..4 + len])
+            .map_err(|e| format!("an order from the monitor that does not parse: {e}"));
+        // Wiped as it goes: the PEM bytes were in it.
+        self.buf[..4 + len].iter_mut().for_each(|b| *b = 0);
+        self.buf.drain(..4 + len);
+        order.map(Some)
+    }
+}
+
 /// The receiver's end of the control channel.
 #[derive(Debug)]
 pub struct MonitorClient {
@@ -252,6 +358,19 @@ impl MonitorClient {
     }
 }
 
+impl MonitorClient {
+    /// What writer `pid` uses, as the monitor reads it; `None` if unknown.
+    pub fn usage(&mut self, pid: Pid) -> Option<Usage> {
+        self.requests
+            .send(Request::Usage { pid: pid.as_raw() })
+            .ok()?;
+        match read_answer(&self.answers) {
+            Ok((Answer::Usage(usage), _)) => usage,
+            _ => None,
+        }
+    }
+}
+
 /// Reports the receiver's service state to the monitor (cloned into the
 /// receiver's service hooks).
 #[derive(Debug, Clone)]
@@ -260,6 +379,10 @@ pub struct StateReporter(IpcSender<Request>);
 impl StateReporter {
     pub fn report(&self, state: ServiceState) {
         let _ = self.0.send(Request::State(state));
+    }
+
+    pub fn request_reload(&self) {
+        let _ = self.0.send(Request::Reload);
     }
 }
 

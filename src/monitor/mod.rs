@@ -8,9 +8,11 @@
 //! ```
 //!
 //! Owns: forking the receiver; starting writers when the receiver asks
-//! ([`spawn`], over [`control`]) and reaping them; passing SIGHUP, SIGTERM
-//! and SIGINT on to the receiver (which leaves the terminal's process group,
-//! so that a ^C reaches it once); telling the launcher (`--daemonize`) and
+//! ([`spawn`], over [`control`]) and reaping them; on SIGHUP, reading the
+//! logging configuration and the TLS files again and sending them to the
+//! receiver (which may open no file); passing SIGTERM and SIGINT on to the
+//! receiver (which leaves the terminal's process group, so that a ^C
+//! reaches it once); telling the launcher (`--daemonize`) and
 //! systemd (`NotifyAccess=main`) what the receiver reports; leaving with the
 //! receiver's exit status, the pid file removed by its owner. Does not own:
 //! start-up ([`crate::daemon`]), the receiver or the writer.
@@ -24,7 +26,8 @@
 pub mod control;
 pub mod spawn;
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -39,7 +42,10 @@ use signal_hook::iterator::Signals;
 
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
-use control::{send_answer, Answer, Request, ServiceState};
+use crate::service::ConfigReload;
+use crate::tls::{self, TlsFiles};
+use crate::writer::ConfigText;
+use control::{encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState};
 
 /// How the monitor tells the world about the receiver's state: the
 /// launcher's readiness pipe (`--daemonize`) and systemd.
@@ -62,46 +68,174 @@ pub enum MonitorError {
     Signals(#[source] io::Error),
 }
 
-/// What the monitor needs to start writers for the receiver.
-pub struct Supervised<'a> {
-    pub receiver: Pid,
+/// The monitor's ends of one receiver's channels.
+pub struct ReceiverChannels {
+    pub pid: Pid,
     pub requests: IpcReceiver<Request>,
     pub answers: UnixStream,
-    pub slots: &'a Slots,
-    pub counters: &'a SharedCounters,
+    /// Where reload orders go (the receiver's event loop watches it).
+    pub orders: UnixStream,
 }
 
-/// Supervise until the receiver ends; returns the exit status the collector
-/// leaves with (the receiver's, or 1 when it was killed).
-pub fn supervise(job: Supervised<'_>, sink: &mut dyn StateSink) -> Result<i32, MonitorError> {
+/// Starting receivers: the first at start-up, a replacement when one dies.
+pub trait Receivers {
+    /// Fork a receiver; `notes` are logged by it once it runs (why it was
+    /// started). Returns in the monitor only.
+    fn start(&mut self, notes: Vec<String>) -> io::Result<ReceiverChannels>;
+    /// A reload read this logging configuration and these TLS files: a
+    /// receiver started later starts from them.
+    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<&tls::TlsPems>);
+    /// The shared memory every writer maps: the batch slots and the
+    /// counters page.
+    fn writer_memory(&self) -> (&Slots, &SharedCounters);
+    /// The collector is stopping: no receiver will be started again, so the
+    /// monitor's copies of the listeners close (peers are refused, not left
+    /// in a backlog nobody reads).
+    fn stop_listening(&mut self);
+}
+
+/// What the monitor reads again on SIGHUP: `--logging-config` and the TLS
+/// files.
+pub struct Supervision {
+    pub logging: Option<ConfigReload>,
+    pub tls: Option<TlsFiles>,
+}
+
+/// Receivers that may die within [`RESTART_WINDOW`] before the monitor gives
+/// up (a receiver that keeps dying is not a fault a restart mends).
+const MAX_RECEIVER_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// Exit statuses with which a receiver ended on purpose (stopped, a start-up
+/// error, giving up): the collector leaves with them. Any other end (a
+/// signal, the seccomp report) is a crash, and a new receiver is started.
+fn ended_on_purpose(status: &WaitStatus) -> bool {
+    matches!(status, WaitStatus::Exited(_, code) if *code != crate::confine::syscalls::EXIT_SECCOMP)
+}
+
+/// Supervise receivers until one ends on purpose, or the monitor is told to
+/// stop and the receiver has; returns the exit status the collector leaves
+/// with.
+pub fn supervise(
+    receivers: &mut dyn Receivers,
+    mut job: ReceiverChannels,
+    how: Supervision,
+    sink: &mut dyn StateSink,
+) -> Result<i32, MonitorError> {
     let mut signals =
         Signals::new([SIGHUP, SIGINT, SIGTERM, SIGCHLD]).map_err(MonitorError::Signals)?;
     let mut writers: Vec<Pid> = Vec::new();
+    let mut restarts: VecDeque<Instant> = VecDeque::new();
+    let mut stopping = false;
+    loop {
+        let ended = serve_receiver(
+            &job,
+            &how,
+            &mut signals,
+            &mut writers,
+            &mut stopping,
+            receivers,
+            sink,
+        );
+        let what = describe(job.pid, &ended);
+        if stopping || ended_on_purpose(&ended) {
+            finish_writers(&mut writers);
+            return Ok(match ended {
+                WaitStatus::Exited(_, code) => code,
+                _ => {
+                    eprintln!("pysyslog: error: {what}");
+                    1
+                }
+            });
+        }
+        let now = Instant::now();
+        while restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            restarts.pop_front();
+        }
+        if restarts.len() >= MAX_RECEIVER_RESTARTS {
+            eprintln!(
+                "pysyslog: error: {what}; the receiver keeps dying ({} restarts within {}s): giving up so that a supervisor can intervene",
+                restarts.len(),
+                RESTART_WINDOW.as_secs()
+            );
+            finish_writers(&mut writers);
+            return Ok(1);
+        }
+        restarts.push_back(now);
+        // Its writers finish what they hold once their channel is gone.
+        finish_writers(&mut writers);
+        let note = format!("{what}; a new receiver takes over its listeners");
+        eprintln!("pysyslog: error: {note}");
+        job = match receivers.start(vec![note]) {
+            Ok(job) => job,
+            Err(e) => {
+                eprintln!("pysyslog: error: cannot start a new receiver: {e}");
+                return Ok(1);
+            }
+        };
+    }
+}
+
+fn describe(pid: Pid, status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Signaled(_, sig, _) => {
+            format!("the receiver process (pid {pid}) was killed by {sig}")
+        }
+        WaitStatus::Exited(_, code) if *code == crate::confine::syscalls::EXIT_SECCOMP => format!(
+            "the receiver process (pid {pid}) made a system call its confinement forbids (exit status {code})"
+        ),
+        WaitStatus::Exited(_, code) => {
+            format!("the receiver process (pid {pid}) exited with status {code}")
+        }
+        other => format!("the receiver process (pid {pid}) ended: {other:?}"),
+    }
+}
+
+/// Serve one receiver until it ends; how it ended.
+fn serve_receiver(
+    job: &ReceiverChannels,
+    how: &Supervision,
+    signals: &mut Signals,
+    writers: &mut Vec<Pid>,
+    stopping: &mut bool,
+    receivers: &mut dyn Receivers,
+    sink: &mut dyn StateSink,
+) -> WaitStatus {
     let mut requests_open = true;
     let ended = loop {
         for sig in signals.pending() {
             let pass = match sig {
-                SIGHUP => Some(Signal::SIGHUP),
+                SIGHUP => {
+                    reload(job, how, receivers, sink);
+                    None
+                }
                 SIGINT => Some(Signal::SIGINT),
                 SIGTERM => Some(Signal::SIGTERM),
                 _ => None,
             };
             if let Some(sig) = pass {
-                let _ = kill(job.receiver, sig);
+                if !*stopping {
+                    receivers.stop_listening();
+                }
+                *stopping = true;
+                let _ = kill(job.pid, sig);
             }
         }
-        if let Some(status) = receiver_ended(job.receiver, false) {
+        if let Some(status) = receiver_ended(job.pid, false) {
             break status;
         }
         if !requests_open {
             // The receiver closed its end: it is exiting.
-            if let Some(status) = receiver_ended(job.receiver, true) {
+            if let Some(status) = receiver_ended(job.pid, true) {
                 break status;
             }
             continue;
         }
         match job.requests.try_recv_timeout(TICK) {
-            Ok(request) => serve(request, &job, &mut writers, sink),
+            Ok(request) => serve(request, job, how, writers, receivers, sink),
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::IpcError(IpcError::Io(e)))
                 if e.kind() == io::ErrorKind::Interrupted => {}
@@ -109,21 +243,13 @@ pub fn supervise(job: Supervised<'_>, sink: &mut dyn StateSink) -> Result<i32, M
         }
     };
     // What the receiver said last (a start-up failure) is told before the
-    // monitor leaves.
+    // monitor goes on.
     while let Ok(request) = job.requests.try_recv() {
         if let Request::State(state) = request {
             sink.report(&state);
         }
     }
-    finish_writers(&mut writers);
-    Ok(match ended {
-        WaitStatus::Exited(_, code) => code,
-        WaitStatus::Signaled(pid, sig, _) => {
-            eprintln!("pysyslog: error: the receiver process (pid {pid}) was killed by {sig}");
-            1
-        }
-        _ => 1,
-    })
+    ended
 }
 
 /// The receiver's end, if it has ended (waiting for it with `block`).
@@ -142,14 +268,22 @@ fn receiver_ended(receiver: Pid, block: bool) -> Option<WaitStatus> {
     }
 }
 
-fn serve(request: Request, job: &Supervised<'_>, writers: &mut Vec<Pid>, sink: &mut dyn StateSink) {
+fn serve(
+    request: Request,
+    job: &ReceiverChannels,
+    how: &Supervision,
+    writers: &mut Vec<Pid>,
+    receivers: &mut dyn Receivers,
+    sink: &mut dyn StateSink,
+) {
     match request {
         Request::Spawn {
             data,
             source,
             start,
         } => {
-            let sent = match spawn::spawn(data, &source, job.slots, job.counters, start) {
+            let (slots, counters) = receivers.writer_memory();
+            let sent = match spawn::spawn(data, &source, slots, counters, start) {
                 Ok(writer) => {
                     writers.push(writer.pid);
                     send_answer(
@@ -181,6 +315,50 @@ fn serve(request: Request, job: &Supervised<'_>, writers: &mut Vec<Pid>, sink: &
             }
         }
         Request::State(state) => sink.report(&state),
+        Request::Reload => reload(job, how, receivers, sink),
+        Request::Usage { pid } => {
+            let usage = writers
+                .contains(&Pid::from_raw(pid))
+                .then(|| crate::metrics::process::usage(Some(pid)))
+                .flatten();
+            if let Err(e) = send_answer(&job.answers, &Answer::Usage(usage), None) {
+                eprintln!("pysyslog: error: cannot answer the receiver: {e}");
+            }
+        }
+    }
+}
+
+/// SIGHUP: read the logging configuration and the TLS files again and send
+/// them to the receiver, which applies them in band with the data; a
+/// receiver started later starts from what was read.
+fn reload(
+    job: &ReceiverChannels,
+    how: &Supervision,
+    receivers: &mut dyn Receivers,
+    sink: &mut dyn StateSink,
+) {
+    sink.report(&ServiceState::Reloading);
+    let logging = how
+        .logging
+        .as_ref()
+        .map(|r| r.load().map_err(|e| e.to_string()));
+    let pems = how.tls.as_ref().map(|files| {
+        tls::read_pems(files).and_then(|p| {
+            // Checked here too: a receiver started later builds from them.
+            tls::build(files, &p).map(|_| p)
+        })
+    });
+    receivers.reloaded(
+        logging.as_ref().and_then(|l| l.as_ref().ok()),
+        pems.as_ref().and_then(|p| p.as_ref().ok()),
+    );
+    let order = Order::Reload {
+        logging,
+        tls: pems.map(|p| p.map(|p| PemBytes::from(&p)).map_err(|e| e.to_string())),
+    };
+    let sent = encode_order(&order).and_then(|frame| (&job.orders).write_all(&frame));
+    if let Err(e) = sent {
+        eprintln!("pysyslog: error: cannot send the reload to the receiver: {e}");
     }
 }
 

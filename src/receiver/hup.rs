@@ -1,7 +1,8 @@
-//! SIGHUP: reopen output files, re-read the logging configuration and the TLS
-//! certificate, in that order, in band with the data.
+//! SIGHUP: reopen output files, apply the logging configuration and the TLS
+//! certificate the monitor read again, in that order, in band with the data.
 //!
-//! Owns: the HUP sequence and where it re-reads from. The reopen and the
+//! Owns: the HUP sequence. The monitor reads the files (the receiver may
+//! open none) and sends them as an order ([`crate::monitor::control::Order`]). The reopen and the
 //! reload travel as batch items after every line read before the signal, so
 //! those lines are written with the old configuration and later ones with the
 //! new. An invalid new configuration is logged under `pysyslog.config` and the
@@ -12,25 +13,23 @@ use super::accept::Acceptor;
 use crate::link::WriterLink;
 use crate::logging::level;
 use crate::metrics::counts::Reloads;
-use crate::service::ConfigReload;
+use crate::monitor::control::PemBytes;
 use crate::tls::{self, TlsFiles};
+use crate::writer::ConfigText;
 
 const LOGGER: &str = "pysyslog.config";
 
 #[derive(Debug)]
 pub struct Reloader {
-    /// `--logging-config`; `None` without one.
-    logging: Option<ConfigReload>,
-    /// The certificate and key; `None` for plain TCP.
+    /// The certificate and key's names and settings; `None` for plain TCP.
     tls: Option<TlsFiles>,
     /// Reloads of the logging configuration, for the metrics.
     reloads: Reloads,
 }
 
 impl Reloader {
-    pub fn new(logging: Option<ConfigReload>, tls: Option<TlsFiles>) -> Reloader {
+    pub fn new(tls: Option<TlsFiles>) -> Reloader {
         Reloader {
-            logging,
             tls,
             reloads: Reloads {
                 last_success: unix_now(),
@@ -44,22 +43,21 @@ impl Reloader {
         self.reloads
     }
 
-    pub fn on_hup(&mut self, link: &mut WriterLink, listeners: &mut Acceptor) {
+    /// The monitor's reload order: reopen, then the logging configuration
+    /// and the TLS files it read again (`None`: not configured).
+    pub fn apply(
+        &mut self,
+        logging: Option<Result<ConfigText, String>>,
+        pems: Option<Result<PemBytes, String>>,
+        link: &mut WriterLink,
+        listeners: &mut Acceptor,
+    ) {
         link.reopen();
-        self.reload_logging(link);
-        self.reload_tls(link, listeners);
-    }
-
-    fn reload_logging(&mut self, link: &mut WriterLink) {
-        let Some(reload) = &self.logging else {
-            return;
-        };
-        match reload.load() {
-            Ok(new) => {
-                link.reload(new);
-                // Applied or not: the writer counts it (it opens the files).
-            }
-            Err(e) => {
+        match logging {
+            None => {}
+            // Applied or not: the writer counts it (it opens the files).
+            Some(Ok(new)) => link.reload(new),
+            Some(Err(e)) => {
                 self.reloads.failed += 1;
                 link.push_record(
                     level::ERROR,
@@ -68,32 +66,41 @@ impl Reloader {
                 )
             }
         }
-    }
-
-    /// Re-read the certificate and key: new connections use them, established
-    /// ones keep theirs. A bad file keeps the old configuration.
-    fn reload_tls(&self, link: &mut WriterLink, listeners: &mut Acceptor) {
-        let Some(files) = &self.tls else {
-            return;
-        };
-        match tls::load(files) {
-            Ok(loaded) => {
-                for warning in &loaded.warnings {
-                    link.warning("pysyslog.tls", warning);
-                }
-                listeners.replace_tls_config(&loaded.config);
-                link.push_record(
-                    level::INFO,
-                    "pysyslog.tls",
-                    "TLS certificate and key reloaded",
-                );
-            }
-            Err(e) => link.push_record(
-                level::ERROR,
-                "pysyslog.tls",
-                &format!("TLS reload failed, keeping the previous certificate: {e}"),
-            ),
+        if let (Some(files), Some(pems)) = (&self.tls, pems) {
+            reload_tls(files, pems, link, listeners);
         }
+    }
+}
+
+/// New connections use the new certificate and key, established ones keep
+/// theirs. A bad file keeps the old configuration.
+fn reload_tls(
+    files: &TlsFiles,
+    pems: Result<PemBytes, String>,
+    link: &mut WriterLink,
+    listeners: &mut Acceptor,
+) {
+    let built = pems.and_then(|p| {
+        let pems = tls::TlsPems::from(p);
+        tls::build(files, &pems).map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                link.warning("pysyslog.tls", warning);
+            }
+            listeners.replace_tls_config(&loaded.config);
+            link.push_record(
+                level::INFO,
+                "pysyslog.tls",
+                "TLS certificate and key reloaded",
+            );
+        }
+        Err(e) => link.push_record(
+            level::ERROR,
+            "pysyslog.tls",
+            &format!("TLS reload failed, keeping the previous certificate: {e}"),
+        ),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::metrics::counts::{Reloads, Snapshot};
 use crate::metrics::server::MAX_SCRAPERS;
 use crate::metrics::{self, MetricsServer, Wants};
 
-const _: () = assert!(token::METRICS_BASE + 1 + MAX_SCRAPERS <= token::CONNECTION_BASE);
+const _: () = assert!(token::METRICS_BASE + 1 + MAX_SCRAPERS <= token::ORDERS.0);
 
 impl Receiver {
     /// Serve the metrics on `socket` (bound at start-up).
@@ -79,6 +79,8 @@ impl Receiver {
                     last_success: refused.last_success.max(last),
                 }
             },
+            receiver_usage: self.own_proc.as_mut().and_then(|p| p.usage()),
+            writer_usage: self.link.writer_usage(),
         }
     }
 }

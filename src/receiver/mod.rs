@@ -44,7 +44,9 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::link::{LinkError, WriterLink};
 use crate::metrics::counts::{HandlerCounts, Refusal};
+use crate::metrics::process::OwnProc;
 use crate::metrics::MetricsServer;
+use crate::monitor::control::{Order, OrderDecoder};
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;
@@ -65,6 +67,9 @@ use udp::UdpListeners;
 const READ_CHUNK_BYTES: usize = 128 * 1024;
 /// Bytes one connection may read per turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
+/// Longest a reload waits for the connections to be read dry (under a
+/// flood they never are).
+const RELOAD_DRAIN_LIMIT: Duration = Duration::from_millis(200);
 
 /// A failure that ends the receiver.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +130,18 @@ pub struct Receiver {
     udp_labels: Vec<String>,
     /// The handler counters of the last scrape, for one during a reload.
     last_handlers: Vec<HandlerCounts>,
+    /// The monitor's orders (reloads), once attached.
+    orders: Option<(mio::net::UnixStream, OrderDecoder)>,
+    /// This process's /proc entries, opened while it may (the metrics).
+    own_proc: Option<OwnProc>,
+    /// A reload the monitor ordered, applied once every connection has
+    /// been read dry (or at the deadline): what peers had sent before the
+    /// SIGHUP is written with the configuration before it.
+    reload_due: Option<(Order, Instant)>,
+    /// `PYSYSLOG_FAULT_INJECT=receiver-open-on-reload`: try to open a file
+    /// on a reload, which the confinement must stop (the tests' check that
+    /// it does, and that the monitor recovers).
+    fault_open_on_reload: bool,
 }
 
 impl Receiver {
@@ -168,13 +185,89 @@ impl Receiver {
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),
             stopping: Stopping::Running,
-            reloader: Reloader::new(config.hooks.reload.clone(), config.tls),
+            reloader: Reloader::new(config.tls),
+            orders: None,
+            own_proc: OwnProc::open().ok(),
+            reload_due: None,
+            fault_open_on_reload: std::env::var_os("PYSYSLOG_FAULT_INJECT")
+                .is_some_and(|v| v == "receiver-open-on-reload"),
             hooks: config.hooks,
             policy: config.policy,
             refusals: Refusals::default(),
             poll,
             signals,
         })
+    }
+
+    /// Take the monitor's orders from `stream` (non-blocking).
+    pub fn take_orders(&mut self, mut stream: mio::net::UnixStream) -> Result<(), ReceiverError> {
+        self.poll
+            .registry()
+            .register(&mut stream, token::ORDERS, mio::Interest::READABLE)
+            .map_err(ReceiverError::Setup)?;
+        self.orders = Some((stream, OrderDecoder::default()));
+        Ok(())
+    }
+
+    /// The orders stream is readable: apply every whole order.
+    fn on_orders(&mut self) {
+        use std::io::Read;
+        let Some((stream, decoder)) = &mut self.orders else {
+            return;
+        };
+        let mut closed = false;
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => decoder.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        let mut orders = Vec::new();
+        loop {
+            match decoder.next_order() {
+                Ok(Some(order)) => orders.push(order),
+                Ok(None) => break,
+                Err(e) => {
+                    self.link
+                        .push_record(crate::logging::level::ERROR, "pysyslog.receiver", &e);
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if closed {
+            if let Some((mut stream, _)) = self.orders.take() {
+                let _ = self.poll.registry().deregister(&mut stream);
+            }
+        }
+        for order in orders {
+            // A second order before the first is due: the first applies now.
+            self.apply_due_reload();
+            self.reload_due = Some((order, Instant::now() + RELOAD_DRAIN_LIMIT));
+            self.conns.mark_all_readable();
+        }
+    }
+
+    /// Apply the reload waiting for the connections to be read dry, if any.
+    fn apply_due_reload(&mut self) {
+        if let Some((Order::Reload { logging, tls }, _)) = self.reload_due.take() {
+            if self.fault_open_on_reload {
+                let _ = std::fs::File::open("/etc/hostname");
+            }
+            self.reloader
+                .apply(logging, tls, &mut self.link, &mut self.listeners);
+            self.hooks.notify_reloaded();
+        }
     }
 
     /// Queue one of our own records (the start-up banner, for one).
@@ -199,6 +292,7 @@ impl Receiver {
                 match token::source(event.token()) {
                     Source::Signals => self.on_signals(),
                     Source::Status => self.link.on_status_readable(self.poll.registry())?,
+                    Source::Orders => self.on_orders(),
                     Source::Listener(index) => self.accept(ListenerId(index)),
                     Source::Datagram(index) => self.udp.mark_ready(index),
                     Source::Connection(key) => {
@@ -214,6 +308,13 @@ impl Receiver {
             self.serve_ready();
             if !self.udp_first {
                 self.serve_datagrams();
+            }
+            if self
+                .reload_due
+                .as_ref()
+                .is_some_and(|(_, by)| self.conns.ready_len() == 0 || Instant::now() >= *by)
+            {
+                self.apply_due_reload();
             }
             let registry = self.poll.registry();
             self.deadlines
@@ -250,6 +351,7 @@ impl Receiver {
             self.listeners.retry_at(),
             self.deadlines.next(),
             self.metrics.as_ref().and_then(MetricsServer::next_deadline),
+            self.reload_due.as_ref().map(|(_, by)| *by),
         ]
         .into_iter()
         .flatten()
@@ -261,11 +363,8 @@ impl Receiver {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGHUP => {
-                    self.hooks.notify_reloading();
-                    self.reloader.on_hup(&mut self.link, &mut self.listeners);
-                    self.hooks.notify_reloaded();
-                }
+                // Sent to the receiver itself: the monitor reads the files.
+                SIGHUP => self.hooks.request_reload(),
                 _ if !self.stopping.is_running() => {
                     // A second stop request: give up draining now.
                     self.conns.abandon_all(&mut self.link);

@@ -7,6 +7,8 @@ use mio::Token;
 
 pub const SIGNALS: Token = Token(0);
 pub const STATUS: Token = Token(1);
+/// The monitor's orders (a reload, with what it read).
+pub const ORDERS: Token = Token(CONNECTION_BASE - 1);
 const LISTENER_BASE: usize = 2;
 /// TCP and TLS listeners take the tokens below this one, UDP listeners those
 /// from it to [`METRICS_BASE`].
@@ -26,6 +28,8 @@ pub enum Source {
     Signals,
     /// The writer sent acks, or its status stream closed.
     Status,
+    /// The monitor sent an order, or its end closed.
+    Orders,
     /// A listener, by its index in the listener set.
     Listener(usize),
     /// A UDP listener, by its index among them.
@@ -40,6 +44,7 @@ pub fn source(token: Token) -> Source {
     match token {
         SIGNALS => Source::Signals,
         STATUS => Source::Status,
+        ORDERS => Source::Orders,
         Token(t) if t >= CONNECTION_BASE => Source::Connection(t - CONNECTION_BASE),
         Token(t) if t >= METRICS_BASE => Source::Metrics(t - METRICS_BASE),
         Token(t) if t >= DATAGRAM_BASE => Source::Datagram(t - DATAGRAM_BASE),
@@ -67,6 +72,7 @@ mod tests {
     fn every_token_maps_back_to_its_source() {
         assert_eq!(source(SIGNALS), Source::Signals);
         assert_eq!(source(STATUS), Source::Status);
+        assert_eq!(source(ORDERS), Source::Orders);
         assert_eq!(source(listener(3)), Source::Listener(3));
         assert_eq!(
             source(listener(MAX_LISTENERS - 1)),

@@ -1,5 +1,6 @@
-//! What the receiver needs to act as a service: re-reading the logging
-//! configuration on SIGHUP, and reporting its state (the monitor tells
+//! What the collector needs to act as a service: re-reading the logging
+//! configuration on SIGHUP (in the monitor), and the receiver reporting its
+//! state (the monitor tells
 //! systemd, whose notifications it sends: [`notify`]).
 //!
 //! Owns: where the configuration is re-read from (an absolute path, with
@@ -19,8 +20,6 @@ use crate::writer::ConfigText;
 /// Receiver-side hooks, all optional.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceHooks {
-    /// `--logging-config`, re-read on SIGHUP; `None` without one.
-    pub reload: Option<ConfigReload>,
     /// The monitor, which tells systemd and the launcher (`None` in tests).
     pub states: Option<StateReporter>,
 }
@@ -39,8 +38,12 @@ impl ServiceHooks {
         });
     }
 
-    pub fn notify_reloading(&self) {
-        self.report(ServiceState::Reloading);
+    /// SIGHUP reached the receiver itself: the monitor reads the files
+    /// again and sends them.
+    pub fn request_reload(&self) {
+        if let Some(s) = &self.states {
+            s.request_reload();
+        }
     }
 
     pub fn notify_reloaded(&self) {

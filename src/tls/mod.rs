@@ -4,8 +4,8 @@
 //! RSA, ECDSA or Ed25519) and the client CA bundle; checking that the key matches
 //! the certificate; warning about expired certificates; protocol versions.
 //! Does not own: the per-connection TLS state machine (see
-//! [`crate::receiver::conn`]), or when the files are re-read (SIGHUP, in the
-//! receiver).
+//! [`crate::receiver::conn`]), or when the files are re-read (SIGHUP: the
+//! monitor reads them, [`read_pems`], the receiver builds, [`build`]).
 
 pub mod client_name;
 pub mod validity;
@@ -80,9 +80,37 @@ fn read(file: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
         })
 }
 
-fn certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem = read(file)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
+/// The PEM files' bytes, read where the files may be read (the monitor, at
+/// start-up and on SIGHUP) and parsed where the configuration is used (the
+/// receiver, which may open no file). Wiped when dropped.
+#[derive(Clone)]
+pub struct TlsPems {
+    pub cert: Zeroizing<Vec<u8>>,
+    pub key: Zeroizing<Vec<u8>>,
+    pub client_ca: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for TlsPems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key's bytes, not even in a debug log.
+        f.debug_struct("TlsPems")
+            .field("cert_bytes", &self.cert.len())
+            .field("key_bytes", &self.key.len())
+            .finish()
+    }
+}
+
+/// Read the certificate, the key and the client CA bundle.
+pub fn read_pems(files: &TlsFiles) -> Result<TlsPems, TlsError> {
+    Ok(TlsPems {
+        cert: read(&files.cert)?,
+        key: read(&files.key)?,
+        client_ca: files.client_ca.as_deref().map(read).transpose()?,
+    })
+}
+
+fn certificates(file: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, pem::Error>>()
         .map_err(|e| TlsError::BadPem {
             file: file.to_owned(),
@@ -96,9 +124,8 @@ fn certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn private_key(file: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let pem = read(file)?;
-    match PrivateKeyDer::from_pem_slice(&pem) {
+fn private_key(file: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    match PrivateKeyDer::from_pem_slice(pem) {
         Ok(key) => Ok(key),
         Err(pem::Error::NoItemsFound) => Err(TlsError::NoKey {
             file: file.to_owned(),
@@ -118,8 +145,14 @@ pub struct Loaded {
 
 /// Read the files and build the server configuration.
 pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
-    let certs = certificates(&files.cert)?;
-    let key = private_key(&files.key)?;
+    build(files, &read_pems(files)?)
+}
+
+/// Build the server configuration from the files' bytes (`files` names
+/// them in errors and gives the settings).
+pub fn build(files: &TlsFiles, pems: &TlsPems) -> Result<Loaded, TlsError> {
+    let certs = certificates(&files.cert, &pems.cert)?;
+    let key = private_key(&files.key, &pems.key)?;
     let mut warnings = Vec::new();
     if let Some((not_before, not_after)) = validity::validity(&certs[0]) {
         let now = SystemTime::now()
@@ -161,7 +194,8 @@ pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
                 detail,
             };
             let mut roots = RootCertStore::empty();
-            for ca in certificates(ca_file)? {
+            let ca_pem = pems.client_ca.as_deref().map_or(&[][..], |v| v.as_slice());
+            for ca in certificates(ca_file, ca_pem)? {
                 roots.add(ca).map_err(|e| ca_error(e.to_string()))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)

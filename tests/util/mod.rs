@@ -226,9 +226,18 @@ impl Collector {
         writer_of(self.pid())
     }
 
-    /// The receiver process: the monitor's child named `pysyslog-recv`.
+    /// The receiver process: the monitor's child named `pysyslog-recv`
+    /// (waited for: a collector may look ready, by a socket the monitor
+    /// bound, a moment before its receiver has named itself).
     pub fn receiver_pid(&self) -> Option<i32> {
-        receiver_of(self.pid())
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let found = receiver_of(self.pid());
+            if found.is_some() || Instant::now() >= deadline || !alive(self.pid()) {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Send SIGTERM and wait for the exit; checks that no child is left behind.
