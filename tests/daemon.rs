@@ -175,19 +175,25 @@ fn privileges_are_dropped_in_both_processes_and_files_belong_to_the_user() {
         let mem = fs::metadata(format!("/proc/{pid}/mem")).expect("/proc/PID/mem");
         assert_eq!(mem.uid(), 0, "pid {pid} is dumpable after the drop");
     }
-    // The writer confines itself after exec: no new privileges, a seccomp
-    // filter, and no capability left after the drop.
-    for (field, want) in [
-        ("NoNewPrivs", "1"),
-        ("Seccomp", "2"),
-        ("CapEff", "0000000000000000"),
-        ("CapPrm", "0000000000000000"),
-    ] {
-        assert_eq!(
-            proc_status(writer, field).as_deref(),
-            Some(want),
-            "writer {writer}: {field}"
-        );
+    // The receiver and the writer confine themselves: no new privileges, a
+    // seccomp filter; no process keeps a capability after the drop.
+    for (who, pid) in [("receiver", receiver), ("writer", writer)] {
+        for (field, want) in [("NoNewPrivs", "1"), ("Seccomp", "2")] {
+            assert_eq!(
+                proc_status(pid, field).as_deref(),
+                Some(want),
+                "{who} {pid}: {field}"
+            );
+        }
+    }
+    for pid in [c.pid(), receiver, writer] {
+        for field in ["CapEff", "CapPrm"] {
+            assert_eq!(
+                proc_status(pid, field).as_deref(),
+                Some("0000000000000000"),
+                "pid {pid}: {field}"
+            );
+        }
     }
     c.send(&payload(0..3));
     wait_until("3 lines", || peer_lines(&out).len() == 3);
