@@ -71,7 +71,15 @@ for _ in $(seq 1 200); do
 done
 grep -q "Listening for syslog" "$work/stderr.log" || { cat "$work/stderr.log" >&2; exit 1; }
 
-writer_pid() { cat "/proc/$collector/task/$collector/children" 2>/dev/null | awk '{print $1}'; }
+# The collector started is the monitor; its children name themselves.
+child_named() {
+  local p
+  for p in $(cat "/proc/$collector/task/$collector/children" 2>/dev/null); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && { echo "$p"; return; }
+  done
+}
+writer_pid() { child_named pysyslog-writer; }
+receiver_pid() { child_named pysyslog-recv; }
 
 python3 tools/soak_check.py "$out" "$work/manifest" "$size" >"$work/check.json" &
 checker=$!
@@ -88,8 +96,11 @@ elapsed() { echo $(( $(date +%s) - start )); }
   while [ "$(elapsed)" -lt "$duration" ]; do
     run="soak$i"
     echo "$run 4 $per_conn" >>"$work/manifest"
+    # A failed flood is reported (and its lines counted as sent), not the
+    # end of the senders.
     "$flood" 127.0.0.1 "$port" -c 4 -n "$per_conn" -s "$size" --rate "$rate" \
-      --run-id "$run" --json >>"$work/floods.json" 2>>"$work/floods.err"
+      --run-id "$run" --json >>"$work/floods.json" 2>>"$work/floods.err" ||
+      echo "$run failed" >>"$work/floods.err"
     i=$((i + 1))
   done
 ) &
@@ -98,9 +109,9 @@ pids+=("$senders")
 
 : >"$work/samples.csv"
 sample() {
-  local w; w=$(writer_pid)
+  local w r; w=$(writer_pid); r=$(receiver_pid)
   for role in receiver writer; do
-    local p=$collector; [ $role = writer ] && p=$w
+    local p=$r; [ $role = writer ] && p=$w
     [ -n "$p" ] || continue
     local rss fds
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
@@ -181,6 +192,7 @@ for role in ("receiver", "writer"):
         and max(p[2] for p in later) <= fd0 + 8,
     }
 floods = [json.loads(l) for l in open(f"{work}/floods.json") if l.strip()]
+failed = sum(1 for l in open(f"{work}/floods.err") if l.endswith(" failed\n"))
 # A kill costs at most the batch being written (link::BATCH_CAP_BYTES,
 # 64 KiB: its lines and a u32 length each), as tests/lossless.rs bounds it.
 dup_bound = kills * (64 * 1024 // (120 - 1 + 4) + 1)
@@ -189,9 +201,11 @@ ok = (
     and check["bad"] == 0
     and check["duplicated"] <= dup_bound
     and all(v.get("flat", True) for v in flat.values())
+    and failed == 0
 )
 print(json.dumps({
     "ok": ok, "kills": kills, "rotations": rotations, "floods": len(floods),
+    "floods_failed": failed,
     "duplicate_bound": dup_bound, "check": check, "memory_and_fds": flat,
 }, indent=1))
 sys.exit(0 if ok else 1)

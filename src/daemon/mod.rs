@@ -194,7 +194,7 @@ impl StateSink for ServiceStates {
                     Some(r) => r.ready(warnings),
                     None => {
                         for w in warnings {
-                            eprintln!("pysyslog: warning: {w}");
+                            monitor::say(&format!("pysyslog: warning: {w}"));
                         }
                     }
                 }

@@ -47,6 +47,17 @@ use crate::tls::{self, TlsFiles};
 use crate::writer::ConfigText;
 use control::{encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState};
 
+/// Write one line of the collector's own on stderr in one write: the
+/// writer and the receiver write there too, and `eprintln!` (unbuffered)
+/// writes a formatted line in pieces another process's line can fall
+/// between.
+pub fn say(line: &str) {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
 /// How the monitor tells the world about the receiver's state: the
 /// launcher's readiness pipe (`--daemonize`) and systemd.
 pub trait StateSink {
@@ -143,7 +154,7 @@ pub fn supervise(
             return Ok(match ended {
                 WaitStatus::Exited(_, code) => code,
                 _ => {
-                    eprintln!("pysyslog: error: {what}");
+                    say(&format!("pysyslog: error: {what}"));
                     1
                 }
             });
@@ -156,11 +167,11 @@ pub fn supervise(
             restarts.pop_front();
         }
         if restarts.len() >= MAX_RECEIVER_RESTARTS {
-            eprintln!(
+            say(&format!(
                 "pysyslog: error: {what}; the receiver keeps dying ({} restarts within {}s): giving up so that a supervisor can intervene",
                 restarts.len(),
                 RESTART_WINDOW.as_secs()
-            );
+            ));
             finish_writers(&mut writers);
             return Ok(1);
         }
@@ -168,11 +179,13 @@ pub fn supervise(
         // Its writers finish what they hold once their channel is gone.
         finish_writers(&mut writers);
         let note = format!("{what}; a new receiver takes over its listeners");
-        eprintln!("pysyslog: error: {note}");
+        say(&format!("pysyslog: error: {note}"));
         job = match receivers.start(vec![note]) {
             Ok(job) => job,
             Err(e) => {
-                eprintln!("pysyslog: error: cannot start a new receiver: {e}");
+                say(&format!(
+                    "pysyslog: error: cannot start a new receiver: {e}"
+                ));
                 return Ok(1);
             }
         };
@@ -299,7 +312,7 @@ fn serve(
                 Err(e) => send_answer(&job.answers, &Answer::failed(&e), None),
             };
             if let Err(e) = sent {
-                eprintln!("pysyslog: error: cannot answer the receiver: {e}");
+                say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
             }
         }
         Request::Reap { pid, patience_ms } => {
@@ -311,7 +324,7 @@ fn serve(
                 "not known: not a writer of this collector".to_owned()
             };
             if let Err(e) = send_answer(&job.answers, &Answer::Ended { how }, None) {
-                eprintln!("pysyslog: error: cannot answer the receiver: {e}");
+                say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
             }
         }
         Request::State(state) => sink.report(&state),
@@ -322,7 +335,7 @@ fn serve(
                 .then(|| crate::metrics::process::usage(Some(pid)))
                 .flatten();
             if let Err(e) = send_answer(&job.answers, &Answer::Usage(usage), None) {
-                eprintln!("pysyslog: error: cannot answer the receiver: {e}");
+                say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
             }
         }
     }
@@ -358,7 +371,9 @@ fn reload(
     };
     let sent = encode_order(&order).and_then(|frame| (&job.orders).write_all(&frame));
     if let Err(e) = sent {
-        eprintln!("pysyslog: error: cannot send the reload to the receiver: {e}");
+        say(&format!(
+            "pysyslog: error: cannot send the reload to the receiver: {e}"
+        ));
     }
 }
 
