@@ -243,8 +243,6 @@ impl WriterLink {
             backpressure_seconds: self.stats.backpressure_seconds(),
             batches_replayed: self.stats.replayed,
             writer_restarts: self.stats.restarts,
-            writer_pid: self.queue.pid().as_raw(),
-            dead_writers_cpu_seconds: self.stats.dead_writers_cpu,
         }
     }
 

@@ -123,9 +123,6 @@ pub struct LinkCounts {
     pub backpressure_seconds: f64,
     pub batches_replayed: u64,
     pub writer_restarts: u64,
-    pub writer_pid: i32,
-    /// CPU seconds of writers that died (added to the running one's).
-    pub dead_writers_cpu_seconds: f64,
 }
 
 /// One output handler's counters, monotonic across reloads and writers.

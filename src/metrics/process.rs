@@ -15,12 +15,10 @@ pub struct Usage {
     pub open_fds: Option<u64>,
 }
 
-/// The usage of `pid` (`None` for `self`); `None` if it cannot be read.
-pub fn usage(pid: Option<i32>) -> Option<Usage> {
-    let dir = match pid {
-        Some(pid) => format!("/proc/{pid}"),
-        None => "/proc/self".to_owned(),
-    };
+/// The usage of process `pid` (a writer, read by the monitor); `None` if it
+/// cannot be read.
+pub fn usage(pid: i32) -> Option<Usage> {
+    let dir = format!("/proc/{pid}");
     let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
     let (ticks, pages) = parse_stat(&stat)?;
     let open_fds = std::fs::read_dir(format!("{dir}/fd"))
@@ -110,7 +108,7 @@ mod tests {
 
     #[test]
     fn this_process_is_readable() {
-        let u = usage(None).expect("own /proc");
+        let u = usage(std::process::id() as i32).expect("own /proc");
         assert!(u.resident_bytes > 0 && u.open_fds.is_some_and(|n| n >= 3));
     }
 

@@ -332,7 +332,7 @@ fn serve(
         Request::Usage { pid } => {
             let usage = writers
                 .contains(&Pid::from_raw(pid))
-                .then(|| crate::metrics::process::usage(Some(pid)))
+                .then(|| crate::metrics::process::usage(pid))
                 .flatten();
             if let Err(e) = send_answer(&job.answers, &Answer::Usage(usage), None) {
                 say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
