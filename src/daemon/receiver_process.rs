@@ -184,16 +184,14 @@ impl Receivers for ReceiverForker {
         }
     }
 
-    fn reloaded(&mut self, logging: Option<&ConfigText>, pems: Option<&crate::tls::TlsPems>) {
+    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<crate::tls::Loaded>) {
         let Some(t) = &mut self.template else { return };
         if let Some(text) = logging {
             let current = std::mem::replace(&mut t.engine_source, EngineSource::Basic);
             t.engine_source = current.reloaded(text.clone());
         }
-        if let (Some(pems), Some(files)) = (pems, &t.settings.tls) {
-            if let Ok(loaded) = crate::tls::build(files, pems) {
-                t.tls = Some(loaded);
-            }
+        if tls.is_some() {
+            t.tls = tls;
         }
     }
 

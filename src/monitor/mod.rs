@@ -93,9 +93,9 @@ pub trait Receivers {
     /// Fork a receiver; `notes` are logged by it once it runs (why it was
     /// started). Returns in the monitor only.
     fn start(&mut self, notes: Vec<String>) -> io::Result<ReceiverChannels>;
-    /// A reload read this logging configuration and these TLS files: a
-    /// receiver started later starts from them.
-    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<&tls::TlsPems>);
+    /// A reload read this logging configuration and built this TLS
+    /// configuration: a receiver started later starts from them.
+    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<tls::Loaded>);
     /// The shared memory every writer maps: the batch slots and the
     /// counters page.
     fn writer_memory(&self) -> (&Slots, &SharedCounters);
@@ -355,20 +355,18 @@ fn reload(
         .logging
         .as_ref()
         .map(|r| r.load().map_err(|e| e.to_string()));
-    let pems = how.tls.as_ref().map(|files| {
-        tls::read_pems(files).and_then(|p| {
-            // Checked here too: a receiver started later builds from them.
-            tls::build(files, &p).map(|_| p)
-        })
+    // Built here too: a receiver started later starts from it, and a file
+    // that does not build is reported as the receiver would.
+    let read = how.tls.as_ref().map(|files| {
+        tls::read_pems(files).and_then(|p| tls::build(files, &p).map(|loaded| (p, loaded)))
     });
-    receivers.reloaded(
-        logging.as_ref().and_then(|l| l.as_ref().ok()),
-        pems.as_ref().and_then(|p| p.as_ref().ok()),
-    );
-    let order = Order::Reload {
-        logging,
-        tls: pems.map(|p| p.map(|p| PemBytes::from(&p)).map_err(|e| e.to_string())),
+    let (pems, loaded) = match read {
+        None => (None, None),
+        Some(Ok((p, loaded))) => (Some(Ok(PemBytes::from(&p))), Some(loaded)),
+        Some(Err(e)) => (Some(Err(e.to_string())), None),
     };
+    receivers.reloaded(logging.as_ref().and_then(|l| l.as_ref().ok()), loaded);
+    let order = Order::Reload { logging, tls: pems };
     let sent = encode_order(&order).and_then(|frame| (&job.orders).write_all(&frame));
     if let Err(e) = sent {
         say(&format!(
