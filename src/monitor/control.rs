@@ -100,12 +100,33 @@ pub struct WriterProcess {
     pub status: UnixStream,
 }
 
+/// `value` as a frame: a `u32` length (little-endian), then JSON. Wiped
+/// when dropped: an order may hold the private key.
+fn encode_frame<T: Serialize>(value: &T) -> io::Result<Zeroizing<Vec<u8>>> {
+    let body = Zeroizing::new(serde_json::to_vec(value).map_err(io::Error::other)?);
+    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
+    let mut frame = Zeroizing::new(Vec::with_capacity(4 + body.len()));
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+/// The length of the body of the frame `buf` starts with, once `buf` holds
+/// all of it; the length as the error when it is past `max`.
+fn whole_frame(buf: &[u8], max: usize) -> Result<Option<usize>, usize> {
+    let Some(head) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes(*head) as usize;
+    if len > max {
+        return Err(len);
+    }
+    Ok((buf.len() >= 4 + len).then_some(len))
+}
+
 /// Send `answer`, with `fd` passed alongside when given.
 pub fn send_answer(stream: &UnixStream, answer: &Answer, fd: Option<RawFd>) -> io::Result<()> {
-    let body = serde_json::to_vec(answer).map_err(io::Error::other)?;
-    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
-    let mut frame = len.to_le_bytes().to_vec();
-    frame.extend_from_slice(&body);
+    let frame = encode_frame(answer)?;
     let fds: Vec<RawFd> = fd.into_iter().collect();
     let cmsgs: Vec<ControlMessage> = if fds.is_empty() {
         Vec::new()
@@ -132,16 +153,11 @@ pub fn read_answer(stream: &UnixStream) -> io::Result<(Answer, Option<OwnedFd>)>
     let mut passed: Option<OwnedFd> = None;
     let mut buf = [0u8; 4096];
     loop {
-        if frame.len() >= 4 {
-            let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-            if len > MAX_ANSWER_BYTES {
-                return Err(io::Error::other(format!("an answer of {len} bytes")));
-            }
-            if frame.len() >= 4 + len {
-                let answer =
-                    serde_json::from_slice(&frame[4..4 + len]).map_err(io::Error::other)?;
-                return Ok((answer, passed));
-            }
+        if let Some(len) = whole_frame(&frame, MAX_ANSWER_BYTES)
+            .map_err(|len| io::Error::other(format!("an answer of {len} bytes")))?
+        {
+            let answer = serde_json::from_slice(&frame[4..4 + len]).map_err(io::Error::other)?;
+            return Ok((answer, passed));
         }
         let mut cmsg = nix::cmsg_space!([RawFd; 2]);
         let mut iov = [IoSliceMut::new(&mut buf)];
@@ -235,12 +251,7 @@ const MAX_ORDER_BYTES: usize = 16 << 20;
 /// An order as bytes on the orders stream (wiped after sending: it may hold
 /// the private key).
 pub fn encode_order(order: &Order) -> io::Result<Zeroizing<Vec<u8>>> {
-    let body = Zeroizing::new(serde_json::to_vec(order).map_err(io::Error::other)?);
-    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
-    let mut frame = Zeroizing::new(Vec::with_capacity(4 + body.len()));
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&body);
-    Ok(frame)
+    encode_frame(order)
 }
 
 /// The receiver's side of the orders stream: bytes in, orders out.
@@ -257,16 +268,11 @@ impl OrderDecoder {
     /// The next whole order, if one has arrived; an error for a frame that
     /// is too long or not an order (the stream is then unusable).
     pub fn next_order(&mut self) -> Result<Option<Order>, String> {
-        if self.buf.len() < 4 {
+        let Some(len) = whole_frame(&self.buf, MAX_ORDER_BYTES)
+            .map_err(|len| format!("an order of {len} bytes from the monitor"))?
+        else {
             return Ok(None);
-        }
-        let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-        if len > MAX_ORDER_BYTES {
-            return Err(format!("an order of {len} bytes from the monitor"));
-        }
-        if self.buf.len() < 4 + len {
-            return Ok(None);
-        }
+        };
         let order = serde_json::from_slice(&self.buf[4..4 + len])
             .map_err(|e| format!("an order from the monitor that does not parse: {e}"));
         // Wiped as it goes: the PEM bytes were in it.
@@ -356,9 +362,7 @@ impl MonitorClient {
             Err(e) => format!("not known: the monitor did not answer: {e}"),
         }
     }
-}
 
-impl MonitorClient {
     /// What writer `pid` uses, as the monitor reads it; `None` if unknown.
     pub fn usage(&mut self, pid: Pid) -> Option<Usage> {
         self.requests
