@@ -333,9 +333,7 @@ fn a_killed_writer_is_replaced_and_lines_keep_arriving() {
     c.send(b"before\n");
     c.wait_lines(1);
     signal(first, libc::SIGKILL);
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|p| p != first)
-    });
+    c.wait_new_writer(first);
     c.send(b"after\n");
     let lines = c.wait_lines(2);
     assert_eq!(lines, ["INFO:127.0.0.1:before", "INFO:127.0.0.1:after"]);

@@ -714,9 +714,7 @@ fn a_reload_that_cannot_be_applied_keeps_the_old_configuration_across_a_writer_c
 
     let first = c.writer_pid().expect("writer");
     signal(first, libc::SIGKILL);
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|p| p != first)
-    });
+    c.wait_new_writer(first);
     wait_until("the fallback reported", || {
         read(&out).contains(
             "the reloaded logging configuration cannot be applied, using the previous one",

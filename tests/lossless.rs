@@ -38,6 +38,19 @@ fn config(dir: &Path, handler: &str) -> PathBuf {
     path
 }
 
+/// A collector whose only output is `handler` (see [`config`]), ready; the
+/// directory holding its configuration lives as long as the caller keeps it.
+fn start_with_handler(handler: &str) -> (tempfile::TempDir, Collector) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), handler);
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &["--logging-config", &cfg.display().to_string()],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    (dir, c)
+}
+
 /// Every file the handler wrote: `out.log` and its rotated siblings, or the
 /// collector's stdout.
 fn outputs(dir: &Path) -> Vec<PathBuf> {
@@ -116,13 +129,7 @@ fn killed_writers_leave_whole_lines(handler: &str, kills: usize) {
     const CONNECTIONS: u64 = 4;
     const LINES: u64 = 10_000;
     const SIZE: usize = 1000;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), handler);
-    let c = Collector::start_on(
-        "127.0.0.1",
-        &["--logging-config", &cfg.display().to_string()],
-        |c| c.stderr_text().contains("Listening for syslog"),
-    );
+    let (_config_dir, c) = start_with_handler(handler);
     let run = format!("k{}", std::process::id());
     let port = c.port;
     let sender = {
@@ -152,9 +159,7 @@ fn killed_writers_leave_whole_lines(handler: &str, kills: usize) {
         wait_until("output to grow", || output_bytes(out) >= at);
         let writer = c.writer_pid().expect("writer");
         signal(writer, libc::SIGKILL);
-        wait_until("a new writer", || {
-            c.writer_pid().is_some_and(|w| w != writer && alive(w))
-        });
+        c.wait_new_writer(writer);
     }
     let report = sender.join().expect("flood");
     assert_eq!(report["lines"], CONNECTIONS * LINES, "{report}");
@@ -206,13 +211,7 @@ fn a_new_writer_cuts_a_partial_line(handler: &str, output: impl Fn(&Collector) -
     // Longer than the line after it: on stdout (`>`, the offset shared with
     // the writer) an uncut partial line is not hidden by being overwritten.
     const PARTIAL: &[u8] = b"half a line, as a killed writer leaves it, with no end";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), handler);
-    let c = Collector::start_on(
-        "127.0.0.1",
-        &["--logging-config", &cfg.display().to_string()],
-        |c| c.stderr_text().contains("Listening for syslog"),
-    );
+    let (_config_dir, c) = start_with_handler(handler);
     let out = output(&c);
     let text = || fs::read_to_string(&out).unwrap_or_default();
     c.send(b"before the kill\n");
@@ -224,9 +223,7 @@ fn a_new_writer_cuts_a_partial_line(handler: &str, output: impl Fn(&Collector) -
         .expect("append a partial line");
     let writer = c.writer_pid().expect("writer");
     signal(writer, libc::SIGKILL);
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|w| w != writer && alive(w))
-    });
+    c.wait_new_writer(writer);
     c.send(b"after the kill\n");
     wait_until("the second line", || text().contains("after the kill"));
     assert_eq!(text(), "before the kill\nafter the kill\n");

@@ -174,9 +174,7 @@ fn a_killed_writer_counts_one_restart_and_the_counters_go_on() {
 
     let writer = c.writer_pid().expect("writer");
     signal(writer, libc::SIGKILL);
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|w| w != writer)
-    });
+    c.wait_new_writer(writer);
     let restarted = wait_for(port, "pysyslog_writer_restarts_total", 1.0);
     assert_eq!(get(&restarted, &lines), 10.0);
     let cpu = "pysyslog_process_cpu_seconds_total{process=\"writer\"}";

@@ -22,10 +22,7 @@ fn the_monitor_starts_the_receiver_and_every_writer() {
     assert!(children(receiver).is_empty(), "the receiver forks nothing");
     // A replacement writer is the monitor's child too.
     signal(writer, libc::SIGKILL);
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|w| w != writer && alive(w))
-    });
-    let second = c.writer_pid().expect("a writer");
+    let second = c.wait_new_writer(writer);
     assert_eq!(parent_of(second), Some(c.pid()));
     c.send(b"after the replacement\n");
     let lines = c.wait_lines(1);
@@ -99,14 +96,10 @@ fn a_killed_receiver_is_replaced_and_takes_over_its_listeners() {
     let receiver = c.receiver_pid().expect("receiver");
     let writer = c.writer_pid().expect("writer");
     signal(receiver, libc::SIGKILL);
-    wait_until("a new receiver", || {
-        receiver_of(c.pid()).is_some_and(|r| r != receiver && alive(r))
-    });
+    c.wait_new_receiver(receiver);
     // Its writer finished and went; the new receiver has its own.
     wait_until("the old writer to exit", || !alive(writer));
-    wait_until("a new writer", || {
-        c.writer_pid().is_some_and(|w| w != writer && alive(w))
-    });
+    c.wait_new_writer(writer);
     c.send(b"written after\n");
     let lines = c.wait_lines(2);
     assert_eq!(
@@ -151,9 +144,7 @@ fn a_receiver_that_tries_to_open_a_file_is_stopped_and_replaced() {
     c.send(b"before the fault\n");
     c.wait_lines(1);
     signal(c.pid(), libc::SIGHUP);
-    wait_until("a new receiver", || {
-        receiver_of(c.pid()).is_some_and(|r| r != receiver && alive(r))
-    });
+    c.wait_new_receiver(receiver);
     let err = c.stderr_text();
     assert!(
         err.contains("a confined process made a system call outside its seccomp filter: openat"),

@@ -377,25 +377,12 @@ pub(crate) fn fake_link() -> (
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipc::{BatchReader, Item, Slots};
-    use queue::tests::fake_writer;
+    use crate::ipc::{BatchReader, Item};
 
     #[test]
     fn lines_keep_their_peer_across_connections_records_and_seals() {
-        let (writer, rx, _writer_end) = fake_writer(1);
-        let limits = QueueLimits {
-            max_lines: 1_000_000,
-            max_bytes: 64 << 20,
-        };
         // Whole batches, all inside the channel's window (no acks here).
-        let mut link = WriterLink::new(
-            writer,
-            limits,
-            Slots::none(),
-            EngineSource::Basic,
-            MonitorClient::detached(),
-        )
-        .expect("link");
+        let (mut link, rx, _writer_end) = fake_link();
         let poll = mio::Poll::new().expect("poll");
         let mut sent = Vec::new();
         for i in 0..150 {

@@ -226,6 +226,26 @@ impl Collector {
         writer_of(self.pid())
     }
 
+    /// Wait until a writer other than `old` runs (its replacement); its pid.
+    pub fn wait_new_writer(&self, old: i32) -> i32 {
+        let mut new = None;
+        wait_until("a new writer", || {
+            new = self.writer_pid().filter(|&w| w != old && alive(w));
+            new.is_some()
+        });
+        new.unwrap_or_default()
+    }
+
+    /// Wait until a receiver other than `old` runs (its replacement); its pid.
+    pub fn wait_new_receiver(&self, old: i32) -> i32 {
+        let mut new = None;
+        wait_until("a new receiver", || {
+            new = receiver_of(self.pid()).filter(|&r| r != old && alive(r));
+            new.is_some()
+        });
+        new.unwrap_or_default()
+    }
+
     /// The receiver process: the monitor's child named `pysyslog-recv`
     /// (waited for: a collector may look ready, by a socket the monitor
     /// bound, a moment before its receiver has named itself).
