@@ -41,6 +41,7 @@ pub mod daemon;
 pub mod error;
 pub mod hardening;
 pub mod ipc;
+pub mod kafka;
 pub mod link;
 pub mod logging;
 pub mod metrics;

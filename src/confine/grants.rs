@@ -37,6 +37,9 @@ impl Grants {
                     } => {
                         grants.tcp_ports.insert(*port);
                     }
+                    // The bootstrap servers' ports; brokers advertised on
+                    // other ports must be listed among them.
+                    HandlerClass::Kafka { kafka, .. } => grants.tcp_ports.extend(kafka.ports()),
                     _ => {}
                 }
             }

@@ -39,7 +39,11 @@
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
 
+use std::sync::Arc;
+
 use serde_json::Map;
+
+use crate::kafka::{DeliverySink, KafkaOut};
 
 use super::formatter::{Formatter, Style};
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
@@ -436,8 +440,12 @@ impl Engine {
     /// What each handler's output holds now, into its counters: a file's to
     /// the handler that owns it, a stream's to the first handler on it.
     fn note_held(&mut self) {
+        // A KafkaHandler's is set by the handler itself (what Kafka has
+        // not acknowledged yet).
         for h in &mut self.handlers {
-            h.stats.held_bytes = 0;
+            if !matches!(h.kind, Kind::Kafka(_)) {
+                h.stats.held_bytes = 0;
+            }
         }
         for f in &self.files {
             if let Some(h) = self.handlers.get_mut(f.owner) {
@@ -457,6 +465,67 @@ impl Engine {
                 h.stats.held_bytes += held;
             }
         }
+    }
+
+    /// Whether a handler produces to Kafka: batches are then acknowledged
+    /// only once Kafka has acknowledged their records.
+    pub fn has_kafka(&self) -> bool {
+        self.kafka().next().is_some()
+    }
+
+    fn kafka(&self) -> impl Iterator<Item = &KafkaOut> {
+        self.handlers.iter().filter_map(|h| match &h.kind {
+            Kind::Kafka(k) => Some(&k.out),
+            _ => None,
+        })
+    }
+
+    fn kafka_mut(&mut self) -> impl Iterator<Item = &mut KafkaOut> {
+        self.handlers.iter_mut().filter_map(|h| match &mut h.kind {
+            Kind::Kafka(k) => Some(&mut k.out),
+            _ => None,
+        })
+    }
+
+    /// Where every KafkaHandler reports the batches Kafka settled.
+    pub fn attach_deliveries(&mut self, sink: &Arc<dyn DeliverySink>) {
+        for k in self.kafka() {
+            k.attach(sink.clone());
+        }
+    }
+
+    /// Records handled from now on belong to batch `seq`
+    /// ([`crate::kafka::UNTRACKED`]: to none).
+    pub fn begin_batch(&mut self, seq: u64) {
+        for k in self.kafka_mut() {
+            k.begin_batch(seq);
+        }
+    }
+
+    /// Records produced to Kafka for the current batch since the last call:
+    /// the deliveries the batch waits for.
+    pub fn take_produced(&mut self) -> u64 {
+        self.kafka_mut().map(KafkaOut::take_produced).sum()
+    }
+
+    /// Fold what the Kafka producers learnt into the counters and notices
+    /// (also done at every batch end).
+    pub fn service(&mut self) {
+        for h in &mut self.handlers {
+            if let Kind::Kafka(k) = &mut h.kind {
+                k.sync(&mut h.stats, &mut self.io, &h.name);
+            }
+        }
+    }
+
+    /// Before a reload replaces this engine: wait until Kafka has settled
+    /// every record (however long: the batches holding them must be
+    /// acknowledged before the next configuration takes over), then close.
+    pub fn retire(&mut self) {
+        for k in self.kafka_mut() {
+            k.close(None);
+        }
+        self.close();
     }
 
     /// Reopen every file handler (logrotate's `postrotate`).

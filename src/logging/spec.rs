@@ -233,6 +233,13 @@ pub enum HandlerClass {
         /// before `close()`, whatever `flushOnClose` says).
         flush_on_close: bool,
     },
+    /// `pysyslog.handlers.KafkaHandler`: records produced to a Kafka
+    /// topic; a batch is acknowledged once Kafka has acknowledged its records.
+    Kafka {
+        kafka: crate::kafka::KafkaArgs,
+        encoding: Encoding,
+        errors: ErrorsPolicy,
+    },
     /// `logging.NullHandler`
     Null,
 }

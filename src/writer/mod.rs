@@ -29,6 +29,7 @@ use ipc_channel::ipc::IpcBytesReceiver;
 
 pub mod boot;
 mod counters;
+mod gate;
 
 use crate::confine::Grants;
 use crate::ipc::counters::SharedCounters;
@@ -174,7 +175,9 @@ fn reload(
     match built {
         Ok((new, warnings)) => {
             let mut old = std::mem::replace(engine, new);
-            old.close();
+            // Kafka's outstanding records settle first: their batches are
+            // acknowledged through the old producers.
+            old.retire();
             (
                 format!("logging configuration reloaded from {}", source.display()),
                 level::INFO,
@@ -256,7 +259,13 @@ pub fn run(
     // The handlers are in the counters page before Ready: a scrape once the
     // collector is up always shows every handler.
     let mut publisher = counters::Publisher::new(counters, &engine);
-    if status.write_all(&Status::Ready.encode()).is_err() {
+    let gate = match status.try_clone() {
+        Ok(out) => std::sync::Arc::new(gate::Gate::new(out)),
+        Err(_) => return 0,
+    };
+    let sink: std::sync::Arc<dyn crate::kafka::DeliverySink> = gate.clone();
+    engine.attach_deliveries(&sink);
+    if !gate.send(&Status::Ready) {
         return 0;
     }
     let started = Instant::now();
@@ -275,7 +284,7 @@ pub fn run(
     let mut retry = Retry::default();
     // The batch every handler has taken but a failing output holds: it is
     // acknowledged once that output's writes succeed again.
-    let mut held: Option<u64> = None;
+    let mut held: Option<(u64, u64)> = None;
     loop {
         if !engine.unwritten() {
             retry.stop();
@@ -289,8 +298,8 @@ pub fn run(
                 // A retry writes what was held: counted before it is acknowledged.
                 publisher.publish(&engine);
                 if !engine.holding() {
-                    if let Some(seq) = held.take() {
-                        if status.write_all(&Status::Ack(seq).encode()).is_err() {
+                    if let Some((seq, produced)) = held.take() {
+                        if !gate.finish(seq, produced) {
                             break;
                         }
                     }
@@ -307,7 +316,23 @@ pub fn run(
         }
         // Outputs with `on_failure: drop` may wait for a retry meanwhile:
         // batches are taken without blocking past it.
-        let message = if retry.active {
+        // Batches wait for Kafka's acknowledgements: take the next one
+        // without blocking, so the producers' news is logged meanwhile.
+        let awaiting = engine.has_kafka() && gate.waiting() > 0;
+        let message = if awaiting && !retry.active {
+            match data.try_recv() {
+                Ok(message) => message,
+                Err(ipc_channel::TryRecvError::Empty) => {
+                    engine.service();
+                    let notices = engine.take_notices();
+                    log_notices(&mut engine, notices, started);
+                    publisher.publish(&engine);
+                    std::thread::sleep(KAFKA_POLL);
+                    continue;
+                }
+                Err(_) => break,
+            }
+        } else if retry.active {
             match data.try_recv() {
                 Ok(message) => message,
                 Err(ipc_channel::TryRecvError::Empty) => {
@@ -324,11 +349,27 @@ pub fn run(
             }
         };
         let outcome = match SlotRef::decode(&message) {
-            None => write_batch(&mut engine, &message, started, &mut publisher, confined),
+            None => write_batch(
+                &mut engine,
+                &message,
+                started,
+                &mut publisher,
+                confined,
+                &gate,
+                &sink,
+            ),
             // The slot is lent for the write only: the ack below frees it.
             Some(r) => slots
                 .read(r, |batch| {
-                    write_batch(&mut engine, batch, started, &mut publisher, confined)
+                    write_batch(
+                        &mut engine,
+                        batch,
+                        started,
+                        &mut publisher,
+                        confined,
+                        &gate,
+                        &sink,
+                    )
                 })
                 .unwrap_or_else(|| {
                     eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
@@ -338,10 +379,13 @@ pub fn run(
         let seq = match outcome {
             Ok(seq) => seq,
             Err(reason) => {
-                // Everything before this batch is acknowledged; the batch
-                // goes whole to the writer that replaces this one.
-                let _ = status.write_all(&Status::Retire(reason).encode());
-                break;
+                // Everything before this batch is acknowledged (once Kafka
+                // settles it); the batch goes whole to the writer that
+                // replaces this one.
+                gate.abandon_unfinished();
+                engine.retire();
+                let _ = gate.send(&Status::Retire(reason));
+                return 0;
             }
         };
         let notices = engine.take_notices();
@@ -349,10 +393,10 @@ pub fn run(
         // Before the ack: a batch acknowledged is a batch counted, even if
         // this writer dies right after.
         publisher.publish(&engine);
-        if let Some(seq) = seq {
+        if let Some((seq, produced)) = seq {
             if engine.holding() {
-                held = Some(seq);
-            } else if status.write_all(&Status::Ack(seq).encode()).is_err() {
+                held = Some((seq, produced));
+            } else if !gate.finish(seq, produced) {
                 break;
             }
         }
@@ -369,6 +413,11 @@ pub fn run(
 /// How often the writer looks for a batch while an `on_failure: drop`
 /// output waits for its retry (it has no channel to wait on with a timeout).
 const DROP_POLICY_POLL: Duration = Duration::from_millis(10);
+
+/// How often the writer looks for a batch while earlier ones wait for
+/// Kafka's acknowledgements (the acknowledgements themselves go out from
+/// the producers' poll threads as they arrive).
+const KAFKA_POLL: Duration = Duration::from_millis(2);
 
 /// The first retry of a failed write comes after this, each next one after
 /// twice as long, up to [`RETRY_MAX`].
@@ -497,7 +546,9 @@ fn write_batch(
     started: Instant,
     publisher: &mut counters::Publisher<'_>,
     confined: Option<&Grants>,
-) -> Result<Option<u64>, String> {
+    gate: &gate::Gate,
+    sink: &std::sync::Arc<dyn crate::kafka::DeliverySink>,
+) -> Result<Option<(u64, u64)>, String> {
     let (seq, items) = match BatchReader::new(batch) {
         Ok(ok) => ok,
         Err(e) => {
@@ -507,6 +558,9 @@ fn write_batch(
     };
     // One clock reading per batch: Python reads it per record; within a batch the
     // difference is far below a millisecond.
+    gate.begin(seq);
+    engine.begin_batch(seq);
+    let mut produced = 0;
     let created = time_now();
     let relative_created = started.elapsed().as_secs_f64() * 1000.0;
     // Lines of one peer arrive in runs sharing one name: decode it once per run.
@@ -538,7 +592,10 @@ fn write_batch(
                 // Records before the reload are written with the old engine.
                 engine.end_batch();
                 publisher.publish(engine);
+                produced += engine.take_produced();
                 let (text, level, warnings) = reload(engine, source, cwd, json);
+                engine.attach_deliveries(sink);
+                engine.begin_batch(seq);
                 publisher.reloaded(level != level::ERROR);
                 publisher.adopt(engine);
                 engine.handle(&LogRecord {
@@ -565,7 +622,9 @@ fn write_batch(
         }
     }
     engine.end_batch();
-    Ok(Some(seq))
+    produced += engine.take_produced();
+    engine.begin_batch(crate::kafka::UNTRACKED);
+    Ok(Some((seq, produced)))
 }
 
 /// What a reloaded configuration needs beyond `grants`; `None` if it fits

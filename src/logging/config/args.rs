@@ -196,6 +196,7 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                 append_nul: true,
             }
         }
+        "KafkaHandler" => super::kafka_args::build(kw)?,
         "MemoryHandler" => {
             kw.check(
                 &["capacity", "flushLevel", "target", "flushOnClose"],
@@ -253,6 +254,21 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
             .into())
         }
     };
+    let (encoding, errors) = text_encoding(kw)?;
+    Ok(FileArgs {
+        path: abspath(ctx.cwd, &filename),
+        truncate,
+        encoding,
+        errors,
+        delay: kw.flag("delay", false)?,
+        terminator: "\n".into(),
+        on_failure: OnFailure::Hold,
+        fsync: false,
+    })
+}
+
+/// `encoding` and `errors`, as the file handlers (and KafkaHandler) take them.
+pub(super) fn text_encoding(kw: &Kwargs<'_>) -> Result<(Encoding, ErrorsPolicy), Invalid> {
     let encoding = match kw.string("encoding")? {
         None => Encoding::Utf8,
         Some(e) => parse_encoding(&e).ok_or_else(|| {
@@ -272,16 +288,7 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
             return Err(format!("unknown error handler name {}", py_repr_str(other)).into())
         }
     };
-    Ok(FileArgs {
-        path: abspath(ctx.cwd, &filename),
-        truncate,
-        encoding,
-        errors,
-        delay: kw.flag("delay", false)?,
-        terminator: "\n".into(),
-        on_failure: OnFailure::Hold,
-        fsync: false,
-    })
+    Ok((encoding, errors))
 }
 
 /// Python's codec names (normalised like `codecs.lookup`) for the encodings we implement.

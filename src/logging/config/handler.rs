@@ -17,7 +17,8 @@ use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec, OnFai
 /// The handler classes pysyslog implements, by their Python names.
 pub const SUPPORTED_CLASSES: &str = "logging.StreamHandler, logging.FileHandler, logging.NullHandler, \
 logging.handlers.WatchedFileHandler, logging.handlers.RotatingFileHandler, \
-logging.handlers.TimedRotatingFileHandler, logging.handlers.SysLogHandler, logging.handlers.MemoryHandler";
+logging.handlers.TimedRotatingFileHandler, logging.handlers.SysLogHandler, logging.handlers.MemoryHandler, \
+pysyslog.handlers.KafkaHandler";
 
 /// Configure every handler in Python's order: sorted by name, then the
 /// MemoryHandlers whose target was not built yet. Also returns a warning for
@@ -140,6 +141,9 @@ fn parse_one(
         "logging.handlers.TimedRotatingFileHandler" => "TimedRotatingFileHandler",
         "logging.handlers.SysLogHandler" => "SysLogHandler",
         "logging.handlers.MemoryHandler" => "MemoryHandler",
+        // Not a Python class: Python's dictConfig would refuse the file, so
+        // nobody mistakes it for a configuration Python can run.
+        "pysyslog.handlers.KafkaHandler" => "KafkaHandler",
         _ => {
             return Err(format!(
                 "unsupported handler class {} (pysyslog supports: {SUPPORTED_CLASSES})",

@@ -15,6 +15,7 @@ mod convert;
 mod ctx;
 mod handler;
 mod invalid;
+mod kafka_args;
 mod kwargs;
 
 use std::collections::BTreeMap;

@@ -79,6 +79,9 @@ pub enum OpenError {
     /// The class is not a file handler's (the caller's mistake).
     #[error("not a file handler")]
     NotAFile,
+    /// A KafkaHandler's producer could not be created.
+    #[error("{0}")]
+    Kafka(String),
 }
 
 /// The file arguments of a file handler class.

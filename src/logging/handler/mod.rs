@@ -11,6 +11,7 @@
 
 mod encode;
 mod file;
+pub(crate) mod kafka;
 mod rotating;
 mod stats;
 pub(crate) mod stream;
@@ -73,6 +74,8 @@ pub enum Kind {
     Syslog(syslog::SyslogOut),
     /// MemoryHandler (its records are forwarded by the engine).
     Memory(Memory),
+    /// KafkaHandler
+    Kafka(Box<kafka::KafkaRef>),
     /// NullHandler
     Null,
 }
@@ -135,6 +138,14 @@ impl Handler {
                 Kind::Stream(StreamOut::new(*target, terminator.clone()))
             }
             HandlerClass::Null => Kind::Null,
+            HandlerClass::Kafka {
+                kafka,
+                encoding,
+                errors,
+            } => Kind::Kafka(Box::new(
+                kafka::KafkaRef::open(kafka, *encoding, *errors, &spec.name)
+                    .map_err(OpenError::Kafka)?,
+            )),
             HandlerClass::Memory {
                 capacity,
                 flush_level,
@@ -261,6 +272,7 @@ impl Handler {
                     })
             }
             Kind::Syslog(s) => s.emit(line, record),
+            Kind::Kafka(k) => k.emit(line, record),
             Kind::Memory(_) | Kind::Null => Ok(()),
         };
         match result {
@@ -364,6 +376,7 @@ impl Handler {
         } = self;
         match kind {
             Kind::Syslog(s) => s.end_batch(io, stats, name),
+            Kind::Kafka(k) => k.sync(stats, io, name),
             Kind::File(_) | Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
         }
     }
@@ -371,8 +384,13 @@ impl Handler {
     /// Write what is pending and release files and sockets.
     pub fn close(&mut self, io: &mut Io) {
         self.end_batch(io);
-        if let Kind::Syslog(s) = &mut self.kind {
-            s.close();
+        match &mut self.kind {
+            Kind::Syslog(s) => s.close(),
+            Kind::Kafka(k) => {
+                k.out.close(Some(kafka::STOP_FLUSH));
+                k.sync(&mut self.stats, io, &self.name);
+            }
+            _ => {}
         }
     }
 }

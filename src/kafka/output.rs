@@ -1,0 +1,410 @@
+//! One KafkaHandler's producer: records go in on the writer's thread, their
+//! delivery reports come back on the handler's poll thread, which tells the
+//! writer which batches Kafka has settled.
+//!
+//! Owns: the librdkafka producer and its poll thread, the batch each record
+//! belongs to (the delivery opaque), producing again what may still pass,
+//! noticing a broker that stopped acknowledging and when it came back, and
+//! flushing at a reload or a stop. Does not own: formatting or encoding the
+//! record (the logging handler), nor acknowledging batches to the receiver
+//! (the writer's [`DeliverySink`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
+
+use super::reports::{Reports, Resend, Totals, UNTRACKED};
+use super::settings::KafkaArgs;
+
+/// Where the writer learns which records of which batch Kafka settled.
+pub trait DeliverySink: Send + Sync {
+    /// `runs`: (batch sequence number, records settled), in report order.
+    fn settled(&self, runs: &[(u64, u64)]);
+}
+
+/// A broker that acknowledges nothing for this long while records wait is
+/// reported as an outage (once, and once again when it comes back).
+const STALL_AFTER: Duration = Duration::from_secs(5);
+
+/// How long the poll thread waits for librdkafka's events at a time: also
+/// how soon it sees the stop flag.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// How long the writer waits before producing again into a full queue.
+const FULL_QUEUE_WAIT: Duration = Duration::from_millis(5);
+
+/// What the poll thread leaves for the writer's thread.
+#[derive(Default)]
+struct Shared {
+    notices: Mutex<Vec<String>>,
+    /// Outages noticed (each is counted once as a write error).
+    outages: AtomicU64,
+    /// Records the poll thread holds to produce again (the queue was full).
+    resending: AtomicU64,
+}
+
+impl Shared {
+    fn notice(&self, text: String) {
+        match self.notices.lock() {
+            Ok(mut n) => n.push(text),
+            Err(p) => p.into_inner().push(text),
+        }
+    }
+}
+
+/// A KafkaHandler's output.
+pub struct KafkaOut {
+    name: String,
+    topic: String,
+    producer: Arc<BaseProducer<Reports>>,
+    sink: Arc<OnceLock<Arc<dyn DeliverySink>>>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    poller: Option<JoinHandle<()>>,
+    /// The batch the records produced now belong to.
+    current: u64,
+    /// Records produced for `current` since [`KafkaOut::take_produced`].
+    produced: u64,
+    produced_bytes: u64,
+    /// Totals already folded into the handler's counters.
+    seen: Totals,
+    seen_outages: u64,
+}
+
+impl std::fmt::Debug for KafkaOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaOut")
+            .field("name", &self.name)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What changed in a handler's counters since the last [`KafkaOut::sync`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Failed delivery attempts, and outages noticed.
+    pub write_errors: u64,
+    /// Records given up for good.
+    pub given_up: u64,
+    /// Why the last one was given up.
+    pub last_give_up: Option<String>,
+    /// Bytes produced and not settled yet.
+    pub held_bytes: u64,
+}
+
+impl KafkaOut {
+    /// Create the producer (no connection is made yet: librdkafka connects
+    /// in the background) and its poll thread.
+    pub fn open(args: &KafkaArgs, name: &str) -> Result<KafkaOut, String> {
+        let producer: BaseProducer<Reports> = args
+            .client_config()
+            .create_with_context(Reports::default())
+            .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+        let producer = Arc::new(producer);
+        let sink: Arc<OnceLock<Arc<dyn DeliverySink>>> = Arc::new(OnceLock::new());
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (producer, sink, shared, stop) =
+                (producer.clone(), sink.clone(), shared.clone(), stop.clone());
+            let (name, topic) = (name.to_owned(), args.topic.clone());
+            std::thread::Builder::new()
+                .name("pysyslog-kafka".into())
+                .spawn(move || poll_loop(&producer, &sink, &shared, &stop, &name, &topic))
+                .map_err(|e| format!("cannot start the Kafka poll thread: {e}"))?
+        };
+        Ok(KafkaOut {
+            name: name.to_owned(),
+            topic: args.topic.clone(),
+            producer,
+            sink,
+            shared,
+            stop,
+            poller: Some(poller),
+            current: UNTRACKED,
+            produced: 0,
+            produced_bytes: 0,
+            seen: Totals::default(),
+            seen_outages: 0,
+        })
+    }
+
+    /// Where settled batches are reported (once; later calls change nothing).
+    pub fn attach(&self, sink: Arc<dyn DeliverySink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Records produced from now on belong to batch `seq` ([`UNTRACKED`]:
+    /// to none).
+    pub fn begin_batch(&mut self, seq: u64) {
+        self.current = seq;
+    }
+
+    /// Records produced for the current batch since the last call.
+    pub fn take_produced(&mut self) -> u64 {
+        std::mem::take(&mut self.produced)
+    }
+
+    /// Produce one record. A full queue (the handler's byte bound) makes the
+    /// writer wait here until librdkafka has room: that is the backpressure
+    /// of a broker outage. `Err`: librdkafka refused the record for good
+    /// (too large, say); nothing was produced.
+    pub fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), String> {
+        let opaque = usize::try_from(self.current).unwrap_or(usize::MAX);
+        loop {
+            let record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, opaque)
+                .payload(payload);
+            let record = match key {
+                Some(k) => record.key(k),
+                None => record,
+            };
+            match self.producer.send(record) {
+                Ok(()) => {
+                    if self.current != UNTRACKED {
+                        self.produced += 1;
+                    }
+                    self.produced_bytes += payload.len() as u64;
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    std::thread::sleep(FULL_QUEUE_WAIT);
+                }
+                Err((e, _)) => return Err(format!("Kafka refused the record: {e}")),
+            }
+        }
+    }
+
+    /// What the poll thread has to tell the operator since the last call.
+    pub fn take_notices(&self) -> Vec<String> {
+        match self.shared.notices.lock() {
+            Ok(mut n) => std::mem::take(&mut *n),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+
+    /// The counters' changes since the last call.
+    pub fn sync(&mut self) -> Progress {
+        let now = self.producer.context().totals();
+        let outages = self.shared.outages.load(Ordering::Relaxed);
+        let progress = Progress {
+            write_errors: (now.failed - self.seen.failed) + (outages - self.seen_outages),
+            given_up: now.given_up - self.seen.given_up,
+            last_give_up: now.last_give_up.clone(),
+            held_bytes: self
+                .produced_bytes
+                .saturating_sub(now.delivered_bytes + now.given_up_bytes),
+        };
+        self.seen = now;
+        self.seen_outages = outages;
+        progress
+    }
+
+    /// Records librdkafka still holds (queued, in flight, or reported but
+    /// not yet handed to the poll thread).
+    pub fn outstanding(&self) -> u64 {
+        u64::try_from(self.producer.in_flight_count()).unwrap_or(0)
+    }
+
+    /// Wait for every record to be settled: `None` waits as long as it
+    /// takes (a reload: the batches that hold them must be acknowledged),
+    /// `Some(limit)` at most that long (a stop), then gives up what is left
+    /// and says how much. Then the poll thread ends.
+    pub fn close(&mut self, limit: Option<Duration>) {
+        let started = Instant::now();
+        let mut reminded = started;
+        loop {
+            let remaining = limit.map(|l| l.saturating_sub(started.elapsed()));
+            let step = remaining.map_or(Duration::from_secs(1), |r| r.min(Duration::from_secs(1)));
+            if self.producer.flush(step).is_ok() && self.resends_done() {
+                break;
+            }
+            if remaining.is_some_and(|r| r.is_zero()) {
+                break;
+            }
+            if reminded.elapsed() >= Duration::from_secs(10) {
+                reminded = Instant::now();
+                self.shared.notice(format!(
+                    "handler '{}': waiting for Kafka to acknowledge {} records before the configuration is replaced",
+                    self.name,
+                    self.outstanding()
+                ));
+            }
+        }
+        let left = self.outstanding();
+        if left > 0 {
+            self.producer
+                .purge(PurgeConfig::default().queue().inflight());
+            self.shared.notice(format!(
+                "handler '{}': stopping with {left} records Kafka has not acknowledged; their batches are not acknowledged either",
+                self.name
+            ));
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.join();
+        }
+    }
+
+    /// Nothing is left to produce again (librdkafka's own queue is
+    /// checked by its flush).
+    fn resends_done(&self) -> bool {
+        self.shared.resending.load(Ordering::Relaxed) == 0
+            && self.producer.context().totals().resends_waiting == 0
+    }
+}
+
+impl Drop for KafkaOut {
+    fn drop(&mut self) {
+        if self.poller.is_some() {
+            self.close(Some(Duration::ZERO));
+        }
+    }
+}
+
+/// The poll thread: serve librdkafka's events, pass settled batches on,
+/// produce again what may pass, and watch for a broker that stopped
+/// acknowledging.
+fn poll_loop(
+    producer: &BaseProducer<Reports>,
+    sink: &OnceLock<Arc<dyn DeliverySink>>,
+    shared: &Shared,
+    stop: &AtomicBool,
+    name: &str,
+    topic: &str,
+) {
+    let mut waiting: Vec<Resend> = Vec::new();
+    let mut watch = StallWatch::default();
+    loop {
+        producer.poll(POLL_WAIT);
+        let (settled, resend, events) = producer.context().take();
+        if !settled.is_empty() {
+            if let Some(sink) = sink.get() {
+                sink.settled(&settled);
+            }
+        }
+        for text in events {
+            shared.notice(format!("handler '{name}': {text}"));
+        }
+        waiting.extend(resend);
+        waiting.retain(|r| {
+            let opaque = usize::try_from(r.seq).unwrap_or(usize::MAX);
+            let record =
+                BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque).payload(&r.payload);
+            let record = match &r.key {
+                Some(k) => record.key(k.as_slice()),
+                None => record,
+            };
+            // Kept for the next turn only while the queue is full.
+            matches!(
+                producer.send(record),
+                Err((
+                    KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                    _
+                ))
+            )
+        });
+        shared
+            .resending
+            .store(waiting.len() as u64, Ordering::Relaxed);
+        let outstanding =
+            u64::try_from(producer.in_flight_count()).unwrap_or(0) + waiting.len() as u64;
+        let last_delivery = producer.context().totals().last_delivery;
+        if let Some(text) = watch.observe(Instant::now(), outstanding, last_delivery) {
+            if text.starts_with("Kafka has") {
+                shared.outages.fetch_add(1, Ordering::Relaxed);
+            }
+            shared.notice(format!("handler '{name}': {text}"));
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+}
+
+/// Notices a broker that acknowledges nothing while records wait, and its
+/// return.
+#[derive(Debug, Default)]
+struct StallWatch {
+    /// Since when records have waited without a delivery.
+    busy_since: Option<Instant>,
+    /// When the outage was reported (the time of the last progress then).
+    stalled_from: Option<Instant>,
+}
+
+impl StallWatch {
+    fn observe(
+        &mut self,
+        now: Instant,
+        outstanding: u64,
+        last_delivery: Option<Instant>,
+    ) -> Option<String> {
+        if let Some(from) = self.stalled_from {
+            if last_delivery.is_some_and(|d| d > from) || outstanding == 0 {
+                self.stalled_from = None;
+                self.busy_since = if outstanding == 0 { None } else { Some(now) };
+                return Some(format!(
+                    "Kafka acknowledges records again, after {:.1} s; {outstanding} still wait",
+                    now.duration_since(from).as_secs_f64()
+                ));
+            }
+            return None;
+        }
+        if outstanding == 0 {
+            self.busy_since = None;
+            return None;
+        }
+        let since = *self.busy_since.get_or_insert(now);
+        let progress = last_delivery.map_or(since, |d| d.max(since));
+        if now.duration_since(progress) >= STALL_AFTER {
+            self.stalled_from = Some(progress);
+            return Some(format!(
+                "Kafka has acknowledged nothing for {} s while {outstanding} records wait; \
+                 they are kept, and the collector reads from its peers only as fast as Kafka takes them",
+                STALL_AFTER.as_secs()
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_told_once_and_its_end_once() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut w = StallWatch::default();
+        assert_eq!(w.observe(at(0), 0, None), None);
+        assert_eq!(w.observe(at(1), 10, None), None);
+        assert_eq!(w.observe(at(5), 10, None), None);
+        let down = w.observe(at(6), 10, None).expect("outage");
+        assert!(
+            down.starts_with("Kafka has acknowledged nothing for 5 s while 10"),
+            "{down}"
+        );
+        assert_eq!(w.observe(at(9), 12, None), None);
+        let up = w.observe(at(16), 3, Some(at(16))).expect("end");
+        assert!(
+            up.starts_with("Kafka acknowledges records again, after 15.0 s"),
+            "{up}"
+        );
+        assert_eq!(w.observe(at(18), 3, Some(at(17))), None);
+    }
+
+    #[test]
+    fn steady_deliveries_are_no_outage() {
+        let t0 = Instant::now();
+        let mut w = StallWatch::default();
+        for s in 0..60 {
+            let now = t0 + Duration::from_secs(s);
+            assert_eq!(w.observe(now, 100, Some(now)), None);
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! What librdkafka reports back to one handler: delivery reports, errors and
+//! its log, gathered under one lock and taken by the handler's poll thread.
+//!
+//! Owns: deciding what a failed delivery means (produce it again, or give it
+//! up with a count and a warning), and keeping librdkafka's own messages
+//! bounded. Does not own: producing, or telling the writer (see
+//! [`super::output`]).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::ProducerContext;
+
+/// The delivery opaque of a record produced outside any batch (the writer's
+/// own messages): its delivery acknowledges nothing.
+pub const UNTRACKED: u64 = u64::MAX;
+
+/// librdkafka messages kept between two takes; the rest are counted.
+const MAX_EVENTS: usize = 16;
+
+/// A record to produce again (its delivery failed in a way that may pass).
+#[derive(Debug)]
+pub struct Resend {
+    pub seq: u64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+}
+
+/// What happened since the last take, and the running totals.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Records settled (delivered, or given up) per batch sequence number,
+    /// in the order reported; runs of one batch are merged.
+    pub settled: Vec<(u64, u64)>,
+    pub resend: Vec<Resend>,
+    /// librdkafka's errors and warnings, oldest first.
+    pub events: VecDeque<String>,
+    pub events_lost: u64,
+    /// When a delivery last succeeded.
+    pub last_delivery: Option<Instant>,
+    /// Totals: delivered, bytes delivered, failed deliveries (each
+    /// attempt), records given up, and the error of the last one.
+    pub delivered: u64,
+    pub delivered_bytes: u64,
+    pub failed: u64,
+    pub given_up: u64,
+    pub given_up_bytes: u64,
+    pub last_give_up: Option<String>,
+}
+
+impl Tally {
+    fn settle(&mut self, seq: u64) {
+        if seq == UNTRACKED {
+            return;
+        }
+        match self.settled.last_mut() {
+            Some((s, n)) if *s == seq => *n += 1,
+            _ => self.settled.push((seq, 1)),
+        }
+    }
+
+    fn event(&mut self, text: String) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events_lost += 1;
+        } else {
+            self.events.push_back(text);
+        }
+    }
+}
+
+/// The handler's librdkafka context.
+#[derive(Debug, Default)]
+pub struct Reports {
+    pub tally: Mutex<Tally>,
+}
+
+impl Reports {
+    fn with<R>(&self, f: impl FnOnce(&mut Tally) -> R) -> R {
+        let mut t = match self.tally.lock() {
+            Ok(t) => t,
+            // A panic elsewhere while holding it: the numbers are still numbers.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut t)
+    }
+
+    /// Take what happened since the last take (the totals stay).
+    pub fn take(&self) -> (Vec<(u64, u64)>, Vec<Resend>, Vec<String>) {
+        self.with(|t| {
+            let mut events: Vec<String> = t.events.drain(..).collect();
+            if t.events_lost > 0 {
+                events.push(format!(
+                    "{} more librdkafka messages not shown",
+                    std::mem::take(&mut t.events_lost)
+                ));
+            }
+            (
+                std::mem::take(&mut t.settled),
+                std::mem::take(&mut t.resend),
+                events,
+            )
+        })
+    }
+
+    /// The totals and when a delivery last succeeded.
+    pub fn totals(&self) -> Totals {
+        self.with(|t| Totals {
+            delivered: t.delivered,
+            delivered_bytes: t.delivered_bytes,
+            failed: t.failed,
+            given_up: t.given_up,
+            given_up_bytes: t.given_up_bytes,
+            last_give_up: t.last_give_up.clone(),
+            last_delivery: t.last_delivery,
+            resends_waiting: t.resend.len() as u64,
+        })
+    }
+}
+
+/// A copy of the running totals.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub delivered: u64,
+    pub delivered_bytes: u64,
+    pub failed: u64,
+    pub given_up: u64,
+    pub given_up_bytes: u64,
+    pub last_give_up: Option<String>,
+    pub last_delivery: Option<Instant>,
+    /// Records to produce again that the poll thread has not taken yet.
+    pub resends_waiting: u64,
+}
+
+/// Whether a failed delivery may succeed if produced again. With the
+/// handler's defaults (no delivery timeout, idempotence) librdkafka retries
+/// these itself and they seldom reach us; a `message.timeout.ms` set in
+/// `properties` makes timeouts common.
+pub fn retriable(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::MessageTimedOut
+            | C::RequestTimedOut
+            | C::BrokerTransportFailure
+            | C::AllBrokersDown
+            | C::NotEnoughReplicas
+            | C::NotEnoughReplicasAfterAppend
+            | C::NotLeaderForPartition
+            | C::LeaderNotAvailable
+            | C::NetworkException
+            | C::OperationTimedOut
+    )
+}
+
+impl ClientContext for Reports {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        use RDKafkaLogLevel as L;
+        if matches!(
+            level,
+            L::Emerg | L::Alert | L::Critical | L::Error | L::Warning
+        ) {
+            self.with(|t| t.event(format!("librdkafka {fac}: {message}")));
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.with(|t| t.event(format!("{error}: {reason}")));
+    }
+}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let seq = u64::try_from(opaque).unwrap_or(UNTRACKED);
+        self.with(|t| match result {
+            Ok(message) => {
+                t.delivered += 1;
+                t.delivered_bytes += message.payload_len() as u64;
+                t.last_delivery = Some(Instant::now());
+                t.settle(seq);
+            }
+            Err((error, message)) => {
+                t.failed += 1;
+                let code = error.rdkafka_error_code();
+                let purged = matches!(
+                    code,
+                    Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+                );
+                if code.is_some_and(retriable) {
+                    t.resend.push(Resend {
+                        seq,
+                        key: message.key().map(<[u8]>::to_vec),
+                        payload: message.payload().unwrap_or_default().to_vec(),
+                    });
+                } else {
+                    // Purged at stop: not given up, only not delivered (the
+                    // batch is not acknowledged and goes to the next writer).
+                    if !purged {
+                        t.given_up += 1;
+                        t.given_up_bytes += message.payload_len() as u64;
+                        t.last_give_up = Some(error.to_string());
+                        t.settle(seq);
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settled_runs_of_one_batch_merge_and_untracked_records_settle_nothing() {
+        let mut t = Tally::default();
+        for seq in [4, 4, 5, UNTRACKED, 5, 4] {
+            t.settle(seq);
+        }
+        assert_eq!(t.settled, [(4, 2), (5, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn librdkafka_messages_are_bounded_and_the_rest_counted() {
+        let r = Reports::default();
+        for i in 0..MAX_EVENTS + 5 {
+            r.error(KafkaError::Canceled, &format!("e{i}"));
+        }
+        let (_, _, events) = r.take();
+        assert_eq!(events.len(), MAX_EVENTS + 1);
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("5 more librdkafka messages not shown")
+        );
+        assert!(r.take().2.is_empty());
+    }
+
+    #[test]
+    fn timeouts_are_produced_again_and_a_too_large_record_is_not() {
+        assert!(retriable(RDKafkaErrorCode::MessageTimedOut));
+        assert!(retriable(RDKafkaErrorCode::AllBrokersDown));
+        assert!(!retriable(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(!retriable(RDKafkaErrorCode::TopicAuthorizationFailed));
+    }
+}
