@@ -78,3 +78,22 @@ fn the_cycle_check_sees_a_planted_cycle() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("crate::a"));
 }
+
+/// The Kafka output knows nothing of the logging engine (the engine's
+/// handler drives it), so it can be tested and replaced on its own.
+#[test]
+fn the_kafka_output_does_not_import_the_logging_engine() {
+    let dir = Path::new(ROOT).join("src/kafka");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/kafka") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        checked += 1;
+        assert!(
+            !text.contains("crate::logging") && !text.contains("super::super::logging"),
+            "{} imports the logging engine",
+            path.display()
+        );
+    }
+    assert!(checked >= 3, "src/kafka has {checked} files");
+}

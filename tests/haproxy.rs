@@ -7,33 +7,16 @@
 
 mod util;
 
-use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use util::haproxy::{self, Haproxy};
 use util::*;
-
-/// HAProxy in the foreground; killed by PID on drop.
-struct Haproxy {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One frontend per (collector port, proxy version): returns the frontend ports.
 fn haproxy(backends: &[(u16, &str)]) -> (Haproxy, Vec<u16>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = String::from(
-        "global\n    maxconn 256\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\n",
-    );
+    let mut cfg = String::from(haproxy::PREAMBLE);
     let mut fronts = Vec::new();
     for (i, (port, send)) in backends.iter().enumerate() {
         let front = free_port();
@@ -43,32 +26,7 @@ fn haproxy(backends: &[(u16, &str)]) -> (Haproxy, Vec<u16>) {
              backend b{i}\n    server c 127.0.0.1:{port} {send} check check-send-proxy inter 200ms\n\n"
         ));
     }
-    let path = dir.path().join("haproxy.cfg");
-    fs::write(&path, cfg).expect("config");
-    let check = Command::new("haproxy")
-        .args(["-c", "-f"])
-        .arg(&path)
-        .output()
-        .expect("haproxy (tests/run installs it)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let child = Command::new("haproxy")
-        .args(["-db", "-f"])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(dir.path().join("stderr")).expect("stderr"))
-        .spawn()
-        .expect("haproxy");
-    for &front in &fronts {
-        wait_until("haproxy to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", front)).is_ok()
-        });
-    }
-    (Haproxy { child, _dir: dir }, fronts)
+    (Haproxy::start(&cfg, &fronts), fronts)
 }
 
 fn front(port: u16) -> SocketAddr {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes the peer syslog daemons (rsyslog with its GnuTLS driver and omrelp, whose
-# librelp is installed as a library like the others, and syslog-ng)
+# Makes the peer syslog daemons (rsyslog with its GnuTLS driver, omrelp and
+# omkafka, whose librelp and librdkafka are installed as libraries like the
+# others, and syslog-ng)
 # runnable by the tests without installing them as Debian packages: rsyslog and
 # syslog-ng conflict with each other, and installing either one would start a
 # system logger. Instead each .deb is unpacked into a private prefix and only the
@@ -34,7 +35,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 prefix=${PYSYSLOG_PEERS:-$repo/target/peers/root}
 debs=${PYSYSLOG_PEERS_DEBS:-$repo/target/peers/debs}
-packages=(rsyslog rsyslog-gnutls rsyslog-relp syslog-ng-core)
+packages=(rsyslog rsyslog-gnutls rsyslog-relp rsyslog-kafka syslog-ng-core)
 
 say() { echo "peers: $*" >&2; }
 

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod haproxy;
+pub mod relp;
 pub mod tmpfs;
 #[allow(unused_imports)]
 pub use tmpfs::Tmpfs;
