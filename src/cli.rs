@@ -25,6 +25,11 @@ pub const DEFAULT_MAX_QUEUE_LINES: usize = 50_000;
 /// each connection's TCP receive buffer, which is where backpressure belongs,
 /// not in this process's memory.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1024 * 1024;
+/// With a KafkaHandler a batch is acknowledged only once the broker has
+/// acknowledged its records, so the batches in flight must cover the
+/// broker's round trip: 8 MiB (with the 50,000-line bound, about 6 MB of
+/// 120-byte lines) reaches the broker's own ceiling in the kafka benchmark.
+pub const DEFAULT_MAX_QUEUE_BYTES_KAFKA: usize = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 /// `--max-connections-per-source`: enough for any one honest sender (a relay
 /// opens a few), few enough that one source cannot take every slot.
@@ -154,9 +159,11 @@ pub struct Args {
 
     /// Most bytes of memory held by batches between receiving and writing
     /// (with --max-queue-size); a batch handed to the writer counts 64 KiB,
-    /// the shared slot it occupies.
-    #[arg(long, default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
-    pub max_queue_bytes: usize,
+    /// the shared slot it occupies. Default: 1 MiB, or 8 MiB when the
+    /// logging configuration at start-up has a KafkaHandler (its batches wait
+    /// for the broker's acknowledgements).
+    #[arg(long, value_name = "BYTES")]
+    pub max_queue_bytes: Option<usize>,
 
     /// Most simultaneous connections; more wait in the listen backlog until the
     /// count drops below 90% of this.
@@ -222,6 +229,9 @@ pub struct Settings {
     pub poll_interval: f64,
     pub max_queue_lines: usize,
     pub max_queue_bytes: usize,
+    /// `--max-queue-bytes` was given (else the default depends on the
+    /// handlers: see [`DEFAULT_MAX_QUEUE_BYTES_KAFKA`]).
+    pub max_queue_bytes_given: bool,
     pub max_line_bytes: usize,
     /// What is done with control characters inside a message.
     pub control_chars: ControlChars,
@@ -306,7 +316,7 @@ impl Args {
         if !(self.poll_interval.is_finite() && self.poll_interval > 0.0) {
             return Err(UsageError::PollInterval(self.poll_interval));
         }
-        if self.max_queue_size == 0 || self.max_queue_bytes == 0 {
+        if self.max_queue_size == 0 || self.max_queue_bytes == Some(0) {
             return Err(UsageError::EmptyQueue);
         }
         let handshake_timeout = Duration::try_from_secs_f64(self.tls_handshake_timeout)
@@ -366,7 +376,8 @@ impl Args {
             udp_recv_buffer: self.udp_recv_buffer,
             poll_interval: self.poll_interval,
             max_queue_lines: self.max_queue_size,
-            max_queue_bytes: self.max_queue_bytes,
+            max_queue_bytes: self.max_queue_bytes.unwrap_or(DEFAULT_MAX_QUEUE_BYTES),
+            max_queue_bytes_given: self.max_queue_bytes.is_some(),
             max_line_bytes: self.max_line_length as usize,
             control_chars: match (self.escape_control_characters, self.keep_control_characters) {
                 (true, _) => ControlChars::EscapeAll,

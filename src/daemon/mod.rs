@@ -33,7 +33,7 @@ pub mod receiver_process;
 use crate::cli::Settings;
 use crate::error::Error;
 use crate::ipc::counters::SharedCounters;
-use crate::ipc::slots::{Slots, SLOT_COUNT};
+use crate::ipc::slots::{self, Slots};
 use crate::monitor::control::ServiceState;
 use crate::monitor::{self, Receivers, StateSink};
 use crate::privdrop;
@@ -90,11 +90,14 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         cwd,
         identity,
         engine_source,
-        config: _,
+        config,
         tls,
         mut warnings,
         config_warnings,
     } = configuration::prepare(&mut settings, true)?;
+    if !settings.max_queue_bytes_given && config.as_ref().is_some_and(|c| c.has_kafka()) {
+        settings.max_queue_bytes = crate::cli::DEFAULT_MAX_QUEUE_BYTES_KAFKA;
+    }
     if let Some(loaded) = &tls {
         for warning in &loaded.warnings {
             eprintln!("pysyslog: warning: {warning}");
@@ -120,7 +123,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     // 6. The shared memory every writer maps; the receiver forked; both
     // processes drop privileges. The monitor starts writers when the
     // receiver asks, so they run as the service user too.
-    let slots = Slots::new(SLOT_COUNT).unwrap_or_else(|e| {
+    let slots = Slots::new(slots::count_for(settings.max_queue_bytes)).unwrap_or_else(|e| {
         eprintln!(
             "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
         );

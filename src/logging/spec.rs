@@ -35,6 +35,16 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+impl Config {
+    /// Whether a handler produces to Kafka (its batches wait for the
+    /// broker's acknowledgements).
+    pub fn has_kafka(&self) -> bool {
+        self.handlers
+            .iter()
+            .any(|h| matches!(h.class, HandlerClass::Kafka { .. }))
+    }
+}
+
 /// One logger's configuration (`loggers.<name>` or `root`).
 #[derive(Debug, Clone, Default)]
 pub struct LoggerSpec {
