@@ -7,6 +7,7 @@
 //! - [`procstat`]: CPU time and peak RSS of a process tree, from `/proc`.
 //! - [`copier`]: the raw copier (the `bench-peers copier` mode).
 //! - [`latency`]: probe lines timed from socket to file.
+//! - [`kafka`]: the kafka scenario (a broker, its ceiling, lines read back).
 //!
 //! One run of one collector: a fresh collector on a free loopback port with
 //! its own directory; `pysyslog-flood --json --verify` sends the lines and
@@ -19,6 +20,7 @@
 pub mod chart;
 pub mod collector;
 pub mod copier;
+pub mod kafka;
 pub mod latency;
 pub mod procstat;
 pub mod scenarios;

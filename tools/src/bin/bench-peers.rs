@@ -82,6 +82,27 @@ struct Cli {
     /// Also draw the comparison (lines/s and CPU per line) as an SVG chart here.
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
+    /// Runs of the kafka scenario (ours, a librdkafka producer, rsyslog's
+    /// omkafka; plus one run of ours with the broker paused); 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    kafka_runs: usize,
+    /// Lines per kafka run (all connections together).
+    #[arg(long, default_value_t = 1_000_000)]
+    kafka_lines: u64,
+    /// Seconds the broker is paused in the paused kafka run.
+    #[arg(long, default_value_t = 5)]
+    kafka_pause_secs: u64,
+    /// The tansu broker (default: $PYSYSLOG_TANSU, else what
+    /// tests/peers/tansu.sh --check finds).
+    #[arg(long, value_name = "PATH")]
+    tansu: Option<PathBuf>,
+    /// Our collector's --max-queue-bytes in the kafka scenario (default: its
+    /// own default).
+    #[arg(long, value_name = "BYTES")]
+    kafka_max_queue_bytes: Option<usize>,
+    /// Leave rsyslog's omkafka out of the kafka scenario.
+    #[arg(long)]
+    no_omkafka: bool,
     /// Seconds to wait for the last line of a run to reach the file.
     #[arg(long, default_value_t = 60.0)]
     verify_timeout: f64,
@@ -126,6 +147,25 @@ fn kinds(names: &[String]) -> Result<Vec<Kind>, String> {
         .filter(|n| !n.is_empty())
         .map(|n| Kind::parse(n).ok_or(format!("unknown collector {n:?}")))
         .collect()
+}
+
+/// The tansu binary for the kafka scenario.
+fn tansu(given: Option<PathBuf>, repo: &std::path::Path) -> Result<PathBuf, String> {
+    if let Some(p) = given.or_else(|| std::env::var_os("PYSYSLOG_TANSU").map(PathBuf::from)) {
+        return Ok(p);
+    }
+    let out = std::process::Command::new(repo.join("tests/peers/tansu.sh"))
+        .arg("--check")
+        .output()
+        .map_err(|e| format!("tests/peers/tansu.sh: {e}"))?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() {
+        return Err(format!(
+            "tansu is not built at {}: run tests/peers/tansu.sh (20-30 minutes cold), or give --tansu",
+            path.display()
+        ));
+    }
+    Ok(path)
 }
 
 fn main() -> ExitCode {
@@ -241,10 +281,29 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     bench::ensure_installed(&env, &plan.all_collectors(), !cli.no_install)?;
     bench::raise_nofile();
 
+    let kafka = if cli.kafka_runs > 0 {
+        Some(bench::kafka::KafkaPlan {
+            runs: cli.kafka_runs,
+            lines: cli.kafka_lines.max(4),
+            connections: 4,
+            pause: Duration::from_secs(cli.kafka_pause_secs),
+            tansu: tansu(cli.tansu.clone(), &env.repo)?,
+            omkafka: !cli.no_omkafka,
+            max_queue_bytes: cli.kafka_max_queue_bytes,
+        })
+    } else {
+        None
+    };
+
     let started = Instant::now();
     let results = bench::run(&env, &plan);
+    let kafka_results = kafka.as_ref().map(|k| (k, bench::kafka::run(&env, k)));
     let header = bench::header(&env, &plan, Some(started.elapsed()));
-    let text = bench::report(&plan, &results, &header);
+    let mut text = bench::report(&plan, &results, &header);
+    if let Some((k, r)) = &kafka_results {
+        text.push('\n');
+        text.push_str(&bench::kafka::report(k, r));
+    }
     println!("{text}");
     if let Some(path) = &cli.output {
         std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -254,12 +313,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         bench::say(&format!("chart written to {}", path.display()));
     }
     if cli.check_loss {
-        let lost = bench::losses(&results);
-        if lost > 0 || !results.errors.is_empty() {
-            eprintln!(
-                "bench-peers: {lost} lines lost or duplicated, {} failed runs",
-                results.errors.len()
-            );
+        let (kafka_lost, kafka_errors) = kafka_results
+            .as_ref()
+            .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
+        let lost = bench::losses(&results) + kafka_lost;
+        let errors = results.errors.len() + kafka_errors;
+        if lost > 0 || errors > 0 {
+            eprintln!("bench-peers: {lost} lines lost or duplicated, {errors} failed runs");
             return Ok(ExitCode::from(1));
         }
     }
