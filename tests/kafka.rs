@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use broker::{read_topic, Broker, Record};
-use pysyslog::cli::DEFAULT_MAX_QUEUE_BYTES;
+use pysyslog::cli::{DEFAULT_MAX_QUEUE_BYTES_KAFKA, DEFAULT_MAX_QUEUE_LINES};
 use util::*;
 
 /// A logging configuration: every peer's line, as `%(message)s`, to
@@ -309,8 +309,9 @@ fn a_writer_killed_mid_flood_loses_nothing_and_duplicates_within_the_bound() {
     assert!(t.bad.is_empty(), "{:?}", &t.bad[..t.bad.len().min(5)]);
     assert_eq!(t.missing(SOURCES.len(), per_conn), 0, "lost lines");
     // What the dead writer had not acknowledged is produced again: at most
-    // the receiver's queue (--max-queue-bytes of batches, plus one read).
-    let bound = (DEFAULT_MAX_QUEUE_BYTES + 128 * 1024) / LINE;
+    // the receiver's queue (its default bounds with a KafkaHandler:
+    // --max-queue-bytes of batches plus one read, and --max-queue-size).
+    let bound = ((DEFAULT_MAX_QUEUE_BYTES_KAFKA + 128 * 1024) / LINE).min(DEFAULT_MAX_QUEUE_LINES);
     assert!(
         t.duplicates() <= bound as u64,
         "{} duplicates, bound {bound}",

@@ -9,6 +9,7 @@
 //! record (the logging handler), nor acknowledging batches to the receiver
 //! (the writer's [`DeliverySink`]).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -34,7 +35,8 @@ const STALL_AFTER: Duration = Duration::from_secs(5);
 /// how soon it sees the stop flag.
 const POLL_WAIT: Duration = Duration::from_millis(100);
 
-/// How long the writer waits before producing again into a full queue.
+/// How long a closing handler waits before producing again into a full
+/// queue.
 const FULL_QUEUE_WAIT: Duration = Duration::from_millis(5);
 
 /// What the poll thread leaves for the writer's thread.
@@ -70,9 +72,22 @@ pub struct KafkaOut {
     /// Records produced for `current` since [`KafkaOut::take_produced`].
     produced: u64,
     produced_bytes: u64,
+    /// Records librdkafka's queue had no room for, oldest first, produced
+    /// by [`KafkaOut::produce_waiting`] as room comes. While any wait the
+    /// engine reports the handler as holding and the writer takes no new
+    /// batch, so they are at most the rest of one batch.
+    waiting: VecDeque<Resend>,
     /// Totals already folded into the handler's counters.
     seen: Totals,
     seen_outages: u64,
+}
+
+/// Why a record was not produced.
+enum Refusal {
+    /// The queue is full: try again later.
+    Full,
+    /// For good (too large, say).
+    Never(String),
 }
 
 impl std::fmt::Debug for KafkaOut {
@@ -129,6 +144,7 @@ impl KafkaOut {
             current: UNTRACKED,
             produced: 0,
             produced_bytes: 0,
+            waiting: VecDeque::new(),
             seen: Totals::default(),
             seen_outages: 0,
         })
@@ -150,32 +166,65 @@ impl KafkaOut {
         std::mem::take(&mut self.produced)
     }
 
-    /// Produce one record. A full queue (the handler's byte bound) makes the
-    /// writer wait here until librdkafka has room: that is the backpressure
-    /// of a broker outage. `Err`: librdkafka refused the record for good
-    /// (too large, say); nothing was produced.
+    /// Produce one record. When librdkafka's queue is full (the handler's
+    /// byte bound: a broker outage) the record waits here, in order, and
+    /// [`KafkaOut::holds`] says so: the writer then takes no new batch,
+    /// which is the backpressure. `Err`: librdkafka refused the record for
+    /// good (too large, say); nothing was produced.
     pub fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), String> {
-        let opaque = usize::try_from(self.current).unwrap_or(usize::MAX);
-        loop {
-            let record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, opaque)
-                .payload(payload);
-            let record = match key {
-                Some(k) => record.key(k),
-                None => record,
-            };
-            match self.producer.send(record) {
+        if self.waiting.is_empty() {
+            match produce(&self.producer, &self.topic, self.current, key, payload) {
                 Ok(()) => {
-                    if self.current != UNTRACKED {
-                        self.produced += 1;
-                    }
-                    self.produced_bytes += payload.len() as u64;
+                    self.count(payload.len());
                     return Ok(());
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    std::thread::sleep(FULL_QUEUE_WAIT);
-                }
-                Err((e, _)) => return Err(format!("Kafka refused the record: {e}")),
+                Err(Refusal::Never(e)) => return Err(e),
+                Err(Refusal::Full) => {}
             }
+        }
+        self.waiting.push_back(Resend {
+            seq: self.current,
+            key: key.map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+        });
+        self.count(payload.len());
+        Ok(())
+    }
+
+    /// A record taken for the current batch (produced, or waiting to be).
+    fn count(&mut self, bytes: usize) {
+        if self.current != UNTRACKED {
+            self.produced += 1;
+        }
+        self.produced_bytes += bytes as u64;
+    }
+
+    /// Records wait for room in librdkafka's queue.
+    pub fn holds(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Produce the waiting records while librdkafka has room. One it
+    /// refuses for good is given up (counted, warned about, and settled, so
+    /// its batch is not held forever).
+    pub fn produce_waiting(&mut self) {
+        while let Some(r) = self.waiting.front() {
+            match produce(
+                &self.producer,
+                &self.topic,
+                r.seq,
+                r.key.as_deref(),
+                &r.payload,
+            ) {
+                Ok(()) => {}
+                Err(Refusal::Full) => return,
+                Err(Refusal::Never(e)) => {
+                    self.producer
+                        .context()
+                        .give_up(r.seq, r.payload.len() as u64, e);
+                }
+            }
+            self.waiting.pop_front();
         }
     }
 
@@ -220,7 +269,14 @@ impl KafkaOut {
         loop {
             let remaining = limit.map(|l| l.saturating_sub(started.elapsed()));
             let step = remaining.map_or(Duration::from_secs(1), |r| r.min(Duration::from_secs(1)));
-            if self.producer.flush(step).is_ok() && self.resends_done() {
+            self.produce_waiting();
+            let waited = if self.waiting.is_empty() {
+                self.producer.flush(step).is_ok()
+            } else {
+                std::thread::sleep(FULL_QUEUE_WAIT.min(step));
+                false
+            };
+            if waited && self.resends_done() {
                 break;
             }
             if remaining.is_some_and(|r| r.is_zero()) {
@@ -235,7 +291,8 @@ impl KafkaOut {
                 ));
             }
         }
-        let left = self.outstanding();
+        let left = self.outstanding() + self.waiting.len() as u64;
+        self.waiting.clear();
         if left > 0 {
             self.producer
                 .purge(PurgeConfig::default().queue().inflight());
@@ -266,6 +323,27 @@ impl Drop for KafkaOut {
     }
 }
 
+/// Produce one record of batch `seq`.
+fn produce(
+    producer: &BaseProducer<Reports>,
+    topic: &str,
+    seq: u64,
+    key: Option<&[u8]>,
+    payload: &[u8],
+) -> Result<(), Refusal> {
+    let opaque = usize::try_from(seq).unwrap_or(usize::MAX);
+    let record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque).payload(payload);
+    let record = match key {
+        Some(k) => record.key(k),
+        None => record,
+    };
+    match producer.send(record) {
+        Ok(()) => Ok(()),
+        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(Refusal::Full),
+        Err((e, _)) => Err(Refusal::Never(format!("Kafka refused the record: {e}"))),
+    }
+}
+
 /// The poll thread: serve librdkafka's events, pass settled batches on,
 /// produce again what may pass, and watch for a broker that stopped
 /// acknowledging.
@@ -292,21 +370,15 @@ fn poll_loop(
         }
         waiting.extend(resend);
         waiting.retain(|r| {
-            let opaque = usize::try_from(r.seq).unwrap_or(usize::MAX);
-            let record =
-                BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque).payload(&r.payload);
-            let record = match &r.key {
-                Some(k) => record.key(k.as_slice()),
-                None => record,
-            };
             // Kept for the next turn only while the queue is full.
-            matches!(
-                producer.send(record),
-                Err((
-                    KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                    _
-                ))
-            )
+            match produce(producer, topic, r.seq, r.key.as_deref(), &r.payload) {
+                Ok(()) => false,
+                Err(Refusal::Full) => true,
+                Err(Refusal::Never(e)) => {
+                    producer.context().give_up(r.seq, r.payload.len() as u64, e);
+                    false
+                }
+            }
         });
         shared
             .resending

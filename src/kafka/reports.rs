@@ -107,6 +107,17 @@ impl Reports {
         })
     }
 
+    /// A record of batch `seq` that can never be delivered: given up,
+    /// counted, and settled.
+    pub fn give_up(&self, seq: u64, bytes: u64, error: String) {
+        self.with(|t| {
+            t.given_up += 1;
+            t.given_up_bytes += bytes;
+            t.last_give_up = Some(error);
+            t.settle(seq);
+        });
+    }
+
     /// The totals and when a delivery last succeeded.
     pub fn totals(&self) -> Totals {
         self.with(|t| Totals {

@@ -272,14 +272,27 @@ impl Engine {
     /// neither acknowledges the batch nor takes the next one, so the
     /// receiver's queue fills and it stops reading: backpressure.
     pub fn holding(&self) -> bool {
-        self.io.holds() || self.files.iter().any(FileOut::holds)
+        self.io.holds() || self.files.iter().any(FileOut::holds) || self.kafka_holds()
+    }
+
+    /// A KafkaHandler has records waiting for room in librdkafka's queue
+    /// (a broker outage reached the handler's byte bound).
+    fn kafka_holds(&self) -> bool {
+        self.kafka().any(KafkaOut::holds)
+    }
+
+    /// Only KafkaHandlers hold records (no write failed): their queue has
+    /// room again as soon as the broker takes records, so the writer tries
+    /// again soon rather than backing off.
+    pub fn only_kafka_holds(&self) -> bool {
+        self.kafka_holds() && !self.io.holds() && !self.files.iter().any(FileOut::unwritten)
     }
 
     /// After [`Engine::end_batch`]: something waits for a write that failed
     /// (held, or kept within `on_failure: drop`'s bound); the writer retries
     /// on a timer ([`Engine::retry`]).
     pub fn unwritten(&self) -> bool {
-        self.io.holds() || self.files.iter().any(FileOut::unwritten)
+        self.io.holds() || self.files.iter().any(FileOut::unwritten) || self.kafka_holds()
     }
 
     /// Try the failed writes again (they continue where they stopped), and

@@ -376,7 +376,10 @@ impl Handler {
         } = self;
         match kind {
             Kind::Syslog(s) => s.end_batch(io, stats, name),
-            Kind::Kafka(k) => k.sync(stats, io, name),
+            Kind::Kafka(k) => {
+                k.out.produce_waiting();
+                k.sync(stats, io, name);
+            }
             Kind::File(_) | Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
         }
     }
