@@ -95,7 +95,8 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         mut warnings,
         config_warnings,
     } = configuration::prepare(&mut settings, true)?;
-    if !settings.max_queue_bytes_given && config.as_ref().is_some_and(|c| c.has_kafka()) {
+    let kafka = config.as_ref().is_some_and(|c| c.has_kafka());
+    if kafka && !settings.max_queue_bytes_given {
         settings.max_queue_bytes = crate::cli::DEFAULT_MAX_QUEUE_BYTES_KAFKA;
     }
     if let Some(loaded) = &tls {
@@ -123,7 +124,14 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     // 6. The shared memory every writer maps; the receiver forked; both
     // processes drop privileges. The monitor starts writers when the
     // receiver asks, so they run as the service user too.
-    let slots = Slots::new(slots::count_for(settings.max_queue_bytes)).unwrap_or_else(|e| {
+    // With a KafkaHandler a batch keeps its slot until the broker has
+    // acknowledged it: the slots must cover the whole queue.
+    let slot_count = if kafka {
+        slots::count_covering(settings.max_queue_bytes)
+    } else {
+        slots::SLOT_COUNT
+    };
+    let slots = Slots::new(slot_count).unwrap_or_else(|e| {
         eprintln!(
             "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
         );

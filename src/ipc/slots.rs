@@ -32,19 +32,19 @@ use nix::sys::mman::{mprotect, munmap, ProtFlags};
 /// cap. Larger batches (one line longer than the cap) go whole on the channel.
 pub const SLOT_BYTES: usize = 64 * 1024;
 
-/// Fewest slots made at start-up (a tiny `--max-queue-bytes`).
-pub const MIN_SLOT_COUNT: usize = 8;
+/// Slots made at start-up: the batches in flight to the writer at most.
+pub const SLOT_COUNT: usize = 8;
 
 /// Most slots made at start-up: 256 MiB of mapping.
 pub const MAX_SLOT_COUNT: usize = 4096;
 
-/// Slots for a queue bounded at `max_queue_bytes`: as many as the queue can
-/// hold (a batch in a slot counts a whole slot towards the bound), so the
-/// whole queue can be in flight to the writer. That matters when the writer
-/// acknowledges late (a KafkaHandler waits for the broker's
-/// acknowledgements): the batches in flight are what covers the round trip.
-pub fn count_for(max_queue_bytes: usize) -> usize {
-    (max_queue_bytes / SLOT_BYTES).clamp(MIN_SLOT_COUNT, MAX_SLOT_COUNT)
+/// Slots for a writer that acknowledges late (a KafkaHandler waits for the
+/// broker's acknowledgements, and a batch keeps its slot until then): as
+/// many as a queue bounded at `max_queue_bytes` holds (a batch in a slot
+/// counts a whole slot towards the bound), so the whole queue can be in
+/// flight and cover the broker's round trip.
+pub fn count_covering(max_queue_bytes: usize) -> usize {
+    (max_queue_bytes / SLOT_BYTES).clamp(SLOT_COUNT, MAX_SLOT_COUNT)
 }
 
 /// First byte of a slot reference; a whole batch starts with its version (1).
@@ -205,10 +205,10 @@ mod tests {
 
     #[test]
     fn there_are_slots_for_the_whole_queue_within_bounds() {
-        assert_eq!(count_for(1024 * 1024), 16);
-        assert_eq!(count_for(16 * 1024 * 1024), 256);
-        assert_eq!(count_for(1), MIN_SLOT_COUNT);
-        assert_eq!(count_for(usize::MAX), MAX_SLOT_COUNT);
+        assert_eq!(count_covering(1024 * 1024), 16);
+        assert_eq!(count_covering(16 * 1024 * 1024), 256);
+        assert_eq!(count_covering(1), SLOT_COUNT);
+        assert_eq!(count_covering(usize::MAX), MAX_SLOT_COUNT);
     }
 
     use super::*;

@@ -14,9 +14,7 @@ use super::ctx::{abspath, Ctx};
 use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
-use crate::logging::spec::{
-    Encoding, ErrorsPolicy, FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When,
-};
+use crate::logging::spec::{FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When};
 
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
     const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
@@ -254,7 +252,7 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
             .into())
         }
     };
-    let (encoding, errors) = text_encoding(kw)?;
+    let (encoding, errors) = super::encoding::text_encoding(kw)?;
     Ok(FileArgs {
         path: abspath(ctx.cwd, &filename),
         truncate,
@@ -265,47 +263,6 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
         on_failure: OnFailure::Hold,
         fsync: false,
     })
-}
-
-/// `encoding` and `errors`, as the file handlers (and KafkaHandler) take them.
-pub(super) fn text_encoding(kw: &Kwargs<'_>) -> Result<(Encoding, ErrorsPolicy), Invalid> {
-    let encoding = match kw.string("encoding")? {
-        None => Encoding::Utf8,
-        Some(e) => parse_encoding(&e).ok_or_else(|| {
-            format!(
-                "unsupported encoding: {} (pysyslog supports utf-8, ascii, latin-1)",
-                py_repr_str(&e)
-            )
-        })?,
-    };
-    let errors = match kw.string("errors")?.as_deref() {
-        None | Some("strict") => ErrorsPolicy::Strict,
-        Some("replace") => ErrorsPolicy::Replace,
-        Some("ignore") => ErrorsPolicy::Ignore,
-        Some("backslashreplace") => ErrorsPolicy::BackslashReplace,
-        Some("xmlcharrefreplace") => ErrorsPolicy::XmlCharRefReplace,
-        Some(other) => {
-            return Err(format!("unknown error handler name {}", py_repr_str(other)).into())
-        }
-    };
-    Ok((encoding, errors))
-}
-
-/// Python's codec names (normalised like `codecs.lookup`) for the encodings we implement.
-fn parse_encoding(name: &str) -> Option<Encoding> {
-    let n: String = name
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
-        .collect();
-    match n.as_str() {
-        "utf_8" | "utf8" | "u8" | "utf" | "cp65001" => Some(Encoding::Utf8),
-        "ascii" | "us_ascii" | "646" | "us" => Some(Encoding::Ascii),
-        "latin_1" | "latin1" | "latin" | "l1" | "iso_8859_1" | "iso8859_1" | "8859" | "cp819"
-        | "iso_ir_100" => Some(Encoding::Latin1),
-        _ => None,
-    }
 }
 
 /// `SysLogHandler.facility_names`.

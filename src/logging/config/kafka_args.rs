@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::args::text_encoding;
 use super::convert::{py_repr, py_str};
+use super::encoding::text_encoding;
 use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::kafka::{Compression, KafkaArgs, KeySource};

@@ -13,6 +13,7 @@
 mod args;
 mod convert;
 mod ctx;
+mod encoding;
 mod handler;
 mod invalid;
 mod kafka_args;
