@@ -23,6 +23,11 @@ pub const UNTRACKED: u64 = u64::MAX;
 /// librdkafka messages kept between two takes; the rest are counted.
 const MAX_EVENTS: usize = 16;
 
+/// A librdkafka message identical to the last one shown is held back for
+/// this long (a broker that stays down repeats the same error at every
+/// reconnect), then shown again with how often it came meanwhile.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A record to produce again (its delivery failed in a way that may pass).
 #[derive(Debug)]
 pub struct Resend {
@@ -41,6 +46,8 @@ pub struct Tally {
     /// librdkafka's errors and warnings, oldest first.
     pub events: VecDeque<String>,
     pub events_lost: u64,
+    /// The last message shown, when, and its copies held back since.
+    last_event: Option<(String, Instant, u64)>,
     /// When a delivery last succeeded.
     pub last_delivery: Option<Instant>,
     /// Totals: delivered, bytes delivered, failed deliveries (each
@@ -65,6 +72,30 @@ impl Tally {
     }
 
     fn event(&mut self, text: String) {
+        self.event_at(text, Instant::now());
+    }
+
+    fn event_at(&mut self, text: String, now: Instant) {
+        let shown = match &mut self.last_event {
+            Some((last, at, held)) if *last == text => {
+                if now.duration_since(*at) < REPEAT_WINDOW {
+                    *held += 1;
+                    return;
+                }
+                let held = std::mem::take(held);
+                *at = now;
+                if held > 0 {
+                    format!("{text} ({held} more times since it was last shown)")
+                } else {
+                    text
+                }
+            }
+            _ => {
+                self.last_event = Some((text.clone(), now, 0));
+                text
+            }
+        };
+        let text = shown;
         if self.events.len() >= MAX_EVENTS {
             self.events_lost += 1;
         } else {
@@ -250,6 +281,30 @@ mod tests {
             Some("5 more librdkafka messages not shown")
         );
         assert!(r.take().2.is_empty());
+    }
+
+    #[test]
+    fn a_repeated_librdkafka_message_is_held_back_and_counted() {
+        let mut t = Tally::default();
+        let t0 = Instant::now();
+        let down = || "AllBrokersDown: 1/1 brokers are down".to_owned();
+        t.event_at(down(), t0);
+        t.event_at(down(), t0 + std::time::Duration::from_secs(10));
+        t.event_at(down(), t0 + std::time::Duration::from_secs(20));
+        assert_eq!(t.events.len(), 1);
+        t.event_at(
+            down(),
+            t0 + REPEAT_WINDOW + std::time::Duration::from_secs(1),
+        );
+        assert_eq!(
+            t.events.back().map(String::as_str),
+            Some("AllBrokersDown: 1/1 brokers are down (2 more times since it was last shown)")
+        );
+        t.event_at(
+            "another".into(),
+            t0 + REPEAT_WINDOW + std::time::Duration::from_secs(2),
+        );
+        assert_eq!(t.events.len(), 3);
     }
 
     #[test]
