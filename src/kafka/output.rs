@@ -35,9 +35,11 @@ const STALL_AFTER: Duration = Duration::from_secs(5);
 /// how soon it sees the stop flag.
 const POLL_WAIT: Duration = Duration::from_millis(100);
 
-/// How long a closing handler waits before producing again into a full
-/// queue.
-const FULL_QUEUE_WAIT: Duration = Duration::from_millis(5);
+/// How long a closing handler waits for librdkafka's reports at a time.
+const CLOSE_POLL: Duration = Duration::from_millis(50);
+
+/// How often a closing handler that waits for Kafka says so.
+const CLOSE_REMINDER: Duration = Duration::from_secs(10);
 
 /// What the poll thread leaves for the writer's thread.
 #[derive(Default)]
@@ -45,8 +47,6 @@ struct Shared {
     notices: Mutex<Vec<String>>,
     /// Outages noticed (each is counted once as a write error).
     outages: AtomicU64,
-    /// Records the poll thread holds to produce again (the queue was full).
-    resending: AtomicU64,
 }
 
 impl Shared {
@@ -66,7 +66,8 @@ pub struct KafkaOut {
     sink: Arc<OnceLock<Arc<dyn DeliverySink>>>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    poller: Option<JoinHandle<()>>,
+    /// The poll thread; it hands back what it held to produce again.
+    poller: Option<JoinHandle<Vec<Resend>>>,
     /// The batch the records produced now belong to.
     current: u64,
     /// Records produced for `current` since [`KafkaOut::take_produced`].
@@ -261,34 +262,59 @@ impl KafkaOut {
 
     /// Wait for every record to be settled: `None` waits as long as it
     /// takes (a reload: the batches that hold them must be acknowledged),
-    /// `Some(limit)` at most that long (a stop), then gives up what is left
-    /// and says how much. Then the poll thread ends.
-    pub fn close(&mut self, limit: Option<Duration>) {
-        let started = Instant::now();
-        let mut reminded = started;
+    /// `Some(deadline)` until then (a stop), then gives up what is left and
+    /// says how much. Closing twice does nothing.
+    ///
+    /// The poll thread stops first: from then on this thread alone serves
+    /// librdkafka's reports, so none is taken by one thread and lost by the
+    /// other, and a record to produce again cannot slip between them.
+    pub fn close(&mut self, deadline: Option<Instant>) {
+        let Some(poller) = self.poller.take() else {
+            return;
+        };
+        self.stop.store(true, Ordering::Relaxed);
+        match poller.join() {
+            // What it held to produce again goes first: it is older.
+            Ok(mut held) => {
+                held.extend(self.waiting.drain(..));
+                self.waiting = held.into();
+            }
+            Err(_) => self.shared.notice(format!(
+                "handler '{}': the Kafka poll thread panicked",
+                self.name
+            )),
+        }
+        let mut reminded = Instant::now();
         loop {
-            let remaining = limit.map(|l| l.saturating_sub(started.elapsed()));
-            let step = remaining.map_or(Duration::from_secs(1), |r| r.min(Duration::from_secs(1)));
             self.produce_waiting();
-            let waited = if self.waiting.is_empty() {
-                self.producer.flush(step).is_ok()
-            } else {
-                std::thread::sleep(FULL_QUEUE_WAIT.min(step));
-                false
-            };
-            if waited && self.resends_done() {
+            self.producer.poll(CLOSE_POLL);
+            let (settled, resend, events) = self.producer.context().take();
+            if !settled.is_empty() {
+                if let Some(sink) = self.sink.get() {
+                    sink.settled(&settled);
+                }
+            }
+            for text in events {
+                self.shared
+                    .notice(format!("handler '{}': {text}", self.name));
+            }
+            self.waiting.extend(resend);
+            if self.waiting.is_empty() && self.producer.in_flight_count() == 0 {
                 break;
             }
-            if remaining.is_some_and(|r| r.is_zero()) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
-            if reminded.elapsed() >= Duration::from_secs(10) {
+            if reminded.elapsed() >= CLOSE_REMINDER {
                 reminded = Instant::now();
-                self.shared.notice(format!(
-                    "handler '{}': waiting for Kafka to acknowledge {} records before the configuration is replaced",
+                // The writer's loop is waiting here, so this cannot wait
+                // for it to log: straight to stderr, like the handlers'
+                // own warnings.
+                eprintln!(
+                    "pysyslog: handler '{}': waiting for Kafka to acknowledge {} records before the configuration is replaced",
                     self.name,
-                    self.outstanding()
-                ));
+                    self.outstanding() + self.waiting.len() as u64
+                );
             }
         }
         let left = self.outstanding() + self.waiting.len() as u64;
@@ -296,30 +322,19 @@ impl KafkaOut {
         if left > 0 {
             self.producer
                 .purge(PurgeConfig::default().queue().inflight());
+            // Serve the purged records' reports (they settle nothing).
+            self.producer.poll(Duration::ZERO);
             self.shared.notice(format!(
                 "handler '{}': stopping with {left} records Kafka has not acknowledged; their batches are not acknowledged either",
                 self.name
             ));
         }
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(poller) = self.poller.take() {
-            let _ = poller.join();
-        }
-    }
-
-    /// Nothing is left to produce again (librdkafka's own queue is
-    /// checked by its flush).
-    fn resends_done(&self) -> bool {
-        self.shared.resending.load(Ordering::Relaxed) == 0
-            && self.producer.context().totals().resends_waiting == 0
     }
 }
 
 impl Drop for KafkaOut {
     fn drop(&mut self) {
-        if self.poller.is_some() {
-            self.close(Some(Duration::ZERO));
-        }
+        self.close(Some(Instant::now()));
     }
 }
 
@@ -354,7 +369,7 @@ fn poll_loop(
     stop: &AtomicBool,
     name: &str,
     topic: &str,
-) {
+) -> Vec<Resend> {
     let mut waiting: Vec<Resend> = Vec::new();
     let mut watch = StallWatch::default();
     loop {
@@ -380,9 +395,6 @@ fn poll_loop(
                 }
             }
         });
-        shared
-            .resending
-            .store(waiting.len() as u64, Ordering::Relaxed);
         let outstanding =
             u64::try_from(producer.in_flight_count()).unwrap_or(0) + waiting.len() as u64;
         let last_delivery = producer.context().totals().last_delivery;
@@ -393,7 +405,7 @@ fn poll_loop(
             shared.notice(format!("handler '{name}': {text}"));
         }
         if stop.load(Ordering::Relaxed) {
-            break;
+            return waiting;
         }
     }
 }

@@ -40,12 +40,14 @@
 //!   encodings are configuration errors.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Map;
 
 use crate::kafka::{DeliverySink, KafkaOut};
 
 use super::formatter::{Formatter, Style};
+use super::handler::kafka::STOP_FLUSH;
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
 use super::level::INFO;
 use super::manager::Manager;
@@ -258,6 +260,12 @@ impl Engine {
 
     /// What the handlers have to tell the operator (under `pysyslog.writer`)
     /// since the last call.
+    /// Notices of another engine (the one a reload replaced), logged with
+    /// this one's.
+    pub fn adopt_notices(&mut self, mut notices: Vec<String>) {
+        self.io.notes.append(&mut notices);
+    }
+
     pub fn take_notices(&mut self) -> Vec<String> {
         let mut out = std::mem::take(&mut self.io.notes);
         for f in &mut self.files {
@@ -535,10 +543,7 @@ impl Engine {
     /// every record (however long: the batches holding them must be
     /// acknowledged before the next configuration takes over), then close.
     pub fn retire(&mut self) {
-        for k in self.kafka_mut() {
-            k.close(None);
-        }
-        self.close();
+        self.close_waiting_for_kafka(None);
     }
 
     /// Reopen every file handler (logrotate's `postrotate`).
@@ -555,6 +560,15 @@ impl Engine {
     /// forwards its buffer to its target, so at shutdown it is forwarded even
     /// with `flushOnClose: false` (which only matters for an explicit `close()`).
     pub fn close(&mut self) {
+        // One deadline for all KafkaHandlers together: within the time the
+        // receiver and the monitor give a stopping writer.
+        self.close_waiting_for_kafka(Some(Instant::now() + STOP_FLUSH));
+    }
+
+    /// Close every handler in reverse order (MemoryHandlers flush into their
+    /// targets before those close), KafkaHandlers waiting for Kafka until
+    /// `kafka_deadline` (`None`: as long as it takes).
+    fn close_waiting_for_kafka(&mut self, kafka_deadline: Option<Instant>) {
         self.run.clear();
         for i in (0..self.handlers.len()).rev() {
             if matches!(&self.handlers[i].kind, Kind::Memory(_)) {
@@ -564,7 +578,7 @@ impl Engine {
                 m.buffer.clear();
                 m.target = None;
             }
-            self.handlers[i].close(&mut self.io);
+            self.handlers[i].close(&mut self.io, kafka_deadline);
         }
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];

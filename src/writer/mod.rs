@@ -176,8 +176,10 @@ fn reload(
         Ok((new, warnings)) => {
             let mut old = std::mem::replace(engine, new);
             // Kafka's outstanding records settle first: their batches are
-            // acknowledged through the old producers.
+            // acknowledged through the old producers. What the old
+            // handlers had to say is logged through the new ones.
             old.retire();
+            engine.adopt_notices(old.take_notices());
             (
                 format!("logging configuration reloaded from {}", source.display()),
                 level::INFO,
@@ -390,6 +392,7 @@ pub fn run(
                 // replaces this one.
                 gate.abandon_unfinished();
                 engine.retire();
+                say_unlogged(engine.take_notices());
                 let _ = gate.send(&Status::Retire(reason));
                 return 0;
             }
@@ -408,12 +411,21 @@ pub fn run(
         }
     }
     engine.close();
+    say_unlogged(engine.take_notices());
     if engine.unwritten() {
         eprintln!(
             "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
         );
     }
     0
+}
+
+/// Notices of an engine that was closed (no handler left to log them):
+/// on stderr, where the writer's last words go.
+fn say_unlogged(notices: Vec<String>) {
+    for text in notices {
+        eprintln!("pysyslog-writer: {text}");
+    }
 }
 
 /// How often the writer looks for a batch while an `on_failure: drop`

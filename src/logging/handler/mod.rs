@@ -384,13 +384,15 @@ impl Handler {
         }
     }
 
-    /// Write what is pending and release files and sockets.
-    pub fn close(&mut self, io: &mut Io) {
+    /// Write what is pending and release files and sockets; a
+    /// KafkaHandler waits for Kafka's acknowledgements until
+    /// `kafka_deadline` (`None`: as long as it takes).
+    pub fn close(&mut self, io: &mut Io, kafka_deadline: Option<std::time::Instant>) {
         self.end_batch(io);
         match &mut self.kind {
             Kind::Syslog(s) => s.close(),
             Kind::Kafka(k) => {
-                k.out.close(Some(kafka::STOP_FLUSH));
+                k.out.close(kafka_deadline);
                 k.sync(&mut self.stats, io, &self.name);
             }
             _ => {}
