@@ -164,6 +164,21 @@ fn a_writer_that_keeps_dying_ends_the_collector_with_exit_1() {
     }
 }
 
+/// A failed assertion must not leave the collector running (nobody reads
+/// its stdout any more): its processes are killed by PID then. They are
+/// not reaped yet at that point, so the PIDs are still theirs.
+struct StopOnPanic(Vec<i32>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for &pid in &self.0 {
+                signal(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_stalled_output_slows_senders_and_bounds_memory() {
     const LINES: u64 = 1_000_000;
@@ -188,6 +203,7 @@ fn a_stalled_output_slows_senders_and_bounds_memory() {
     assert!(banner.contains("Listening for syslog"), "{banner}");
     let writer = writer_of(pid).expect("the writer");
     let receiver = receiver_of(pid).expect("the receiver");
+    let _stop = StopOnPanic(vec![pid, receiver, writer]);
     let start_rss = current_rss_kib(pid) + current_rss_kib(receiver) + current_rss_kib(writer);
 
     let sent = Arc::new(AtomicU64::new(0));
