@@ -48,16 +48,8 @@ pub struct Tally {
     pub events_lost: u64,
     /// The last message shown, when, and its copies held back since.
     last_event: Option<(String, Instant, u64)>,
-    /// When a delivery last succeeded.
-    pub last_delivery: Option<Instant>,
-    /// Totals: delivered, bytes delivered, failed deliveries (each
-    /// attempt), records given up, and the error of the last one.
-    pub delivered: u64,
-    pub delivered_bytes: u64,
-    pub failed: u64,
-    pub given_up: u64,
-    pub given_up_bytes: u64,
-    pub last_give_up: Option<String>,
+    /// The running totals (they stay across takes).
+    pub totals: Totals,
 }
 
 impl Tally {
@@ -69,6 +61,14 @@ impl Tally {
             Some((s, n)) if *s == seq => *n += 1,
             _ => self.settled.push((seq, 1)),
         }
+    }
+
+    /// A record that can never be delivered: counted, and settled.
+    fn give_up(&mut self, seq: u64, bytes: u64, error: String) {
+        self.totals.given_up += 1;
+        self.totals.given_up_bytes += bytes;
+        self.totals.last_give_up = Some(error);
+        self.settle(seq);
     }
 
     fn event(&mut self, text: String) {
@@ -141,30 +141,18 @@ impl Reports {
     /// A record of batch `seq` that can never be delivered: given up,
     /// counted, and settled.
     pub fn give_up(&self, seq: u64, bytes: u64, error: String) {
-        self.with(|t| {
-            t.given_up += 1;
-            t.given_up_bytes += bytes;
-            t.last_give_up = Some(error);
-            t.settle(seq);
-        });
+        self.with(|t| t.give_up(seq, bytes, error));
     }
 
     /// The totals and when a delivery last succeeded.
     pub fn totals(&self) -> Totals {
-        self.with(|t| Totals {
-            delivered: t.delivered,
-            delivered_bytes: t.delivered_bytes,
-            failed: t.failed,
-            given_up: t.given_up,
-            given_up_bytes: t.given_up_bytes,
-            last_give_up: t.last_give_up.clone(),
-            last_delivery: t.last_delivery,
-            resends_waiting: t.resend.len() as u64,
-        })
+        self.with(|t| t.totals.clone())
     }
 }
 
-/// A copy of the running totals.
+/// The running totals: delivered, bytes delivered, failed deliveries (each
+/// attempt), records given up and the error of the last one, and when a
+/// delivery last succeeded.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
     pub delivered: u64,
@@ -174,8 +162,6 @@ pub struct Totals {
     pub given_up_bytes: u64,
     pub last_give_up: Option<String>,
     pub last_delivery: Option<Instant>,
-    /// Records to produce again that the poll thread has not taken yet.
-    pub resends_waiting: u64,
 }
 
 /// Whether a failed delivery may succeed if produced again. With the
@@ -222,13 +208,13 @@ impl ProducerContext for Reports {
         let seq = u64::try_from(opaque).unwrap_or(UNTRACKED);
         self.with(|t| match result {
             Ok(message) => {
-                t.delivered += 1;
-                t.delivered_bytes += message.payload_len() as u64;
-                t.last_delivery = Some(Instant::now());
+                t.totals.delivered += 1;
+                t.totals.delivered_bytes += message.payload_len() as u64;
+                t.totals.last_delivery = Some(Instant::now());
                 t.settle(seq);
             }
             Err((error, message)) => {
-                t.failed += 1;
+                t.totals.failed += 1;
                 let code = error.rdkafka_error_code();
                 let purged = matches!(
                     code,
@@ -240,15 +226,11 @@ impl ProducerContext for Reports {
                         key: message.key().map(<[u8]>::to_vec),
                         payload: message.payload().unwrap_or_default().to_vec(),
                     });
-                } else {
-                    // Purged at stop: not given up, only not delivered (the
-                    // batch is not acknowledged and goes to the next writer).
-                    if !purged {
-                        t.given_up += 1;
-                        t.given_up_bytes += message.payload_len() as u64;
-                        t.last_give_up = Some(error.to_string());
-                        t.settle(seq);
-                    }
+                } else if !purged {
+                    // Purged at stop is not given up, only not delivered
+                    // (the batch is not acknowledged and goes to the next
+                    // writer).
+                    t.give_up(seq, message.payload_len() as u64, error.to_string());
                 }
             }
         });
