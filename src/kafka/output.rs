@@ -67,7 +67,7 @@ pub struct KafkaOut {
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     /// The poll thread; it hands back what it held to produce again.
-    poller: Option<JoinHandle<Vec<Resend>>>,
+    poller: Option<JoinHandle<VecDeque<Resend>>>,
     /// The batch the records produced now belong to.
     current: u64,
     /// Records produced for `current` since [`KafkaOut::take_produced`].
@@ -205,28 +205,10 @@ impl KafkaOut {
         !self.waiting.is_empty()
     }
 
-    /// Produce the waiting records while librdkafka has room. One it
-    /// refuses for good is given up (counted, warned about, and settled, so
-    /// its batch is not held forever).
+    /// Produce the waiting records while librdkafka has room (see
+    /// [`produce_in_order`]).
     pub fn produce_waiting(&mut self) {
-        while let Some(r) = self.waiting.front() {
-            match produce(
-                &self.producer,
-                &self.topic,
-                r.seq,
-                r.key.as_deref(),
-                &r.payload,
-            ) {
-                Ok(()) => {}
-                Err(Refusal::Full) => return,
-                Err(Refusal::Never(e)) => {
-                    self.producer
-                        .context()
-                        .give_up(r.seq, r.payload.len() as u64, e);
-                }
-            }
-            self.waiting.pop_front();
-        }
+        produce_in_order(&self.producer, &self.topic, &mut self.waiting);
     }
 
     /// What the poll thread has to tell the operator since the last call.
@@ -276,8 +258,8 @@ impl KafkaOut {
         match poller.join() {
             // What it held to produce again goes first: it is older.
             Ok(mut held) => {
-                held.extend(self.waiting.drain(..));
-                self.waiting = held.into();
+                held.append(&mut self.waiting);
+                self.waiting = held;
             }
             Err(_) => self.shared.notice(format!(
                 "handler '{}': the Kafka poll thread panicked",
@@ -288,16 +270,7 @@ impl KafkaOut {
         loop {
             self.produce_waiting();
             self.producer.poll(CLOSE_POLL);
-            let (settled, resend, events) = self.producer.context().take();
-            if !settled.is_empty() {
-                if let Some(sink) = self.sink.get() {
-                    sink.settled(&settled);
-                }
-            }
-            for text in events {
-                self.shared
-                    .notice(format!("handler '{}': {text}", self.name));
-            }
+            let resend = forward_reports(&self.producer, &self.sink, &self.shared, &self.name);
             self.waiting.extend(resend);
             if self.waiting.is_empty() && self.producer.in_flight_count() == 0 {
                 break;
@@ -359,6 +332,43 @@ fn produce(
     }
 }
 
+/// Produce `waiting` in order while librdkafka has room; one it refuses
+/// for good is given up (counted, warned about, and settled, so its batch
+/// is not held forever).
+fn produce_in_order(producer: &BaseProducer<Reports>, topic: &str, waiting: &mut VecDeque<Resend>) {
+    while let Some(r) = waiting.front() {
+        match produce(producer, topic, r.seq, r.key.as_deref(), &r.payload) {
+            Ok(()) => {}
+            Err(Refusal::Full) => return,
+            Err(Refusal::Never(e)) => {
+                producer.context().give_up(r.seq, r.payload.len() as u64, e);
+            }
+        }
+        waiting.pop_front();
+    }
+}
+
+/// Pass on what librdkafka reported since the last call: the batches it
+/// settled to the writer's sink, its messages as the handler's notices.
+/// Returns the records to produce again.
+fn forward_reports(
+    producer: &BaseProducer<Reports>,
+    sink: &OnceLock<Arc<dyn DeliverySink>>,
+    shared: &Shared,
+    name: &str,
+) -> Vec<Resend> {
+    let (settled, resend, events) = producer.context().take();
+    if !settled.is_empty() {
+        if let Some(sink) = sink.get() {
+            sink.settled(&settled);
+        }
+    }
+    for text in events {
+        shared.notice(format!("handler '{name}': {text}"));
+    }
+    resend
+}
+
 /// The poll thread: serve librdkafka's events, pass settled batches on,
 /// produce again what may pass, and watch for a broker that stopped
 /// acknowledging.
@@ -369,32 +379,13 @@ fn poll_loop(
     stop: &AtomicBool,
     name: &str,
     topic: &str,
-) -> Vec<Resend> {
-    let mut waiting: Vec<Resend> = Vec::new();
+) -> VecDeque<Resend> {
+    let mut waiting: VecDeque<Resend> = VecDeque::new();
     let mut watch = StallWatch::default();
     loop {
         producer.poll(POLL_WAIT);
-        let (settled, resend, events) = producer.context().take();
-        if !settled.is_empty() {
-            if let Some(sink) = sink.get() {
-                sink.settled(&settled);
-            }
-        }
-        for text in events {
-            shared.notice(format!("handler '{name}': {text}"));
-        }
-        waiting.extend(resend);
-        waiting.retain(|r| {
-            // Kept for the next turn only while the queue is full.
-            match produce(producer, topic, r.seq, r.key.as_deref(), &r.payload) {
-                Ok(()) => false,
-                Err(Refusal::Full) => true,
-                Err(Refusal::Never(e)) => {
-                    producer.context().give_up(r.seq, r.payload.len() as u64, e);
-                    false
-                }
-            }
-        });
+        waiting.extend(forward_reports(producer, sink, shared, name));
+        produce_in_order(producer, topic, &mut waiting);
         let outstanding =
             u64::try_from(producer.in_flight_count()).unwrap_or(0) + waiting.len() as u64;
         let last_delivery = producer.context().totals().last_delivery;
