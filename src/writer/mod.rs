@@ -322,30 +322,26 @@ pub fn run(
                 continue;
             }
         }
-        // Outputs with `on_failure: drop` may wait for a retry meanwhile:
-        // batches are taken without blocking past it.
-        // Batches wait for Kafka's acknowledgements: take the next one
-        // without blocking, so the producers' news is logged meanwhile.
+        // Batches are taken without blocking while outputs with
+        // `on_failure: drop` wait for a retry (not past it), and while
+        // batches wait for Kafka's acknowledgements (so the producers' news
+        // is logged meanwhile).
         let awaiting = engine.has_kafka() && gate.waiting() > 0;
-        let message = if awaiting && !retry.active {
+        let message = if retry.active || awaiting {
             match data.try_recv() {
                 Ok(message) => message,
                 Err(ipc_channel::TryRecvError::Empty) => {
-                    engine.service();
-                    let notices = engine.take_notices();
-                    log_notices(&mut engine, notices, started);
-                    publisher.publish(&engine);
-                    std::thread::sleep(KAFKA_POLL);
-                    continue;
-                }
-                Err(_) => break,
-            }
-        } else if retry.active {
-            match data.try_recv() {
-                Ok(message) => message,
-                Err(ipc_channel::TryRecvError::Empty) => {
-                    let wait = retry.at.saturating_duration_since(Instant::now());
-                    std::thread::sleep(wait.min(DROP_POLICY_POLL));
+                    let pause = if retry.active {
+                        let wait = retry.at.saturating_duration_since(Instant::now());
+                        wait.min(DROP_POLICY_POLL)
+                    } else {
+                        engine.service();
+                        let notices = engine.take_notices();
+                        log_notices(&mut engine, notices, started);
+                        publisher.publish(&engine);
+                        KAFKA_POLL
+                    };
+                    std::thread::sleep(pause);
                     continue;
                 }
                 Err(_) => break,
