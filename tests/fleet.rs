@@ -153,15 +153,6 @@ fn client(front: SocketAddr, source: &str, c: usize, count: u64, answered: &Atom
     }
 }
 
-/// A connection from `source` to `to`, or the error.
-fn try_connect_from(source: &str, to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    let ip: std::net::IpAddr = source.parse().expect("ip");
-    sock.bind(&SocketAddr::new(ip, 0).into())?;
-    sock.connect(&to.into())?;
-    Ok(sock.into())
-}
-
 /// The balancer: one frontend, the collectors as servers with PROXY v2,
 /// health-checked, a failed connection dispatched to another server.
 fn balancer(front: u16, relp_ports: &[u16]) -> Haproxy {
@@ -265,16 +256,7 @@ fn a_fleet_behind_haproxy_loses_nothing_when_one_collector_stops() {
 #[test]
 fn the_fleet_example_is_valid() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
-    let check = Command::new("haproxy")
-        .args(["-c", "-f"])
-        .arg(example.join("haproxy.cfg"))
-        .output()
-        .expect("haproxy (tests/run installs it)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    haproxy::check(&example.join("haproxy.cfg"));
     let out = Command::new(BIN)
         .arg("--check-config")
         .arg("--logging-config")

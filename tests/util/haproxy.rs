@@ -2,6 +2,7 @@
 //! a test's own configuration, on loopback; stopped by PID on drop.
 
 use std::fs;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::wait_until;
@@ -9,6 +10,21 @@ use super::wait_until;
 /// The `global` and `defaults` sections every test's configuration starts
 /// with (TCP mode).
 pub const PREAMBLE: &str = "global\n    maxconn 256\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\n";
+
+/// `haproxy -c`: the configuration at `path` is valid, or the test fails
+/// with HAProxy's complaint.
+pub fn check(path: &Path) {
+    let check = Command::new("haproxy")
+        .args(["-c", "-f"])
+        .arg(path)
+        .output()
+        .expect("haproxy (tests/run installs it)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
 
 pub struct Haproxy {
     child: Child,
@@ -22,16 +38,7 @@ impl Haproxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("haproxy.cfg");
         fs::write(&path, config).expect("config");
-        let check = Command::new("haproxy")
-            .args(["-c", "-f"])
-            .arg(&path)
-            .output()
-            .expect("haproxy (tests/run installs it)");
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
+        check(&path);
         let child = Command::new("haproxy")
             .args(["-db", "-f"])
             .arg(&path)

@@ -476,17 +476,21 @@ pub fn wait_data(c: &Collector, n: usize) -> Vec<String> {
 
 /// A connection from `source` (a loopback address) to `to`.
 pub fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    try_connect_from(source, to).expect("connect")
+}
+
+/// A connection from `source` (a loopback address) to `to`, or the error
+/// (for clients that reconnect).
+pub fn try_connect_from(source: &str, to: SocketAddr) -> io::Result<TcpStream> {
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(to),
         socket2::Type::STREAM,
         None,
-    )
-    .expect("socket");
+    )?;
     let ip: IpAddr = source.parse().expect("ip");
-    sock.bind(&SocketAddr::new(ip, 0).into())
-        .expect("bind source");
-    sock.connect(&to.into()).expect("connect");
-    sock.into()
+    sock.bind(&SocketAddr::new(ip, 0).into())?;
+    sock.connect(&to.into())?;
+    Ok(sock.into())
 }
 
 pub fn send_from(source: &str, to: SocketAddr, data: &[u8]) {
