@@ -372,52 +372,37 @@ fn measure_in(env: &Env, side: Side, plan: &KafkaPlan, dir: &Path) -> Result<Kaf
     let bootstrap = broker.bootstrap();
     let per_conn = (plan.lines / u64::from(plan.connections)).max(1);
     let lines = per_conn * u64::from(plan.connections);
-    let run_id = format!(
-        "k{}x{}",
-        std::process::id(),
-        Instant::now().elapsed().subsec_nanos()
-    );
+    let run_id = crate::flood::default_run_id();
     // Patience for the last line: generous, a paused broker adds its pause.
     let timeout = Duration::from_secs(300) + plan.pause;
-    let (started, seconds, cpu, verifier, log) = if side == Side::Direct {
-        let reader = Reader::start(
-            bootstrap.clone(),
-            &run_id,
-            plan.connections,
-            per_conn,
-            timeout,
-        )?;
+    let reader = Reader::start(
+        bootstrap.clone(),
+        &run_id,
+        plan.connections,
+        per_conn,
+        timeout,
+    )?;
+    let (started, at, cpu, verifier, log) = if side == Side::Direct {
         let started = Instant::now();
         produce_direct(&bootstrap, &run_id, plan.connections, per_conn)?;
         let (verifier, at) = reader.finish()?;
-        let seconds = at.map(|t| t.duration_since(started).as_secs_f64());
         // This process also runs the reader: its CPU is not the producer's.
-        (started, seconds, None, verifier, String::new())
+        (started, at, None, verifier, String::new())
     } else {
         let c = start_collector(env, side, dir, &bootstrap, plan.max_queue_bytes)?;
         let pid = i32::try_from(c.child.id()).unwrap_or(0);
-        let reader = Reader::start(
-            bootstrap.clone(),
-            &run_id,
-            plan.connections,
-            per_conn,
-            timeout,
-        )?;
         let before = procstat::CpuSnapshot::of_tree(pid);
         let started = Instant::now();
-        let mut flood = Command::new(env.bin_dir.join("pysyslog-flood"));
-        flood
-            .args(["--json", "--run-id", &run_id, "-s", &LINE_SIZE.to_string()])
-            .arg("-c")
-            .arg(plan.connections.to_string())
-            .arg("-n")
-            .arg(per_conn.to_string())
-            .arg("127.0.0.1")
-            .arg(c.port.to_string())
-            .stdin(Stdio::null())
+        let sc = super::Scenario {
+            connections: plan.connections,
+            tls: false,
+        };
+        let running = super::flood(env, c.port, sc, per_conn, None, None)
+            .args(["--run-id", &run_id])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let running = flood.spawn().map_err(|e| format!("pysyslog-flood: {e}"))?;
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("pysyslog-flood: {e}"))?;
         if side == Side::OursPaused {
             std::thread::sleep(Duration::from_millis(500));
             // SAFETY: kill(2) on the broker this run started.
@@ -438,10 +423,9 @@ fn measure_in(env: &Env, side: Side, plan: &KafkaPlan, dir: &Path) -> Result<Kaf
         }
         let (verifier, at) = reader.finish()?;
         let cpu = procstat::CpuSnapshot::of_tree(pid).since(&before);
-        let seconds = at.map(|t| t.duration_since(started).as_secs_f64());
-        (started, seconds, Some(cpu), verifier, c.log_text())
+        (started, at, Some(cpu), verifier, c.log_text())
     };
-    let _ = started;
+    let seconds = at.map(|t| t.duration_since(started).as_secs_f64());
     let tally = verifier.tally();
     let Some(seconds) = seconds else {
         return Err(format!(
