@@ -389,16 +389,29 @@ fn poll_loop(
         let outstanding =
             u64::try_from(producer.in_flight_count()).unwrap_or(0) + waiting.len() as u64;
         let last_delivery = producer.context().totals().last_delivery;
-        if let Some(text) = watch.observe(Instant::now(), outstanding, last_delivery) {
-            if text.starts_with("Kafka has") {
-                shared.outages.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(turn) = watch.observe(Instant::now(), outstanding, last_delivery) {
+            let text = match turn {
+                Turn::Down(text) => {
+                    shared.outages.fetch_add(1, Ordering::Relaxed);
+                    text
+                }
+                Turn::Up(text) => text,
+            };
             shared.notice(format!("handler '{name}': {text}"));
         }
         if stop.load(Ordering::Relaxed) {
             return waiting;
         }
     }
+}
+
+/// What [`StallWatch`] noticed, and what to tell the operator.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// Kafka stopped acknowledging (an outage, counted).
+    Down(String),
+    /// It acknowledges again.
+    Up(String),
 }
 
 /// Notices a broker that acknowledges nothing while records wait, and its
@@ -417,15 +430,15 @@ impl StallWatch {
         now: Instant,
         outstanding: u64,
         last_delivery: Option<Instant>,
-    ) -> Option<String> {
+    ) -> Option<Turn> {
         if let Some(from) = self.stalled_from {
             if last_delivery.is_some_and(|d| d > from) || outstanding == 0 {
                 self.stalled_from = None;
                 self.busy_since = if outstanding == 0 { None } else { Some(now) };
-                return Some(format!(
+                return Some(Turn::Up(format!(
                     "Kafka acknowledges records again, after {:.1} s; {outstanding} still wait",
                     now.duration_since(from).as_secs_f64()
-                ));
+                )));
             }
             return None;
         }
@@ -437,11 +450,11 @@ impl StallWatch {
         let progress = last_delivery.map_or(since, |d| d.max(since));
         if now.duration_since(progress) >= STALL_AFTER {
             self.stalled_from = Some(progress);
-            return Some(format!(
+            return Some(Turn::Down(format!(
                 "Kafka has acknowledged nothing for {} s while {outstanding} records wait; \
                  they are kept, and the collector reads from its peers only as fast as Kafka takes them",
                 STALL_AFTER.as_secs()
-            ));
+            )));
         }
         None
     }
@@ -459,13 +472,17 @@ mod tests {
         assert_eq!(w.observe(at(0), 0, None), None);
         assert_eq!(w.observe(at(1), 10, None), None);
         assert_eq!(w.observe(at(5), 10, None), None);
-        let down = w.observe(at(6), 10, None).expect("outage");
+        let Some(Turn::Down(down)) = w.observe(at(6), 10, None) else {
+            panic!("no outage")
+        };
         assert!(
             down.starts_with("Kafka has acknowledged nothing for 5 s while 10"),
             "{down}"
         );
         assert_eq!(w.observe(at(9), 12, None), None);
-        let up = w.observe(at(16), 3, Some(at(16))).expect("end");
+        let Some(Turn::Up(up)) = w.observe(at(16), 3, Some(at(16))) else {
+            panic!("no end")
+        };
         assert!(
             up.starts_with("Kafka acknowledges records again, after 15.0 s"),
             "{up}"
