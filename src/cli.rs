@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::receiver::cidr::{Cidr, CidrSet};
+use crate::cidr::{Cidr, CidrSet};
 use crate::receiver::endpoint::{Endpoint, ListenerSpec, Transport};
 use crate::receiver::escape::ControlChars;
 use crate::tls::client_name::NamePattern;
 use crate::tls::{MinVersion, TlsFiles};
+use crate::writer::records::{NameTemplate, RecordOptions};
 
 /// Defaults and bounds, with their units in the name.
 pub const DEFAULT_MAX_LINE_BYTES: u32 = 64 * 1024;
@@ -140,6 +141,23 @@ pub struct Args {
     #[arg(short = 'l', long, value_name = "FILE")]
     pub logging_config: Option<PathBuf>,
 
+    /// Parse each message as RFC 5424 or RFC 3164 syslog: its facility,
+    /// severity, host name, program and the rest become record attributes
+    /// (%(hostname)s, {appname}...) for formats, filters and --logger-name.
+    #[arg(long)]
+    pub parse_syslog: bool,
+
+    /// With --parse-syslog: a record's level comes from the message's
+    /// severity (emerg, alert, crit: CRITICAL; err: ERROR; warning: WARNING;
+    /// notice, info: INFO; debug: DEBUG), so dictConfig levels filter by it.
+    #[arg(long, requires = "parse_syslog")]
+    pub level_from_severity: bool,
+
+    /// With --parse-syslog: name each record's logger from its attributes,
+    /// as {facility}.{appname} or {hostname} [default: {peer}, the address].
+    #[arg(long, value_name = "TEMPLATE", requires = "parse_syslog")]
+    pub logger_name: Option<NameTemplate>,
+
     /// Escape every C0 control character (TAB, CR, ESC...) and DEL inside a
     /// message as #ooo, not only LF and NUL (which are always escaped, so that
     /// every message stays one line).
@@ -239,6 +257,8 @@ pub struct Settings {
     /// `--max-connections-per-source`; 0: no limit.
     pub max_connections_per_source: usize,
     pub logging_config: Option<PathBuf>,
+    /// `--parse-syslog`, `--level-from-severity`, `--logger-name`.
+    pub records: RecordOptions,
     pub tls: Option<TlsFiles>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
@@ -387,6 +407,11 @@ impl Args {
             max_connections: self.max_connections as usize,
             max_connections_per_source: self.max_connections_per_source as usize,
             logging_config: self.logging_config,
+            records: RecordOptions {
+                parse_syslog: self.parse_syslog,
+                level_from_severity: self.level_from_severity,
+                logger_name: self.logger_name,
+            },
             tls,
             handshake_timeout,
             idle_timeout,

@@ -35,6 +35,7 @@
 // a failure there is an error with its context. Tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cidr;
 pub mod cli;
 pub mod confine;
 pub mod daemon;
@@ -49,5 +50,6 @@ pub mod monitor;
 pub mod privdrop;
 pub mod receiver;
 pub mod service;
+pub mod syslog;
 pub mod tls;
 pub mod writer;

@@ -263,6 +263,7 @@ fn run_rust(name: &str, text: &str, test: &Value) -> Outcome {
                     levelno: *lv,
                     created: *created,
                     relative_created: (created - START) * 1000.0,
+                    attrs: None,
                 };
                 engine.handle(&rec);
                 if (i + 1) % batch == 0 {

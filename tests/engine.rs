@@ -31,6 +31,7 @@ fn rec<'a>(name: &'a str, msg: &'a str) -> LogRecord<'a> {
         levelno: 20,
         created: 1_795_486_003.5,
         relative_created: 500.0,
+        attrs: None,
     }
 }
 

@@ -722,6 +722,7 @@ fn conformance_with_cpython() {
                 levelno: r.2,
                 created: r.3,
                 relative_created: r.4,
+                attrs: None,
             };
             // A run's records are formatted once around the message and
             // spliced: where that is possible it must print what Python prints.

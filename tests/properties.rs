@@ -129,7 +129,9 @@ proptest! {
         prop_assert_eq!(got_seq, seq);
         let got: Vec<Owned> = reader
             .map(|i| match i.expect("valid item") {
-                Item::Record { level, name, text } => Some((level, name.to_vec(), text.to_vec())),
+                Item::Record {
+                    level, name, text, ..
+                } => Some((level, name.to_vec(), text.to_vec())),
                 Item::Reopen => None,
                 // Never pushed here: make the comparison fail if one appears.
                 Item::Reload { .. } => Some((-1, Vec::new(), Vec::new())),

@@ -149,6 +149,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         cwd: cwd.clone(),
     });
     let reread_tls = settings.tls.clone();
+    let records = settings.records.clone();
     let close_in_child: Vec<_> = readiness
         .iter()
         .map(Readiness::raw_fd)
@@ -180,6 +181,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     let how = monitor::Supervision {
         logging: reread_logging,
         tls: reread_tls,
+        records,
     };
     let code = monitor::supervise(&mut receivers, first, how, &mut sink)?;
     // A receiver that died before it reported: run() tells the launcher.

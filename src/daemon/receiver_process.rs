@@ -27,6 +27,7 @@ use crate::monitor::{ReceiverChannels, Receivers};
 use crate::privdrop::{self, Identity};
 use crate::receiver::endpoint::Transport;
 use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
+use crate::receiver::origin::Origins;
 use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::ServiceHooks;
 use crate::writer::{ConfigText, EngineSource};
@@ -254,7 +255,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
     let hooks = ServiceHooks {
         states: Some(states),
     };
-    let config = ReceiverConfig {
+    let mut config = ReceiverConfig {
         max_line_bytes: settings.max_line_bytes,
         control_chars: settings.control_chars,
         max_connections: settings.max_connections,
@@ -268,6 +269,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
             proxy_from: settings.proxy_from.clone(),
             keepalive: settings.tcp_keepalive,
         },
+        origins: None,
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),
@@ -275,7 +277,15 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
     };
     let mut listeners = Vec::new();
     let mut datagrams = Vec::new();
-    for (transport, socket) in bound.sockets {
+    let (mut stream_origins, mut datagram_origins) = (Vec::new(), Vec::new());
+    for (endpoint, socket) in bound.sockets {
+        let transport = endpoint.transport;
+        let origin = (transport.scheme(), endpoint.to_string());
+        if matches!(socket, BoundSocket::Datagram(_)) {
+            datagram_origins.push(origin);
+        } else if !transport.is_tls() || tls_config.is_some() {
+            stream_origins.push(origin);
+        }
         match (socket, transport) {
             (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
             (BoundSocket::Stream(socket), Transport::Tls) => {
@@ -300,6 +310,14 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
             }
         }
     }
+
+    config.origins = settings.records.parse_syslog.then(|| {
+        Origins::new(
+            stream_origins,
+            datagram_origins,
+            settings.client_names.clone(),
+        )
+    });
 
     // 7. The loop.
     let mut receiver = Receiver::new(listeners, datagrams, link, config)?;

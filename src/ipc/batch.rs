@@ -10,7 +10,12 @@
 //!        | 2 | i32 level | u16 name_len | name | u32 len | text             one of our own records
 //!        | 3                                                                reopen output files
 //!        | 4 | u16 len | source | u16 len | cwd | u32 len | json            apply a new logging configuration
+//!        | 5 | u16 name_len | name | u16 origin_len | origin | u32 count | count * (u32 len | line)
+//!                                                  lines from a peer with their origin, INFO
 //! ```
+//!
+//! Lines carry an origin ([`super::origin`]) only when the writer parses
+//! syslog: otherwise a batch is exactly what it was before origins existed.
 //!
 //! A reload carries the configuration text the receiver validated (not just its
 //! path), so the writer applies exactly that, at that point of the stream:
@@ -31,6 +36,7 @@ const TAG_LINES: u8 = 1;
 const TAG_RECORD: u8 = 2;
 const TAG_REOPEN: u8 = 3;
 const TAG_RELOAD: u8 = 4;
+const TAG_LINES_FROM: u8 = 5;
 
 /// Builds one batch in a single buffer, in arrival order.
 #[derive(Debug)]
@@ -45,6 +51,8 @@ pub struct BatchBuilder {
 struct Group {
     name_at: usize,
     name_len: usize,
+    origin_at: usize,
+    origin_len: usize,
     count_at: usize,
     count: u32,
 }
@@ -74,8 +82,13 @@ impl BatchBuilder {
 
     /// Bytes that appending `line` from `peer` would add (at most; less when it
     /// joins the open group of the same peer).
-    pub fn cost_of_line(peer: &str, line: &[u8]) -> usize {
-        1 + 2 + peer.len().min(u16::MAX as usize) + 4 + 4 + line.len()
+    pub fn cost_of_line(peer: &str, origin: &[u8], line: &[u8]) -> usize {
+        let origin = if origin.is_empty() {
+            0
+        } else {
+            2 + origin.len().min(u16::MAX as usize)
+        };
+        1 + 2 + peer.len().min(u16::MAX as usize) + origin + 4 + 4 + line.len()
     }
 
     /// Encoded size so far, in bytes.
@@ -95,21 +108,40 @@ impl BatchBuilder {
     /// Append a line received from `peer`. Names longer than 64 KiB are cut
     /// (peer names are IP addresses; this only bounds the format).
     pub fn push_line(&mut self, peer: &str, line: &[u8]) {
+        self.push_line_from(peer, &[], line);
+    }
+
+    /// Append a line received from `peer`, with its encoded origin (empty:
+    /// none, the group is the plain kind).
+    pub fn push_line_from(&mut self, peer: &str, origin: &[u8], line: &[u8]) {
         let peer = clip(peer.as_bytes(), u16::MAX as usize);
-        let same = self
-            .group
-            .is_some_and(|g| &self.buf[g.name_at..g.name_at + g.name_len] == peer);
+        let origin = clip(origin, u16::MAX as usize);
+        let same = self.group.is_some_and(|g| {
+            &self.buf[g.name_at..g.name_at + g.name_len] == peer
+                && &self.buf[g.origin_at..g.origin_at + g.origin_len] == origin
+        });
         if !same {
             self.close_group();
-            self.buf.push(TAG_LINES);
+            self.buf.push(if origin.is_empty() {
+                TAG_LINES
+            } else {
+                TAG_LINES_FROM
+            });
             put_u16(&mut self.buf, peer.len());
             let name_at = self.buf.len();
             self.buf.extend_from_slice(peer);
+            if !origin.is_empty() {
+                put_u16(&mut self.buf, origin.len());
+            }
+            let origin_at = self.buf.len();
+            self.buf.extend_from_slice(origin);
             let count_at = self.buf.len();
             self.buf.extend_from_slice(&[0; 4]);
             self.group = Some(Group {
                 name_at,
                 name_len: peer.len(),
+                origin_at,
+                origin_len: origin.len(),
                 count_at,
                 count: 0,
             });
@@ -206,11 +238,13 @@ fn put_u32(buf: &mut Vec<u8>, n: usize) {
 /// One decoded item, borrowing from the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a> {
-    /// A record: `name` is the logger, `text` the raw message bytes.
+    /// A record: `name` is the logger, `text` the raw message bytes,
+    /// `origin` where a peer's line came from (empty: not sent).
     Record {
         level: i32,
         name: &'a [u8],
         text: &'a [u8],
+        origin: &'a [u8],
     },
     /// Reopen output files here.
     Reopen,
@@ -238,8 +272,8 @@ pub enum DecodeError {
 pub struct BatchReader<'a> {
     buf: &'a [u8],
     pos: usize,
-    /// Lines left in the current group, and its peer name.
-    group: Option<(u32, &'a [u8])>,
+    /// Lines left in the current group, its peer name and origin.
+    group: Option<(u32, &'a [u8], &'a [u8])>,
     failed: bool,
 }
 
@@ -283,25 +317,32 @@ impl<'a> BatchReader<'a> {
     }
 
     fn next_item(&mut self) -> Option<Item<'a>> {
-        if let Some((left, name)) = self.group {
+        if let Some((left, name, origin)) = self.group {
             let len = self.u32()? as usize;
             let text = self.bytes(len)?;
-            self.group = (left > 1).then_some((left - 1, name));
+            self.group = (left > 1).then_some((left - 1, name, origin));
             return Some(Item::Record {
                 level: INFO,
                 name,
                 text,
+                origin,
             });
         }
         match self.bytes(1)?[0] {
-            TAG_LINES => {
+            tag @ (TAG_LINES | TAG_LINES_FROM) => {
                 let name_len = self.u16()?;
                 let name = self.bytes(name_len)?;
+                let origin = if tag == TAG_LINES_FROM {
+                    let len = self.u16()?;
+                    self.bytes(len)?
+                } else {
+                    &[]
+                };
                 let count = self.u32()?;
                 if count == 0 {
                     return self.next_item();
                 }
-                self.group = Some((count, name));
+                self.group = Some((count, name, origin));
                 self.next_item()
             }
             TAG_RECORD => {
@@ -312,7 +353,12 @@ impl<'a> BatchReader<'a> {
                 let name = self.bytes(name_len)?;
                 let len = self.u32()? as usize;
                 let text = self.bytes(len)?;
-                Some(Item::Record { level, name, text })
+                Some(Item::Record {
+                    level,
+                    name,
+                    text,
+                    origin: &[],
+                })
             }
             TAG_REOPEN => Some(Item::Reopen),
             TAG_RELOAD => {
@@ -379,6 +425,7 @@ mod tests {
                 level,
                 name: name.as_bytes(),
                 text,
+                origin: &[],
             })
         };
         assert_eq!(
@@ -445,6 +492,33 @@ mod tests {
                 (b"10.0.0.1", b"b"),
                 (b"pysyslog.cli", b"closes the group"),
                 (b"10.0.0.1", b"c"),
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_with_an_origin_group_by_peer_and_origin() {
+        let mut b = BatchBuilder::new();
+        b.push_line_from("10.0.0.1", b"tcp", b"a");
+        b.push_line_from("10.0.0.1", b"tcp", b"b");
+        b.push_line_from("10.0.0.1", b"tls", b"c");
+        b.push_line("10.0.0.1", b"d");
+        let buf = b.take(3, Vec::new());
+        let (_, items) = decode(&buf);
+        let got: Vec<_> = items
+            .iter()
+            .filter_map(|i| match i {
+                Ok(Item::Record { text, origin, .. }) => Some((*text, *origin)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (&b"a"[..], &b"tcp"[..]),
+                (b"b", b"tcp"),
+                (b"c", b"tls"),
+                (b"d", b""),
             ]
         );
     }

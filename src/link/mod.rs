@@ -137,30 +137,37 @@ impl WriterLink {
         Ok(())
     }
 
-    /// A line from a peer, logged at INFO under the peer's name. `connection`
-    /// identifies the connection for the life of the process: consecutive
-    /// lines of one connection join the batch's open group without comparing
-    /// peer names.
-    pub fn push_line(&mut self, connection: u64, peer: &str, line: &[u8]) {
+    /// A line from a peer, logged at INFO under the peer's name, with its
+    /// encoded origin ([`crate::ipc::origin`]; empty unless the writer
+    /// parses syslog). `connection` identifies the connection for the life
+    /// of the process: consecutive lines of one connection join the batch's
+    /// open group without comparing peer names.
+    pub fn push_line(&mut self, connection: u64, peer: &str, origin: &[u8], line: &[u8]) {
         // Seal first when the line would take the batch past its cap: buffers
         // then never reallocate (a lone line longer than the cap is the exception).
         if !self.batch.is_empty()
-            && self.batch.len() + BatchBuilder::cost_of_line(peer, line) > BATCH_CAP_BYTES
+            && self.batch.len() + BatchBuilder::cost_of_line(peer, origin, line) > BATCH_CAP_BYTES
         {
             self.queue.submit(&mut self.batch);
         }
         if self.last_connection == Some(connection) && self.batch.push_to_group(line) {
             return;
         }
-        self.batch.push_line(peer, line);
+        self.batch.push_line_from(peer, origin, line);
         self.last_connection = Some(connection);
     }
 
     /// [`WriterLink::push_line`], returning the sequence number of the batch
     /// the line went into, for a sender that waits for its acknowledgement
     /// (RELP); see [`WriterLink::acknowledged`]. Other lines pay nothing.
-    pub fn push_line_tracked(&mut self, connection: u64, peer: &str, line: &[u8]) -> u64 {
-        self.push_line(connection, peer, line);
+    pub fn push_line_tracked(
+        &mut self,
+        connection: u64,
+        peer: &str,
+        origin: &[u8],
+        line: &[u8],
+    ) -> u64 {
+        self.push_line(connection, peer, origin, line);
         // The line is in the open batch, which is numbered when sealed.
         self.queue.next_seq()
     }
@@ -394,7 +401,7 @@ mod tests {
                 (9, "10.0.0.9")
             };
             let line = format!("{i:04} {}", "x".repeat(1000));
-            link.push_line(id, peer, line.as_bytes());
+            link.push_line(id, peer, &[], line.as_bytes());
             sent.push((peer.as_bytes().to_vec(), line.into_bytes()));
             if i % 40 == 20 {
                 link.warning("pysyslog.test", "between lines");
@@ -406,7 +413,10 @@ mod tests {
             batches += 1;
             let (_, items) = BatchReader::new(&bytes).expect("batch");
             for item in items {
-                if let Ok(Item::Record { level, name, text }) = item {
+                if let Ok(Item::Record {
+                    level, name, text, ..
+                }) = item
+                {
                     if level == level::INFO {
                         got.push((name.to_vec(), text.to_vec()));
                     }

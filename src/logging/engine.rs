@@ -366,7 +366,10 @@ impl Engine {
     fn plan_run(&mut self, record: &LogRecord<'_>) {
         self.run.start(record);
         let route = self.manager.route(record.name);
-        if record.levelno < route.level || !route.passes {
+        if record.levelno < route.level
+            || !route.passes
+            || !route.record_filters.iter().all(|f| f.passes(record))
+        {
             return;
         }
         if route.handlers.is_empty() {
@@ -436,7 +439,8 @@ impl Engine {
             // A chain of MemoryHandlers cannot loop (targets are built first), but stay safe.
             Some(t) if depth < 16 => {
                 for r in &records {
-                    self.handle_by(t, &r.as_record(), depth + 1);
+                    let attrs = r.attrs();
+                    self.handle_by(t, &r.as_record(attrs.as_ref()), depth + 1);
                 }
             }
             _ => self.handlers[i].stats.dropped += records.len() as u64,

@@ -1,36 +1,65 @@
-//! `logging.Filter(name)`: passes a record whose logger name is `name` or lies
-//! below it in the dotted hierarchy.
+//! dictConfig's filters: `logging.Filter(name)`, which passes a record whose
+//! logger name is `name` or lies below it in the dotted hierarchy, and the
+//! built-in factory `pysyslog.filters.SyslogFilter` (on syslog attributes).
 //!
-//! Owns: the name-prefix rule. Does not own: where filters are attached (the
-//! manager applies logger filters, handlers apply their own).
+//! Owns: which kind a filter is and the name-prefix rule. Does not own: the
+//! syslog criteria ([`super::syslog_filter`]) or where filters are attached
+//! (the manager applies logger filters, handlers apply their own).
 
-/// `logging.Filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    name: String,
+use super::record::LogRecord;
+use super::syslog_filter::SyslogFilter;
+
+/// A configured filter.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// `logging.Filter(name)`.
+    Name(String),
+    /// `{"()": "pysyslog.filters.SyslogFilter", ...}`.
+    Syslog(Box<SyslogFilter>),
 }
 
 impl Filter {
     /// `Filter(name)`; `""` passes everything.
     pub fn new(name: String) -> Filter {
-        Filter { name }
+        Filter::Name(name)
     }
 
-    /// `Filter.filter`: `"192.168"` passes `192.168.1.1`, not `192.1680.1.1`.
-    pub fn passes(&self, record_name: &str) -> bool {
-        let n = self.name.as_str();
-        if n.is_empty() || n == record_name {
-            return true;
+    /// `Filter.filter`.
+    pub fn passes(&self, record: &LogRecord<'_>) -> bool {
+        match self {
+            Filter::Name(n) => name_passes(n, record.name),
+            Filter::Syslog(f) => f.passes(record),
         }
-        record_name
-            .strip_prefix(n)
-            .is_some_and(|rest| rest.starts_with('.'))
+    }
+
+    /// Whether the filter looks at more than the logger name: the
+    /// manager caches routes per name, which such a filter cannot be.
+    pub fn reads_record(&self) -> bool {
+        matches!(self, Filter::Syslog(_))
     }
 }
 
-/// All filters pass (an empty list passes).
-pub fn all_pass(filters: &[Filter], record_name: &str) -> bool {
-    filters.iter().all(|f| f.passes(record_name))
+/// `"192.168"` passes `192.168.1.1`, not `192.1680.1.1`.
+fn name_passes(n: &str, record_name: &str) -> bool {
+    if n.is_empty() || n == record_name {
+        return true;
+    }
+    record_name
+        .strip_prefix(n)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Every filter that reads only the name passes `name` (an empty list passes).
+pub fn names_pass(filters: &[Filter], name: &str) -> bool {
+    filters.iter().all(|f| match f {
+        Filter::Name(n) => name_passes(n, name),
+        Filter::Syslog(_) => true,
+    })
+}
+
+/// All filters pass the record (an empty list passes).
+pub fn all_pass(filters: &[Filter], record: &LogRecord<'_>) -> bool {
+    filters.iter().all(|f| f.passes(record))
 }
 
 #[cfg(test)]
@@ -39,13 +68,14 @@ mod tests {
 
     #[test]
     fn prefix_by_whole_components() {
-        let f = Filter::new("192.168".into());
-        assert!(f.passes("192.168"));
-        assert!(f.passes("192.168.1.1"));
-        assert!(!f.passes("192.1680.1.1"));
-        assert!(!f.passes("192.16"));
-        assert!(!f.passes("10.0.0.1"));
-        assert!(Filter::new(String::new()).passes("anything"));
-        assert!(all_pass(&[], "x"));
+        let f = |n: &str| name_passes("192.168", n);
+        assert!(f("192.168"));
+        assert!(f("192.168.1.1"));
+        assert!(!f("192.1680.1.1"));
+        assert!(!f("192.16"));
+        assert!(!f("10.0.0.1"));
+        assert!(name_passes("", "anything"));
+        assert!(names_pass(&[], "x"));
+        assert!(!names_pass(&[Filter::new("10".into())], "11.0.0.1"));
     }
 }

@@ -28,6 +28,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
+use super::attrs::{Attr, ATTRS};
 use super::level::level_name;
 pub use super::pyfmt::error::FormatError;
 use super::pyfmt::pyvalue::{repr_str, write_repr, Value};
@@ -91,6 +92,9 @@ pub(crate) enum Source {
     RelativeCreated,
     PyNone,
     Asctime,
+    /// A syslog attribute (`--parse-syslog`), and the `defaults` value used
+    /// when the record has none.
+    Attr(Attr, Option<Json>),
     Default(Json),
     Missing(String),
 }
@@ -221,6 +225,9 @@ impl Formatter {
         };
         let mut resolve = |name: &str| -> Source {
             record_source(name, uses_time)
+                .or_else(|| {
+                    Attr::from_name(name).map(|a| Source::Attr(a, defaults.get(name).cloned()))
+                })
                 .or_else(|| defaults.get(name).map(|v| Source::Default(v.clone())))
                 .unwrap_or_else(|| Source::Missing(name.to_string()))
         };
@@ -444,13 +451,24 @@ impl Formatter {
             out.push_str(": ");
             write_repr(v, out, ascii);
         };
+        let attrs = ctx.record.attrs;
         for (k, dv) in &self.defaults {
+            let attr = attrs.and_then(|a| Attr::from_name(k).map(|n| a.value(n)));
             match record_source(k, self.uses_time).filter(|_| keys.contains(&k.as_str())) {
                 Some(src) => entry(&mut out, k, &ctx.value(&src).unwrap_or(Value::None)),
-                None => entry(&mut out, k, &Value::from_json(dv)),
+                None => entry(&mut out, k, &attr.unwrap_or_else(|| Value::from_json(dv))),
             }
         }
-        for k in keys {
+        // `extra=` attributes come after `LogRecord.__init__`'s and before
+        // `message` and `asctime`, which `Formatter.format` sets.
+        for (i, k) in keys.iter().enumerate() {
+            if i == RECORD_KEYS.len() - 2 {
+                for (name, attr) in attrs.map_or(&[][..], |_| &ATTRS[..]) {
+                    if let (false, Some(a)) = (self.defaults.contains_key(*name), attrs) {
+                        entry(&mut out, name, &a.value(*attr));
+                    }
+                }
+            }
             if self.defaults.contains_key(*k) {
                 continue;
             }
@@ -497,6 +515,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
             Source::Asctime => Some(self.asctime),
             Source::UnknownFile => Some("(unknown file)"),
             Source::FuncName => Some("(unknown function)"),
+            Source::Attr(a, _) => self.record.attrs.and_then(|x| x.text(*a)),
             _ => None,
         }
     }
@@ -516,6 +535,15 @@ impl<'r, 'a> Ctx<'r, 'a> {
             Source::RelativeCreated => Value::Float(self.record.relative_created),
             Source::PyNone => Value::None,
             Source::Asctime => Value::Str(self.asctime),
+            Source::Attr(a, default) => match (self.record.attrs, default) {
+                (Some(x), _) => x.value(*a),
+                (None, Some(v)) => Value::from_json(v),
+                (None, None) => {
+                    let mut k = String::new();
+                    repr_str(a.name(), &mut k, false);
+                    return Err(FormatError::KeyError(k));
+                }
+            },
             Source::Default(v) => Value::from_json(v),
             Source::Missing(name) => {
                 let mut k = String::new();

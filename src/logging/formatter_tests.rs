@@ -10,6 +10,7 @@ fn rec<'a>(name: &'a str, msg: &'a str) -> LogRecord<'a> {
         levelno: 20,
         created: 1_700_000_000.123_456,
         relative_created: 5.5,
+        attrs: None,
     }
 }
 

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::filter::{all_pass, Filter};
+use super::filter::{names_pass, Filter};
 use super::level::WARNING;
 
 /// How many distinct logger names keep a cached route before the cache is reset.
@@ -45,12 +45,15 @@ impl Default for LoggerNode {
 }
 
 /// What happens to a record from one logger name, computed once.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Route {
     /// `getEffectiveLevel()` of the originating logger.
     pub level: i32,
-    /// The originating logger's filters pass this name.
+    /// The originating logger's name filters pass this name.
     pub passes: bool,
+    /// The originating logger's filters that read more than the name
+    /// (checked per record by the engine).
+    pub record_filters: Rc<[Filter]>,
     /// Handler indexes in `callHandlers` order; duplicates are called twice, as
     /// in Python. Shared so the engine can hold it while handlers run.
     pub handlers: Rc<[usize]>,
@@ -151,10 +154,16 @@ impl Manager {
         let chain = self.chain(name);
         let is_own = name.is_empty() || name == "root" || self.loggers.contains_key(name);
         // INVARIANT: the chain always ends with the root, so chain[0] exists.
-        let passes = if is_own {
-            all_pass(&chain[0].filters, name)
+        let passes = !is_own || names_pass(&chain[0].filters, name);
+        let record_filters: Vec<Filter> = if is_own {
+            chain[0]
+                .filters
+                .iter()
+                .filter(|f| f.reads_record())
+                .cloned()
+                .collect()
         } else {
-            true
+            Vec::new()
         };
         let level = chain.iter().map(|l| l.level).find(|&l| l != 0).unwrap_or(0);
         let mut handlers = Vec::new();
@@ -167,6 +176,7 @@ impl Manager {
         Route {
             level,
             passes,
+            record_filters: record_filters.into(),
             handlers: handlers.into(),
         }
     }

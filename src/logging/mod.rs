@@ -6,6 +6,7 @@
 //! Everything here is usable in one process, so it is unit-tested and compared
 //! with CPython directly.
 
+pub(crate) mod attrs;
 pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod filter;
@@ -18,9 +19,11 @@ pub(crate) mod pyfmt;
 pub(crate) mod record;
 pub(crate) mod run;
 pub(crate) mod spec;
+pub(crate) mod syslog_filter;
 
 // The public face: build a configuration, an engine from it, feed it records;
 // or format one record with one formatter.
+pub use attrs::{Attr, Origin, SyslogAttrs};
 pub use engine::{Capture, Engine, HandlerCounters};
 pub use formatter::{Formatter, FormatterError, Style};
 pub use handler::stream::cut_torn_streams;

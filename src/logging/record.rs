@@ -1,5 +1,8 @@
 //! The record the writer hands to the engine: what pysyslog's writer gets from
-//! `logging.getLogger(peer).info(line)`.
+//! `logging.getLogger(peer).info(line)`, and with `--parse-syslog` its
+//! syslog attributes (`extra=`).
+
+use super::attrs::SyslogAttrs;
 
 /// One log record. Every other `LogRecord` attribute is derived from these
 /// fields or is a constant in pysyslog's writer (`lineno` 0, `process` None, ...).
@@ -14,6 +17,9 @@ pub struct LogRecord<'a> {
     pub created: f64,
     /// Milliseconds since the engine was created (`relativeCreated`).
     pub relative_created: f64,
+    /// The syslog attributes (`--parse-syslog` only; `None` keeps exactly
+    /// the attributes pysyslog's records had).
+    pub attrs: Option<&'a SyslogAttrs<'a>>,
 }
 
 /// Python's `time.time()`: seconds since the Unix epoch (0.0 if the clock is

@@ -70,8 +70,10 @@ pub struct Run {
 
 impl Run {
     /// Whether the plan was made for records like `r`.
+    /// A record with syslog attributes has a plan of its own: its
+    /// attributes may change its route (filters) and its text.
     pub fn is_for(&self, r: &LogRecord<'_>) -> bool {
-        self.key.as_ref().is_some_and(|k| k.matches(r))
+        r.attrs.is_none() && self.key.as_ref().is_some_and(|k| k.matches(r))
     }
 
     /// Start a plan for records like `r`, reusing the buffers.
@@ -105,6 +107,7 @@ mod tests {
             levelno: 20,
             created,
             relative_created: 5.0,
+            attrs: None,
         }
     }
 
@@ -123,6 +126,7 @@ mod tests {
         }));
         assert!(!run.is_for(&LogRecord {
             relative_created: 6.0,
+            attrs: None,
             ..first
         }));
         run.clear();

@@ -110,6 +110,9 @@ pub trait Receivers {
 pub struct Supervision {
     pub logging: Option<ConfigReload>,
     pub tls: Option<TlsFiles>,
+    /// How writers turn lines into records (`--parse-syslog` and its
+    /// options): the monitor's own copy, never the receiver's word.
+    pub records: crate::writer::records::RecordOptions,
 }
 
 /// Receivers that may die within [`RESTART_WINDOW`] before the monitor gives
@@ -296,7 +299,7 @@ fn serve(
             start,
         } => {
             let (slots, counters) = receivers.writer_memory();
-            let sent = match spawn::spawn(data, &source, slots, counters, start) {
+            let sent = match spawn::spawn(data, &source, slots, counters, start, &how.records) {
                 Ok(writer) => {
                     writers.push(writer.pid);
                     send_answer(

@@ -74,6 +74,7 @@ pub fn spawn(
     slots: &Slots,
     counters: &SharedCounters,
     start: writer::Start,
+    records: &writer::records::RecordOptions,
 ) -> Result<SpawnedWriter, SpawnError> {
     let (mut status_rx, status_tx) = UnixStream::pair().map_err(SpawnError::Channel)?;
     // Built before the fork: the child only moves descriptors and execs.
@@ -101,6 +102,7 @@ pub fn spawn(
                 data,
                 source: source.clone(),
                 start,
+                records: records.clone(),
             });
             wait_ready(child, &mut status_rx, &mut boot)?;
             Ok(SpawnedWriter {

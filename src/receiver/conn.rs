@@ -14,12 +14,13 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use rustls::ServerConnection;
 
-use super::cidr::CidrSet;
 use super::framing::{Frame, Framer};
 use super::listener::{peer_name, ListenerId};
+use super::origin::ConnectionOrigin;
 use super::policy::allowed;
 use super::proxy::{Parsed, Proxied, ProxyParser};
 use super::relp;
+use crate::cidr::CidrSet;
 use crate::link::WriterLink;
 use crate::logging::level;
 use crate::metrics::counts::{Received, Refusal};
@@ -117,6 +118,8 @@ pub struct Connection {
     refusal: Option<Refusal>,
     /// Set only on RELP connections: plain TCP and TLS never look at it.
     relp: Option<Box<relp::Server>>,
+    /// Where its lines come from, when the writer parses syslog.
+    origin: Option<Box<ConnectionOrigin>>,
 }
 
 impl Connection {
@@ -149,7 +152,13 @@ impl Connection {
             received: Received::default(),
             refusal: None,
             relp: None,
+            origin: None,
         }
+    }
+
+    /// Send its lines with this origin (the writer parses syslog).
+    pub fn set_origin(&mut self, origin: Option<Box<ConnectionOrigin>>) {
+        self.origin = origin;
     }
 
     /// Speak RELP: frames are RELP's, and every message is answered once the
@@ -593,6 +602,12 @@ impl Connection {
     }
 
     fn frame(&mut self, data: &[u8], link: &mut WriterLink) {
+        if let (Some(origin), Some(tls)) = (self.origin.as_mut(), self.tls.as_ref()) {
+            // Plaintext flows only once the handshake is done.
+            if origin.awaits_client() {
+                origin.client_known(tls.peer_certificates());
+            }
+        }
         let Connection {
             framer,
             id,
@@ -602,8 +617,10 @@ impl Connection {
             max_line,
             received,
             relp,
+            origin,
             ..
         } = self;
+        let origin = origin.as_deref().map_or(&[][..], ConnectionOrigin::encoded);
         received.bytes += data.len() as u64;
         if let Some(server) = relp {
             // The error is kept in the session and read by `relp_turn`.
@@ -611,7 +628,7 @@ impl Connection {
                 let mut seq = 0;
                 framer.whole(message, |frame| {
                     seq = emit(
-                        frame, *id, peer, *addr, truncated, *max_line, received, link, true,
+                        frame, *id, peer, origin, *addr, truncated, *max_line, received, link, true,
                     );
                 });
                 seq
@@ -620,7 +637,7 @@ impl Connection {
         }
         framer.push(data, |frame| {
             emit(
-                frame, *id, peer, *addr, truncated, *max_line, received, link, false,
+                frame, *id, peer, origin, *addr, truncated, *max_line, received, link, false,
             );
         });
     }
@@ -635,11 +652,13 @@ impl Connection {
             truncated,
             max_line,
             received,
+            origin,
             ..
         } = self;
+        let origin = origin.as_deref().map_or(&[][..], ConnectionOrigin::encoded);
         framer.finish(|frame| {
             emit(
-                frame, *id, peer, *addr, truncated, *max_line, received, link, false,
+                frame, *id, peer, origin, *addr, truncated, *max_line, received, link, false,
             );
         });
         if self.truncated > 1 {
@@ -664,6 +683,7 @@ fn emit(
     frame: Frame<'_>,
     id: u64,
     peer: &str,
+    origin: &[u8],
     addr: SocketAddr,
     truncated: &mut u64,
     max_line: usize,
@@ -674,9 +694,9 @@ fn emit(
     received.lines += 1;
     let push = |link: &mut WriterLink, line: &[u8]| {
         if track {
-            link.push_line_tracked(id, peer, line)
+            link.push_line_tracked(id, peer, origin, line)
         } else {
-            link.push_line(id, peer, line);
+            link.push_line(id, peer, origin, line);
             0
         }
     };

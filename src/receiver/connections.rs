@@ -18,6 +18,7 @@ use super::conn::{Connection, ProxyState, LOGGER};
 use super::escape::ControlChars;
 use super::framing::Framer;
 use super::listener::peer_name;
+use super::origin::Origins;
 use super::token;
 use crate::link::WriterLink;
 use crate::logging::level;
@@ -63,6 +64,8 @@ pub struct Connections {
     per_source_cap: usize,
     /// Open connections per direct source; only sources with one are kept.
     per_source: HashMap<IpAddr, usize>,
+    /// Listeners' origins, when lines carry them (`--parse-syslog`).
+    origins: Option<Origins>,
 }
 
 impl Connections {
@@ -78,7 +81,14 @@ impl Connections {
             relp_acknowledged: 0,
             per_source_cap,
             per_source: HashMap::new(),
+            origins: None,
         }
+    }
+
+    /// Lines carry their origin (the writer parses syslog).
+    pub fn with_origins(mut self, origins: Option<Origins>) -> Connections {
+        self.origins = origins;
+        self
     }
 
     /// `--max-connections-per-source`; 0: no limit.
@@ -215,7 +225,8 @@ impl Connections {
                 }
             },
         };
-        let handshaking = session.is_some() || proxy.is_some();
+        let handshaking_tls = session.is_some();
+        let handshaking = handshaking_tls || proxy.is_some();
         // A balancer's connections carry many clients: each counts against
         // its client, once the header names it.
         let (source, uncounted_balancer) = match (&proxy, self.per_source_cap) {
@@ -237,6 +248,9 @@ impl Connections {
         );
         if let Some(state) = proxy {
             conn.expect_proxy_header(state);
+        }
+        if let Some(origins) = &self.origins {
+            conn.set_origin(origins.connection(listener.0, handshaking_tls));
         }
         if relp {
             // Answers are small writes a sender waits for: Nagle's algorithm

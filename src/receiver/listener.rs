@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use mio::net::TcpListener;
 
-use super::endpoint::{Endpoint, ListenerSpec, Transport};
+use super::endpoint::{Endpoint, ListenerSpec};
 use super::token::MAX_LISTENERS;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -153,7 +153,8 @@ pub enum BoundSocket {
 /// (a UDP receive buffer smaller than asked for).
 #[derive(Debug, Default)]
 pub struct Bound {
-    pub sockets: Vec<(Transport, BoundSocket)>,
+    /// Each socket with the listener it was bound for.
+    pub sockets: Vec<(Endpoint, BoundSocket)>,
     pub warnings: Vec<String>,
 }
 
@@ -211,7 +212,7 @@ pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound,
             }
             BoundSocket::Datagram(socket)
         };
-        bound.sockets.push((e.transport, socket));
+        bound.sockets.push((e.clone(), socket));
     }
     Ok(bound)
 }

@@ -17,7 +17,6 @@
 //! the iteration it arrived, and batches grow by themselves under load.
 
 mod accept;
-pub mod cidr;
 pub mod conn;
 mod connections;
 mod deadlines;
@@ -27,6 +26,7 @@ pub mod framing;
 mod hup;
 pub mod listener;
 mod metrics;
+pub mod origin;
 mod policy;
 pub mod proxy;
 mod refusals;
@@ -101,6 +101,9 @@ pub struct ReceiverConfig {
     pub hooks: ServiceHooks,
     /// `--allow`, `--proxy-protocol-from`, `--tcp-keepalive`.
     pub policy: Policy,
+    /// Each listener's origin, sent with its lines when the writer parses
+    /// syslog; `None` otherwise.
+    pub origins: Option<origin::Origins>,
 }
 
 pub struct Receiver {
@@ -161,13 +164,16 @@ impl Receiver {
             .map_err(ReceiverError::Setup)?;
         let listeners = Acceptor::new(listeners, config.max_connections, registry)
             .map_err(ReceiverError::Setup)?;
-        let udp = UdpListeners::new(
+        let mut udp = UdpListeners::new(
             datagrams,
             config.max_line_bytes,
             config.control_chars,
             registry,
         )
         .map_err(ReceiverError::Setup)?;
+        if let Some(origins) = &config.origins {
+            udp.set_origins(origins.clone());
+        }
         Ok(Receiver {
             udp_labels: udp.labels(),
             udp,
@@ -180,7 +186,8 @@ impl Receiver {
                 config.max_line_bytes,
                 config.control_chars,
                 config.max_connections_per_source,
-            ),
+            )
+            .with_origins(config.origins),
             link,
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),

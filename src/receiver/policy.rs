@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
-use super::cidr::CidrSet;
+use crate::cidr::CidrSet;
 
 /// Probes sent before a silent peer is declared dead.
 const KEEPALIVE_PROBES: u32 = 5;
@@ -86,7 +86,7 @@ fn keepalive(idle: Duration) -> TcpKeepalive {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receiver::cidr::Cidr;
+    use crate::cidr::Cidr;
 
     fn set(nets: &[&str]) -> CidrSet {
         CidrSet::new(nets.iter().map(|n| n.parse::<Cidr>().unwrap()).collect())

@@ -23,6 +23,7 @@ use super::conn::{Refused, LOGGER};
 use super::escape::ControlChars;
 use super::framing::py_strip;
 use super::listener::peer_name;
+use super::origin::Origins;
 use super::policy::Policy;
 use super::refusals::{Refusals, Throttle};
 use super::token;
@@ -105,6 +106,8 @@ impl std::fmt::Debug for Buffers {
 #[derive(Debug)]
 struct Sender {
     ip: Option<IpAddr>,
+    /// The listener it sent to: lines of one listener share an origin.
+    listener: usize,
     name: String,
     id: u64,
 }
@@ -120,6 +123,8 @@ pub struct UdpListeners {
     escaped: Vec<u8>,
     /// The listeners' counts when they stopped.
     stopped: Vec<UdpCounts>,
+    /// Each listener's origin, sent with its lines when the writer parses syslog.
+    origins: Option<Origins>,
 }
 
 impl UdpListeners {
@@ -166,6 +171,7 @@ impl UdpListeners {
             },
             sender: Sender {
                 ip: None,
+                listener: 0,
                 name: String::new(),
                 id: FIRST_ID,
             },
@@ -173,7 +179,13 @@ impl UdpListeners {
             control,
             escaped: Vec::new(),
             stopped: Vec::new(),
+            origins: None,
         })
+    }
+
+    /// Send each listener's origin with its lines (the writer parses syslog).
+    pub fn set_origins(&mut self, origins: Origins) {
+        self.origins = Some(origins);
     }
 
     /// The metrics label of each listener: `udp://ADDR`.
@@ -350,12 +362,14 @@ impl UdpListeners {
                 l.counts.received.truncated += 1;
             }
             let ip = addr.ip();
-            if self.sender.ip != Some(ip) {
+            if self.sender.ip != Some(ip) || self.sender.listener != index {
                 self.sender.ip = Some(ip);
+                self.sender.listener = index;
                 self.sender.name = peer_name(&addr);
                 self.sender.id += 1;
             }
-            link.push_line(self.sender.id, &self.sender.name, line);
+            let origin = self.origins.as_ref().map_or(&[][..], |o| o.datagram(index));
+            link.push_line(self.sender.id, &self.sender.name, origin, line);
         }
         Ok(got)
     }

@@ -48,6 +48,9 @@ pub struct WriterBoot {
     pub data: IpcBytesReceiver,
     pub source: EngineSource,
     pub start: Start,
+    /// How lines become records (`--parse-syslog` and its options), from
+    /// the monitor's own settings.
+    pub records: super::records::RecordOptions,
 }
 
 /// The writer's argument vector (`argv[0]` names it in `ps`).
@@ -137,6 +140,7 @@ pub fn main(args: &[String]) -> i32 {
     let confined = applied.landlock_abi.map(|_| &grants);
     super::run(
         &boot.source,
+        boot.records,
         begin,
         boot.data,
         status,

@@ -30,6 +30,7 @@ use ipc_channel::ipc::IpcBytesReceiver;
 pub mod boot;
 mod counters;
 mod gate;
+pub mod records;
 
 use crate::confine::Grants;
 use crate::ipc::counters::SharedCounters;
@@ -238,8 +239,10 @@ impl Begin {
 /// The writer's main loop. Returns the process exit status. Batches arrive
 /// whole, or as references into `slots` (see [`crate::ipc::slots`]); the
 /// handlers' counters go to `counters` after every batch.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     source: &EngineSource,
+    records: records::RecordOptions,
     begin: Begin,
     data: IpcBytesReceiver,
     mut status: UnixStream,
@@ -278,11 +281,13 @@ pub fn run(
             levelno: level::ERROR,
             created: time_now(),
             relative_created: 0.0,
+            attrs: None,
         });
         engine.end_batch();
     }
     notices.append(&mut engine.take_notices());
     log_notices(&mut engine, notices, started);
+    let mut maker = records::RecordMaker::new(records);
     let mut retry = Retry::default();
     // The batch every handler has taken but a failing output holds: it is
     // acknowledged once that output's writes succeed again.
@@ -355,6 +360,7 @@ pub fn run(
         let outcome = match SlotRef::decode(&message) {
             None => write_batch(
                 &mut engine,
+                &mut maker,
                 &message,
                 started,
                 &mut publisher,
@@ -367,6 +373,7 @@ pub fn run(
                 .read(r, |batch| {
                     write_batch(
                         &mut engine,
+                        &mut maker,
                         batch,
                         started,
                         &mut publisher,
@@ -521,6 +528,7 @@ fn log_notices(engine: &mut Engine, notices: Vec<String>, started: Instant) {
             levelno: level::WARNING,
             created,
             relative_created,
+            attrs: None,
         });
     }
     engine.end_batch();
@@ -563,8 +571,10 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// Write one batch; `Ok(Some(seq))` to acknowledge it. `Err(reason)`: the
 /// batch starts with a reload that needs more than `confined` grants, and
 /// nothing of it was written (the receiver seals a batch before a reload).
+#[allow(clippy::too_many_arguments)]
 fn write_batch(
     engine: &mut Engine,
+    maker: &mut records::RecordMaker,
     batch: &[u8],
     started: Instant,
     publisher: &mut counters::Publisher<'_>,
@@ -590,17 +600,38 @@ fn write_batch(
     let mut peer: (&[u8], Cow<'_, str>) = (&[], Cow::Borrowed(""));
     for item in items {
         match item {
-            Ok(Item::Record { level, name, text }) => {
+            Ok(Item::Record {
+                level,
+                name,
+                text,
+                origin,
+            }) => {
                 if !std::ptr::eq(peer.0, name) {
                     peer = (name, decode(name));
                 }
                 let msg = decode(text);
+                // Only a peer's lines carry an origin: the collector's own
+                // records are never parsed.
+                if maker.parses() && !origin.is_empty() {
+                    let attrs = maker.attrs(&peer.1, origin, &msg);
+                    let made = maker.make(&attrs);
+                    engine.handle(&LogRecord {
+                        name: made.name,
+                        msg: &msg,
+                        levelno: made.levelno,
+                        created,
+                        relative_created,
+                        attrs: Some(&attrs),
+                    });
+                    continue;
+                }
                 engine.handle(&LogRecord {
                     name: &peer.1,
                     msg: &msg,
                     levelno: level,
                     created,
                     relative_created,
+                    attrs: None,
                 });
             }
             Ok(Item::Reopen) => {
@@ -627,6 +658,7 @@ fn write_batch(
                     levelno: level,
                     created,
                     relative_created,
+                    attrs: None,
                 });
                 for warning in &warnings {
                     engine.handle(&LogRecord {
@@ -635,6 +667,7 @@ fn write_batch(
                         levelno: level::WARNING,
                         created,
                         relative_created,
+                        attrs: None,
                     });
                 }
             }

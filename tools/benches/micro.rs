@@ -118,6 +118,7 @@ fn formatting(c: &mut Criterion) {
         levelno: 20,
         created,
         relative_created: 12.5,
+        attrs: None,
     };
     let mut out = String::with_capacity(256);
     // As in the writer: one clock reading per batch, so consecutive records
@@ -176,6 +177,7 @@ fn engine(c: &mut Criterion) {
         levelno: 20,
         created: 1_795_000_000.123,
         relative_created: 12.5,
+        attrs: None,
     };
     let mut n = 0u32;
     // One peer's lines in a row: routed and formatted once per batch.

@@ -18,6 +18,7 @@ mod handler;
 mod invalid;
 mod kafka_args;
 mod kwargs;
+mod syslog_filter_args;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -224,14 +225,20 @@ fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, Invalid> {
     .map_err(|e| Invalid(e.to_string()))
 }
 
-/// `configure_filter`: `{"name": ...}`.
+/// `configure_filter`: `{"name": ...}`, or the SyslogFilter factory.
 fn parse_filter(ctx: &Ctx<'_>, spec: &Value) -> Result<Filter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
-    if m.contains_key("()") {
-        return Err(
-            "filter factories ('()') are not supported by pysyslog; use {\"name\": ...}".into(),
-        );
+    if let Some(factory) = m.get("()") {
+        if factory.as_str() == Some(syslog_filter_args::FACTORY) {
+            return syslog_filter_args::parse(ctx, m).map(|f| Filter::Syslog(Box::new(f)));
+        }
+        return Err(format!(
+            "filter factory {} is not supported by pysyslog; use {{\"name\": ...}} or {}",
+            convert::py_repr(factory),
+            syslog_filter_args::FACTORY
+        )
+        .into());
     }
     Ok(Filter::new(opt_str(ctx, m, "name")?.unwrap_or_default()))
 }

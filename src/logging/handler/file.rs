@@ -553,6 +553,7 @@ mod tests {
             levelno: 20,
             created: 0.0,
             relative_created: 0.0,
+            attrs: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod torn;
 
 use std::ops::Range;
 
+use super::attrs::{OwnedOrigin, SyslogAttrs};
 use super::filter::{all_pass, Filter};
 use super::formatter::Formatter;
 use super::record::LogRecord;
@@ -38,6 +39,9 @@ pub struct OwnedRecord {
     pub levelno: i32,
     pub created: f64,
     pub relative_created: f64,
+    /// Where the line came from, when it has syslog attributes (the header
+    /// is parsed again from `msg` when the record is forwarded).
+    pub origin: Option<OwnedOrigin>,
 }
 
 impl OwnedRecord {
@@ -48,16 +52,26 @@ impl OwnedRecord {
             levelno: r.levelno,
             created: r.created,
             relative_created: r.relative_created,
+            origin: r.attrs.map(|a| OwnedOrigin::of(&a.origin)),
         }
     }
 
-    pub fn as_record(&self) -> LogRecord<'_> {
+    /// The syslog attributes the record had, made again.
+    pub fn attrs(&self) -> Option<SyslogAttrs<'_>> {
+        self.origin
+            .as_ref()
+            .map(|o| SyslogAttrs::of(o.as_origin(), &self.msg))
+    }
+
+    /// The record, with the attributes [`OwnedRecord::attrs`] made.
+    pub fn as_record<'a>(&'a self, attrs: Option<&'a SyslogAttrs<'a>>) -> LogRecord<'a> {
         LogRecord {
             name: &self.name,
             msg: &self.msg,
             levelno: self.levelno,
             created: self.created,
             relative_created: self.relative_created,
+            attrs,
         }
     }
 }
@@ -216,7 +230,7 @@ impl Handler {
 
     /// `Handler.filter`: the handler's own filters.
     pub fn passes(&self, record: &LogRecord<'_>) -> bool {
-        all_pass(&self.filters, record.name)
+        all_pass(&self.filters, record)
     }
 
     /// `emit` for every kind but MemoryHandler (which the engine handles).

@@ -342,6 +342,7 @@ mod tests {
             levelno: 20,
             created: 0.0,
             relative_created: 0.0,
+            attrs: None,
         };
         out.emit("hello", &record).unwrap();
         let mut io = Io::default();

@@ -389,6 +389,7 @@ fn access<'v>(v: Value<'v>, a: &'v Access) -> Result<Value<'v>, FormatError> {
             .get(*n)
             .map(Value::from_json)
             .ok_or_else(|| FormatError::Index("list index out of range".into())),
+        (Value::Mapping { map, .. }, a) => access(Value::Json(map), a),
         (Value::Json(J::Object(map)), Access::Key(k)) => map
             .get(k)
             .map(Value::from_json)

@@ -25,6 +25,12 @@ pub(crate) enum Value<'a> {
     EmptyTuple,
     /// A JSON array or object from a formatter's `defaults` (a Python list or dict).
     Json(&'a serde_json::Value),
+    /// A `dict` subclass whose `str()` is `text` (a syslog message's
+    /// structured data: indexed as a mapping, printed as it was sent).
+    Mapping {
+        text: &'a str,
+        map: &'a serde_json::Value,
+    },
 }
 
 impl<'a> Value<'a> {
@@ -58,7 +64,7 @@ impl<'a> Value<'a> {
             Value::None => "NoneType",
             Value::EmptyTuple => "tuple",
             Value::Json(serde_json::Value::Array(_)) => "list",
-            Value::Json(_) => "dict",
+            Value::Json(_) | Value::Mapping { .. } => "dict",
         }
     }
 }
@@ -66,7 +72,7 @@ impl<'a> Value<'a> {
 /// `str(v)` appended to `out`.
 pub(crate) fn write_str(v: &Value<'_>, out: &mut String) {
     match v {
-        Value::Str(s) => out.push_str(s),
+        Value::Str(s) | Value::Mapping { text: s, .. } => out.push_str(s),
         _ => write_repr(v, out, false),
     }
 }
@@ -106,6 +112,7 @@ pub(crate) fn write_repr(v: &Value<'_>, out: &mut String, ascii: bool) {
             out.push('}');
         }
         Value::Json(other) => write_repr(&Value::from_json(other), out, ascii),
+        Value::Mapping { map, .. } => write_repr(&Value::Json(map), out, ascii),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Networks in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, or one address),
-//! for `--allow` and `--proxy-protocol-from`.
+//! for `--allow`, `--proxy-protocol-from` and the `peer` of
+//! `pysyslog.filters.SyslogFilter`.
 //!
 //! Owns: parsing, matching a peer address (an IPv4-mapped IPv6 peer, as a
 //! dual-stack `::` listener sees IPv4 clients, matches IPv4 networks), and a

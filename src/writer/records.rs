@@ -1,0 +1,289 @@
+//! How the writer turns a received line into a record: pysyslog's
+//! `logging.getLogger(peer).info(line)`, or with `--parse-syslog` the same
+//! line with its syslog attributes, its level from the severity
+//! (`--level-from-severity`) and its logger named by a template
+//! (`--logger-name`).
+//!
+//! Owns: those options, the logger-name template and the per-line step.
+//! Does not own: parsing ([`crate::syslog`]) or the attributes' values
+//! ([`crate::logging::attrs`]).
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ipc::origin;
+use crate::logging::{level, Attr, Origin, SyslogAttrs};
+
+/// What the writer does with each line beyond pysyslog's record; the
+/// default is pysyslog's exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordOptions {
+    /// `--parse-syslog`.
+    pub parse_syslog: bool,
+    /// `--level-from-severity`.
+    pub level_from_severity: bool,
+    /// `--logger-name`; `None`: the peer, pysyslog's name.
+    pub logger_name: Option<NameTemplate>,
+}
+
+/// A `--logger-name` template: `str.format`-style fields naming record
+/// attributes (`{facility}.{appname}`), with `{{` and `}}` for braces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameTemplate {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Part {
+    Text(String),
+    /// An attribute, by its name (checked when the template was parsed).
+    Field(String),
+}
+
+/// A template that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--logger-name {template:?}: {why}")]
+pub struct TemplateError {
+    template: String,
+    why: String,
+}
+
+impl std::str::FromStr for NameTemplate {
+    type Err = TemplateError;
+
+    fn from_str(template: &str) -> Result<NameTemplate, TemplateError> {
+        let fail = |why: String| TemplateError {
+            template: template.to_owned(),
+            why,
+        };
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '}' => return Err(fail("a single '}' (write '}}' for a brace)".into())),
+                '{' => {
+                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    if Attr::from_name(&name).is_none() {
+                        let known: Vec<&str> = crate::logging::attrs::ATTRS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect();
+                        return Err(fail(format!(
+                            "unknown field {{{name}}} (fields: {})",
+                            known.join(", ")
+                        )));
+                    }
+                    if !text.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(Part::Field(name));
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        if parts.is_empty() {
+            return Err(fail("empty (the default is {peer})".into()));
+        }
+        Ok(NameTemplate { parts })
+    }
+}
+
+impl NameTemplate {
+    /// Whether it names only the peer (pysyslog's logger name).
+    pub fn is_peer(&self) -> bool {
+        matches!(self.parts.as_slice(), [Part::Field(f)] if f == "peer")
+    }
+
+    /// The logger name for a record with `attrs`, into `out` (cleared).
+    /// A field's characters that would break the hierarchy or an output
+    /// line (whitespace and control characters) become `_`; its own dots
+    /// stay, so an address or a domain name nests by its parts. An empty
+    /// field is `-`.
+    pub fn render(&self, attrs: &SyslogAttrs<'_>, out: &mut String) {
+        out.clear();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(name) => {
+                    let start = out.len();
+                    match Attr::from_name(name).and_then(|a| attrs.text(a).map(|t| (a, t))) {
+                        Some((_, text)) => push_clean(text, out),
+                        None => {
+                            if let Some(a) = Attr::from_name(name) {
+                                let mut value = String::new();
+                                let _ = write!(value, "{}", DisplayValue(attrs, a));
+                                push_clean(&value, out);
+                            }
+                        }
+                    }
+                    if out.len() == start {
+                        out.push('-');
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An attribute that is not text (a code, the structured data), as `str()`.
+struct DisplayValue<'r, 'a>(&'r SyslogAttrs<'a>, Attr);
+
+impl std::fmt::Display for DisplayValue<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let h = self.0.header.as_ref();
+        match (self.1, h) {
+            (Attr::FacilityCode, Some(h)) => write!(f, "{}", h.facility()),
+            (Attr::SeverityCode, Some(h)) => write!(f, "{}", h.severity()),
+            (Attr::Pri, Some(h)) => write!(f, "{}", h.pri),
+            (Attr::StructuredData, Some(h)) => f.write_str(h.structured_data.unwrap_or("-")),
+            _ => f.write_str("-"),
+        }
+    }
+}
+
+fn push_clean(text: &str, out: &mut String) {
+    for c in text.chars() {
+        out.push(if c.is_whitespace() || c.is_control() {
+            '_'
+        } else {
+            c
+        });
+    }
+}
+
+/// Makes records from lines with the options; keeps its buffers.
+#[derive(Debug, Default)]
+pub struct RecordMaker {
+    options: RecordOptions,
+    name: String,
+}
+
+/// The parts of a record that depend on the line.
+pub struct Made<'m> {
+    pub name: &'m str,
+    pub levelno: i32,
+}
+
+impl RecordMaker {
+    pub fn new(options: RecordOptions) -> RecordMaker {
+        RecordMaker {
+            options,
+            name: String::new(),
+        }
+    }
+
+    /// Whether lines get syslog attributes.
+    pub fn parses(&self) -> bool {
+        self.options.parse_syslog
+    }
+
+    /// The attributes of `line` from `peer` with the encoded `origin`.
+    pub fn attrs<'a>(&self, peer: &'a str, origin: &'a [u8], line: &'a str) -> SyslogAttrs<'a> {
+        let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or(crate::logging::attrs::NIL);
+        let decoded = origin::decode(origin);
+        SyslogAttrs::of(
+            Origin {
+                peer,
+                transport: decoded.map_or(crate::logging::attrs::NIL, |o| text(o.transport)),
+                listener: decoded.map_or(crate::logging::attrs::NIL, |o| text(o.listener)),
+                tls_client_name: decoded.and_then(|o| o.client).map(text),
+            },
+            line,
+        )
+    }
+
+    /// The logger name and level of a line with `attrs`.
+    pub fn make<'m>(&'m mut self, attrs: &SyslogAttrs<'m>) -> Made<'m> {
+        let levelno = match (&attrs.header, self.options.level_from_severity) {
+            (Some(h), true) => crate::syslog::names::level_of_severity(h.severity()),
+            _ => level::INFO,
+        };
+        match &self.options.logger_name {
+            Some(t) if !t.is_peer() => {
+                t.render(attrs, &mut self.name);
+                Made {
+                    name: &self.name,
+                    levelno,
+                }
+            }
+            _ => Made {
+                name: attrs.origin.peer,
+                levelno,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(line: &str) -> SyslogAttrs<'_> {
+        SyslogAttrs::of(
+            Origin {
+                peer: "10.0.0.1",
+                transport: "tcp",
+                listener: "tcp://0.0.0.0:514",
+                tls_client_name: None,
+            },
+            line,
+        )
+    }
+
+    #[test]
+    fn templates_parse_and_render() {
+        let t: NameTemplate = "{facility}.{appname}".parse().expect("template");
+        let mut out = String::new();
+        t.render(&attrs("<38>Oct 11 22:14:15 h sshd[42]: x"), &mut out);
+        assert_eq!(out, "auth.sshd");
+        t.render(&attrs("not syslog"), &mut out);
+        assert_eq!(out, "-.-");
+        let t: NameTemplate = "host.{hostname}.{{x}}.{pri}".parse().expect("template");
+        t.render(&attrs("<38>Oct 11 22:14:15 h.example sshd: x"), &mut out);
+        assert_eq!(out, "host.h.example.{x}.38");
+        assert!("{peer}".parse::<NameTemplate>().expect("peer").is_peer());
+        for bad in ["", "{nope}", "a}b", "{message}"] {
+            assert!(bad.parse::<NameTemplate>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_field_cannot_break_the_name() {
+        let t: NameTemplate = "{appname}".parse().expect("template");
+        let mut out = String::new();
+        t.render(&attrs("<14>my\u{1b}app: x"), &mut out);
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
+
+    #[test]
+    fn levels_follow_the_severity_only_when_asked() {
+        let line = "<35>Oct 11 22:14:15 h su: x";
+        let a = attrs(line);
+        let mut plain = RecordMaker::new(RecordOptions {
+            parse_syslog: true,
+            ..RecordOptions::default()
+        });
+        assert_eq!(plain.make(&a).levelno, level::INFO);
+        let mut by_severity = RecordMaker::new(RecordOptions {
+            parse_syslog: true,
+            level_from_severity: true,
+            logger_name: None,
+        });
+        assert_eq!(by_severity.make(&a).levelno, level::ERROR);
+        assert_eq!(by_severity.make(&a).name, "10.0.0.1");
+        assert_eq!(by_severity.make(&attrs("no pri")).levelno, level::INFO);
+    }
+}
