@@ -388,3 +388,36 @@ fn bad_filters_and_templates_are_start_up_errors_with_their_place() {
     );
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The metrics endpoint's body (one scrape).
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+#[test]
+fn lines_are_counted_by_format_and_a_line_that_is_not_syslog_is_still_logged() {
+    let metrics = free_port();
+    let listen = format!("127.0.0.1:{metrics}");
+    let c = Collector::start(&["--parse-syslog", "--metrics-listen", &listen]);
+    c.send(b"<13>1 - h a - - - one\n<13>1 - h a - - - two\n<13>Oct 11 22:14:15 h a: three\njust text\n");
+    let lines = c.wait_lines(4);
+    assert_eq!(lines.last().map(String::as_str), Some("INFO:127.0.0.1:just text"));
+    let sample = |body: &str, format: &str| {
+        let key = format!("pysyslog_syslog_lines_total{{format=\"{format}\"}} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    wait_until("the counts on the endpoint", || {
+        let body = scrape(metrics);
+        sample(&body, "rfc5424") == Some(2.0)
+            && sample(&body, "rfc3164") == Some(1.0)
+            && sample(&body, "none") == Some(1.0)
+    });
+}

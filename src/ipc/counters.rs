@@ -69,8 +69,15 @@ struct Page {
     reloads_failed: AtomicU64,
     /// When the last one was applied: Unix seconds as `f64` bits (0: never).
     last_applied: AtomicU64,
+    /// Lines the writer parsed (`--parse-syslog`), by [`SyslogFormat`] index.
+    syslog_lines: [AtomicU64; SYSLOG_FORMATS],
     entries: [Entry; MAX_HANDLERS],
 }
+
+/// What a parsed line was: RFC 5424, RFC 3164, or neither.
+pub const SYSLOG_FORMATS: usize = 3;
+/// Their label values on the metrics endpoint, in index order.
+pub const SYSLOG_FORMAT_LABELS: [&str; SYSLOG_FORMATS] = ["rfc5424", "rfc3164", "none"];
 
 /// One handler's counters as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +191,26 @@ impl SharedCounters {
         }
     }
 
+    /// Writer: lines it parsed, by format, since the last call.
+    pub fn count_syslog_lines(&self, lines: [u64; SYSLOG_FORMATS]) {
+        let Some(page) = self.page() else {
+            return;
+        };
+        for (slot, n) in page.syslog_lines.iter().zip(lines) {
+            if n > 0 {
+                slot.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lines the writer parsed, by format.
+    pub fn syslog_lines(&self) -> [u64; SYSLOG_FORMATS] {
+        let Some(page) = self.page() else {
+            return [0; SYSLOG_FORMATS];
+        };
+        std::array::from_fn(|i| page.syslog_lines[i].load(Ordering::Relaxed))
+    }
+
     /// Reloads applied, not applied, and the Unix time of the last applied
     /// one (0 if none).
     pub fn reloads(&self) -> (u64, u64, f64) {
@@ -241,6 +268,9 @@ impl SharedCounters {
         page.reloads_applied.store(0, Ordering::Relaxed);
         page.reloads_failed.store(0, Ordering::Relaxed);
         page.last_applied.store(0, Ordering::Relaxed);
+        for slot in &page.syslog_lines {
+            slot.store(0, Ordering::Relaxed);
+        }
         page.seq.store(seq + 1, Ordering::Release);
     }
 }

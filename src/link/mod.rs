@@ -259,6 +259,11 @@ impl WriterLink {
         self.stats.reloads()
     }
 
+    /// Lines writers parsed (`--parse-syslog`), by format, across writers.
+    pub fn writer_syslog_lines(&self) -> [u64; crate::ipc::counters::SYSLOG_FORMATS] {
+        self.stats.syslog_lines()
+    }
+
     /// The writer's handler counters, monotonic across writers; `None`
     /// while the writer is changing them (a reload).
     pub fn handler_counts(&self) -> Option<Vec<HandlerCounts>> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::ipc::counters::{
     HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, HELD_BYTES, REOPENS,
-    ROTATIONS, WRITE_ERRORS,
+    ROTATIONS, SYSLOG_FORMATS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
 
@@ -35,6 +35,8 @@ pub struct LinkStats {
     pub dead_writers_cpu: f64,
     /// Reloads dead writers applied and failed, and the last applied time.
     dead_reloads: (u64, u64, f64),
+    /// Lines dead writers parsed, by format.
+    dead_syslog_lines: [u64; SYSLOG_FORMATS],
 }
 
 impl LinkStats {
@@ -47,6 +49,7 @@ impl LinkStats {
             paused: PauseClock::default(),
             dead_writers_cpu: 0.0,
             dead_reloads: (0, 0, 0.0),
+            dead_syslog_lines: [0; SYSLOG_FORMATS],
         }
     }
 
@@ -76,6 +79,9 @@ impl LinkStats {
         self.dead_reloads.0 += applied;
         self.dead_reloads.1 += failed;
         self.dead_reloads.2 = self.dead_reloads.2.max(last);
+        for (dead, n) in self.dead_syslog_lines.iter_mut().zip(self.page.syslog_lines()) {
+            *dead = dead.saturating_add(n);
+        }
         for mut dead in self.page.read_any() {
             // What it held is replayed to its successor, which holds it if
             // its output still fails: not a count to keep.
@@ -98,6 +104,12 @@ impl LinkStats {
         let (applied, failed, last) = self.page.reloads();
         let dead = self.dead_reloads;
         (dead.0 + applied, dead.1 + failed, dead.2.max(last))
+    }
+
+    /// Lines writers parsed, by format, across writers.
+    pub fn syslog_lines(&self) -> [u64; SYSLOG_FORMATS] {
+        let live = self.page.syslog_lines();
+        std::array::from_fn(|i| self.dead_syslog_lines[i].saturating_add(live[i]))
     }
 
     /// Every handler's counters: the dead writers' plus the running one's.

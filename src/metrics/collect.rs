@@ -28,6 +28,7 @@ pub fn render_with(s: &Snapshot, receiver: Option<Usage>, writer: Option<Usage>)
     link(&mut e, s);
     handlers(&mut e, s);
     reloads(&mut e, s);
+    syslog_lines(&mut e, s);
     processes(&mut e, receiver, writer);
     e.finish()
 }
@@ -237,6 +238,17 @@ fn reloads(e: &mut Exposition, s: &Snapshot) {
         "Unix time the logging configuration in force was loaded (start-up or the last successful reload).",
         s.reloads.last_success,
     );
+}
+
+fn syslog_lines(e: &mut Exposition, s: &Snapshot) {
+    e.family(
+        "pysyslog_syslog_lines_total",
+        Kind::Counter,
+        "Lines parsed with --parse-syslog, by format: rfc5424, rfc3164, or none (not syslog: logged with every field absent).",
+    );
+    for (format, n) in ["rfc5424", "rfc3164", "none"].iter().zip(s.syslog_lines) {
+        e.sample(&[("format", format)], n);
+    }
 }
 
 fn processes(e: &mut Exposition, receiver: Option<Usage>, writer: Option<Usage>) {

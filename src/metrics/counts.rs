@@ -162,6 +162,8 @@ pub struct Snapshot {
     pub link: LinkCounts,
     pub handlers: Vec<HandlerCounts>,
     pub reloads: Reloads,
+    /// Lines parsed (`--parse-syslog`) as RFC 5424, RFC 3164, and neither.
+    pub syslog_lines: [u64; 3],
     /// The receiver's and the writer's usage (`None`: not readable).
     pub receiver_usage: Option<super::process::Usage>,
     pub writer_usage: Option<super::process::Usage>,

@@ -79,6 +79,7 @@ impl Receiver {
                     last_success: refused.last_success.max(last),
                 }
             },
+            syslog_lines: self.link.writer_syslog_lines(),
             receiver_usage: self.own_proc.as_mut().and_then(|p| p.usage()),
             writer_usage: self.link.writer_usage(),
         }

@@ -82,6 +82,13 @@ impl<'a> Publisher<'a> {
         self.publish(engine);
     }
 
+    /// Lines parsed in the batch, by format.
+    pub fn count_syslog_lines(&self, lines: [u64; crate::ipc::counters::SYSLOG_FORMATS]) {
+        if lines.iter().any(|&n| n > 0) {
+            self.page.count_syslog_lines(lines);
+        }
+    }
+
     /// A reload was applied, or not.
     pub fn reloaded(&self, applied: bool) {
         let now = std::time::SystemTime::now()

@@ -678,6 +678,8 @@ fn write_batch(
         }
     }
     engine.end_batch();
+    // Counted before the ack, as the handlers' counters are.
+    publisher.count_syslog_lines(maker.take_tally());
     produced += engine.take_produced();
     engine.begin_batch(crate::kafka::UNTRACKED);
     Ok(Some((seq, produced)))

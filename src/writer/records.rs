@@ -169,6 +169,9 @@ fn push_clean(text: &str, out: &mut String) {
 pub struct RecordMaker {
     options: RecordOptions,
     name: String,
+    /// Lines parsed since the last [`RecordMaker::take_tally`]: RFC 5424,
+    /// RFC 3164, neither.
+    tally: [u64; 3],
 }
 
 /// The parts of a record that depend on the line.
@@ -182,6 +185,7 @@ impl RecordMaker {
         RecordMaker {
             options,
             name: String::new(),
+            tally: [0; 3],
         }
     }
 
@@ -205,8 +209,19 @@ impl RecordMaker {
         )
     }
 
+    /// Lines parsed since the last call, by format (RFC 5424, RFC 3164, neither).
+    pub fn take_tally(&mut self) -> [u64; 3] {
+        std::mem::take(&mut self.tally)
+    }
+
     /// The logger name and level of a line with `attrs`.
     pub fn make<'m>(&'m mut self, attrs: &SyslogAttrs<'m>) -> Made<'m> {
+        let format = match attrs.header.as_ref().map(|h| h.format) {
+            Some(crate::syslog::Format::Rfc5424) => 0,
+            Some(crate::syslog::Format::Rfc3164) => 1,
+            None => 2,
+        };
+        self.tally[format] += 1;
         let levelno = match (&attrs.header, self.options.level_from_severity) {
             (Some(h), true) => crate::syslog::names::level_of_severity(h.severity()),
             _ => level::INFO,
