@@ -240,3 +240,57 @@ fn config_like_json() -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+/// A line that looks like syslog, often enough to reach every branch.
+fn syslogish() -> impl Strategy<Value = String> {
+    let pri = prop_oneof![
+        Just(String::new()),
+        (0u32..300).prop_map(|p| format!("<{p}>"))
+    ];
+    let head = prop_oneof![
+        Just(String::new()),
+        Just("1 2003-10-11T22:14:15.003Z host app 42 ID7 ".to_owned()),
+        Just("1 - - - - - ".to_owned()),
+        Just("Oct 11 22:14:15 host ".to_owned()),
+        Just("Jun 08 2022 14:46:28: ".to_owned()),
+    ];
+    let sd = prop_oneof![
+        Just(String::new()),
+        Just("- ".to_owned()),
+        Just("[a@1 x=\"y\\\"]\"] ".to_owned()),
+        Just("[unclosed ".to_owned()),
+    ];
+    (pri, head, sd, "[ -~\u{feff}\u{e9}]{0,40}").prop_map(|(p, h, s, m)| p + &h + &s + &m)
+}
+
+proptest! {
+    /// Parsing adds attributes and never changes `%(message)s` (the whole
+    /// line, as pysyslog logged it); `syslog_message` is always a part of it.
+    #[test]
+    fn parsing_never_changes_the_message(line in prop_oneof![syslogish(), any::<String>()]) {
+        use pysyslog::logging::{Formatter, LogRecord, Origin, Style, SyslogAttrs};
+        let attrs = SyslogAttrs::of(
+            Origin { peer: "10.0.0.1", transport: "tcp", listener: "tcp://h:1", tls_client_name: None },
+            &line,
+        );
+        let record = LogRecord {
+            name: "10.0.0.1",
+            msg: &line,
+            levelno: 20,
+            created: 0.0,
+            relative_created: 0.0,
+            attrs: Some(&attrs),
+        };
+        let format = |fmt: &str| {
+            let mut f = Formatter::new(Some(fmt), None, Style::Percent, true, &serde_json::Map::new())
+                .expect("format");
+            let mut out = String::new();
+            f.format(&record, &mut out).expect("formats");
+            out
+        };
+        prop_assert_eq!(format("%(message)s"), line.clone());
+        prop_assert!(line.contains(&format("%(syslog_message)s")));
+        // Every other attribute formats, whatever the line.
+        format("%(hostname)s %(appname)s %(procid)s %(msgid)s %(pri)s %(structured_data)r");
+    }
+}

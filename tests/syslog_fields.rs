@@ -387,6 +387,17 @@ fn bad_filters_and_templates_are_start_up_errors_with_their_place() {
         &["--parse-syslog"],
     );
     assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("filters.sel"), "{err}");
+    // Valid, but it would pass nothing: said, not refused.
+    let (code, err) = check(
+        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "facility": "auth"}),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("filters.sel") && err.contains("--parse-syslog"),
+        "{err}"
+    );
 }
 
 /// The metrics endpoint's body (one scrape).
@@ -407,7 +418,10 @@ fn lines_are_counted_by_format_and_a_line_that_is_not_syslog_is_still_logged() {
     let c = Collector::start(&["--parse-syslog", "--metrics-listen", &listen]);
     c.send(b"<13>1 - h a - - - one\n<13>1 - h a - - - two\n<13>Oct 11 22:14:15 h a: three\njust text\n");
     let lines = c.wait_lines(4);
-    assert_eq!(lines.last().map(String::as_str), Some("INFO:127.0.0.1:just text"));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("INFO:127.0.0.1:just text")
+    );
     let sample = |body: &str, format: &str| {
         let key = format!("pysyslog_syslog_lines_total{{format=\"{format}\"}} ");
         body.lines()

@@ -99,6 +99,16 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
         .map(|c| c.warnings.clone())
         .unwrap_or_default();
     warnings.extend(config_warnings.iter().cloned());
+    if let (false, Some(c)) = (settings.records.parse_syslog, &config) {
+        let users = c.syslog_attribute_users();
+        if !users.is_empty() {
+            warnings.push(format!(
+                "{}: {} read syslog attributes, which records have only with --parse-syslog: without it such a format fails on every record and such a filter passes nothing",
+                c.source.display(),
+                users.join(", ")
+            ));
+        }
+    }
     let tls = match &settings.tls {
         Some(files) => Some(tls::load(files)?),
         None => None,

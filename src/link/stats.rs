@@ -79,7 +79,11 @@ impl LinkStats {
         self.dead_reloads.0 += applied;
         self.dead_reloads.1 += failed;
         self.dead_reloads.2 = self.dead_reloads.2.max(last);
-        for (dead, n) in self.dead_syslog_lines.iter_mut().zip(self.page.syslog_lines()) {
+        for (dead, n) in self
+            .dead_syslog_lines
+            .iter_mut()
+            .zip(self.page.syslog_lines())
+        {
             *dead = dead.saturating_add(n);
         }
         for mut dead in self.page.read_any() {

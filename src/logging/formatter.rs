@@ -202,6 +202,21 @@ impl Formatter {
         Ok(Self::build(fmt, datefmt, style, defaults))
     }
 
+    /// Whether the format names a syslog attribute that no `defaults` entry
+    /// stands in for: without `--parse-syslog` every record then fails.
+    pub fn uses_syslog_attributes(&self) -> bool {
+        let is_attr = |s: &Source| matches!(s, Source::Attr(_, None));
+        match &self.compiled {
+            Compiled::Percent(items) => items
+                .iter()
+                .any(|i| matches!(i, percent::Item::Field(s, _) if is_attr(s))),
+            Compiled::Brace(segs) => segs.iter().any(|s| s.mentions(&is_attr)),
+            Compiled::Dollar(items) => items
+                .iter()
+                .any(|i| matches!(i, template::Item::Field(s) if is_attr(s))),
+        }
+    }
+
     /// basicConfig's formatter: BASIC_FORMAT "%(levelname)s:%(name)s:%(message)s"
     pub fn basic() -> Formatter {
         Self::build(

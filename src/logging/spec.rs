@@ -36,6 +36,23 @@ pub struct Config {
 }
 
 impl Config {
+    /// What in the configuration reads syslog attributes
+    /// (`formatters.x`, `filters.y`): without `--parse-syslog` such a
+    /// format fails on every record and such a filter passes nothing.
+    pub fn syslog_attribute_users(&self) -> Vec<String> {
+        let formats = self
+            .formatters
+            .iter()
+            .filter(|(_, f)| f.uses_syslog_attributes())
+            .map(|(n, _)| format!("formatters.{n}"));
+        let filters = self
+            .filters
+            .iter()
+            .filter(|(_, f)| f.reads_record())
+            .map(|(n, _)| format!("filters.{n}"));
+        formats.chain(filters).collect()
+    }
+
     /// Whether a handler produces to Kafka (its batches wait for the
     /// broker's acknowledgements).
     pub fn has_kafka(&self) -> bool {
