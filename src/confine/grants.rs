@@ -40,6 +40,10 @@ impl Grants {
                     // The bootstrap servers' ports; brokers advertised on
                     // other ports must be listed among them.
                     HandlerClass::Kafka { kafka, .. } => grants.tcp_ports.extend(kafka.ports()),
+                    // Its fixed directory alone: no rendered path leaves it.
+                    HandlerClass::Dynamic(d) => {
+                        grants.write_dirs.insert(d.template.base().to_path_buf());
+                    }
                     _ => {}
                 }
             }

@@ -103,7 +103,7 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
         let users = c.syslog_attribute_users();
         if !users.is_empty() {
             warnings.push(format!(
-                "{}: {} read syslog attributes, which records have only with --parse-syslog: without it such a format fails on every record and such a filter passes nothing",
+                "{}: {} read syslog attributes, which records have only with --parse-syslog: without it a format naming one fails on every record, a SyslogFilter passes nothing, and a DynamicFileHandler's field is `-`",
                 c.source.display(),
                 users.join(", ")
             ));

@@ -32,7 +32,7 @@ pub const NAME_BYTES: usize = 96;
 const NAME_WORDS: usize = NAME_BYTES / 8;
 
 /// The counters of one handler, in their order in the page.
-pub const VALUES: usize = 8;
+pub const VALUES: usize = 9;
 /// Records the handler took (formatted into its output).
 pub const EMITTED: usize = 0;
 /// Bytes of formatted output the handler took.
@@ -50,6 +50,8 @@ pub const HELD_BYTES: usize = 5;
 pub const REOPENS: usize = 6;
 /// Rollovers of the rotating file handlers.
 pub const ROTATIONS: usize = 7;
+/// Files a DynamicFileHandler opened.
+pub const FILES_OPENED: usize = 8;
 
 #[repr(C)]
 struct Entry {
@@ -312,13 +314,13 @@ mod tests {
         let page = SharedCounters::new().expect("page");
         assert_eq!(page.read(), Some(vec![]));
         page.set_handlers(&[
-            h("file", [1, 2, 3, 4, 5, 6, 7, 8]),
+            h("file", [1, 2, 3, 4, 5, 6, 7, 8, 9]),
             h(&"é".repeat(60), [0; VALUES]),
         ]);
         // SAFETY: the child only stores into the page and exits.
         match unsafe { nix::unistd::fork() }.expect("fork") {
             nix::unistd::ForkResult::Child => {
-                page.store(0, [10, 20, 30, 40, 50, 60, 70, 80]);
+                page.store(0, [10, 20, 30, 40, 50, 60, 70, 80, 90]);
                 unsafe { libc::_exit(0) };
             }
             nix::unistd::ForkResult::Parent { child } => {
@@ -326,7 +328,7 @@ mod tests {
             }
         }
         let got = page.read().expect("stable");
-        assert_eq!(got[0], h("file", [10, 20, 30, 40, 50, 60, 70, 80]));
+        assert_eq!(got[0], h("file", [10, 20, 30, 40, 50, 60, 70, 80, 90]));
         assert_eq!(got[1].name, "é".repeat(48), "cut on a char boundary");
         page.clear();
         assert_eq!(page.read(), Some(vec![]));

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, HELD_BYTES, REOPENS,
-    ROTATIONS, SYSLOG_FORMATS, WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS,
+    HELD_BYTES, REOPENS, ROTATIONS, SYSLOG_FORMATS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
 
@@ -141,6 +141,7 @@ impl LinkStats {
                     held_bytes: h.values[HELD_BYTES],
                     reopens: h.values[REOPENS],
                     rotations: h.values[ROTATIONS],
+                    files_opened: h.values[FILES_OPENED],
                     name: h.name,
                 })
                 .collect(),

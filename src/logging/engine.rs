@@ -47,6 +47,7 @@ use serde_json::Map;
 use crate::kafka::{DeliverySink, KafkaOut};
 
 use super::formatter::{Formatter, Style};
+use super::handler::dynamic::DynamicOut;
 use super::handler::kafka::STOP_FLUSH;
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
 use super::level::INFO;
@@ -271,7 +272,20 @@ impl Engine {
         for f in &mut self.files {
             out.append(&mut f.notes);
         }
+        for h in &mut self.handlers {
+            if let Kind::Dynamic(d) = &mut h.kind {
+                out.append(&mut d.take_notes());
+            }
+        }
         out
+    }
+
+    /// DynamicFileHandlers' outputs.
+    fn dynamic(&self) -> impl Iterator<Item = &DynamicOut> {
+        self.handlers.iter().filter_map(|h| match &h.kind {
+            Kind::Dynamic(d) => Some(&**d),
+            _ => None,
+        })
     }
 
     /// After [`Engine::end_batch`]: an output whose writes fail keeps what
@@ -280,7 +294,10 @@ impl Engine {
     /// neither acknowledges the batch nor takes the next one, so the
     /// receiver's queue fills and it stops reading: backpressure.
     pub fn holding(&self) -> bool {
-        self.io.holds() || self.files.iter().any(FileOut::holds) || self.kafka_holds()
+        self.io.holds()
+            || self.files.iter().any(FileOut::holds)
+            || self.dynamic().any(DynamicOut::holds)
+            || self.kafka_holds()
     }
 
     /// A KafkaHandler has records waiting for room in librdkafka's queue
@@ -293,14 +310,20 @@ impl Engine {
     /// room again as soon as the broker takes records, so the writer tries
     /// again soon rather than backing off.
     pub fn only_kafka_holds(&self) -> bool {
-        self.kafka_holds() && !self.io.holds() && !self.files.iter().any(FileOut::unwritten)
+        self.kafka_holds()
+            && !self.io.holds()
+            && !self.files.iter().any(FileOut::unwritten)
+            && !self.dynamic().any(DynamicOut::unwritten)
     }
 
     /// After [`Engine::end_batch`]: something waits for a write that failed
     /// (held, or kept within `on_failure: drop`'s bound); the writer retries
     /// on a timer ([`Engine::retry`]).
     pub fn unwritten(&self) -> bool {
-        self.io.holds() || self.files.iter().any(FileOut::unwritten) || self.kafka_holds()
+        self.io.holds()
+            || self.files.iter().any(FileOut::unwritten)
+            || self.dynamic().any(DynamicOut::unwritten)
+            || self.kafka_holds()
     }
 
     /// Try the failed writes again (they continue where they stopped), and
@@ -310,6 +333,11 @@ impl Engine {
         for f in &mut self.files {
             let h = &self.handlers[f.owner];
             f.remind(&h.name);
+        }
+        for h in &mut self.handlers {
+            if let Kind::Dynamic(d) = &mut h.kind {
+                d.remind(&h.name);
+            }
         }
         self.io.remind();
     }
@@ -468,8 +496,10 @@ impl Engine {
         // A KafkaHandler's is set by the handler itself (what Kafka has
         // not acknowledged yet).
         for h in &mut self.handlers {
-            if !matches!(h.kind, Kind::Kafka(_)) {
-                h.stats.held_bytes = 0;
+            match &h.kind {
+                Kind::Kafka(_) => {}
+                Kind::Dynamic(d) => h.stats.held_bytes = d.held_bytes(),
+                _ => h.stats.held_bytes = 0,
             }
         }
         for f in &self.files {
@@ -556,6 +586,11 @@ impl Engine {
         for f in &mut self.files {
             let h = &mut self.handlers[f.owner];
             f.reopen(&mut self.io, &mut h.stats, &h.name);
+        }
+        for h in &mut self.handlers {
+            if let Kind::Dynamic(d) = &mut h.kind {
+                d.reopen(&mut h.stats, &h.name);
+            }
         }
     }
 

@@ -15,6 +15,7 @@ pub(crate) mod handler;
 pub(crate) mod level;
 pub(crate) mod manager;
 pub(crate) mod oserror;
+pub(crate) mod path_template;
 pub(crate) mod pyfmt;
 pub(crate) mod record;
 pub(crate) mod run;

@@ -50,7 +50,12 @@ impl Config {
             .iter()
             .filter(|(_, f)| f.reads_record())
             .map(|(n, _)| format!("filters.{n}"));
-        formats.chain(filters).collect()
+        let templates = self
+            .handlers
+            .iter()
+            .filter(|h| matches!(&h.class, HandlerClass::Dynamic(d) if d.template.uses_syslog_attributes()))
+            .map(|h| format!("handlers.{}", h.name));
+        formats.chain(filters).chain(templates).collect()
     }
 
     /// Whether a handler produces to Kafka (its batches wait for the
@@ -267,6 +272,25 @@ pub enum HandlerClass {
         encoding: Encoding,
         errors: ErrorsPolicy,
     },
+    /// `pysyslog.handlers.DynamicFileHandler`: a file per record's
+    /// rendered `filename` template, each watched as a WatchedFileHandler's.
+    Dynamic(Box<DynamicArgs>),
     /// `logging.NullHandler`
     Null,
+}
+
+/// DynamicFileHandler's arguments.
+#[derive(Debug, Clone)]
+pub struct DynamicArgs {
+    /// Where each record goes.
+    pub template: super::path_template::PathTemplate,
+    /// Every file's settings (its `path` is the template's base directory,
+    /// replaced by each rendered path).
+    pub file: FileArgs,
+    /// Open files kept; the least recently used is closed first.
+    pub max_open: usize,
+    /// A file not written for this long is closed (reopened at its next record).
+    pub idle_close: std::time::Duration,
+    /// Mode of the directories it creates (before the umask).
+    pub dir_mode: u32,
 }

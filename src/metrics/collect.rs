@@ -171,7 +171,7 @@ fn link(e: &mut Exposition, s: &Snapshot) {
 
 fn handlers(e: &mut Exposition, s: &Snapshot) {
     type Field = fn(&super::counts::HandlerCounts) -> u64;
-    let families: [(&str, &str, Field); 7] = [
+    let families: [(&str, &str, Field); 8] = [
         (
             "pysyslog_handler_records_emitted_total",
             "Records the handler took into its output.",
@@ -206,6 +206,11 @@ fn handlers(e: &mut Exposition, s: &Snapshot) {
             "pysyslog_handler_file_rotations_total",
             "Rollovers of a RotatingFileHandler or TimedRotatingFileHandler.",
             |h| h.rotations,
+        ),
+        (
+            "pysyslog_handler_files_opened_total",
+            "Files a DynamicFileHandler opened: a new file, or one it had closed (max_open, idle_close) opened again.",
+            |h| h.files_opened,
         ),
     ];
     for (name, help, field) in families {

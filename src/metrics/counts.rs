@@ -140,6 +140,8 @@ pub struct HandlerCounts {
     pub reopens: u64,
     /// Rollovers of RotatingFileHandler and TimedRotatingFileHandler.
     pub rotations: u64,
+    /// Files a DynamicFileHandler opened.
+    pub files_opened: u64,
 }
 
 /// SIGHUP reloads of the logging configuration.

@@ -132,6 +132,14 @@ pub fn main(args: &[String]) -> i32 {
         .into_iter()
         .filter_map(|text| text.parse().ok())
         .collect();
+    // A DynamicFileHandler's directory must exist to be granted.
+    for config in &parsed {
+        for handler in &config.handlers {
+            if let crate::logging::spec::HandlerClass::Dynamic(d) = &handler.class {
+                crate::logging::handler::dynamic::prepare_base(d);
+            }
+        }
+    }
     let grants = Grants::for_configs(&parsed);
     let applied = crate::confine::writer(&grants);
     for warning in &applied.warnings {

@@ -8,8 +8,8 @@
 //! across writers (the link does that, from the page the dead writer left).
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FORMAT_ERRORS, HELD_BYTES,
-    MAX_HANDLERS, REOPENS, ROTATIONS, VALUES, WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS,
+    HELD_BYTES, MAX_HANDLERS, REOPENS, ROTATIONS, VALUES, WRITE_ERRORS,
 };
 use crate::logging::handler::Stats;
 use crate::logging::Engine;
@@ -33,6 +33,7 @@ fn values(stats: &Stats) -> [u64; VALUES] {
     v[HELD_BYTES] = stats.held_bytes;
     v[REOPENS] = stats.reopens;
     v[ROTATIONS] = stats.rotations;
+    v[FILES_OPENED] = stats.files_opened;
     v
 }
 

@@ -14,7 +14,10 @@ use super::ctx::{abspath, Ctx};
 use super::invalid::Invalid;
 use super::kwargs::Kwargs;
 use crate::logging::level::ERROR;
-use crate::logging::spec::{FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When};
+use crate::logging::path_template::PathTemplate;
+use crate::logging::spec::{
+    DynamicArgs, FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When,
+};
 
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
     const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
@@ -195,6 +198,7 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
             }
         }
         "KafkaHandler" => super::kafka_args::build(kw)?,
+        "DynamicFileHandler" => dynamic_args(kw, ctx)?,
         "MemoryHandler" => {
             kw.check(
                 &["capacity", "flushLevel", "target", "flushOnClose"],
@@ -263,6 +267,86 @@ fn file_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>, force_append: bool) -> Result<FileA
         on_failure: OnFailure::Hold,
         fsync: false,
     })
+}
+
+/// DynamicFileHandler's arguments: FileHandler's (`delay` has no meaning:
+/// every file opens at its first record) and its own.
+fn dynamic_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(
+        &[
+            "filename",
+            "mode",
+            "encoding",
+            "errors",
+            "max_open",
+            "idle_close",
+            "dir_mode",
+        ],
+        &["filename"],
+    )?;
+    let template =
+        match kw.get("filename")? {
+            Some(Value::String(s)) => PathTemplate::parse(&s, ctx.cwd).map_err(Invalid)?,
+            Some(other) => {
+                return Err(format!(
+                    "filename must be a template string, not {}",
+                    convert::py_type(&other)
+                )
+                .into())
+            }
+            None => return Err(
+                "DynamicFileHandler.__init__() missing 1 required positional argument: 'filename'"
+                    .into(),
+            ),
+        };
+    let mut file = file_args(kw, ctx, false)?;
+    file.path = template.base().to_path_buf();
+    file.delay = true;
+    let max_open = match kw.int("max_open", 256)? {
+        n @ 1..=65_536 => n as usize,
+        n => return Err(format!("max_open must be from 1 to 65536, not {n}").into()),
+    };
+    let idle_close = match kw.get("idle_close")? {
+        None => 300.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "idle_close must be a positive number of seconds, not {}",
+                    py_repr(&v)
+                )
+            })?,
+    };
+    let dir_mode = match kw.get("dir_mode")? {
+        None => 0o750,
+        Some(Value::String(s)) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| {
+                format!(
+                    "dir_mode must be an octal mode such as \"0750\", not {}",
+                    py_repr_str(&s)
+                )
+            })?,
+        Some(v) => v
+            .as_u64()
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| {
+                format!(
+                    "dir_mode must be a mode (\"0750\" or 488), not {}",
+                    py_repr(&v)
+                )
+            })?,
+    };
+    Ok(HandlerClass::Dynamic(Box::new(DynamicArgs {
+        template,
+        file,
+        max_open,
+        idle_close: std::time::Duration::from_secs_f64(idle_close),
+        dir_mode,
+    })))
 }
 
 /// `SysLogHandler.facility_names`.

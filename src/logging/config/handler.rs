@@ -18,7 +18,7 @@ use crate::logging::spec::{Config, ConfigError, HandlerClass, HandlerSpec, OnFai
 pub const SUPPORTED_CLASSES: &str = "logging.StreamHandler, logging.FileHandler, logging.NullHandler, \
 logging.handlers.WatchedFileHandler, logging.handlers.RotatingFileHandler, \
 logging.handlers.TimedRotatingFileHandler, logging.handlers.SysLogHandler, logging.handlers.MemoryHandler, \
-pysyslog.handlers.KafkaHandler";
+pysyslog.handlers.KafkaHandler, pysyslog.handlers.DynamicFileHandler";
 
 /// Configure every handler in Python's order: sorted by name, then the
 /// MemoryHandlers whose target was not built yet. Also returns a warning for
@@ -144,6 +144,7 @@ fn parse_one(
         // Not a Python class: Python's dictConfig would refuse the file, so
         // nobody mistakes it for a configuration Python can run.
         "pysyslog.handlers.KafkaHandler" => "KafkaHandler",
+        "pysyslog.handlers.DynamicFileHandler" => "DynamicFileHandler",
         _ => {
             return Err(format!(
                 "unsupported handler class {} (pysyslog supports: {SUPPORTED_CLASSES})",
@@ -206,6 +207,17 @@ fn parse_one(
     Ok((spec, unused))
 }
 
+fn on_failure(v: &Value) -> Result<OnFailure, Invalid> {
+    match v {
+        Value::String(s) if s == "hold" => Ok(OnFailure::Hold),
+        Value::String(s) if s == "drop" => Ok(OnFailure::Drop),
+        other => Err(Invalid(format!(
+            "on_failure must be 'hold' or 'drop', not {}",
+            py_repr(other)
+        ))),
+    }
+}
+
 /// `setattr(handler, name, value)` for the attributes that change output;
 /// `false` for a name pysyslog's handlers do not use.
 fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, Invalid> {
@@ -225,24 +237,16 @@ fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, Inva
             | HandlerClass::Timed { file: f, .. },
             "terminator",
         ) => f.terminator = text()?,
+        (HandlerClass::Dynamic(d), "terminator") => d.file.terminator = text()?,
+        (HandlerClass::Dynamic(d), "fsync") => d.file.fsync = truthy(v),
+        (HandlerClass::Dynamic(d), "on_failure") => d.file.on_failure = on_failure(v)?,
         (
             HandlerClass::File(f)
             | HandlerClass::Watched(f)
             | HandlerClass::Rotating { file: f, .. }
             | HandlerClass::Timed { file: f, .. },
             "on_failure",
-        ) => {
-            f.on_failure = match v {
-                Value::String(s) if s == "hold" => OnFailure::Hold,
-                Value::String(s) if s == "drop" => OnFailure::Drop,
-                other => {
-                    return Err(Invalid(format!(
-                        "on_failure must be 'hold' or 'drop', not {}",
-                        py_repr(other)
-                    )))
-                }
-            }
-        }
+        ) => f.on_failure = on_failure(v)?,
         (
             HandlerClass::File(f)
             | HandlerClass::Watched(f)

@@ -9,6 +9,7 @@
 //! (manager) or MemoryHandler's forwarding to its target (the engine does
 //! that, since it needs the other handlers).
 
+pub(crate) mod dynamic;
 mod encode;
 mod file;
 pub(crate) mod kafka;
@@ -76,6 +77,26 @@ impl OwnedRecord {
     }
 }
 
+/// `line` and `terminator` as the bytes a file takes: UTF-8 needs no
+/// encoding step (the text's bytes go straight into the file's batch
+/// buffer, one copy fewer per record); other encodings go through `scratch`.
+fn encoded<'a>(
+    line: &'a str,
+    encoding: Encoding,
+    errors: ErrorsPolicy,
+    terminator: &'a str,
+    scratch: &'a mut Vec<u8>,
+) -> Result<[&'a [u8]; 2], EmitFailure> {
+    if matches!(encoding, Encoding::Utf8) {
+        return Ok([line.as_bytes(), terminator.as_bytes()]);
+    }
+    scratch.clear();
+    encode(line, encoding, errors, scratch)
+        .and_then(|()| encode(terminator, encoding, errors, scratch))
+        .map_err(|e| EmitFailure::Encode(e.to_string()))?;
+    Ok([scratch, &[]])
+}
+
 /// What a handler is.
 #[derive(Debug)]
 pub enum Kind {
@@ -90,6 +111,8 @@ pub enum Kind {
     Memory(Memory),
     /// KafkaHandler
     Kafka(Box<kafka::KafkaRef>),
+    /// DynamicFileHandler (its files are its own, not in the engine's table).
+    Dynamic(Box<dynamic::DynamicOut>),
     /// NullHandler
     Null,
 }
@@ -170,6 +193,9 @@ impl Handler {
                 target: None,
                 buffer: Vec::new(),
             }),
+            HandlerClass::Dynamic(d) => {
+                Kind::Dynamic(Box::new(dynamic::DynamicOut::new(d, after_crash)))
+            }
             HandlerClass::Syslog {
                 address,
                 facility,
@@ -256,6 +282,7 @@ impl Handler {
             + match kind {
                 Kind::Stream(s) => s.terminator().len(),
                 Kind::File(f) => f.terminator.len(),
+                Kind::Dynamic(d) => d.text_settings().2.len(),
                 _ => 0,
             };
         let result = match kind {
@@ -263,27 +290,16 @@ impl Handler {
                 s.emit(line, io);
                 Ok(())
             }
-            Kind::File(f) => {
-                // UTF-8 needs no encoding step: the text's bytes go straight into
-                // the file's batch buffer (one copy fewer per record).
-                let utf8 = matches!(f.encoding, Encoding::Utf8);
-                let encoded = if utf8 {
-                    Ok(())
-                } else {
-                    f.scratch.clear();
-                    encode(line, f.encoding, f.errors, &mut f.scratch)
-                        .and_then(|()| encode(&f.terminator, f.encoding, f.errors, &mut f.scratch))
-                };
-                encoded
-                    .map_err(|e| EmitFailure::Encode(e.to_string()))
-                    .and_then(|()| {
-                        let parts: [&[u8]; 2] = if utf8 {
-                            [line.as_bytes(), f.terminator.as_bytes()]
-                        } else {
-                            [&f.scratch, &[]]
-                        };
-                        files[f.sink].emit(line, &parts, record, io, stats, name)
-                    })
+            Kind::File(f) => encoded(line, f.encoding, f.errors, &f.terminator, &mut f.scratch)
+                .and_then(|parts| files[f.sink].emit(line, &parts, record, io, stats, name)),
+            Kind::Dynamic(d) => {
+                let (encoding, errors, terminator) = d.text_settings();
+                let terminator = terminator.to_owned();
+                let mut scratch = std::mem::take(&mut d.scratch);
+                let result = encoded(line, encoding, errors, &terminator, &mut scratch)
+                    .and_then(|parts| d.emit(line, &parts, record, io, stats, name));
+                d.scratch = scratch;
+                result
             }
             Kind::Syslog(s) => s.emit(line, record),
             Kind::Kafka(k) => k.emit(line, record),
@@ -394,6 +410,7 @@ impl Handler {
                 k.out.produce_waiting();
                 k.sync(stats, io, name);
             }
+            Kind::Dynamic(d) => d.end_batch(stats, name),
             Kind::File(_) | Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
         }
     }
@@ -405,6 +422,7 @@ impl Handler {
         self.end_batch(io);
         match &mut self.kind {
             Kind::Syslog(s) => s.close(),
+            Kind::Dynamic(d) => d.close(&mut self.stats, &self.name),
             Kind::Kafka(k) => {
                 k.out.close(kafka_deadline);
                 k.sync(&mut self.stats, io, &self.name);

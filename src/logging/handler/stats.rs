@@ -41,6 +41,9 @@ pub struct Stats {
     pub reopens: u64,
     /// RotatingFileHandler and TimedRotatingFileHandler rollovers.
     pub rotations: u64,
+    /// Files a DynamicFileHandler opened (first time, or again after it
+    /// closed them for `max_open` or `idle_close`).
+    pub files_opened: u64,
     unreported: u64,
     last_warn: Option<Instant>,
 }

@@ -1,0 +1,349 @@
+//! DynamicFileHandler's `filename`: a `str.format`-style template of record
+//! attributes (`/var/log/remote/{hostname}/{appname}.log`), and the one rule
+//! that keeps a peer from choosing where its lines are written.
+//!
+//! Owns: parsing the template (its fixed directory, the fields), rendering
+//! a record's path, and sanitising every value put into it. Does not own:
+//! opening files ([`super::handler::dynamic`]).
+//!
+//! The template's fixed part, up to the last `/` before the first field, is
+//! an absolute directory (a relative one is resolved against the start-up
+//! directory): every rendered path lies beneath it, and it is all the
+//! writer's confinement grants. A field's value cannot leave it: `/`, NUL,
+//! control characters and a leading `.` become `_`, a `.` after a `.`
+//! becomes `_` (so `..` never appears), an empty value is `-`, and every
+//! component of the rendered part is cut at 255 bytes (`NAME_MAX`).
+
+use std::path::{Path, PathBuf};
+
+use super::attrs::Attr;
+use super::level::level_name;
+use super::record::LogRecord;
+
+/// Longest file name component (Linux's `NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// A field of the template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// The logger name (the peer's address unless `--logger-name` says otherwise).
+    Name,
+    Levelname,
+    /// A syslog attribute (`--parse-syslog`).
+    Attr(Attr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Field(Field),
+}
+
+/// A parsed `filename` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    /// The fixed directory every path lies beneath (absolute).
+    base: PathBuf,
+    /// The rest, relative to `base`.
+    parts: Vec<Part>,
+    /// The template as given, for messages.
+    text: String,
+}
+
+impl PathTemplate {
+    /// Parse `template`; a relative one is taken from `cwd`.
+    pub fn parse(template: &str, cwd: &Path) -> Result<PathTemplate, String> {
+        let parts = parse_parts(template)?;
+        let first_field = parts
+            .iter()
+            .position(|p| matches!(p, Part::Field(_)))
+            .ok_or_else(|| {
+                "filename has no {field}: use FileHandler for one file (fields: name, levelname, or a syslog attribute such as {hostname})".to_owned()
+            })?;
+        let mut prefix: String = parts[..first_field]
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Field(_) => "",
+            })
+            .collect();
+        // The base directory ends at the last '/' of the fixed prefix.
+        let cut = prefix.rfind('/').map_or(0, |i| i + 1);
+        let rest_text = prefix.split_off(cut);
+        let base_text = if prefix.is_empty() { "." } else { &prefix };
+        let base = normalise(&cwd.join(base_text))?;
+        let mut rest = Vec::new();
+        if !rest_text.is_empty() {
+            rest.push(Part::Text(rest_text));
+        }
+        rest.extend(parts[first_field..].iter().cloned());
+        if rest
+            .iter()
+            .any(|p| matches!(p, Part::Text(t) if t.split('/').any(|c| c == ".." || c == ".")))
+        {
+            return Err("filename: '.' and '..' may not follow the first field".to_owned());
+        }
+        Ok(PathTemplate {
+            base,
+            parts: rest,
+            text: template.to_owned(),
+        })
+    }
+
+    /// The fixed directory every rendered path lies beneath.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it names a syslog attribute (which needs `--parse-syslog`).
+    pub fn uses_syslog_attributes(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Field(Field::Attr(_))))
+    }
+
+    /// The path for `record`, relative to [`PathTemplate::base`], into
+    /// `out` (cleared). Never absolute, never holds `.` or `..` components.
+    pub fn render(&self, record: &LogRecord<'_>, out: &mut String) {
+        out.clear();
+        let mut value = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(f) => {
+                    value.clear();
+                    field_text(*f, record, &mut value);
+                    push_sanitised(&value, out);
+                }
+            }
+        }
+        cut_components(out);
+    }
+}
+
+/// A field's text on `record`: `-` for a syslog attribute the record lacks.
+fn field_text(f: Field, record: &LogRecord<'_>, out: &mut String) {
+    match f {
+        Field::Name => out.push_str(record.name),
+        Field::Levelname => out.push_str(&level_name(record.levelno)),
+        Field::Attr(a) => match record.attrs {
+            Some(attrs) => match attrs.text(a) {
+                Some(t) => out.push_str(t),
+                None => {
+                    let mut s = String::new();
+                    super::pyfmt::pyvalue::write_str(&attrs.value(a), &mut s);
+                    out.push_str(&s);
+                }
+            },
+            None => out.push_str(super::attrs::NIL),
+        },
+    }
+}
+
+/// Append `value` so that it stays one file name component of its own
+/// making: see the module doc.
+fn push_sanitised(value: &str, out: &mut String) {
+    if value.is_empty() {
+        out.push('-');
+        return;
+    }
+    let mut previous: Option<char> = None;
+    for (i, c) in value.chars().enumerate() {
+        let safe = match c {
+            '/' | '\0' => '_',
+            c if c.is_control() => '_',
+            '.' if i == 0 || previous == Some('.') => '_',
+            c => c,
+        };
+        out.push(safe);
+        previous = Some(c);
+    }
+}
+
+/// Cut every `/`-separated component of `path` to [`NAME_MAX`] bytes.
+fn cut_components(path: &mut String) {
+    if path.split('/').all(|c| c.len() <= NAME_MAX) {
+        return;
+    }
+    let cut: Vec<&str> = path
+        .split('/')
+        .map(|c| {
+            let mut end = c.len().min(NAME_MAX);
+            while !c.is_char_boundary(end) {
+                end -= 1;
+            }
+            &c[..end]
+        })
+        .collect();
+    *path = cut.join("/");
+}
+
+/// `{field}` and text, with `{{`/`}}` for braces.
+fn parse_parts(template: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '}' => return Err("filename: single '}' encountered in format string".into()),
+            '{' => {
+                let mut name = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed {
+                    return Err("filename: expected '}' before end of string".into());
+                }
+                let field = match name.as_str() {
+                    "name" => Field::Name,
+                    "levelname" => Field::Levelname,
+                    n => Field::Attr(Attr::from_name(n).ok_or_else(|| {
+                        format!("filename: unknown field {{{n}}} (fields: name, levelname, and the syslog attributes: peer, hostname, appname, facility, ...)")
+                    })?),
+                };
+                if !text.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut text)));
+                }
+                parts.push(Part::Field(field));
+            }
+            c => text.push(c),
+        }
+    }
+    if !text.is_empty() {
+        parts.push(Part::Text(text));
+    }
+    Ok(parts)
+}
+
+/// `path` without `.` and `..` (lexically, as `os.path.abspath`).
+fn normalise(path: &Path) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    if out.is_absolute() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "filename: the directory {} is not absolute",
+            out.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::attrs::{Origin, SyslogAttrs};
+
+    fn render(template: &str, peer: &str, line: &str) -> (PathBuf, String) {
+        let t = PathTemplate::parse(template, Path::new("/srv")).expect("template");
+        let attrs = SyslogAttrs::of(
+            Origin {
+                peer,
+                transport: "tcp",
+                listener: "tcp://0.0.0.0:514",
+                tls_client_name: None,
+            },
+            line,
+        );
+        let record = LogRecord {
+            name: peer,
+            msg: line,
+            levelno: 20,
+            created: 0.0,
+            relative_created: 0.0,
+            attrs: Some(&attrs),
+        };
+        let mut out = String::new();
+        t.render(&record, &mut out);
+        (t.base().to_path_buf(), out)
+    }
+
+    #[test]
+    fn the_base_is_the_fixed_directory() {
+        let (base, rel) = render(
+            "/var/log/remote/{hostname}/{appname}.log",
+            "10.0.0.1",
+            "<13>Oct 11 22:14:15 web1 sshd[1]: x",
+        );
+        assert_eq!(base, Path::new("/var/log/remote"));
+        assert_eq!(rel, "web1/sshd.log");
+        let (base, rel) = render("logs/host-{name}.log", "10.0.0.1", "x");
+        assert_eq!(base, Path::new("/srv/logs"));
+        assert_eq!(rel, "host-10.0.0.1.log");
+        let (base, rel) = render("{name}.log", "::1", "x");
+        assert_eq!(
+            (base.as_path(), rel.as_str()),
+            (Path::new("/srv"), "::1.log")
+        );
+    }
+
+    #[test]
+    fn a_peer_cannot_leave_the_base() {
+        for (host, want) in [
+            ("../../etc/passwd", "___.__etc_passwd"),
+            ("a/b", "a_b"),
+            (".hidden", "_hidden"),
+            ("..", "__"),
+            ("a..b", "a._b"),
+        ] {
+            let line = format!("<13>1 - {host} app - - - x");
+            let (_, rel) = render("/logs/{hostname}/x.log", "10.0.0.1", &line);
+            assert_eq!(rel, format!("{want}/x.log"), "host {host:?}");
+            assert!(!rel.split('/').any(|c| c == ".." || c == "."), "{rel}");
+        }
+        let (_, rel) = render(
+            "/logs/{appname}.log",
+            "10.0.0.1",
+            "<13>Oct 11 22:14:15 h a\u{1}b: x",
+        );
+        assert_eq!(rel, "a_b.log");
+        let long = "h".repeat(300);
+        let (_, rel) = render(
+            "/logs/{hostname}.log",
+            "10.0.0.1",
+            &format!("<13>1 - {long} a - - - x"),
+        );
+        assert_eq!(rel.len(), 255);
+        let (_, rel) = render("/logs/{msgid}.log", "10.0.0.1", "not syslog");
+        assert_eq!(rel, "-.log");
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        for bad in [
+            "/logs/fixed.log",
+            "/logs/{nosuch}.log",
+            "/logs/{name",
+            "/logs/{name}}",
+            "/l/{name}/../x",
+        ] {
+            assert!(PathTemplate::parse(bad, Path::new("/")).is_err(), "{bad}");
+        }
+    }
+}
