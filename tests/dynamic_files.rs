@@ -327,3 +327,25 @@ fn the_shipped_example_configuration_checks() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("handlers.per_host"), "{err}");
 }
+
+#[test]
+fn a_symlink_planted_in_the_directory_is_never_followed() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let base = out.path().join("remote");
+    fs::create_dir(&base).expect("base");
+    std::os::unix::fs::symlink(elsewhere.path(), base.join("evil")).expect("symlink");
+    let template = format!("{}/{{hostname}}/{{appname}}.log", base.display());
+    let c = start(
+        out.path(),
+        &template,
+        serde_json::json!({}),
+        &["--parse-syslog"],
+    );
+    c.send(b"<13>Oct 11 22:14:15 evil app: redirected?\n<13>Oct 11 22:14:15 good app: fine\n");
+    wait_until("the good line", || base.join("good/app.log").exists());
+    wait_until("a warning naming the refused path", || {
+        c.stderr_text().contains("evil")
+    });
+    assert_eq!(fs::read_dir(elsewhere.path()).expect("list").count(), 0);
+}
