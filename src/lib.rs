@@ -1,13 +1,14 @@
 //! pysyslog: a syslog collector over TCP (and TLS) whose output is routed by
 //! Python `logging.config.dictConfig` files.
 //!
-//! Two processes, for crash isolation:
+//! Three kinds of process, for crash isolation: a monitor that starts the
+//! others, the receiver and its writers:
 //!
 //! ```text
 //!   peers --TCP/TLS--> receiver ---- 9-byte slot references (ipc-channel) ---> writer --> files,
 //!                      (mio loop) <------------- acks (Unix socket) ---------- (handlers)  streams,
 //!                          |                                                      ^        syslog
-//!                          +------ batches: 8 shared slots of 64 KiB -------------+
+//!                          +------ batches: shared slots of 64 KiB ---------------+
 //!                                  (written by the receiver, read-only to the writer)
 //! ```
 //!
@@ -24,7 +25,10 @@
 //! - [`ipc`] is the only code that knows the wire formats (batches, slot
 //!   references, the status stream) and the shared slot mapping.
 //! - [`writer`] owns every output handler and drives the [`logging`] engine.
-//! - [`logging`] is a pure library mirroring CPython's `logging` and `dictConfig`.
+//! - [`logging`] mirrors CPython's `logging` and `dictConfig`, and owns the
+//!   output handlers (the Kafka producer itself lives in [`kafka`]).
+//! - [`syslog`] parses RFC 5424 and RFC 3164 headers (pure).
+//! - [`cidr`] is networks in CIDR notation, for the receiver and the filters.
 //! - [`daemon`] knows the start-up order, detaching and the pid file.
 //! - [`hardening`] closes inherited descriptors and forbids core dumps in both
 //!   processes; [`privdrop`] drops root in both; [`service`] re-reads the
