@@ -435,3 +435,28 @@ fn lines_are_counted_by_format_and_a_line_that_is_not_syslog_is_still_logged() {
             && sample(&body, "none") == Some(1.0)
     });
 }
+
+#[test]
+fn a_sender_cannot_log_as_the_collector() {
+    let conf_dir = tempfile::tempdir().expect("tempdir");
+    let config = stdout_config(conf_dir.path(), "%(name)s|%(message)s");
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &[
+            "--logging-config",
+            config.to_str().expect("utf-8 path"),
+            "--parse-syslog",
+            "--logger-name",
+            "{appname}",
+        ],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    c.send(b"<14>pysyslog.writer: forged\n<14>pysyslog: forged too\n<14>root: and root\n");
+    wait_until("three lines", || c.stdout_text().lines().count() >= 3);
+    let names: Vec<String> = c
+        .stdout_text()
+        .lines()
+        .map(|l| l.split('|').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["_pysyslog.writer", "_pysyslog", "_root"]);
+}

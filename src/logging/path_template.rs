@@ -323,13 +323,13 @@ mod tests {
             "<13>Oct 11 22:14:15 h a\u{1}b: x",
         );
         assert_eq!(rel, "a_b.log");
-        let long = "h".repeat(300);
+        let long = "m".repeat(300);
         let (_, rel) = render(
-            "/logs/{hostname}.log",
+            "/logs/{syslog_message}",
             "10.0.0.1",
-            &format!("<13>1 - {long} a - - - x"),
+            &format!("<13>Oct 11 22:14:15 h a: {long}"),
         );
-        assert_eq!(rel.len(), 255);
+        assert_eq!(rel, "m".repeat(255));
         let (_, rel) = render("/logs/{msgid}.log", "10.0.0.1", "not syslog");
         assert_eq!(rel, "-.log");
     }

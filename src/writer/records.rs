@@ -111,8 +111,18 @@ impl NameTemplate {
     /// A field's characters that would break the hierarchy or an output
     /// line (whitespace and control characters) become `_`; its own dots
     /// stay, so an address or a domain name nests by its parts. An empty
-    /// field is `-`.
+    /// field is `-`. A name that would be the collector's own (`pysyslog`,
+    /// `pysyslog.*`) or the root logger's gets a leading `_`: a sender must
+    /// not log as the collector, nor past the logger hierarchy.
     pub fn render(&self, attrs: &SyslogAttrs<'_>, out: &mut String) {
+        self.render_fields(attrs, out);
+        let own = out == "pysyslog" || out.starts_with("pysyslog.") || out == "root";
+        if own || out.is_empty() {
+            out.insert(0, '_');
+        }
+    }
+
+    fn render_fields(&self, attrs: &SyslogAttrs<'_>, out: &mut String) {
         out.clear();
         for part in &self.parts {
             match part {
@@ -270,6 +280,16 @@ mod tests {
         t.render(&attrs("<38>Oct 11 22:14:15 h.example sshd: x"), &mut out);
         assert_eq!(out, "host.h.example.{x}.38");
         assert!("{peer}".parse::<NameTemplate>().expect("peer").is_peer());
+        let t: NameTemplate = "{appname}".parse().expect("template");
+        for (tag, name) in [
+            ("pysyslog", "_pysyslog"),
+            ("pysyslog.writer", "_pysyslog.writer"),
+            ("root", "_root"),
+            ("pysyslogd", "pysyslogd"),
+        ] {
+            t.render(&attrs(&format!("<14>{tag}: x")), &mut out);
+            assert_eq!(out, name, "a sender's {tag:?}");
+        }
         for bad in ["", "{nope}", "a}b", "{message}"] {
             assert!(bad.parse::<NameTemplate>().is_err(), "{bad:?}");
         }
