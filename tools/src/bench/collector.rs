@@ -1,7 +1,9 @@
 //! The collectors the driver compares, each started in the foreground on
 //! loopback with its own configuration in a private directory, writing the
 //! equivalent of `%(asctime)s %(name)s %(message)s` (time, peer address, the
-//! line as received) to one file, and stopped by PID.
+//! line as received) to one file, and stopped by PID. The `parse` scenario
+//! asks instead for the line alone ([`Output::Message`]) or for its parsed
+//! syslog fields ([`Output::Parsed`]).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -104,6 +106,22 @@ impl Env {
     }
 }
 
+/// What a collector writes for each line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// `%(asctime)s %(name)s %(message)s`: time, peer, the line as received.
+    Usual,
+    /// `%(message)s`: the line as received, nothing else (no parsing).
+    Message,
+    /// The line parsed as RFC 5424 or RFC 3164:
+    /// `HOSTNAME APPNAME[PROCID] SEVERITY: MSG` ([`PARSED_FORMAT`] for ours).
+    Parsed,
+}
+
+/// Ours' format for [`Output::Parsed`] (with `--parse-syslog`).
+pub const PARSED_FORMAT: &str =
+    "%(hostname)s %(appname)s[%(procid)s] %(severity)s: %(syslog_message)s";
+
 /// One run's set-up.
 #[derive(Debug, Clone, Copy)]
 pub struct Setup {
@@ -113,6 +131,8 @@ pub struct Setup {
     pub max_connections: u32,
     /// Listen for UDP datagrams on `port` instead of TCP (`tls` is then ignored).
     pub udp: bool,
+    /// What is written for each line.
+    pub output: Output,
 }
 
 /// The receive buffer every collector gets for UDP (ours' default).
@@ -129,17 +149,52 @@ pub struct Running {
 
 /// `%(asctime)s %(name)s %(message)s` to `out` with a FileHandler.
 pub fn logging_config(out: &Path) -> String {
-    serde_json::json!({
+    logging_config_for(out, Output::Usual)
+}
+
+/// The dictConfig for `output`: a FileHandler to `out`. With
+/// [`Output::Message`] and [`Output::Parsed`] the collector's own records
+/// (logger `pysyslog`, which have no syslog fields) go to stderr instead,
+/// so that the file holds the received lines only.
+pub fn logging_config_for(out: &Path, output: Output) -> String {
+    let format = match output {
+        Output::Usual => "%(asctime)s %(name)s %(message)s",
+        Output::Message => "%(message)s",
+        Output::Parsed => PARSED_FORMAT,
+    };
+    let mut c = serde_json::json!({
         "version": 1,
-        "formatters": {"bench": {"format": "%(asctime)s %(name)s %(message)s"}},
+        "formatters": {"bench": {"format": format}},
         "handlers": {"file": {
             "class": "logging.FileHandler",
             "filename": out.to_string_lossy(),
             "formatter": "bench",
         }},
         "root": {"level": "INFO", "handlers": ["file"]},
-    })
-    .to_string()
+    });
+    if output != Output::Usual {
+        c["handlers"]["own"] = serde_json::json!({
+            "class": "logging.StreamHandler", "stream": "ext://sys.stderr"});
+        c["loggers"] = serde_json::json!({
+            "pysyslog": {"level": "INFO", "handlers": ["own"], "propagate": false}});
+    }
+    c.to_string()
+}
+
+/// rsyslog's template for `output`. For [`Output::Parsed`], the default
+/// parser chain (pmrfc5424, then pmrfc3164) parses both formats; `%msg%` of
+/// an RFC 3164 line keeps the space after the tag's colon, so the template
+/// adds one only when the message has none (`sp-if-no-1st-sp`, as rsyslog's
+/// own `RSYSLOG_TraditionalFileFormat` does): one space either way.
+fn rsyslog_template(output: Output) -> &'static str {
+    match output {
+        Output::Usual => "%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n",
+        Output::Message => "%rawmsg%\\n",
+        Output::Parsed => {
+            "%HOSTNAME% %APP-NAME%[%PROCID%] %syslogseverity-text%:\
+             %msg:::sp-if-no-1st-sp%%msg%\\n"
+        }
+    }
 }
 
 /// rsyslog: imtcp (gtls when `tls`) to omfile, no rate limit.
@@ -174,9 +229,9 @@ pub fn rsyslog_config(env: &Env, dir: &Path, out: &Path, s: &Setup) -> String {
     }
     let _ = writeln!(
         c,
-        "template(name=\"bench\" type=\"string\" \
-         string=\"%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n\")\n\
+        "template(name=\"bench\" type=\"string\" string=\"{}\")\n\
          action(type=\"omfile\" file=\"{}\" template=\"bench\")",
+        rsyslog_template(s.output),
         out.display()
     );
     c
@@ -202,6 +257,15 @@ fn rsyslog_imtcp(c: &mut String, s: &Setup) {
 }
 
 /// syslog-ng: network() with no-parse to file(), flow control, enough connections.
+/// For [`Output::Parsed`], network() with `flags(syslog-protocol)` instead:
+/// syslog-ng 3.38's network() parses lines as RFC 3164 by default (an RFC
+/// 5424 line comes out as host = the peer's address, program `1`, and the
+/// rest in MSG), `syslog()` expects octet-counted frames (LF-ended lines are
+/// not read as messages), and `default-network-drivers()` takes RFC 5424 on
+/// another port; with `flags(syslog-protocol)` network() parses RFC 5424 and
+/// falls back to RFC 3164 for a line without the version field (the
+/// fallback `flags(no-rfc3164-fallback)` of later versions turns off), so
+/// one port parses both.
 pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
     let conns = s.max_connections + 16;
     let transport = if s.udp {
@@ -215,19 +279,30 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
     } else {
         "transport(\"tcp\")".to_string()
     };
+    let (flags, template) = match s.output {
+        Output::Usual => ("no-parse", "${ISODATE} ${SOURCEIP} ${MSG}"),
+        Output::Message => ("no-parse", "${MSG}"),
+        Output::Parsed => (
+            "syslog-protocol",
+            "${HOST} ${PROGRAM}[${PID}] ${LEVEL}: ${MSG}",
+        ),
+    };
     format!(
         "@version: {ver}\n\
          options {{ use-dns(no); use-fqdn(no); keep-hostname(yes); stats-freq(0); }};\n\
-         source s {{ network(ip(\"127.0.0.1\") port({port}) {transport} flags(no-parse) \
+         source s {{ network(ip(\"127.0.0.1\") port({port}) {transport} flags({flags}) \
          {limits}); }};\n\
-         destination d {{ file(\"{out}\" template(\"${{ISODATE}} ${{SOURCEIP}} ${{MSG}}\\n\")); }};\n\
+         destination d {{ file(\"{out}\" template(\"{template}\\n\")); }};\n\
          log {{ source(s); destination(d); flags(flow-control); }};\n",
         ver = env.syslog_ng_version(),
         port = s.port,
         limits = if s.udp {
             String::new()
         } else {
-            format!("max-connections({conns}) log-iw-size({})", u64::from(conns) * 100)
+            format!(
+                "max-connections({conns}) log-iw-size({})",
+                u64::from(conns) * 100
+            )
         },
         out = out.display(),
     )
@@ -238,9 +313,12 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
     let out = dir.join("out.log");
     let log = dir.join("collector.log");
     let mut cmd = match kind {
+        Kind::Pysyslog | Kind::Copier if s.output != Output::Usual => {
+            return Err(format!("{} writes only the usual output", kind.name()))
+        }
         Kind::Ours | Kind::Pysyslog => {
             let conf = dir.join("logging.json");
-            write(&conf, &logging_config(&out))?;
+            write(&conf, &logging_config_for(&out, s.output))?;
             let mut cmd = if kind == Kind::Ours {
                 let mut c = Command::new(env.bin_dir.join("pysyslog"));
                 // Every load connection comes from 127.0.0.1.
@@ -252,6 +330,9 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
                 Command::new(env.pysyslog())
             };
             cmd.arg("-l").arg(&conf);
+            if s.output == Output::Parsed {
+                cmd.arg("--parse-syslog");
+            }
             if s.udp && kind == Kind::Ours {
                 cmd.arg("--listen")
                     .arg(format!("udp://127.0.0.1:{}", s.port));
@@ -507,6 +588,7 @@ mod tests {
             tls: true,
             max_connections: 100,
             udp: false,
+            output: Output::Usual,
         };
         let out = Path::new("/d/out.log");
         let r = rsyslog_config(&env(), Path::new("/d"), out, &s);
@@ -521,6 +603,23 @@ mod tests {
         assert!(!r.contains("imtcp") && r.contains("file=\"/d/out.log\""));
         let g = syslog_ng_config(&env(), out, &u);
         assert!(g.contains("transport(\"udp\") so-rcvbuf(8388608)") && g.contains("port(5555)"));
+        let p = Setup {
+            tls: false,
+            output: Output::Parsed,
+            ..s
+        };
+        let r = rsyslog_config(&env(), Path::new("/d"), out, &p);
+        assert!(r.contains(
+            "string=\"%HOSTNAME% %APP-NAME%[%PROCID%] %syslogseverity-text%:\
+             %msg:::sp-if-no-1st-sp%%msg%\\n\""
+        ));
+        let g = syslog_ng_config(&env(), out, &p);
+        assert!(g.contains("flags(syslog-protocol)") && !g.contains("no-parse"));
+        assert!(g.contains("template(\"${HOST} ${PROGRAM}[${PID}] ${LEVEL}: ${MSG}\\n\")"));
+        let l: serde_json::Value =
+            serde_json::from_str(&logging_config_for(out, Output::Parsed)).unwrap();
+        assert_eq!(l["formatters"]["bench"]["format"], PARSED_FORMAT);
+        assert_eq!(l["loggers"]["pysyslog"]["propagate"], false);
         let l: serde_json::Value = serde_json::from_str(&logging_config(out)).unwrap();
         assert_eq!(l["handlers"]["file"]["filename"], "/d/out.log");
         assert_eq!(

@@ -8,6 +8,8 @@
 //! - [`copier`]: the raw copier (the `bench-peers copier` mode).
 //! - [`latency`]: probe lines timed from socket to file.
 //! - [`kafka`]: the kafka scenario (a broker, its ceiling, lines read back).
+//! - [`parse`]: the parse scenario (RFC 5424 and 3164 lines, parsed fields
+//!   written, against ours without parsing and the peers' parsers).
 //!
 //! One run of one collector: a fresh collector on a free loopback port with
 //! its own directory; `pysyslog-flood --json --verify` sends the lines and
@@ -22,6 +24,7 @@ pub mod collector;
 pub mod copier;
 pub mod kafka;
 pub mod latency;
+pub mod parse;
 pub mod procstat;
 pub mod scenarios;
 
@@ -86,6 +89,9 @@ pub struct Plan {
     pub verify_timeout: f64,
     /// The extra scenarios (udp, churn, idle10k); none when its list is empty.
     pub extra: scenarios::ExtraPlan,
+    /// Collectors the opt-in scenarios run besides (parse): installed if
+    /// missing and named in the header.
+    pub opt_in_collectors: Vec<Kind>,
 }
 
 impl Plan {
@@ -100,6 +106,7 @@ impl Plan {
             } else {
                 &self.extra.collectors[..]
             })
+            .chain(&self.opt_in_collectors)
             .copied()
             .collect()
     }
@@ -224,11 +231,24 @@ pub fn measure(
     verify_timeout: f64,
 ) -> Result<Sample, String> {
     let dir = run_dir(env, kind.name())?;
-    let result = measure_in(env, kind, sc, lines, verify_timeout, &dir);
+    let result = measure_in(
+        env,
+        kind,
+        sc,
+        lines,
+        verify_timeout,
+        &dir,
+        collector::Output::Usual,
+        &[],
+    );
     let _ = fs::remove_dir_all(&dir);
     result
 }
 
+/// One run in `dir` (left for the caller to look at, then remove; the
+/// collector's file is `dir/out.log`): the collector writes `output`, and
+/// the flood is given `flood_args` too.
+#[allow(clippy::too_many_arguments)]
 fn measure_in(
     env: &Env,
     kind: Kind,
@@ -236,6 +256,8 @@ fn measure_in(
     lines: u64,
     verify_timeout: f64,
     dir: &Path,
+    output: collector::Output,
+    flood_args: &[&str],
 ) -> Result<Sample, String> {
     let port = free_port()?;
     let setup = collector::Setup {
@@ -243,6 +265,7 @@ fn measure_in(
         tls: sc.tls,
         max_connections: sc.connections,
         udp: false,
+        output,
     };
     let mut c = collector::start(env, kind, dir, &setup)?;
     let pid = c.pid();
@@ -256,6 +279,7 @@ fn measure_in(
         Some((&c.out, verify_timeout)),
         None,
     )
+    .args(flood_args)
     .stderr(Stdio::piped())
     .output()
     .map_err(|e| format!("cannot run pysyslog-flood: {e}"))?;
@@ -451,6 +475,7 @@ fn latency_run(
         tls: false,
         max_connections: 8,
         udp: false,
+        output: collector::Output::Usual,
     };
     let result = (|| {
         let mut c = collector::start(env, kind, &dir, &setup)?;
@@ -624,7 +649,14 @@ pub fn report(plan: &Plan, r: &Results, header: &str) -> String {
         }
     }
     t.push_str(&scenarios::report(&plan.extra, &r.extra));
-    t.push_str(&targets(r));
+    // A run of an opt-in scenario alone (kafka, parse) has its own targets.
+    let planned = !(plan.collectors.is_empty()
+        && plan.scaling_collectors.is_empty()
+        && plan.latency_collectors.is_empty()
+        && (plan.extra.scenarios.is_empty() || plan.extra.collectors.is_empty()));
+    if planned {
+        t.push_str(&targets(r));
+    }
     if !r.errors.is_empty() {
         t.push_str("\n### Errors\n\n");
         for e in &r.errors {
@@ -885,18 +917,29 @@ pub fn header(env: &Env, plan: &Plan, took: Option<Duration>) -> String {
         let py = first_line(Command::new(env.venv.join("bin/python")).arg("--version"));
         versions.push(format!("pysyslog 0.1.0 ({py})"));
     }
+    // The runs and lines of the comparison, scaling and latency tables (an
+    // opt-in scenario alone names its own in its table).
+    let runs = if plan.collectors.is_empty()
+        && plan.scaling_collectors.is_empty()
+        && plan.latency_collectors.is_empty()
+    {
+        String::new()
+    } else {
+        format!(
+            ", {} lines per run{}, {} runs per collector, interleaved; medians",
+            plan.lines,
+            if all.contains(&Kind::Pysyslog) {
+                format!(" ({} for pysyslog)", plan.pysyslog_lines)
+            } else {
+                String::new()
+            },
+            plan.runs,
+        )
+    };
     let mut h = format!(
         "## Benchmark {date}\n\n\
          Machine: {cores} cores ({cpu}), Linux {kernel}, load average at the end {load}. \
-         Loopback, {LINE_SIZE}-byte lines (LF), {} lines per run{}, \
-         {} runs per collector, interleaved; medians. Versions: {}.\n",
-        plan.lines,
-        if all.contains(&Kind::Pysyslog) {
-            format!(" ({} for pysyslog)", plan.pysyslog_lines)
-        } else {
-            String::new()
-        },
-        plan.runs,
+         Loopback, {LINE_SIZE}-byte lines (LF){runs}. Versions: {}.\n",
         versions.join("; ")
     );
     if let Some(d) = took {
@@ -982,6 +1025,7 @@ mod tests {
                 idle_seconds: 0.0,
                 source_addresses: 1,
             },
+            opt_in_collectors: vec![],
         };
         let t = report(&plan, &r, "");
         assert!(

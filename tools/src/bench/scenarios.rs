@@ -306,6 +306,7 @@ fn udp_run(env: &Env, kind: Kind, lines: u64, pace: Option<f64>) -> Result<UdpSa
         tls: false,
         max_connections: 8,
         udp: true,
+        output: collector::Output::Usual,
     };
     with_collector(env, kind, setup, |c| {
         let pid = c.pid();
@@ -365,6 +366,7 @@ fn churn_run(env: &Env, kind: Kind, tls: bool, plan: &ExtraPlan) -> Result<Churn
         // max-connections, and closed sessions are noticed a little later).
         max_connections: 4096,
         udp: false,
+        output: collector::Output::Usual,
     };
     let config = client_config(&Verify::Ca(env.tls_file("ca.pem"))).map_err(|e| e.to_string())?;
     with_collector(env, kind, setup, |c| {
@@ -439,6 +441,7 @@ fn idle_run(env: &Env, kind: Kind, tls: bool, plan: &ExtraPlan) -> Result<IdleSa
         tls,
         max_connections: n,
         udp: false,
+        output: collector::Output::Usual,
     };
     let config = client_config(&Verify::Ca(env.tls_file("ca.pem"))).map_err(|e| e.to_string())?;
     let sources = plan.source_addresses;

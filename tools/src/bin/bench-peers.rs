@@ -103,6 +103,19 @@ struct Cli {
     /// Leave rsyslog's omkafka out of the kafka scenario.
     #[arg(long)]
     no_omkafka: bool,
+    /// Runs of the parse scenario (4 plain TCP connections of RFC 5424 and
+    /// RFC 3164 lines in turn; ours with --parse-syslog, ours without
+    /// parsing, rsyslog and syslog-ng writing the parsed host, app, procid,
+    /// severity and message); 0, the default, skips it (opt-in, as kafka).
+    #[arg(long, default_value_t = 0)]
+    parse_runs: usize,
+    /// Lines per parse run (all connections together).
+    #[arg(long, default_value_t = 1_000_000)]
+    parse_lines: u64,
+    /// Collectors of the parse scenario (ours, rsyslog, syslog-ng; ours is
+    /// two rows, with and without --parse-syslog).
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
+    parse_collectors: Vec<String>,
     /// Seconds to wait for the last line of a run to reach the file.
     #[arg(long, default_value_t = 60.0)]
     verify_timeout: f64,
@@ -242,7 +255,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             k.name()
         ));
     }
+    let parse = if cli.parse_runs > 0 {
+        Some(bench::parse::ParsePlan {
+            runs: cli.parse_runs,
+            lines: cli.parse_lines.max(4),
+            connections: 4,
+            sides: bench::parse::Side::of(&kinds(&cli.parse_collectors)?)?,
+            verify_timeout: cli.verify_timeout,
+        })
+    } else {
+        None
+    };
     let plan = Plan {
+        opt_in_collectors: match &parse {
+            Some(_) => kinds(&cli.parse_collectors)?,
+            None => Vec::new(),
+        },
         collectors,
         connections: cli.connections,
         transports,
@@ -298,11 +326,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let started = Instant::now();
     let results = bench::run(&env, &plan);
     let kafka_results = kafka.as_ref().map(|k| (k, bench::kafka::run(&env, k)));
+    let parse_results = parse.as_ref().map(|p| (p, bench::parse::run(&env, p)));
     let header = bench::header(&env, &plan, Some(started.elapsed()));
     let mut text = bench::report(&plan, &results, &header);
     if let Some((k, r)) = &kafka_results {
         text.push('\n');
         text.push_str(&bench::kafka::report(k, r));
+    }
+    if let Some((p, r)) = &parse_results {
+        text.push('\n');
+        text.push_str(&bench::parse::report(p, r));
     }
     println!("{text}");
     if let Some(path) = &cli.output {
@@ -316,8 +349,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         let (kafka_lost, kafka_errors) = kafka_results
             .as_ref()
             .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
-        let lost = bench::losses(&results) + kafka_lost;
-        let errors = results.errors.len() + kafka_errors;
+        let (parse_lost, parse_errors) = parse_results
+            .as_ref()
+            .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
+        let lost = bench::losses(&results) + kafka_lost + parse_lost;
+        let errors = results.errors.len() + kafka_errors + parse_errors;
         if lost > 0 || errors > 0 {
             eprintln!("bench-peers: {lost} lines lost or duplicated, {errors} failed runs");
             return Ok(ExitCode::from(1));

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use pysyslog_tools::flood::{self, Framing, Options};
+use pysyslog_tools::flood::{self, Framing, Header, Options};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FramingArg {
@@ -12,6 +12,18 @@ enum FramingArg {
     Lf,
     /// RFC 6587 octet counting: LEN SP MSG.
     Octet,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum HeaderArg {
+    /// `<14>` alone before the payload.
+    Pri,
+    /// An RFC 5424 header: `<134>1 2026-12-07T21:36:51.123456Z host1 app1 4242 - - `.
+    Rfc5424,
+    /// An RFC 3164 header: `<134>Dec  7 21:36:51 host1 app1[4242]: `.
+    Rfc3164,
+    /// RFC 5424 and RFC 3164 in turn (even line numbers 5424, odd 3164).
+    Mixed,
 }
 
 /// Send uniquely numbered syslog lines over TCP or TLS as fast as possible (or at a
@@ -36,6 +48,10 @@ struct Cli {
     /// How lines are delimited.
     #[arg(long, value_enum, default_value_t = FramingArg::Lf)]
     framing: FramingArg,
+    /// What starts each message before its numbered payload (the line
+    /// size stays the same: the filler is shortened).
+    #[arg(long, value_enum, default_value_t = HeaderArg::Pri)]
+    header: HeaderArg,
     /// Send over TLS (RFC 5425), accepting any server certificate.
     #[arg(long)]
     tls: bool,
@@ -71,6 +87,12 @@ fn main() {
         framing: match cli.framing {
             FramingArg::Lf => Framing::Lf,
             FramingArg::Octet => Framing::Octet,
+        },
+        header: match cli.header {
+            HeaderArg::Pri => Header::Pri,
+            HeaderArg::Rfc5424 => Header::Rfc5424,
+            HeaderArg::Rfc3164 => Header::Rfc3164,
+            HeaderArg::Mixed => Header::Mixed,
         },
         tls: match (cli.ca, cli.tls) {
             (Some(ca), _) => Some(flood::tls::Verify::Ca(ca)),

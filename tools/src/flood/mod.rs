@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use payload::Framing;
+pub use payload::{Framing, Header};
 
 /// Every line arrived exactly once (or nothing was verified).
 pub const EXIT_OK: i32 = 0;
@@ -47,6 +47,8 @@ pub struct Options {
     /// Bytes per line on the wire, framing included.
     pub size: usize,
     pub framing: Framing,
+    /// What starts each message before the payload (`<14>`, or a syslog header).
+    pub header: Header,
     /// Send over TLS, checking the collector's certificate this way.
     pub tls: Option<tls::Verify>,
     /// Total lines per second, spread over the connections.
@@ -139,7 +141,7 @@ pub fn run(opts: &Options) -> i32 {
 fn run_inner(o: &Options) -> Result<i32, FloodError> {
     validate(o)?;
     let run_id = o.run_id.clone().unwrap_or_else(default_run_id);
-    let format = payload::LineFormat::new(&run_id, o.size, o.framing)?;
+    let format = payload::LineFormat::with_header(&run_id, o.size, o.framing, o.header)?;
 
     // Everything that allocates or touches the output file happens before timing.
     let verifier = match &o.verify {
@@ -289,6 +291,7 @@ mod tests {
             lines: 10,
             size: 120,
             framing: Framing::Lf,
+            header: Header::Pri,
             tls: None,
             rate: None,
             run_id: None,

@@ -5,6 +5,12 @@
 //! to the requested size. The token `flood RUNID c=CCCC n=NNNNNNNNN` has fixed
 //! widths, so every line of a run has the same size and the token can be found
 //! anywhere in a collector's output line, whatever prefix the collector adds.
+//! With a syslog [`Header`] the `<14>` gives way to a whole RFC 5424 or RFC
+//! 3164 header (`host1 app1[4242]`, local0.info), or to both in turn (even
+//! line numbers RFC 5424, odd ones RFC 3164), the filler shortened so that
+//! every line still has the requested size: the rest of the message, the
+//! *payload* from `flood` on, is what a parsing collector writes as the
+//! message.
 //!
 //! - `lf`: `MSG\n`, `size` bytes in all.
 //! - `octet`: `LEN SP MSG` (no terminator), `size` bytes in all; `LEN` counts MSG.
@@ -26,6 +32,13 @@ pub const MAX_RUN_ID: usize = 64;
 
 /// The syslog priority every line starts with (facility user, severity info).
 const PRI: &[u8] = b"<14>";
+/// The RFC 5424 header of [`Header::Rfc5424`] lines (PRI 134: local0.info).
+pub const RFC5424_HEADER: &[u8] = b"<134>1 2026-12-07T21:36:51.123456Z host1 app1 4242 - - ";
+/// The RFC 3164 header of [`Header::Rfc3164`] lines (the same fields).
+pub const RFC3164_HEADER: &[u8] = b"<134>Dec  7 21:36:51 host1 app1[4242]: ";
+/// What a collector that parses either header makes of it in the format
+/// `HOSTNAME APPNAME[PROCID] SEVERITY: ` (PRI 134 is severity 6, info).
+pub const PARSED_PREFIX: &[u8] = b"host1 app1[4242] info: ";
 /// The word that starts the token.
 const TAG: &[u8] = b"flood ";
 /// Filler cycles through the alphabet: easy to eyeball, contains no token.
@@ -46,6 +59,43 @@ impl Framing {
         match self {
             Framing::Lf => "lf",
             Framing::Octet => "octet",
+        }
+    }
+}
+
+/// What precedes the payload (`flood RUNID c=... n=... filler`) in a line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Header {
+    /// `<14>` alone (no timestamp, host or tag): pysyslog's own flood lines.
+    #[default]
+    Pri,
+    /// [`RFC5424_HEADER`].
+    Rfc5424,
+    /// [`RFC3164_HEADER`].
+    Rfc3164,
+    /// Half and half: [`RFC5424_HEADER`] on even line numbers,
+    /// [`RFC3164_HEADER`] on odd ones, in every connection.
+    Mixed,
+}
+
+impl Header {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Header::Pri => "pri",
+            Header::Rfc5424 => "rfc5424",
+            Header::Rfc3164 => "rfc3164",
+            Header::Mixed => "mixed",
+        }
+    }
+
+    /// The headers lines take in turn (line `n` has `headers()[n % len]`).
+    fn headers(self) -> &'static [&'static [u8]] {
+        match self {
+            Header::Pri => &[PRI],
+            Header::Rfc5424 => &[RFC5424_HEADER],
+            Header::Rfc3164 => &[RFC3164_HEADER],
+            Header::Mixed => &[RFC5424_HEADER, RFC3164_HEADER],
         }
     }
 }
@@ -129,19 +179,34 @@ pub fn write_fixed_digits(out: &mut [u8], mut v: u64) {
     }
 }
 
-/// One run's line layout: a template frame plus where `c` and `n` go in it.
+/// One layout of a line: a template frame plus where `c`, `n` and the
+/// payload are in it.
 #[derive(Clone)]
-pub struct LineFormat {
+struct Variant {
     template: Vec<u8>,
     c_offset: usize,
     n_offset: usize,
+    /// Where the payload (`flood ...`) starts.
+    payload_offset: usize,
+}
+
+/// One run's line layout: one [`Variant`] per header the lines take in turn
+/// (one but for [`Header::Mixed`]), all of the same size.
+#[derive(Clone)]
+pub struct LineFormat {
+    variants: Vec<Variant>,
     framing: Framing,
 }
 
 impl fmt::Debug for LineFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let templates: Vec<_> = self
+            .variants
+            .iter()
+            .map(|v| String::from_utf8_lossy(&v.template))
+            .collect();
         f.debug_struct("LineFormat")
-            .field("template", &String::from_utf8_lossy(&self.template))
+            .field("templates", &templates)
             .field("framing", &self.framing)
             .finish()
     }
@@ -150,12 +215,24 @@ impl fmt::Debug for LineFormat {
 impl LineFormat {
     /// Lay out lines of exactly `size` bytes (framing included) for `run_id`.
     pub fn new(run_id: &str, size: usize, framing: Framing) -> Result<Self, PayloadError> {
+        LineFormat::with_header(run_id, size, framing, Header::Pri)
+    }
+
+    /// As [`Self::new`], each message starting with `header` instead of `<14>`.
+    pub fn with_header(
+        run_id: &str,
+        size: usize,
+        framing: Framing,
+        header: Header,
+    ) -> Result<Self, PayloadError> {
         validate_run_id(run_id)?;
         if size > MAX_SIZE {
             return Err(PayloadError::TooLarge(size));
         }
-        // `<14>flood RUNID c=CCCC n=NNNNNNNNN ` : the message header.
-        let header_len = PRI.len() + token_needle(run_id).len() + TOKEN_TAIL + 1;
+        let headers = header.headers();
+        // `HEADER flood RUNID c=CCCC n=NNNNNNNNN ` : the longest message header.
+        let longest = headers.iter().map(|h| h.len()).max().unwrap_or(0);
+        let header_len = longest + token_needle(run_id).len() + TOKEN_TAIL + 1;
         let (prefix, msg_len) = match framing {
             Framing::Lf => {
                 let min = header_len + 1;
@@ -179,34 +256,41 @@ impl LineFormat {
             }
         };
 
-        let mut t = Vec::with_capacity(size);
-        t.extend_from_slice(&prefix);
-        let msg_start = t.len();
-        t.extend_from_slice(PRI);
-        t.extend_from_slice(&token_needle(run_id));
-        let c_offset = t.len();
-        t.extend_from_slice(&[b'0'; CONN_DIGITS]);
-        t.extend_from_slice(b" n=");
-        let n_offset = t.len();
-        t.extend_from_slice(&[b'0'; SEQ_DIGITS]);
-        t.push(b' ');
-        let filler = msg_len - (t.len() - msg_start);
-        t.extend(FILLER.iter().copied().cycle().take(filler));
-        if framing == Framing::Lf {
-            t.push(b'\n');
-        }
-        debug_assert_eq!(t.len(), size);
-        Ok(LineFormat {
-            template: t,
-            c_offset,
-            n_offset,
-            framing,
-        })
+        let variants = headers
+            .iter()
+            .map(|h| {
+                let mut t = Vec::with_capacity(size);
+                t.extend_from_slice(&prefix);
+                let msg_start = t.len();
+                t.extend_from_slice(h);
+                let payload_offset = t.len();
+                t.extend_from_slice(&token_needle(run_id));
+                let c_offset = t.len();
+                t.extend_from_slice(&[b'0'; CONN_DIGITS]);
+                t.extend_from_slice(b" n=");
+                let n_offset = t.len();
+                t.extend_from_slice(&[b'0'; SEQ_DIGITS]);
+                t.push(b' ');
+                let filler = msg_len - (t.len() - msg_start);
+                t.extend(FILLER.iter().copied().cycle().take(filler));
+                if framing == Framing::Lf {
+                    t.push(b'\n');
+                }
+                debug_assert_eq!(t.len(), size);
+                Variant {
+                    template: t,
+                    c_offset,
+                    n_offset,
+                    payload_offset,
+                }
+            })
+            .collect();
+        Ok(LineFormat { variants, framing })
     }
 
     /// Bytes per line on the wire, framing included.
     pub fn size(&self) -> usize {
-        self.template.len()
+        self.variants[0].template.len()
     }
 
     /// The framing this format was built for.
@@ -214,11 +298,18 @@ impl LineFormat {
         self.framing
     }
 
+    /// The layout of line `n`.
+    #[inline]
+    fn variant(&self, n: u64) -> usize {
+        (n % self.variants.len() as u64) as usize
+    }
+
     /// Write line `n` of connection `c` into `out` (exactly [`Self::size`] bytes).
     pub fn write_line(&self, c: u32, n: u64, out: &mut [u8]) {
-        out.copy_from_slice(&self.template);
-        self.set_conn(out, c);
-        self.set_seq(out, n);
+        let v = &self.variants[self.variant(n)];
+        out.copy_from_slice(&v.template);
+        set_conn(v, out, c);
+        set_seq(v, out, n);
     }
 
     /// The complete line `n` of connection `c`, as a new vector.
@@ -228,17 +319,27 @@ impl LineFormat {
         v
     }
 
-    fn set_conn(&self, line: &mut [u8], c: u32) {
-        write_fixed_digits(
-            &mut line[self.c_offset..self.c_offset + CONN_DIGITS],
-            u64::from(c),
-        );
+    /// Where the message's header ends and its payload (`flood RUNID ...`)
+    /// starts in line `n`, and where the payload ends (before an LF).
+    pub fn payload_range(&self, n: u64) -> std::ops::Range<usize> {
+        let end = match self.framing {
+            Framing::Lf => self.size() - 1,
+            Framing::Octet => self.size(),
+        };
+        self.variants[self.variant(n)].payload_offset..end
     }
+}
 
-    #[inline]
-    fn set_seq(&self, line: &mut [u8], n: u64) {
-        write_fixed_digits(&mut line[self.n_offset..self.n_offset + SEQ_DIGITS], n);
-    }
+fn set_conn(v: &Variant, line: &mut [u8], c: u32) {
+    write_fixed_digits(
+        &mut line[v.c_offset..v.c_offset + CONN_DIGITS],
+        u64::from(c),
+    );
+}
+
+#[inline]
+fn set_seq(v: &Variant, line: &mut [u8], n: u64) {
+    write_fixed_digits(&mut line[v.n_offset..v.n_offset + SEQ_DIGITS], n);
 }
 
 fn too_small(size: usize, min: usize, run_id: &str, framing: Framing) -> PayloadError {
@@ -253,10 +354,16 @@ fn too_small(size: usize, min: usize, run_id: &str, framing: Framing) -> Payload
 /// A reusable buffer holding up to `lines_per_chunk` consecutive lines of one
 /// connection. Each [`ChunkBuilder::next_chunk`] only rewrites the 9 digits of
 /// `n` in each line, so building costs a few ns per line while the kernel copy
-/// costs far more: the generator never limits throughput.
+/// costs far more: the generator never limits throughput. With headers taken
+/// in turn ([`Header::Mixed`]) a chunk holds a whole number of turns, so that
+/// slot `i` keeps the layout of line `n0 + i`; a slot whose line needs the
+/// other layout (after a short, paced chunk) is rewritten whole.
 pub struct ChunkBuilder {
     format: LineFormat,
+    conn: u32,
     buf: Vec<u8>,
+    /// The layout each slot of `buf` holds.
+    slots: Vec<usize>,
     lines_per_chunk: usize,
     next: u64,
     end: u64,
@@ -264,20 +371,29 @@ pub struct ChunkBuilder {
 
 impl ChunkBuilder {
     /// Lines `0..lines` of connection `c`, in chunks of at most `chunk_bytes`
-    /// (rounded down to whole lines, at least one line).
+    /// (rounded down to whole lines, and to whole turns of the headers when
+    /// that leaves any, at least one line).
     pub fn new(format: &LineFormat, c: u32, lines: u64, chunk_bytes: usize) -> Self {
         let size = format.size();
-        let max_lines = (chunk_bytes / size).max(1);
+        let turn = format.variants.len();
+        let mut max_lines = (chunk_bytes / size).max(1);
+        if max_lines >= turn {
+            max_lines -= max_lines % turn;
+        }
         let lines_per_chunk = usize::try_from(lines).map_or(max_lines, |l| l.clamp(1, max_lines));
-        let mut line = format.template.clone();
-        format.set_conn(&mut line, c);
-        let mut buf = Vec::with_capacity(lines_per_chunk * size);
-        for _ in 0..lines_per_chunk {
-            buf.extend_from_slice(&line);
+        let mut buf = vec![0; lines_per_chunk * size];
+        let mut slots = Vec::with_capacity(lines_per_chunk);
+        for (i, line) in buf.chunks_exact_mut(size).enumerate() {
+            let v = format.variant(i as u64);
+            line.copy_from_slice(&format.variants[v].template);
+            set_conn(&format.variants[v], line, c);
+            slots.push(v);
         }
         ChunkBuilder {
             format: format.clone(),
+            conn: c,
             buf,
+            slots,
             lines_per_chunk,
             next: 0,
             end: lines,
@@ -307,7 +423,15 @@ impl ChunkBuilder {
         let size = self.format.size();
         let n0 = self.next;
         for (i, line) in self.buf[..k * size].chunks_exact_mut(size).enumerate() {
-            self.format.set_seq(line, n0 + i as u64);
+            let n = n0 + i as u64;
+            let want = self.format.variant(n);
+            let v = &self.format.variants[want];
+            if self.slots[i] != want {
+                line.copy_from_slice(&v.template);
+                set_conn(v, line, self.conn);
+                self.slots[i] = want;
+            }
+            set_seq(v, line, n);
         }
         self.next += k as u64;
         Some(&self.buf[..k * size])
@@ -444,6 +568,52 @@ mod tests {
         assert_eq!(&last[250..], f.line(0, 9).as_slice());
         assert_eq!(last.len(), 300);
         assert!(b.next_chunk(1).is_none());
+    }
+
+    #[test]
+    fn syslog_headers_keep_the_size_and_the_token() {
+        let f = LineFormat::with_header("run1", 120, Framing::Lf, Header::Mixed).unwrap();
+        let (even, odd) = (f.line(2, 10), f.line(2, 11));
+        assert_eq!((even.len(), odd.len()), (120, 120));
+        assert!(even.starts_with(RFC5424_HEADER), "{even:?}");
+        assert!(odd.starts_with(RFC3164_HEADER), "{odd:?}");
+        let p = f.payload_range(10);
+        assert_eq!(p, RFC5424_HEADER.len()..119);
+        assert!(even[p].starts_with(b"flood run1 c=0002 n=000000010 abc"));
+        let p = f.payload_range(11);
+        assert_eq!(p.start, RFC3164_HEADER.len());
+        assert!(odd[p].starts_with(b"flood run1 c=0002 n=000000011 abc"));
+        let plain = LineFormat::new("run1", 120, Framing::Lf).unwrap();
+        assert_eq!(plain.payload_range(3), 4..119);
+        let one = LineFormat::with_header("r", 100, Framing::Octet, Header::Rfc3164).unwrap();
+        assert!(one
+            .line(0, 1)
+            .starts_with(b"97 <134>Dec  7 21:36:51 host1 app1[4242]: flood r"));
+        assert_eq!(one.payload_range(1), 3 + RFC3164_HEADER.len()..100);
+        // The longest header sets the minimum.
+        let min = RFC5424_HEADER.len() + "flood r c=0000 n=000000000 ".len() + 1;
+        assert!(LineFormat::with_header("r", min, Framing::Lf, Header::Mixed).is_ok());
+        assert!(LineFormat::with_header("r", min - 1, Framing::Lf, Header::Mixed).is_err());
+    }
+
+    #[test]
+    fn mixed_chunks_alternate_even_when_paced() {
+        let f = LineFormat::with_header("m", 100, Framing::Lf, Header::Mixed).unwrap();
+        // 1000 bytes: 10 lines, a whole number of turns; 1050 is rounded down too.
+        assert_eq!(ChunkBuilder::new(&f, 1, 50, 1050).lines_per_chunk(), 10);
+        assert_eq!(ChunkBuilder::new(&f, 1, 50, 150).lines_per_chunk(), 1);
+        for sizes in [vec![usize::MAX], vec![3, 1, 4, 1, 5, 9, 2, 6]] {
+            let mut b = ChunkBuilder::new(&f, 1, 50, 1050);
+            let mut n = 0u64;
+            for &k in sizes.iter().cycle() {
+                let Some(chunk) = b.next_chunk(k) else { break };
+                for line in chunk.chunks_exact(100) {
+                    assert_eq!(line, f.line(1, n).as_slice(), "line {n}");
+                    n += 1;
+                }
+            }
+            assert_eq!(n, 50);
+        }
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Verifier {
 
 /// Parse `CCCC n=NNNNNNNNN` at the start of `tail`; the number must not go on
 /// with another digit.
-fn parse_tail(tail: &[u8]) -> Option<(u32, u64)> {
+pub fn parse_tail(tail: &[u8]) -> Option<(u32, u64)> {
     let t = tail.get(..TOKEN_TAIL)?;
     if tail.get(TOKEN_TAIL).is_some_and(u8::is_ascii_digit) {
         return None;
