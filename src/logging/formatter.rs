@@ -23,17 +23,23 @@
 //! - Widths/precisions above 2**24 are per-record errors, not huge allocations.
 //! - Regex `\w`/`\d` in `validate` use CPython 3.11's Unicode tables; `re.I`
 //!   folding is approximated by simple lower-casing.
+//!
+//! python-json-logger's `JsonFormatter` is a mode of this formatter
+//! ([`Formatter::json`], laid out by [`super::json_formatter`]): its records
+//! take their attribute values and `asctime` from here, and are always
+//! formatted whole.
 
 use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
 use super::attrs::{Attr, ATTRS};
+use super::json_formatter::{required_fields, JsonOptions, JsonSpec};
 use super::level::level_name;
 pub use super::pyfmt::error::FormatError;
 use super::pyfmt::pyvalue::{repr_str, write_repr, Value};
 use super::pyfmt::{brace, percent, template, timefmt, validate};
-use super::record::LogRecord;
+use super::record::{LogRecord, RECORD_KEYS};
 
 /// A formatter's `style`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,33 +105,6 @@ pub(crate) enum Source {
     Missing(String),
 }
 
-/// `record.__dict__` keys in insertion order (3.11 `LogRecord.__init__`, then
-/// `message` and `asctime` from `Formatter.format`).
-const RECORD_KEYS: [&str; 22] = [
-    "name",
-    "msg",
-    "args",
-    "levelname",
-    "levelno",
-    "pathname",
-    "filename",
-    "module",
-    "exc_info",
-    "exc_text",
-    "stack_info",
-    "lineno",
-    "funcName",
-    "created",
-    "msecs",
-    "relativeCreated",
-    "thread",
-    "threadName",
-    "processName",
-    "process",
-    "message",
-    "asctime",
-];
-
 fn record_source(name: &str, uses_time: bool) -> Option<Source> {
     Some(match name {
         "name" => Source::Name,
@@ -157,6 +136,8 @@ enum Compiled {
 #[derive(Debug, Clone)]
 pub struct Formatter {
     compiled: Compiled,
+    /// A JsonFormatter: every record is one JSON object (`compiled` unused).
+    json: Option<Box<JsonSpec<Source>>>,
     datefmt: Option<String>,
     uses_time: bool,
     defaults: Map<String, Json>,
@@ -202,9 +183,32 @@ impl Formatter {
         Ok(Self::build(fmt, datefmt, style, defaults))
     }
 
+    /// `pythonjsonlogger.json.JsonFormatter(...)`: the record's attributes
+    /// as one JSON object. `asctime` is made when `fmt` names it.
+    pub(crate) fn json(opts: &JsonOptions) -> Result<Formatter, FormatterError> {
+        let fields = required_fields(&opts.fmt).map_err(FormatterError::Invalid)?;
+        let uses_time = fields.iter().any(|f| f == "asctime");
+        let resolve = |name: &str, with_attrs: bool| {
+            record_source(name, uses_time).or_else(|| {
+                Attr::from_name(name)
+                    .filter(|_| with_attrs)
+                    .map(|a| Source::Attr(a, None))
+            })
+        };
+        let spec = JsonSpec::new(opts, &fields, &resolve);
+        let mut f = Self::build("", opts.datefmt.as_deref(), Style::Percent, &Map::new());
+        f.uses_time = uses_time;
+        f.json = Some(Box::new(spec));
+        Ok(f)
+    }
+
     /// Whether the format names a syslog attribute that no `defaults` entry
-    /// stands in for: without `--parse-syslog` every record then fails.
+    /// stands in for: without `--parse-syslog` every record then fails (a
+    /// JsonFormatter prints `null` instead).
     pub fn uses_syslog_attributes(&self) -> bool {
+        if self.json.is_some() {
+            return false;
+        }
         let is_attr = |s: &Source| matches!(s, Source::Attr(_, None));
         match &self.compiled {
             Compiled::Percent(items) => items
@@ -253,6 +257,7 @@ impl Formatter {
         };
         Formatter {
             compiled,
+            json: None,
             datefmt: datefmt.filter(|d| !d.is_empty()).map(str::to_string),
             uses_time,
             defaults: defaults.clone(),
@@ -273,6 +278,10 @@ impl Formatter {
             asctime: &self.asctime,
             msecs,
         };
+        if let Some(json) = &self.json {
+            let value = |s| ctx.value(s);
+            return json.render(record.attrs.is_some(), record.created, &value, out);
+        }
         let start = out.len();
         let result = match &self.compiled {
             Compiled::Percent(items) => self.render_percent(items, &ctx, out),
@@ -312,13 +321,16 @@ impl Formatter {
     /// `format` prints. Returns false, with `out` and `cuts` unchanged, when
     /// the format does more with the message than insert it
     /// (`%(message)-20s`, `{message!r}`, a bare `%s`, nested `{}` specs) or
-    /// fails: such records are formatted one by one.
+    /// fails: such records are formatted one by one, as are a JsonFormatter's.
     pub fn format_around_message(
         &mut self,
         record: &LogRecord<'_>,
         out: &mut String,
         cuts: &mut Vec<usize>,
     ) -> bool {
+        if self.json.is_some() {
+            return false;
+        }
         let (start, first_cut) = (out.len(), cuts.len());
         let done = self.render_around_message(record, out, cuts);
         if done.is_none() {

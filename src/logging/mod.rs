@@ -12,6 +12,7 @@ pub(crate) mod engine;
 pub(crate) mod filter;
 pub(crate) mod formatter;
 pub(crate) mod handler;
+pub(crate) mod json_formatter;
 pub(crate) mod level;
 pub(crate) mod manager;
 pub(crate) mod oserror;

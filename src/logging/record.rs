@@ -4,6 +4,33 @@
 
 use super::attrs::SyslogAttrs;
 
+/// `record.__dict__` keys in insertion order (3.11 `LogRecord.__init__`, then
+/// `message` and `asctime` from `Formatter.format`).
+pub(crate) const RECORD_KEYS: [&str; 22] = [
+    "name",
+    "msg",
+    "args",
+    "levelname",
+    "levelno",
+    "pathname",
+    "filename",
+    "module",
+    "exc_info",
+    "exc_text",
+    "stack_info",
+    "lineno",
+    "funcName",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "thread",
+    "threadName",
+    "processName",
+    "process",
+    "message",
+    "asctime",
+];
+
 /// One log record. Every other `LogRecord` attribute is derived from these
 /// fields or is a constant in pysyslog's writer (`lineno` 0, `process` None, ...).
 #[derive(Debug, Clone, Copy)]

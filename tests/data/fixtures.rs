@@ -75,4 +75,5 @@ fixtures! {
     f72_upstream_readme_shape => "72-upstream-readme-shape", // the shape of pysyslog 0.1.0's own README config: propagate on root (ignored), DEBUG everywhere, a hyphenated handler name, a delayed file
     f73_runs_share_formatting => "73-runs-share-formatting", // records of one peer and one clock reading formatted once per run: the message inserted once or twice, in all three styles
     f74_runs_mixed_paths_one_buffer => "74-runs-mixed-paths-one-buffer", // within a run, handlers on one file or stdout keep record order whether they splice or format each record
+    f75_json_formatter => "75-json-formatter", // pythonjsonlogger.json.JsonFormatter (python-json-logger 4.2.0 on the Python side): a file and an indented stdout object, next to a spliced text format
 }

@@ -16,6 +16,7 @@ mod ctx;
 mod encoding;
 mod handler;
 mod invalid;
+mod json_formatter_args;
 mod kafka_args;
 mod kwargs;
 mod syslog_filter_args;
@@ -193,12 +194,23 @@ fn is_one(v: &Value) -> bool {
     }
 }
 
-/// `configure_formatter`: `format`, `datefmt`, `style`, `validate`, `class`.
+/// `configure_formatter`: `format`, `datefmt`, `style`, `validate`, `class`;
+/// or python-json-logger's JsonFormatter factory.
 fn parse_formatter(ctx: &Ctx<'_>, spec: &Value) -> Result<Formatter, Invalid> {
     let spec = ctx.res.conv(spec)?;
     let m = as_dict(&spec)?;
-    if m.contains_key("()") {
-        return Err("formatter factories ('()') are not supported by pysyslog; use 'format', 'datefmt' and 'style'".into());
+    if let Some(factory) = m.get("()") {
+        if let Some(name) = factory.as_str() {
+            if json_formatter_args::FACTORIES.contains(&name) {
+                return json_formatter_args::parse(ctx, m);
+            }
+        }
+        return Err(format!(
+            "formatter factory {} is not supported by pysyslog; use 'format', 'datefmt' and 'style', or {}",
+            convert::py_repr(factory),
+            json_formatter_args::FACTORIES[0]
+        )
+        .into());
     }
     let fmt = opt_str(ctx, m, "format")?;
     let datefmt = opt_str(ctx, m, "datefmt")?;
