@@ -730,10 +730,10 @@ fn conformance_with_cpython() {
             if f.format_around_message(&rec, &mut text, &mut cuts) {
                 spliced += 1;
                 let (mut whole, mut at) = (String::new(), 0);
-                for &cut in &cuts {
-                    whole.push_str(&text[at..cut]);
+                for cut in &cuts {
+                    whole.push_str(&text[at..cut.at]);
                     whole.push_str(rec.msg);
-                    at = cut;
+                    at = cut.at;
                 }
                 whole.push_str(&text[at..]);
                 match pr.get("ok").and_then(Value::as_str) {

@@ -460,3 +460,61 @@ fn a_sender_cannot_log_as_the_collector() {
         .collect();
     assert_eq!(names, ["_pysyslog.writer", "_pysyslog", "_root"]);
 }
+
+/// Lines of one batch that differ in every attribute share the run's text
+/// (the attributes are cut into it): each must still print its own values,
+/// in all three format styles.
+#[test]
+fn records_of_one_run_each_print_their_own_attributes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str| dir.path().join(name);
+    let config = serde_json::json!({
+        "version": 1,
+        "formatters": {
+            "pct": {"format": "%(hostname)s %(pri)s %(appname)s %(structured_data)s|%(message)s"},
+            "brace": {"format": "{hostname} {pri} {appname} {structured_data}|{message}", "style": "{"},
+            "dollar": {"format": "$hostname $pri $appname $structured_data|$message", "style": "$"}
+        },
+        "handlers": {
+            "pct": {"class": "logging.FileHandler", "filename": file("pct.log"), "formatter": "pct"},
+            "brace": {"class": "logging.FileHandler", "filename": file("brace.log"), "formatter": "brace"},
+            "dollar": {"class": "logging.FileHandler", "filename": file("dollar.log"), "formatter": "dollar"}
+        },
+        "loggers": {"pysyslog": {"propagate": false}},
+        "root": {"level": "DEBUG", "handlers": ["pct", "brace", "dollar"]}
+    });
+    let path = file("logging.json");
+    fs::write(&path, config.to_string()).expect("config");
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &[
+            "--logging-config",
+            path.to_str().expect("utf-8"),
+            "--parse-syslog",
+        ],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    let mut sent = String::new();
+    let mut expected = Vec::new();
+    for i in 0..40u32 {
+        let pri = i * 4 % 192;
+        let (host, app) = (format!("host{i}"), format!("app{}", i % 3));
+        let sd = if i % 2 == 0 {
+            format!("[x@1 n=\"{i}\"]")
+        } else {
+            "-".to_owned()
+        };
+        let line = format!("<{pri}>1 - {host} {app} - - {sd} message {i}");
+        expected.push(format!("{host} {pri} {app} {sd}|{line}"));
+        sent.push_str(&line);
+        sent.push('\n');
+    }
+    c.send(sent.as_bytes());
+    for name in ["pct.log", "brace.log", "dollar.log"] {
+        wait_until(name, || {
+            fs::read_to_string(file(name)).is_ok_and(|t| t.lines().count() == expected.len())
+        });
+        let got = fs::read_to_string(file(name)).expect("read");
+        assert_eq!(got.lines().collect::<Vec<_>>(), expected, "{name}");
+    }
+}

@@ -149,6 +149,20 @@ impl<'a> SyslogAttrs<'a> {
         })
     }
 
+    /// The attribute's `str()`, as text: what `%(x)s` prints.
+    pub fn display(&self, attr: Attr) -> &str {
+        if let Some(text) = self.text(attr) {
+            return text;
+        }
+        match (attr, self.header.as_ref()) {
+            (Attr::FacilityCode, Some(h)) => decimal(h.facility()),
+            (Attr::SeverityCode, Some(h)) => decimal(h.severity()),
+            (Attr::Pri, Some(h)) => decimal(h.pri),
+            (Attr::StructuredData, Some(h)) => h.structured_data.unwrap_or(NIL),
+            _ => NIL,
+        }
+    }
+
     /// The attribute as a Python value.
     pub(crate) fn value(&self, attr: Attr) -> Value<'_> {
         if let Some(text) = self.text(attr) {
@@ -171,6 +185,36 @@ impl<'a> SyslogAttrs<'a> {
         }
     }
 }
+
+/// `str(n)` for a PRI, facility or severity code (0 to 191).
+fn decimal(n: u8) -> &'static str {
+    // Cut from runs of digits: no allocation per record.
+    const DIGITS: &str = "0123456789";
+    const TENS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    match n {
+        0..=9 => DIGITS
+            .get(usize::from(n)..usize::from(n) + 1)
+            .unwrap_or(NIL),
+        10..=99 => TENS
+            .get(2 * usize::from(n)..2 * usize::from(n) + 2)
+            .unwrap_or(NIL),
+        _ => HUNDREDS
+            .get(3 * usize::from(n - 100)..3 * usize::from(n - 100) + 3)
+            .unwrap_or(NIL),
+    }
+}
+
+/// "100" to "255", three bytes each.
+const HUNDREDS: &str = concat!(
+    "100101102103104105106107108109110111112113114115116117118119",
+    "120121122123124125126127128129130131132133134135136137138139",
+    "140141142143144145146147148149150151152153154155156157158159",
+    "160161162163164165166167168169170171172173174175176177178179",
+    "180181182183184185186187188189190191192193194195196197198199",
+    "200201202203204205206207208209210211212213214215216217218219",
+    "220221222223224225226227228229230231232233234235236237238239",
+    "240241242243244245246247248249250251252253254255"
+);
 
 fn name_of(table: &[&'static str], code: u8) -> &'static str {
     table.get(usize::from(code)).copied().unwrap_or(NIL)
@@ -233,6 +277,13 @@ mod tests {
         listener: "tcp://0.0.0.0:514",
         tls_client_name: None,
     };
+
+    #[test]
+    fn codes_print_as_python_prints_ints() {
+        for n in 0..=255u8 {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
 
     #[test]
     fn names_round_trip_in_order() {

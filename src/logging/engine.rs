@@ -379,7 +379,7 @@ impl Engine {
                     &self.run.text,
                     span,
                     &self.run.cuts[cuts],
-                    record.msg,
+                    record,
                     &mut self.files,
                     &mut self.io,
                 ),
@@ -408,6 +408,10 @@ impl Engine {
         }
         // A shared handle on the index list, so handlers can be borrowed mutably.
         let targets = route.handlers.clone();
+        self.run.attrs_shareable = route.record_filters.is_empty()
+            && targets
+                .iter()
+                .all(|&i| !self.handlers[i].filters_read_records());
         for &i in targets.iter() {
             let h = &mut self.handlers[i];
             // Both depend on the name and level only: the same for the whole

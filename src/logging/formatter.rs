@@ -82,6 +82,24 @@ pub enum FormatterError {
     Invalid(String),
 }
 
+/// What goes into a cut of a run's text (see
+/// [`Formatter::format_around_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hole {
+    /// The record's message.
+    Message,
+    /// A syslog attribute's `str()`.
+    Attr(Attr),
+}
+
+/// A place in a run's text where each record's own value goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// Byte offset in the text.
+    pub at: usize,
+    pub hole: Hole,
+}
+
 /// Where a field's value comes from, resolved when the format is compiled.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
@@ -316,9 +334,10 @@ impl Formatter {
     /// Format `record` leaving out the message, for a run of records that
     /// differ only in their message (the writer's runs share a peer, a level
     /// and the batch clock): appends the text to `out` and, for each place
-    /// where `format` would put the message, its byte offset in `out` to
-    /// `cuts`. Putting a message at every cut then prints exactly what
-    /// `format` prints. Returns false, with `out` and `cuts` unchanged, when
+    /// where `format` would put the message (or, on a record with syslog
+    /// attributes, an attribute's `str()`), its byte offset in `out` and
+    /// what goes there to `cuts`. Putting each record's values at the cuts
+    /// then prints exactly what `format` prints. Returns false, with `out` and `cuts` unchanged, when
     /// the format does more with the message than insert it
     /// (`%(message)-20s`, `{message!r}`, a bare `%s`, nested `{}` specs) or
     /// fails: such records are formatted one by one, as are a JsonFormatter's.
@@ -326,7 +345,7 @@ impl Formatter {
         &mut self,
         record: &LogRecord<'_>,
         out: &mut String,
-        cuts: &mut Vec<usize>,
+        cuts: &mut Vec<Cut>,
     ) -> bool {
         if self.json.is_some() {
             return false;
@@ -344,7 +363,7 @@ impl Formatter {
         &mut self,
         record: &LogRecord<'_>,
         out: &mut String,
-        cuts: &mut Vec<usize>,
+        cuts: &mut Vec<Cut>,
     ) -> Option<()> {
         let msecs = self.prepare_time(record).ok()?;
         let ctx = Ctx {
@@ -353,17 +372,27 @@ impl Formatter {
             asctime: &self.asctime,
             msecs,
         };
-        let is_msg = |k: &Source| matches!(k, Source::Msg);
+        // A syslog attribute is a hole like the message, so records that
+        // differ only in their message and attributes share the run's text.
+        let has_attrs = record.attrs.is_some();
+        let hole = |k: &Source| match k {
+            Source::Msg => Some(Hole::Message),
+            Source::Attr(a, _) if has_attrs => Some(Hole::Attr(*a)),
+            _ => None,
+        };
+        let is_hole = |k: &Source| hole(k).is_some();
         match &self.compiled {
             Compiled::Percent(items) => {
                 for it in items {
                     match it {
-                        percent::Item::Field(Source::Msg, spec) if spec.is_plain_str() => {
-                            cuts.push(out.len())
+                        percent::Item::Field(src, spec) if spec.is_plain_str() && is_hole(src) => {
+                            cuts.push(Cut {
+                                at: out.len(),
+                                hole: hole(src)?,
+                            })
                         }
-                        percent::Item::Field(Source::Msg, _) | percent::Item::Whole(_) => {
-                            return None
-                        }
+                        percent::Item::Field(src, _) if is_hole(src) => return None,
+                        percent::Item::Whole(_) => return None,
                         _ => self
                             .render_percent(std::slice::from_ref(it), &ctx, out)
                             .ok()?,
@@ -372,9 +401,12 @@ impl Formatter {
             }
             Compiled::Brace(segs) => {
                 for seg in segs {
-                    if seg.plain_key().is_some_and(is_msg) {
-                        cuts.push(out.len());
-                    } else if seg.mentions(&is_msg) {
+                    if let Some(h) = seg.plain_key().and_then(hole) {
+                        cuts.push(Cut {
+                            at: out.len(),
+                            hole: h,
+                        });
+                    } else if seg.mentions(&is_hole) {
                         return None;
                     } else {
                         render_brace(std::slice::from_ref(seg), &ctx, out).ok()?;
@@ -384,8 +416,11 @@ impl Formatter {
             Compiled::Dollar(items) => {
                 for it in items {
                     match it {
-                        // `$message` is always `str(message)`.
-                        template::Item::Field(Source::Msg) => cuts.push(out.len()),
+                        // `$x` is always `str(x)`.
+                        template::Item::Field(src) if is_hole(src) => cuts.push(Cut {
+                            at: out.len(),
+                            hole: hole(src)?,
+                        }),
                         _ => render_dollar(std::slice::from_ref(it), &ctx, out).ok()?,
                     }
                 }

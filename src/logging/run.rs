@@ -17,6 +17,7 @@
 
 use std::ops::Range;
 
+use super::formatter::Cut;
 use super::handler::Dest;
 use super::record::LogRecord;
 
@@ -44,11 +45,14 @@ struct Key {
     levelno: i32,
     created: u64,
     relative_created: u64,
+    /// The records carry syslog attributes.
+    attrs: bool,
 }
 
 impl Key {
     fn matches(&self, r: &LogRecord<'_>) -> bool {
-        self.levelno == r.levelno
+        self.attrs == r.attrs.is_some()
+            && self.levelno == r.levelno
             && self.created == r.created.to_bits()
             && self.relative_created == r.relative_created.to_bits()
             && self.name == r.name
@@ -64,16 +68,21 @@ pub struct Run {
     pub steps: Vec<Step>,
     /// Every `Splice` step's text, one after another.
     pub text: String,
-    /// Offsets into `text` where the message goes.
-    pub cuts: Vec<usize>,
+    /// Where in `text` each record's message (or attribute) goes.
+    pub cuts: Vec<Cut>,
+    /// Records with syslog attributes may share the plan: no filter on
+    /// their route reads more than the logger name (else each record of
+    /// them is planned alone).
+    pub attrs_shareable: bool,
 }
 
 impl Run {
     /// Whether the plan was made for records like `r`.
-    /// A record with syslog attributes has a plan of its own: its
-    /// attributes may change its route (filters) and its text.
+    /// Records with syslog attributes share a plan only when no filter on
+    /// their route reads them (their text differs only at the cuts).
     pub fn is_for(&self, r: &LogRecord<'_>) -> bool {
-        r.attrs.is_none() && self.key.as_ref().is_some_and(|k| k.matches(r))
+        (r.attrs.is_none() || self.attrs_shareable)
+            && self.key.as_ref().is_some_and(|k| k.matches(r))
     }
 
     /// Start a plan for records like `r`, reusing the buffers.
@@ -84,7 +93,9 @@ impl Run {
         key.levelno = r.levelno;
         key.created = r.created.to_bits();
         key.relative_created = r.relative_created.to_bits();
+        key.attrs = r.attrs.is_some();
         self.key = Some(key);
+        self.attrs_shareable = false;
         self.steps.clear();
         self.text.clear();
         self.cuts.clear();

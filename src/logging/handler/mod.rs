@@ -24,7 +24,7 @@ use std::ops::Range;
 
 use super::attrs::{OwnedOrigin, SyslogAttrs};
 use super::filter::{all_pass, Filter};
-use super::formatter::Formatter;
+use super::formatter::{Cut, Formatter, Hole};
 use super::record::LogRecord;
 use super::spec::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
 use encode::encode;
@@ -330,7 +330,7 @@ impl Handler {
         files: &mut [FileOut],
         io: &mut Io,
         text: &mut String,
-        cuts: &mut Vec<usize>,
+        cuts: &mut Vec<Cut>,
     ) -> Option<Dest> {
         let (dest, terminator) = match &self.kind {
             Kind::Stream(s) => (Dest::Stream(s.target()), s.terminator()),
@@ -355,28 +355,35 @@ impl Handler {
     }
 
     /// Append one record of a run planned by [`Handler::plan_splice`]:
-    /// `text[span]` with `msg` at each of `cuts` (offsets into `text`, within
-    /// `span`).
+    /// `text[span]` with the record's message (or attribute) at each of
+    /// `cuts` (offsets into `text`, within `span`).
     #[allow(clippy::too_many_arguments)]
     pub fn append_spliced(
         &mut self,
         dest: Dest,
         text: &str,
         span: Range<usize>,
-        cuts: &[usize],
-        msg: &str,
+        cuts: &[Cut],
+        record: &LogRecord<'_>,
         files: &mut [FileOut],
         io: &mut Io,
     ) {
-        let (text, msg) = (text.as_bytes(), msg.as_bytes());
-        let len = span.len() + cuts.len() * msg.len();
+        let value = |hole: Hole| -> &[u8] {
+            match (hole, record.attrs) {
+                (Hole::Message, _) => record.msg.as_bytes(),
+                (Hole::Attr(a), Some(attrs)) => attrs.display(a).as_bytes(),
+                (Hole::Attr(_), None) => b"-",
+            }
+        };
+        let text = text.as_bytes();
+        let len = span.len() + cuts.iter().map(|c| value(c.hole).len()).sum::<usize>();
         let fill = |out: &mut Vec<u8>| {
             out.reserve(len);
             let (mut at, end) = (span.start, span.end);
-            for &cut in cuts {
-                out.extend_from_slice(text.get(at..cut).unwrap_or_default());
-                out.extend_from_slice(msg);
-                at = cut;
+            for cut in cuts {
+                out.extend_from_slice(text.get(at..cut.at).unwrap_or_default());
+                out.extend_from_slice(value(cut.hole));
+                at = cut.at;
             }
             out.extend_from_slice(text.get(at..end).unwrap_or_default());
         };
@@ -397,6 +404,11 @@ impl Handler {
             self.stats.emitted += 1;
             self.stats.bytes += len as u64;
         }
+    }
+
+    /// Whether a filter of this handler reads more than the logger name.
+    pub fn filters_read_records(&self) -> bool {
+        self.filters.iter().any(Filter::reads_record)
     }
 
     /// End of batch: one write and flush of what the batch produced.
