@@ -36,7 +36,8 @@ use crate::confine::Grants;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{BatchReader, Item, SlotRef, Slots, Status};
 use crate::logging::record::time_now;
-use crate::logging::{level, Config, Engine, LogRecord};
+use crate::logging::{level, Config, Engine, LogRecord, Origin, SyslogAttrs};
+use records::RecordMaker;
 
 /// A logging configuration as the writer receives it: the file's text, the
 /// file's name and the directory relative names inside it are resolved
@@ -596,8 +597,10 @@ fn write_batch(
     let mut produced = 0;
     let created = time_now();
     let relative_created = started.elapsed().as_secs_f64() * 1000.0;
-    // Lines of one peer arrive in runs sharing one name: decode it once per run.
+    // Lines of one peer arrive in runs sharing one name and origin: decode
+    // them once per run.
     let mut peer: (&[u8], Cow<'_, str>) = (&[], Cow::Borrowed(""));
+    let mut origin_of: (*const u8, Origin<'_>) = (std::ptr::null(), RecordMaker::origin("", &[]));
     for item in items {
         match item {
             Ok(Item::Record {
@@ -613,7 +616,14 @@ fn write_batch(
                 // Only a peer's lines carry an origin: the collector's own
                 // records are never parsed.
                 if maker.parses() && !origin.is_empty() {
-                    let attrs = maker.attrs(&peer.1, origin, &msg);
+                    if origin_of.0 != origin.as_ptr() {
+                        origin_of = (origin.as_ptr(), RecordMaker::origin("", origin));
+                    }
+                    let from = Origin {
+                        peer: &peer.1,
+                        ..origin_of.1
+                    };
+                    let attrs = SyslogAttrs::of(from, &msg);
                     let made = maker.make(&attrs);
                     engine.handle(&LogRecord {
                         name: made.name,

@@ -204,19 +204,18 @@ impl RecordMaker {
         self.options.parse_syslog
     }
 
-    /// The attributes of `line` from `peer` with the encoded `origin`.
-    pub fn attrs<'a>(&self, peer: &'a str, origin: &'a [u8], line: &'a str) -> SyslogAttrs<'a> {
-        let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or(crate::logging::attrs::NIL);
+    /// The origin of `peer`'s lines from its encoded form (done once per
+    /// run of a peer's lines, not per line).
+    pub fn origin<'a>(peer: &'a str, origin: &'a [u8]) -> Origin<'a> {
+        let nil = crate::logging::attrs::NIL;
+        let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or(nil);
         let decoded = origin::decode(origin);
-        SyslogAttrs::of(
-            Origin {
-                peer,
-                transport: decoded.map_or(crate::logging::attrs::NIL, |o| text(o.transport)),
-                listener: decoded.map_or(crate::logging::attrs::NIL, |o| text(o.listener)),
-                tls_client_name: decoded.and_then(|o| o.client).map(text),
-            },
-            line,
-        )
+        Origin {
+            peer,
+            transport: decoded.map_or(nil, |o| text(o.transport)),
+            listener: decoded.map_or(nil, |o| text(o.listener)),
+            tls_client_name: decoded.and_then(|o| o.client).map(text),
+        }
     }
 
     /// Lines parsed since the last call, by format (RFC 5424, RFC 3164, neither).
