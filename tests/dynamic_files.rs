@@ -349,3 +349,42 @@ fn a_symlink_planted_in_the_directory_is_never_followed() {
     });
     assert_eq!(fs::read_dir(elsewhere.path()).expect("list").count(), 0);
 }
+
+/// The shipped example `examples/dynamic/remote-json.json`: a JSON-lines
+/// file per host and program, for a log shipper.
+#[test]
+fn the_json_lines_example_writes_one_object_per_line_per_program() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let base = out.path().join("remote");
+    let example = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dynamic/remote-json.json"),
+    )
+    .expect("example");
+    let cfg = out.path().join("logging.json");
+    fs::write(
+        &cfg,
+        example.replace("/var/log/remote", &base.display().to_string()),
+    )
+    .expect("config");
+    let c = Collector::start_on(
+        "127.0.0.1",
+        &[
+            "--logging-config",
+            cfg.to_str().expect("utf-8"),
+            "--parse-syslog",
+        ],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    let line = "<13>Oct 11 22:14:15 web1 nginx[7]: said \"hi\" \\ bye";
+    c.send(format!("{line}\n").as_bytes());
+    let file = base.join("web1/nginx.jsonl");
+    wait_until("the JSON line", || {
+        fs::read_to_string(&file).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let text = fs::read_to_string(&file).expect("read");
+    let object: serde_json::Value = serde_json::from_str(text.trim_end()).expect("valid JSON");
+    assert_eq!(object["raw"], line);
+    assert_eq!(object["syslog_message"], "said \"hi\" \\ bye");
+    assert_eq!(object["procid"], "7");
+    assert_eq!(object["facility_code"], 1);
+}

@@ -494,3 +494,52 @@ fn a_property_librdkafka_does_not_know_fails_start_up_naming_it() {
         "{err}"
     );
 }
+
+/// The shipped example `examples/kafka/json.json`: JSON lines (the
+/// python-json-logger formatter) to Kafka, with the syslog attributes.
+#[test]
+fn the_json_lines_example_produces_one_json_object_per_line() {
+    let broker = Broker::start();
+    broker.create_topic("syslog-json", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kafka/json.json"))
+            .expect("example");
+    let cfg = dir.path().join("logging.json");
+    fs::write(&cfg, example.replace("127.0.0.1:9092", &broker.bootstrap())).expect("config");
+    let mut c = start(&cfg, &["--parse-syslog", "--level-from-severity"]);
+    let lines = [
+        "<11>1 2026-12-07T21:36:51Z web1 nginx 42 - [req@1 id=\"7\"] GET / \"quoted\" \\ back",
+        "<30>Dec  7 21:36:51 db1 postgres[9]: checkpoint",
+    ];
+    c.send(format!("{}\n{}\n", lines[0], lines[1]).as_bytes());
+    let records = read_topic(&broker, "syslog-json", 2, Duration::from_secs(60));
+    let objects: Vec<serde_json::Value> = records
+        .values()
+        .flatten()
+        .map(|r| serde_json::from_slice(&r.value).expect("each record is one JSON object"))
+        .collect();
+    assert_eq!(objects.len(), 2);
+    let first = &objects[0];
+    assert_eq!(first["message"], lines[0]);
+    assert_eq!(first["levelname"], "ERROR");
+    assert_eq!(first["collector"], "pysyslog");
+    assert_eq!(first["hostname"], "web1");
+    assert_eq!(first["appname"], "nginx");
+    assert_eq!(first["pri"], 11);
+    assert_eq!(first["structured_data"]["req@1"]["id"], "7");
+    assert_eq!(first["syslog_message"], "GET / \"quoted\" \\ back");
+    assert!(first["@timestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+00:00")));
+    let second = &objects[1];
+    assert_eq!(
+        (
+            second["hostname"].as_str(),
+            second["procid"].as_str(),
+            second["severity"].as_str()
+        ),
+        (Some("db1"), Some("9"), Some("info"))
+    );
+    c.stop();
+}
