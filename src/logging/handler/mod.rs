@@ -376,13 +376,25 @@ impl Handler {
             }
         };
         let text = text.as_bytes();
-        let len = span.len() + cuts.iter().map(|c| value(c.hole).len()).sum::<usize>();
+        // Each hole's value once (the length first, then the copy); a
+        // format with more holes than this looks the rest up twice.
+        let mut values: [&[u8]; 16] = [&[]; 16];
+        for (v, cut) in values.iter_mut().zip(cuts) {
+            *v = value(cut.hole);
+        }
+        let nth = |i: usize, cut: &Cut| values.get(i).copied().unwrap_or_else(|| value(cut.hole));
+        let len = span.len()
+            + cuts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| nth(i, c).len())
+                .sum::<usize>();
         let fill = |out: &mut Vec<u8>| {
             out.reserve(len);
             let (mut at, end) = (span.start, span.end);
-            for cut in cuts {
+            for (i, cut) in cuts.iter().enumerate() {
                 out.extend_from_slice(text.get(at..cut.at).unwrap_or_default());
-                out.extend_from_slice(value(cut.hole));
+                out.extend_from_slice(nth(i, cut));
                 at = cut.at;
             }
             out.extend_from_slice(text.get(at..end).unwrap_or_default());
