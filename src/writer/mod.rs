@@ -717,7 +717,7 @@ mod tests {
     #[test]
     fn a_reload_returns_the_new_configurations_warnings() {
         let mut engine = Engine::basic_config();
-        let json = br#"{"version": 1, "handlers": {"n": {"class": "logging.NullHandler", ".": {"foo": 1}}}}"#;
+        let json = br#"{"version": 1, "handlers": {"n": {"class": "logging.NullHandler", ".": {"foo": 1}}}, "root": {"level": "INFO", "handlers": ["n"]}}"#;
         let (text, level, warnings) = reload(&mut engine, b"/etc/x.json", b"/", json);
         assert_eq!(
             (text.as_str(), level),

@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use super::filter::Filter;
 use super::formatter::{Formatter, Style};
 use super::oserror::os_error_text;
-use super::spec::{Config, ConfigError, LoggerSpec};
+use super::spec::{Config, ConfigError, HandlerClass, LoggerSpec};
 use convert::{py_repr_str, py_str, truthy, Resolver};
 use ctx::{as_dict, check_filters, dot_names, dot_warning, name_list, opt_str, Ctx, DotUse};
 use invalid::Invalid;
@@ -181,8 +181,70 @@ impl Config {
                 config.root = Some(Box::new(l));
             }
         }
+        if !incremental {
+            let warnings = usage_warnings(&ctx, obj, &config);
+            config.warnings.extend(warnings);
+        }
         Ok(config)
     }
+}
+
+/// The top-level keys dictConfig reads.
+const TOP_LEVEL_KEYS: [&str; 8] = [
+    "version",
+    "formatters",
+    "filters",
+    "handlers",
+    "loggers",
+    "root",
+    "incremental",
+    "disable_existing_loggers",
+];
+
+/// What Python accepts but makes a configuration log less than it seems
+/// to: keys dictConfig ignores (a misspelt section), a root with handlers
+/// and no level (its default WARNING drops every received line, logged at
+/// INFO), and handlers no logger uses.
+fn usage_warnings(ctx: &Ctx<'_>, obj: &Map<String, Value>, config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in obj.keys().filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str())) {
+        out.push(
+            ctx.err(
+                key.as_str(),
+                format!(
+                    "unknown top-level key {}: dictConfig ignores it (keys: {})",
+                    py_repr_str(key),
+                    TOP_LEVEL_KEYS.join(", ")
+                ),
+            )
+            .to_string(),
+        );
+    }
+    if let Some(root) = config.root.as_deref() {
+        if root.level.is_none() && !root.handlers.is_empty() {
+            out.push(ctx.err("root", "no 'level': Python's default, WARNING, drops every received line (logged at INFO) before the root's handlers see it; set \"level\": \"INFO\" (or lower)").to_string());
+        }
+    }
+    let used = |name: &str| {
+        config
+            .loggers
+            .iter()
+            .chain(config.root.as_deref())
+            .any(|l| l.handlers.iter().any(|h| h == name))
+            || config.handlers.iter().any(
+                |h| matches!(&h.class, HandlerClass::Memory { target: Some(t), .. } if t == name),
+            )
+    };
+    for h in config.handlers.iter().filter(|h| !used(&h.name)) {
+        out.push(
+            ctx.err(
+                format!("handlers.{}", h.name),
+                "attached to no logger (nor a MemoryHandler's target): it receives nothing",
+            )
+            .to_string(),
+        );
+    }
+    out
 }
 
 /// `config['version'] != 1` is false for 1, 1.0 and True.

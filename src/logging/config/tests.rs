@@ -226,7 +226,8 @@ fn dot_attributes_without_effect_are_warned_about_not_refused() {
             "handlers": {
                 "o": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
                       ".": {"foo": "bar", "terminator": "!\n", "baz\u0085": 1e16}},
-                "n": {"class": "logging.NullHandler", ".": {}}}}"#,
+                "n": {"class": "logging.NullHandler", ".": {}}},
+            "root": {"level": "INFO", "handlers": ["o", "n"]}}"#,
     )
     .unwrap();
     let h = c.handlers.iter().find(|h| h.name == "o").unwrap();
@@ -242,6 +243,18 @@ fn dot_attributes_without_effect_are_warned_about_not_refused() {
             "logging.json: handlers.o: '.' sets attributes pysyslog does not use, they have no effect: 'baz\\x85', 'foo'",
         ]
     );
+    // What makes a configuration log less than it seems: said, not refused.
+    let c = parse(
+        r#"{"version": 1, "handler": {},
+            "handlers": {"used": {"class": "logging.NullHandler"},
+                         "spare": {"class": "logging.NullHandler"}},
+            "root": {"handlers": ["used"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+    assert!(c.warnings[0].starts_with("logging.json: handler: unknown top-level key 'handler'"));
+    assert!(c.warnings[1].starts_with("logging.json: root: no 'level'"));
+    assert!(c.warnings[2].starts_with("logging.json: handlers.spare: attached to no logger"));
     // Attributes that are used keep their checks.
     assert!(parse(
         r#"{"version": 1, "handlers": {"o": {"class": "logging.StreamHandler", ".": {"terminator": 1}}}}"#
