@@ -204,15 +204,7 @@ fn max_open_closes_files_and_lines_still_land_in_their_own() {
     };
     assert!(open_here() <= 2, "max_open: {:?}", open_files(writer));
     // Four senders through two open files, three times: every line a new open.
-    let body = {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics)).expect("metrics");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .expect("request");
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
-        body
-    };
+    let body = scrape_text(metrics);
     let opened = body
         .lines()
         .find_map(|l| l.strip_prefix("pysyslog_handler_files_opened_total{handler=\"dyn\"} "))

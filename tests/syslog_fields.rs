@@ -352,63 +352,62 @@ fn bad_filters_and_templates_are_start_up_errors_with_their_place() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "facilty": "auth"}),
-        &["--parse-syslog"],
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("filters.sel") && err.contains("'facilty'"),
-        "{err}"
-    );
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "message_regex": "(unclosed"}),
-        &["--parse-syslog"],
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("filters.sel") && err.contains("message_regex"),
-        "{err}"
-    );
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "severity": "loud"}),
-        &["--parse-syslog"],
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("'loud'"), "{err}");
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "facility": "auth"}),
-        &["--parse-syslog", "--logger-name", "{nosuch}"],
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("{nosuch}"), "{err}");
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "facility": "auth"}),
-        &["--parse-syslog"],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    assert!(!err.contains("filters.sel"), "{err}");
-    // Valid, but it would pass nothing: said, not refused.
-    let (code, err) = check(
-        serde_json::json!({"()": "pysyslog.filters.SyslogFilter", "facility": "auth"}),
-        &[],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    assert!(
-        err.contains("filters.sel") && err.contains("--parse-syslog"),
-        "{err}"
-    );
-}
-
-/// The metrics endpoint's body (one scrape).
-fn scrape(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .expect("request");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
+    let filter = |kw: serde_json::Value| {
+        let mut f = serde_json::json!({"()": "pysyslog.filters.SyslogFilter"});
+        if let (Some(f), Some(kw)) = (f.as_object_mut(), kw.as_object()) {
+            f.extend(kw.clone());
+        }
+        f
+    };
+    let parse: &[&str] = &["--parse-syslog"];
+    // (filter arguments, options, exit status, what stderr must say)
+    let cases: [(serde_json::Value, &[&str], i32, &[&str]); 6] = [
+        (
+            serde_json::json!({"facilty": "auth"}),
+            parse,
+            2,
+            &["filters.sel", "'facilty'"],
+        ),
+        (
+            serde_json::json!({"message_regex": "(unclosed"}),
+            parse,
+            2,
+            &["filters.sel", "message_regex"],
+        ),
+        (
+            serde_json::json!({"severity": "loud"}),
+            parse,
+            2,
+            &["'loud'"],
+        ),
+        (
+            serde_json::json!({"facility": "auth"}),
+            &["--parse-syslog", "--logger-name", "{nosuch}"],
+            2,
+            &["{nosuch}"],
+        ),
+        (serde_json::json!({"facility": "auth"}), parse, 0, &[]),
+        // Valid, but it would pass nothing: said, not refused.
+        (
+            serde_json::json!({"facility": "auth"}),
+            &[],
+            0,
+            &["filters.sel", "--parse-syslog"],
+        ),
+    ];
+    for (kw, options, status, said) in cases {
+        let (code, err) = check(filter(kw.clone()), options);
+        assert_eq!(code, Some(status), "{kw} {options:?}: {err}");
+        for text in said {
+            assert!(
+                err.contains(text),
+                "{kw} {options:?}: {text:?} not in {err}"
+            );
+        }
+        if said.is_empty() {
+            assert!(!err.contains("filters.sel"), "{err}");
+        }
+    }
 }
 
 #[test]
@@ -429,7 +428,7 @@ fn lines_are_counted_by_format_and_a_line_that_is_not_syslog_is_still_logged() {
             .and_then(|v| v.trim().parse::<f64>().ok())
     };
     wait_until("the counts on the endpoint", || {
-        let body = scrape(metrics);
+        let body = scrape_text(metrics);
         sample(&body, "rfc5424") == Some(2.0)
             && sample(&body, "rfc3164") == Some(1.0)
             && sample(&body, "none") == Some(1.0)

@@ -9,6 +9,7 @@
 pub(crate) mod attrs;
 pub(crate) mod config;
 pub(crate) mod engine;
+pub(crate) mod field_template;
 pub(crate) mod filter;
 pub(crate) mod formatter;
 pub(crate) mod handler;

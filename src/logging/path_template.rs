@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use super::attrs::Attr;
+use super::field_template::{pieces, Piece};
 use super::level::level_name;
 use super::record::LogRecord;
 
@@ -182,52 +183,20 @@ fn cut_components(path: &mut String) {
     *path = cut.join("/");
 }
 
-/// `{field}` and text, with `{{`/`}}` for braces.
+/// The template's text and fields, each field one this handler knows.
 fn parse_parts(template: &str) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
-    let mut text = String::new();
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                text.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                text.push('}');
-            }
-            '}' => return Err("filename: single '}' encountered in format string".into()),
-            '{' => {
-                let mut name = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    name.push(c);
-                }
-                if !closed {
-                    return Err("filename: expected '}' before end of string".into());
-                }
-                let field = match name.as_str() {
-                    "name" => Field::Name,
-                    "levelname" => Field::Levelname,
-                    n => Field::Attr(Attr::from_name(n).ok_or_else(|| {
-                        format!("filename: unknown field {{{n}}} (fields: name, levelname, and the syslog attributes: peer, hostname, appname, facility, ...)")
-                    })?),
-                };
-                if !text.is_empty() {
-                    parts.push(Part::Text(std::mem::take(&mut text)));
-                }
-                parts.push(Part::Field(field));
-            }
-            c => text.push(c),
-        }
-    }
-    if !text.is_empty() {
-        parts.push(Part::Text(text));
+    for piece in pieces(template).map_err(|e| format!("filename: {e}"))? {
+        parts.push(match piece {
+            Piece::Text(t) => Part::Text(t),
+            Piece::Field(name) => Part::Field(match name.as_str() {
+                "name" => Field::Name,
+                "levelname" => Field::Levelname,
+                n => Field::Attr(Attr::from_name(n).ok_or_else(|| {
+                    format!("filename: unknown field {{{n}}} (fields: name, levelname, and the syslog attributes: peer, hostname, appname, facility, ...)")
+                })?),
+            }),
+        });
     }
     Ok(parts)
 }

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::ipc::origin;
+use crate::logging::field_template::{pieces, Piece};
 use crate::logging::{level, Attr, Origin, SyslogAttrs};
 
 /// What the writer does with each line beyond pysyslog's record; the
@@ -58,41 +59,23 @@ impl std::str::FromStr for NameTemplate {
             why,
         };
         let mut parts = Vec::new();
-        let mut text = String::new();
-        let mut chars = template.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    text.push('{');
+        for piece in pieces(template).map_err(fail)? {
+            match piece {
+                Piece::Text(t) => parts.push(Part::Text(t)),
+                Piece::Field(name) if Attr::from_name(&name).is_some() => {
+                    parts.push(Part::Field(name))
                 }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    text.push('}');
+                Piece::Field(name) => {
+                    let known: Vec<&str> = crate::logging::attrs::ATTRS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect();
+                    return Err(fail(format!(
+                        "unknown field {{{name}}} (fields: {})",
+                        known.join(", ")
+                    )));
                 }
-                '}' => return Err(fail("a single '}' (write '}}' for a brace)".into())),
-                '{' => {
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    if Attr::from_name(&name).is_none() {
-                        let known: Vec<&str> = crate::logging::attrs::ATTRS
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect();
-                        return Err(fail(format!(
-                            "unknown field {{{name}}} (fields: {})",
-                            known.join(", ")
-                        )));
-                    }
-                    if !text.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut text)));
-                    }
-                    parts.push(Part::Field(name));
-                }
-                c => text.push(c),
             }
-        }
-        if !text.is_empty() {
-            parts.push(Part::Text(text));
         }
         if parts.is_empty() {
             return Err(fail("empty (the default is {peer})".into()));

@@ -544,3 +544,13 @@ pub fn flood(port: u16, args: &[&str]) -> serde_json::Value {
         )
     })
 }
+
+/// One scrape of the metrics endpoint on 127.0.0.1:`port`: the whole response.
+pub fn scrape_text(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut body = String::new();
+    let _ = io::Read::read_to_string(&mut s, &mut body);
+    body
+}
