@@ -481,7 +481,8 @@ fn fsync_and_on_failure_are_file_handler_attributes() {
         std::fs::read_to_string(d.join("f.log")).unwrap(),
         "a synced\n"
     );
-    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"fsync": 1}}}}"#;
+    let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"fsync": 1}}},
+        "root": {"level": "INFO", "handlers": ["f"]}}"#;
     let c = Config::from_json_str_in(json, Path::new("logging.json"), &d).unwrap();
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let json = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "f.log", ".": {"on_failure": "ignore"}}}}"#;
