@@ -33,7 +33,8 @@
 //! - [`hardening`] closes inherited descriptors and forbids core dumps in both
 //!   processes; [`privdrop`] drops root in both; [`service`] re-reads the
 //!   configuration on SIGHUP and talks to systemd; [`tls`] loads certificates.
-//! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes.
+//! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes;
+//!   [`fault`] names the faults the tests inject.
 
 // What the collector runs never panics on input, the network or the disk:
 // a failure there is an error with its context. Tests may unwrap.
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod confine;
 pub mod daemon;
 pub mod error;
+pub mod fault;
 pub mod hardening;
 pub mod ipc;
 pub mod kafka;

@@ -166,3 +166,63 @@ fn a_receiver_that_tries_to_open_a_file_is_stopped_and_replaced() {
         ]
     );
 }
+
+/// A receiver cannot choose what a writer is started with, nor run more
+/// than one: made to act as a compromised one would (a fault injected for
+/// this test), it sends with every request for a writer a logging
+/// configuration of its own, writing to a file the test watches, and asks
+/// for a second writer once it has one. Every writer is built from the
+/// monitor's configuration (lines reach stdout, the forged file is never
+/// created), and every second request is refused and reported.
+#[test]
+fn a_receiver_cannot_choose_a_writers_configuration_nor_start_a_second_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let forged = dir.path().join("forged.log");
+    let cfg = dir.path().join("logging.json");
+    std::fs::write(
+        &cfg,
+        r#"{"version": 1, "handlers": {"o": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
+            "root": {"level": "INFO", "handlers": ["o"]}}"#,
+    )
+    .expect("config");
+    let fault = format!("receiver-forged-spawn:{}", forged.display());
+    let c = Collector::start_with(
+        "127.0.0.1",
+        &["--logging-config", &cfg.display().to_string()],
+        &[("PYSYSLOG_FAULT_INJECT", &fault)],
+        |c| c.stdout_text().contains("Listening for syslog") || forged.exists(),
+    );
+    c.send(b"first writer\n");
+    wait_until("the line on stdout, or in the forged file", || {
+        c.stdout_text().contains("first writer") || forged.exists()
+    });
+    assert!(
+        !forged.exists(),
+        "the first writer used the receiver's configuration"
+    );
+    // A writer started after a crash is asked for the same way.
+    let writer = c.writer_pid().expect("a writer");
+    signal(writer, libc::SIGKILL);
+    c.wait_new_writer(writer);
+    c.send(b"second writer\n");
+    wait_until("the line on stdout, or in the forged file", || {
+        c.stdout_text().contains("second writer") || forged.exists()
+    });
+    assert!(
+        !forged.exists(),
+        "a writer used the receiver's configuration: {}",
+        std::fs::read_to_string(&forged).unwrap_or_default()
+    );
+    let refused = "refused the receiver's request for a writer: writer process (pid";
+    c.wait_stderr("both second requests refused", |err| {
+        err.matches(refused).count() >= 2
+    });
+    let err = c.stderr_text();
+    assert_eq!(
+        err.matches("the monitor answered a second request for a writer: Failed")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert_eq!(children(c.pid()).len(), 2, "{:?}", children(c.pid()));
+}

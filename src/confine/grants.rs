@@ -4,6 +4,13 @@
 //! may apply: the newest and the one it falls back to) and deciding whether a
 //! reloaded configuration fits a running writer's grants. A reload that needs
 //! more is applied by a new writer, never by widening a confined one.
+//!
+//! The configurations a writer boots with are the monitor's; a reload
+//! reaches it through the receiver, which faces the network. Whether a
+//! reload fits is therefore also checked for what Landlock cannot hold a
+//! writer to: the destinations its forwarding handlers send to (a host, not
+//! only a TCP port; UDP and Unix sockets, which Landlock does not
+//! restrict).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +24,10 @@ pub struct Grants {
     pub write_dirs: BTreeSet<PathBuf>,
     /// TCP ports forwarding handlers connect to.
     pub tcp_ports: BTreeSet<u16>,
+    /// Where forwarding handlers send, one text each (`udp host:port`,
+    /// `tcp host:port`, `unix PATH`, `kafka SERVER`): checked by the writer
+    /// itself against a reload, not by the kernel.
+    pub destinations: BTreeSet<String>,
 }
 
 impl Grants {
@@ -31,15 +42,19 @@ impl Grants {
                         grants.add_file(&file.path)
                     }
                     HandlerClass::Syslog {
-                        address: SyslogAddress::Inet(_, port),
-                        stream: Some(true),
-                        ..
-                    } => {
-                        grants.tcp_ports.insert(*port);
-                    }
+                        address, stream, ..
+                    } => grants.add_syslog(address, *stream),
                     // The bootstrap servers' ports; brokers advertised on
                     // other ports must be listed among them.
-                    HandlerClass::Kafka { kafka, .. } => grants.tcp_ports.extend(kafka.ports()),
+                    HandlerClass::Kafka { kafka, .. } => {
+                        grants.tcp_ports.extend(kafka.ports());
+                        grants.destinations.extend(
+                            kafka
+                                .bootstrap_servers
+                                .iter()
+                                .map(|server| format!("kafka {}", server.trim())),
+                        );
+                    }
                     // Its fixed directory alone: no rendered path leaves it.
                     HandlerClass::Dynamic(d) => {
                         grants.write_dirs.insert(d.template.base().to_path_buf());
@@ -49,6 +64,20 @@ impl Grants {
             }
         }
         grants
+    }
+
+    /// A SysLogHandler's address: over TCP with `stream` true, UDP
+    /// otherwise (Python's default); a Unix socket either way.
+    fn add_syslog(&mut self, address: &SyslogAddress, stream: Option<bool>) {
+        let destination = match address {
+            SyslogAddress::Inet(host, port) if stream == Some(true) => {
+                self.tcp_ports.insert(*port);
+                format!("tcp {host}:{port}")
+            }
+            SyslogAddress::Inet(host, port) => format!("udp {host}:{port}"),
+            SyslogAddress::Unix(path) => format!("unix {}", path.display()),
+        };
+        self.destinations.insert(destination);
     }
 
     fn add_file(&mut self, path: &Path) {
@@ -70,7 +99,12 @@ impl Grants {
             .difference(&self.tcp_ports)
             .map(u16::to_string)
             .collect();
-        if dirs.is_empty() && ports.is_empty() {
+        let destinations: Vec<&str> = needed
+            .destinations
+            .difference(&self.destinations)
+            .map(String::as_str)
+            .collect();
+        if dirs.is_empty() && ports.is_empty() && destinations.is_empty() {
             return None;
         }
         let mut parts = Vec::new();
@@ -79,6 +113,9 @@ impl Grants {
         }
         if !ports.is_empty() {
             parts.push(format!("connecting to TCP port {}", ports.join(", ")));
+        }
+        if !destinations.is_empty() {
+            parts.push(format!("sending to {}", destinations.join(", ")));
         }
         Some(parts.join(" and "))
     }
@@ -110,6 +147,41 @@ mod tests {
             .collect();
         assert_eq!(dirs, ["/srv/rel", "/var/log/a"]);
         assert_eq!(g.tcp_ports.into_iter().collect::<Vec<_>>(), [6514]);
+        assert_eq!(
+            g.destinations.into_iter().collect::<Vec<_>>(),
+            ["tcp 127.0.0.1:6514", "udp 127.0.0.1:514"]
+        );
+    }
+
+    /// Landlock holds a writer to ports, and not to UDP or Unix sockets at
+    /// all: a reload (which comes through the receiver) that sends
+    /// anywhere else does not fit, so a new writer built from the
+    /// monitor's configuration applies it, or nothing does.
+    #[test]
+    fn a_reload_that_sends_elsewhere_does_not_fit() {
+        let syslog = |address: &str, socktype: &str| {
+            Grants::for_configs([&config(&format!(
+                r#"{{"version": 1, "handlers": {{"s": {{"class": "logging.handlers.SysLogHandler", "address": {address}{socktype}}}}}, "root": {{"handlers": ["s"]}}}}"#
+            ))])
+        };
+        let booted = syslog(r#"["10.0.0.1", 514]"#, "");
+        assert_eq!(booted.missing(&syslog(r#"["10.0.0.1", 514]"#, "")), None);
+        assert_eq!(
+            booted
+                .missing(&syslog(r#"["203.0.113.9", 514]"#, ""))
+                .as_deref(),
+            Some("sending to udp 203.0.113.9:514")
+        );
+        assert_eq!(
+            booted.missing(&syslog(r#""/dev/log""#, "")).as_deref(),
+            Some("sending to unix /dev/log")
+        );
+        let tcp = syslog(r#"["10.0.0.1", 6514]"#, r#", "socktype": 1"#);
+        assert_eq!(
+            tcp.missing(&syslog(r#"["203.0.113.9", 6514]"#, r#", "socktype": 1"#))
+                .as_deref(),
+            Some("sending to tcp 203.0.113.9:6514")
+        );
     }
 
     #[test]

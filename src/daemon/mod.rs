@@ -149,7 +149,8 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         cwd: cwd.clone(),
     });
     let reread_tls = settings.tls.clone();
-    let records = settings.records.clone();
+    // What every writer boots with: the monitor's, never the receiver's.
+    let writers = monitor::writers::Writers::new(engine_source, settings.records.clone());
     let close_in_child: Vec<_> = readiness
         .iter()
         .map(Readiness::raw_fd)
@@ -158,7 +159,6 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     let mut receivers = ReceiverForker::new(
         ReceiverStart {
             settings,
-            engine_source,
             tls,
             warnings,
             config_warnings,
@@ -181,7 +181,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     let how = monitor::Supervision {
         logging: reread_logging,
         tls: reread_tls,
-        records,
+        writers,
     };
     let code = monitor::supervise(&mut receivers, first, how, &mut sink)?;
     // A receiver that died before it reported: run() tells the launcher.

@@ -30,15 +30,12 @@ use crate::receiver::listener::{self, BoundSocket, Listener, ListenerKind};
 use crate::receiver::origin::Origins;
 use crate::receiver::{Policy, Receiver, ReceiverConfig};
 use crate::service::ServiceHooks;
-use crate::writer::{ConfigText, EngineSource};
 
 /// Everything start-up prepared that a receiver takes over. The monitor
 /// keeps it (the listeners stay open there, unused) to start a new receiver
 /// if one dies.
 pub struct ReceiverStart {
     pub settings: Settings,
-    /// The newest logging configuration (reloads update it).
-    pub engine_source: EngineSource,
     /// The newest TLS configuration (reloads update it).
     pub tls: Option<crate::tls::Loaded>,
     /// Start-up's warnings: told by the first receiver only.
@@ -185,12 +182,8 @@ impl Receivers for ReceiverForker {
         }
     }
 
-    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<crate::tls::Loaded>) {
+    fn reloaded(&mut self, tls: Option<crate::tls::Loaded>) {
         let Some(t) = &mut self.template else { return };
-        if let Some(text) = logging {
-            let current = std::mem::replace(&mut t.engine_source, EngineSource::Basic);
-            t.engine_source = current.reloaded(text.clone());
-        }
         if tls.is_some() {
             t.tls = tls;
         }
@@ -232,7 +225,6 @@ fn become_receiver(monitor: nix::unistd::Pid) {
 fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
     let ReceiverStart {
         settings,
-        engine_source,
         tls,
         warnings,
         config_warnings,
@@ -251,7 +243,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         max_bytes: settings.max_queue_bytes,
     };
     let states = monitor.states();
-    let link = WriterLink::start(monitor, engine_source, limits, slots, counters)?;
+    let link = WriterLink::start(monitor, limits, slots, counters)?;
     let hooks = ServiceHooks {
         states: Some(states),
     };

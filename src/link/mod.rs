@@ -3,10 +3,11 @@
 //!
 //! Owns: the open batch and when it is sealed, the queues and their bounds
 //! (`queue`), the shared slots, acks, replay, asking the monitor for a new
-//! writer ([`crate::monitor::control`]), the restart budget, and the engine source a new writer is built from (kept
-//! up to date by reloads). Does not own: the wire formats ([`crate::ipc`]), the
-//! writer's loop ([`crate::writer`]) or sockets and framing
-//! ([`crate::receiver`]).
+//! writer ([`crate::monitor::control`]), the restart budget, and putting a
+//! reload in the stream of batches. Does not own: what a writer is built
+//! from (the monitor's configuration, [`crate::monitor::writers`]), the wire
+//! formats ([`crate::ipc`]), the writer's loop ([`crate::writer`]) or
+//! sockets and framing ([`crate::receiver`]).
 //!
 //! The receiver sees only [`WriterLink`]: push lines and records, flush at the
 //! end of every loop turn, stop reading sockets while [`WriterLink::is_full`],
@@ -33,7 +34,7 @@ use crate::ipc::BatchBuilder;
 use crate::logging::level;
 use crate::metrics::counts::{HandlerCounts, LinkCounts};
 use crate::monitor::control::{MonitorClient, WriterProcess};
-use crate::writer::{ConfigText, EngineSource, Start};
+use crate::writer::{ConfigText, Start};
 use queue::{Queue, WriterFailure};
 use stats::LinkStats;
 
@@ -82,8 +83,6 @@ pub struct WriterLink {
     last_connection: Option<u64>,
     /// Sealed batches until acknowledged, and the writer they go to.
     queue: Queue,
-    /// What a new writer builds its engine from (the newest configuration).
-    engine_source: EngineSource,
     /// When writers were started again lately, oldest first.
     restarts: VecDeque<Instant>,
     /// The status stream's token in the event loop, once registered.
@@ -98,14 +97,13 @@ impl WriterLink {
     /// Make the shared slots and have the monitor start the first writer.
     pub fn start(
         mut monitor: MonitorClient,
-        engine_source: EngineSource,
         limits: QueueLimits,
         slots: Slots,
         counters: SharedCounters,
     ) -> Result<WriterLink, SpawnError> {
-        let writer = monitor.spawn(&engine_source, Start::First)?;
-        let mut link = WriterLink::new(writer, limits, slots, engine_source, monitor)
-            .map_err(SpawnError::Channel)?;
+        let writer = monitor.spawn(Start::First)?;
+        let mut link =
+            WriterLink::new(writer, limits, slots, monitor).map_err(SpawnError::Channel)?;
         link.stats = LinkStats::new(counters);
         Ok(link)
     }
@@ -114,14 +112,12 @@ impl WriterLink {
         writer: WriterProcess,
         limits: QueueLimits,
         slots: Slots,
-        engine_source: EngineSource,
         monitor: MonitorClient,
     ) -> io::Result<WriterLink> {
         Ok(WriterLink {
             batch: BatchBuilder::new(),
             last_connection: None,
             queue: Queue::new(writer, limits, slots)?,
-            engine_source,
             restarts: VecDeque::new(),
             token: None,
             stats: LinkStats::new(SharedCounters::none()),
@@ -194,8 +190,8 @@ impl WriterLink {
 
     /// Switch to a new logging configuration after everything queued so far:
     /// the writer applies `json` (read from `source`, relative names against
-    /// `cwd`; see [`crate::ipc::batch`]), and a writer started later builds
-    /// from `config`, falling back to the one before it.
+    /// `cwd`; see [`crate::ipc::batch`]) within what its boot configurations
+    /// grant it. A writer started later boots from the monitor's copy.
     pub fn reload(&mut self, config: ConfigText) {
         // A batch of its own from the reload on: a confined writer that cannot
         // apply it leaves the whole batch to its successor (see
@@ -203,8 +199,6 @@ impl WriterLink {
         self.queue.submit(&mut self.batch);
         self.batch
             .push_reload(&config.source, &config.cwd, config.json.as_bytes());
-        let current = std::mem::replace(&mut self.engine_source, EngineSource::Basic);
-        self.engine_source = current.reloaded(config);
     }
 
     /// End of a loop turn: hand over whatever the batch holds, and replace the
@@ -331,7 +325,7 @@ impl WriterLink {
         }
         let writer = self
             .monitor
-            .spawn(&self.engine_source, Start::AfterCrash)
+            .spawn(Start::AfterCrash)
             .map_err(LinkError::Respawn)?;
         let replay = self.queue.unacknowledged();
         self.stats.restarts += 1;
@@ -375,14 +369,8 @@ pub(crate) fn fake_link() -> (
         max_lines: 1_000_000,
         max_bytes: 64 << 20,
     };
-    let link = WriterLink::new(
-        writer,
-        limits,
-        Slots::none(),
-        EngineSource::Basic,
-        MonitorClient::detached(),
-    )
-    .expect("link");
+    let link =
+        WriterLink::new(writer, limits, Slots::none(), MonitorClient::detached()).expect("link");
     (link, rx, status)
 }
 

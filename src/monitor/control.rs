@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spawn::{SpawnError, WRITER_READY_TIMEOUT};
 use crate::metrics::process::Usage;
-use crate::writer::{ConfigText, EngineSource, Start};
+use crate::writer::{ConfigText, Start};
 use zeroize::Zeroizing;
 
 /// Longest answer accepted: a failure's text is the longest there is.
@@ -32,11 +32,12 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// What the receiver asks of the monitor.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Start a writer from `source` that reads batches from `data`; answered
+    /// Start a writer that reads batches from `data`; answered
     /// [`Answer::Spawned`] (with the status stream) or [`Answer::Failed`].
+    /// What it is built from is the monitor's to say, never the receiver's
+    /// (see [`super::writers`]).
     Spawn {
         data: IpcBytesReceiver,
-        source: EngineSource,
         start: Start,
     },
     /// A writer closed its status stream: wait up to `patience_ms` for it to
@@ -311,27 +312,33 @@ impl MonitorClient {
     }
 
     /// Have the monitor start a writer; wait until it is ready.
-    pub fn spawn(
-        &mut self,
-        source: &EngineSource,
-        start: Start,
-    ) -> Result<WriterProcess, SpawnError> {
+    pub fn spawn(&mut self, start: Start) -> Result<WriterProcess, SpawnError> {
         let (data_tx, data_rx) = ipc::bytes_channel().map_err(SpawnError::Channel)?;
-        self.requests
-            .send(Request::Spawn {
+        let forged = match crate::fault::injected() {
+            Some(crate::fault::Fault::ReceiverForgedSpawn(path)) => Some(path),
+            _ => None,
+        };
+        match &forged {
+            Some(path) => forged::send_spawn(&self.requests, data_rx, start, path),
+            None => self.requests.send(Request::Spawn {
                 data: data_rx,
-                source: source.clone(),
                 start,
-            })
-            .map_err(|e| SpawnError::Monitor(e.to_string()))?;
+            }),
+        }
+        .map_err(|e| SpawnError::Monitor(e.to_string()))?;
         let (answer, fd) =
             read_answer(&self.answers).map_err(|e| SpawnError::Monitor(e.to_string()))?;
         match (answer, fd) {
-            (Answer::Spawned { pid }, Some(fd)) => Ok(WriterProcess {
-                pid: Pid::from_raw(pid),
-                data: data_tx,
-                status: UnixStream::from(fd),
-            }),
+            (Answer::Spawned { pid }, Some(fd)) => {
+                if let Some(path) = &forged {
+                    forged::ask_again(&self.requests, &self.answers, path);
+                }
+                Ok(WriterProcess {
+                    pid: Pid::from_raw(pid),
+                    data: data_tx,
+                    status: UnixStream::from(fd),
+                })
+            }
             (
                 Answer::Failed {
                     config: true,
@@ -371,6 +378,76 @@ impl MonitorClient {
         match read_answer(&self.answers) {
             Ok((Answer::Usage(usage), _)) => usage,
             _ => None,
+        }
+    }
+}
+
+/// `PYSYSLOG_FAULT_INJECT=receiver-forged-spawn:PATH` (see [`crate::fault`]):
+/// what a compromised receiver would send when asking for a writer.
+mod forged {
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+
+    use ipc_channel::ipc::{self, IpcBytesReceiver, IpcSender};
+    use serde::{Deserialize, Serialize};
+
+    use crate::monitor::control::{read_answer, Request};
+    use crate::writer::{ConfigText, EngineSource, Start};
+
+    /// A request for a writer as a receiver of its own making would send it:
+    /// [`Request::Spawn`]'s fields, then a logging configuration (which the
+    /// monitor's decoding never reads).
+    #[derive(Serialize, Deserialize)]
+    enum Forged {
+        Spawn {
+            data: IpcBytesReceiver,
+            start: Start,
+            source: EngineSource,
+        },
+    }
+
+    /// A configuration writing every line to `path`.
+    fn source(path: &Path) -> EngineSource {
+        let json = serde_json::json!({
+            "version": 1,
+            "handlers": {"forged": {"class": "logging.FileHandler", "filename": path}},
+            "root": {"level": "INFO", "handlers": ["forged"]},
+        });
+        EngineSource::DictConfig(ConfigText::new(json.to_string(), path, Path::new("/")))
+    }
+
+    /// Ask for a writer built from the configuration of [`source`].
+    pub(super) fn send_spawn(
+        requests: &IpcSender<Request>,
+        data: IpcBytesReceiver,
+        start: Start,
+        path: &Path,
+    ) -> Result<(), ipc_channel::IpcError> {
+        let forged: IpcSender<Forged> = requests.clone().to_opaque().to();
+        forged.send(Forged::Spawn {
+            data,
+            start,
+            source: source(path),
+        })
+    }
+
+    /// Ask for a second writer while one runs, and say on stderr what the
+    /// monitor answered (a writer started is dropped at once: its channel
+    /// closes and it exits).
+    pub(super) fn ask_again(requests: &IpcSender<Request>, answers: &UnixStream, path: &Path) {
+        let answer = ipc::bytes_channel()
+            .map_err(|e| e.to_string())
+            .and_then(|(_tx, rx)| {
+                send_spawn(requests, rx, Start::AfterCrash, path).map_err(|e| e.to_string())
+            })
+            .and_then(|()| read_answer(answers).map_err(|e| e.to_string()));
+        match answer {
+            Ok((answer, _)) => eprintln!(
+                "pysyslog-recv: fault injection: the monitor answered a second request for a writer: {answer:?}"
+            ),
+            Err(e) => eprintln!(
+                "pysyslog-recv: fault injection: a second request for a writer failed: {e}"
+            ),
         }
     }
 }

@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Owns: forking the receiver; starting writers when the receiver asks
-//! ([`spawn`], over [`control`]) and reaping them; on SIGHUP, reading the
-//! logging configuration and the TLS files again and sending them to the
-//! receiver (which may open no file); passing SIGTERM and SIGINT on to the
+//! ([`spawn`], over [`control`]), from its own copy of the logging
+//! configuration and one at a time ([`writers`]), and reaping them; on
+//! SIGHUP, reading the logging configuration and the TLS files again and
+//! sending them to the receiver (which may open no file); passing SIGTERM and SIGINT on to the
 //! receiver (which leaves the terminal's process group, so that a ^C
 //! reaches it once); telling the launcher (`--daemonize`) and
 //! systemd (`NotifyAccess=main`) what the receiver reports; leaving with the
@@ -25,6 +26,7 @@
 
 pub mod control;
 pub mod spawn;
+pub mod writers;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -44,8 +46,9 @@ use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
 use crate::service::ConfigReload;
 use crate::tls::{self, TlsFiles};
-use crate::writer::ConfigText;
 use control::{encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState};
+use spawn::SpawnError;
+use writers::Writers;
 
 /// Write one line of the collector's own on stderr in one write: the
 /// writer and the receiver write there too, and `eprintln!` (unbuffered)
@@ -68,10 +71,6 @@ pub trait StateSink {
 /// sooner (a signal interrupts the wait).
 const TICK: Duration = Duration::from_secs(1);
 
-/// How long writers left behind by a receiver that ended are given to exit
-/// (they finish what they hold first).
-const WRITER_EXIT_PATIENCE: Duration = Duration::from_secs(10);
-
 /// Why the monitor could not supervise.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -93,9 +92,9 @@ pub trait Receivers {
     /// Fork a receiver; `notes` are logged by it once it runs (why it was
     /// started). Returns in the monitor only.
     fn start(&mut self, notes: Vec<String>) -> io::Result<ReceiverChannels>;
-    /// A reload read this logging configuration and built this TLS
-    /// configuration: a receiver started later starts from them.
-    fn reloaded(&mut self, logging: Option<&ConfigText>, tls: Option<tls::Loaded>);
+    /// A reload built this TLS configuration: a receiver started later
+    /// starts from it.
+    fn reloaded(&mut self, tls: Option<tls::Loaded>);
     /// The shared memory every writer maps: the batch slots and the
     /// counters page.
     fn writer_memory(&self) -> (&Slots, &SharedCounters);
@@ -105,14 +104,14 @@ pub trait Receivers {
     fn stop_listening(&mut self);
 }
 
-/// What the monitor reads again on SIGHUP: `--logging-config` and the TLS
-/// files.
+/// What the monitor reads again on SIGHUP (`--logging-config` and the TLS
+/// files), and the writers it starts.
 pub struct Supervision {
     pub logging: Option<ConfigReload>,
     pub tls: Option<TlsFiles>,
-    /// How writers turn lines into records (`--parse-syslog` and its
-    /// options): the monitor's own copy, never the receiver's word.
-    pub records: crate::writer::records::RecordOptions,
+    /// What writers boot with (the logging configuration, how lines become
+    /// records): the monitor's own copy, never the receiver's word.
+    pub writers: Writers,
 }
 
 /// Receivers that may die within [`RESTART_WINDOW`] before the monitor gives
@@ -133,27 +132,18 @@ fn ended_on_purpose(status: &WaitStatus) -> bool {
 pub fn supervise(
     receivers: &mut dyn Receivers,
     mut job: ReceiverChannels,
-    how: Supervision,
+    mut how: Supervision,
     sink: &mut dyn StateSink,
 ) -> Result<i32, MonitorError> {
     let mut signals =
         Signals::new([SIGHUP, SIGINT, SIGTERM, SIGCHLD]).map_err(MonitorError::Signals)?;
-    let mut writers: Vec<Pid> = Vec::new();
     let mut restarts: VecDeque<Instant> = VecDeque::new();
     let mut stopping = false;
     loop {
-        let ended = serve_receiver(
-            &job,
-            &how,
-            &mut signals,
-            &mut writers,
-            &mut stopping,
-            receivers,
-            sink,
-        );
+        let ended = serve_receiver(&job, &mut how, &mut signals, &mut stopping, receivers, sink);
         let what = describe(job.pid, &ended);
         if stopping || ended_on_purpose(&ended) {
-            finish_writers(&mut writers);
+            how.writers.finish();
             return Ok(match ended {
                 WaitStatus::Exited(_, code) => code,
                 _ => {
@@ -175,12 +165,12 @@ pub fn supervise(
                 restarts.len(),
                 RESTART_WINDOW.as_secs()
             ));
-            finish_writers(&mut writers);
+            how.writers.finish();
             return Ok(1);
         }
         restarts.push_back(now);
         // Its writers finish what they hold once their channel is gone.
-        finish_writers(&mut writers);
+        how.writers.finish();
         let note = format!("{what}; a new receiver takes over its listeners");
         say(&format!("pysyslog: error: {note}"));
         job = match receivers.start(vec![note]) {
@@ -213,9 +203,8 @@ fn describe(pid: Pid, status: &WaitStatus) -> String {
 /// Serve one receiver until it ends; how it ended.
 fn serve_receiver(
     job: &ReceiverChannels,
-    how: &Supervision,
+    how: &mut Supervision,
     signals: &mut Signals,
-    writers: &mut Vec<Pid>,
     stopping: &mut bool,
     receivers: &mut dyn Receivers,
     sink: &mut dyn StateSink,
@@ -251,7 +240,7 @@ fn serve_receiver(
             continue;
         }
         match job.requests.try_recv_timeout(TICK) {
-            Ok(request) => serve(request, job, how, writers, receivers, sink),
+            Ok(request) => serve(request, job, how, receivers, sink),
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::IpcError(IpcError::Io(e)))
                 if e.kind() == io::ErrorKind::Interrupted => {}
@@ -287,54 +276,50 @@ fn receiver_ended(receiver: Pid, block: bool) -> Option<WaitStatus> {
 fn serve(
     request: Request,
     job: &ReceiverChannels,
-    how: &Supervision,
-    writers: &mut Vec<Pid>,
+    how: &mut Supervision,
     receivers: &mut dyn Receivers,
     sink: &mut dyn StateSink,
 ) {
     match request {
-        Request::Spawn {
-            data,
-            source,
-            start,
-        } => {
-            let (slots, counters) = receivers.writer_memory();
-            let sent = match spawn::spawn(data, &source, slots, counters, start, &how.records) {
-                Ok(writer) => {
-                    writers.push(writer.pid);
-                    send_answer(
-                        &job.answers,
-                        &Answer::Spawned {
-                            pid: writer.pid.as_raw(),
-                        },
-                        Some(writer.status.as_raw_fd()),
-                    )
-                    // The monitor's copy of the stream closes here: the
-                    // receiver holds the only one.
+        Request::Spawn { data, start } => {
+            let started = how.writers.start(data, start, receivers.writer_memory());
+            let sent = match started {
+                Ok(writer) => send_answer(
+                    &job.answers,
+                    &Answer::Spawned {
+                        pid: writer.pid.as_raw(),
+                    },
+                    Some(writer.status.as_raw_fd()),
+                ),
+                // The monitor's copy of the stream closes here: the
+                // receiver holds the only one.
+                Err(e) => {
+                    if matches!(e, SpawnError::TooMany { .. }) {
+                        // Not something the receiver's code does: said
+                        // here, where a compromised receiver cannot hide it.
+                        say(&format!("pysyslog: error: {e}"));
+                    }
+                    send_answer(&job.answers, &Answer::failed(&e), None)
                 }
-                Err(e) => send_answer(&job.answers, &Answer::failed(&e), None),
             };
             if let Err(e) = sent {
                 say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
             }
         }
         Request::Reap { pid, patience_ms } => {
-            let pid = Pid::from_raw(pid);
-            let how = if writers.contains(&pid) {
-                writers.retain(|w| *w != pid);
-                spawn::reap(pid, Duration::from_millis(patience_ms))
-            } else {
-                "not known: not a writer of this collector".to_owned()
-            };
-            if let Err(e) = send_answer(&job.answers, &Answer::Ended { how }, None) {
+            let ended = how
+                .writers
+                .reap(Pid::from_raw(pid), Duration::from_millis(patience_ms));
+            if let Err(e) = send_answer(&job.answers, &Answer::Ended { how: ended }, None) {
                 say(&format!("pysyslog: error: cannot answer the receiver: {e}"));
             }
         }
         Request::State(state) => sink.report(&state),
         Request::Reload => reload(job, how, receivers, sink),
         Request::Usage { pid } => {
-            let usage = writers
-                .contains(&Pid::from_raw(pid))
+            let usage = how
+                .writers
+                .is_running(Pid::from_raw(pid))
                 .then(|| crate::metrics::process::usage(pid))
                 .flatten();
             if let Err(e) = send_answer(&job.answers, &Answer::Usage(usage), None) {
@@ -345,11 +330,11 @@ fn serve(
 }
 
 /// SIGHUP: read the logging configuration and the TLS files again and send
-/// them to the receiver, which applies them in band with the data; a
-/// receiver started later starts from what was read.
+/// them to the receiver, which applies them in band with the data; writers
+/// and receivers started later start from what was read.
 fn reload(
     job: &ReceiverChannels,
-    how: &Supervision,
+    how: &mut Supervision,
     receivers: &mut dyn Receivers,
     sink: &mut dyn StateSink,
 ) {
@@ -368,22 +353,15 @@ fn reload(
         Some(Ok((p, loaded))) => (Some(Ok(PemBytes::from(&p))), Some(loaded)),
         Some(Err(e)) => (Some(Err(e.to_string())), None),
     };
-    receivers.reloaded(logging.as_ref().and_then(|l| l.as_ref().ok()), loaded);
+    if let Some(Ok(text)) = &logging {
+        how.writers.reloaded(text.clone());
+    }
+    receivers.reloaded(loaded);
     let order = Order::Reload { logging, tls: pems };
     let sent = encode_order(&order).and_then(|frame| (&job.orders).write_all(&frame));
     if let Err(e) = sent {
         say(&format!(
             "pysyslog: error: cannot send the reload to the receiver: {e}"
         ));
-    }
-}
-
-/// After the receiver: its writers finish what they hold (their data channel
-/// closed) and exit; any still running after the patience is killed.
-fn finish_writers(writers: &mut Vec<Pid>) {
-    let deadline = Instant::now() + WRITER_EXIT_PATIENCE;
-    for pid in writers.drain(..) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let _ = spawn::reap(pid, left);
     }
 }

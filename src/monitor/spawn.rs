@@ -6,8 +6,8 @@
 //! in the monitor, which has dropped privileges already, so writers run as
 //! the service user. Does not own: the writer's loop ([`crate::writer`]), what
 //! the writer does after exec ([`crate::writer::boot`]), when to respawn
-//! ([`crate::link::WriterLink`]) or how the receiver asks
-//! ([`super::control`]).
+//! ([`crate::link::WriterLink`]), how the receiver asks
+//! ([`super::control`]) or what a writer boots with ([`super::writers`]).
 //!
 //! Why exec: a forked copy would carry the monitor's heap (the TLS private
 //! key among it) and its address-space layout into a process that parses
@@ -59,6 +59,9 @@ pub enum SpawnError {
     /// What the monitor reported, as it worded it.
     #[error("{0}")]
     Reported(String),
+    /// A writer runs already (see [`super::writers`]).
+    #[error("refused the receiver's request for a writer: writer process (pid {running}) is running, and at most {max} may run at a time")]
+    TooMany { running: Pid, max: usize },
 }
 
 /// Start a writer and wait until it reports Ready. `start` says whether it

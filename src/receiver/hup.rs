@@ -7,7 +7,7 @@
 //! those lines are written with the old configuration and later ones with the
 //! new. An invalid new configuration is logged under `pysyslog.config` and the
 //! old one stays. A respawned writer starts from the newest valid
-//! configuration (the link keeps it, see [`crate::link`]).
+//! configuration (the monitor keeps it, see [`crate::monitor::writers`]).
 
 use super::accept::Acceptor;
 use crate::link::WriterLink;

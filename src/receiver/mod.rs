@@ -196,8 +196,8 @@ impl Receiver {
             orders: None,
             own_proc: OwnProc::open().ok(),
             reload_due: None,
-            fault_open_on_reload: std::env::var_os("PYSYSLOG_FAULT_INJECT")
-                .is_some_and(|v| v == "receiver-open-on-reload"),
+            fault_open_on_reload: crate::fault::injected()
+                == Some(crate::fault::Fault::ReceiverOpenOnReload),
             hooks: config.hooks,
             policy: config.policy,
             refusals: Refusals::default(),

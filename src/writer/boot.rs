@@ -41,7 +41,9 @@ pub const COUNTERS_FD: RawFd = 5;
 /// that died in between must not leave it waiting for ever.
 const BOOT_TIMEOUT_SECS: u32 = 30;
 
-/// What the parent sends a new writer, once, over its one-shot server.
+/// What the monitor sends a new writer, once, over its one-shot server:
+/// everything in it is the monitor's own (its configuration and settings),
+/// but for the data channel the receiver made.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct WriterBoot {
     /// Batches (or references to slots) arrive here.
@@ -145,7 +147,6 @@ pub fn main(args: &[String]) -> i32 {
     for warning in &applied.warnings {
         eprintln!("pysyslog-writer: warning: not confined as designed: {warning}");
     }
-    let confined = applied.landlock_abi.map(|_| &grants);
     super::run(
         &boot.source,
         boot.records,
@@ -154,7 +155,7 @@ pub fn main(args: &[String]) -> i32 {
         status,
         &slots,
         &counters,
-        confined,
+        &grants,
     )
 }
 

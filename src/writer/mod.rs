@@ -239,7 +239,11 @@ impl Begin {
 
 /// The writer's main loop. Returns the process exit status. Batches arrive
 /// whole, or as references into `slots` (see [`crate::ipc::slots`]); the
-/// handlers' counters go to `counters` after every batch.
+/// handlers' counters go to `counters` after every batch. A reload in the
+/// stream that needs more than `grants` (what the boot configurations need,
+/// and all a confined writer may do) is handed over to a new writer, with
+/// Landlock or without: the configurations a writer boots with are the
+/// monitor's, the reloads come through the receiver.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     source: &EngineSource,
@@ -249,7 +253,7 @@ pub fn run(
     mut status: UnixStream,
     slots: &Slots,
     counters: &SharedCounters,
-    confined: Option<&Grants>,
+    grants: &Grants,
 ) -> i32 {
     let Begin { start, mut notices } = begin;
     let (mut engine, fallback) = match source.build(start) {
@@ -365,7 +369,7 @@ pub fn run(
                 &message,
                 started,
                 &mut publisher,
-                confined,
+                grants,
                 &gate,
                 &sink,
             ),
@@ -378,7 +382,7 @@ pub fn run(
                         batch,
                         started,
                         &mut publisher,
-                        confined,
+                        grants,
                         &gate,
                         &sink,
                     )
@@ -567,11 +571,11 @@ fn is_ascii(bytes: &[u8]) -> bool {
     acc & 0x8080_8080_8080_8080 == 0
 }
 
-/// Hand every item of a batch to the engine, then let it write once. Returns the
-/// batch's sequence number, or `None` if the batch was unreadable.
-/// Write one batch; `Ok(Some(seq))` to acknowledge it. `Err(reason)`: the
-/// batch starts with a reload that needs more than `confined` grants, and
-/// nothing of it was written (the receiver seals a batch before a reload).
+/// Hand every item of a batch to the engine, then let it write once.
+/// `Ok(Some(seq))` to acknowledge it, `Ok(None)` if it was unreadable.
+/// `Err(reason)`: the batch starts with a reload that needs more than
+/// `grants`, and nothing of it was written (the receiver seals a batch
+/// before a reload).
 #[allow(clippy::too_many_arguments)]
 fn write_batch(
     engine: &mut Engine,
@@ -579,7 +583,7 @@ fn write_batch(
     batch: &[u8],
     started: Instant,
     publisher: &mut counters::Publisher<'_>,
-    confined: Option<&Grants>,
+    grants: &Grants,
     gate: &gate::Gate,
     sink: &std::sync::Arc<dyn crate::kafka::DeliverySink>,
 ) -> Result<Option<(u64, u64)>, String> {
@@ -650,7 +654,7 @@ fn write_batch(
                 engine.reopen();
             }
             Ok(Item::Reload { source, cwd, json }) => {
-                if let Some(reason) = confined.and_then(|g| needs_more(g, source, cwd, json)) {
+                if let Some(reason) = needs_more(grants, source, cwd, json) {
                     return Err(reason);
                 }
                 // Records before the reload are written with the old engine.
