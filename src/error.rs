@@ -8,6 +8,7 @@ use crate::daemon::daemonize::DaemonizeError;
 use crate::daemon::pidfile::PidFileError;
 use crate::link::SpawnError;
 use crate::logging::ConfigError;
+use crate::permissions::PermissionError;
 use crate::privdrop::PrivError;
 use crate::receiver::listener::BindError;
 use crate::receiver::ReceiverError;
@@ -23,6 +24,8 @@ pub enum Error {
     Bind(#[from] BindError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Permissions(#[from] PermissionError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
     #[error(transparent)]
@@ -46,7 +49,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Config(_) | Error::Bind(_) | Error::Tls(_) => 2,
+            Error::Usage(_)
+            | Error::Config(_)
+            | Error::Bind(_)
+            | Error::Tls(_)
+            | Error::Permissions(_) => 2,
             Error::Spawn(SpawnError::Config(_)) => 2,
             Error::Privileges(e) => e.exit_code(),
             Error::PidFile(e) => e.exit_code(),

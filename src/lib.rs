@@ -31,7 +31,8 @@
 //! - [`cidr`] is networks in CIDR notation, for the receiver and the filters.
 //! - [`daemon`] knows the start-up order, detaching and the pid file.
 //! - [`hardening`] closes inherited descriptors and forbids core dumps in both
-//!   processes; [`privdrop`] drops root in both; [`service`] re-reads the
+//!   processes; [`privdrop`] drops root in both; [`permissions`] refuses
+//!   trusted files others could change; [`service`] re-reads the
 //!   configuration on SIGHUP and talks to systemd; [`tls`] loads certificates.
 //! - [`cli`] parses arguments into settings; [`error`] maps failures to exit codes;
 //!   [`fault`] names the faults the tests inject.
@@ -53,6 +54,7 @@ pub mod link;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;
+pub mod permissions;
 pub mod privdrop;
 pub mod receiver;
 pub mod service;

@@ -213,3 +213,90 @@ fn a_symlink_at_an_output_path_is_refused_by_the_check() {
     assert!(err.contains("messages.log: is a symbolic link"), "{err}");
     assert_eq!(fs::read_to_string(&target).expect("target"), "precious\n");
 }
+
+/// Started as root, a logging configuration or a TLS file that a user other
+/// than root and the service user could change is refused, as sshd's
+/// `StrictModes` does: by the check and by start-up alike, with the file,
+/// who may write it and the fix. The service user may own them.
+#[test]
+fn trusted_files_that_others_could_change_are_refused_as_root() {
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "this test makes files of other owners (CI runs as root)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = file_config(dir.path(), &dir.path().join("m.log"), "");
+    let port = free_port().to_string();
+    let chmod = |path: &str, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let refused = |args: &[&str], wanted: &str| {
+        let o = check(args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+        assert!(text(&o.stderr).contains(wanted), "{}", text(&o.stderr));
+    };
+    let o = check(&["127.0.0.1", &port, "-l", &config]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    chmod(&config, 0o664);
+    refused(
+        &["127.0.0.1", &port, "-l", &config],
+        &format!("--logging-config {config}: is writable by users other than root (owner uid 0, mode 664): they could change what the collector, started as root, reads from it; make it owned by root and writable by its owner only (chown root {config} && chmod go-w {config})"),
+    );
+    chmod(&config, 0o644);
+    std::os::unix::fs::chown(&config, Some(65534), None).expect("chown");
+    let owned_by_nobody = "(owner uid 65534, mode 644)";
+    refused(&["127.0.0.1", &port, "-l", &config], owned_by_nobody);
+    // Start-up says the same, before binding anything.
+    let (status, err) = run_with_timeout(
+        Command::new(BIN)
+            .args(["127.0.0.1", &port, "-l", &config])
+            .stdin(Stdio::null()),
+    )
+    .expect("run");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains(owned_by_nobody), "{err}");
+    // Owned by the service user, the file and its directory pass.
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).expect("chown");
+    let as_nobody = [
+        "127.0.0.1",
+        &port,
+        "-l",
+        &config,
+        "--user",
+        "nobody",
+        "--group",
+        "nogroup",
+    ];
+    let o = check(&as_nobody);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // Without --user, nobody's directory is one another user could change.
+    std::os::unix::fs::chown(&config, Some(0), None).expect("chown");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    refused(
+        &["127.0.0.1", &port, "-l", &config],
+        &format!(
+            "--logging-config {config}: its directory {} is writable by users other than root (owner uid 65534, mode 755)",
+            dir.path().display()
+        ),
+    );
+
+    // The TLS files too.
+    let tls = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (tls.path().join("s.pem"), tls.path().join("s.key"));
+    fs::copy(tls_fixture("server-ec.pem"), &cert).expect("copy");
+    fs::copy(tls_fixture("server-ec.key"), &key).expect("copy");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let with_tls = ["127.0.0.1", &port, "--cert", &cert, "--key", &key];
+    chmod(&key, 0o600);
+    let o = check(&with_tls);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    chmod(&key, 0o602);
+    refused(
+        &with_tls,
+        &format!("--key {key}: is writable by users other than root (owner uid 0, mode 602)"),
+    );
+    chmod(&key, 0o600);
+    chmod(&cert, 0o666);
+    refused(&with_tls, &format!("--cert {cert}: is writable"));
+}

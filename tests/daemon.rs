@@ -837,3 +837,36 @@ fn a_collector_started_as_a_user_is_not_dumpable() {
     }
     assert_eq!(c.stop().code(), Some(0));
 }
+
+/// Still root (no --user), the monitor checks the logging configuration at
+/// each SIGHUP as start-up did: a file others could change is not
+/// reloaded, the previous configuration stays, and the log says why.
+#[test]
+fn a_reload_as_root_refuses_a_configuration_others_could_change() {
+    if skip_unless_root("a_reload_as_root_refuses_a_configuration_others_could_change") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let work = Work::new();
+    let out = work.path("out.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o666)).expect("chmod");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the refusal in the output", || {
+        read(&out).contains("logging configuration not reloaded, keeping the previous one")
+    });
+    assert!(
+        read(&out).contains(&format!(
+            "--logging-config {}: is writable by users other than root (owner uid 0, mode 666)",
+            config.display()
+        )),
+        "{}",
+        read(&out)
+    );
+    c.send(b"still written\n");
+    wait_until("a line after the refused reload", || {
+        peer_lines(&out).last().map(String::as_str) == Some("still written")
+    });
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}

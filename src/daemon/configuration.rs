@@ -9,6 +9,10 @@
 //! checked writable by the user the writer will run as. It binds nothing,
 //! drops nothing and writes nothing.
 //!
+//! Started as root, each file is checked first: one that a user other than
+//! root and the service user could change is refused
+//! ([`crate::permissions`]).
+//!
 //! Owns: that reading and those checks. Does not own: the order of start-up
 //! (`daemon`), what each file means (`logging`, `tls`, `receiver::listener`).
 
@@ -22,6 +26,7 @@ use crate::cli::Settings;
 use crate::error::Error;
 use crate::logging::spec::{FileArgs, HandlerClass};
 use crate::logging::{Config, ConfigError};
+use crate::permissions;
 use crate::privdrop::{self, Identity};
 use crate::receiver::listener;
 use crate::tls;
@@ -83,6 +88,7 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
     if let (true, Some(path)) = (refuse_if_running, &settings.pidfile) {
         super::pidfile::check_free(path)?;
     }
+    check_trusted_files(settings, identity.as_ref())?;
     let (engine_source, config) = match &settings.logging_config {
         Some(path) => {
             let json = std::fs::read_to_string(path).map_err(|e| {
@@ -122,6 +128,19 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
         warnings,
         config_warnings,
     })
+}
+
+/// Started as root: the logging configuration and the TLS files must not be
+/// writable by users other than root and the service user.
+fn check_trusted_files(settings: &Settings, identity: Option<&Identity>) -> Result<(), Error> {
+    let root = nix::unistd::geteuid().is_root();
+    if let Some(path) = &settings.logging_config {
+        permissions::check_not_writable_by_others("--logging-config", path, identity, root)?;
+    }
+    if let Some(files) = &settings.tls {
+        permissions::check_tls_files(files, identity, root)?;
+    }
+    Ok(())
 }
 
 /// `--check-config`: every check start-up makes before binding, the

@@ -329,6 +329,17 @@ fn serve(
     }
 }
 
+/// The TLS files read again, checked as at start-up when still root, and
+/// built here too: a receiver started later starts from them, and a file
+/// that does not build is reported as the receiver would.
+fn reread_tls(files: &TlsFiles) -> Result<(tls::TlsPems, tls::Loaded), String> {
+    let root = nix::unistd::geteuid().is_root();
+    crate::permissions::check_tls_files(files, None, root).map_err(|e| e.to_string())?;
+    let pems = tls::read_pems(files).map_err(|e| e.to_string())?;
+    let loaded = tls::build(files, &pems).map_err(|e| e.to_string())?;
+    Ok((pems, loaded))
+}
+
 /// SIGHUP: read the logging configuration and the TLS files again and send
 /// them to the receiver, which applies them in band with the data; writers
 /// and receivers started later start from what was read.
@@ -343,15 +354,10 @@ fn reload(
         .logging
         .as_ref()
         .map(|r| r.load().map_err(|e| e.to_string()));
-    // Built here too: a receiver started later starts from it, and a file
-    // that does not build is reported as the receiver would.
-    let read = how.tls.as_ref().map(|files| {
-        tls::read_pems(files).and_then(|p| tls::build(files, &p).map(|loaded| (p, loaded)))
-    });
-    let (pems, loaded) = match read {
+    let (pems, loaded) = match how.tls.as_ref().map(reread_tls) {
         None => (None, None),
         Some(Ok((p, loaded))) => (Some(Ok(PemBytes::from(&p))), Some(loaded)),
-        Some(Err(e)) => (Some(Err(e.to_string())), None),
+        Some(Err(e)) => (Some(Err(e)), None),
     };
     if let Some(Ok(text)) = &logging {
         how.writers.reloaded(text.clone());

@@ -5,7 +5,8 @@
 //!
 //! Owns: where the configuration is re-read from (an absolute path, with
 //! relative file names inside it resolved against the start-up directory, as
-//! at start, even after `--daemonize` changed to `/`). Does not own: the
+//! at start, even after `--daemonize` changed to `/`), and checking it as
+//! start-up did (a monitor still root refuses a file others could change). Does not own: the
 //! signal handling ([`crate::receiver`]) or applying a configuration
 //! ([`crate::writer`]).
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::logging::ConfigError;
 use crate::monitor::control::{ServiceState, StateReporter};
+use crate::permissions::{self, PermissionError};
 use crate::writer::ConfigText;
 
 /// Receiver-side hooks, all optional.
@@ -62,9 +64,21 @@ pub struct ConfigReload {
     pub cwd: PathBuf,
 }
 
+/// Why a SIGHUP did not reload the logging configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Permissions(#[from] PermissionError),
+}
+
 impl ConfigReload {
     /// Read and validate the file again; the text is what the writer gets.
-    pub fn load(&self) -> Result<ConfigText, ConfigError> {
+    /// Still root (no `--user`), the file is checked as at start-up.
+    pub fn load(&self) -> Result<ConfigText, ReloadError> {
+        let root = nix::unistd::geteuid().is_root();
+        permissions::check_not_writable_by_others("--logging-config", &self.path, None, root)?;
         let json = std::fs::read_to_string(&self.path).map_err(|e| {
             ConfigError::new(
                 &self.path,

@@ -1,0 +1,254 @@
+//! Who may change the files the collector trusts: checked before they are
+//! read, at start-up, by `--check-config` and at each SIGHUP.
+//!
+//! Owns the rule and its error: started as root, the logging configuration
+//! and the TLS files (certificate, key, client CA bundle) must not be
+//! writable by a user other than root and the service user (`--user`): not
+//! owned by another user, not group- or world-writable, and the same for
+//! every directory above them (a sticky directory such as `/tmp` excepted,
+//! where nobody can replace a file they do not own). Whoever can change
+//! them chooses what a collector started as root writes, where it sends,
+//! and which clients and key it trusts; sshd's `StrictModes` refuses the
+//! same. Not root, the collector can do nothing its user cannot, and
+//! nothing is checked.
+//!
+//! Does not own: reading the files (`crate::daemon::configuration`,
+//! `crate::tls`) or the identity (`crate::privdrop`).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::privdrop::Identity;
+
+/// A file the collector trusts that others could change or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PermissionError {
+    /// `file`, or the directory `dir` above it, may be written by a user
+    /// other than `trusted` (a description: "root", "root and pysyslog").
+    WritableByOthers {
+        option: &'static str,
+        file: PathBuf,
+        dir: Option<PathBuf>,
+        trusted: String,
+        uid: u32,
+        mode: u32,
+    },
+    Inspect {
+        option: &'static str,
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for PermissionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PermissionError::WritableByOthers {
+                option,
+                file,
+                dir,
+                trusted,
+                uid,
+                mode,
+            } => {
+                let (what, fix, or_move) = match dir {
+                    None => ("is".to_owned(), file, ""),
+                    Some(d) => (
+                        format!("its directory {} is", d.display()),
+                        d,
+                        ", or move the file to a directory that is",
+                    ),
+                };
+                write!(
+                    f,
+                    "{option} {}: {what} writable by users other than {trusted} (owner uid {uid}, mode {mode:03o}): they could change what the collector, started as root, reads from it; make it owned by root and writable by its owner only (chown root {fix} && chmod go-w {fix}){or_move}",
+                    file.display(),
+                    fix = fix.display(),
+                )
+            }
+            PermissionError::Inspect {
+                option,
+                file,
+                source,
+            } => write!(
+                f,
+                "{option} {}: cannot check who may change it: {source}",
+                file.display()
+            ),
+        }
+    }
+}
+
+/// Who may own a trusted file: root, and the service user.
+struct Trusted<'a>(Option<&'a Identity>);
+
+impl Trusted<'_> {
+    fn owns(&self, uid: u32) -> bool {
+        uid == 0 || self.0.is_some_and(|u| u.uid.as_raw() == uid)
+    }
+
+    fn who(&self) -> String {
+        match self.0 {
+            Some(u) if !u.uid.is_root() => format!("root and {}", u.user),
+            _ => "root".to_owned(),
+        }
+    }
+}
+
+/// Started as root (`euid_root`): refuse `file` (named by `option` in the
+/// error) if a user other than root and `service` could write it or a
+/// directory above it. A file that does not exist passes: reading it
+/// reports that, as before.
+pub fn check_not_writable_by_others(
+    option: &'static str,
+    file: &Path,
+    service: Option<&Identity>,
+    euid_root: bool,
+) -> Result<(), PermissionError> {
+    if !euid_root {
+        return Ok(());
+    }
+    let inspect = |source: io::Error| PermissionError::Inspect {
+        option,
+        file: file.to_owned(),
+        source,
+    };
+    let real = match fs::canonicalize(file) {
+        Ok(real) => real,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(inspect(e)),
+    };
+    let trusted = Trusted(service);
+    let meta = fs::metadata(&real).map_err(inspect)?;
+    if !trusted.owns(meta.uid()) || meta.mode() & 0o022 != 0 {
+        return Err(writable(option, file, None, &trusted, &meta));
+    }
+    // The directories of the name given (a link there could be swapped)
+    // and of the file it names.
+    let dirs = file.ancestors().skip(1).chain(real.ancestors().skip(1));
+    for dir in dirs.filter(|d| !d.as_os_str().is_empty()) {
+        let meta = fs::metadata(dir).map_err(inspect)?;
+        let sticky = meta.mode() & libc::S_ISVTX != 0;
+        if !trusted.owns(meta.uid()) || (meta.mode() & 0o022 != 0 && !sticky) {
+            return Err(writable(option, file, Some(dir), &trusted, &meta));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_not_writable_by_others`] for each TLS file.
+pub fn check_tls_files(
+    files: &crate::tls::TlsFiles,
+    service: Option<&Identity>,
+    euid_root: bool,
+) -> Result<(), PermissionError> {
+    check_not_writable_by_others("--cert", &files.cert, service, euid_root)?;
+    check_not_writable_by_others("--key", &files.key, service, euid_root)?;
+    if let Some(ca) = &files.client_ca {
+        check_not_writable_by_others("--client-ca", ca, service, euid_root)?;
+    }
+    Ok(())
+}
+
+fn writable(
+    option: &'static str,
+    file: &Path,
+    dir: Option<&Path>,
+    trusted: &Trusted<'_>,
+    meta: &fs::Metadata,
+) -> PermissionError {
+    PermissionError::WritableByOthers {
+        option,
+        file: file.to_owned(),
+        dir: dir.map(Path::to_owned),
+        trusted: trusted.who(),
+        uid: meta.uid(),
+        mode: meta.mode() & 0o7777,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn nobody() -> Identity {
+        Identity {
+            user: "nobody".into(),
+            uid: nix::unistd::Uid::from_raw(65534),
+            group: "nogroup".into(),
+            gid: nix::unistd::Gid::from_raw(65534),
+        }
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Only root can make files of other owners; elsewhere the checks are
+    /// not applied (not root), which is what `euid_root: false` tests.
+    #[test]
+    fn nothing_is_checked_when_not_started_as_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("l.json");
+        fs::write(&file, "{}").unwrap();
+        chmod(&file, 0o666);
+        assert!(check_not_writable_by_others("-l", &file, None, false).is_ok());
+    }
+
+    #[test]
+    fn group_or_world_writable_files_and_directories_are_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("l.json");
+        fs::write(&file, "{}").unwrap();
+        chmod(&file, 0o644);
+        assert!(check_not_writable_by_others("-l", &file, None, true).is_ok());
+        chmod(&file, 0o664);
+        let e = check_not_writable_by_others("-l", &file, None, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "-l {0}: is writable by users other than root (owner uid 0, mode 664): they could change what the collector, started as root, reads from it; make it owned by root and writable by its owner only (chown root {0} && chmod go-w {0})",
+                file.display()
+            )
+        );
+        chmod(&file, 0o644);
+        chmod(dir.path(), 0o777);
+        let e = check_not_writable_by_others("-l", &file, None, true).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "-l {}: its directory {} is writable by users other than root (owner uid 0, mode 777)",
+                file.display(),
+                dir.path().display()
+            )),
+            "{e}"
+        );
+        // Sticky, as /tmp: nobody replaces a file they do not own.
+        chmod(dir.path(), 0o1777);
+        assert!(check_not_writable_by_others("-l", &file, None, true).is_ok());
+    }
+
+    #[test]
+    fn the_service_user_may_own_them_another_user_may_not() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("l.json");
+        fs::write(&file, "{}").unwrap();
+        std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+        assert!(check_not_writable_by_others("-l", &file, Some(&nobody()), true).is_ok());
+        let e = check_not_writable_by_others("-l", &file, None, true).unwrap_err();
+        assert!(e.to_string().contains("(owner uid 65534, mode 644)"), "{e}");
+        // A link is judged by the file it names.
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(check_not_writable_by_others("-l", &link, None, true).is_err());
+    }
+}
