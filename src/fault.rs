@@ -12,7 +12,10 @@
 //! - `receiver-forged-spawn:PATH`: the receiver sends, with every request
 //!   for a writer, a logging configuration of its own that writes to PATH,
 //!   and asks for a second writer once it has one (the monitor must use
-//!   its own configuration and refuse the second writer).
+//!   its own configuration and refuse the second writer);
+//! - `writer-read:PATH[:PATH...]`: a writer, once confined, tries to read
+//!   each PATH and says on stderr whether it could (its Landlock rules
+//!   decide).
 
 use std::path::PathBuf;
 
@@ -24,6 +27,7 @@ pub const VARIABLE: &str = "PYSYSLOG_FAULT_INJECT";
 pub enum Fault {
     ReceiverOpenOnReload,
     ReceiverForgedSpawn(PathBuf),
+    WriterRead(Vec<PathBuf>),
 }
 
 /// The fault this process was started with, if any (an unknown name is
@@ -39,9 +43,11 @@ fn parse(value: &str) -> Option<Fault> {
         return Some(Fault::ReceiverOpenOnReload);
     }
     let (name, path) = value.split_once(':')?;
-    let path = PathBuf::from(path);
     match name {
-        "receiver-forged-spawn" => Some(Fault::ReceiverForgedSpawn(path)),
+        "receiver-forged-spawn" => Some(Fault::ReceiverForgedSpawn(path.into())),
+        "writer-read" => Some(Fault::WriterRead(
+            path.split(':').map(PathBuf::from).collect(),
+        )),
         _ => None,
     }
 }
@@ -59,6 +65,13 @@ mod tests {
         assert_eq!(
             parse("receiver-forged-spawn:/tmp/x.log"),
             Some(Fault::ReceiverForgedSpawn("/tmp/x.log".into()))
+        );
+        assert_eq!(
+            parse("writer-read:/etc/hosts:/etc/passwd"),
+            Some(Fault::WriterRead(vec![
+                "/etc/hosts".into(),
+                "/etc/passwd".into()
+            ]))
         );
         assert_eq!(parse("receiver-open-on-reload:x"), None);
         assert_eq!(parse("something-else"), None);

@@ -1,7 +1,7 @@
-//! Who may change the files the collector trusts: checked before they are
-//! read, at start-up, by `--check-config` and at each SIGHUP.
+//! Who may change, or read, the files the collector trusts: checked before
+//! they are read, at start-up, by `--check-config` and at each SIGHUP.
 //!
-//! Owns the rule and its error: started as root, the logging configuration
+//! Owns two rules and their errors. Started as root, the logging configuration
 //! and the TLS files (certificate, key, client CA bundle) must not be
 //! writable by a user other than root and the service user (`--user`): not
 //! owned by another user, not group- or world-writable, and the same for
@@ -11,6 +11,14 @@
 //! and which clients and key it trusts; sshd's `StrictModes` refuses the
 //! same. Not root, the collector can do nothing its user cannot, and
 //! nothing is checked.
+//!
+//! Dropping to `--user`, the TLS key must not be readable by the service
+//! user (as its owner, through its group, or as anyone): once start-up is
+//! done every process runs as that user, and a compromised one could read
+//! the key from the file. The key stays in the receiver's memory, which the
+//! service user cannot read (the processes are not dumpable). The price: a
+//! monitor running as that user cannot read a new key on SIGHUP either, so
+//! under `--user` a new key or certificate takes a restart.
 //!
 //! Does not own: reading the files (`crate::daemon::configuration`,
 //! `crate::tls`) or the identity (`crate::privdrop`).
@@ -33,6 +41,14 @@ pub enum PermissionError {
         dir: Option<PathBuf>,
         trusted: String,
         uid: u32,
+        mode: u32,
+    },
+    /// The service user could read the TLS key.
+    KeyReadable {
+        file: PathBuf,
+        user: String,
+        uid: u32,
+        gid: u32,
         mode: u32,
     },
     Inspect {
@@ -69,6 +85,17 @@ impl std::fmt::Display for PermissionError {
                     fix = fix.display(),
                 )
             }
+            PermissionError::KeyReadable {
+                file,
+                user,
+                uid,
+                gid,
+                mode,
+            } => write!(
+                f,
+                "--key {0}: readable by the service user {user} (owner uid {uid}, group gid {gid}, mode {mode:03o}): once start-up is done every process runs as {user}, and one that is compromised could read the key; make it readable by root only (chown root:root {0} && chmod 600 {0}); under --user a new key takes a restart",
+                file.display()
+            ),
             PermissionError::Inspect {
                 option,
                 file,
@@ -151,6 +178,53 @@ pub fn check_tls_files(
         check_not_writable_by_others("--client-ca", ca, service, euid_root)?;
     }
     Ok(())
+}
+
+/// Dropping to `service` (started as root, `service` not root): refuse a
+/// key file the service user could read through its owner, group or other
+/// bits. A file that does not exist passes: reading it reports that.
+pub fn check_key_private(
+    key: &Path,
+    service: &Identity,
+    euid_root: bool,
+) -> Result<(), PermissionError> {
+    if !euid_root || service.uid.is_root() {
+        return Ok(());
+    }
+    let meta = match fs::metadata(key) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(PermissionError::Inspect {
+                option: "--key",
+                file: key.to_owned(),
+                source,
+            })
+        }
+    };
+    if readable_by(&meta, service) {
+        return Err(PermissionError::KeyReadable {
+            file: key.to_owned(),
+            user: service.user.clone(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the permission bits let `user` read the file. After dropping
+/// privileges it has no supplementary groups: only its own group counts.
+fn readable_by(meta: &fs::Metadata, user: &Identity) -> bool {
+    let mode = meta.mode();
+    if meta.uid() == user.uid.as_raw() {
+        return mode & 0o400 != 0;
+    }
+    if meta.gid() == user.gid.as_raw() {
+        return mode & 0o040 != 0;
+    }
+    mode & 0o004 != 0
 }
 
 fn writable(
@@ -250,5 +324,38 @@ mod tests {
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert!(check_not_writable_by_others("-l", &link, None, true).is_err());
+    }
+
+    #[test]
+    fn a_key_the_service_user_could_read_is_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.pem");
+        fs::write(&key, "key").unwrap();
+        chmod(&key, 0o600);
+        assert!(check_key_private(&key, &nobody(), true).is_ok());
+        assert!(check_key_private(&key, &nobody(), false).is_ok());
+        for (owner, group, mode) in [(0, 0, 0o644), (0, 65534, 0o640), (65534, 0, 0o600)] {
+            std::os::unix::fs::chown(&key, Some(owner), Some(group)).unwrap();
+            chmod(&key, mode);
+            let e = check_key_private(&key, &nobody(), true).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "--key {}: readable by the service user nobody (owner uid {owner}, group gid {group}, mode {mode:03o})",
+                    key.display()
+                )),
+                "{e}"
+            );
+        }
+        // Dropping to root is no drop.
+        let root = Identity {
+            user: "root".into(),
+            uid: nix::unistd::Uid::from_raw(0),
+            group: "root".into(),
+            gid: nix::unistd::Gid::from_raw(0),
+        };
+        assert!(check_key_private(&key, &root, true).is_ok());
     }
 }

@@ -870,3 +870,113 @@ fn a_reload_as_root_refuses_a_configuration_others_could_change() {
     });
     assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
 }
+
+/// Under --user, every process runs as the service user once start-up is
+/// done: a TLS key that user could read (as its owner, through its group,
+/// or as anyone) is refused at start-up, with the fix. A key only root can
+/// read is kept from start-up to stop: SIGHUP says it is not re-read.
+#[test]
+fn under_user_a_key_the_service_user_could_read_is_refused_and_a_private_one_is_kept() {
+    if skip_unless_root(
+        "under_user_a_key_the_service_user_could_read_is_refused_and_a_private_one_is_kept",
+    ) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let keys = Work::new();
+    let cert = keys.path("server.pem");
+    let key = keys.path("server.key");
+    fs::copy(tls_fixture("server-ec.pem"), &cert).expect("copy");
+    fs::copy(tls_fixture("server-ec.key"), &key).expect("copy");
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let tls_as_nobody = [
+        "--cert", &cert_arg, "--key", &key_arg, "--user", "nobody", "--group", "nogroup",
+    ];
+    for (owner, group, mode) in [(0, 0, 0o644), (0, NOBODY, 0o640), (NOBODY, 0, 0o600)] {
+        std::os::unix::fs::chown(&key, Some(owner), Some(group)).expect("chown");
+        fs::set_permissions(&key, fs::Permissions::from_mode(mode)).expect("chmod");
+        let (status, err, _) = launch(&tls_as_nobody);
+        assert_eq!(status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "--key {key_arg}: readable by the service user nobody (owner uid {owner}, group gid {group}, mode {mode:03o})"
+            )) && err.contains(&format!("chmod 600 {key_arg}")),
+            "{err}"
+        );
+    }
+    std::os::unix::fs::chown(&key, Some(0), Some(0)).expect("chown");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let work = Work::new().for_nobody();
+    let out = work.path("messages.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut args = vec!["-l", config.to_str().expect("path")];
+    args.extend(tls_as_nobody);
+    let mut c = start_logging_to(&out, &args, &[]);
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the reload in the output", || {
+        read(&out).contains("logging configuration reloaded")
+    });
+    let text = read(&out);
+    assert!(
+        text.contains(
+            "pysyslog.tls TLS certificate and key not re-read: the collector runs as nobody"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("TLS reload failed"), "{text}");
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
+/// A writer reads only what it needs outside its directories (its time
+/// zone, name resolution, the libraries it loads for it): made to read
+/// other files once confined (a fault injected for this test), it cannot,
+/// though as root every permission bit would let it.
+#[test]
+fn a_writer_reads_no_system_file_it_does_not_need() {
+    // SAFETY: the syscall only returns the Landlock ABI version.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    if abi < 1 {
+        eprintln!("SKIPPED a_writer_reads_no_system_file_it_does_not_need: no Landlock here");
+        return;
+    }
+    let probes = "/etc/passwd:/proc/self/status:/etc/hosts:/usr/share/zoneinfo/UTC";
+    let fault = format!("writer-read:{probes}");
+    let mut c = Collector::start_with(
+        "127.0.0.1",
+        &[],
+        &[("PYSYSLOG_FAULT_INJECT", &fault)],
+        |c| c.stdout_text().contains("Listening for syslog"),
+    );
+    c.wait_stderr("the writer's four reads", |err| {
+        err.matches("pysyslog-writer: fault injection: reading")
+            .count()
+            >= 4
+    });
+    let err = c.stderr_text();
+    for refused in ["/etc/passwd", "/proc/self/status"] {
+        assert!(
+            err.contains(&format!(
+                "fault injection: reading {refused}: Permission denied"
+            )),
+            "{err}"
+        );
+    }
+    assert!(
+        err.contains("fault injection: reading /etc/hosts: read"),
+        "{err}"
+    );
+    if Path::new("/usr/share/zoneinfo/UTC").exists() {
+        assert!(
+            err.contains("fault injection: reading /usr/share/zoneinfo/UTC: read"),
+            "{err}"
+        );
+    }
+    assert_eq!(c.stop().code(), Some(0));
+}

@@ -4,6 +4,8 @@
 //! (maintained by Landlock's author; it degrades to what the running kernel
 //! supports instead of failing on an older ABI).
 
+use std::path::{Path, PathBuf};
+
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, NetPort, Ruleset, RulesetAttr,
     RulesetCreatedAttr, RulesetStatus, ABI,
@@ -15,11 +17,63 @@ use super::grants::Grants;
 /// The newest ABI this build knows; older kernels get what they support.
 const ABI_WANTED: ABI = ABI::V5;
 
-/// Read-only for what a writer needs outside its directories: name
-/// resolution (`/etc`, NSS modules in the library directories, a resolver
-/// under `/run`), time zones (`/usr/share/zoneinfo`), its own `/proc` entries
-/// (metrics).
-const WRITER_READ: &[&str] = &["/etc", "/usr", "/lib", "/lib64", "/run", "/proc"];
+/// Files a writer reads outside its directories, read-only: the local time
+/// zone (read before confinement too, and again by the C library when the
+/// zone changes) and name resolution for its forwarding handlers (the C
+/// library's configuration, and `ld.so.cache`, through which it finds the
+/// NSS modules). Nothing else in `/etc`: as root (no `--user`) every file
+/// there would be readable, the TLS key among them.
+///
+/// A rule holds the file it names when the writer starts: a file replaced by
+/// a new one (a rename, as some editors and resolver managers do) is read by
+/// the next writer (a restart, or a reload's hand-over); one rewritten in
+/// place is read at once.
+const WRITER_READ_FILES: &[&str] = &[
+    "/etc/localtime",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/etc/services",
+    "/etc/protocols",
+    "/etc/ld.so.cache",
+];
+
+/// Directories a writer reads beneath: the zone files (`TZ` names one
+/// there), and the libraries NSS modules are loaded from. No `/proc`: the
+/// writer's usage is read by the monitor, and what a writer reads of its
+/// own `/proc` entries it reads before it is confined.
+const WRITER_READ_DIRS: &[&str] = &[
+    "/usr/share/zoneinfo",
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+];
+
+/// What a writer may read: [`WRITER_READ_FILES`], [`WRITER_READ_DIRS`], and
+/// the directory of the file `/etc/resolv.conf` links to, if it is a link
+/// (systemd-resolved and resolvconf replace that file as the network
+/// changes, and a rule on the file alone would keep the old one).
+fn writer_reads() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = WRITER_READ_FILES
+        .iter()
+        .chain(WRITER_READ_DIRS)
+        .map(PathBuf::from)
+        .collect();
+    let resolver = Path::new("/etc/resolv.conf");
+    if resolver.is_symlink() {
+        let dir = std::fs::canonicalize(resolver)
+            .ok()
+            .and_then(|real| real.parent().map(Path::to_path_buf));
+        // Never the whole of /etc (or /) for it.
+        if let Some(dir) = dir.filter(|d| !Path::new("/etc").starts_with(d)) {
+            paths.push(dir);
+        }
+    }
+    paths
+}
 
 /// The kernel's Landlock ABI version, if it has Landlock.
 pub fn abi_version() -> Option<i32> {
@@ -63,7 +117,7 @@ pub fn receiver() -> Result<Option<i32>, ConfineError> {
     Ok(enforced(status.ruleset))
 }
 
-/// A writer: read-only where name resolution and time zones look; create,
+/// A writer: read-only what name resolution and time zones need; create,
 /// write, truncate, rename and remove beneath its handlers' directories;
 /// TCP connect to its forwarding ports only.
 pub fn writer(grants: &Grants) -> Result<Option<i32>, ConfineError> {
@@ -71,9 +125,8 @@ pub fn writer(grants: &Grants) -> Result<Option<i32>, ConfineError> {
     let write = AccessFs::from_all(ABI_WANTED)
         & !(AccessFs::Execute | AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::MakeSock)
         & !(AccessFs::MakeFifo | AccessFs::MakeSym);
-    let readable = WRITER_READ
-        .iter()
-        .filter(|p| std::path::Path::new(p).exists());
+    // A path that does not exist holds no rule (and is skipped).
+    let readable = writer_reads();
     let mut ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(ABI_WANTED))
         .map_err(err)?

@@ -10,8 +10,8 @@
 //! drops nothing and writes nothing.
 //!
 //! Started as root, each file is checked first: one that a user other than
-//! root and the service user could change is refused
-//! ([`crate::permissions`]).
+//! root and the service user could change is refused, and so is a TLS key
+//! the service user could read ([`crate::permissions`]).
 //!
 //! Owns: that reading and those checks. Does not own: the order of start-up
 //! (`daemon`), what each file means (`logging`, `tls`, `receiver::listener`).
@@ -131,7 +131,8 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
 }
 
 /// Started as root: the logging configuration and the TLS files must not be
-/// writable by users other than root and the service user.
+/// writable by users other than root and the service user, and under
+/// `--user` the key must not be readable by the service user.
 fn check_trusted_files(settings: &Settings, identity: Option<&Identity>) -> Result<(), Error> {
     let root = nix::unistd::geteuid().is_root();
     if let Some(path) = &settings.logging_config {
@@ -139,6 +140,9 @@ fn check_trusted_files(settings: &Settings, identity: Option<&Identity>) -> Resu
     }
     if let Some(files) = &settings.tls {
         permissions::check_tls_files(files, identity, root)?;
+        if let Some(id) = identity {
+            permissions::check_key_private(&files.key, id, root)?;
+        }
     }
     Ok(())
 }

@@ -148,7 +148,10 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         path: path.clone(),
         cwd: cwd.clone(),
     });
-    let reread_tls = settings.tls.clone();
+    let reread_tls = settings
+        .tls
+        .clone()
+        .map(|files| tls_reread(files, identity.as_ref()));
     // What every writer boots with: the monitor's, never the receiver's.
     let writers = monitor::writers::Writers::new(engine_source, settings.records.clone());
     let close_in_child: Vec<_> = readiness
@@ -189,6 +192,22 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     match code {
         0 => Ok(()),
         code => Err(Error::ReceiverExited(code)),
+    }
+}
+
+/// What SIGHUP does with the TLS files: read them again, unless the
+/// monitor drops to a user who may not read the key (start-up made sure).
+fn tls_reread(
+    files: crate::tls::TlsFiles,
+    identity: Option<&privdrop::Identity>,
+) -> monitor::TlsReread {
+    let dropping = identity.filter(|id| nix::unistd::geteuid().is_root() && !id.uid.is_root());
+    match dropping {
+        Some(id) => monitor::TlsReread::Kept(format!(
+            "the collector runs as {}, who may not read the key; restart it to use a new certificate or key",
+            id.user
+        )),
+        None => monitor::TlsReread::Files(files),
     }
 }
 

@@ -207,8 +207,20 @@ pub enum Order {
     /// files' bytes (or why not). `None`: not configured.
     Reload {
         logging: Option<Result<ConfigText, String>>,
-        tls: Option<Result<PemBytes, String>>,
+        tls: Option<TlsReload>,
     },
+}
+
+/// What a SIGHUP did with the TLS files.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum TlsReload {
+    /// Their bytes, read again.
+    Read(PemBytes),
+    /// Why they could not be read, or do not build.
+    Failed(String),
+    /// Not read again (under `--user`, where the key is root's alone), and
+    /// why.
+    Kept(String),
 }
 
 /// The TLS files' bytes, as they cross to the receiver (which wipes them

@@ -10,8 +10,9 @@
 //! Owns: forking the receiver; starting writers when the receiver asks
 //! ([`spawn`], over [`control`]), from its own copy of the logging
 //! configuration and one at a time ([`writers`]), and reaping them; on
-//! SIGHUP, reading the logging configuration and the TLS files again and
-//! sending them to the receiver (which may open no file); passing SIGTERM and SIGINT on to the
+//! SIGHUP, reading the logging configuration and the TLS files (these not
+//! under `--user`: [`TlsReread`]) again and sending them to the receiver
+//! (which may open no file); passing SIGTERM and SIGINT on to the
 //! receiver (which leaves the terminal's process group, so that a ^C
 //! reaches it once); telling the launcher (`--daemonize`) and
 //! systemd (`NotifyAccess=main`) what the receiver reports; leaving with the
@@ -46,7 +47,9 @@ use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
 use crate::service::ConfigReload;
 use crate::tls::{self, TlsFiles};
-use control::{encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState};
+use control::{
+    encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState, TlsReload,
+};
 use spawn::SpawnError;
 use writers::Writers;
 
@@ -108,10 +111,22 @@ pub trait Receivers {
 /// files), and the writers it starts.
 pub struct Supervision {
     pub logging: Option<ConfigReload>,
-    pub tls: Option<TlsFiles>,
+    pub tls: Option<TlsReread>,
     /// What writers boot with (the logging configuration, how lines become
     /// records): the monitor's own copy, never the receiver's word.
     pub writers: Writers,
+}
+
+/// What SIGHUP does with the TLS files.
+#[derive(Debug, Clone)]
+pub enum TlsReread {
+    /// Reads them again: the monitor can (root, or the user that read them
+    /// at start-up).
+    Files(TlsFiles),
+    /// Under `--user` the key is root's alone (start-up refuses one the
+    /// service user could read), so a monitor running as that user cannot
+    /// read it: the files are not read again, and the text says why.
+    Kept(String),
 }
 
 /// Receivers that may die within [`RESTART_WINDOW`] before the monitor gives
@@ -354,10 +369,13 @@ fn reload(
         .logging
         .as_ref()
         .map(|r| r.load().map_err(|e| e.to_string()));
-    let (pems, loaded) = match how.tls.as_ref().map(reread_tls) {
+    let (pems, loaded) = match &how.tls {
         None => (None, None),
-        Some(Ok((p, loaded))) => (Some(Ok(PemBytes::from(&p))), Some(loaded)),
-        Some(Err(e)) => (Some(Err(e)), None),
+        Some(TlsReread::Kept(why)) => (Some(TlsReload::Kept(why.clone())), None),
+        Some(TlsReread::Files(files)) => match reread_tls(files) {
+            Ok((p, loaded)) => (Some(TlsReload::Read(PemBytes::from(&p))), Some(loaded)),
+            Err(e) => (Some(TlsReload::Failed(e)), None),
+        },
     };
     if let Some(Ok(text)) = &logging {
         how.writers.reloaded(text.clone());

@@ -1,5 +1,6 @@
 //! SIGHUP: reopen output files, apply the logging configuration and the TLS
-//! certificate the monitor read again, in that order, in band with the data.
+//! certificate the monitor read again, in that order, in band with the data
+//! (under `--user` the TLS files are not read again: the monitor says so).
 //!
 //! Owns: the HUP sequence. The monitor reads the files (the receiver may
 //! open none) and sends them as an order ([`crate::monitor::control::Order`]). The reopen and the
@@ -13,7 +14,7 @@ use super::accept::Acceptor;
 use crate::link::WriterLink;
 use crate::logging::level;
 use crate::metrics::counts::Reloads;
-use crate::monitor::control::PemBytes;
+use crate::monitor::control::{PemBytes, TlsReload};
 use crate::tls::{self, TlsFiles};
 use crate::writer::ConfigText;
 
@@ -48,7 +49,7 @@ impl Reloader {
     pub fn apply(
         &mut self,
         logging: Option<Result<ConfigText, String>>,
-        pems: Option<Result<PemBytes, String>>,
+        pems: Option<TlsReload>,
         link: &mut WriterLink,
         listeners: &mut Acceptor,
     ) {
@@ -66,8 +67,17 @@ impl Reloader {
                 )
             }
         }
-        if let (Some(files), Some(pems)) = (&self.tls, pems) {
-            reload_tls(files, pems, link, listeners);
+        match (&self.tls, pems) {
+            (Some(files), Some(TlsReload::Read(pems))) => {
+                reload_tls(files, Ok(pems), link, listeners)
+            }
+            (Some(files), Some(TlsReload::Failed(e))) => reload_tls(files, Err(e), link, listeners),
+            (_, Some(TlsReload::Kept(why))) => link.push_record(
+                level::INFO,
+                "pysyslog.tls",
+                &format!("TLS certificate and key not re-read: {why}"),
+            ),
+            _ => {}
         }
     }
 }

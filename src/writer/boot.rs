@@ -143,9 +143,15 @@ pub fn main(args: &[String]) -> i32 {
         }
     }
     let grants = Grants::for_configs(&parsed);
+    // The zone is read while it may be: the writer's later reads of zone
+    // files are what its confinement leaves it (see crate::confine).
+    crate::privdrop::preload_time_zone();
     let applied = crate::confine::writer(&grants);
     for warning in &applied.warnings {
         eprintln!("pysyslog-writer: warning: not confined as designed: {warning}");
+    }
+    if let Some(crate::fault::Fault::WriterRead(paths)) = crate::fault::injected() {
+        try_reading(&paths);
     }
     super::run(
         &boot.source,
@@ -157,6 +163,21 @@ pub fn main(args: &[String]) -> i32 {
         &counters,
         &grants,
     )
+}
+
+/// `PYSYSLOG_FAULT_INJECT=writer-read:...` (see [`crate::fault`]): try to
+/// read each path, confined, and say how it went.
+fn try_reading(paths: &[std::path::PathBuf]) {
+    for path in paths {
+        let how = match std::fs::read(path) {
+            Ok(bytes) => format!("read {} bytes", bytes.len()),
+            Err(e) => e.to_string(),
+        };
+        eprintln!(
+            "pysyslog-writer: fault injection: reading {}: {how}",
+            path.display()
+        );
+    }
 }
 
 fn receive_boot(status: &mut UnixStream) -> Result<WriterBoot, String> {
