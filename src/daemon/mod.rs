@@ -116,7 +116,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     if settings.daemonize {
         *readiness = Some(daemonize::daemonize()?);
     }
-    let _pidfile = match &settings.pidfile {
+    let pidfile = match &settings.pidfile {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
@@ -157,7 +157,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     let close_in_child: Vec<_> = readiness
         .iter()
         .map(Readiness::raw_fd)
-        .chain(_pidfile.iter().flat_map(PidFile::raw_fds))
+        .chain(pidfile.iter().flat_map(PidFile::raw_fds))
         .collect();
     let mut receivers = ReceiverForker::new(
         ReceiverStart {
@@ -180,6 +180,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     let mut sink = ServiceStates {
         readiness: readiness.take(),
         notifier: notify::Notifier::from_env(),
+        failed: None,
     };
     let how = monitor::Supervision {
         logging: reread_logging,
@@ -187,6 +188,14 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         writers,
     };
     let code = monitor::supervise(&mut receivers, first, how, &mut sink)?;
+    // The pid file goes before the launcher hears of a failure: a launcher
+    // that exits with the error must not find the file still there.
+    drop(pidfile);
+    if let Some((code, message)) = sink.failed.take() {
+        if let Some(r) = sink.readiness.take() {
+            r.failed(code, &message);
+        }
+    }
     // A receiver that died before it reported: run() tells the launcher.
     *readiness = sink.readiness.take();
     match code {
@@ -216,6 +225,9 @@ fn tls_reread(
 struct ServiceStates {
     readiness: Option<Readiness>,
     notifier: Option<notify::Notifier>,
+    /// Start-up failed (the receiver said so): told to the launcher once
+    /// the collector has cleaned up after itself.
+    failed: Option<(i32, String)>,
 }
 
 impl StateSink for ServiceStates {
@@ -250,9 +262,7 @@ impl StateSink for ServiceStates {
                 }
             }
             ServiceState::Failed { code, message } => {
-                if let Some(r) = self.readiness.take() {
-                    r.failed(*code, message);
-                }
+                self.failed = Some((*code, message.clone()));
             }
         }
     }
