@@ -57,6 +57,7 @@ pub mod monitor;
 pub mod permissions;
 pub mod privdrop;
 pub mod receiver;
+pub mod say;
 pub mod service;
 pub mod syslog;
 pub mod tls;

@@ -138,23 +138,23 @@ fn launcher_wait(read_end: OwnedFd) -> i32 {
     match (read, text.as_bytes().first()) {
         (_, Some(b'R')) => {
             for warning in text[1..].lines() {
-                eprintln!("pysyslog: warning: {warning}");
+                crate::say!("pysyslog: warning: {warning}");
             }
             0
         }
         (_, Some(b'F')) => {
             let (code, message) = text[1..].split_once('\n').unwrap_or(("1", &text[1..]));
-            eprintln!("pysyslog: error: {message}");
+            crate::say!("pysyslog: error: {message}");
             code.parse().unwrap_or(1)
         }
         (Err(e), _) => {
-            eprintln!(
+            crate::say!(
                 "pysyslog: error: --daemonize: cannot read the daemon's start-up report: {e}"
             );
             1
         }
         (Ok(_), _) => {
-            eprintln!("pysyslog: error: the daemon exited during start-up without a report");
+            crate::say!("pysyslog: error: the daemon exited during start-up without a report");
             1
         }
     }

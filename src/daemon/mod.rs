@@ -53,7 +53,7 @@ const SPARE_FDS: u64 = 64;
 /// error start-up would stop with.
 pub fn check_config(settings: Settings) -> Result<(), Error> {
     for warning in configuration::check(settings)? {
-        eprintln!("pysyslog: warning: {warning}");
+        crate::say!("pysyslog: warning: {warning}");
     }
     // What the running kernel lets the processes confine themselves with.
     let support = crate::confine::Support::probe();
@@ -62,7 +62,7 @@ pub fn check_config(settings: Settings) -> Result<(), Error> {
     } else {
         "warning"
     };
-    eprintln!("pysyslog: {level}: {}", support.describe());
+    crate::say!("pysyslog: {level}: {}", support.describe());
     println!("configuration OK");
     Ok(())
 }
@@ -101,7 +101,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     }
     if let Some(loaded) = &tls {
         for warning in &loaded.warnings {
-            eprintln!("pysyslog: warning: {warning}");
+            crate::say!("pysyslog: warning: {warning}");
         }
     }
     privdrop::preload_time_zone();
@@ -132,13 +132,13 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         slots::SLOT_COUNT
     };
     let slots = Slots::new(slot_count).unwrap_or_else(|e| {
-        eprintln!(
+        crate::say!(
             "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
         );
         Slots::none()
     });
     let counters = SharedCounters::new().unwrap_or_else(|e| {
-        eprintln!(
+        crate::say!(
             "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
         );
         SharedCounters::none()

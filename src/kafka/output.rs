@@ -283,7 +283,7 @@ impl KafkaOut {
                 // The writer's loop is waiting here, so this cannot wait
                 // for it to log: straight to stderr, like the handlers'
                 // own warnings.
-                eprintln!(
+                crate::say!(
                     "pysyslog: handler '{}': waiting for Kafka to acknowledge {} records before the configuration is replaced",
                     self.name,
                     self.outstanding() + self.waiting.len() as u64

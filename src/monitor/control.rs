@@ -454,10 +454,10 @@ mod forged {
             })
             .and_then(|()| read_answer(answers).map_err(|e| e.to_string()));
         match answer {
-            Ok((answer, _)) => eprintln!(
+            Ok((answer, _)) => crate::say!(
                 "pysyslog-recv: fault injection: the monitor answered a second request for a writer: {answer:?}"
             ),
-            Err(e) => eprintln!(
+            Err(e) => crate::say!(
                 "pysyslog-recv: fault injection: a second request for a writer failed: {e}"
             ),
         }

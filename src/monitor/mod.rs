@@ -58,10 +58,7 @@ use writers::Writers;
 /// writes a formatted line in pieces another process's line can fall
 /// between.
 pub fn say(line: &str) {
-    let mut text = String::with_capacity(line.len() + 1);
-    text.push_str(line);
-    text.push('\n');
-    let _ = io::stderr().write_all(text.as_bytes());
+    crate::say::line(line);
 }
 
 /// How the monitor tells the world about the receiver's state: the

@@ -86,7 +86,7 @@ pub fn main(args: &[String]) -> i32 {
     let _ = crate::hardening::forbid_core_dumps();
     let _ = nix::sys::prctl::set_name(c"pysyslog-writer");
     if !is_socket(STATUS_FD) {
-        eprintln!(
+        crate::say!(
             "pysyslog: error: '{SUBCOMMAND}' is how the collector starts its writer processes; it is not run by hand"
         );
         return 2;
@@ -148,7 +148,7 @@ pub fn main(args: &[String]) -> i32 {
     crate::privdrop::preload_time_zone();
     let applied = crate::confine::writer(&grants);
     for warning in &applied.warnings {
-        eprintln!("pysyslog-writer: warning: not confined as designed: {warning}");
+        crate::say!("pysyslog-writer: warning: not confined as designed: {warning}");
     }
     if let Some(crate::fault::Fault::WriterRead(paths)) = crate::fault::injected() {
         try_reading(&paths);
@@ -173,7 +173,7 @@ fn try_reading(paths: &[std::path::PathBuf]) {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
             Err(e) => e.to_string(),
         };
-        eprintln!(
+        crate::say!(
             "pysyslog-writer: fault injection: reading {}: {how}",
             path.display()
         );

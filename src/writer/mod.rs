@@ -388,7 +388,7 @@ pub fn run(
                     )
                 })
                 .unwrap_or_else(|| {
-                    eprintln!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
+                    crate::say!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
                     Ok(None)
                 }),
         };
@@ -421,7 +421,7 @@ pub fn run(
     engine.close();
     say_unlogged(engine.take_notices());
     if engine.unwritten() {
-        eprintln!(
+        crate::say!(
             "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
         );
     }
@@ -432,7 +432,7 @@ pub fn run(
 /// on stderr, where the writer's last words go.
 fn say_unlogged(notices: Vec<String>) {
     for text in notices {
-        eprintln!("pysyslog-writer: {text}");
+        crate::say!("pysyslog-writer: {text}");
     }
 }
 
@@ -590,7 +590,7 @@ fn write_batch(
     let (seq, items) = match BatchReader::new(batch) {
         Ok(ok) => ok,
         Err(e) => {
-            eprintln!("pysyslog-writer: dropping an unreadable batch: {e}");
+            crate::say!("pysyslog-writer: dropping an unreadable batch: {e}");
             return Ok(None);
         }
     };
@@ -686,7 +686,7 @@ fn write_batch(
                 }
             }
             Err(e) => {
-                eprintln!("pysyslog-writer: rest of batch {seq} unreadable: {e}");
+                crate::say!("pysyslog-writer: rest of batch {seq} unreadable: {e}");
                 break;
             }
         }
