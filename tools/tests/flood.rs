@@ -173,6 +173,58 @@ fn every_line_arrives_and_is_verified() {
 }
 
 #[test]
+fn source_addresses_send_each_connection_from_its_own_address() {
+    let path = temp_file("sources.log");
+    let addr = start_sink(SinkMode::Lf { drop_every: None }, Some(&path));
+    let port = addr.port().to_string();
+    let path_s = path.to_string_lossy().to_string();
+    let out = flood(&[
+        "-c",
+        "3",
+        "--source-addresses",
+        "260",
+        "-n",
+        "50",
+        "--json",
+        "--run-id",
+        "src1",
+        "--verify",
+        &path_s,
+        "127.0.0.1",
+        &port,
+    ]);
+    let j = json_report(&out);
+    assert_eq!(out.status.code(), Some(0), "{j}");
+    assert_eq!(
+        (j["connections"].as_u64(), j["source_addresses"].as_u64()),
+        (Some(3), Some(260))
+    );
+    assert_eq!(
+        (j["expected"].as_u64(), j["received"].as_u64()),
+        (Some(13_000), Some(13_000))
+    );
+    assert!(j["end_unix_s"].as_f64() >= j["start_unix_s"].as_f64());
+    // Connection c came from 127.0.X.Y, X = 1 + c / 250, Y = 1 + c % 250.
+    let text = fs::read_to_string(&path).expect("read sink file");
+    let mut seen = std::collections::HashSet::new();
+    for l in text.lines() {
+        let peer = l
+            .strip_prefix("INFO:")
+            .and_then(|r| r.split(':').next())
+            .unwrap();
+        let c: u32 = l.split("c=").nth(1).unwrap()[..4].parse().unwrap();
+        assert_eq!(
+            peer,
+            format!("127.0.{}.{}", 1 + c / 250, 1 + c % 250),
+            "{l}"
+        );
+        seen.insert(peer.to_string());
+    }
+    assert_eq!(seen.len(), 260);
+    let _ = fs::remove_file(&path);
+}
+
+#[test]
 fn octet_framing_arrives_and_is_verified_with_text_report() {
     let path = temp_file("octet.log");
     let addr = start_sink(SinkMode::Octet, Some(&path));

@@ -3,7 +3,9 @@
 //! equivalent of `%(asctime)s %(name)s %(message)s` (time, peer address, the
 //! line as received) to one file, and stopped by PID. The `parse` scenario
 //! asks instead for the line alone ([`Output::Message`]) or for its parsed
-//! syslog fields ([`Output::Parsed`]).
+//! syslog fields ([`Output::Parsed`]), the `dynfile` one for the line alone
+//! in a file per sender ([`Output::PerSender`]), the `json` one for the
+//! parsed fields as a JSON object ([`Output::Json`]).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -116,7 +118,27 @@ pub enum Output {
     /// The line parsed as RFC 5424 or RFC 3164:
     /// `HOSTNAME APPNAME[PROCID] SEVERITY: MSG` ([`PARSED_FORMAT`] for ours).
     Parsed,
+    /// The line as received, in a file per sender: `senders/ADDRESS.log`
+    /// beside `out.log` ([`senders_dir`]; nothing goes to `out.log`).
+    PerSender,
+    /// The line parsed, written as one JSON object: ours with
+    /// python-json-logger's JsonFormatter ([`JSON_FORMATTER`]: `message`,
+    /// then every syslog attribute); rsyslog and syslog-ng with the keys of
+    /// [`JSON_KEYS`].
+    Json,
 }
+
+/// The directory of [`Output::PerSender`]'s files, beside `out`.
+pub fn senders_dir(out: &Path) -> PathBuf {
+    out.with_file_name("senders")
+}
+
+/// Ours' formatter for [`Output::Json`] (with `--parse-syslog`).
+pub const JSON_FORMATTER: &str = "pythonjsonlogger.json.JsonFormatter";
+
+/// The keys rsyslog and syslog-ng write for [`Output::Json`], as ours names
+/// the attributes, but the message's: host, app, procid, severity, message.
+pub const JSON_KEYS: [&str; 5] = ["hostname", "appname", "procid", "severity", "msg"];
 
 /// Ours' format for [`Output::Parsed`] (with `--parse-syslog`).
 pub const PARSED_FORMAT: &str =
@@ -159,7 +181,7 @@ pub fn logging_config(out: &Path) -> String {
 pub fn logging_config_for(out: &Path, output: Output) -> String {
     let format = match output {
         Output::Usual => "%(asctime)s %(name)s %(message)s",
-        Output::Message => "%(message)s",
+        Output::Message | Output::PerSender | Output::Json => "%(message)s",
         Output::Parsed => PARSED_FORMAT,
     };
     let mut c = serde_json::json!({
@@ -172,6 +194,20 @@ pub fn logging_config_for(out: &Path, output: Output) -> String {
         }},
         "root": {"level": "INFO", "handlers": ["file"]},
     });
+    match output {
+        // The logger is named after the peer's address: a file per sender.
+        Output::PerSender => {
+            c["handlers"]["file"] = serde_json::json!({
+                "class": "pysyslog.handlers.DynamicFileHandler",
+                "filename": format!("{}/{{name}}.log", senders_dir(out).display()),
+                "formatter": "bench",
+            });
+        }
+        Output::Json => {
+            c["formatters"]["bench"] = serde_json::json!({"()": JSON_FORMATTER, "format": format});
+        }
+        _ => {}
+    }
     if output != Output::Usual {
         c["handlers"]["own"] = serde_json::json!({
             "class": "logging.StreamHandler", "stream": "ext://sys.stderr"});
@@ -194,7 +230,32 @@ fn rsyslog_template(output: Output) -> &'static str {
             "%HOSTNAME% %APP-NAME%[%PROCID%] %syslogseverity-text%:\
              %msg:::sp-if-no-1st-sp%%msg%\\n"
         }
+        Output::PerSender => "%rawmsg%\\n",
+        Output::Json => unreachable!("a list template: rsyslog_json_template"),
     }
+}
+
+/// rsyslog's [`Output::Json`] template: `option.jsonf` makes the list of
+/// `format="jsonf"` properties one JSON object (rsyslog's own quoting; a
+/// constant LF would be taken into the object, so omfile's `addLF` ends
+/// the line).
+fn rsyslog_json_template() -> String {
+    let names = [
+        "hostname",
+        "app-name",
+        "procid",
+        "syslogseverity-text",
+        "msg",
+    ];
+    let mut t = String::from("template(name=\"bench\" type=\"list\" option.jsonf=\"on\") {\n");
+    for (key, name) in JSON_KEYS.iter().zip(names) {
+        let _ = writeln!(
+            t,
+            "  property(outname=\"{key}\" name=\"{name}\" format=\"jsonf\")"
+        );
+    }
+    t.push_str("}\n");
+    t
 }
 
 /// rsyslog: imtcp (gtls when `tls`) to omfile, no rate limit.
@@ -227,15 +288,49 @@ pub fn rsyslog_config(env: &Env, dir: &Path, out: &Path, s: &Setup) -> String {
     } else {
         rsyslog_imtcp(&mut c, s);
     }
-    let _ = writeln!(
-        c,
-        "template(name=\"bench\" type=\"string\" string=\"{}\")\n\
-         action(type=\"omfile\" file=\"{}\" template=\"bench\")",
-        rsyslog_template(s.output),
-        out.display()
-    );
+    match s.output {
+        // The default parser chain but for pmrfc3164's remove.msgFirstSpace:
+        // rsyslog keeps the space after an RFC 3164 tag's colon in msg.
+        Output::Json => {
+            c.push_str(&rsyslog_json_template());
+            let _ = writeln!(
+                c,
+                "parser(name=\"bench.rfc3164\" type=\"pmrfc3164\" remove.msgFirstSpace=\"on\")\n\
+                 ruleset(name=\"bench\" parser=[\"rsyslog.rfc5424\", \"bench.rfc3164\"]) {{\n  \
+                 action(type=\"omfile\" file=\"{}\" template=\"bench\" addLF=\"on\")\n}}",
+                out.display()
+            );
+        }
+        // A dynaFile: the file name is a template too; its cache holds as
+        // many open files as there are senders.
+        Output::PerSender => {
+            let _ = writeln!(
+                c,
+                "template(name=\"bench\" type=\"string\" string=\"{}\")\n\
+                 template(name=\"benchfile\" type=\"string\" string=\"{}/%FROMHOST-IP%.log\")\n\
+                 action(type=\"omfile\" dynaFile=\"benchfile\" template=\"bench\" \
+                 dynaFileCacheSize=\"{DYNAFILE_CACHE}\")",
+                rsyslog_template(s.output),
+                senders_dir(out).display()
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                c,
+                "template(name=\"bench\" type=\"string\" string=\"{}\")\n\
+                 action(type=\"omfile\" file=\"{}\" template=\"bench\")",
+                rsyslog_template(s.output),
+                out.display()
+            );
+        }
+    }
     c
 }
+
+/// rsyslog's `dynaFileCacheSize` for [`Output::PerSender`]: a file per
+/// sender stays open (its default is 10; its manual advises no more than
+/// 1,000, its hard limit is 10,000).
+pub const DYNAFILE_CACHE: u32 = 1000;
 
 fn rsyslog_imtcp(c: &mut String, s: &Setup) {
     let _ = write!(
@@ -251,8 +346,13 @@ fn rsyslog_imtcp(c: &mut String, s: &Setup) {
     c.push_str(")\n");
     let _ = writeln!(
         c,
-        "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\" ratelimit.interval=\"0\")",
-        s.port
+        "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\" ratelimit.interval=\"0\"{})",
+        s.port,
+        if s.output == Output::Json {
+            " ruleset=\"bench\""
+        } else {
+            ""
+        }
     );
 }
 
@@ -279,13 +379,29 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
     } else {
         "transport(\"tcp\")".to_string()
     };
+    let json = format!(
+        "$(format-json {})",
+        JSON_KEYS
+            .iter()
+            .zip(["${HOST}", "${PROGRAM}", "${PID}", "${LEVEL}", "${MSG}"])
+            .map(|(k, m)| format!("{k}={m}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let (flags, template) = match s.output {
         Output::Usual => ("no-parse", "${ISODATE} ${SOURCEIP} ${MSG}"),
-        Output::Message => ("no-parse", "${MSG}"),
+        Output::Message | Output::PerSender => ("no-parse", "${MSG}"),
         Output::Parsed => (
             "syslog-protocol",
             "${HOST} ${PROGRAM}[${PID}] ${LEVEL}: ${MSG}",
         ),
+        Output::Json => ("syslog-protocol", json.as_str()),
+    };
+    // A file per sender: the file name is a template.
+    let file = if s.output == Output::PerSender {
+        format!("{}/$SOURCEIP.log", senders_dir(out).display())
+    } else {
+        out.display().to_string()
     };
     format!(
         "@version: {ver}\n\
@@ -304,7 +420,7 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
                 u64::from(conns) * 100
             )
         },
-        out = out.display(),
+        out = file,
     )
 }
 
@@ -312,6 +428,10 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
 pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, String> {
     let out = dir.join("out.log");
     let log = dir.join("collector.log");
+    if s.output == Output::PerSender {
+        let d = senders_dir(&out);
+        fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
     let mut cmd = match kind {
         Kind::Pysyslog | Kind::Copier if s.output != Output::Usual => {
             return Err(format!("{} writes only the usual output", kind.name()))
@@ -330,7 +450,7 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
                 Command::new(env.pysyslog())
             };
             cmd.arg("-l").arg(&conf);
-            if s.output == Output::Parsed {
+            if matches!(s.output, Output::Parsed | Output::Json) {
                 cmd.arg("--parse-syslog");
             }
             if s.udp && kind == Kind::Ours {
@@ -620,6 +740,42 @@ mod tests {
             serde_json::from_str(&logging_config_for(out, Output::Parsed)).unwrap();
         assert_eq!(l["formatters"]["bench"]["format"], PARSED_FORMAT);
         assert_eq!(l["loggers"]["pysyslog"]["propagate"], false);
+        let d = Setup {
+            output: Output::PerSender,
+            ..p
+        };
+        let r = rsyslog_config(&env(), Path::new("/d"), out, &d);
+        assert!(r.contains("string=\"/d/senders/%FROMHOST-IP%.log\""), "{r}");
+        assert!(r.contains("dynaFile=\"benchfile\"") && r.contains("dynaFileCacheSize=\"1000\""));
+        let g = syslog_ng_config(&env(), out, &d);
+        assert!(
+            g.contains("file(\"/d/senders/$SOURCEIP.log\" template(\"${MSG}\\n\"))"),
+            "{g}"
+        );
+        let l: serde_json::Value =
+            serde_json::from_str(&logging_config_for(out, Output::PerSender)).unwrap();
+        assert_eq!(l["handlers"]["file"]["filename"], "/d/senders/{name}.log");
+        assert_eq!(
+            l["handlers"]["file"]["class"],
+            "pysyslog.handlers.DynamicFileHandler"
+        );
+        let j = Setup {
+            output: Output::Json,
+            ..p
+        };
+        let r = rsyslog_config(&env(), Path::new("/d"), out, &j);
+        assert!(r.contains("option.jsonf=\"on\"") && r.contains("remove.msgFirstSpace=\"on\""));
+        assert!(r.contains("property(outname=\"appname\" name=\"app-name\" format=\"jsonf\")"));
+        assert!(
+            r.contains("ruleset=\"bench\")") && r.contains("addLF=\"on\""),
+            "{r}"
+        );
+        let g = syslog_ng_config(&env(), out, &j);
+        assert!(g.contains("$(format-json hostname=${HOST} appname=${PROGRAM} procid=${PID} severity=${LEVEL} msg=${MSG})"), "{g}");
+        let l: serde_json::Value =
+            serde_json::from_str(&logging_config_for(out, Output::Json)).unwrap();
+        assert_eq!(l["formatters"]["bench"]["()"], JSON_FORMATTER);
+        assert_eq!(l["formatters"]["bench"]["format"], "%(message)s");
         let l: serde_json::Value = serde_json::from_str(&logging_config(out)).unwrap();
         assert_eq!(l["handlers"]["file"]["filename"], "/d/out.log");
         assert_eq!(

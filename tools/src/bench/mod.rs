@@ -10,6 +10,9 @@
 //! - [`kafka`]: the kafka scenario (a broker, its ceiling, lines read back).
 //! - [`parse`]: the parse scenario (RFC 5424 and 3164 lines, parsed fields
 //!   written, against ours without parsing and the peers' parsers).
+//! - [`dynfile`]: the dynfile scenario (1,000 senders, a file each).
+//! - [`json`]: the json scenario (the parse scenario's lines written as
+//!   JSON objects).
 //!
 //! One run of one collector: a fresh collector on a free loopback port with
 //! its own directory; `pysyslog-flood --json --verify` sends the lines and
@@ -22,6 +25,8 @@
 pub mod chart;
 pub mod collector;
 pub mod copier;
+pub mod dynfile;
+pub mod json;
 pub mod kafka;
 pub mod latency;
 pub mod parse;
@@ -89,8 +94,8 @@ pub struct Plan {
     pub verify_timeout: f64,
     /// The extra scenarios (udp, churn, idle10k); none when its list is empty.
     pub extra: scenarios::ExtraPlan,
-    /// Collectors the opt-in scenarios run besides (parse): installed if
-    /// missing and named in the header.
+    /// Collectors the opt-in scenarios run besides (parse, dynfile, json):
+    /// installed if missing and named in the header.
     pub opt_in_collectors: Vec<Kind>,
 }
 
@@ -649,7 +654,8 @@ pub fn report(plan: &Plan, r: &Results, header: &str) -> String {
         }
     }
     t.push_str(&scenarios::report(&plan.extra, &r.extra));
-    // A run of an opt-in scenario alone (kafka, parse) has its own targets.
+    // A run of an opt-in scenario alone (kafka, parse, dynfile, json) has
+    // its own targets.
     let planned = !(plan.collectors.is_empty()
         && plan.scaling_collectors.is_empty()
         && plan.latency_collectors.is_empty()

@@ -116,6 +116,38 @@ struct Cli {
     /// two rows, with and without --parse-syslog).
     #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
     parse_collectors: Vec<String>,
+    /// Runs of the dynfile scenario (a file per sender: --dynfile-sources
+    /// source addresses, --dynfile-connections connections at a time; ours
+    /// with DynamicFileHandler, rsyslog with dynaFile, syslog-ng with
+    /// file("DIR/$SOURCEIP.log")); 0, the default, skips it (opt-in).
+    #[arg(long, default_value_t = 0)]
+    dynfile_runs: usize,
+    /// Lines per dynfile run (all senders together).
+    #[arg(long, default_value_t = 1_000_000)]
+    dynfile_lines: u64,
+    /// Distinct senders of a dynfile run (127.0.1.1, 127.0.1.2, ...), one
+    /// connection each.
+    #[arg(long, default_value_t = 1000)]
+    dynfile_sources: u32,
+    /// Connections open at a time in a dynfile run (each sender closes its
+    /// connection when done and the next sender's opens).
+    #[arg(long, default_value_t = 100)]
+    dynfile_connections: u32,
+    /// Collectors of the dynfile scenario (ours, rsyslog, syslog-ng).
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
+    dynfile_collectors: Vec<String>,
+    /// Runs of the json scenario (the parse scenario's lines written as one
+    /// JSON object each: ours with --parse-syslog and python-json-logger's
+    /// JsonFormatter, rsyslog with option.jsonf, syslog-ng with
+    /// $(format-json)); 0, the default, skips it (opt-in).
+    #[arg(long, default_value_t = 0)]
+    json_runs: usize,
+    /// Lines per json run (all connections together).
+    #[arg(long, default_value_t = 1_000_000)]
+    json_lines: u64,
+    /// Collectors of the json scenario (ours, rsyslog, syslog-ng).
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
+    json_collectors: Vec<String>,
     /// Seconds to wait for the last line of a run to reach the file.
     #[arg(long, default_value_t = 60.0)]
     verify_timeout: f64,
@@ -266,11 +298,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         None
     };
+    let dynfile = if cli.dynfile_runs > 0 {
+        let connections = cli.dynfile_connections.clamp(1, 10_000);
+        Some(bench::dynfile::DynfilePlan {
+            runs: cli.dynfile_runs,
+            lines: cli.dynfile_lines,
+            sources: cli.dynfile_sources.clamp(connections, 10_000),
+            connections,
+            kinds: bench::dynfile::kinds(&kinds(&cli.dynfile_collectors)?)?,
+            verify_timeout: cli.verify_timeout,
+        })
+    } else {
+        None
+    };
+    let json = if cli.json_runs > 0 {
+        Some(bench::json::JsonPlan {
+            runs: cli.json_runs,
+            lines: cli.json_lines.max(4),
+            connections: 4,
+            kinds: bench::json::kinds(&kinds(&cli.json_collectors)?)?,
+            verify_timeout: cli.verify_timeout,
+        })
+    } else {
+        None
+    };
+    let mut opt_in_collectors = match &parse {
+        Some(_) => kinds(&cli.parse_collectors)?,
+        None => Vec::new(),
+    };
+    opt_in_collectors.extend(dynfile.iter().flat_map(|d| d.kinds.iter().copied()));
+    opt_in_collectors.extend(json.iter().flat_map(|j| j.kinds.iter().copied()));
     let plan = Plan {
-        opt_in_collectors: match &parse {
-            Some(_) => kinds(&cli.parse_collectors)?,
-            None => Vec::new(),
-        },
+        opt_in_collectors,
         collectors,
         connections: cli.connections,
         transports,
@@ -327,6 +386,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let results = bench::run(&env, &plan);
     let kafka_results = kafka.as_ref().map(|k| (k, bench::kafka::run(&env, k)));
     let parse_results = parse.as_ref().map(|p| (p, bench::parse::run(&env, p)));
+    let dynfile_results = dynfile.as_ref().map(|p| (p, bench::dynfile::run(&env, p)));
+    let json_results = json.as_ref().map(|p| (p, bench::json::run(&env, p)));
     let header = bench::header(&env, &plan, Some(started.elapsed()));
     let mut text = bench::report(&plan, &results, &header);
     if let Some((k, r)) = &kafka_results {
@@ -336,6 +397,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Some((p, r)) = &parse_results {
         text.push('\n');
         text.push_str(&bench::parse::report(p, r));
+    }
+    if let Some((p, r)) = &dynfile_results {
+        text.push('\n');
+        text.push_str(&bench::dynfile::report(p, r));
+    }
+    if let Some((p, r)) = &json_results {
+        text.push('\n');
+        text.push_str(&bench::json::report(p, r));
     }
     println!("{text}");
     if let Some(path) = &cli.output {
@@ -352,8 +421,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         let (parse_lost, parse_errors) = parse_results
             .as_ref()
             .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
-        let lost = bench::losses(&results) + kafka_lost + parse_lost;
-        let errors = results.errors.len() + kafka_errors + parse_errors;
+        let (dynfile_lost, dynfile_errors) = dynfile_results
+            .as_ref()
+            .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
+        let (json_lost, json_errors) = json_results
+            .as_ref()
+            .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
+        let lost = bench::losses(&results) + kafka_lost + parse_lost + dynfile_lost + json_lost;
+        let errors =
+            results.errors.len() + kafka_errors + parse_errors + dynfile_errors + json_errors;
         if lost > 0 || errors > 0 {
             eprintln!("bench-peers: {lost} lines lost or duplicated, {errors} failed runs");
             return Ok(ExitCode::from(1));

@@ -74,6 +74,17 @@ struct Cli {
     /// Seconds to wait after sending for all lines to appear in the file.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     verify_timeout: f64,
+    /// Send N connections' lines (-n each), each from its own loopback
+    /// source address (127.0.1.1, 127.0.1.2, ... 127.0.1.250, 127.0.2.1, ...),
+    /// --connections of them at a time: each sender closes its connection
+    /// when done, waits for the collector to close it too, then opens the
+    /// next. Plain TCP to IPv4 only.
+    #[arg(long, value_name = "N")]
+    source_addresses: Option<u32>,
+    /// With --verify: a line holding the same line's token twice counts it
+    /// once (a JSON record with the line as received and its parsed message).
+    #[arg(long)]
+    token_once_per_line: bool,
 }
 
 fn main() {
@@ -104,6 +115,8 @@ fn main() {
         json: cli.json,
         verify: cli.verify,
         verify_timeout: cli.verify_timeout,
+        source_addresses: cli.source_addresses,
+        token_once_per_line: cli.token_once_per_line,
     };
     std::process::exit(flood::run(&opts));
 }

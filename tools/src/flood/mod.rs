@@ -58,6 +58,14 @@ pub struct Options {
     pub verify: Option<PathBuf>,
     /// Seconds to wait after sending for the lines to arrive in `verify`.
     pub verify_timeout: f64,
+    /// Connection ids `0..N`, each from its own source address
+    /// ([`sender::source_address`]), sent over `connections` connections at
+    /// a time (each sender goes on with the next id once the collector has
+    /// closed the connection before): `lines` lines per id. Plain TCP to an
+    /// IPv4 address only.
+    pub source_addresses: Option<u32>,
+    /// A line holding the same token twice counts it once when verifying.
+    pub token_once_per_line: bool,
 }
 
 /// Why a run could not be carried out (exit status 2).
@@ -117,6 +125,18 @@ fn validate(o: &Options) -> Result<(), FloodError> {
             return usage(format!("--rate must be a positive number, not {r}"));
         }
     }
+    if let Some(n) = o.source_addresses {
+        if n < o.connections || n > payload::MAX_CONNECTIONS {
+            return usage(format!(
+                "--source-addresses must be {} (--connections) to {}, not {n}",
+                o.connections,
+                payload::MAX_CONNECTIONS
+            ));
+        }
+        if o.tls.is_some() {
+            return usage("--source-addresses is for plain TCP (no --tls or --ca)".into());
+        }
+    }
     if !(o.verify_timeout.is_finite() && o.verify_timeout >= 0.0) {
         return usage(format!(
             "--verify-timeout must be zero or more seconds, not {}",
@@ -142,12 +162,14 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
     validate(o)?;
     let run_id = o.run_id.clone().unwrap_or_else(default_run_id);
     let format = payload::LineFormat::with_header(&run_id, o.size, o.framing, o.header)?;
+    // Connection ids: one per source address with --source-addresses.
+    let ids = o.source_addresses.unwrap_or(o.connections);
 
     // Everything that allocates or touches the output file happens before timing.
     let verifier = match &o.verify {
         Some(path) => Some((
             path.clone(),
-            verify::Verifier::new(&run_id, o.connections, o.lines)?,
+            verify::Verifier::new(&run_id, ids, o.lines)?.once_per_line(o.token_once_per_line),
             verify::start_position(path)?,
         )),
         None => None,
@@ -158,7 +180,43 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
         None => None,
     };
     let addrs = sender::resolve(&o.host, o.port)?;
+    let mut rounds = None;
     let (addr, streams, sessions) = match tls {
+        None if o.source_addresses.is_some() => {
+            let Some(dst) = addrs.iter().find_map(|a| match a {
+                SocketAddr::V4(v4) => Some(*v4),
+                SocketAddr::V6(_) => None,
+            }) else {
+                return Err(FloodError::Usage(format!(
+                    "--source-addresses needs an IPv4 address for {}",
+                    o.host
+                )));
+            };
+            let from = move |id: u32| -> std::io::Result<TcpStream> {
+                let src = sender::source_address(id);
+                let s = sender::connect_from(src, dst).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("connecting from {src}: {e}"))
+                })?;
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            };
+            let mut streams = Vec::with_capacity(o.connections as usize);
+            for c in 0..o.connections {
+                streams.push(from(c).map_err(|source| sender::SendError::Connect {
+                    addr: dst.to_string(),
+                    index: c + 1,
+                    count: o.connections,
+                    source,
+                })?);
+            }
+            if ids > o.connections {
+                rounds = Some(sender::Rounds {
+                    total: ids,
+                    connect: Arc::new(from),
+                });
+            }
+            (SocketAddr::V4(dst), streams, None)
+        }
         None => {
             let (addr, streams) = sender::connect_all(&addrs, o.connections, CONNECT_TIMEOUT)?;
             (addr, streams, None)
@@ -207,7 +265,7 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
     };
 
     let outcome = match sessions {
-        None => sender::run_senders(streams, addr, &format, o.lines, o.rate),
+        None => sender::run_senders_rounds(streams, addr, &format, o.lines, o.rate, rounds),
         Some(sessions) => sender::run_senders(sessions, addr, &format, o.lines, o.rate),
     };
     let outcome = match outcome {
@@ -221,11 +279,22 @@ fn run_inner(o: &Options) -> Result<i32, FloodError> {
         }
     };
 
+    // The wall-clock time of an instant of the run (for a caller that dates
+    // the collector's output itself, as bench-peers' dynfile scenario does).
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let unix = |t: Instant| {
+        wall.checked_sub(now.saturating_duration_since(t))
+            .and_then(|w| w.duration_since(UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
     let send_report = report::SendReport {
         run_id,
         framing: o.framing.name(),
         size: format.size(),
         connections: o.connections,
+        source_addresses: o.source_addresses,
+        start_unix: unix(outcome.start),
+        end_unix: unix(outcome.end),
         lines_per_connection: o.lines,
         lines: outcome.lines,
         bytes: outcome.bytes,
@@ -298,6 +367,8 @@ mod tests {
             json: false,
             verify: None,
             verify_timeout: 30.0,
+            source_addresses: None,
+            token_once_per_line: false,
         }
     }
 
@@ -327,6 +398,19 @@ mod tests {
             Options { size: 10, ..opts() },
             Options {
                 run_id: Some("has space".into()),
+                ..opts()
+            },
+            Options {
+                source_addresses: Some(3),
+                ..opts()
+            },
+            Options {
+                source_addresses: Some(10_001),
+                ..opts()
+            },
+            Options {
+                source_addresses: Some(8),
+                tls: Some(tls::Verify::Any),
                 ..opts()
             },
         ];

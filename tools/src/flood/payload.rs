@@ -400,6 +400,17 @@ impl ChunkBuilder {
         }
     }
 
+    /// Start over with the same number of lines of connection `c` (the
+    /// buffer is reused: only each slot's connection digits are rewritten).
+    pub fn restart(&mut self, c: u32) {
+        let size = self.format.size();
+        for (line, &v) in self.buf.chunks_exact_mut(size).zip(&self.slots) {
+            set_conn(&self.format.variants[v], line, c);
+        }
+        self.conn = c;
+        self.next = 0;
+    }
+
     /// Most lines one chunk can hold.
     pub fn lines_per_chunk(&self) -> usize {
         self.lines_per_chunk
@@ -614,6 +625,23 @@ mod tests {
             }
             assert_eq!(n, 50);
         }
+    }
+
+    #[test]
+    fn a_restarted_builder_sends_another_connections_lines() {
+        let f = LineFormat::with_header("r", 100, Framing::Lf, Header::Mixed).unwrap();
+        let mut b = ChunkBuilder::new(&f, 3, 7, 400);
+        while b.next_chunk(3).is_some() {}
+        b.restart(1042);
+        assert_eq!(b.remaining(), 7);
+        let mut n = 0u64;
+        while let Some(chunk) = b.next_chunk(usize::MAX) {
+            for line in chunk.chunks_exact(100) {
+                assert_eq!(line, f.line(1042, n).as_slice(), "line {n}");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 7);
     }
 
     #[test]

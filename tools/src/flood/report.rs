@@ -12,6 +12,9 @@ pub struct SendReport {
     pub framing: &'static str,
     pub size: usize,
     pub connections: u32,
+    /// With `--source-addresses`: connection ids (one per address), each
+    /// sending `lines_per_connection` lines.
+    pub source_addresses: Option<u32>,
     pub lines_per_connection: u64,
     /// Lines actually written (all connections).
     pub lines: u64,
@@ -19,6 +22,9 @@ pub struct SendReport {
     pub bytes: u64,
     /// Duration of the send phase.
     pub seconds: f64,
+    /// When sending started and ended, in seconds since the Unix epoch.
+    pub start_unix: f64,
+    pub end_unix: f64,
 }
 
 impl SendReport {
@@ -64,7 +70,12 @@ pub fn to_json(s: &SendReport, v: Option<&VerifyReport>) -> Value {
         "seconds": s.seconds,
         "lines_per_sec": s.lines_per_sec(),
         "mb_per_sec": s.mb_per_sec(),
+        "start_unix_s": s.start_unix,
+        "end_unix_s": s.end_unix,
     });
+    if let (Some(n), Some(map)) = (s.source_addresses, o.as_object_mut()) {
+        map.insert("source_addresses".into(), n.into());
+    }
     if let (Some(v), Some(map)) = (v, o.as_object_mut()) {
         map.insert("expected".into(), v.tally.expected.into());
         map.insert("received".into(), v.tally.received.into());
@@ -99,6 +110,14 @@ pub fn to_text(s: &SendReport, v: Option<&VerifyReport>) -> String {
         s.lines_per_sec(),
         s.mb_per_sec(),
     );
+    if let Some(n) = s.source_addresses {
+        t.push_str(&format!(
+            "sources:      {n} addresses, {} to {}, {} connections at a time\n",
+            super::sender::source_address(0),
+            super::sender::source_address(n.saturating_sub(1)),
+            s.connections
+        ));
+    }
     if let Some(v) = v {
         t.push_str(&format!(
             "received:     {}\n\
@@ -137,10 +156,13 @@ mod tests {
             framing: "lf",
             size: 120,
             connections: 2,
+            source_addresses: None,
             lines_per_connection: 5,
             lines: 10,
             bytes: 1200,
             seconds: 0.5,
+            start_unix: 1000.0,
+            end_unix: 1000.5,
         }
     }
 
@@ -173,5 +195,14 @@ mod tests {
         let t = to_text(&sample(), None);
         assert!(t.contains("lines:        10 (5 per connection)\n"));
         assert!(t.contains("lines/s:      20\n"));
+        let s = SendReport {
+            source_addresses: Some(1000),
+            ..sample()
+        };
+        assert!(to_text(&s, None).contains(
+            "sources:      1000 addresses, 127.0.1.1 to 127.0.4.250, 2 connections at a time\n"
+        ));
+        assert_eq!(to_json(&s, None)["source_addresses"], 1000);
+        assert_eq!(to_json(&s, None)["end_unix_s"], 1000.5);
     }
 }

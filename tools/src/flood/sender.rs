@@ -11,7 +11,8 @@
 //! [`FloodStream`], with no non-blocking state machine.
 
 use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
+use std::os::fd::FromRawFd;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -72,12 +73,52 @@ pub enum SendError {
 pub trait FloodStream: Write + Send + 'static {
     /// Flush and close the sending direction (TCP: FIN; TLS: close_notify, then FIN).
     fn finish(&mut self) -> io::Result<()>;
+
+    /// After [`Self::finish`], wait until the collector has closed its side
+    /// too (it has read everything): with [`Rounds`], the next connection
+    /// opens only then, so the collector never has more connections than
+    /// there are senders. Nothing to wait for by default.
+    fn await_close(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
+
+/// How long [`FloodStream::await_close`] waits for the collector.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl FloodStream for TcpStream {
     fn finish(&mut self) -> io::Result<()> {
         self.flush()?;
         self.shutdown(Shutdown::Write)
+    }
+
+    fn await_close(&mut self) -> io::Result<()> {
+        use std::io::Read;
+        self.set_read_timeout(Some(CLOSE_TIMEOUT))?;
+        let mut buf = [0u8; 512];
+        loop {
+            match self.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A collector that resets rather than closes has closed too.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the collector did not close the connection within {CLOSE_TIMEOUT:?}"
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -170,6 +211,86 @@ pub fn connect_one(
     // Whole chunks are written; no reason to hold back the last one.
     let _ = s.set_nodelay(true);
     Ok(s)
+}
+
+/// Addresses per third octet in [`source_address`].
+const SOURCES_PER_OCTET: u32 = 250;
+
+/// The source address of connection `id` with `--source-addresses`:
+/// 127.0.X.Y with X = 1 + id / 250 and Y = 1 + id % 250 (127.0.1.1,
+/// 127.0.1.2, ... 127.0.1.250, 127.0.2.1, ...), all on the loopback
+/// interface, none of them 127.0.0.1.
+pub fn source_address(id: u32) -> Ipv4Addr {
+    let x = 1 + id / SOURCES_PER_OCTET;
+    Ipv4Addr::new(
+        127,
+        0,
+        u8::try_from(x).unwrap_or(u8::MAX),
+        (1 + id % SOURCES_PER_OCTET) as u8,
+    )
+}
+
+/// The connection id whose [`source_address`] is `ip`, if any.
+pub fn id_of_source(ip: Ipv4Addr) -> Option<u32> {
+    let [a, b, x, y] = ip.octets();
+    if a != 127 || b != 0 || x == 0 || y == 0 || u32::from(y) > SOURCES_PER_OCTET {
+        return None;
+    }
+    Some((u32::from(x) - 1) * SOURCES_PER_OCTET + u32::from(y) - 1)
+}
+
+fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// A TCP connection from `src` to `dst` (`IP_BIND_ADDRESS_NO_PORT`: the port
+/// is chosen at connect time, so each source address has the whole
+/// ephemeral range towards the collector).
+pub fn connect_from(src: Ipv4Addr, dst: SocketAddrV4) -> io::Result<TcpStream> {
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket syscalls on a descriptor we own (the TcpStream closes it).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let sa = sockaddr_in(src, 0);
+        if libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let da = sockaddr_in(*dst.ip(), dst.port());
+        if libc::connect(fd, (&da as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// Connection ids beyond the first `streams.len()` of [`run_senders_rounds`]:
+/// the sender of connection `c` goes on with ids `c + k * streams.len()`
+/// below `total`, one after the other, each on a stream `connect(id)` opens
+/// once the collector has closed the one before
+/// ([`FloodStream::await_close`]).
+pub struct Rounds<S> {
+    pub total: u32,
+    #[allow(clippy::type_complexity)]
+    pub connect: Arc<dyn Fn(u32) -> io::Result<S> + Send + Sync>,
 }
 
 /// Write all lines of one connection, then close its write side.
@@ -267,7 +388,24 @@ pub fn run_senders<S: FloodStream>(
     lines: u64,
     rate: Option<f64>,
 ) -> Result<SendOutcome, SendError> {
+    run_senders_rounds(streams, addr, format, lines, rate, None)
+}
+
+/// [`run_senders`], each sender going on with the connection ids of
+/// `rounds` (if any) once its first connection is done: `lines` lines per id.
+pub fn run_senders_rounds<S: FloodStream>(
+    streams: Vec<S>,
+    addr: SocketAddr,
+    format: &LineFormat,
+    lines: u64,
+    rate: Option<f64>,
+    rounds: Option<Rounds<S>>,
+) -> Result<SendOutcome, SendError> {
     let count = streams.len();
+    let ids = rounds
+        .as_ref()
+        .map_or(count as u64, |r| u64::from(r.total).max(count as u64));
+    let connect = rounds.map(|r| (r.total, r.connect));
     let chunk_bytes = (CHUNK_BUDGET / count.max(1)).clamp(CHUNK_MIN, CHUNK_MAX);
     let per_conn_rate = rate.map(|r| r / count.max(1) as f64);
     let counters = Arc::new(Counters::default());
@@ -284,6 +422,8 @@ pub fn run_senders<S: FloodStream>(
         let counters = Arc::clone(&counters);
         let thread_gate = Arc::clone(&gate);
         let tx = tx.clone();
+        let connect = connect.clone();
+        let step = count as u32;
         let spawned = thread::Builder::new()
             .name(format!("flood-{c}"))
             .stack_size(SENDER_STACK)
@@ -301,6 +441,33 @@ pub fn run_senders<S: FloodStream>(
                     &counters,
                     start,
                 );
+                let r = r.and_then(|()| {
+                    let Some((total, connect)) = &connect else {
+                        return Ok(());
+                    };
+                    stream.await_close()?;
+                    drop(stream);
+                    let mut id = c + step;
+                    while id < *total {
+                        let context = |e: io::Error| {
+                            io::Error::new(e.kind(), format!("connection id {id}: {e}"))
+                        };
+                        let mut s = connect(id).map_err(context)?;
+                        builder.restart(id);
+                        send_connection(
+                            &mut s,
+                            &mut builder,
+                            line_size,
+                            per_conn_rate,
+                            &counters,
+                            Instant::now(),
+                        )
+                        .and_then(|()| s.await_close())
+                        .map_err(context)?;
+                        id += step;
+                    }
+                    Ok(())
+                });
                 let _ = tx.send(Event::Done);
                 r
             });
@@ -334,7 +501,7 @@ pub fn run_senders<S: FloodStream>(
 
     let start = Instant::now();
     gate.set(GateState::Go(start));
-    let total = lines.saturating_mul(count as u64);
+    let total = lines.saturating_mul(ids);
     let mut bar = Bar::new(total, start);
     let mut done = 0;
     let mut end = None;
@@ -435,6 +602,66 @@ mod tests {
         assert!(took >= Duration::from_millis(290), "{took:?}");
         assert_eq!(m.writes, 30);
         assert_eq!(m.data.len(), 300 * 64);
+    }
+
+    /// A stream appending to a buffer shared with the test.
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl FloodStream for Shared {
+        fn finish(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rounds_send_every_id_on_a_stream_of_its_own() {
+        let f = LineFormat::new("t", 60, Framing::Lf).unwrap();
+        let bufs: Vec<Arc<Mutex<Vec<u8>>>> = (0..5).map(|_| Arc::default()).collect();
+        let streams: Vec<Shared> = bufs[..2].iter().map(|b| Shared(Arc::clone(b))).collect();
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let (b2, o2) = (bufs.clone(), Arc::clone(&opened));
+        let rounds = Rounds {
+            total: 5,
+            connect: Arc::new(move |id: u32| {
+                o2.lock().unwrap().push(id);
+                Ok(Shared(Arc::clone(&b2[id as usize])))
+            }),
+        };
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let out = run_senders_rounds(streams, addr, &f, 3, None, Some(rounds)).unwrap();
+        assert!(out.errors.is_empty());
+        assert_eq!(out.lines, 15);
+        let mut o = opened.lock().unwrap().clone();
+        o.sort_unstable();
+        assert_eq!(o, [2, 3, 4]);
+        for (id, b) in bufs.iter().enumerate() {
+            let want: Vec<u8> = (0..3).flat_map(|n| f.line(id as u32, n)).collect();
+            assert_eq!(*b.lock().unwrap(), want, "id {id}");
+        }
+    }
+
+    #[test]
+    fn source_addresses_are_loopback_and_invertible() {
+        assert_eq!(source_address(0), Ipv4Addr::new(127, 0, 1, 1));
+        assert_eq!(source_address(249), Ipv4Addr::new(127, 0, 1, 250));
+        assert_eq!(source_address(250), Ipv4Addr::new(127, 0, 2, 1));
+        assert_eq!(source_address(999), Ipv4Addr::new(127, 0, 4, 250));
+        for id in 0..10_000 {
+            assert_eq!(id_of_source(source_address(id)), Some(id));
+        }
+        assert_eq!(id_of_source(Ipv4Addr::LOCALHOST), None);
+        assert_eq!(id_of_source(Ipv4Addr::new(127, 0, 1, 251)), None);
+        assert_eq!(id_of_source(Ipv4Addr::new(10, 0, 1, 1)), None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Verifier {
     duplicated: u64,
     invalid: u64,
     carry: Vec<u8>,
+    /// A token repeated within one line counts once.
+    once_per_line: bool,
 }
 
 impl Verifier {
@@ -88,7 +90,17 @@ impl Verifier {
             duplicated: 0,
             invalid: 0,
             carry: Vec::new(),
+            once_per_line: false,
         })
+    }
+
+    /// Count a token that a line holds more than once as one (an output
+    /// that writes the message twice in a record, as a JSON object with the
+    /// line as received and its parsed message does). Off by default: two
+    /// copies of a token anywhere are a duplicate.
+    pub fn once_per_line(mut self, on: bool) -> Self {
+        self.once_per_line = on;
+        self
     }
 
     /// Scan the next bytes of the output. Complete lines are scanned now; a
@@ -156,8 +168,18 @@ impl Verifier {
     /// Count every token in `region`, which holds whole lines only.
     fn scan(&mut self, region: &[u8]) {
         let needle_len = self.finder.needle().len();
+        // The previous token and where its line starts (once_per_line).
+        let mut previous: Option<(usize, (u32, u64))> = None;
         for at in self.finder.find_iter(region) {
             let token = parse_tail(&region[at + needle_len..]);
+            if self.once_per_line {
+                let line_start = memchr::memrchr(b'\n', &region[..at]).map_or(0, |i| i + 1);
+                let here = token.map(|t| (line_start, t));
+                if here.is_some() && here == previous {
+                    continue;
+                }
+                previous = here;
+            }
             match token {
                 Some((c, n)) if c < self.connections && n < self.lines => {
                     let bit = u64::from(c) * self.lines + n;
@@ -446,6 +468,19 @@ mod tests {
             }
         );
         assert!(!v.complete());
+    }
+
+    #[test]
+    fn a_token_twice_in_one_line_counts_once_if_asked() {
+        let text = b"{\"message\": \"<134>x flood r1 c=0000 n=000000000 a\", \"syslog_message\": \"flood r1 c=0000 n=000000000 a\"}\n\
+            {\"message\": \"flood r1 c=0000 n=000000001\", \"m\": \"flood r1 c=0000 n=000000001\"}\n\
+            flood r1 c=0000 n=000000001 again, on a line of its own\n";
+        let mut v = Verifier::new("r1", 1, 2).unwrap().once_per_line(true);
+        v.feed(text);
+        assert_eq!((v.tally().received, v.tally().duplicated), (2, 1));
+        let mut v = Verifier::new("r1", 1, 2).unwrap();
+        v.feed(text);
+        assert_eq!((v.tally().received, v.tally().duplicated), (2, 3));
     }
 
     #[test]
