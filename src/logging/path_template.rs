@@ -111,15 +111,10 @@ impl PathTemplate {
     /// `out` (cleared). Never absolute, never holds `.` or `..` components.
     pub fn render(&self, record: &LogRecord<'_>, out: &mut String) {
         out.clear();
-        let mut value = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Field(f) => {
-                    value.clear();
-                    field_text(*f, record, &mut value);
-                    push_sanitised(&value, out);
-                }
+                Part::Field(f) => push_sanitised(&field_text(*f, record), out),
             }
         }
         cut_components(out);
@@ -127,21 +122,14 @@ impl PathTemplate {
 }
 
 /// A field's text on `record`: `-` for a syslog attribute the record lacks.
-fn field_text(f: Field, record: &LogRecord<'_>, out: &mut String) {
+fn field_text<'r>(f: Field, record: &'r LogRecord<'_>) -> std::borrow::Cow<'r, str> {
     match f {
-        Field::Name => out.push_str(record.name),
-        Field::Levelname => out.push_str(&level_name(record.levelno)),
-        Field::Attr(a) => match record.attrs {
-            Some(attrs) => match attrs.text(a) {
-                Some(t) => out.push_str(t),
-                None => {
-                    let mut s = String::new();
-                    super::pyfmt::pyvalue::write_str(&attrs.value(a), &mut s);
-                    out.push_str(&s);
-                }
-            },
-            None => out.push_str(super::attrs::NIL),
-        },
+        Field::Name => record.name.into(),
+        Field::Levelname => level_name(record.levelno),
+        Field::Attr(a) => record
+            .attrs
+            .map_or(super::attrs::NIL, |attrs| attrs.display(a))
+            .into(),
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use nix::fcntl::{openat, OFlag};
@@ -34,16 +34,25 @@ use crate::logging::spec::{DynamicArgs, Encoding, ErrorsPolicy, HandlerClass};
 #[derive(Debug)]
 struct Open {
     out: FileOut,
-    last_used: Instant,
+    /// When it was last written: a count of records, for least recently used.
+    used: u64,
+    /// Written in the current batch (its idle time starts at the batch's end).
+    touched: bool,
+    /// The end of the last batch that wrote it.
+    idle_since: Instant,
 }
 
 /// A DynamicFileHandler's files.
 #[derive(Debug)]
 pub struct DynamicOut {
     args: DynamicArgs,
-    files: HashMap<PathBuf, Open>,
+    /// By path relative to the template's directory.
+    files: HashMap<String, Open>,
     /// The rendered path of the current record (reused).
     relative: String,
+    /// Records written so far: the clock of `Open::used` (no system clock
+    /// per record).
+    records: u64,
     /// This writer replaces one that died (see `FileOut::new`).
     after_crash: bool,
     /// Encoding its lines (not UTF-8).
@@ -56,6 +65,7 @@ impl DynamicOut {
             args: args.clone(),
             files: HashMap::new(),
             relative: String::new(),
+            records: 0,
             after_crash,
             scratch: Vec::new(),
         }
@@ -79,38 +89,40 @@ impl DynamicOut {
         name: &str,
     ) -> Result<(), EmitFailure> {
         self.args.template.render(record, &mut self.relative);
-        let path = self.args.template.base().join(&self.relative);
-        if !self.files.contains_key(&path) {
+        if !self.files.contains_key(self.relative.as_str()) {
             self.make_room(stats, name);
-            self.open(&path)?;
+            let relative = self.relative.clone();
+            self.open(relative)?;
             stats.files_opened += 1;
         }
-        let Some(open) = self.files.get_mut(&path) else {
+        self.records += 1;
+        let Some(open) = self.files.get_mut(self.relative.as_str()) else {
             return Err(EmitFailure::Io("file table lost its entry".into()));
         };
-        open.last_used = Instant::now();
+        open.used = self.records;
+        open.touched = true;
         open.out.emit(line, bytes, record, io, stats, name)
     }
 
     /// Add `path` to the table (opened by its first write), creating its
     /// directories beneath the base.
-    fn open(&mut self, path: &Path) -> Result<(), EmitFailure> {
+    fn open(&mut self, relative: String) -> Result<(), EmitFailure> {
         let base = self.args.template.base();
-        let relative_dir = path
-            .parent()
-            .and_then(|p| p.strip_prefix(base).ok())
-            .unwrap_or(Path::new(""));
+        let path = base.join(&relative);
+        let relative_dir = Path::new(&relative).parent().unwrap_or(Path::new(""));
         make_dirs(base, relative_dir, self.args.dir_mode)
-            .map_err(|e| EmitFailure::from(PathError::new(e, path)))?;
+            .map_err(|e| EmitFailure::from(PathError::new(e, &path)))?;
         let mut file = self.args.file.clone();
-        file.path = path.to_path_buf();
+        file.path = path;
         let out = FileOut::new(&HandlerClass::Watched(file), 0.0, 0, self.after_crash)
             .map_err(|e| EmitFailure::Io(e.to_string()))?;
         self.files.insert(
-            path.to_path_buf(),
+            relative,
             Open {
                 out,
-                last_used: Instant::now(),
+                used: self.records,
+                touched: false,
+                idle_since: Instant::now(),
             },
         );
         Ok(())
@@ -125,7 +137,7 @@ impl DynamicOut {
                 .files
                 .iter()
                 .filter(|(_, o)| !o.out.unwritten())
-                .min_by_key(|(_, o)| o.last_used)
+                .min_by_key(|(_, o)| o.used)
                 .map(|(p, _)| p.clone());
             let Some(path) = oldest else { return };
             if let Some(mut o) = self.files.remove(&path) {
@@ -137,12 +149,15 @@ impl DynamicOut {
 
     /// End of batch: every file writes; files idle past `idle_close` close.
     pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
-        let idle = self.args.idle_close;
+        let (idle, now) = (self.args.idle_close, Instant::now());
         for o in self.files.values_mut() {
             o.out.end_batch(stats, name);
+            if std::mem::take(&mut o.touched) {
+                o.idle_since = now;
+            }
         }
         self.files
-            .retain(|_, o| o.out.unwritten() || o.last_used.elapsed() < idle);
+            .retain(|_, o| o.out.unwritten() || now.saturating_duration_since(o.idle_since) < idle);
     }
 
     /// SIGHUP: close every file; each reopens at its next record.
