@@ -396,3 +396,165 @@ fn a_proxied_relp_session_is_logged_under_the_client() {
         "{lines:#?}"
     );
 }
+
+/// The receiver's resident memory, in KiB.
+fn receiver_rss_kib(c: &Collector) -> u64 {
+    proc_status(c.receiver_pid().expect("receiver"), "VmRSS")
+        .and_then(|v| v.trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Wait until the receiver has done what it will: its CPU time and its
+/// resident memory stay the same for a second.
+fn wait_receiver_settled(c: &Collector) {
+    let pid = c.receiver_pid().expect("receiver");
+    let sample = || {
+        let stat = proc_stat(pid);
+        (
+            stat.get(11).cloned(),
+            stat.get(12).cloned(),
+            proc_status(pid, "VmRSS"),
+        )
+    };
+    let mut last = sample();
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while since.elapsed() < Duration::from_secs(1) {
+        assert!(Instant::now() < deadline, "the receiver never settled");
+        std::thread::sleep(Duration::from_millis(100));
+        let now = sample();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
+/// A RELP sender that writes its messages without reading an answer.
+struct Unread {
+    s: TcpStream,
+    r: BufReader<TcpStream>,
+    next: u32,
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl Unread {
+    /// Write what the socket takes; whether anything was written.
+    fn pump(&mut self, last: u32) -> bool {
+        if self.at == self.pending.len() && self.next <= last {
+            self.pending.clear();
+            self.at = 0;
+            while self.pending.len() < 16 * 1024 && self.next <= last {
+                let m = format!("<13>unread {:07}", self.next);
+                self.pending.extend(frame(self.next, "syslog", &m));
+                self.next += 1;
+            }
+        }
+        match self.s.write(&self.pending[self.at..]) {
+            Ok(n) => {
+                self.at += n;
+                n > 0
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) => panic!("send: {e}"),
+        }
+    }
+
+    fn done(&self, last: u32) -> bool {
+        self.next > last && self.at == self.pending.len()
+    }
+}
+
+/// RELP senders that never read their answers are slowed, not buffered:
+/// a session is not read while answers wait that its socket does not take,
+/// so 200 sessions each trying to send 30,000 messages without reading an
+/// answer leave the receiver within 16 MiB of its size before them (it
+/// grew by about 1.1 MB a session when answers piled up in its memory).
+/// Once one of them reads its answers, it gets every one and sends the rest.
+#[test]
+fn sessions_that_never_read_their_answers_are_slowed_not_buffered() {
+    const SESSIONS: usize = 200;
+    const LAST: u32 = 30_001;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("logging.json");
+    std::fs::write(
+        &config,
+        r#"{"version": 1,
+            "formatters": {"f": {"format": "%(levelname)s:%(name)s:%(message)s"}},
+            "handlers": {"out": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "f"},
+                         "none": {"class": "logging.NullHandler"}},
+            "loggers": {"pysyslog": {"handlers": ["out"], "propagate": false}},
+            "root": {"level": "INFO", "handlers": ["none"]}}"#,
+    )
+    .expect("config");
+    let (c, addr) = relp_collector(&["-l", config.to_str().expect("path")]);
+    let before = receiver_rss_kib(&c);
+    let mut senders: Vec<Unread> = (0..SESSIONS)
+        .map(|_| {
+            let (s, r) = open_session(addr);
+            s.set_nonblocking(true).expect("nonblocking");
+            Unread {
+                s,
+                r,
+                next: 2,
+                pending: Vec::new(),
+                at: 0,
+            }
+        })
+        .collect();
+    // Send until every session is done or none has been able to send for
+    // a second (the collector no longer reads them).
+    let mut stalled_since = Instant::now();
+    while stalled_since.elapsed() < Duration::from_secs(1) && !senders.iter().all(|u| u.done(LAST))
+    {
+        let mut progress = false;
+        for u in &mut senders {
+            progress |= u.pump(LAST);
+        }
+        if progress {
+            stalled_since = Instant::now();
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    wait_receiver_settled(&c);
+    let after = receiver_rss_kib(&c);
+    let hwm = proc_status(c.receiver_pid().expect("receiver"), "VmHWM").unwrap_or_default();
+    let sent: u64 = senders.iter().map(|u| u64::from(u.next - 2)).sum();
+    eprintln!(
+        "receiver VmRSS {before} kB -> {after} kB (VmHWM {hwm}) with {SESSIONS} sessions not reading their answers, {sent} messages written"
+    );
+    assert!(
+        after.saturating_sub(before) < 16 << 10,
+        "the receiver grew by {} kB ({before} -> {after})",
+        after.saturating_sub(before)
+    );
+
+    // One reads its answers at last: all of them, in order, and the
+    // collector reads the rest of what it sends.
+    let Unread {
+        mut s,
+        mut r,
+        next,
+        pending,
+        at,
+    } = senders.pop().expect("a session");
+    drop(senders);
+    s.set_nonblocking(false).expect("blocking");
+    let reader = std::thread::spawn(move || {
+        for expected in 2..=LAST {
+            let (txnr, command, data) = read_frame(&mut r).expect("an answer");
+            assert_eq!(
+                (txnr, command.as_str(), data.as_str()),
+                (expected, "rsp", "200 OK")
+            );
+        }
+    });
+    let mut rest = pending[at..].to_vec();
+    for txnr in next..=LAST {
+        rest.extend(frame(txnr, "syslog", &format!("<13>unread {txnr:07}")));
+    }
+    s.write_all(&rest).expect("the rest");
+    reader.join().expect("every answer, in order");
+}

@@ -28,6 +28,9 @@ use crate::metrics::counts::{Received, Refusal};
 /// Logger for the receiver's own messages.
 pub const LOGGER: &str = "pysyslog.receiver";
 
+/// What rustls may hold of a RELP+TLS session's answers unsent.
+const RELP_TLS_BUFFER: usize = 16 * 1024;
+
 /// How a turn of reading ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -166,6 +169,12 @@ impl Connection {
     pub fn speak_relp(&mut self) {
         let max_data = self.max_line.saturating_add(relp::DATA_ALLOWANCE);
         self.relp = Some(Box::new(relp::Server::new(max_data)));
+        if let Some(tls) = self.tls.as_mut() {
+            // Answers are all it sends: a peer that does not read them
+            // makes rustls hold at most this much before the session is
+            // no longer read (rustls' default is 64 KiB).
+            tls.set_buffer_limit(Some(RELP_TLS_BUFFER));
+        }
     }
 
     /// Send small writes at once (TCP_NODELAY).
@@ -199,13 +208,14 @@ impl Connection {
             return true;
         };
         if let Some(tls) = self.tls.as_mut() {
-            let out = server.output();
-            if !out.is_empty() {
-                if tls.writer().write_all(out).is_err() {
-                    return false;
+            // rustls takes what its buffer limit allows (0 once full): the
+            // rest waits in the session, which then reads no more.
+            while !server.output().is_empty() {
+                match tls.writer().write(server.output()) {
+                    Ok(0) => break,
+                    Ok(n) => server.sent(n),
+                    Err(_) => return false,
                 }
-                let n = out.len();
-                server.sent(n);
             }
             return self.flush_tls();
         }
@@ -357,6 +367,12 @@ impl Connection {
             }
             if let Some(turn) = self.relp_turn() {
                 return turn;
+            }
+            if self.relp.as_ref().is_some_and(|s| s.backlogged()) {
+                // The peer does not read its answers: leave what it sends
+                // in the kernel (TCP slows it) until the socket takes them;
+                // the writable event that says so schedules the next turn.
+                return Turn::Drained;
             }
         }
         if self.tls.is_some() {

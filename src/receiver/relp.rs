@@ -84,8 +84,6 @@ pub enum RelpError {
     AfterClose,
     #[error("more than {0} RELP messages unanswered: the sender ignores its window")]
     WindowIgnored(usize),
-    #[error("more than {0} bytes of RELP answers unread by the sender")]
-    AnswersUnread(usize),
 }
 
 /// One complete frame. `data` borrows the parser's buffer until the next push.
@@ -228,7 +226,11 @@ impl Parser {
             data: &self.data,
         };
         let result = on_frame(frame);
-        self.data.clear();
+        if self.data.capacity() > KEEP_BUFFER {
+            self.data = Vec::new();
+        } else {
+            self.data.clear();
+        }
         self.state = State::Txnr;
         if result.is_err() {
             self.state = State::Failed;
@@ -309,7 +311,8 @@ impl Parser {
                 Ok(None)
             }
             (b' ', _) => {
-                self.data.reserve(self.datalen);
+                // Not reserved from the header: a peer announcing a long
+                // message holds memory only as its bytes arrive.
                 self.state = State::Data;
                 Ok(None)
             }
@@ -423,20 +426,50 @@ impl Session {
 /// (librelp's default is 128), so only a sender ignoring its window meets it.
 pub const MAX_UNANSWERED: usize = 65_536;
 
-/// Answers a session may have waiting to be sent: a peer that sends without
-/// reading its answers would otherwise make them grow without end.
-pub const MAX_UNSENT_BYTES: usize = 1 << 20;
+/// Answers encoded ahead of the socket: the rest of those due wait as a
+/// range of transaction numbers, which costs nothing however many there are.
+const OUT_CHUNK: usize = 4096;
+
+/// The longest `rsp 200` answer: a ten-digit transaction number.
+const MAX_ANSWER_BYTES: usize = 24;
+
+/// A buffer larger than this is given back once it is empty (a long
+/// message's data, a burst of answers): a quiet session keeps little.
+const KEEP_BUFFER: usize = 8192;
+
+/// Messages logged in one batch: consecutive transaction numbers, answered
+/// together once the batch is acknowledged.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// The sequence number of the batch they went into.
+    seq: u64,
+    first: u32,
+    last: u32,
+    count: usize,
+}
 
 /// One connection's RELP server: frames in, messages out to be logged,
 /// replies out in transaction order once the batches holding their messages
 /// are acknowledged. Pure: the connection moves the bytes.
+///
+/// What it holds does not grow with what the peer leaves unread: messages
+/// waiting for their batch are kept as one run per batch, answers due as a
+/// range of transaction numbers, and only [`OUT_CHUNK`] bytes of them are
+/// encoded ahead of the socket. The connection stops reading a session
+/// whose answers the socket does not take ([`Server::backlogged`]), so a
+/// peer that sends without reading is slowed as TCP slows any sender.
 #[derive(Debug)]
 pub struct Server {
     parser: Parser,
     session: Session,
-    /// Messages logged and not yet answered, in transaction order: the
-    /// sequence number of the batch each went into, and its txnr.
-    unanswered: std::collections::VecDeque<(u64, u32)>,
+    /// Messages logged and not yet acknowledged, in transaction order.
+    unanswered: std::collections::VecDeque<Run>,
+    /// How many messages `unanswered` holds.
+    unanswered_count: usize,
+    /// Answers due (their batches are acknowledged) and not yet encoded:
+    /// `due_count` transaction numbers from `due_first`.
+    due_first: u32,
+    due_count: usize,
     /// The answer to `close`, held until every message before it is answered.
     close_reply: Option<Vec<u8>>,
     /// Bytes to send; `out[sent..]` is what is left.
@@ -455,6 +488,9 @@ impl Server {
             parser: Parser::new(max_data),
             session: Session::new(),
             unanswered: std::collections::VecDeque::new(),
+            unanswered_count: 0,
+            due_first: 0,
+            due_count: 0,
             close_reply: None,
             out: Vec::new(),
             sent: 0,
@@ -478,6 +514,7 @@ impl Server {
             parser,
             session,
             unanswered,
+            unanswered_count,
             close_reply,
             out,
             ..
@@ -486,13 +523,11 @@ impl Server {
             match session.frame(frame)? {
                 Action::Reply(reply) => out.extend_from_slice(&reply),
                 Action::Message { txnr, data } => {
-                    if unanswered.len() >= MAX_UNANSWERED {
+                    if *unanswered_count >= MAX_UNANSWERED {
                         return Err(RelpError::WindowIgnored(MAX_UNANSWERED));
                     }
-                    if out.len() >= MAX_UNSENT_BYTES {
-                        return Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES));
-                    }
-                    unanswered.push_back((log(data), txnr));
+                    note_unanswered(unanswered, log(data), txnr);
+                    *unanswered_count += 1;
                 }
                 Action::Close(reply) => *close_reply = Some(reply),
             }
@@ -503,7 +538,7 @@ impl Server {
             self.error = Some(e.clone());
             return Err(e);
         }
-        self.close_if_answered();
+        self.fill();
         Ok(())
     }
 
@@ -512,26 +547,47 @@ impl Server {
     pub fn fail(&mut self) {
         if !self.done {
             self.done = true;
-            self.unanswered.clear();
+            self.unanswered = std::collections::VecDeque::new();
+            self.unanswered_count = 0;
+            self.due_count = 0;
             self.close_reply = None;
             self.out.extend_from_slice(SERVERCLOSE);
         }
     }
 
-    /// Batches up to `acknowledged` are written: answer their messages.
+    /// Batches up to `acknowledged` are written: their messages' answers
+    /// are due.
     pub fn answer(&mut self, acknowledged: u64) {
-        while let Some(&(seq, txnr)) = self.unanswered.front() {
-            if seq > acknowledged {
+        while let Some(run) = self.unanswered.front().copied() {
+            if run.seq > acknowledged {
                 break;
             }
-            encode_ok(&mut self.out, txnr);
+            if self.due_count == 0 {
+                self.due_first = run.first;
+            }
+            self.due_count += run.count;
+            self.unanswered_count -= run.count;
             self.unanswered.pop_front();
         }
-        self.close_if_answered();
+        if self.unanswered.is_empty() && self.unanswered.capacity() > 64 {
+            self.unanswered = std::collections::VecDeque::new();
+        }
+        self.fill();
     }
 
-    fn close_if_answered(&mut self) {
-        if self.unanswered.is_empty() {
+    /// Encode due answers until [`OUT_CHUNK`] bytes wait to be sent; once
+    /// every message is answered, the answer to `close`.
+    fn fill(&mut self) {
+        if self.due_count > 0 && self.out.capacity() < OUT_CHUNK {
+            // One allocation of the chunk, not a doubling past it.
+            self.out.reserve_exact(OUT_CHUNK - self.out.len());
+        }
+        while self.due_count > 0 && self.out.len() + MAX_ANSWER_BYTES <= OUT_CHUNK {
+            encode_ok(&mut self.out, self.due_first);
+            self.due_first = next_txnr(self.due_first);
+            self.due_count -= 1;
+        }
+        if self.unanswered.is_empty() && self.due_count == 0 {
             if let Some(reply) = self.close_reply.take() {
                 self.out.extend_from_slice(&reply);
                 self.done = true;
@@ -546,7 +602,7 @@ impl Server {
 
     /// Messages waiting for their batch to be acknowledged.
     pub fn unanswered(&self) -> usize {
-        self.unanswered.len()
+        self.unanswered_count
     }
 
     /// Bytes waiting to be sent.
@@ -554,12 +610,23 @@ impl Server {
         &self.out[self.sent..]
     }
 
+    /// Answers wait that the socket did not take: the connection reads no
+    /// more of this session until it does (the peer reads its answers).
+    pub fn backlogged(&self) -> bool {
+        !self.output().is_empty()
+    }
+
     /// `n` bytes of [`Server::output`] were sent.
     pub fn sent(&mut self, n: usize) {
         self.sent = (self.sent + n).min(self.out.len());
         if self.sent == self.out.len() {
-            self.out.clear();
+            if self.out.capacity() > KEEP_BUFFER {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
             self.sent = 0;
+            self.fill();
         }
     }
 
@@ -573,6 +640,25 @@ impl Server {
     pub fn is_done(&self) -> bool {
         self.done
     }
+}
+
+/// A message logged in batch `seq`: it joins the run of its batch, if it is
+/// the last one (a session's messages follow one another, and so do the
+/// batches they go into).
+fn note_unanswered(unanswered: &mut std::collections::VecDeque<Run>, seq: u64, txnr: u32) {
+    if let Some(run) = unanswered.back_mut() {
+        if run.seq == seq && next_txnr(run.last) == txnr {
+            run.last = txnr;
+            run.count += 1;
+            return;
+        }
+    }
+    unanswered.push_back(Run {
+        seq,
+        first: txnr,
+        last: txnr,
+        count: 1,
+    });
 }
 
 /// Whether an `open`'s offers (`name=value[,value]` lines) list `syslog`
@@ -832,20 +918,50 @@ mod tests {
     }
 
     #[test]
-    fn a_sender_not_reading_its_answers_is_stopped() {
+    fn answers_a_sender_does_not_read_wait_as_a_range_not_as_bytes() {
         let mut server = Server::new(1000);
-        let mut txnr = 2;
         let mut input = open();
-        server.push(&input, |_| 0).unwrap_or_default();
-        let mut result = Ok(());
-        while result.is_ok() && txnr < 200_000 {
+        assert_eq!(server.push(&input, |_| 0), Ok(()));
+        let n = server.output().len();
+        server.sent(n);
+        const N: u32 = 200_000;
+        for txnr in 2..N + 2 {
             input.clear();
             encode(&mut input, txnr, "syslog", b"m");
-            txnr += 1;
-            result = server.push(&input, |_| 0);
-            server.answer(0);
+            // A new batch every 1,000 messages, each acknowledged at once.
+            let seq = u64::from(txnr / 1000);
+            assert_eq!(server.push(&input, |_| seq), Ok(()));
+            server.answer(seq.saturating_sub(1));
         }
-        assert_eq!(result, Err(RelpError::AnswersUnread(MAX_UNSENT_BYTES)));
+        server.answer(u64::MAX);
+        assert_eq!(server.unanswered(), 0);
+        assert!(server.backlogged());
+        assert!(server.out.len() <= OUT_CHUNK, "{}", server.out.len());
+        // Read at last: every answer, in order, and nothing is kept after.
+        let mut answers = Vec::new();
+        while !server.output().is_empty() {
+            answers.extend_from_slice(server.output());
+            let n = server.output().len();
+            server.sent(n);
+        }
+        let mut expected = Vec::new();
+        for txnr in 2..N + 2 {
+            encode_ok(&mut expected, txnr);
+        }
+        assert!(answers == expected, "answers differ");
+        assert!(!server.backlogged() && server.out.capacity() <= KEEP_BUFFER);
+    }
+
+    #[test]
+    fn a_long_message_is_not_reserved_from_its_header_nor_kept_after() {
+        let mut server = Server::new(100_000);
+        assert_eq!(server.push(&open(), |_| 0), Ok(()));
+        assert_eq!(server.push(b"2 syslog 90000 ", |_| 0), Ok(()));
+        assert!(server.parser.data.capacity() < 1000);
+        let mut rest = vec![b'x'; 90_000];
+        rest.push(b'\n');
+        assert_eq!(server.push(&rest, |_| 0), Ok(()));
+        assert_eq!(server.parser.data.capacity(), 0);
     }
 
     mod props {
