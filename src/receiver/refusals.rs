@@ -5,8 +5,14 @@
 //!
 //! Owns: those rates and the bounded table of refused sources. Does not own:
 //! deciding to refuse ([`super::policy`]).
+//!
+//! The table costs the same for every refusal, full or not: it is kept in
+//! the order sources were first refused, and a new source when it is full
+//! takes the place of the oldest (whose count not yet reported joins the
+//! count reported for unnamed sources). Forged UDP sources, one datagram
+//! each, cost a hash lookup and an eviction, never a scan.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -19,7 +25,7 @@ const PER_SOURCE: Duration = Duration::from_secs(60);
 /// How often a PROXY header error is reported.
 const HEADER_ERRORS: Duration = Duration::from_secs(10);
 /// Sources remembered at once; a scan of many addresses cannot grow the table
-/// beyond it (the rest are counted together).
+/// beyond it (the sources it evicts are counted together).
 const MAX_SOURCES: usize = 4096;
 
 #[derive(Debug)]
@@ -47,65 +53,91 @@ impl Throttle {
         self.next = Some(now + period);
         Some(std::mem::take(&mut self.held_back))
     }
+
+    /// `n` events to count in the next report, without one of their own.
+    fn hold(&mut self, n: u64) {
+        self.held_back += n;
+    }
 }
 
 /// Refused sources for one reason, each named once a minute with a count.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PerSource {
     sources: HashMap<IpAddr, Source>,
-    /// Refusals of sources the full table could not hold.
+    /// The keys of `sources`, oldest first: the next to evict.
+    order: VecDeque<IpAddr>,
+    /// Refusals of sources the full table could not name.
     unnamed: Throttle,
+    capacity: usize,
+}
+
+impl Default for PerSource {
+    fn default() -> Self {
+        PerSource::with_capacity(MAX_SOURCES)
+    }
 }
 
 impl PerSource {
-    /// `why` is the reason in parentheses, e.g. "not in --allow".
-    fn refused(&mut self, ip: IpAddr, what: &str, why: &str, now: Instant, link: &mut WriterLink) {
-        if let Some(source) = self.sources.get_mut(&ip) {
+    fn with_capacity(capacity: usize) -> PerSource {
+        PerSource {
+            sources: HashMap::new(),
+            order: VecDeque::new(),
+            unnamed: Throttle::default(),
+            capacity,
+        }
+    }
+
+    /// A refusal of `ip`; the warning to log, if one is due. `why` is the
+    /// reason in parentheses, e.g. "not in --allow".
+    fn refused(&mut self, ip: IpAddr, what: &str, why: &str, now: Instant) -> Option<String> {
+        let key = ip.to_canonical();
+        if let Some(source) = self.sources.get_mut(&key) {
             source.count += 1;
-            if now.duration_since(source.named) >= PER_SOURCE {
-                link.warning(
-                    LOGGER,
-                    &format!(
-                        "refused {} {what}s from {} ({why}) in the last minute",
-                        source.count,
-                        ip.to_canonical()
-                    ),
-                );
-                source.named = now;
-                source.count = 0;
+            if now.duration_since(source.named) < PER_SOURCE {
+                return None;
             }
-            return;
+            let text = format!(
+                "refused {} {what}s from {key} ({why}) in the last minute",
+                source.count
+            );
+            source.named = now;
+            source.count = 0;
+            return Some(text);
         }
-        if self.sources.len() >= MAX_SOURCES {
-            self.sources
-                .retain(|_, s| now.duration_since(s.named) < PER_SOURCE || s.count > 0);
+        let full = self.sources.len() >= self.capacity;
+        if full {
+            self.evict_oldest();
         }
-        if self.sources.len() >= MAX_SOURCES {
-            if let Some(held) = self.unnamed.due(now, PER_SOURCE) {
-                link.warning(
-                    LOGGER,
-                    &with_held(
-                        format!("refused a {what} from {} ({why})", ip.to_canonical()),
-                        held,
-                    ),
-                );
-            }
-            return;
-        }
-        link.warning(
-            LOGGER,
-            &format!(
-                "refused a {what} from {} ({why}); further refusals of it are counted and reported once a minute",
-                ip.to_canonical()
-            ),
-        );
+        self.order.push_back(key);
         self.sources.insert(
-            ip,
+            key,
             Source {
                 named: now,
                 count: 0,
             },
         );
+        if !full {
+            return Some(format!(
+                "refused a {what} from {key} ({why}); further refusals of it are counted and reported once a minute"
+            ));
+        }
+        // Full: new sources are named together, once a minute, so a scan
+        // of addresses logs one line a minute, not one per address.
+        let held = self.unnamed.due(now, PER_SOURCE)?;
+        Some(with_held(
+            format!("refused a {what} from {key} ({why})"),
+            held,
+        ))
+    }
+
+    /// Make room: the source first refused longest ago leaves the table;
+    /// its refusals not yet reported are counted with the unnamed ones.
+    fn evict_oldest(&mut self) {
+        if let Some(oldest) = self.order.pop_front() {
+            if let Some(source) = self.sources.remove(&oldest) {
+                self.unnamed.hold(source.count);
+            }
+        }
     }
 }
 
@@ -126,8 +158,9 @@ impl Refusals {
                 }
             }
             Refused::NotAllowed { ip, what } => {
-                self.not_allowed
-                    .refused(ip, what, "not in --allow", now, link)
+                if let Some(text) = self.not_allowed.refused(ip, what, "not in --allow", now) {
+                    link.warning(LOGGER, &text);
+                }
             }
         }
     }
@@ -135,8 +168,12 @@ impl Refusals {
     /// A connection from `ip` closed at accept: it already has `cap` open.
     pub fn over_source_cap(&mut self, ip: IpAddr, cap: usize, link: &mut WriterLink) {
         let why = format!("over --max-connections-per-source {cap}");
-        self.over_cap
-            .refused(ip, "connection", &why, Instant::now(), link);
+        if let Some(text) = self
+            .over_cap
+            .refused(ip, "connection", &why, Instant::now())
+        {
+            link.warning(LOGGER, &text);
+        }
     }
 }
 
@@ -161,5 +198,79 @@ mod tests {
         assert_eq!(t.due(start + Duration::from_secs(1), p), None);
         assert_eq!(t.due(start + Duration::from_secs(2), p), None);
         assert_eq!(t.due(start + p, p), Some(2));
+    }
+
+    fn ip(i: u32) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i))
+    }
+
+    fn refused(
+        table: &mut PerSource,
+        ip: IpAddr,
+        what: &str,
+        why: &str,
+        now: Instant,
+    ) -> Option<String> {
+        table.refused(ip, what, why, now)
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_oldest_source_and_names_new_ones_together() {
+        let mut table = PerSource::with_capacity(4);
+        let now = Instant::now();
+        let said = |t: Option<String>| t.unwrap_or_default();
+        for i in 0..4 {
+            assert!(
+                said(refused(&mut table, ip(i), "datagram", "x", now)).contains("further refusals")
+            );
+        }
+        // Counted, not named, within the minute.
+        assert_eq!(refused(&mut table, ip(0), "datagram", "x", now), None);
+        assert_eq!(refused(&mut table, ip(0), "datagram", "x", now), None);
+        // Full: a new source takes the oldest's place, whose 2 refusals
+        // not yet reported are counted; the first is named, the next within
+        // the minute are not.
+        assert_eq!(
+            said(refused(&mut table, ip(4), "datagram", "x", now)),
+            "refused a datagram from 10.0.0.4 (x) (2 more like it not reported)"
+        );
+        assert_eq!(table.sources.len(), 4);
+        assert!(!table.sources.contains_key(&ip(0)));
+        for i in 5..100 {
+            assert_eq!(refused(&mut table, ip(i), "datagram", "x", now), None);
+        }
+        assert_eq!(table.sources.len(), 4);
+        assert_eq!(table.order.len(), 4);
+        // A minute on: one line for the unnamed ones, with their count.
+        let later = now + PER_SOURCE;
+        assert_eq!(
+            said(refused(&mut table, ip(100), "datagram", "x", later)),
+            "refused a datagram from 10.0.0.100 (x) (95 more like it not reported)"
+        );
+        // A source still in the table is named with its count.
+        refused(&mut table, ip(99), "datagram", "x", now);
+        assert_eq!(
+            said(refused(&mut table, ip(99), "datagram", "x", later)),
+            "refused 2 datagrams from 10.0.0.99 (x) in the last minute"
+        );
+    }
+
+    /// Not a check: what one refusal of a new source costs with the table
+    /// full (`cargo test --release --lib refusals -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn measure_refusals_of_new_sources_at_capacity() {
+        let mut table = PerSource::default();
+        let now = Instant::now();
+        for i in 0..MAX_SOURCES as u32 {
+            refused(&mut table, ip(i), "datagram", "x", now);
+        }
+        let n = 1_000_000u32;
+        let started = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(refused(&mut table, ip(1 << 20 | i), "datagram", "x", now));
+        }
+        let per = started.elapsed() / n;
+        eprintln!("one refusal of a new source, table full: {per:?}");
     }
 }
