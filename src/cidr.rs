@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// One network: an address with its host bits cleared, and a prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr {
     network: IpAddr,
     prefix: u8,
@@ -82,6 +82,27 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
 }
 
 impl Cidr {
+    /// The network of `prefix` bits holding `ip` (an IPv4-mapped address is
+    /// taken as IPv4); a prefix longer than the family's is its whole length.
+    pub fn containing(ip: IpAddr, prefix: u8) -> Cidr {
+        let ip = ip.to_canonical();
+        let prefix = prefix.min(if ip.is_ipv4() { 32 } else { 128 });
+        Cidr {
+            network: mask(ip, prefix),
+            prefix,
+        }
+    }
+
+    /// Whether it is one address (a /32 or a /128).
+    pub fn is_host(&self) -> bool {
+        self.prefix == if self.network.is_ipv4() { 32 } else { 128 }
+    }
+
+    /// Its address with the host bits cleared.
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
     /// Whether `ip` lies in this network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
@@ -104,6 +125,11 @@ impl CidrSet {
 
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(ip))
+    }
+
+    /// Its networks, in the order given.
+    pub fn networks(&self) -> &[Cidr] {
+        &self.0
     }
 }
 
@@ -157,6 +183,17 @@ mod tests {
         let set = CidrSet::new(vec![net("10.0.0.0/8"), net("::1")]);
         assert!(set.contains(ip("10.2.3.4")) && set.contains(ip("::1")));
         assert!(!set.contains(ip("11.0.0.1")) && !CidrSet::default().contains(ip("::1")));
+    }
+
+    #[test]
+    fn the_network_containing_an_address() {
+        let of = |s: &str, p| Cidr::containing(ip(s), p).to_string();
+        assert_eq!(of("2001:db8:1:2:3:4:5:6", 64), "2001:db8:1:2::/64");
+        assert_eq!(of("::1", 64), "::/64");
+        assert_eq!(of("::ffff:10.1.2.3", 64), "10.1.2.3/32");
+        assert_eq!(of("10.1.2.3", 200), "10.1.2.3/32");
+        assert!(Cidr::containing(ip("::1"), 128).is_host());
+        assert!(!Cidr::containing(ip("::1"), 64).is_host());
     }
 
     proptest! {

@@ -11,6 +11,7 @@ use clap::Parser;
 use crate::cidr::{Cidr, CidrSet};
 use crate::receiver::endpoint::{Endpoint, ListenerSpec, Transport};
 use crate::receiver::escape::ControlChars;
+use crate::receiver::source::DEFAULT_V6_PREFIX;
 use crate::tls::client_name::NamePattern;
 use crate::tls::{MinVersion, TlsFiles};
 use crate::writer::records::{NameTemplate, RecordOptions};
@@ -196,6 +197,13 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub max_connections_per_source: u32,
 
+    /// IPv6 peers count as one source per network of this many bits (a
+    /// host is commonly given a /64) for --max-connections-per-source and
+    /// the reports of refused sources; 128: each address.
+    #[arg(long, default_value_t = DEFAULT_V6_PREFIX, value_name = "BITS",
+          value_parser = clap::value_parser!(u8).range(0..=128))]
+    pub source_prefix_v6: u8,
+
     /// Run as this user (name or uid) once the port is bound and the
     /// configuration, TLS key and time zone are read; both processes drop to
     /// it and output files are created by it. Needs root at start.
@@ -256,6 +264,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// `--max-connections-per-source`; 0: no limit.
     pub max_connections_per_source: usize,
+    /// `--source-prefix-v6`: IPv6 peers count as one source per network
+    /// of this many bits.
+    pub source_prefix_v6: u8,
     pub logging_config: Option<PathBuf>,
     /// `--parse-syslog`, `--level-from-severity`, `--logger-name`.
     pub records: RecordOptions,
@@ -406,6 +417,7 @@ impl Args {
             },
             max_connections: self.max_connections as usize,
             max_connections_per_source: self.max_connections_per_source as usize,
+            source_prefix_v6: self.source_prefix_v6,
             logging_config: self.logging_config,
             records: RecordOptions {
                 parse_syslog: self.parse_syslog,
@@ -562,6 +574,10 @@ mod tests {
             "--client-name needs --client-ca"
         );
         assert!(parse(&["--udp-recv-buffer", "0"]).is_err());
+        assert_eq!(s.source_prefix_v6, 64);
+        let s = parse(&["--source-prefix-v6", "48"]).expect("parse");
+        assert_eq!(s.source_prefix_v6, 48);
+        assert!(parse(&["--source-prefix-v6", "129"]).is_err());
         assert!(parse(&["--tcp-keepalive", "32767"]).is_ok());
         assert!(
             parse(&["--tcp-keepalive", "32768"]).is_err(),

@@ -818,6 +818,61 @@ fn partial_lines_on_thousands_of_connections_from_one_source_stay_bounded() {
     drop(socks);
 }
 
+/// IPv6 peers count as one source per /64 (`--source-prefix-v6`): over the
+/// cap, the refusal names the address and the network it counts as; with
+/// 128 each address is its own source. (Loopback offers IPv6 only ::1, so
+/// that other addresses of its /64 share its count is a unit test of
+/// `receiver::source` and `receiver::refusals`.)
+#[test]
+fn ipv6_peers_count_by_their_network() {
+    for (prefix, named) in [
+        (
+            "64",
+            "::1 in ::/64 (over --max-connections-per-source 2); further refusals of ::/64 are",
+        ),
+        (
+            "128",
+            "::1 (over --max-connections-per-source 2); further refusals of it are",
+        ),
+    ] {
+        let port = free_port();
+        let url = format!("tcp://[::1]:{port}");
+        let c = start_listeners(
+            &[
+                "--listen",
+                &url,
+                "--max-connections-per-source",
+                "2",
+                "--source-prefix-v6",
+                prefix,
+            ],
+            2,
+        );
+        let to: SocketAddr = format!("[::1]:{port}").parse().expect("addr");
+        let held: Vec<TcpStream> = (0..2)
+            .map(|i| {
+                let mut s = connect_from("::1", to);
+                s.write_all(format!("v6 {i}\n").as_bytes()).expect("send");
+                s
+            })
+            .collect();
+        wait_data(&c, 2);
+        let mut third = connect_from("::1", to);
+        assert!(
+            closed_by_collector(&mut third),
+            "/{prefix}: the third is refused"
+        );
+        // Another source (IPv4) is not counted with them.
+        send_from("127.0.0.2", c.addr(), b"v4\n");
+        let lines = wait_data(&c, 3);
+        assert!(lines.contains(&"INFO:127.0.0.2:v4".to_owned()), "{lines:?}");
+        c.wait_stderr("the refusal", |text| {
+            text.contains(&format!("refused a connection from {named}"))
+        });
+        drop(held);
+    }
+}
+
 /// Behind a balancer the cap counts the clients the PROXY headers name, not
 /// the balancer: a third connection for one client is closed, another
 /// client and health checks (LOCAL) are served.

@@ -256,11 +256,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
-        policy: Policy {
-            allow: Arc::new(settings.allow.clone()),
-            proxy_from: settings.proxy_from.clone(),
-            keepalive: settings.tcp_keepalive,
-        },
+        policy: Policy::from_settings(&settings),
         origins: None,
     };
     let (tls_config, tls_warnings) = match tls {

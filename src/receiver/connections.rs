@@ -19,6 +19,7 @@ use super::escape::ControlChars;
 use super::framing::Framer;
 use super::listener::peer_name;
 use super::origin::Origins;
+use super::source::{SourceGrouping, SourceKey};
 use super::token;
 use crate::link::WriterLink;
 use crate::logging::level;
@@ -30,7 +31,7 @@ struct Entry {
     /// Queued in the ready queue.
     scheduled: bool,
     /// The source it counts against in `per_source`.
-    source: Option<IpAddr>,
+    source: Option<SourceKey>,
     /// A balancer's connection not yet counted: its client's address, from
     /// the PROXY header, is counted once the header is read.
     uncounted_balancer: Option<IpAddr>,
@@ -62,14 +63,21 @@ pub struct Connections {
     relp_acknowledged: u64,
     /// `--max-connections-per-source`; 0: no limit.
     per_source_cap: usize,
-    /// Open connections per direct source; only sources with one are kept.
-    per_source: HashMap<IpAddr, usize>,
+    /// Open connections per source (an IPv6 network counts as one, see
+    /// [`SourceGrouping`]); only sources with one are kept.
+    per_source: HashMap<SourceKey, usize>,
+    sources: SourceGrouping,
     /// Listeners' origins, when lines carry them (`--parse-syslog`).
     origins: Option<Origins>,
 }
 
 impl Connections {
-    pub fn new(max_line_bytes: usize, control: ControlChars, per_source_cap: usize) -> Connections {
+    pub fn new(
+        max_line_bytes: usize,
+        control: ControlChars,
+        per_source_cap: usize,
+        sources: SourceGrouping,
+    ) -> Connections {
         Connections {
             slab: Slab::new(),
             ready: VecDeque::new(),
@@ -81,6 +89,7 @@ impl Connections {
             relp_acknowledged: 0,
             per_source_cap,
             per_source: HashMap::new(),
+            sources,
             origins: None,
         }
     }
@@ -96,22 +105,20 @@ impl Connections {
         self.per_source_cap
     }
 
-    /// Whether a new direct connection from `ip` would pass the per-source cap.
-    pub fn source_is_full(&self, ip: IpAddr) -> bool {
-        self.per_source_cap != 0
-            && self
-                .per_source
-                .get(&ip.to_canonical())
-                .copied()
-                .unwrap_or(0)
-                >= self.per_source_cap
+    /// Whether a new direct connection from `ip` would pass the per-source
+    /// cap: `Some(its source)` when it would.
+    pub fn source_is_full(&self, ip: IpAddr) -> Option<SourceKey> {
+        let key = self.sources.key(ip);
+        let open = self.per_source.get(&key).copied().unwrap_or(0);
+        (self.per_source_cap != 0 && open >= self.per_source_cap).then_some(key)
     }
 
     /// A balancer's connection read its PROXY header ([`super::conn::Turn::HeaderRead`]):
-    /// count it against the client the header names. `Err(client)`
-    /// when that client is already at the cap (the caller closes it). A
-    /// header naming no client (a balancer's health check) counts nothing.
-    pub fn count_proxied_client(&mut self, key: usize) -> Result<(), IpAddr> {
+    /// count it against the client the header names. `Err((client, its
+    /// source))` when that source is already at the cap (the caller closes
+    /// it). A header naming no client (a balancer's health check) counts
+    /// nothing.
+    pub fn count_proxied_client(&mut self, key: usize) -> Result<(), (IpAddr, SourceKey)> {
         let Some(entry) = self.slab.get_mut(key) else {
             return Ok(());
         };
@@ -123,25 +130,26 @@ impl Connections {
         if client == balancer {
             return Ok(());
         }
-        let n = self.per_source.entry(client).or_insert(0);
+        let source = self.sources.key(client);
+        let n = self.per_source.entry(source).or_insert(0);
         if *n >= self.per_source_cap {
             if *n == 0 {
-                self.per_source.remove(&client);
+                self.per_source.remove(&source);
             }
-            return Err(client);
+            return Err((client, source));
         }
         *n += 1;
-        entry.source = Some(client);
+        entry.source = Some(source);
         Ok(())
     }
 
     /// A connection counted against `source` left.
-    fn source_left(&mut self, source: Option<IpAddr>) {
-        let Some(ip) = source else { return };
-        if let Some(n) = self.per_source.get_mut(&ip) {
+    fn source_left(&mut self, source: Option<SourceKey>) {
+        let Some(key) = source else { return };
+        if let Some(n) = self.per_source.get_mut(&key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.per_source.remove(&ip);
+                self.per_source.remove(&key);
             }
         }
     }
@@ -231,7 +239,7 @@ impl Connections {
         // its client, once the header names it.
         let (source, uncounted_balancer) = match (&proxy, self.per_source_cap) {
             (_, 0) => (None, None),
-            (None, _) => (Some(addr.ip().to_canonical()), None),
+            (None, _) => (Some(self.sources.key(addr.ip())), None),
             (Some(_), _) => (None, Some(addr.ip().to_canonical())),
         };
         if let Some(ip) = source {

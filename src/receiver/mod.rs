@@ -31,6 +31,7 @@ mod policy;
 pub mod proxy;
 mod refusals;
 pub mod relp;
+pub mod source;
 mod stopping;
 mod token;
 mod udp;
@@ -186,6 +187,7 @@ impl Receiver {
                 config.max_line_bytes,
                 config.control_chars,
                 config.max_connections_per_source,
+                config.policy.sources,
             )
             .with_origins(config.origins),
             link,
@@ -199,8 +201,8 @@ impl Receiver {
             fault_open_on_reload: crate::fault::injected()
                 == Some(crate::fault::Fault::ReceiverOpenOnReload),
             hooks: config.hooks,
+            refusals: Refusals::new(config.policy.sources),
             policy: config.policy,
-            refusals: Refusals::default(),
             poll,
             signals,
         })
@@ -409,15 +411,21 @@ impl Receiver {
                     self.refusals.report(refused, &mut self.link);
                     continue;
                 }
-                Admission::Serve if self.conns.source_is_full(accepted.addr.ip()) => {
-                    self.conns
-                        .count_refused(accepted.listener.0, Refusal::PerSourceLimit);
-                    let cap = self.conns.per_source_cap();
-                    self.refusals
-                        .over_source_cap(accepted.addr.ip(), cap, &mut self.link);
-                    continue;
+                Admission::Serve => {
+                    if let Some(source) = self.conns.source_is_full(accepted.addr.ip()) {
+                        self.conns
+                            .count_refused(accepted.listener.0, Refusal::PerSourceLimit);
+                        let cap = self.conns.per_source_cap();
+                        self.refusals.over_source_cap(
+                            accepted.addr.ip(),
+                            source,
+                            cap,
+                            &mut self.link,
+                        );
+                        continue;
+                    }
+                    None
                 }
-                Admission::Serve => None,
                 Admission::ServeAfterHeader => {
                     Some(ProxyState::new(std::sync::Arc::clone(&self.policy.allow)))
                 }
@@ -488,9 +496,10 @@ impl Receiver {
             match turn {
                 Turn::HeaderRead => match self.conns.count_proxied_client(key) {
                     Ok(()) => self.conns.requeue(key),
-                    Err(client) => {
+                    Err((client, source)) => {
                         let cap = self.conns.per_source_cap();
-                        self.refusals.over_source_cap(client, cap, &mut self.link);
+                        self.refusals
+                            .over_source_cap(client, source, cap, &mut self.link);
                         self.conns
                             .close_refused(key, Refusal::PerSourceLimit, registry);
                     }

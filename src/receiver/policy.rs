@@ -1,5 +1,6 @@
 //! Who is served and how accepted sockets are set up: `--allow`,
-//! `--proxy-protocol-from` and `--tcp-keepalive`.
+//! `--proxy-protocol-from`, `--tcp-keepalive`, and what one source is
+//! (`--source-prefix-v6`).
 //!
 //! Owns: the decision at accept (refuse, serve, or serve after a PROXY
 //! header), and the keepalive socket options. Does not own: parsing the
@@ -11,7 +12,9 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
+use super::source::SourceGrouping;
 use crate::cidr::CidrSet;
+use crate::cli::Settings;
 
 /// Probes sent before a silent peer is declared dead.
 const KEEPALIVE_PROBES: u32 = 5;
@@ -28,6 +31,9 @@ pub struct Policy {
     pub proxy_from: CidrSet,
     /// Idle time before keepalive probes; `None`: off.
     pub keepalive: Option<Duration>,
+    /// What one source is, for the per-source limit and reports
+    /// (`--source-prefix-v6`).
+    pub sources: SourceGrouping,
 }
 
 /// What to do with a new TCP connection.
@@ -42,6 +48,16 @@ pub enum Admission {
 }
 
 impl Policy {
+    /// The rules the command line sets.
+    pub fn from_settings(settings: &Settings) -> Policy {
+        Policy {
+            allow: Arc::new(settings.allow.clone()),
+            proxy_from: settings.proxy_from.clone(),
+            keepalive: settings.tcp_keepalive,
+            sources: SourceGrouping::new(settings.source_prefix_v6),
+        }
+    }
+
     /// The rule for a TCP or TLS peer at `ip`.
     pub fn admit_stream(&self, ip: IpAddr) -> Admission {
         if self.proxy_from.contains(ip) {
@@ -98,6 +114,7 @@ mod tests {
             allow: Arc::new(set(&["10.0.0.0/8"])),
             proxy_from: set(&["127.0.0.1"]),
             keepalive: None,
+            sources: SourceGrouping::default(),
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Reporting refused peers without flooding the log: a source outside
 //! `--allow` or over `--max-connections-per-source` is named once a minute
-//! with a count, and bad PROXY headers are
+//! with a count (an IPv6 source is its network, see [`super::source`]),
+//! and bad PROXY headers are
 //! reported at most once every few seconds with how many were not.
 //!
 //! Owns: those rates and the bounded table of refused sources. Does not own:
@@ -17,6 +18,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::conn::{Refused, LOGGER};
+use super::source::{SourceGrouping, SourceKey};
 use crate::link::WriterLink;
 use crate::logging::level;
 
@@ -63,9 +65,9 @@ impl Throttle {
 /// Refused sources for one reason, each named once a minute with a count.
 #[derive(Debug)]
 struct PerSource {
-    sources: HashMap<IpAddr, Source>,
+    sources: HashMap<SourceKey, Source>,
     /// The keys of `sources`, oldest first: the next to evict.
-    order: VecDeque<IpAddr>,
+    order: VecDeque<SourceKey>,
     /// Refusals of sources the full table could not name.
     unnamed: Throttle,
     capacity: usize,
@@ -87,10 +89,16 @@ impl PerSource {
         }
     }
 
-    /// A refusal of `ip`; the warning to log, if one is due. `why` is the
-    /// reason in parentheses, e.g. "not in --allow".
-    fn refused(&mut self, ip: IpAddr, what: &str, why: &str, now: Instant) -> Option<String> {
-        let key = ip.to_canonical();
+    /// A refusal of `ip`, which counts as source `key`; the warning to log,
+    /// if one is due. `why` is the reason in parentheses, e.g. "not in --allow".
+    fn refused(
+        &mut self,
+        ip: IpAddr,
+        key: SourceKey,
+        what: &str,
+        why: &str,
+        now: Instant,
+    ) -> Option<String> {
         if let Some(source) = self.sources.get_mut(&key) {
             source.count += 1;
             if now.duration_since(source.named) < PER_SOURCE {
@@ -117,15 +125,22 @@ impl PerSource {
             },
         );
         if !full {
+            let name = key.naming(ip);
+            let it = if name == key.to_string() {
+                "it".to_owned()
+            } else {
+                key.to_string()
+            };
             return Some(format!(
-                "refused a {what} from {key} ({why}); further refusals of it are counted and reported once a minute"
+                "refused a {what} from {name} ({why}); further refusals of {it} are counted and reported once a minute"
             ));
         }
         // Full: new sources are named together, once a minute, so a scan
         // of addresses logs one line a minute, not one per address.
         let held = self.unnamed.due(now, PER_SOURCE)?;
+        let name = key.naming(ip);
         Some(with_held(
-            format!("refused a {what} from {key} ({why})"),
+            format!("refused a {what} from {name} ({why})"),
             held,
         ))
     }
@@ -146,9 +161,18 @@ pub struct Refusals {
     not_allowed: PerSource,
     over_cap: PerSource,
     headers: Throttle,
+    sources: SourceGrouping,
 }
 
 impl Refusals {
+    /// Refused sources counted as `sources` groups them.
+    pub fn new(sources: SourceGrouping) -> Refusals {
+        Refusals {
+            sources,
+            ..Refusals::default()
+        }
+    }
+
     pub fn report(&mut self, refused: Refused, link: &mut WriterLink) {
         let now = Instant::now();
         match refused {
@@ -158,19 +182,29 @@ impl Refusals {
                 }
             }
             Refused::NotAllowed { ip, what } => {
-                if let Some(text) = self.not_allowed.refused(ip, what, "not in --allow", now) {
+                let key = self.sources.key(ip);
+                if let Some(text) = self
+                    .not_allowed
+                    .refused(ip, key, what, "not in --allow", now)
+                {
                     link.warning(LOGGER, &text);
                 }
             }
         }
     }
 
-    /// A connection from `ip` closed at accept: it already has `cap` open.
-    pub fn over_source_cap(&mut self, ip: IpAddr, cap: usize, link: &mut WriterLink) {
+    /// A connection from `ip` closed: its source `key` already has `cap` open.
+    pub fn over_source_cap(
+        &mut self,
+        ip: IpAddr,
+        key: SourceKey,
+        cap: usize,
+        link: &mut WriterLink,
+    ) {
         let why = format!("over --max-connections-per-source {cap}");
         if let Some(text) = self
             .over_cap
-            .refused(ip, "connection", &why, Instant::now())
+            .refused(ip, key, "connection", &why, Instant::now())
         {
             link.warning(LOGGER, &text);
         }
@@ -211,7 +245,7 @@ mod tests {
         why: &str,
         now: Instant,
     ) -> Option<String> {
-        table.refused(ip, what, why, now)
+        table.refused(ip, SourceGrouping::default().key(ip), what, why, now)
     }
 
     #[test]
@@ -235,7 +269,9 @@ mod tests {
             "refused a datagram from 10.0.0.4 (x) (2 more like it not reported)"
         );
         assert_eq!(table.sources.len(), 4);
-        assert!(!table.sources.contains_key(&ip(0)));
+        assert!(!table
+            .sources
+            .contains_key(&SourceGrouping::default().key(ip(0))));
         for i in 5..100 {
             assert_eq!(refused(&mut table, ip(i), "datagram", "x", now), None);
         }
@@ -252,6 +288,29 @@ mod tests {
         assert_eq!(
             said(refused(&mut table, ip(99), "datagram", "x", later)),
             "refused 2 datagrams from 10.0.0.99 (x) in the last minute"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_source() {
+        let mut table = PerSource::default();
+        let now = Instant::now();
+        let g = SourceGrouping::default();
+        let a: IpAddr = "2001:db8:0:1::5".parse().unwrap();
+        assert_eq!(
+            table.refused(a, g.key(a), "datagram", "x", now).unwrap_or_default(),
+            "refused a datagram from 2001:db8:0:1::5 in 2001:db8:0:1::/64 (x); further refusals of 2001:db8:0:1::/64 are counted and reported once a minute"
+        );
+        for i in 0..1000u128 {
+            let b = IpAddr::V6((0x2001_0db8_0000_0001_0000_0000_0000_0000u128 + i).into());
+            assert_eq!(table.refused(b, g.key(b), "datagram", "x", now), None);
+        }
+        assert_eq!(table.sources.len(), 1);
+        assert_eq!(
+            table
+                .refused(a, g.key(a), "datagram", "x", now + PER_SOURCE)
+                .unwrap_or_default(),
+            "refused 1001 datagrams from 2001:db8:0:1::/64 (x) in the last minute"
         );
     }
 
