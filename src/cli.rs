@@ -230,6 +230,12 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
+    /// Only clients in this network may use the metrics endpoint
+    /// (repeatable; CIDR or one address) [default: loopback and --allow's
+    /// networks]. Others are closed at accept.
+    #[arg(long, value_name = "CIDR")]
+    pub metrics_allow: Vec<Cidr>,
+
     /// Check the command line, the logging configuration, the TLS files, the
     /// listeners and the output files, print `configuration OK` and exit 0
     /// (or the error and exit 2), without binding, dropping privileges or
@@ -280,6 +286,8 @@ pub struct Settings {
     pub pidfile: Option<PathBuf>,
     /// `--metrics-listen`: where the metrics endpoint listens.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--metrics-allow`, or its default: who may use the metrics endpoint.
+    pub metrics_allow: CidrSet,
     /// `--check-config`: check, do not run.
     pub check_config: bool,
 }
@@ -397,6 +405,7 @@ impl Args {
                 max: max_buffer,
             });
         }
+        let metrics_allow = metrics_allow(self.metrics_allow, &self.allow);
         Ok(Settings {
             listeners,
             proxy_from: CidrSet::new(self.proxy_protocol_from),
@@ -432,9 +441,24 @@ impl Args {
             daemonize: self.daemonize,
             pidfile: self.pidfile,
             metrics_listen: self.metrics_listen,
+            metrics_allow,
             check_config: self.check_config,
         })
     }
+}
+
+/// `--metrics-allow` as given, or else loopback and `--allow`'s networks:
+/// whoever may send lines may read the counters, and nobody else unless
+/// told (the endpoint has no authentication).
+fn metrics_allow(given: Vec<Cidr>, allow: &[Cidr]) -> CidrSet {
+    if !given.is_empty() {
+        return CidrSet::new(given);
+    }
+    let loopback = [
+        Cidr::containing(std::net::Ipv4Addr::LOCALHOST.into(), 8),
+        Cidr::containing(std::net::Ipv6Addr::LOCALHOST.into(), 128),
+    ];
+    CidrSet::new(loopback.into_iter().chain(allow.iter().copied()).collect())
 }
 
 /// Python's `str(float)`: the shortest repr, with `.0` on whole numbers
@@ -583,6 +607,24 @@ mod tests {
             parse(&["--tcp-keepalive", "32768"]).is_err(),
             "beyond TCP_KEEPIDLE"
         );
+    }
+
+    #[test]
+    fn the_metrics_endpoint_serves_loopback_and_allow_unless_told() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let s = parse(&[]).expect("parse");
+        assert!(s.metrics_allow.contains(ip("127.0.0.1")));
+        assert!(s.metrics_allow.contains(ip("127.9.9.9")));
+        assert!(s.metrics_allow.contains(ip("::1")));
+        assert!(!s.metrics_allow.contains(ip("10.0.0.1")));
+        let s = parse(&["--allow", "10.0.0.0/8"]).expect("parse");
+        assert!(s.metrics_allow.contains(ip("10.1.1.1")));
+        assert!(s.metrics_allow.contains(ip("127.0.0.1")));
+        assert!(!s.metrics_allow.contains(ip("192.0.2.1")));
+        let s = parse(&["--allow", "10.0.0.0/8", "--metrics-allow", "192.0.2.1"]).expect("parse");
+        assert!(s.metrics_allow.contains(ip("192.0.2.1")));
+        assert!(!s.metrics_allow.contains(ip("127.0.0.1")));
+        assert!(!s.metrics_allow.contains(ip("10.1.1.1")));
     }
 
     #[test]

@@ -313,24 +313,39 @@ fn http_that_is_not_a_scrape_is_answered_and_closed() {
     assert!(head.starts_with("HTTP/1.1 200 OK") && head.ends_with("\r\n\r\n"));
 }
 
+/// Whether the collector has closed `s` by now (EOF or reset), without
+/// waiting: `false` while it is open with nothing to read.
+fn closed_now(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 16];
+    let closed = match (&*s).read(&mut buf) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    s.set_nonblocking(false).expect("blocking");
+    closed
+}
+
 #[test]
-fn stalled_scrapers_hold_their_slots_until_the_deadline_and_no_longer() {
+fn silent_clients_give_way_to_a_scrape_and_are_closed_at_their_deadline() {
     let (_c, port) = start(&[]);
     // The loop runs and the start-up probes are gone.
     scrape(port);
     std::thread::sleep(Duration::from_millis(100));
     // Four clients that say nothing take every slot.
-    let idle: Vec<TcpStream> = (0..4)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    // A fifth is closed at once, unanswered.
-    let mut fifth = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    fifth.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let _ = fifth.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
-    let mut out = Vec::new();
-    let _ = fifth.read_to_end(&mut out);
-    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let mut idle: Vec<TcpStream> = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A scrape is answered all the same: it takes the oldest one's slot.
+    let response = exchange(port, b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(closed_now(&idle[0]), "the oldest silent client is closed");
+    assert!(
+        idle[1..].iter().all(|s| !closed_now(s)),
+        "the others keep their slots"
+    );
     // The stalled ones are closed at their deadline (10 s).
     let started = Instant::now();
     for mut s in idle {
@@ -341,6 +356,39 @@ fn stalled_scrapers_hold_their_slots_until_the_deadline_and_no_longer() {
     assert!(started.elapsed() < Duration::from_secs(15));
     // And scrapes are served again.
     assert!(get(&scrape(port), "pysyslog_writer_restarts_total") == 0.0);
+}
+
+/// One whole HTTP exchange from `source` (a loopback address).
+fn exchange_from(source: &str, port: u16, request: &[u8]) -> String {
+    let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = connect_from(source, to);
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn only_clients_in_metrics_allow_are_served() {
+    let request = b"GET /metrics HTTP/1.1\r\n\r\n";
+    let (_c, port) = start(&["--metrics-allow", "127.0.0.3"]);
+    let mut served = String::new();
+    for _ in 0..50 {
+        // The start-up probes may still hold slots.
+        served = exchange_from("127.0.0.3", port, request);
+        if !served.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(served.starts_with("HTTP/1.1 200 OK"), "{served}");
+    for other in ["127.0.0.1", "127.0.0.2"] {
+        assert_eq!(exchange_from(other, port, request), "", "{other}");
+    }
+    // By default: loopback, and --allow's networks (see cli.rs' tests).
+    let (_c, port) = start(&["--allow", "127.0.0.5"]);
+    assert!(exchange_from("127.0.0.2", port, request).starts_with("HTTP/1.1 200 OK"));
 }
 
 /// The changes between two scrapes that are not the writer's handlers'

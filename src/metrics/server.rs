@@ -1,14 +1,17 @@
 //! The metrics endpoint's sockets, served on the receiver's event loop.
 //!
-//! Owns: the listening socket, at most [`MAX_SCRAPERS`] clients, the bound on
-//! a request's size and the deadline of each exchange. Does not own: what a
-//! request means ([`super::http`]) or the body ([`super::collect`]).
+//! Owns: the listening socket, who may connect (`--metrics-allow`), at most
+//! [`MAX_SCRAPERS`] clients, the bound on a request's size and the deadline
+//! of each exchange. Does not own: what a request means ([`super::http`]) or
+//! the body ([`super::collect`]).
 //!
 //! No thread: the receiver forks writers, and a fork copies only the thread
-//! that calls it. A client past the limit is accepted and closed at once, so
-//! scrapers never wait in the backlog behind a slow one; a client that does
-//! not finish its exchange within [`DEADLINE`] is closed, so a stalled
-//! client holds its slot for that long at most.
+//! that calls it. Scrapers never wait in the backlog behind a slow one: a
+//! client past the limit takes the slot of the oldest client that has not
+//! sent its whole request yet (silent clients cannot keep a scrape out), and
+//! is closed at once only when every slot is sending a response. A client
+//! that does not finish its exchange within [`DEADLINE`] is closed, so a
+//! stalled client holds its slot for that long at most.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 use super::http::{self, Request};
+use crate::cidr::CidrSet;
 
 /// Clients served at once.
 pub const MAX_SCRAPERS: usize = 4;
@@ -53,35 +57,44 @@ pub struct MetricsServer {
     clients: Vec<Option<Client>>,
     /// The token of the listener; client `i` has `base + 1 + i`.
     base: usize,
+    /// Clients served; others are closed at accept.
+    allow: CidrSet,
 }
 
 impl MetricsServer {
-    /// Serve on `listener` (bound at start-up), its events under
-    /// `Token(base)` and the clients' under the [`MAX_SCRAPERS`] tokens after it.
+    /// Serve clients in `allow` on `listener` (bound at start-up), its
+    /// events under `Token(base)` and the clients' under the
+    /// [`MAX_SCRAPERS`] tokens after it.
     pub fn new(
         mut listener: TcpListener,
         base: usize,
         registry: &Registry,
+        allow: CidrSet,
     ) -> io::Result<MetricsServer> {
         registry.register(&mut listener, Token(base), Interest::READABLE)?;
         Ok(MetricsServer {
             listener,
             clients: (0..MAX_SCRAPERS).map(|_| None).collect(),
             base,
+            allow,
         })
     }
 
     /// The listener is readable: take every waiting client.
     pub fn on_listener(&mut self, registry: &Registry) {
         loop {
-            let (mut socket, _) = match self.listener.accept() {
+            let (mut socket, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // WouldBlock, or out of descriptors: the next event retries.
                 Err(_) => return,
             };
-            let Some(free) = self.clients.iter().position(Option::is_none) else {
-                // Over the limit: closed at once (dropping the socket).
+            if !self.allow.contains(peer.ip()) {
+                // Closed at once (dropping the socket): it never takes a slot.
+                continue;
+            }
+            let Some(free) = self.free_slot(registry) else {
+                // Every slot is sending a response: closed at once.
                 continue;
             };
             let token = Token(self.base + 1 + free);
@@ -98,6 +111,25 @@ impl MetricsServer {
                 deadline: Instant::now() + DEADLINE,
             });
         }
+    }
+
+    /// A free slot, or the slot of the oldest client still waiting for its
+    /// request (closed to make room); `None` when every client is being
+    /// answered.
+    fn free_slot(&mut self, registry: &Registry) -> Option<usize> {
+        if let Some(free) = self.clients.iter().position(Option::is_none) {
+            return Some(free);
+        }
+        let oldest = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .filter(|(_, c)| c.response.is_none())
+            .min_by_key(|(_, c)| c.deadline)
+            .map(|(i, _)| i)?;
+        self.close(oldest, registry);
+        Some(oldest)
     }
 
     /// An event for client `client`: read its request, or send more of its

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::{token, Receiver, ReceiverError};
+use crate::cidr::CidrSet;
 use crate::metrics::counts::{Reloads, Snapshot};
 use crate::metrics::server::MAX_SCRAPERS;
 use crate::metrics::{self, MetricsServer, Wants};
@@ -16,7 +17,21 @@ const _: () = assert!(token::METRICS_BASE + 1 + MAX_SCRAPERS <= token::ORDERS.0)
 impl Receiver {
     /// Serve the metrics on `socket` (bound at start-up).
     pub fn serve_metrics(&mut self, socket: mio::net::TcpListener) -> Result<(), ReceiverError> {
-        let server = MetricsServer::new(socket, token::METRICS_BASE, self.poll.registry())
+        let allow = self.policy.metrics_allow.clone();
+        if let Ok(at) = socket.local_addr() {
+            if !at.ip().is_loopback() && only_loopback(&allow) {
+                self.log(
+                    crate::logging::level::WARNING,
+                    super::conn::LOGGER,
+                    &format!(
+                        "the metrics endpoint on {at} serves loopback clients only (--metrics-allow \
+                         defaults to loopback and --allow's networks): add --metrics-allow for a \
+                         scraper elsewhere"
+                    ),
+                );
+            }
+        }
+        let server = MetricsServer::new(socket, token::METRICS_BASE, self.poll.registry(), allow)
             .map_err(ReceiverError::Setup)?;
         self.metrics = Some(server);
         Ok(())
@@ -84,4 +99,12 @@ impl Receiver {
             writer_usage: self.link.writer_usage(),
         }
     }
+}
+
+/// Whether `allow` admits loopback clients only.
+fn only_loopback(allow: &CidrSet) -> bool {
+    allow
+        .networks()
+        .iter()
+        .all(|net| net.network().is_loopback())
 }

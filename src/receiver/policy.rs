@@ -1,6 +1,6 @@
 //! Who is served and how accepted sockets are set up: `--allow`,
-//! `--proxy-protocol-from`, `--tcp-keepalive`, and what one source is
-//! (`--source-prefix-v6`).
+//! `--proxy-protocol-from`, `--tcp-keepalive`, what one source is
+//! (`--source-prefix-v6`), and who may read the metrics (`--metrics-allow`).
 //!
 //! Owns: the decision at accept (refuse, serve, or serve after a PROXY
 //! header), and the keepalive socket options. Does not own: parsing the
@@ -34,6 +34,9 @@ pub struct Policy {
     /// What one source is, for the per-source limit and reports
     /// (`--source-prefix-v6`).
     pub sources: SourceGrouping,
+    /// Clients the metrics endpoint serves (`--metrics-allow` or its
+    /// default); empty: none.
+    pub metrics_allow: CidrSet,
 }
 
 /// What to do with a new TCP connection.
@@ -55,6 +58,7 @@ impl Policy {
             proxy_from: settings.proxy_from.clone(),
             keepalive: settings.tcp_keepalive,
             sources: SourceGrouping::new(settings.source_prefix_v6),
+            metrics_allow: settings.metrics_allow.clone(),
         }
     }
 
@@ -115,6 +119,7 @@ mod tests {
             proxy_from: set(&["127.0.0.1"]),
             keepalive: None,
             sources: SourceGrouping::default(),
+            metrics_allow: CidrSet::default(),
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
