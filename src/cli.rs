@@ -33,9 +33,15 @@ pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1024 * 1024;
 /// 120-byte lines) reaches the broker's own ceiling in the kafka benchmark.
 pub const DEFAULT_MAX_QUEUE_BYTES_KAFKA: usize = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
-/// `--max-connections-per-source`: enough for any one honest sender (a relay
-/// opens a few), few enough that one source cannot take every slot.
-pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: u32 = 256;
+/// `--max-connections-per-source`: off. A balancer without the PROXY
+/// protocol, a NAT or a busy relay is one address for many senders, and a
+/// default must not refuse what the collector can serve; the memory bound
+/// holds without it (`--max-partial-bytes`).
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: u32 = 0;
+/// `--max-partial-bytes`: 256 lines of the default `--max-line-length`
+/// still arriving at once; past it the longest are split (see
+/// `receiver::connections`).
+pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 16 << 20;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 514;
 /// Two hours is the kernel's default idle time, far longer than the NAT and
@@ -192,10 +198,18 @@ pub struct Args {
 
     /// Most simultaneous connections from one source address (behind a
     /// balancer, the client's from the PROXY header); more are closed with a
-    /// warning, at accept or once the header is read. 0: no limit.
+    /// warning, at accept or once the header is read. 0 (the default): no
+    /// limit.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_SOURCE, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub max_connections_per_source: u32,
+
+    /// Most bytes lines still arriving may hold on all connections
+    /// together; past it the longest are logged as far as they came and the
+    /// rest of each follows as a line of its own (nothing is lost). At least
+    /// --max-line-length.
+    #[arg(long, default_value_t = DEFAULT_MAX_PARTIAL_BYTES, value_name = "BYTES")]
+    pub max_partial_bytes: usize,
 
     /// IPv6 peers count as one source per network of this many bits (a
     /// host is commonly given a /64) for --max-connections-per-source and
@@ -273,6 +287,8 @@ pub struct Settings {
     /// `--source-prefix-v6`: IPv6 peers count as one source per network
     /// of this many bits.
     pub source_prefix_v6: u8,
+    /// `--max-partial-bytes`: what lines still arriving may hold in all.
+    pub max_partial_bytes: usize,
     pub logging_config: Option<PathBuf>,
     /// `--parse-syslog`, `--level-from-severity`, `--logger-name`.
     pub records: RecordOptions,
@@ -315,6 +331,8 @@ pub enum UsageError {
     CertWithoutTls,
     #[error("--udp-recv-buffer must be from 1 to {max} bytes, got {got}")]
     UdpRecvBuffer { got: usize, max: usize },
+    #[error("--max-partial-bytes must be at least --max-line-length ({min}), got {got}: a line must fit whole")]
+    PartialBudget { got: usize, min: usize },
 }
 
 /// Same host and port, both streams: one kernel socket cannot be both.
@@ -405,6 +423,12 @@ impl Args {
                 max: max_buffer,
             });
         }
+        if self.max_partial_bytes < self.max_line_length as usize {
+            return Err(UsageError::PartialBudget {
+                got: self.max_partial_bytes,
+                min: self.max_line_length as usize,
+            });
+        }
         let metrics_allow = metrics_allow(self.metrics_allow, &self.allow);
         Ok(Settings {
             listeners,
@@ -427,6 +451,7 @@ impl Args {
             max_connections: self.max_connections as usize,
             max_connections_per_source: self.max_connections_per_source as usize,
             source_prefix_v6: self.source_prefix_v6,
+            max_partial_bytes: self.max_partial_bytes,
             logging_config: self.logging_config,
             records: RecordOptions {
                 parse_syslog: self.parse_syslog,
@@ -491,6 +516,10 @@ mod tests {
         assert!(s.allow.is_empty() && s.proxy_from.is_empty());
         assert_eq!(s.max_queue_lines, 50_000);
         assert!(s.tls.is_none() && s.logging_config.is_none());
+        assert_eq!(s.max_connections_per_source, 0, "no per-source limit");
+        assert_eq!(s.max_partial_bytes, 16 << 20);
+        assert!(parse(&["--max-partial-bytes", "65535"]).is_err());
+        assert!(parse(&["--max-partial-bytes", "1000", "--max-line-length", "1000"]).is_ok());
     }
 
     #[test]

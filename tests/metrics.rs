@@ -148,6 +148,43 @@ fn a_truncated_line_increments_the_truncation_counter_and_nothing_else_of_its_ow
     assert_eq!(got, expected);
 }
 
+/// Past --max-partial-bytes, a line still arriving is logged in pieces:
+/// counted in pysyslog_lines_split_total, each piece a line received.
+#[test]
+fn a_line_split_past_the_partial_budget_is_counted() {
+    let (c, port) = start(&["--max-line-length", "1024", "--max-partial-bytes", "2048"]);
+    let split = listener_key("pysyslog_lines_split_total", &c);
+    let lines = listener_key("pysyslog_lines_received_total", &c);
+    assert_eq!(get(&scrape(port), &split), 0.0);
+    // Four lines of 1,000 bytes not yet ended, one connection each: the
+    // fourth's turn finds 3,000 bytes held, past 2,048.
+    let mut socks: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = c.connect();
+            s.write_all(&[b'x'; 1000]).expect("send");
+            s
+        })
+        .collect();
+    let s = wait_scrape(port, "a split", |s| {
+        s.get(&split).is_some_and(|&n| n >= 1.0)
+    });
+    let split_lines = get(&s, &split);
+    assert_eq!(
+        get(&s, &lines),
+        split_lines,
+        "each split so far is one piece"
+    );
+    // Ended with nothing more: a split line's empty rest is no line.
+    for s in &mut socks {
+        s.write_all(b"\n").expect("send");
+    }
+    drop(socks);
+    wait_for(port, &lines, 4.0);
+    wait_until("every byte", || {
+        c.stdout_bytes().iter().filter(|&&b| b == b'x').count() == 4000
+    });
+}
+
 #[test]
 fn a_killed_writer_counts_one_restart_and_the_counters_go_on() {
     let dir = tempfile::tempdir().expect("dir");

@@ -79,6 +79,36 @@ proptest! {
         }
     }
 
+    /// Splitting lines still arriving (`Framer::spill`, past the partial
+    /// budget) at any point loses no byte and adds none: the pieces hold
+    /// what the whole frames hold, in order.
+    #[test]
+    fn splitting_lines_still_arriving_loses_no_byte(
+        input in proptest::collection::vec(prop_oneof![Just(b'\n'), (b'a'..=b'e')], 0..300),
+        cuts in proptest::collection::vec(0usize..40, 0..20),
+    ) {
+        let joined = |frames: Vec<(Vec<u8>, bool)>| -> Vec<u8> {
+            frames.into_iter().flat_map(|(f, _)| f).collect()
+        };
+        let whole = joined(frames(1024, &input, &[]));
+        let mut f = Framer::new(1024);
+        let mut out = Vec::new();
+        let mut sink = |fr: Frame<'_>| match fr {
+            Frame::Line(l) | Frame::Truncated(l) => out.push((l.to_vec(), false)),
+        };
+        let mut rest = &input[..];
+        for &cut in &cuts {
+            let (a, b) = rest.split_at(cut.min(rest.len()));
+            f.push(a, &mut sink);
+            f.spill(&mut sink);
+            prop_assert_eq!(f.held_bytes(), 0);
+            rest = b;
+        }
+        f.push(rest, &mut sink);
+        f.finish(&mut sink);
+        prop_assert_eq!(joined(out), whole);
+    }
+
     /// With the default escaping, no frame holds LF or NUL, under any chunking,
     /// and escaping never takes a frame past the bound.
     #[test]

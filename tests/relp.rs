@@ -558,3 +558,43 @@ fn sessions_that_never_read_their_answers_are_slowed_not_buffered() {
     s.write_all(&rest).expect("the rest");
     reader.join().expect("every answer, in order");
 }
+
+/// Past --max-partial-bytes, a RELP message still arriving is logged as far
+/// as it came, and its rest once it comes; its answer waits for both.
+/// Eight sessions each send 900 bytes of a 1,000-byte message, 7,200 bytes
+/// in all against a budget of 4,096.
+#[test]
+fn messages_still_arriving_past_the_budget_are_logged_in_pieces_then_answered() {
+    let (c, addr) = relp_collector(&["--max-line-length", "1024", "--max-partial-bytes", "4096"]);
+    let message = |i: usize| {
+        let head = format!("<13>m{i} {}", "y".repeat(900 - 7));
+        let tail = format!("{}t{i}", "z".repeat(98));
+        (head, tail)
+    };
+    let mut sessions: Vec<_> = (0..8).map(|_| open_session(addr)).collect();
+    for (i, (s, _)) in sessions.iter_mut().enumerate() {
+        let (head, _) = message(i);
+        s.write_all(format!("2 syslog 1000 {head}").as_bytes())
+            .expect("send");
+    }
+    c.wait_stderr("the report of split lines", |text| {
+        text.contains("lines still arriving held more than --max-partial-bytes (4096 bytes)")
+    });
+    for (i, (s, r)) in sessions.iter_mut().enumerate() {
+        let (_, tail) = message(i);
+        s.write_all(format!("{tail}\n").as_bytes()).expect("send");
+        assert_eq!(read_frame(r), Some((2, "rsp".into(), "200 OK".into())));
+    }
+    let lines = data_lines(&c);
+    assert!(lines.len() > 8, "some messages came in pieces: {lines:#?}");
+    for i in 0..8 {
+        let (head, tail) = message(i);
+        let pieces: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("INFO:127.0.0.1:"))
+            .filter(|l| l.starts_with(&format!("<13>m{i} ")) || l.ends_with(&format!("t{i}")))
+            .collect();
+        assert_eq!(pieces.concat(), format!("{head}{tail}"), "message {i}");
+        assert!(pieces.len() <= 2, "{pieces:?}");
+    }
+}

@@ -252,6 +252,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         control_chars: settings.control_chars,
         max_connections: settings.max_connections,
         max_connections_per_source: settings.max_connections_per_source,
+        max_partial_bytes: settings.max_partial_bytes,
         tls: settings.tls.clone(),
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,

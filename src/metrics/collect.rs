@@ -97,6 +97,12 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
     );
     received(e, &|r| r.truncated);
     e.family(
+        "pysyslog_lines_split_total",
+        Kind::Counter,
+        "Lines logged in pieces (the first while the rest had not arrived): the partial lines of all connections passed --max-partial-bytes.",
+    );
+    received(e, &|r| r.split);
+    e.family(
         "pysyslog_udp_datagrams_received_total",
         Kind::Counter,
         "UDP datagrams read from the socket (refused and empty ones included).",

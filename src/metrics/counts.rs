@@ -62,6 +62,9 @@ pub struct Received {
     pub lines: u64,
     pub bytes: u64,
     pub truncated: u64,
+    /// Lines logged in two pieces or more: the partial lines of all
+    /// connections passed `--max-partial-bytes`.
+    pub split: u64,
 }
 
 impl Received {
@@ -69,6 +72,7 @@ impl Received {
         self.lines += other.lines;
         self.bytes += other.bytes;
         self.truncated += other.truncated;
+        self.split += other.split;
     }
 }
 

@@ -640,12 +640,12 @@ impl Connection {
         received.bytes += data.len() as u64;
         if let Some(server) = relp {
             // The error is kept in the session and read by `relp_turn`.
-            let _ = server.push(data, |message| {
-                let mut seq = 0;
-                framer.whole(message, |frame| {
-                    seq = emit(
+            let _ = server.push(data, |piece| {
+                let mut seq = None;
+                framer.piece(piece.data, piece.first, piece.last, |frame| {
+                    seq = Some(emit(
                         frame, *id, peer, origin, *addr, truncated, *max_line, received, link, true,
-                    );
+                    ));
                 });
                 seq
             });
@@ -656,6 +656,52 @@ impl Connection {
                 frame, *id, peer, origin, *addr, truncated, *max_line, received, link, false,
             );
         });
+    }
+
+    /// Memory it holds for a line (or RELP message) still arriving.
+    pub fn partial_bytes(&self) -> usize {
+        self.framer.held_bytes() + self.relp.as_ref().map_or(0, |s| s.held_bytes())
+    }
+
+    /// Log now what it holds of a line still arriving, and give the buffer
+    /// back: the partial lines of all connections passed their budget
+    /// ([`super::connections`]). The rest of the line follows as a line of
+    /// its own; a RELP message is answered once both are written. Returns
+    /// the bytes it held (0: nothing it could split).
+    pub fn spill(&mut self, link: &mut WriterLink) -> usize {
+        let Connection {
+            framer,
+            id,
+            peer,
+            addr,
+            truncated,
+            max_line,
+            received,
+            relp,
+            origin,
+            ..
+        } = self;
+        let origin = origin.as_deref().map_or(&[][..], ConnectionOrigin::encoded);
+        let held = match relp {
+            Some(server) => server.spill(|piece| {
+                let mut seq = None;
+                framer.piece(piece.data, piece.first, piece.last, |frame| {
+                    seq = Some(emit(
+                        frame, *id, peer, origin, *addr, truncated, *max_line, received, link, true,
+                    ));
+                });
+                seq
+            }),
+            None => framer.spill(|frame| {
+                emit(
+                    frame, *id, peer, origin, *addr, truncated, *max_line, received, link, false,
+                );
+            }),
+        };
+        if held > 0 {
+            received.split += 1;
+        }
+        held
     }
 
     /// End of stream: log the unterminated last line and any truncation tally.

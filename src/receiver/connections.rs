@@ -2,9 +2,20 @@
 //!
 //! Owns: opening a connection from an accepted socket (registration, its TLS
 //! session, its process-wide id), the ready queue (each connection with data
-//! gets one budgeted turn, those with more left go to the back), and closing.
-//! Does not own: what a turn does ([`super::conn`]) or deadlines
-//! ([`super::deadlines`]).
+//! gets one budgeted turn, those with more left go to the back), closing,
+//! and the budget of partial lines across all connections. Does not own:
+//! what a turn does ([`super::conn`]) or deadlines ([`super::deadlines`]).
+//!
+//! The budget (`--max-partial-bytes`) bounds what lines still arriving hold
+//! in all, whatever the number of connections or sources. Past it, the
+//! connections holding the longest are split ([`Connection::spill`]): what
+//! each holds is logged now and the rest of its line follows as a line of
+//! its own, until the total is down to three quarters of the budget (so the
+//! next sort of the holders is a quarter of the budget away). Nothing is
+//! lost and nothing waits on a sender: pausing a connection instead would
+//! wait for the end of a line that only reading it can bring. The pieces go
+//! to the writer like any line, so while the queue to it is full the split
+//! waits (reading is paused then too, so the total does not grow).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -19,6 +30,7 @@ use super::escape::ControlChars;
 use super::framing::Framer;
 use super::listener::peer_name;
 use super::origin::Origins;
+use super::refusals::Throttle;
 use super::source::{SourceGrouping, SourceKey};
 use super::token;
 use crate::link::WriterLink;
@@ -35,6 +47,8 @@ struct Entry {
     /// A balancer's connection not yet counted: its client's address, from
     /// the PROXY header, is counted once the header is read.
     uncounted_balancer: Option<IpAddr>,
+    /// What its line still arriving holds, as last counted in `partial_total`.
+    partial: usize,
 }
 
 /// A connection just opened.
@@ -69,7 +83,17 @@ pub struct Connections {
     sources: SourceGrouping,
     /// Listeners' origins, when lines carry them (`--parse-syslog`).
     origins: Option<Origins>,
+    /// `--max-partial-bytes`: what lines still arriving may hold in all.
+    partial_budget: usize,
+    /// What they hold now: the sum of the entries' `partial`.
+    partial_total: usize,
+    /// Lines split since the last report, and the reports' rate.
+    splits_unreported: u64,
+    split_report: Throttle,
 }
+
+/// How often splitting lines is reported.
+const SPLIT_REPORT: Duration = Duration::from_secs(10);
 
 impl Connections {
     pub fn new(
@@ -91,7 +115,77 @@ impl Connections {
             per_source: HashMap::new(),
             sources,
             origins: None,
+            // Unbounded until told (`with_partial_budget`).
+            partial_budget: usize::MAX,
+            partial_total: 0,
+            splits_unreported: 0,
+            split_report: Throttle::default(),
         }
+    }
+
+    /// Lines still arriving may hold `bytes` in all (`--max-partial-bytes`).
+    pub fn with_partial_budget(mut self, bytes: usize) -> Connections {
+        self.partial_budget = bytes;
+        self
+    }
+
+    /// Connection `key` had a turn: count what its line still arriving holds.
+    pub fn note_partial(&mut self, key: usize) {
+        if let Some(entry) = self.slab.get_mut(key) {
+            let now = entry.conn.partial_bytes();
+            self.partial_total = self.partial_total.saturating_sub(entry.partial) + now;
+            entry.partial = now;
+        }
+    }
+
+    /// Past the budget, split the longest lines still arriving (see the
+    /// module's doc) while the link takes lines.
+    pub fn spill_over_budget(&mut self, link: &mut WriterLink) {
+        if self.partial_total <= self.partial_budget || link.is_full() {
+            return;
+        }
+        let target = self.partial_budget - self.partial_budget / 4;
+        let mut holders: Vec<(usize, usize)> = self
+            .slab
+            .iter()
+            .filter(|(_, e)| e.partial > 0)
+            .map(|(key, e)| (e.partial, key))
+            .collect();
+        holders.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, key) in holders {
+            if self.partial_total <= target || link.is_full() {
+                break;
+            }
+            if let Some(entry) = self.slab.get_mut(key) {
+                if entry.conn.spill(link) > 0 {
+                    self.splits_unreported += 1;
+                }
+            }
+            self.note_partial(key);
+        }
+        self.report_splits(link);
+    }
+
+    /// Say, at most every [`SPLIT_REPORT`], how many lines were split.
+    fn report_splits(&mut self, link: &mut WriterLink) {
+        if self.splits_unreported == 0
+            || self
+                .split_report
+                .due(Instant::now(), SPLIT_REPORT)
+                .is_none()
+        {
+            return;
+        }
+        link.warning(
+            LOGGER,
+            &format!(
+                "lines still arriving held more than --max-partial-bytes ({} bytes) on all \
+                 connections: {} of the longest were logged as far as they had come, the rest of \
+                 each follows as a line of its own",
+                self.partial_budget,
+                std::mem::take(&mut self.splits_unreported)
+            ),
+        );
     }
 
     /// Lines carry their origin (the writer parses syslog).
@@ -272,6 +366,7 @@ impl Connections {
             scheduled: false,
             source,
             uncounted_balancer,
+            partial: 0,
         });
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);
@@ -400,6 +495,7 @@ impl Connections {
             entry.conn.deregister(registry);
             fold(&mut self.counts, &entry.conn);
             self.source_left(entry.source);
+            self.partial_total = self.partial_total.saturating_sub(entry.partial);
         }
     }
 
@@ -412,6 +508,7 @@ impl Connections {
         }
         self.per_source.clear();
         self.ready.clear();
+        self.partial_total = 0;
     }
 }
 

@@ -24,6 +24,11 @@
 //!   truncated frame; the rest of it is discarded. Memory per framer is bounded by
 //!   `max_line` plus an 11-byte header.
 //! - At end of stream, an unterminated last frame is still emitted.
+//! - A frame still arriving may be split ([`Framer::spill`], when the
+//!   partial frames of all connections pass their budget): what it holds is
+//!   emitted now and the rest of it follows as another frame. Both pieces
+//!   count against `max_line` together, a piece is stripped only at the
+//!   frame's own ends, and an empty piece after the first is not emitted.
 //! - Control characters inside a frame are escaped by the connection's
 //!   [`ControlChars`] policy (`escape.rs`): by default LF and NUL, which only an
 //!   octet-counted frame can hold, so every message stays one line. The bound
@@ -125,6 +130,36 @@ pub fn py_strip(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A piece of a frame stripped as the whole frame would be: at its start
+/// only if it is the frame's `first` piece, at its end only if `last`.
+fn strip_piece(s: &[u8], first: bool, last: bool) -> &[u8] {
+    if first && last {
+        // A whole frame, nearly always.
+        return py_strip(s);
+    }
+    let s = if first { &s[leading_ws(s)..] } else { s };
+    if last {
+        &s[..s.len() - trailing_ws(s)]
+    } else {
+        s
+    }
+}
+
+/// ASCII whitespace as [`py_strip`] strips it.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// How many bytes of whitespace `s` starts with.
+fn leading_ws(s: &[u8]) -> usize {
+    s.iter().take_while(|&&b| is_ws(b)).count()
+}
+
+/// How many bytes of whitespace `s` ends with.
+fn trailing_ws(s: &[u8]) -> usize {
+    s.iter().rev().take_while(|&&b| is_ws(b)).count()
+}
+
 /// Incremental frame decoder for one connection.
 #[derive(Debug)]
 pub struct Framer {
@@ -136,6 +171,12 @@ pub struct Framer {
     control: ControlChars,
     /// An escaped frame while it is emitted; empty (no allocation) otherwise.
     escaped: Vec<u8>,
+    /// Bytes of the current frame already emitted by [`Framer::spill`]:
+    /// they count against `max_line` with the rest.
+    spilled: usize,
+    /// A piece of the current frame was emitted: the next is not stripped
+    /// at its start, and is not emitted if empty.
+    piece_out: bool,
 }
 
 /// An escaped frame's buffer is given back after use when larger than this:
@@ -186,6 +227,8 @@ impl Framer {
             after_nul: false,
             control,
             escaped: Vec::new(),
+            spilled: 0,
+            piece_out: false,
         }
     }
 
@@ -199,24 +242,95 @@ impl Framer {
         self.buf.len()
     }
 
+    /// Memory held for a frame still arriving that [`Framer::spill`] can
+    /// give back: its buffer's size. Nothing between frames (an empty buffer
+    /// kept for the next frame, or the first bytes of an octet count, at most
+    /// 11, in it, which stay with the connection).
+    pub fn held_bytes(&self) -> usize {
+        match self.state {
+            State::Line | State::Counted { .. } if !self.buf.is_empty() => self.buf.capacity(),
+            _ => 0,
+        }
+    }
+
     /// A whole message framed by another protocol (the data of a RELP
     /// `syslog` command): stripped, escaped and truncated as an
     /// octet-counted frame is.
-    pub fn whole(&mut self, frame: &[u8], mut emit: impl FnMut(Frame<'_>)) {
+    pub fn whole(&mut self, frame: &[u8], emit: impl FnMut(Frame<'_>)) {
+        self.piece(frame, true, true, emit);
+    }
+
+    /// A piece of such a message, split by its protocol's reader: stripped
+    /// only at the message's own ends (`first`, `last`). An empty piece is
+    /// emitted only if it is the whole message. Returns whether it was.
+    pub fn piece(
+        &mut self,
+        frame: &[u8],
+        first: bool,
+        last: bool,
+        mut emit: impl FnMut(Frame<'_>),
+    ) -> bool {
         let truncate = frame.len() > self.max_line;
         let kept = if truncate {
             &frame[..self.max_line]
         } else {
             frame
         };
+        let clean = strip_piece(kept, first, last);
+        if clean.is_empty() && !(first && last) {
+            return false;
+        }
         emit_clean(
             self.control,
             &mut self.escaped,
-            py_strip(kept),
+            clean,
             self.max_line,
             truncate,
             &mut emit,
         );
+        true
+    }
+
+    /// Emit what is held of a frame still arriving, now, and give its buffer
+    /// back; the rest of the frame follows as another frame. Returns the
+    /// bytes it held (0: nothing to split: no frame under way, or only the
+    /// first bytes of an octet count).
+    pub fn spill(&mut self, mut emit: impl FnMut(Frame<'_>)) -> usize {
+        let held = self.buf.len();
+        let scan = match self.state {
+            State::Line => self.control.scans_terminated_frames(),
+            // Counted frames may hold LF and NUL.
+            State::Counted { .. } => true,
+            _ => return 0,
+        };
+        if held == 0 {
+            return 0;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let piece = strip_piece(&buf, !self.piece_out, false);
+        if !piece.is_empty() {
+            self.piece_out = true;
+            if scan {
+                emit_clean(
+                    self.control,
+                    &mut self.escaped,
+                    piece,
+                    self.max_line,
+                    false,
+                    &mut emit,
+                );
+            } else {
+                emit(Frame::Line(piece));
+            }
+        }
+        self.spilled += held;
+        held
+    }
+
+    /// The current frame is over (emitted, cut, or the stream ended).
+    fn frame_done(&mut self) {
+        self.spilled = 0;
+        self.piece_out = false;
     }
 
     /// The connection went quiet (its socket drained at the end of a read
@@ -258,10 +372,13 @@ impl Framer {
 
     /// End of stream: emit an unterminated last frame, if any.
     pub fn finish(&mut self, mut emit: impl FnMut(Frame<'_>)) {
+        let first = !self.piece_out;
         match self.state {
             State::Start | State::Line if !self.buf.is_empty() => {
-                let frame = py_strip(&self.buf);
-                if self.control.scans_terminated_frames() {
+                let frame = strip_piece(&self.buf, first, true);
+                if frame.is_empty() && !first {
+                    // The end of a split frame: nothing more to log.
+                } else if self.control.scans_terminated_frames() {
                     emit_clean(
                         self.control,
                         &mut self.escaped,
@@ -275,7 +392,7 @@ impl Framer {
                 }
             }
             State::Counted { .. } if !self.buf.is_empty() => {
-                let frame = py_strip(&self.buf);
+                let frame = strip_piece(&self.buf, first, true);
                 emit_clean(
                     self.control,
                     &mut self.escaped,
@@ -290,6 +407,7 @@ impl Framer {
         self.buf.clear();
         self.state = State::Start;
         self.after_nul = false;
+        self.frame_done();
     }
 
     /// At a frame start: decide its framing. Returns the bytes consumed.
@@ -335,6 +453,9 @@ impl Framer {
     /// Inside a non-transparent frame. Returns the bytes consumed.
     fn line(&mut self, data: &[u8], emit: &mut impl FnMut(Frame<'_>)) -> usize {
         let max = self.max_line;
+        // What the frame may still hold: pieces already split count.
+        let room = max.saturating_sub(self.spilled);
+        let first = !self.piece_out;
         match memchr2(b'\n', b'\0', data) {
             Some(end) => {
                 let nul = data[end] == b'\0';
@@ -342,47 +463,48 @@ impl Framer {
                 let frame: &[u8] = if self.buf.is_empty() {
                     &data[..end]
                 } else {
-                    let keep = end.min(max.saturating_sub(self.buf.len()));
+                    let keep = end.min(room.saturating_sub(self.buf.len()));
                     self.buf.extend_from_slice(&data[..keep]);
                     &self.buf
                 };
                 // A frame ended by LF or NUL holds neither: the default
                 // escaping has nothing to do here, and costs nothing.
                 let scan = self.control.scans_terminated_frames();
-                if whole > max {
-                    let line = py_strip(&frame[..max]);
+                let truncated = whole > room;
+                let line = strip_piece(&frame[..whole.min(room)], first, true);
+                // An empty NUL-ended frame is no message, nor is an empty
+                // end of a split one (a cut frame is reported all the same).
+                let nothing = line.is_empty() && ((nul && !truncated) || !first);
+                if !nothing {
                     if scan {
-                        emit_clean(self.control, &mut self.escaped, line, max, true, emit);
-                    } else {
+                        emit_clean(self.control, &mut self.escaped, line, max, truncated, emit);
+                    } else if truncated {
                         emit(Frame::Truncated(line));
-                    }
-                } else {
-                    let line = py_strip(frame);
-                    if !(nul && line.is_empty()) {
-                        if scan {
-                            emit_clean(self.control, &mut self.escaped, line, max, false, emit);
-                        } else {
-                            emit(Frame::Line(line));
-                        }
+                    } else {
+                        emit(Frame::Line(line));
                     }
                 }
                 self.buf.clear();
                 self.state = State::Start;
                 self.after_nul = nul;
+                self.frame_done();
                 end + 1
             }
-            None if self.buf.len() + data.len() > max => {
-                // `buf` may already exceed `max` when it holds a long header.
-                let keep = max.saturating_sub(self.buf.len());
+            None if self.buf.len() + data.len() > room => {
+                // `buf` may already exceed `room` when it holds a long header.
+                let keep = room.saturating_sub(self.buf.len());
                 self.buf.extend_from_slice(&data[..keep]);
-                let line = py_strip(&self.buf[..max]);
-                if self.control.scans_terminated_frames() {
+                let line = strip_piece(&self.buf[..room.min(self.buf.len())], first, true);
+                if line.is_empty() && !first {
+                    // Cut where a split frame had nothing more.
+                } else if self.control.scans_terminated_frames() {
                     emit_clean(self.control, &mut self.escaped, line, max, true, emit);
                 } else {
                     emit(Frame::Truncated(line));
                 }
                 self.buf.clear();
                 self.state = State::SkipLine;
+                self.frame_done();
                 keep
             }
             None => {
@@ -418,16 +540,21 @@ impl Framer {
             self.buf.extend_from_slice(&data[..n]);
             &self.buf
         };
-        // Counted frames may hold anything, LF and NUL included.
-        emit_clean(
-            self.control,
-            &mut self.escaped,
-            py_strip(frame),
-            self.max_line,
-            truncate,
-            emit,
-        );
+        let first = !self.piece_out;
+        let line = strip_piece(frame, first, true);
+        if first || !line.is_empty() {
+            // Counted frames may hold anything, LF and NUL included.
+            emit_clean(
+                self.control,
+                &mut self.escaped,
+                line,
+                self.max_line,
+                truncate,
+                emit,
+            );
+        }
         self.buf.clear();
+        self.frame_done();
         self.state = if skip_after > 0 {
             State::SkipCounted {
                 remaining: skip_after,
@@ -758,5 +885,73 @@ mod tests {
             run_chunks_with(64, &[b"<14>x\ry\x1bz\n", b"last\tline"], all),
             vec![l("<14>x#015y#033z"), l("last#011line")]
         );
+    }
+
+    /// Push each step; `None` is a spill. The frames, and each spill's held bytes.
+    fn with_spills(max: usize, steps: &[Option<&[u8]>], end: bool) -> (Vec<Out>, Vec<usize>) {
+        let mut f = Framer::new(max);
+        let mut out = Vec::new();
+        let mut held = Vec::new();
+        let mut sink = |fr: Frame<'_>| {
+            out.push(match fr {
+                Frame::Line(l) => Out::L(l.to_vec()),
+                Frame::Truncated(l) => Out::T(l.to_vec()),
+            })
+        };
+        for step in steps {
+            match step {
+                Some(data) => f.push(data, &mut sink),
+                None => held.push(f.spill(&mut sink)),
+            }
+        }
+        if end {
+            f.finish(&mut sink);
+        }
+        assert_eq!(f.held_bytes(), 0);
+        (out, held)
+    }
+
+    #[test]
+    fn a_split_line_loses_no_byte_and_keeps_its_whitespace_inside() {
+        let (out, held) = with_spills(64, &[Some(b"  <14>a "), None, Some(b" b  \nnext\n")], false);
+        assert_eq!(out, vec![l("<14>a "), l(" b"), l("next")]);
+        assert_eq!(held, vec![8]);
+        // Split twice, ended by the stream's end.
+        let (out, _) = with_spills(
+            64,
+            &[Some(b"ab"), None, Some(b"cd"), None, Some(b"ef")],
+            true,
+        );
+        assert_eq!(out, vec![l("ab"), l("cd"), l("ef")]);
+        // Nothing after the split: no empty line for the end of it.
+        let (out, _) = with_spills(64, &[Some(b"abc"), None, Some(b"  \n")], true);
+        assert_eq!(out, vec![l("abc")]);
+        // Nothing to split between frames, or in an octet count's first bytes.
+        let (out, held) = with_spills(64, &[None, Some(b"12"), None, Some(b"x\n")], false);
+        assert_eq!(held, vec![0, 0]);
+        assert_eq!(out, vec![l("12x")]);
+    }
+
+    #[test]
+    fn the_pieces_of_a_split_line_count_against_max_line_together() {
+        let (out, _) = with_spills(10, &[Some(b"abcdefgh"), None, Some(b"ijklm\nok\n")], false);
+        assert_eq!(out, vec![l("abcdefgh"), Out::T(b"ij".to_vec()), l("ok")]);
+        let (out, _) = with_spills(
+            10,
+            &[Some(b"abcdefgh"), None, Some(b"ijklm"), Some(b"more\nok\n")],
+            false,
+        );
+        assert_eq!(out, vec![l("abcdefgh"), Out::T(b"ij".to_vec()), l("ok")]);
+    }
+
+    #[test]
+    fn a_split_octet_counted_frame_keeps_its_count() {
+        let (out, held) = with_spills(
+            64,
+            &[Some(b"11 <13>abc"), None, Some(b"defg9 <13>x\ny z")],
+            false,
+        );
+        assert_eq!(held, vec![7]);
+        assert_eq!(out, vec![l("<13>abc"), l("defg"), l("<13>x#012y z")]);
     }
 }

@@ -92,6 +92,8 @@ pub struct ReceiverConfig {
     pub max_connections: usize,
     /// `--max-connections-per-source`; 0: no limit.
     pub max_connections_per_source: usize,
+    /// `--max-partial-bytes`: what lines still arriving may hold in all.
+    pub max_partial_bytes: usize,
     /// TLS files, re-read on SIGHUP; `None` for plain TCP.
     pub tls: Option<TlsFiles>,
     /// How long a TLS handshake may take before the connection is closed.
@@ -189,7 +191,8 @@ impl Receiver {
                 config.max_connections_per_source,
                 config.policy.sources,
             )
-            .with_origins(config.origins),
+            .with_origins(config.origins)
+            .with_partial_budget(config.max_partial_bytes),
             link,
             scratch: vec![0; READ_CHUNK_BYTES],
             deadlines: Deadlines::new(config.handshake_timeout, config.idle_timeout),
@@ -480,6 +483,7 @@ impl Receiver {
         let running = self.stopping.is_running();
         let registry = self.poll.registry();
         for _ in 0..self.conns.ready_len() {
+            self.conns.spill_over_budget(&mut self.link);
             if self.link.is_full() {
                 return;
             }
@@ -493,6 +497,7 @@ impl Receiver {
             if !matches!(turn, Turn::Finished | Turn::Refused(_)) {
                 conn.update_interest(registry, token::connection(key));
             }
+            self.conns.note_partial(key);
             match turn {
                 Turn::HeaderRead => match self.conns.count_proxied_client(key) {
                     Ok(()) => self.conns.requeue(key),
@@ -508,7 +513,9 @@ impl Receiver {
                 Turn::Drained if running => self.conns.unschedule(key),
                 Turn::MoreLeft | Turn::Drained => {
                     // Stopping: what the peer had sent is read; close.
-                    conn.finish(&mut self.link);
+                    if let Some(conn) = self.conns.get_mut(key) {
+                        conn.finish(&mut self.link);
+                    }
                     self.conns.close(key, registry);
                 }
                 Turn::Finished => self.conns.close(key, registry),

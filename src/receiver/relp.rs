@@ -11,7 +11,11 @@
 //!
 //! The parser holds at most one header (a few dozen bytes) and one frame's
 //! data, and refuses a data length above its bound before reading any of it,
-//! so a peer can never make it hold more than that bound.
+//! so a peer can never make it hold more than that bound: `--max-line-length`
+//! plus 4 KiB for a `syslog` message, 4 KiB for the other commands. What it
+//! holds of a `syslog` message still arriving may be handed out early
+//! ([`Server::spill`], when the partial frames of all connections pass
+//! their budget): it is logged then, and the rest of the message later.
 
 use std::fmt;
 
@@ -116,6 +120,8 @@ pub struct Parser {
     command: Option<Command>,
     datalen: usize,
     data: Vec<u8>,
+    /// Bytes of the current frame's data handed out by [`Parser::take_partial`].
+    taken: usize,
 }
 
 impl fmt::Debug for Parser {
@@ -144,12 +150,46 @@ impl Parser {
             command: None,
             datalen: 0,
             data: Vec::new(),
+            taken: 0,
         }
     }
 
     /// Bytes held for a frame not complete yet.
     pub fn held(&self) -> usize {
         self.field.len() + self.data.len()
+    }
+
+    /// Memory held for a `syslog` message still arriving, which
+    /// [`Parser::take_partial`] can give back: its data buffer's size.
+    /// (The header, at most a few dozen bytes, and another command's data,
+    /// at most [`DATA_ALLOWANCE`], stay with the session.)
+    pub fn held_bytes(&self) -> usize {
+        match self.frame_in_progress() {
+            Some((_, Command::Syslog)) if !self.data.is_empty() => self.data.capacity(),
+            _ => 0,
+        }
+    }
+
+    /// The transaction number and command of a frame whose header is read
+    /// and whose data is still arriving.
+    pub fn frame_in_progress(&self) -> Option<(u32, Command)> {
+        match self.state {
+            State::Data | State::Trailer => self.command.map(|c| (self.txnr, c)),
+            _ => None,
+        }
+    }
+
+    /// Take what has arrived of a `syslog` message's data, leaving the parser
+    /// to read the rest as the frame's data; `None` for other commands or
+    /// when nothing is held.
+    pub fn take_partial(&mut self) -> Option<Vec<u8>> {
+        if self.frame_in_progress().map(|(_, c)| c) != Some(Command::Syslog) || self.data.is_empty()
+        {
+            return None;
+        }
+        let data = std::mem::take(&mut self.data);
+        self.taken += data.len();
+        Some(data)
     }
 
     /// Parse `input`, calling `on_frame` for every complete frame in order.
@@ -168,11 +208,11 @@ impl Parser {
             match self.state {
                 State::Failed => return Err(RelpError::Syntax("input after an error").into()),
                 State::Data => {
-                    let want = self.datalen - self.data.len();
+                    let want = self.datalen - self.taken - self.data.len();
                     let take = want.min(rest.len());
                     self.data.extend_from_slice(&rest[..take]);
                     rest = &rest[take..];
-                    if self.data.len() == self.datalen {
+                    if self.taken + self.data.len() == self.datalen {
                         self.state = State::Trailer;
                     }
                 }
@@ -201,10 +241,16 @@ impl Parser {
         Ok(())
     }
 
+    /// The session is over: hold nothing more, read nothing more.
+    pub fn discard(&mut self) {
+        let _ = self.fail(RelpError::AfterClose);
+    }
+
     fn fail(&mut self, error: RelpError) -> RelpError {
         self.state = State::Failed;
         self.field = Vec::new();
         self.data = Vec::new();
+        self.taken = 0;
         error
     }
 
@@ -226,6 +272,7 @@ impl Parser {
             data: &self.data,
         };
         let result = on_frame(frame);
+        self.taken = 0;
         if self.data.capacity() > KEEP_BUFFER {
             self.data = Vec::new();
         } else {
@@ -278,11 +325,14 @@ impl Parser {
                 b'0'..=b'9' if self.field.len() < MAX_DATALEN_DIGITS => {
                     self.field.push(byte);
                     let len = number(&self.field) as usize;
-                    if len > self.max_data {
-                        return Err(RelpError::TooLong {
-                            len,
-                            max: self.max_data,
-                        });
+                    // Only a message may be long: other commands' data is
+                    // a few offers, and could not be split.
+                    let max = match self.command {
+                        Some(Command::Syslog) => self.max_data,
+                        _ => self.max_data.min(DATA_ALLOWANCE),
+                    };
+                    if len > max {
+                        return Err(RelpError::TooLong { len, max });
                     }
                 }
                 b'0'..=b'9' => return Err(RelpError::Syntax("data length too long")),
@@ -379,23 +429,33 @@ impl Session {
         }
     }
 
-    /// Apply one frame.
-    pub fn frame<'a>(&mut self, frame: Frame<'a>) -> Result<Action<'a>, RelpError> {
+    /// Whether a frame with this header may come now (checked once its
+    /// header is read, before its data: a frame that will be refused is
+    /// refused before it is held).
+    pub fn check(&self, txnr: u32, command: Command) -> Result<(), RelpError> {
         if self.closed {
             return Err(RelpError::AfterClose);
         }
-        if frame.txnr != self.expected {
+        if txnr != self.expected {
             return Err(RelpError::OutOfOrder {
                 expected: self.expected,
-                got: frame.txnr,
+                got: txnr,
             });
         }
+        match command {
+            Command::Open if self.opened => Err(RelpError::OpenedTwice),
+            Command::Syslog if !self.opened => Err(RelpError::NotOpen("syslog")),
+            Command::Close if !self.opened => Err(RelpError::NotOpen("close")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Apply one frame.
+    pub fn frame<'a>(&mut self, frame: Frame<'a>) -> Result<Action<'a>, RelpError> {
+        self.check(frame.txnr, frame.command)?;
         self.expected = next_txnr(self.expected);
         match frame.command {
             Command::Open => {
-                if self.opened {
-                    return Err(RelpError::OpenedTwice);
-                }
                 if !offers_syslog(frame.data) {
                     return Err(RelpError::NoSyslogOffer);
                 }
@@ -406,12 +466,10 @@ impl Session {
                 encode(&mut out, frame.txnr, "rsp", offers.as_bytes());
                 Ok(Action::Reply(out))
             }
-            Command::Syslog if !self.opened => Err(RelpError::NotOpen("syslog")),
             Command::Syslog => Ok(Action::Message {
                 txnr: frame.txnr,
                 data: frame.data,
             }),
-            Command::Close if !self.opened => Err(RelpError::NotOpen("close")),
             Command::Close => {
                 self.closed = true;
                 let mut out = Vec::new();
@@ -436,6 +494,16 @@ const MAX_ANSWER_BYTES: usize = 24;
 /// A buffer larger than this is given back once it is empty (a long
 /// message's data, a burst of answers): a quiet session keeps little.
 const KEEP_BUFFER: usize = 8192;
+
+/// A message, or a piece of one, to log: `first` and `last` say whether it
+/// begins and ends the message (a message split by [`Server::spill`] comes
+/// in several pieces).
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    pub data: &'a [u8],
+    pub first: bool,
+    pub last: bool,
+}
 
 /// Messages logged in one batch: consecutive transaction numbers, answered
 /// together once the batch is acknowledged.
@@ -479,6 +547,9 @@ pub struct Server {
     done: bool,
     /// Why the session failed, until the connection takes it to report.
     error: Option<RelpError>,
+    /// The batch of the last piece logged of the message still arriving
+    /// ([`Server::spill`]); its answer waits for that batch too.
+    piece_seq: Option<u64>,
 }
 
 impl Server {
@@ -496,16 +567,18 @@ impl Server {
             sent: 0,
             done: false,
             error: None,
+            piece_seq: None,
         }
     }
 
-    /// Feed bytes from the peer. `log` logs one message and returns the
-    /// sequence number of the batch it went into. On an error the session
-    /// is over: a `serverclose` is queued to send and nothing more is read.
+    /// Feed bytes from the peer. `log` logs one message (or the rest of one,
+    /// after [`Server::spill`]) and returns the sequence number of the batch
+    /// it went into, `None` if it logged nothing. On an error the session is
+    /// over: a `serverclose` is queued to send and nothing more is read.
     pub fn push(
         &mut self,
         data: &[u8],
-        mut log: impl FnMut(&[u8]) -> u64,
+        mut log: impl FnMut(Piece<'_>) -> Option<u64>,
     ) -> Result<(), RelpError> {
         if self.done {
             return Ok(());
@@ -517,22 +590,34 @@ impl Server {
             unanswered_count,
             close_reply,
             out,
+            piece_seq,
             ..
         } = self;
-        let result = parser.push(data, |frame| {
+        let mut result = parser.push(data, |frame| {
             match session.frame(frame)? {
                 Action::Reply(reply) => out.extend_from_slice(&reply),
                 Action::Message { txnr, data } => {
                     if *unanswered_count >= MAX_UNANSWERED {
                         return Err(RelpError::WindowIgnored(MAX_UNANSWERED));
                     }
-                    note_unanswered(unanswered, log(data), txnr);
+                    let earlier = piece_seq.take();
+                    let piece = Piece {
+                        data,
+                        first: earlier.is_none(),
+                        last: true,
+                    };
+                    let seq = log(piece).max(earlier).unwrap_or(0);
+                    note_unanswered(unanswered, seq, txnr);
                     *unanswered_count += 1;
                 }
                 Action::Close(reply) => *close_reply = Some(reply),
             }
             Ok(())
         });
+        if let (Ok(()), Some((txnr, command))) = (&result, parser.frame_in_progress()) {
+            // Refused from its header, before its data is held.
+            result = session.check(txnr, command);
+        }
         if let Err(e) = result {
             self.fail();
             self.error = Some(e.clone());
@@ -540,6 +625,35 @@ impl Server {
         }
         self.fill();
         Ok(())
+    }
+
+    /// Log now what has arrived of a message still arriving (its header is
+    /// valid: [`Server::push`] checked it), and give its buffer back; the
+    /// rest is logged when it is complete, and the message answered once
+    /// every piece is written. Returns the bytes it held (0: nothing to
+    /// split).
+    pub fn spill(&mut self, mut log: impl FnMut(Piece<'_>) -> Option<u64>) -> usize {
+        if self.done {
+            return 0;
+        }
+        let Some(data) = self.parser.take_partial() else {
+            return 0;
+        };
+        let piece = Piece {
+            data: &data,
+            first: self.piece_seq.is_none(),
+            last: false,
+        };
+        if let Some(seq) = log(piece) {
+            self.piece_seq = Some(self.piece_seq.map_or(seq, |s| s.max(seq)));
+        }
+        data.capacity()
+    }
+
+    /// Memory held for a message still arriving that [`Server::spill`] can
+    /// give back.
+    pub fn held_bytes(&self) -> usize {
+        self.parser.held_bytes()
     }
 
     /// Queue a `serverclose` (the session failed, or the collector stops):
@@ -551,6 +665,8 @@ impl Server {
             self.unanswered_count = 0;
             self.due_count = 0;
             self.close_reply = None;
+            self.piece_seq = None;
+            self.parser.discard();
             self.out.extend_from_slice(SERVERCLOSE);
         }
     }
@@ -873,8 +989,8 @@ mod tests {
         ]
         .concat();
         let result = server.push(&input, |m| {
-            logged.push(m.to_vec());
-            seqs.next().unwrap_or(0)
+            logged.push(m.data.to_vec());
+            seqs.next()
         });
         assert_eq!(result, Ok(()));
         assert_eq!(logged, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
@@ -899,11 +1015,11 @@ mod tests {
     #[test]
     fn server_sends_serverclose_on_error() {
         let mut server = Server::new(1000);
-        let result = server.push(b"1 open 15 commands=syslog\n2 bogus 0\n", |_| 1);
+        let result = server.push(b"1 open 15 commands=syslog\n2 bogus 0\n", |_| Some(1));
         assert_eq!(result, Err(RelpError::UnknownCommand("bogus".into())));
         assert!(server.output().ends_with(SERVERCLOSE));
         assert!(server.is_done());
-        assert_eq!(server.push(b"3 syslog 1 a\n", |_| 1), Ok(()));
+        assert_eq!(server.push(b"3 syslog 1 a\n", |_| Some(1)), Ok(()));
     }
 
     #[test]
@@ -913,7 +1029,7 @@ mod tests {
         for i in 0..MAX_UNANSWERED as u32 + 1 {
             encode(&mut input, i + 2, "syslog", b"m");
         }
-        let result = server.push(&input, |_| 1);
+        let result = server.push(&input, |_| Some(1));
         assert_eq!(result, Err(RelpError::WindowIgnored(MAX_UNANSWERED)));
     }
 
@@ -921,7 +1037,7 @@ mod tests {
     fn answers_a_sender_does_not_read_wait_as_a_range_not_as_bytes() {
         let mut server = Server::new(1000);
         let mut input = open();
-        assert_eq!(server.push(&input, |_| 0), Ok(()));
+        assert_eq!(server.push(&input, |_| Some(0)), Ok(()));
         let n = server.output().len();
         server.sent(n);
         const N: u32 = 200_000;
@@ -930,7 +1046,7 @@ mod tests {
             encode(&mut input, txnr, "syslog", b"m");
             // A new batch every 1,000 messages, each acknowledged at once.
             let seq = u64::from(txnr / 1000);
-            assert_eq!(server.push(&input, |_| seq), Ok(()));
+            assert_eq!(server.push(&input, |_| Some(seq)), Ok(()));
             server.answer(seq.saturating_sub(1));
         }
         server.answer(u64::MAX);
@@ -955,13 +1071,74 @@ mod tests {
     #[test]
     fn a_long_message_is_not_reserved_from_its_header_nor_kept_after() {
         let mut server = Server::new(100_000);
-        assert_eq!(server.push(&open(), |_| 0), Ok(()));
-        assert_eq!(server.push(b"2 syslog 90000 ", |_| 0), Ok(()));
+        assert_eq!(server.push(&open(), |_| Some(0)), Ok(()));
+        assert_eq!(server.push(b"2 syslog 90000 ", |_| Some(0)), Ok(()));
         assert!(server.parser.data.capacity() < 1000);
         let mut rest = vec![b'x'; 90_000];
         rest.push(b'\n');
-        assert_eq!(server.push(&rest, |_| 0), Ok(()));
+        assert_eq!(server.push(&rest, |_| Some(0)), Ok(()));
         assert_eq!(server.parser.data.capacity(), 0);
+    }
+
+    #[test]
+    fn a_message_still_arriving_is_logged_in_pieces_and_answered_after_the_last() {
+        let mut server = Server::new(1000);
+        let mut logged: Vec<(Vec<u8>, bool, bool)> = Vec::new();
+        let mut push = |server: &mut Server, input: &[u8], seq: u64| {
+            server.push(input, |p| {
+                logged.push((p.data.to_vec(), p.first, p.last));
+                Some(seq)
+            })
+        };
+        assert_eq!(push(&mut server, &open(), 1), Ok(()));
+        let n = server.output().len();
+        server.sent(n);
+        assert_eq!(push(&mut server, b"2 syslog 11 hello ", 1), Ok(()));
+        assert!(server.held_bytes() > 0);
+        let mut pieces = Vec::new();
+        let held = server.spill(|p| {
+            pieces.push((p.data.to_vec(), p.first, p.last));
+            Some(2)
+        });
+        assert!(held > 0);
+        assert_eq!(pieces, vec![(b"hello ".to_vec(), true, false)]);
+        assert_eq!(server.held_bytes(), 0);
+        assert_eq!(server.spill(|_| Some(9)), 0, "nothing more held");
+        assert_eq!(push(&mut server, b"world\n3 syslog 1 x\n", 1), Ok(()));
+        assert_eq!(
+            logged,
+            [
+                (b"world".to_vec(), false, true),
+                (b"x".to_vec(), true, true)
+            ]
+        );
+        // Answered once the batch of its first piece (2) is written too.
+        server.answer(1);
+        assert_eq!(server.output(), b"");
+        server.answer(2);
+        assert_eq!(server.output(), b"2 rsp 6 200 OK\n3 rsp 6 200 OK\n");
+    }
+
+    #[test]
+    fn a_frame_is_refused_from_its_header_and_control_data_is_short() {
+        let mut server = Server::new(100_000);
+        assert_eq!(server.push(&open(), |_| Some(1)), Ok(()));
+        assert_eq!(
+            server.push(b"5 syslog 50000 xx", |_| Some(1)),
+            Err(RelpError::OutOfOrder {
+                expected: 2,
+                got: 5
+            })
+        );
+        assert_eq!(server.held_bytes(), 0);
+        let mut server = Server::new(100_000);
+        assert_eq!(
+            server.push(b"1 open 5000 ", |_| Some(1)),
+            Err(RelpError::TooLong {
+                len: 5000,
+                max: DATA_ALLOWANCE
+            })
+        );
     }
 
     mod props {
