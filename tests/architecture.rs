@@ -97,3 +97,29 @@ fn the_kafka_output_does_not_import_the_logging_engine() {
     }
     assert!(checked >= 3, "src/kafka has {checked} files");
 }
+
+/// stderr is unbuffered: `eprintln!` writes a line in pieces that another
+/// process's line can split. The collector's lines go through `say!`.
+#[test]
+fn no_stderr_line_is_written_in_pieces() {
+    let mut offenders = Vec::new();
+    let mut stack = vec![Path::new(ROOT).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let product = text.split("#[cfg(test)]").next().unwrap_or_default();
+            if product.contains("eprintln!(") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "eprintln! in {offenders:?}: use crate::say!"
+    );
+}

@@ -133,7 +133,7 @@ impl ReceiverForker {
             Ok(()) => 0,
             Err(e) => {
                 let code = e.exit_code();
-                eprintln!("pysyslog: error: {e}");
+                crate::say!("pysyslog: error: {e}");
                 if let Some(states) = &states {
                     states.report(ServiceState::Failed {
                         code,
