@@ -340,7 +340,9 @@ fn check_listeners(listeners: &[ListenerSpec]) -> Result<(), UsageError> {
     for (i, a) in listeners.iter().enumerate() {
         for b in &listeners[..i] {
             let (a, b) = (&a.endpoint, &b.endpoint);
-            let same_place = a.port == b.port && a.host.eq_ignore_ascii_case(&b.host);
+            // Port 0 is a different free port for each listener.
+            let same_place =
+                a.port == b.port && a.port != 0 && a.host.eq_ignore_ascii_case(&b.host);
             if !same_place || a.transport.is_stream() != b.transport.is_stream() {
                 continue;
             }

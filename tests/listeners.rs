@@ -4,6 +4,7 @@
 
 mod util;
 
+use std::fs;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
@@ -969,4 +970,83 @@ fn behind_a_balancer_the_per_source_cap_counts_each_client() {
         c.stderr_text()
             .contains("refused a connection from 127.0.0.5 (over --max-connections-per-source 2)")
     });
+}
+
+/// Port 0 means any free port, everywhere: HOST PORT and `--listen`; the
+/// banner names the port bound, and lines sent there are logged.
+#[test]
+fn port_zero_binds_a_free_port_and_the_banner_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pysyslog"))
+        .args([
+            "127.0.0.1",
+            "0",
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--listen",
+            "udp://127.0.0.1:0",
+        ])
+        .stdout(fs::File::create(&out).expect("out"))
+        .stderr(fs::File::create(&err).expect("err"))
+        .spawn()
+        .expect("spawn");
+    let banner = || fs::read_to_string(&out).unwrap_or_default();
+    wait_until("three banner lines", || {
+        banner().matches("Listening for syslog").count() == 3
+    });
+    let ports: Vec<u16> = banner()
+        .lines()
+        .filter(|l| l.contains("Listening for syslog"))
+        .filter_map(|l| {
+            let at = l.split(" on: ").nth(1)?;
+            let port = at.split_whitespace().next()?.rsplit(':').next()?;
+            port.parse().ok()
+        })
+        .collect();
+    assert_eq!(ports.len(), 3, "{}", banner());
+    assert!(ports.iter().all(|&p| p != 0), "{}", banner());
+    for (i, port) in ports[..2].iter().enumerate() {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", *port)).expect("connect");
+        s.write_all(format!("tcp {i}\n").as_bytes()).expect("send");
+    }
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    udp.send_to(b"udp 2", ("127.0.0.1", ports[2]))
+        .expect("send");
+    wait_until("the three lines", || {
+        let text = banner();
+        ["tcp 0", "tcp 1", "udp 2"]
+            .iter()
+            .all(|l| text.contains(&format!("INFO:127.0.0.1:{l}\n")))
+    });
+    signal(child.id() as i32, libc::SIGTERM);
+    let _ = child.wait();
+}
+
+/// A taken port's hint names the right `ss` for UDP, and the metrics
+/// endpoint on one of the collector's own listeners says so.
+#[test]
+fn bind_errors_say_what_holds_the_port() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = taken.local_addr().expect("addr").port();
+    let out = Command::new(env!("CARGO_BIN_EXE_pysyslog"))
+        .args(["--listen", &format!("udp://127.0.0.1:{port}")])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("ss -lunp"), "{err}");
+    let tcp = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_pysyslog"))
+        .args([
+            "127.0.0.1",
+            &tcp.to_string(),
+            "--metrics-listen",
+            &format!("127.0.0.1:{tcp}"),
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("this collector's own listener"), "{err}");
 }

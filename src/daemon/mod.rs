@@ -110,7 +110,18 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     // 3. Privileged ports.
     let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
     warnings.extend(bound.warnings.iter().cloned());
-    let metrics_socket = settings.metrics_listen.map(listener::bind).transpose()?;
+    // Port 0: the banner names the port the kernel chose (for a listener
+    // given twice, each its own; for a name of several addresses, the first).
+    let mut chosen = bound.chosen_ports.clone();
+    for spec in &mut settings.listeners {
+        if let Some(i) = chosen.iter().position(|(e, _)| *e == spec.endpoint) {
+            spec.endpoint.port = chosen.remove(i).1;
+        }
+    }
+    let metrics_socket = match settings.metrics_listen {
+        Some(addr) => Some(bind_metrics(addr, &bound)?),
+        None => None,
+    };
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -266,6 +277,29 @@ impl StateSink for ServiceStates {
             }
         }
     }
+}
+
+/// The metrics endpoint's socket; a clear error when it is one of the
+/// collector's own stream listeners' places (the kernel only says "in use").
+fn bind_metrics(
+    addr: std::net::SocketAddr,
+    bound: &listener::Bound,
+) -> Result<mio::net::TcpListener, Error> {
+    listener::bind(addr).map_err(|e| {
+        let own = bound.sockets.iter().find(|(endpoint, socket)| {
+            matches!(socket, listener::BoundSocket::Stream(_))
+                && socket.local_port() == Some(addr.port())
+                && endpoint.transport.is_stream()
+        });
+        match own {
+            Some((endpoint, _)) => listener::BindError::OwnListener {
+                addr,
+                listener: endpoint.to_string(),
+            }
+            .into(),
+            None => e.into(),
+        }
+    })
 }
 
 /// Raise the soft open-files limit towards `wanted` (up to the hard limit), so

@@ -113,8 +113,9 @@ impl FromStr for Endpoint {
         let digits =
             !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
         let port = match port.parse::<u16>() {
-            Ok(p) if digits && p != 0 => p,
-            _ => return Err(err("the port is not a number from 1 to 65535")),
+            // 0: any free port, as for HOST PORT; the banner names the one bound.
+            Ok(p) if digits => p,
+            _ => return Err(err("the port is not a number from 0 to 65535")),
         };
         Ok(Endpoint {
             transport,

@@ -33,6 +33,8 @@ pub enum BindError {
         second: String,
         addr: SocketAddr,
     },
+    #[error("--metrics-listen {addr} is where this collector's own listener {listener} listens: give the metrics endpoint another port")]
+    OwnListener { addr: SocketAddr, listener: String },
     #[error("{count} listeners of one kind (TCP/TLS, or UDP) are more than the {max} the collector handles")]
     TooMany { count: usize, max: usize },
     #[error("cannot listen on {addr}: {source}{hint}")]
@@ -153,8 +155,12 @@ pub enum BoundSocket {
 /// (a UDP receive buffer smaller than asked for).
 #[derive(Debug, Default)]
 pub struct Bound {
-    /// Each socket with the listener it was bound for.
+    /// Each socket with the listener it was bound for (port 0 replaced by
+    /// the port bound).
     pub sockets: Vec<(Endpoint, BoundSocket)>,
+    /// Each socket bound for a listener given port 0, in order, with the
+    /// port it got.
+    pub chosen_ports: Vec<(Endpoint, u16)>,
     pub warnings: Vec<String>,
 }
 
@@ -166,8 +172,11 @@ pub fn plan(specs: &[ListenerSpec]) -> Result<Vec<(&Endpoint, SocketAddr)>, Bind
     for spec in specs {
         let e = &spec.endpoint;
         for addr in resolve(&e.host, e.port)? {
+            // Port 0 is a different free port for each socket.
             let clash = planned.iter().find(|(other, at)| {
-                other.transport.is_stream() == e.transport.is_stream() && overlaps(*at, addr)
+                other.transport.is_stream() == e.transport.is_stream()
+                    && addr.port() != 0
+                    && overlaps(*at, addr)
             });
             if let Some((other, _)) = clash {
                 return Err(BindError::Overlap {
@@ -212,9 +221,27 @@ pub fn bind_all(specs: &[ListenerSpec], udp_recv_buffer: usize) -> Result<Bound,
             }
             BoundSocket::Datagram(socket)
         };
-        bound.sockets.push((e.clone(), socket));
+        let mut endpoint = e.clone();
+        if e.port == 0 {
+            // The kernel chose: the banner and the origins name its choice.
+            if let Some(port) = socket.local_port().filter(|&p| p != 0) {
+                endpoint.port = port;
+                bound.chosen_ports.push((e.clone(), port));
+            }
+        }
+        bound.sockets.push((endpoint, socket));
     }
     Ok(bound)
+}
+
+impl BoundSocket {
+    /// The port it is bound to.
+    pub fn local_port(&self) -> Option<u16> {
+        match self {
+            BoundSocket::Stream(s) => s.local_addr().ok().map(|a| a.port()),
+            BoundSocket::Datagram(s) => s.local_addr().ok().map(|a| a.port()),
+        }
+    }
 }
 
 /// Bind one UDP socket: non-blocking, close-on-exec, dual-stack for IPv6, its
@@ -247,7 +274,7 @@ pub fn bind_udp(
         Ok((sock, granted))
     };
     let (sock, granted) = open().map_err(|source| BindError::Listen {
-        hint: hint(&source, &addr),
+        hint: hint(&source, &addr, true),
         addr,
         source,
     })?;
@@ -274,11 +301,14 @@ fn set_int(sock: &Socket, option: libc::c_int, value: libc::c_int) -> io::Result
     }
 }
 
-/// What an operator should do about a bind error.
-fn hint(err: &io::Error, addr: &SocketAddr) -> &'static str {
+/// What an operator should do about a bind error (`udp`: the socket is UDP).
+fn hint(err: &io::Error, addr: &SocketAddr, udp: bool) -> &'static str {
     match err.kind() {
         io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
             "; ports below 1024 need root or CAP_NET_BIND_SERVICE: start as root (add --user to drop privileges) or use a port >= 1024"
+        }
+        io::ErrorKind::AddrInUse if udp => {
+            "; another process receives there: stop it, or choose another port (see `ss -lunp`)"
         }
         io::ErrorKind::AddrInUse => {
             "; another process listens there: stop it, or choose another port (see `ss -ltnp`)"
@@ -307,7 +337,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
         Ok(sock)
     };
     let sock = listen().map_err(|source| BindError::Listen {
-        hint: hint(&source, &addr),
+        hint: hint(&source, &addr, false),
         addr,
         source,
     })?;
