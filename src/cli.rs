@@ -60,7 +60,7 @@ pub const DEFAULT_UDP_RECV_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 #[command(
     name = "pysyslog",
     version,
-    about = "A fast syslog collector over TCP, TLS and UDP. Every received line is logged under \
+    about = "A fast syslog collector over TCP, TLS, UDP and RELP. Every received line is logged under \
              a logger named after the peer's IP address, at level INFO; where it goes is set \
              by a Python logging.config.dictConfig JSON file (default: stdout as \
              INFO:<ip>:<message>).",
@@ -75,110 +75,142 @@ pub struct Args {
     pub port: Option<u16>,
 
     /// Another listener, repeatable: tcp://HOST:PORT, tls://HOST:PORT (with
-    /// --cert/--key) or udp://HOST:PORT; IPv6 in brackets (tcp://[::1]:514).
+    /// --cert/--key), udp://HOST:PORT, relp://HOST:PORT or relp+tls://HOST:PORT
+    /// (RELP, rsyslog's reliable protocol); IPv6 in brackets (tcp://[::1]:514); port 0: any free port.
     /// A host name listens on every address it resolves to. With only
     /// --listen options, HOST PORT's defaults are not added.
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Listeners", long, value_name = "URL")]
     pub listen: Vec<Endpoint>,
 
     /// TCP and TLS peers in this network (repeatable; CIDR or one address)
     /// must start with a PROXY protocol header (v1 or v2); lines are then
     /// logged under the address in the header. Others are never parsed for one.
-    #[arg(long, value_name = "CIDR")]
+    #[arg(help_heading = "Listeners", long, value_name = "CIDR")]
     pub proxy_protocol_from: Vec<Cidr>,
 
     /// Only serve sources in this network (repeatable; default: everyone).
     /// With the PROXY protocol, the address checked is the client's.
-    #[arg(long, value_name = "CIDR")]
+    #[arg(help_heading = "Listeners", long, value_name = "CIDR")]
     pub allow: Vec<Cidr>,
 
     /// Idle seconds before TCP keepalive probes start on accepted connections,
     /// so peers that died behind NAT or a firewall are closed; 0 disables.
-    #[arg(long, default_value_t = DEFAULT_TCP_KEEPALIVE_SECS, value_name = "SECONDS",
+    #[arg(help_heading = "Listeners", long, default_value_t = DEFAULT_TCP_KEEPALIVE_SECS, value_name = "SECONDS",
           value_parser = clap::value_parser!(u32).range(0..=MAX_TCP_KEEPALIVE_SECS as i64))]
     pub tcp_keepalive: u32,
 
     /// Accept a client certificate only if one of its DNS names (or, lacking
     /// any, its subject CN) matches (repeatable; `*` matches one label).
-    #[arg(long, value_name = "PATTERN", requires = "client_ca")]
+    #[arg(
+        help_heading = "TLS",
+        long,
+        value_name = "PATTERN",
+        requires = "client_ca"
+    )]
     pub client_name: Vec<NamePattern>,
 
     /// Receive buffer of UDP listeners (as root, beyond net.core.rmem_max).
-    #[arg(long, default_value_t = DEFAULT_UDP_RECV_BUFFER_BYTES, value_name = "BYTES")]
+    #[arg(help_heading = "Listeners", long, default_value_t = DEFAULT_UDP_RECV_BUFFER_BYTES, value_name = "BYTES")]
     pub udp_recv_buffer: usize,
 
     /// Accepted for compatibility with pysyslog 0.1.0, where it was how often
     /// (seconds) the server polled for shutdown. The event loop here needs no
     /// polling; the value only appears in the start-up banner.
-    #[arg(short = 'i', long, default_value_t = 0.5, value_name = "SECONDS")]
+    #[arg(
+        help_heading = "Listeners",
+        short = 'i',
+        long,
+        default_value_t = 0.5,
+        value_name = "SECONDS"
+    )]
     pub poll_interval: f64,
 
     /// Most lines held between receiving and writing; when reached, the collector
     /// stops reading from sockets until the writer catches up (TCP slows senders).
-    #[arg(short = 'm', long, default_value_t = DEFAULT_MAX_QUEUE_LINES, value_name = "LINES")]
+    #[arg(help_heading = "Limits", short = 'm', long, default_value_t = DEFAULT_MAX_QUEUE_LINES, value_name = "LINES")]
     pub max_queue_size: usize,
 
     /// TLS certificate chain (PEM): the collector then speaks syslog over TLS
     /// (RFC 5425) on PORT. The same file may hold the key.
-    #[arg(short = 'c', long, value_name = "FILE")]
+    #[arg(help_heading = "TLS", short = 'c', long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
     /// TLS private key (PEM).
-    #[arg(short = 'k', long, value_name = "FILE")]
+    #[arg(help_heading = "TLS", short = 'k', long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 
     /// Require TLS clients to present a certificate signed by a CA in this PEM
     /// bundle (mutual TLS). Refused clients are logged with the reason.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(help_heading = "TLS", long, value_name = "FILE", requires = "cert")]
     pub client_ca: Option<PathBuf>,
 
     /// Lowest TLS version accepted.
-    #[arg(long, value_enum, default_value = "1.2", value_name = "VERSION")]
+    #[arg(
+        help_heading = "TLS",
+        long,
+        value_enum,
+        default_value = "1.2",
+        value_name = "VERSION"
+    )]
     pub tls_min_version: MinVersion,
 
     /// Seconds a TLS handshake may take; silent or stalled clients are closed after it.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(
+        help_heading = "TLS",
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS"
+    )]
     pub tls_handshake_timeout: f64,
 
     /// Close connections that send nothing for this many seconds (default: never).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(help_heading = "Limits", long, value_name = "SECONDS")]
     pub idle_timeout: Option<f64>,
 
     /// Python logging.config.dictConfig JSON file routing the lines.
-    #[arg(short = 'l', long, value_name = "FILE")]
+    #[arg(help_heading = "Output", short = 'l', long, value_name = "FILE")]
     pub logging_config: Option<PathBuf>,
 
     /// Parse each message as RFC 5424 or RFC 3164 syslog: its facility,
     /// severity, host name, program and the rest become record attributes
     /// (%(hostname)s, {appname}...) for formats, filters and --logger-name.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub parse_syslog: bool,
 
     /// With --parse-syslog: a record's level comes from the message's
     /// severity (emerg, alert, crit: CRITICAL; err: ERROR; warning: WARNING;
     /// notice, info: INFO; debug: DEBUG), so dictConfig levels filter by it.
-    #[arg(long, requires = "parse_syslog")]
+    #[arg(help_heading = "Output", long, requires = "parse_syslog")]
     pub level_from_severity: bool,
 
     /// With --parse-syslog: name each record's logger from its attributes,
     /// as {facility}.{appname} or {hostname} [default: {peer}, the address].
-    #[arg(long, value_name = "TEMPLATE", requires = "parse_syslog")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        value_name = "TEMPLATE",
+        requires = "parse_syslog"
+    )]
     pub logger_name: Option<NameTemplate>,
 
     /// Escape every C0 control character (TAB, CR, ESC...) and DEL inside a
     /// message as #ooo, not only LF and NUL (which are always escaped, so that
     /// every message stays one line).
-    #[arg(long, conflicts_with = "keep_control_characters")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        conflicts_with = "keep_control_characters"
+    )]
     pub escape_control_characters: bool,
 
     /// Keep messages' bytes as received, LF and NUL included (a message holding
     /// them then spans several output lines).
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub keep_control_characters: bool,
 
     /// Longest frame kept, in bytes; longer frames are truncated to this and the
     /// truncation is logged under `pysyslog.receiver`.
-    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES",
+    #[arg(help_heading = "Limits", long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(64..=MAX_MAX_LINE_BYTES as i64))]
     pub max_line_length: u32,
 
@@ -187,12 +219,12 @@ pub struct Args {
     /// the shared slot it occupies. Default: 1 MiB, or 8 MiB when the
     /// logging configuration at start-up has a KafkaHandler (its batches wait
     /// for the broker's acknowledgements).
-    #[arg(long, value_name = "BYTES")]
+    #[arg(help_heading = "Limits", long, value_name = "BYTES")]
     pub max_queue_bytes: Option<usize>,
 
     /// Most simultaneous connections; more wait in the listen backlog until the
     /// count drops below 90% of this.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N",
+    #[arg(help_heading = "Limits", long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
@@ -200,7 +232,7 @@ pub struct Args {
     /// balancer, the client's from the PROXY header); more are closed with a
     /// warning, at accept or once the header is read. 0 (the default): no
     /// limit.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_SOURCE, value_name = "N",
+    #[arg(help_heading = "Limits", long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_SOURCE, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub max_connections_per_source: u32,
 
@@ -208,53 +240,59 @@ pub struct Args {
     /// together; past it the longest are logged as far as they came and the
     /// rest of each follows as a line of its own (nothing is lost). At least
     /// --max-line-length.
-    #[arg(long, default_value_t = DEFAULT_MAX_PARTIAL_BYTES, value_name = "BYTES")]
+    #[arg(help_heading = "Limits", long, default_value_t = DEFAULT_MAX_PARTIAL_BYTES, value_name = "BYTES")]
     pub max_partial_bytes: usize,
 
     /// IPv6 peers count as one source per network of this many bits (a
     /// host is commonly given a /64) for --max-connections-per-source and
     /// the reports of refused sources; 128: each address.
-    #[arg(long, default_value_t = DEFAULT_V6_PREFIX, value_name = "BITS",
+    #[arg(help_heading = "Limits", long, default_value_t = DEFAULT_V6_PREFIX, value_name = "BITS",
           value_parser = clap::value_parser!(u8).range(0..=128))]
     pub source_prefix_v6: u8,
 
     /// Run as this user (name or uid) once the port is bound and the
     /// configuration, TLS key and time zone are read; both processes drop to
     /// it and output files are created by it. Needs root at start.
-    #[arg(short = 'u', long, value_name = "USER")]
+    #[arg(help_heading = "Daemon", short = 'u', long, value_name = "USER")]
     pub user: Option<String>,
 
     /// Run as this group (name or gid); default: USER's primary group.
-    #[arg(short = 'g', long, value_name = "GROUP", requires = "user")]
+    #[arg(
+        help_heading = "Daemon",
+        short = 'g',
+        long,
+        value_name = "GROUP",
+        requires = "user"
+    )]
     pub group: Option<String>,
 
     /// Detach from the terminal (double fork, setsid, chdir /, standard streams
     /// to /dev/null). The command exits 0 once the collector listens and its
     /// writer applied the configuration, or non-zero with the error.
-    #[arg(long)]
+    #[arg(help_heading = "Daemon", long)]
     pub daemonize: bool,
 
     /// Write the collector's pid to FILE (atomically, locked while running,
     /// removed at exit); refuse to start if another collector holds it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Daemon", long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (an IP and a port, as
     /// 127.0.0.1:9514 or [::1]:9514). Off by default.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Monitoring", long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Only clients in this network may use the metrics endpoint
     /// (repeatable; CIDR or one address) [default: loopback and --allow's
     /// networks]. Others are closed at accept.
-    #[arg(long, value_name = "CIDR")]
+    #[arg(help_heading = "Monitoring", long, value_name = "CIDR")]
     pub metrics_allow: Vec<Cidr>,
 
     /// Check the command line, the logging configuration, the TLS files, the
     /// listeners and the output files, print `configuration OK` and exit 0
     /// (or the error and exit 2), without binding, dropping privileges or
     /// writing anything.
-    #[arg(long)]
+    #[arg(help_heading = "Daemon", long)]
     pub check_config: bool,
 }
 
