@@ -265,6 +265,32 @@ fn mv_then_hup_splits_the_lines_between_the_old_and_the_new_file() {
     assert_eq!(peer_lines(&rotated).len() + peer_lines(&out).len(), 1000);
 }
 
+/// SIGUSR1 reopens the files and does nothing else: with a logging
+/// configuration broken in the meantime (which a SIGHUP would refuse, and a
+/// packaged `reload` would not even send), logrotate's `mv` is still
+/// followed, and nothing is reloaded.
+#[test]
+fn usr1_reopens_the_files_whatever_the_configuration_file_holds() {
+    let work = Work::new();
+    let out = work.path("messages.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    c.send(&payload(0..200));
+    wait_until("the first 200 lines", || peer_lines(&out).len() == 200);
+    fs::write(&config, "{\"version\": 1, \"root\": ").expect("broken config");
+    let rotated = work.path("messages.log.1");
+    fs::rename(&out, &rotated).expect("mv");
+    signal(c.pid(), libc::SIGUSR1);
+    wait_until("the reopened file", || out.exists());
+    c.send(&payload(200..400));
+    wait_until("the next 200 lines", || peer_lines(&out).len() == 200);
+    assert_eq!(peer_lines(&rotated), numbered(0..200));
+    assert_eq!(peer_lines(&out), numbered(200..400));
+    let all = read(&rotated) + &read(&out) + &c.stderr_text();
+    assert!(!all.contains("reload"), "nothing was reloaded: {all}");
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
 #[test]
 fn a_watched_file_handler_follows_a_mv_without_hup() {
     let work = Work::new();

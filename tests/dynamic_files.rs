@@ -263,9 +263,13 @@ fn the_shipped_logrotate_example_rotates_every_sender_s_file() {
     let conf = example
         .replace("/var/log/remote", &base.display().to_string())
         .replace(
-            "invoke-rc.d pysyslog reload >/dev/null 2>&1 || true",
-            &format!("kill -HUP {}", c.pid()),
+            "if [ -d /run/systemd/system ]; then systemctl kill --kill-who=main --signal=USR1 pysyslog.service >/dev/null 2>&1 || true; else /etc/init.d/pysyslog reopen >/dev/null 2>&1 || true; fi",
+            &format!("kill -USR1 {}", c.pid()),
         );
+    assert!(
+        conf.contains("kill -USR1"),
+        "the example's postrotate changed: {conf}"
+    );
     let conf_path = out.path().join("logrotate.conf");
     fs::write(&conf_path, conf).expect("conf");
     let status = Command::new("logrotate")

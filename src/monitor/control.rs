@@ -209,6 +209,10 @@ pub enum Order {
         logging: Option<Result<ConfigText, String>>,
         tls: Option<TlsReload>,
     },
+    /// SIGUSR1: reopen the output files, and nothing else (logrotate's
+    /// `postrotate`: a broken configuration cannot keep files from being
+    /// reopened).
+    Reopen,
 }
 
 /// What a SIGHUP did with the TLS files.

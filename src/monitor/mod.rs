@@ -40,7 +40,7 @@ use ipc_channel::{IpcError, TryRecvError};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::ipc::counters::SharedCounters;
@@ -148,7 +148,7 @@ pub fn supervise(
     sink: &mut dyn StateSink,
 ) -> Result<i32, MonitorError> {
     let mut signals =
-        Signals::new([SIGHUP, SIGINT, SIGTERM, SIGCHLD]).map_err(MonitorError::Signals)?;
+        Signals::new([SIGHUP, SIGINT, SIGTERM, SIGCHLD, SIGUSR1]).map_err(MonitorError::Signals)?;
     let mut restarts: VecDeque<Instant> = VecDeque::new();
     let mut stopping = false;
     loop {
@@ -227,6 +227,10 @@ fn serve_receiver(
             let pass = match sig {
                 SIGHUP => {
                     reload(job, how, receivers, sink);
+                    None
+                }
+                SIGUSR1 => {
+                    send_order(job, &Order::Reopen);
                     None
                 }
                 SIGINT => Some(Signal::SIGINT),
@@ -378,11 +382,15 @@ fn reload(
         how.writers.reloaded(text.clone());
     }
     receivers.reloaded(loaded);
-    let order = Order::Reload { logging, tls: pems };
-    let sent = encode_order(&order).and_then(|frame| (&job.orders).write_all(&frame));
+    send_order(job, &Order::Reload { logging, tls: pems });
+}
+
+/// Give the receiver an order (a reload, a reopen).
+fn send_order(job: &ReceiverChannels, order: &Order) {
+    let sent = encode_order(order).and_then(|frame| (&job.orders).write_all(&frame));
     if let Err(e) = sent {
         say(&format!(
-            "pysyslog: error: cannot send the reload to the receiver: {e}"
+            "pysyslog: error: cannot send an order to the receiver: {e}"
         ));
     }
 }

@@ -123,7 +123,12 @@ pub fn spawn(
 /// holds lines; ignored signals stay ignored across exec); then exec.
 /// Returns only on failure, with what failed.
 fn exec_writer(argv: &[std::ffi::CString], inherited: [Option<BorrowedFd<'_>>; 3]) -> String {
-    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM] {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+    ] {
         // SAFETY: installing SIG_IGN runs no handler code.
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }

@@ -40,7 +40,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::link::{LinkError, WriterLink};
@@ -159,7 +159,8 @@ impl Receiver {
     ) -> Result<Receiver, ReceiverError> {
         let poll = Poll::new().map_err(ReceiverError::Setup)?;
         let registry = poll.registry();
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(ReceiverError::Setup)?;
+        let mut signals =
+            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1]).map_err(ReceiverError::Setup)?;
         registry
             .register(&mut signals, token::SIGNALS, mio::Interest::READABLE)
             .map_err(ReceiverError::Setup)?;
@@ -263,6 +264,11 @@ impl Receiver {
             }
         }
         for order in orders {
+            if matches!(order, Order::Reopen) {
+                // No order with the data to keep: files reopen at once.
+                self.link.reopen();
+                continue;
+            }
             // A second order before the first is due: the first applies now.
             self.apply_due_reload();
             self.reload_due = Some((order, Instant::now() + RELOAD_DRAIN_LIMIT));
@@ -377,6 +383,8 @@ impl Receiver {
             match sig {
                 // Sent to the receiver itself: the monitor reads the files.
                 SIGHUP => self.hooks.request_reload(),
+                // Reopening needs no file read: done here.
+                SIGUSR1 => self.link.reopen(),
                 _ if !self.stopping.is_running() => {
                     // A second stop request: give up draining now.
                     self.conns.abandon_all(&mut self.link);

@@ -32,6 +32,9 @@ The pid file the init script asks for (\-\-pidfile).
 SIGTERM, SIGINT
 Stop: read what every peer already sent, write it, exit 0 (a second signal cuts it short).
 .TP
+SIGUSR1
+Reopen the output files, and nothing else (logrotate's postrotate).
+.TP
 SIGHUP
 Reopen the output files, re\-read the logging configuration (an invalid one is logged and the old one kept) and, unless running as \-\-user, the TLS certificate and key. Lines before the signal use the old configuration, later ones the new.
 .SH EXIT STATUS
