@@ -291,6 +291,31 @@ fn usr1_reopens_the_files_whatever_the_configuration_file_holds() {
     assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
 }
 
+/// A reloaded configuration's own warnings are about the configuration,
+/// not the data: on stderr, never through the configuration into its files.
+#[test]
+fn a_reloads_warnings_go_to_stderr_not_into_the_output() {
+    let work = Work::new();
+    let out = work.path("messages.log");
+    let config = work.write("logging.json", &file_config(&out, "logging.FileHandler"));
+    let mut c = start_logging_to(&out, &["-l", config.to_str().expect("path")], &[]);
+    let mut with_spare: serde_json::Value =
+        serde_json::from_str(&file_config(&out, "logging.FileHandler")).expect("json");
+    with_spare["handlers"]["spare"] = serde_json::json!({"class": "logging.NullHandler"});
+    fs::write(&config, with_spare.to_string()).expect("new config");
+    signal(c.pid(), libc::SIGHUP);
+    wait_until("the warning on stderr", || {
+        c.stderr_text().contains("WARNING:pysyslog.config:")
+            && c.stderr_text().contains("handlers.spare")
+    });
+    c.send(b"after\n");
+    wait_until("a line after the reload", || {
+        peer_lines(&out).contains(&"after".to_owned())
+    });
+    assert!(!read(&out).contains("pysyslog.config"), "{}", read(&out));
+    assert_eq!(c.stop().code(), Some(0), "{}", c.stderr_text());
+}
+
 #[test]
 fn a_watched_file_handler_follows_a_mv_without_hup() {
     let work = Work::new();

@@ -93,7 +93,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         config,
         tls,
         mut warnings,
-        config_warnings,
+        ..
     } = configuration::prepare(&mut settings, true)?;
     let kafka = config.as_ref().is_some_and(|c| c.has_kafka());
     if kafka && !settings.max_queue_bytes_given {
@@ -175,7 +175,6 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
             settings,
             tls,
             warnings,
-            config_warnings,
             bound,
             metrics_socket,
             notes: Vec::new(),

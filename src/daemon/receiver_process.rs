@@ -40,7 +40,6 @@ pub struct ReceiverStart {
     pub tls: Option<crate::tls::Loaded>,
     /// Start-up's warnings: told by the first receiver only.
     pub warnings: Vec<String>,
-    pub config_warnings: Vec<String>,
     pub bound: listener::Bound,
     pub metrics_socket: Option<mio::net::TcpListener>,
     /// Why this receiver was started (a replacement), logged once it runs.
@@ -96,7 +95,6 @@ impl ReceiverForker {
         // Start-up's warnings were the first receiver's to tell.
         if let Some(t) = &mut self.template {
             t.warnings.clear();
-            t.config_warnings.clear();
         }
         Ok(())
     }
@@ -227,7 +225,6 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         settings,
         tls,
         warnings,
-        config_warnings,
         bound,
         metrics_socket,
         notes,
@@ -334,9 +331,6 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
     }
     for warning in &tls_warnings {
         receiver.log(level::WARNING, "pysyslog.tls", warning);
-    }
-    for warning in &config_warnings {
-        receiver.log(level::WARNING, "pysyslog.config", warning);
     }
     for note in &notes {
         receiver.log(level::ERROR, "pysyslog.monitor", note);

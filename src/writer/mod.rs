@@ -674,15 +674,10 @@ fn write_batch(
                     relative_created,
                     attrs: None,
                 });
+                // About the configuration, not the data: on stderr (the
+                // journal), never through the configuration they are about.
                 for warning in &warnings {
-                    engine.handle(&LogRecord {
-                        name: CONFIG_LOGGER,
-                        msg: warning,
-                        levelno: level::WARNING,
-                        created,
-                        relative_created,
-                        attrs: None,
-                    });
+                    crate::say!("WARNING:{CONFIG_LOGGER}:{warning}");
                 }
             }
             Err(e) => {
