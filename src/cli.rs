@@ -253,7 +253,13 @@ pub struct Args {
     /// Run as this user (name or uid) once the port is bound and the
     /// configuration, TLS key and time zone are read; both processes drop to
     /// it and output files are created by it. Needs root at start.
-    #[arg(help_heading = "Daemon", short = 'u', long, value_name = "USER")]
+    #[arg(
+        help_heading = "Daemon",
+        short = 'u',
+        long,
+        value_name = "USER",
+        overrides_with = "user"
+    )]
     pub user: Option<String>,
 
     /// Run as this group (name or gid); default: USER's primary group.
@@ -262,7 +268,8 @@ pub struct Args {
         short = 'g',
         long,
         value_name = "GROUP",
-        requires = "user"
+        requires = "user",
+        overrides_with = "group"
     )]
     pub group: Option<String>,
 

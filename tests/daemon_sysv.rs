@@ -74,6 +74,7 @@ impl Service {
             .env("PYSYSLOG_DEFAULTS", &self.defaults)
             .env("PYSYSLOG_PIDFILE", &self.pidfile)
             .env("PYSYSLOG_BIN", BIN)
+            .env("PYSYSLOG_USER", "")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
