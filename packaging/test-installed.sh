@@ -11,6 +11,8 @@ deb=$(realpath "$1")
 flood=$(realpath "$2")
 port=5514
 log=/var/log/pysyslog/messages.log
+# The collector's own messages (banner, reloads) go to their own file.
+own=/var/log/pysyslog/pysyslog.log
 step() { printf 'test-installed: %s\n' "$*"; }
 # Running: exists and is not a zombie waiting for its parent (here init) to reap it.
 running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
@@ -101,14 +103,16 @@ running "$pid" || fail "restart with a broken configuration stopped the service"
 # A broken file that the check cannot see (SIGHUP straight to the collector):
 # refused by the collector, logged, the old configuration stays.
 kill -HUP "$pid"
-for _ in $(seq 1 200); do grep -q "pysyslog.config" "$log" && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -q "pysyslog.config" "$own" && break; sleep 0.05; done
 mv -f /etc/pysyslog/logging.json.good /etc/pysyslog/logging.json
 running "$pid" || fail "the service died on a broken configuration"
 token2="after-reload-$$"
 logger -T -n 127.0.0.1 -P "$port" "$token2"
 for _ in $(seq 1 200); do grep -q "$token2" "$log" && break; sleep 0.05; done
 grep -q "$token2" "$log" || fail "no line written after the refused reload"
-grep -q "pysyslog.config" "$log" || fail "the refused reload was not logged"
+grep -q "pysyslog.config" "$own" || fail "the refused reload was not logged in $own"
+grep -q " pysyslog\." "$log" && fail "the collector's own messages are in the data file $log"
+grep -q "Listening for syslog" "$own" || fail "the banner is not in $own"
 
 step "stop"
 writer=$(cat /proc/"$pid"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | head -n 1 || true)
