@@ -45,7 +45,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::collector::{self, senders_dir, Kind, Output};
 use super::LINE_SIZE;
-use super::{fmt_rate, free_port, mib, procstat, run_dir, say, summarize, Env, Sample, Summary};
+use super::{
+    fmt_rate, free_port, mib, procstat, ratio, run_dir, say, summarize, write_targets, Env, Sample,
+    Summary,
+};
 use crate::flood::payload::{token_needle, Framing, LineFormat};
 use crate::flood::sender::{id_of_source, source_address};
 use crate::flood::verify::parse_tail;
@@ -479,13 +482,6 @@ pub fn run(env: &Env, plan: &DynfilePlan) -> DynfileResults {
     r
 }
 
-fn ratio(a: f64, b: Option<f64>) -> String {
-    match b {
-        Some(b) if b > 0.0 && a.is_finite() => format!("{:.2}×", a / b),
-        _ => "-".into(),
-    }
-}
-
 /// The Markdown table (medians over the runs) and the targets.
 pub fn report(plan: &DynfilePlan, r: &DynfileResults) -> String {
     let mut t = String::new();
@@ -537,21 +533,7 @@ pub fn report(plan: &DynfilePlan, r: &DynfileResults) -> String {
             s.duplicated,
         );
     }
-    let _ = write!(t, "\n| target (dynfile) | result |\n|---|---|\n");
-    for (ok, what) in targets(r) {
-        let mark = match ok {
-            Some(true) => "holds",
-            Some(false) => "MISSED",
-            None => "not measured",
-        };
-        let _ = writeln!(t, "| {what} | {mark} |");
-    }
-    if !r.errors.is_empty() {
-        t.push_str("\nErrors:\n\n");
-        for e in &r.errors {
-            let _ = writeln!(t, "- {}", e.replace('\n', " / "));
-        }
-    }
+    write_targets(&mut t, "dynfile", &targets(r), &r.errors);
     t
 }
 

@@ -27,7 +27,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::collector::{Kind, Output, JSON_KEYS};
-use super::{fmt_rate, mib, run_dir, say, summarize, Env, Sample, Scenario, Summary, LINE_SIZE};
+use super::{
+    fmt_rate, mib, ratio, run_dir, say, summarize, write_targets, Env, Sample, Scenario, Summary,
+    LINE_SIZE,
+};
 use crate::flood::payload::{token_needle, Framing, Header, LineFormat};
 use crate::flood::verify::parse_tail;
 
@@ -281,13 +284,6 @@ pub fn run(env: &Env, plan: &JsonPlan) -> JsonResults {
     r
 }
 
-fn ratio(a: f64, b: Option<f64>) -> String {
-    match b {
-        Some(b) if b > 0.0 && a.is_finite() => format!("{:.2}×", a / b),
-        _ => "-".into(),
-    }
-}
-
 /// The Markdown table (medians over the runs) and the targets.
 pub fn report(plan: &JsonPlan, r: &JsonResults) -> String {
     let mut t = String::new();
@@ -329,21 +325,7 @@ pub fn report(plan: &JsonPlan, r: &JsonResults) -> String {
             s.duplicated,
         );
     }
-    let _ = write!(t, "\n| target (json) | result |\n|---|---|\n");
-    for (ok, what) in targets(r) {
-        let mark = match ok {
-            Some(true) => "holds",
-            Some(false) => "MISSED",
-            None => "not measured",
-        };
-        let _ = writeln!(t, "| {what} | {mark} |");
-    }
-    if !r.errors.is_empty() {
-        t.push_str("\nErrors:\n\n");
-        for e in &r.errors {
-            let _ = writeln!(t, "- {}", e.replace('\n', " / "));
-        }
-    }
+    write_targets(&mut t, "json", &targets(r), &r.errors);
     t
 }
 

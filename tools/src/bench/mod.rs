@@ -531,6 +531,39 @@ fn latency_run(
     result
 }
 
+/// `a / b` as a factor (`2.03×`), or `-` when there is no `b`.
+fn ratio(a: f64, b: Option<f64>) -> String {
+    match b {
+        Some(b) if b > 0.0 && a.is_finite() => format!("{:.2}×", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// An opt-in scenario's targets table (`(result, what)` rows) and its errors.
+fn write_targets(
+    t: &mut String,
+    scenario: &str,
+    targets: &[(Option<bool>, String)],
+    errors: &[String],
+) {
+    use std::fmt::Write as _;
+    let _ = write!(t, "\n| target ({scenario}) | result |\n|---|---|\n");
+    for (ok, what) in targets {
+        let mark = match ok {
+            Some(true) => "holds",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(t, "| {what} | {mark} |");
+    }
+    if !errors.is_empty() {
+        t.push_str("\nErrors:\n\n");
+        for e in errors {
+            let _ = writeln!(t, "- {}", e.replace('\n', " / "));
+        }
+    }
+}
+
 fn fmt_rate(v: f64) -> String {
     if !v.is_finite() {
         "-".into()

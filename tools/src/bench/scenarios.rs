@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::collector::{self, Env, Kind};
-use super::{fmt_rate, free_port, mib, procstat, run_dir, say, LINE_SIZE};
+use super::{fmt_rate, free_port, mib, procstat, ratio, run_dir, say, LINE_SIZE};
 use crate::flood::tls::{client_config, server_name, TlsStream, Verify};
 
 /// One of the extra scenarios.
@@ -582,13 +582,6 @@ fn transport(tls: bool) -> &'static str {
         "TLS"
     } else {
         "plain"
-    }
-}
-
-fn ratio(a: f64, b: Option<f64>) -> String {
-    match b {
-        Some(b) if b > 0.0 && a.is_finite() => format!("{:.2}×", a / b),
-        _ => "-".into(),
     }
 }
 
