@@ -24,7 +24,7 @@ use crate::syslog::{names, sd, Header};
 pub const NIL: &str = "-";
 
 /// One syslog attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Attr {
     Peer,
     Transport,

@@ -524,10 +524,10 @@ impl Formatter {
         // `extra=` attributes come after `LogRecord.__init__`'s and before
         // `message` and `asctime`, which `Formatter.format` sets.
         for (i, k) in keys.iter().enumerate() {
-            if i == RECORD_KEYS.len() - 2 {
-                for (name, attr) in attrs.map_or(&[][..], |_| &ATTRS[..]) {
-                    if let (false, Some(a)) = (self.defaults.contains_key(*name), attrs) {
-                        entry(&mut out, name, &a.value(*attr));
+            if let (true, Some(a)) = (i == RECORD_KEYS.len() - 2, attrs) {
+                for (name, attr) in ATTRS {
+                    if !self.defaults.contains_key(name) {
+                        entry(&mut out, name, &a.value(attr));
                     }
                 }
             }

@@ -8,8 +8,6 @@
 //! Does not own: parsing ([`crate::syslog`]) or the attributes' values
 //! ([`crate::logging::attrs`]).
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use crate::ipc::origin;
@@ -38,8 +36,8 @@ pub struct NameTemplate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Part {
     Text(String),
-    /// An attribute, by its name (checked when the template was parsed).
-    Field(String),
+    /// An attribute (its name checked when the template was parsed).
+    Field(Attr),
 }
 
 /// A template that does not parse.
@@ -62,10 +60,11 @@ impl std::str::FromStr for NameTemplate {
         for piece in pieces(template).map_err(fail)? {
             match piece {
                 Piece::Text(t) => parts.push(Part::Text(t)),
-                Piece::Field(name) if Attr::from_name(&name).is_some() => {
-                    parts.push(Part::Field(name))
-                }
                 Piece::Field(name) => {
+                    if let Some(attr) = Attr::from_name(&name) {
+                        parts.push(Part::Field(attr));
+                        continue;
+                    }
                     let known: Vec<&str> = crate::logging::attrs::ATTRS
                         .iter()
                         .map(|(n, _)| *n)
@@ -87,7 +86,7 @@ impl std::str::FromStr for NameTemplate {
 impl NameTemplate {
     /// Whether it names only the peer (pysyslog's logger name).
     pub fn is_peer(&self) -> bool {
-        matches!(self.parts.as_slice(), [Part::Field(f)] if f == "peer")
+        matches!(self.parts.as_slice(), [Part::Field(Attr::Peer)])
     }
 
     /// The logger name for a record with `attrs`, into `out` (cleared).
@@ -110,39 +109,14 @@ impl NameTemplate {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Field(name) => {
+                Part::Field(attr) => {
                     let start = out.len();
-                    match Attr::from_name(name).and_then(|a| attrs.text(a).map(|t| (a, t))) {
-                        Some((_, text)) => push_clean(text, out),
-                        None => {
-                            if let Some(a) = Attr::from_name(name) {
-                                let mut value = String::new();
-                                let _ = write!(value, "{}", DisplayValue(attrs, a));
-                                push_clean(&value, out);
-                            }
-                        }
-                    }
+                    push_clean(attrs.display(*attr), out);
                     if out.len() == start {
                         out.push('-');
                     }
                 }
             }
-        }
-    }
-}
-
-/// An attribute that is not text (a code, the structured data), as `str()`.
-struct DisplayValue<'r, 'a>(&'r SyslogAttrs<'a>, Attr);
-
-impl std::fmt::Display for DisplayValue<'_, '_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let h = self.0.header.as_ref();
-        match (self.1, h) {
-            (Attr::FacilityCode, Some(h)) => write!(f, "{}", h.facility()),
-            (Attr::SeverityCode, Some(h)) => write!(f, "{}", h.severity()),
-            (Attr::Pri, Some(h)) => write!(f, "{}", h.pri),
-            (Attr::StructuredData, Some(h)) => f.write_str(h.structured_data.unwrap_or("-")),
-            _ => f.write_str("-"),
         }
     }
 }

@@ -89,24 +89,26 @@ impl DynamicOut {
         name: &str,
     ) -> Result<(), EmitFailure> {
         self.args.template.render(record, &mut self.relative);
-        if !self.files.contains_key(self.relative.as_str()) {
-            self.make_room(stats, name);
-            let relative = self.relative.clone();
-            self.open(relative)?;
-            stats.files_opened += 1;
-        }
         self.records += 1;
-        let Some(open) = self.files.get_mut(self.relative.as_str()) else {
-            return Err(EmitFailure::Io("file table lost its entry".into()));
+        let used = self.records;
+        let open = match self.files.get_mut(self.relative.as_str()) {
+            Some(open) => open,
+            None => {
+                self.make_room(stats, name);
+                let relative = self.relative.clone();
+                let open = self.open(relative)?;
+                stats.files_opened += 1;
+                open
+            }
         };
-        open.used = self.records;
+        open.used = used;
         open.touched = true;
         open.out.emit(line, bytes, record, io, stats, name)
     }
 
     /// Add `path` to the table (opened by its first write), creating its
     /// directories beneath the base.
-    fn open(&mut self, relative: String) -> Result<(), EmitFailure> {
+    fn open(&mut self, relative: String) -> Result<&mut Open, EmitFailure> {
         let base = self.args.template.base();
         let path = base.join(&relative);
         let relative_dir = Path::new(&relative).parent().unwrap_or(Path::new(""));
@@ -116,16 +118,13 @@ impl DynamicOut {
         file.path = path;
         let out = FileOut::new(&HandlerClass::Watched(file), 0.0, 0, self.after_crash)
             .map_err(|e| EmitFailure::Io(e.to_string()))?;
-        self.files.insert(
-            relative,
-            Open {
-                out,
-                used: self.records,
-                touched: false,
-                idle_since: Instant::now(),
-            },
-        );
-        Ok(())
+        let open = Open {
+            out,
+            used: self.records,
+            touched: false,
+            idle_since: Instant::now(),
+        };
+        Ok(self.files.entry(relative).or_insert(open))
     }
 
     /// At `max_open`: close the least recently used file that holds nothing.
