@@ -21,9 +21,11 @@
 //!   warning when an output starts failing, reminders, and one when it
 //!   recovers ([`Engine::take_notices`]). Python drops silently.
 //! - SysLogHandler over TCP does not fail start-up when the peer is down, and
-//!   reconnects with backoff after a peer restart; it never blocks the writer
-//!   (bounded queue, drops counted). Python fails at start-up, or never
-//!   reconnects.
+//!   reconnects with backoff after a peer restart, sending again what the
+//!   peer had not acknowledged; it never blocks the writer: a peer that is
+//!   away or slow holds the batches as a failing file does (`on_failure:
+//!   drop`: a bounded queue, drops counted). Python fails at start-up, or
+//!   never reconnects, and drops what it could not send.
 //! - An unknown syslog facility name, a `flushLevel` given as a level name,
 //!   `atTime`, `()` factories and classes other than the eight supported are
 //!   configuration errors or accepted explicitly, instead of failing per record.
@@ -33,8 +35,8 @@
 //! - `reopen` (SIGHUP) reopens files in append mode, also those configured
 //!   with `mode: 'w'` (which are truncated only when first opened).
 //! - A `.` attribute no pysyslog handler reads (anything but `terminator`,
-//!   `on_failure` and `fsync` on file handlers, and `ident`/`append_nul` on
-//!   SysLogHandler) is accepted with a warning
+//!   `on_failure` and `fsync` on file handlers, and `ident`/`append_nul`/
+//!   `on_failure` on SysLogHandler) is accepted with a warning
 //!   naming it, logged under `pysyslog.config`; Python sets it and runs.
 //! - Files use UTF-8 unless `encoding` says utf-8, ascii or latin-1; other
 //!   encodings are configuration errors.
@@ -49,6 +51,7 @@ use crate::kafka::{DeliverySink, KafkaOut};
 use super::formatter::{Formatter, Style};
 use super::handler::dynamic::DynamicOut;
 use super::handler::kafka::STOP_FLUSH;
+use super::handler::syslog::SyslogOut;
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
 use super::level::INFO;
 use super::manager::Manager;
@@ -273,8 +276,10 @@ impl Engine {
             out.append(&mut f.notes);
         }
         for h in &mut self.handlers {
-            if let Kind::Dynamic(d) = &mut h.kind {
-                out.append(&mut d.take_notes());
+            match &mut h.kind {
+                Kind::Dynamic(d) => out.append(&mut d.take_notes()),
+                Kind::Syslog(s) => out.append(&mut s.notes),
+                _ => {}
             }
         }
         out
@@ -297,7 +302,16 @@ impl Engine {
         self.io.holds()
             || self.files.iter().any(FileOut::holds)
             || self.dynamic().any(DynamicOut::holds)
+            || self.syslog().any(SyslogOut::holds)
             || self.kafka_holds()
+    }
+
+    /// SysLogHandlers' outputs.
+    fn syslog(&self) -> impl Iterator<Item = &SyslogOut> {
+        self.handlers.iter().filter_map(|h| match &h.kind {
+            Kind::Syslog(s) => Some(&**s),
+            _ => None,
+        })
     }
 
     /// A KafkaHandler has records waiting for room in librdkafka's queue
@@ -306,14 +320,20 @@ impl Engine {
         self.kafka().any(KafkaOut::holds)
     }
 
-    /// Only KafkaHandlers hold records (no write failed): their queue has
-    /// room again as soon as the broker takes records, so the writer tries
-    /// again soon rather than backing off.
-    pub fn only_kafka_holds(&self) -> bool {
-        self.kafka_holds()
+    /// Only outputs waiting for a peer to take more hold records (a
+    /// KafkaHandler whose queue is full, a SysLogHandler whose connection
+    /// is full; no write failed): they have room again as soon as the peer
+    /// takes records, so the writer tries again soon rather than backing off.
+    pub fn only_peers_hold(&self) -> bool {
+        let syslog_waits = self.syslog().any(SyslogOut::unwritten);
+        (self.kafka_holds() || syslog_waits)
             && !self.io.holds()
             && !self.files.iter().any(FileOut::unwritten)
             && !self.dynamic().any(DynamicOut::unwritten)
+            && self
+                .syslog()
+                .filter(|s| s.unwritten())
+                .all(SyslogOut::waits_for_room)
     }
 
     /// After [`Engine::end_batch`]: something waits for a write that failed
@@ -323,6 +343,7 @@ impl Engine {
         self.io.holds()
             || self.files.iter().any(FileOut::unwritten)
             || self.dynamic().any(DynamicOut::unwritten)
+            || self.syslog().any(SyslogOut::unwritten)
             || self.kafka_holds()
     }
 
@@ -335,8 +356,10 @@ impl Engine {
             f.remind(&h.name);
         }
         for h in &mut self.handlers {
-            if let Kind::Dynamic(d) = &mut h.kind {
-                d.remind(&h.name);
+            match &mut h.kind {
+                Kind::Dynamic(d) => d.remind(&h.name),
+                Kind::Syslog(s) => s.remind(&h.name),
+                _ => {}
             }
         }
         self.io.remind();
@@ -503,6 +526,7 @@ impl Engine {
             match &h.kind {
                 Kind::Kafka(_) => {}
                 Kind::Dynamic(d) => h.stats.held_bytes = d.held_bytes(),
+                Kind::Syslog(s) => h.stats.held_bytes = s.held_bytes(),
                 _ => h.stats.held_bytes = 0,
             }
         }

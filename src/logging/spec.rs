@@ -188,7 +188,7 @@ pub struct FileArgs {
     pub fsync: bool,
 }
 
-/// What a file handler does while its writes fail (`"."`: `on_failure`).
+/// What a file or syslog handler does while its writes fail (`"."`: `on_failure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnFailure {
     /// Keep everything and hold every batch back until the write succeeds:
@@ -254,6 +254,8 @@ pub enum HandlerClass {
         stream: Option<bool>,
         ident: String,
         append_nul: bool,
+        /// `on_failure` (via `.`): what a peer that is away does to the others.
+        on_failure: OnFailure,
     },
     /// `logging.handlers.MemoryHandler`
     Memory {

@@ -302,16 +302,16 @@ pub fn run(
             retry.stop();
         } else {
             let now = retry.start();
-            if engine.only_kafka_holds() {
-                retry.within(now, KAFKA_FULL_RETRY);
+            if engine.only_peers_hold() {
+                retry.within(now, PEER_FULL_RETRY);
             }
             if now >= retry.at {
                 engine.retry();
                 let notices = engine.take_notices();
                 log_notices(&mut engine, notices, started);
                 retry.tried(engine.unwritten());
-                if engine.only_kafka_holds() {
-                    retry.within(Instant::now(), KAFKA_FULL_RETRY);
+                if engine.only_peers_hold() {
+                    retry.within(Instant::now(), PEER_FULL_RETRY);
                 }
                 // A retry writes what was held: counted before it is acknowledged.
                 publisher.publish(&engine);
@@ -440,9 +440,10 @@ fn say_unlogged(notices: Vec<String>) {
 /// output waits for its retry (it has no channel to wait on with a timeout).
 const DROP_POLICY_POLL: Duration = Duration::from_millis(10);
 
-/// How soon the writer produces again records a full librdkafka queue
-/// left waiting (the queue drains as fast as the broker acknowledges).
-const KAFKA_FULL_RETRY: Duration = Duration::from_millis(5);
+/// How soon the writer produces again records a full librdkafka queue or
+/// a full SysLogHandler connection left waiting (they drain as fast as the
+/// peer takes them).
+const PEER_FULL_RETRY: Duration = Duration::from_millis(5);
 
 /// How often the writer looks for a batch while earlier ones wait for
 /// Kafka's acknowledgements (the acknowledgements themselves go out from

@@ -195,6 +195,7 @@ pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass
                 stream,
                 ident: String::new(),
                 append_nul: true,
+                on_failure: OnFailure::Hold,
             }
         }
         "KafkaHandler" => super::kafka_args::build(kw)?,

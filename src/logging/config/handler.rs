@@ -256,6 +256,7 @@ fn set_prop(class: &mut HandlerClass, key: &str, v: &Value) -> Result<bool, Inva
         ) => f.fsync = truthy(v),
         (HandlerClass::Syslog { ident, .. }, "ident") => *ident = text()?,
         (HandlerClass::Syslog { append_nul, .. }, "append_nul") => *append_nul = truthy(v),
+        (HandlerClass::Syslog { on_failure: o, .. }, "on_failure") => *o = on_failure(v)?,
         _ => return Ok(false),
     }
     Ok(true)

@@ -14,9 +14,10 @@ mod encode;
 mod file;
 pub(crate) mod kafka;
 mod rotating;
+mod send_queue;
 mod stats;
 pub(crate) mod stream;
-mod syslog;
+pub(crate) mod syslog;
 mod timed;
 mod torn;
 
@@ -106,7 +107,7 @@ pub enum Kind {
     /// (the open file lives in the engine's file table, shared by handlers on one path).
     File(FileRef),
     /// SysLogHandler
-    Syslog(syslog::SyslogOut),
+    Syslog(Box<syslog::SyslogOut>),
     /// MemoryHandler (its records are forwarded by the engine).
     Memory(Memory),
     /// KafkaHandler
@@ -202,13 +203,15 @@ impl Handler {
                 stream,
                 ident,
                 append_nul,
-            } => Kind::Syslog(syslog::SyslogOut::new(
+                on_failure,
+            } => Kind::Syslog(Box::new(syslog::SyslogOut::new(
                 address,
                 *facility,
                 *stream,
                 ident.clone(),
                 *append_nul,
-            )),
+                *on_failure,
+            ))),
             other => {
                 // Python's handlers on one path interleave per record (each
                 // flushes per record), so plain file handlers on one path share
@@ -429,7 +432,7 @@ impl Handler {
             kind, stats, name, ..
         } = self;
         match kind {
-            Kind::Syslog(s) => s.end_batch(io, stats, name),
+            Kind::Syslog(s) => s.end_batch(stats, name),
             Kind::Kafka(k) => {
                 k.out.produce_waiting();
                 k.sync(stats, io, name);

@@ -3,29 +3,40 @@
 //!
 //! Unlike Python it never blocks the writer and survives a peer restart: TCP
 //! connects without blocking (the connection is checked at the next batches,
-//! given up after `CONNECT_TIMEOUT`), sockets are non-blocking, reconnect
-//! with exponential backoff, and queue at most `MAX_QUEUED_BYTES`
-//! (whole records; the rest are counted as dropped). A record half-sent when a
-//! connection breaks is not resent from its middle: its remainder is dropped.
+//! given up after `CONNECT_TIMEOUT`), sockets are non-blocking, and it
+//! reconnects with a backoff of at most `MAX_RETRY`. Records stay in a
+//! [`SendQueue`] until the peer's TCP acknowledged them, so what a peer that
+//! went down had not acknowledged goes again over the next connection.
 //!
-//! Owns: sockets, the send queue, reconnection. Does not own: formatting.
+//! A record it cannot send yet (peer down, or slower than the senders) is
+//! held like a failing file's lines (`on_failure: hold`, the default): the
+//! engine reports `holding()`, the writer takes no further batch and retries
+//! on a timer, and sends as soon as the peer is back, without waiting for
+//! traffic. With `on_failure: drop` it keeps up to `DROP_POLICY_QUEUED_BYTES`
+//! and drops (and counts) beyond, never holding the other handlers.
+//!
+//! Owns: sockets, reconnection, when records count as sent. Does not own:
+//! formatting, or the queue's bookkeeping (`send_queue.rs`).
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::stats::{EmitFailure, Stats};
-use super::stream::Io;
+use super::send_queue::SendQueue;
+use super::stats::{EmitFailure, Health, Stats, MAX_PENDING_BYTES};
 use crate::logging::record::LogRecord;
-use crate::logging::spec::SyslogAddress;
+use crate::logging::spec::{OnFailure, SyslogAddress};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
-const MAX_RETRY: Duration = Duration::from_secs(30);
-const MAX_QUEUED_BYTES: usize = 4 << 20;
+/// A peer that comes back is found within this (a connection attempt to a
+/// host that is down costs a SYN).
+const MAX_RETRY: Duration = Duration::from_secs(5);
+/// What `on_failure: drop` keeps while the peer is away or slow.
+const DROP_POLICY_QUEUED_BYTES: usize = 4 << 20;
 
 #[derive(Debug)]
 enum Conn {
@@ -37,6 +48,17 @@ enum Conn {
     UnixStream(UnixStream),
 }
 
+impl Conn {
+    /// The descriptor of an established stream connection.
+    fn stream_fd(&self) -> Option<RawFd> {
+        match self {
+            Conn::Tcp(s) => Some(s.as_raw_fd()),
+            Conn::UnixStream(s) => Some(s.as_raw_fd()),
+            _ => None,
+        }
+    }
+}
+
 /// One SysLogHandler.
 #[derive(Debug)]
 pub struct SyslogOut {
@@ -46,17 +68,18 @@ pub struct SyslogOut {
     stream: Option<bool>,
     ident: String,
     append_nul: bool,
+    on_failure: OnFailure,
     conn: Option<Conn>,
     /// The resolved addresses, in getaddrinfo's order, kept until every one failed.
     resolved: Vec<SocketAddr>,
     /// Which of `resolved` is tried or in use.
     candidate: usize,
-    /// Whole records waiting, and how many bytes of the first were sent.
-    queue: VecDeque<Vec<u8>>,
-    queued_bytes: usize,
-    sent_of_first: usize,
+    queue: SendQueue,
     next_try: Option<Instant>,
     backoff: Duration,
+    health: Health,
+    /// Warnings for `pysyslog.writer` (outage, reminders, recovery).
+    pub notes: Vec<String>,
 }
 
 /// `SysLogHandler.priority_map` then `priority_names`.
@@ -78,6 +101,7 @@ impl SyslogOut {
         stream: Option<bool>,
         ident: String,
         append_nul: bool,
+        on_failure: OnFailure,
     ) -> SyslogOut {
         SyslogOut {
             address: address.clone(),
@@ -85,14 +109,15 @@ impl SyslogOut {
             stream,
             ident,
             append_nul,
+            on_failure,
             conn: None,
             resolved: Vec::new(),
             candidate: 0,
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-            sent_of_first: 0,
+            queue: SendQueue::default(),
             next_try: None,
             backoff: FIRST_RETRY,
+            health: Health::default(),
+            notes: Vec::new(),
         }
     }
 
@@ -105,14 +130,67 @@ impl SyslogOut {
         if self.append_nul {
             b.push(0);
         }
-        if self.queued_bytes + b.len() > MAX_QUEUED_BYTES {
-            return Err(EmitFailure::Full(
-                "send queue full (peer unreachable)".into(),
-            ));
+        let bound = match self.on_failure {
+            OnFailure::Drop => DROP_POLICY_QUEUED_BYTES,
+            // Only reached by one batch making more than this: while the
+            // queue holds, the writer takes no further batch.
+            OnFailure::Hold => MAX_PENDING_BYTES,
+        };
+        if self.queue.unsent_bytes() + b.len() > bound {
+            self.health.dropped();
+            return Err(EmitFailure::Full(match self.on_failure {
+                OnFailure::Drop => "peer away or slow, on_failure: drop".into(),
+                OnFailure::Hold => "send queue full".into(),
+            }));
         }
-        self.queued_bytes += b.len();
-        self.queue.push_back(b);
+        self.queue.push(b);
         Ok(())
+    }
+
+    /// Whether this handler holds every batch back: records it has not
+    /// been able to write to its peer (`on_failure: hold`, the default).
+    pub fn holds(&self) -> bool {
+        self.on_failure == OnFailure::Hold && self.unwritten()
+    }
+
+    /// Records wait for the peer: the writer tries again on a timer.
+    pub fn unwritten(&self) -> bool {
+        self.queue.unsent_bytes() > 0
+    }
+
+    /// Connected, and only waiting for the peer to take more: worth trying
+    /// again soon rather than after a backoff.
+    pub fn waits_for_room(&self) -> bool {
+        !self.health.is_failing() && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
+    }
+
+    /// Bytes held: not yet written to the peer.
+    pub fn held_bytes(&self) -> u64 {
+        self.queue.unsent_bytes() as u64
+    }
+
+    fn what(&self, name: &str) -> String {
+        let to = match &self.address {
+            SyslogAddress::Inet(host, port) => {
+                let kind = if self.stream == Some(true) {
+                    "TCP"
+                } else {
+                    "UDP"
+                };
+                format!("{host}:{port} over {kind}")
+            }
+            SyslogAddress::Unix(path) => path.display().to_string(),
+        };
+        format!("handler '{name}' sending to {to}")
+    }
+
+    /// While the peer is away: remind the operator (at most once a minute).
+    pub fn remind(&mut self, name: &str) {
+        if self.health.is_failing() {
+            let what = self.what(name);
+            self.health
+                .remind(&what, self.queue.len() as u64, &mut self.notes);
+        }
     }
 
     /// Open a socket to the current candidate address, moving on to the
@@ -141,11 +219,25 @@ impl SyslogOut {
         }
     }
 
-    /// Send what the batch queued; reconnect when due.
-    pub fn end_batch(&mut self, io: &mut Io, stats: &mut Stats, name: &str) {
+    /// Send what waits; reconnect when due.
+    pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
         if self.queue.is_empty() {
             return;
         }
+        if let Some(fd) = self.conn.as_ref().and_then(Conn::stream_fd) {
+            if let Err(e) = self.check_stream(fd) {
+                self.broken(stats, name, &e);
+            }
+        }
+        if self.queue.unsent_bytes() == 0 {
+            return;
+        }
+        // Counted only while failing: the normal path pays nothing.
+        let held = if self.health.is_failing() {
+            self.queue.len() as u64
+        } else {
+            0
+        };
         if self.conn.is_none() && self.next_try.is_some_and(|t| Instant::now() < t) {
             return;
         }
@@ -153,7 +245,7 @@ impl SyslogOut {
             if self.conn.is_none() {
                 match self.connect() {
                     Ok(c) => self.conn = Some(c),
-                    Err(e) => return self.connect_failed(io, stats, name, &e),
+                    Err(e) => return self.connect_failed(stats, name, &e),
                 }
             }
             if let Some(Conn::Connecting(s, since)) = &self.conn {
@@ -171,75 +263,115 @@ impl SyslogOut {
                         self.candidate += 1;
                         continue;
                     }
-                    return self.connect_failed(io, stats, name, &e);
+                    return self.connect_failed(stats, name, &e);
                 }
                 if let Some(Conn::Connecting(s, _)) = self.conn.take() {
                     self.conn = Some(Conn::Tcp(s.into()));
                 }
-                self.backoff = FIRST_RETRY;
-                self.next_try = None;
-            } else if self.next_try.is_some() {
-                self.backoff = FIRST_RETRY;
-                self.next_try = None;
             }
+            self.backoff = FIRST_RETRY;
+            self.next_try = None;
             break;
         }
         if let Err(e) = self.send_queue() {
-            stats.write_errors += 1;
-            stats.report(io, name, "send failed, will reconnect", &e);
-            self.conn = None;
-            if self.sent_of_first > 0 {
-                self.pop_first();
-                stats.dropped += 1;
-            }
+            return self.broken(stats, name, &e);
+        }
+        if self.queue.unsent_bytes() == 0 && self.health.is_failing() {
+            let what = self.what(name);
+            self.health.recovered(&what, held, &mut self.notes);
         }
     }
 
-    /// Count, report, and try again after the backoff.
-    fn connect_failed(&mut self, io: &mut Io, stats: &mut Stats, name: &str, e: &io::Error) {
+    /// An established stream: records the peer acknowledged leave the
+    /// queue; an error, or the peer closing its end, breaks it.
+    fn check_stream(&mut self, fd: RawFd) -> io::Result<()> {
+        let mut unacknowledged: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int through the pointer, which
+        // points to a live c_int; `fd` is this handler's open socket.
+        if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unacknowledged) } == 0 {
+            self.queue
+                .confirm(usize::try_from(unacknowledged).unwrap_or(0));
+        }
+        let mut byte = [0u8; 1];
+        // SAFETY: a one-byte buffer owned here; MSG_PEEK leaves the data.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                byte.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the peer closed the connection",
+            )),
+            n if n > 0 => Ok(()),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                e if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// The connection broke: what it did not confirm goes again over the
+    /// next one, which is tried at once.
+    fn broken(&mut self, stats: &mut Stats, name: &str, e: &io::Error) {
         stats.write_errors += 1;
-        stats.report(io, name, "cannot connect, will retry", e);
+        self.conn = None;
+        self.queue.rewind();
+        self.outage(name, e);
+    }
+
+    /// Count, report, and try again after the backoff.
+    fn connect_failed(&mut self, stats: &mut Stats, name: &str, e: &io::Error) {
+        stats.write_errors += 1;
         self.conn = None;
         self.resolved.clear();
         self.candidate = 0;
         self.next_try = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_RETRY);
+        self.outage(name, e);
     }
 
-    fn pop_first(&mut self) {
-        if let Some(b) = self.queue.pop_front() {
-            self.queued_bytes -= b.len();
-        }
-        self.sent_of_first = 0;
+    fn outage(&mut self, name: &str, e: &io::Error) {
+        let meanwhile = match self.on_failure {
+            OnFailure::Hold => "holding its records, and every batch after them, until the peer takes them (the receiver stops reading, so senders slow down); reconnecting",
+            OnFailure::Drop => "keeping up to 4 MiB of its records and dropping the rest until the peer is back (on_failure: drop); reconnecting",
+        };
+        let what = self.what(name);
+        self.health
+            .failed(&what, e.to_string(), meanwhile, &mut self.notes);
     }
 
     /// Datagrams one per record; streams as much as the socket takes now.
     fn send_queue(&mut self) -> io::Result<()> {
-        while let Some(first) = self.queue.front() {
+        while let Some(rest) = self.queue.next_unsent() {
             let res = match self.conn.as_mut() {
                 None | Some(Conn::Connecting(..)) => return Ok(()),
-                Some(Conn::Udp(s, addr)) => s.send_to(first, *addr).map(|_| first.len()),
-                Some(Conn::UnixDgram(s)) => s.send(first).map(|_| first.len()),
-                Some(Conn::Tcp(s)) => s
-                    .write(&first[self.sent_of_first..])
-                    .map(|n| self.sent_of_first + n),
-                Some(Conn::UnixStream(s)) => s
-                    .write(&first[self.sent_of_first..])
-                    .map(|n| self.sent_of_first + n),
+                Some(Conn::Udp(s, addr)) => s.send_to(rest, *addr).map(|_| rest.len()),
+                Some(Conn::UnixDgram(s)) => s.send(rest).map(|_| rest.len()),
+                Some(Conn::Tcp(s)) => s.write(rest),
+                Some(Conn::UnixStream(s)) => s.write(rest),
             };
             match res {
-                Ok(n) if n >= first.len() => self.pop_first(),
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent_of_first = n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Ok(n) => self.queue.wrote(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        if matches!(self.conn, Some(Conn::Udp(..) | Conn::UnixDgram(_))) {
+            self.queue.confirm_written();
+        }
         Ok(())
     }
 
-    /// Try once more to send, then drop the socket.
+    /// Try once more to send, then drop the socket (the kernel still
+    /// delivers what it took).
     pub fn close(&mut self) {
         let _ = self.send_queue();
         self.conn = None;
@@ -311,10 +443,9 @@ fn connect_unix(path: &PathBuf, stream: Option<bool>) -> io::Result<Conn> {
 #[cfg(test)]
 mod tests {
     use std::io::Read as _;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::logging::handler::stream::Capture;
 
     /// CPython's SysLogHandler tries every getaddrinfo result in order: a name
     /// whose first address refuses (`::1` while the server is on 127.0.0.1)
@@ -334,6 +465,7 @@ mod tests {
             Some(true),
             String::new(),
             false,
+            OnFailure::Hold,
         );
         out.resolved = vec![refused, good];
         let record = LogRecord {
@@ -345,13 +477,11 @@ mod tests {
             attrs: None,
         };
         out.emit("hello", &record).unwrap();
-        let mut io = Io::default();
-        io.capture = Some(Capture::default());
         let mut stats = Stats::default();
         let deadline = Instant::now() + Duration::from_secs(3);
         let mut peer = None;
-        while Instant::now() < deadline && (peer.is_none() || !out.queue.is_empty()) {
-            out.end_batch(&mut io, &mut stats, "s");
+        while Instant::now() < deadline && (peer.is_none() || out.unwritten()) {
+            out.end_batch(&mut stats, "s");
             if peer.is_none() {
                 peer = listener.accept().ok().map(|(p, _)| p);
             }
@@ -363,5 +493,145 @@ mod tests {
         let mut got = [0u8; 9];
         peer.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"<14>hello");
+    }
+
+    fn record(msg: &str) -> LogRecord<'_> {
+        LogRecord {
+            name: "n",
+            msg,
+            levelno: 20,
+            created: 0.0,
+            relative_created: 0.0,
+            attrs: None,
+        }
+    }
+
+    /// Read everything `peer` sends until it has `n` NUL-ended records.
+    fn read_records(peer: &mut TcpStream, n: usize) -> Vec<String> {
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.iter().filter(|&&b| b == 0).count() < n {
+            let k = peer.read(&mut buf).unwrap();
+            assert!(
+                k > 0,
+                "peer closed early: {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..k]);
+        }
+        got.split(|&b| b == 0)
+            .filter(|r| !r.is_empty())
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
+    }
+
+    /// A peer that went away while records waited: they are held (the
+    /// engine holds the batches), the outage is reported once, and the
+    /// next peer on the address gets every record, without new traffic.
+    #[test]
+    fn records_wait_for_a_peer_that_comes_back() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut out = SyslogOut::new(
+            &SyslogAddress::Inet("127.0.0.1".into(), addr.port()),
+            1,
+            Some(true),
+            String::new(),
+            true,
+            OnFailure::Hold,
+        );
+        let mut stats = Stats::default();
+        out.emit("first", &record("first")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while out.unwritten() {
+            assert!(Instant::now() < deadline, "never connected");
+            out.end_batch(&mut stats, "fwd");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (mut peer, _) = listener.accept().unwrap();
+        assert_eq!(read_records(&mut peer, 1), ["<14>first"]);
+        // The peer goes away: its end closes, nothing listens.
+        drop(peer);
+        drop(listener);
+        for i in 0..3 {
+            let m = format!("later {i}");
+            out.emit(&m, &record(&m)).unwrap();
+        }
+        out.end_batch(&mut stats, "fwd");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !out.health.is_failing() {
+            assert!(Instant::now() < deadline, "the outage was not noticed");
+            std::thread::sleep(Duration::from_millis(20));
+            out.end_batch(&mut stats, "fwd");
+        }
+        assert!(out.holds(), "a peer that is away holds the records");
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("handler 'fwd' sending to 127.0.0.1:")),
+            "{:?}",
+            out.notes
+        );
+        // The peer is back on the same address.
+        let listener = TcpListener::bind(addr).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut peer = loop {
+            out.end_batch(&mut stats, "fwd");
+            if let Ok((p, _)) = listener.accept() {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "never reconnected");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        peer.set_nonblocking(false).unwrap();
+        while out.unwritten() {
+            assert!(Instant::now() < deadline, "never sent");
+            out.end_batch(&mut stats, "fwd");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let got = read_records(&mut peer, 3);
+        let expected: Vec<String> = (0..3).map(|i| format!("<14>later {i}")).collect();
+        // Records the dead connection had taken come again; none is missing
+        // and their order holds.
+        let tail: Vec<String> = got[got.len() - 3..].to_vec();
+        assert_eq!(tail, expected, "{got:?}");
+        assert!(!out.holds());
+        assert!(
+            out.notes.iter().any(|n| n.contains("succeeds again")),
+            "{:?}",
+            out.notes
+        );
+    }
+
+    /// `on_failure: drop`: a peer that is away holds nothing back; records
+    /// beyond the bound are dropped and counted.
+    #[test]
+    fn on_failure_drop_never_holds() {
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut out = SyslogOut::new(
+            &SyslogAddress::Inet("127.0.0.1".into(), refused.port()),
+            1,
+            Some(true),
+            String::new(),
+            true,
+            OnFailure::Drop,
+        );
+        let mut stats = Stats::default();
+        let big = "x".repeat(64 << 10);
+        let mut dropped = 0;
+        for _ in 0..100 {
+            if out.emit(&big, &record(&big)).is_err() {
+                dropped += 1;
+            }
+            out.end_batch(&mut stats, "fwd");
+        }
+        assert!(!out.holds());
+        assert!(out.unwritten());
+        assert!(dropped > 0 && out.held_bytes() <= DROP_POLICY_QUEUED_BYTES as u64);
     }
 }
