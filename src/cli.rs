@@ -193,6 +193,34 @@ pub struct Args {
     )]
     pub logger_name: Option<NameTemplate>,
 
+    /// Keep what an output cannot take yet (its peer down or slow) in a
+    /// backlog on disk in this directory, a subdirectory per handler, instead
+    /// of holding every batch back: the senders and the other handlers go on.
+    /// It must belong to the service user (--user) and not be writable by
+    /// others; it is created if missing. Default: no backlog (backpressure).
+    #[arg(help_heading = "Backlog", long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Most bytes the backlogs may take on disk together (suffixes K, M, G:
+    /// KiB, MiB, GiB); past it a handler holds, as without a backlog.
+    #[arg(help_heading = "Backlog", long, default_value = "1G", value_name = "SIZE",
+          value_parser = parse_size, requires = "spool_dir")]
+    pub spool_max_bytes: u64,
+
+    /// When records put in a backlog are synced to disk: batch (before the
+    /// batch is acknowledged: survives a power loss), second (a power loss
+    /// may lose the last second), never (survives any crash of the
+    /// collector, not of the machine).
+    #[arg(
+        help_heading = "Backlog",
+        long,
+        value_enum,
+        default_value = "batch",
+        value_name = "WHEN",
+        requires = "spool_dir"
+    )]
+    pub spool_fsync: crate::spool::Fsync,
+
     /// Escape every C0 control character (TAB, CR, ESC...) and DEL inside a
     /// message as #ooo, not only LF and NUL (which are always escaped, so that
     /// every message stays one line).
@@ -337,6 +365,8 @@ pub struct Settings {
     pub logging_config: Option<PathBuf>,
     /// `--parse-syslog`, `--level-from-severity`, `--logger-name`.
     pub records: RecordOptions,
+    /// `--spool-dir`, `--spool-max-bytes`, `--spool-fsync`.
+    pub spool: Option<crate::spool::Settings>,
     pub tls: Option<TlsFiles>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
@@ -505,6 +535,11 @@ impl Args {
                 level_from_severity: self.level_from_severity,
                 logger_name: self.logger_name,
             },
+            spool: self.spool_dir.map(|dir| crate::spool::Settings {
+                dir,
+                max_bytes: self.spool_max_bytes,
+                fsync: self.spool_fsync,
+            }),
             tls,
             handshake_timeout,
             idle_timeout,
@@ -542,6 +577,28 @@ pub fn py_float_str(x: f64) -> String {
     } else {
         format!("{s}.0")
     }
+}
+
+/// A size in bytes, with an optional K, M or G (KiB, MiB, GiB) suffix.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (a number of bytes, or with K, M or G)"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("'{text}' is less than 1M, too small for a backlog"));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

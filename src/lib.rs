@@ -59,6 +59,7 @@ pub mod privdrop;
 pub mod receiver;
 pub mod say;
 pub mod service;
+pub mod spool;
 pub mod syslog;
 pub mod tls;
 pub mod writer;

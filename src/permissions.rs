@@ -57,6 +57,8 @@ pub enum PermissionError {
         #[source]
         source: io::Error,
     },
+    /// `--spool-dir` is not a directory of the service user's alone.
+    SpoolDir { dir: PathBuf, why: String },
 }
 
 impl std::fmt::Display for PermissionError {
@@ -95,6 +97,11 @@ impl std::fmt::Display for PermissionError {
                 f,
                 "--key {0}: readable by the service user {user} (owner uid {uid}, group gid {gid}, mode {mode:03o}): once start-up is done every process runs as {user}, and one that is compromised could read the key; make it readable by root only (chown root:root {0} && chmod 600 {0}); under --user a new key takes a restart",
                 file.display()
+            ),
+            PermissionError::SpoolDir { dir, why } => write!(
+                f,
+                "--spool-dir {}: {why}: the writers keep the backlogs there and must be the only ones to change them",
+                dir.display()
             ),
             PermissionError::Inspect {
                 option,
@@ -242,6 +249,76 @@ fn writable(
         uid: meta.uid(),
         mode: meta.mode() & 0o7777,
     }
+}
+
+/// `--spool-dir`: created (mode 0700, owned by the service user) when
+/// missing and `create`; then it must be a directory (not a link), owned
+/// by the user the writers run as (`service`, or the user starting the
+/// collector), and writable by no one else; the directories above it must
+/// not be writable by others either.
+pub fn check_spool_dir(
+    dir: &Path,
+    service: Option<&Identity>,
+    create: bool,
+) -> Result<(), PermissionError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let bad = |why: String| PermissionError::SpoolDir {
+        dir: dir.to_owned(),
+        why,
+    };
+    let owner = service.map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid.as_raw());
+    if create && fs::symlink_metadata(dir).is_err() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| bad(format!("cannot create it: {e}")))?;
+        if let Some(u) = service {
+            nix::unistd::chown(dir, Some(u.uid), Some(u.gid))
+                .map_err(|e| bad(format!("cannot give it to {}: {e}", u.user)))?;
+        }
+    }
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !create => return Ok(()),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if !meta.is_dir() {
+        return Err(bad("not a directory (a symbolic link is refused)".into()));
+    }
+    if meta.uid() != owner {
+        let who = service.map_or_else(|| format!("uid {owner}"), |u| u.user.clone());
+        return Err(bad(format!(
+            "owned by uid {}, not by {who}, who runs the writers (chown {who} {})",
+            meta.uid(),
+            dir.display()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(bad(format!(
+            "writable by others (mode {:03o}; chmod go-w {})",
+            meta.mode() & 0o777,
+            dir.display()
+        )));
+    }
+    for above in dir
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        let m = fs::metadata(above).map_err(|e| bad(e.to_string()))?;
+        let sticky = m.mode() & libc::S_ISVTX != 0;
+        let trusted = m.uid() == 0 || m.uid() == owner;
+        if !trusted || (m.mode() & 0o022 != 0 && !sticky) {
+            return Err(bad(format!(
+                "the directory above it, {}, may be changed by others (owner uid {}, mode {:03o})",
+                above.display(),
+                m.uid(),
+                m.mode() & 0o777
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

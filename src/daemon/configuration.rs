@@ -89,6 +89,10 @@ pub fn prepare(settings: &mut Settings, refuse_if_running: bool) -> Result<Prepa
         super::pidfile::check_free(path)?;
     }
     check_trusted_files(settings, identity.as_ref())?;
+    if let Some(spool) = &mut settings.spool {
+        absolute(&mut spool.dir)?;
+        crate::permissions::check_spool_dir(&spool.dir, identity.as_ref(), refuse_if_running)?;
+    }
     let (engine_source, config) = match &settings.logging_config {
         Some(path) => {
             let json = std::fs::read_to_string(path).map_err(|e| {

@@ -164,7 +164,11 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         .clone()
         .map(|files| tls_reread(files, identity.as_ref()));
     // What every writer boots with: the monitor's, never the receiver's.
-    let writers = monitor::writers::Writers::new(engine_source, settings.records.clone());
+    let writers = monitor::writers::Writers::new(
+        engine_source,
+        settings.records.clone(),
+        settings.spool.clone(),
+    );
     let close_in_child: Vec<_> = readiness
         .iter()
         .map(Readiness::raw_fd)

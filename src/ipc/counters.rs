@@ -32,7 +32,7 @@ pub const NAME_BYTES: usize = 96;
 const NAME_WORDS: usize = NAME_BYTES / 8;
 
 /// The counters of one handler, in their order in the page.
-pub const VALUES: usize = 9;
+pub const VALUES: usize = 14;
 /// Records the handler took (formatted into its output).
 pub const EMITTED: usize = 0;
 /// Bytes of formatted output the handler took.
@@ -52,6 +52,19 @@ pub const REOPENS: usize = 6;
 pub const ROTATIONS: usize = 7;
 /// Files a DynamicFileHandler opened.
 pub const FILES_OPENED: usize = 8;
+/// Bytes in the handler's disk backlog (a gauge).
+pub const SPOOL_BYTES: usize = 9;
+/// Records in the handler's disk backlog (a gauge).
+pub const SPOOL_RECORDS: usize = 10;
+/// Age of the oldest record in its backlog, in ms (a gauge).
+pub const SPOOL_AGE_MS: usize = 11;
+/// Records read back out of its backlog.
+pub const SPOOL_DRAINED: usize = 12;
+/// Records found damaged in its backlog and skipped.
+pub const SPOOL_DAMAGED: usize = 13;
+/// The values that are gauges: what is now, never added up across writers
+/// or configurations.
+pub const GAUGES: [usize; 4] = [HELD_BYTES, SPOOL_BYTES, SPOOL_RECORDS, SPOOL_AGE_MS];
 
 #[repr(C)]
 struct Entry {
@@ -314,13 +327,16 @@ mod tests {
         let page = SharedCounters::new().expect("page");
         assert_eq!(page.read(), Some(vec![]));
         page.set_handlers(&[
-            h("file", [1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            h("file", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]),
             h(&"é".repeat(60), [0; VALUES]),
         ]);
         // SAFETY: the child only stores into the page and exits.
         match unsafe { nix::unistd::fork() }.expect("fork") {
             nix::unistd::ForkResult::Child => {
-                page.store(0, [10, 20, 30, 40, 50, 60, 70, 80, 90]);
+                page.store(
+                    0,
+                    [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140],
+                );
                 unsafe { libc::_exit(0) };
             }
             nix::unistd::ForkResult::Parent { child } => {
@@ -328,7 +344,13 @@ mod tests {
             }
         }
         let got = page.read().expect("stable");
-        assert_eq!(got[0], h("file", [10, 20, 30, 40, 50, 60, 70, 80, 90]));
+        assert_eq!(
+            got[0],
+            h(
+                "file",
+                [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140]
+            )
+        );
         assert_eq!(got[1].name, "é".repeat(48), "cut on a char boundary");
         page.clear();
         assert_eq!(page.read(), Some(vec![]));

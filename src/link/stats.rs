@@ -9,8 +9,9 @@
 use std::time::{Duration, Instant};
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS,
-    HELD_BYTES, REOPENS, ROTATIONS, SYSLOG_FORMATS, WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS, GAUGES,
+    HELD_BYTES, REOPENS, ROTATIONS, SPOOL_AGE_MS, SPOOL_BYTES, SPOOL_DAMAGED, SPOOL_DRAINED,
+    SPOOL_RECORDS, SYSLOG_FORMATS, WRITE_ERRORS,
 };
 use crate::metrics::counts::HandlerCounts;
 
@@ -89,7 +90,9 @@ impl LinkStats {
         for mut dead in self.page.read_any() {
             // What it held is replayed to its successor, which holds it if
             // its output still fails: not a count to keep.
-            dead.values[HELD_BYTES] = 0;
+            for gauge in GAUGES {
+                dead.values[gauge] = 0;
+            }
             match self.base.iter_mut().find(|b| b.name == dead.name) {
                 Some(b) => {
                     for (v, d) in b.values.iter_mut().zip(dead.values) {
@@ -142,6 +145,11 @@ impl LinkStats {
                     reopens: h.values[REOPENS],
                     rotations: h.values[ROTATIONS],
                     files_opened: h.values[FILES_OPENED],
+                    spool_bytes: h.values[SPOOL_BYTES],
+                    spool_records: h.values[SPOOL_RECORDS],
+                    spool_age_ms: h.values[SPOOL_AGE_MS],
+                    spool_drained: h.values[SPOOL_DRAINED],
+                    spool_damaged: h.values[SPOOL_DAMAGED],
                     name: h.name,
                 })
                 .collect(),

@@ -177,7 +177,7 @@ fn link(e: &mut Exposition, s: &Snapshot) {
 
 fn handlers(e: &mut Exposition, s: &Snapshot) {
     type Field = fn(&super::counts::HandlerCounts) -> u64;
-    let families: [(&str, &str, Field); 8] = [
+    let families: [(&str, &str, Field); 10] = [
         (
             "pysyslog_handler_records_emitted_total",
             "Records the handler took into its output.",
@@ -218,6 +218,16 @@ fn handlers(e: &mut Exposition, s: &Snapshot) {
             "Files a DynamicFileHandler opened: a new file, or one it had closed (max_open, idle_close) opened again.",
             |h| h.files_opened,
         ),
+        (
+            "pysyslog_handler_spool_drained_records_total",
+            "Records the handler read back out of its disk backlog (--spool-dir) to send.",
+            |h| h.spool_drained,
+        ),
+        (
+            "pysyslog_handler_spool_damaged_records_total",
+            "Records found damaged in the handler's disk backlog and skipped (each reported with its file and offset).",
+            |h| h.spool_damaged,
+        ),
     ];
     for (name, help, field) in families {
         e.family(name, Kind::Counter, help);
@@ -232,6 +242,32 @@ fn handlers(e: &mut Exposition, s: &Snapshot) {
     );
     for h in &s.handlers {
         e.sample(&[("handler", &h.name)], h.held_bytes);
+    }
+    let gauges: [(&str, &str, Field); 2] = [
+        (
+            "pysyslog_handler_spool_bytes",
+            "Bytes in the handler's disk backlog (--spool-dir): records its output could not take yet.",
+            |h| h.spool_bytes,
+        ),
+        (
+            "pysyslog_handler_spool_records",
+            "Records in the handler's disk backlog, not yet delivered.",
+            |h| h.spool_records,
+        ),
+    ];
+    for (name, help, field) in gauges {
+        e.family(name, Kind::Gauge, help);
+        for h in &s.handlers {
+            e.sample(&[("handler", &h.name)], field(h));
+        }
+    }
+    e.family(
+        "pysyslog_handler_spool_oldest_age_seconds",
+        Kind::Gauge,
+        "Age of the oldest record in the handler's disk backlog not yet delivered (0: empty).",
+    );
+    for h in &s.handlers {
+        e.sample(&[("handler", &h.name)], h.spool_age_ms as f64 / 1000.0);
     }
 }
 

@@ -146,6 +146,13 @@ pub struct HandlerCounts {
     pub rotations: u64,
     /// Files a DynamicFileHandler opened.
     pub files_opened: u64,
+    /// Its disk backlog: bytes, records, age of the oldest in ms (gauges).
+    pub spool_bytes: u64,
+    pub spool_records: u64,
+    pub spool_age_ms: u64,
+    /// Records read back out of its backlog, and found damaged in it.
+    pub spool_drained: u64,
+    pub spool_damaged: u64,
 }
 
 /// SIGHUP reloads of the logging configuration.

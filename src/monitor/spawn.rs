@@ -74,10 +74,12 @@ pub enum SpawnError {
 pub fn spawn(
     data: IpcBytesReceiver,
     source: &EngineSource,
-    slots: &Slots,
-    counters: &SharedCounters,
+    (slots, counters): (&Slots, &SharedCounters),
     start: writer::Start,
-    records: &writer::records::RecordOptions,
+    (records, spool): (
+        &writer::records::RecordOptions,
+        &Option<crate::spool::Settings>,
+    ),
 ) -> Result<SpawnedWriter, SpawnError> {
     let (mut status_rx, status_tx) = UnixStream::pair().map_err(SpawnError::Channel)?;
     // Built before the fork: the child only moves descriptors and execs.
@@ -106,6 +108,7 @@ pub fn spawn(
                 source: source.clone(),
                 start,
                 records: records.clone(),
+                spool: spool.clone(),
             });
             wait_ready(child, &mut status_rx, &mut boot)?;
             Ok(SpawnedWriter {

@@ -48,15 +48,22 @@ pub struct Writers {
     source: EngineSource,
     /// How lines become records (`--parse-syslog` and its options).
     records: RecordOptions,
+    /// `--spool-dir` and its options.
+    spool: Option<crate::spool::Settings>,
     /// Started and not reaped yet, oldest first.
     running: Vec<Pid>,
 }
 
 impl Writers {
-    pub fn new(source: EngineSource, records: RecordOptions) -> Writers {
+    pub fn new(
+        source: EngineSource,
+        records: RecordOptions,
+        spool: Option<crate::spool::Settings>,
+    ) -> Writers {
         Writers {
             source,
             records,
+            spool,
             running: Vec::new(),
         }
     }
@@ -75,7 +82,13 @@ impl Writers {
                 max: MAX_WRITERS,
             });
         }
-        let writer = spawn::spawn(data, &self.source, slots, counters, start, &self.records)?;
+        let writer = spawn::spawn(
+            data,
+            &self.source,
+            (slots, counters),
+            start,
+            (&self.records, &self.spool),
+        )?;
         self.running.push(writer.pid);
         Ok(writer)
     }
@@ -120,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_second_writer_is_refused_while_one_runs() {
-        let mut writers = Writers::new(EngineSource::Basic, RecordOptions::default());
+        let mut writers = Writers::new(EngineSource::Basic, RecordOptions::default(), None);
         // A pid that is not ours: only the bookkeeping is exercised.
         writers.running.push(Pid::from_raw(i32::MAX));
         let (_tx, rx) = ipc_channel::ipc::bytes_channel().expect("channel");
@@ -143,7 +156,7 @@ mod tests {
 
     #[test]
     fn writers_boot_from_the_newest_configuration_and_the_one_before() {
-        let mut writers = Writers::new(EngineSource::Basic, RecordOptions::default());
+        let mut writers = Writers::new(EngineSource::Basic, RecordOptions::default(), None);
         let text =
             |n: &str| ConfigText::new(format!("{{\"n\": \"{n}\"}}"), "/c".as_ref(), "/".as_ref());
         writers.reloaded(text("a"));

@@ -53,6 +53,8 @@ pub struct WriterBoot {
     /// How lines become records (`--parse-syslog` and its options), from
     /// the monitor's own settings.
     pub records: super::records::RecordOptions,
+    /// `--spool-dir` and its options, from the monitor's own settings.
+    pub spool: Option<crate::spool::Settings>,
 }
 
 /// The writer's argument vector (`argv[0]` names it in `ps`).
@@ -142,7 +144,12 @@ pub fn main(args: &[String]) -> i32 {
             }
         }
     }
-    let grants = Grants::for_configs(&parsed);
+    let mut grants = Grants::for_configs(&parsed);
+    // Its backlogs: the directory the monitor checked at start-up, alone.
+    if let Some(spool) = &boot.spool {
+        grants.write_dirs.insert(spool.dir.clone());
+    }
+    crate::spool::init(boot.spool.clone());
     // The zone is read while it may be: the writer's later reads of zone
     // files are what its confinement leaves it (see crate::confine).
     crate::privdrop::preload_time_zone();

@@ -8,8 +8,9 @@
 //! across writers (the link does that, from the page the dead writer left).
 
 use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS,
-    HELD_BYTES, MAX_HANDLERS, REOPENS, ROTATIONS, VALUES, WRITE_ERRORS,
+    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS, GAUGES,
+    HELD_BYTES, MAX_HANDLERS, REOPENS, ROTATIONS, SPOOL_AGE_MS, SPOOL_BYTES, SPOOL_DAMAGED,
+    SPOOL_DRAINED, SPOOL_RECORDS, VALUES, WRITE_ERRORS,
 };
 use crate::logging::handler::Stats;
 use crate::logging::Engine;
@@ -34,12 +35,19 @@ fn values(stats: &Stats) -> [u64; VALUES] {
     v[REOPENS] = stats.reopens;
     v[ROTATIONS] = stats.rotations;
     v[FILES_OPENED] = stats.files_opened;
+    v[SPOOL_BYTES] = stats.spool_bytes;
+    v[SPOOL_RECORDS] = stats.spool_records;
+    v[SPOOL_AGE_MS] = stats.spool_age_ms;
+    v[SPOOL_DRAINED] = stats.spool_drained;
+    v[SPOOL_DAMAGED] = stats.spool_damaged;
     v
 }
 
 /// `values` as a base to count on from: what is held now is not added to.
 fn as_base(mut values: [u64; VALUES]) -> [u64; VALUES] {
-    values[HELD_BYTES] = 0;
+    for gauge in GAUGES {
+        values[gauge] = 0;
+    }
     values
 }
 

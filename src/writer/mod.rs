@@ -266,6 +266,15 @@ pub fn run(
             return EXIT_CONFIG;
         }
     };
+    if let Some(spool) = crate::spool::settings() {
+        let names: Vec<&str> = engine.handler_stats().map(|(name, _)| name).collect();
+        for (dir, bytes) in crate::spool::orphans(&spool.dir, names) {
+            notices.push(format!(
+                "backlog {} holds {bytes} bytes of records, and no handler of the configuration is named for it (renamed or removed?): left in place; name the handler so again to deliver it, or remove the directory",
+                dir.display()
+            ));
+        }
+    }
     // The handlers are in the counters page before Ready: a scrape once the
     // collector is up always shows every handler.
     let mut publisher = counters::Publisher::new(counters, &engine);

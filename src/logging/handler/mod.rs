@@ -9,6 +9,7 @@
 //! (manager) or MemoryHandler's forwarding to its target (the engine does
 //! that, since it needs the other handlers).
 
+mod backlog;
 pub(crate) mod dynamic;
 mod encode;
 mod file;
@@ -211,6 +212,7 @@ impl Handler {
                 ident.clone(),
                 *append_nul,
                 *on_failure,
+                backlog::Backlog::for_handler(&spec.name),
             ))),
             other => {
                 // Python's handlers on one path interleave per record (each

@@ -10,15 +10,35 @@
 //! get again the records written since the last confirmation, and the
 //! start of a record that was cut.
 //!
+//! Each record may carry its sequence number in the handler's disk backlog
+//! (`--spool-dir`), so that what is confirmed can be marked delivered there.
+//!
 //! Owns: the order and the three states. Does not own: sockets (`syslog.rs`
 //! asks the kernel how much of what it wrote is unacknowledged).
 
 use std::collections::VecDeque;
 
+/// What a confirmation took out of the queue.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Confirmed {
+    pub records: usize,
+    /// The backlog sequence number of the last of them that came from the
+    /// backlog.
+    pub last_spooled: Option<u64>,
+}
+
+/// What [`SendQueue::spill`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Spilled {
+    pub moved: usize,
+    /// A record stayed for want of room.
+    pub short: bool,
+}
+
 /// Records waiting for a peer.
 #[derive(Debug, Default)]
 pub struct SendQueue {
-    records: VecDeque<Vec<u8>>,
+    records: VecDeque<(Vec<u8>, Option<u64>)>,
     /// Bytes of every record in the queue.
     bytes: usize,
     /// How many records at the front were written whole to the connection.
@@ -30,9 +50,50 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
-    pub fn push(&mut self, record: Vec<u8>) {
+    /// Add a record; `spooled`: its sequence number in the backlog it was
+    /// read from.
+    pub fn push(&mut self, record: Vec<u8>, spooled: Option<u64>) {
         self.bytes += record.len();
-        self.records.push_back(record);
+        self.records.push_back((record, spooled));
+    }
+
+    /// Hand `keep` the newest unsent records that did not come from the
+    /// backlog, as many as `room` allows at `cost` each, oldest of them
+    /// first, and take them out of the queue: a backlog then holds only
+    /// records newer than every one left here, so sending the queue, then
+    /// the backlog, keeps the order. Records before a record from the
+    /// backlog stay for the same reason. Only for a backlog that holds no
+    /// record not yet read back (the records here are older than those).
+    /// Returns whether a record was left for want of room.
+    pub fn spill(
+        &mut self,
+        room: usize,
+        cost: impl Fn(&[u8]) -> usize,
+        mut keep: impl FnMut(&[u8]),
+    ) -> Spilled {
+        let unsent_from = self.written + usize::from(self.partial > 0);
+        let mut from = self.records.len();
+        let mut left = room;
+        let mut short = false;
+        while from > unsent_from {
+            match self.records.get(from - 1) {
+                Some((r, None)) if cost(r) <= left => {
+                    left -= cost(r);
+                    from -= 1;
+                }
+                Some((_, None)) => {
+                    short = true;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let moved = self.records.len() - from;
+        for (r, _) in self.records.drain(from..) {
+            self.bytes -= r.len();
+            keep(&r);
+        }
+        Spilled { moved, short }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -64,12 +125,12 @@ impl SendQueue {
     pub fn next_unsent(&self) -> Option<&[u8]> {
         self.records
             .get(self.written)
-            .and_then(|r| r.get(self.partial..))
+            .and_then(|r| r.0.get(self.partial..))
     }
 
     /// `n` more bytes of the next unsent record went into the connection.
     pub fn wrote(&mut self, n: usize) {
-        let Some(len) = self.records.get(self.written).map(Vec::len) else {
+        let Some(len) = self.records.get(self.written).map(|r| r.0.len()) else {
             return;
         };
         self.partial += n;
@@ -82,39 +143,43 @@ impl SendQueue {
 
     /// The connection holds `unacknowledged` bytes of what was written to it
     /// (the kernel's send queue): the records wholly before them are
-    /// confirmed and leave the queue. Returns how many left.
-    pub fn confirm(&mut self, unacknowledged: usize) -> usize {
+    /// confirmed and leave the queue.
+    pub fn confirm(&mut self, unacknowledged: usize) -> Confirmed {
         let mut acked = self.in_flight().saturating_sub(unacknowledged);
-        let mut gone = 0;
+        let mut gone = Confirmed::default();
         while self.written > 0 {
-            let Some(len) = self.records.front().map(Vec::len) else {
+            let Some(len) = self.records.front().map(|r| r.0.len()) else {
                 break;
             };
             if len > acked {
                 break;
             }
             acked -= len;
-            self.records.pop_front();
+            if let Some((_, spooled)) = self.records.pop_front() {
+                gone.last_spooled = spooled.or(gone.last_spooled);
+            }
             self.bytes -= len;
             self.written -= 1;
             self.written_bytes -= len;
-            gone += 1;
+            gone.records += 1;
         }
         gone
     }
 
     /// Every record written is confirmed (datagrams, which have no
     /// acknowledgement to wait for).
-    pub fn confirm_written(&mut self) -> usize {
-        let n = self.written;
-        for _ in 0..n {
-            if let Some(r) = self.records.pop_front() {
+    pub fn confirm_written(&mut self) -> Confirmed {
+        let mut gone = Confirmed::default();
+        for _ in 0..self.written {
+            if let Some((r, spooled)) = self.records.pop_front() {
                 self.bytes -= r.len();
+                gone.last_spooled = spooled.or(gone.last_spooled);
+                gone.records += 1;
             }
         }
         self.written = 0;
         self.written_bytes = 0;
-        n
+        gone
     }
 
     /// The connection is gone: what it did not confirm is unsent again.
@@ -137,14 +202,14 @@ mod tests {
     #[test]
     fn records_leave_only_once_the_peer_acknowledged_them() {
         let mut q = SendQueue::default();
-        q.push(rec(1));
-        q.push(rec(2));
+        q.push(rec(1), None);
+        q.push(rec(2), None);
         let (a, b) = (rec(1).len(), rec(2).len());
         q.wrote(a);
         q.wrote(b - 1);
         assert_eq!(q.unsent_bytes(), 1);
         // The kernel still holds all but the first record's bytes.
-        assert_eq!(q.confirm(b - 1), 1);
+        assert_eq!(q.confirm(b - 1).records, 1);
         assert_eq!(q.len(), 1);
         assert_eq!(q.next_unsent(), Some(&rec(2)[b - 1..]));
         q.rewind();
@@ -155,10 +220,10 @@ mod tests {
     #[test]
     fn datagrams_are_confirmed_once_written() {
         let mut q = SendQueue::default();
-        q.push(rec(1));
-        q.push(rec(2));
+        q.push(rec(1), None);
+        q.push(rec(2), None);
         q.wrote(rec(1).len());
-        assert_eq!(q.confirm_written(), 1);
+        assert_eq!(q.confirm_written().records, 1);
         assert_eq!(q.next_unsent(), Some(&rec(2)[..]));
         assert_eq!(q.bytes(), rec(2).len());
     }
@@ -166,6 +231,11 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Step {
         Push,
+        /// Records from a backlog (tagged), as a drain pushes them.
+        PushSpooled,
+        /// Unsent untagged records at the end go to a backlog (which takes
+        /// at most this many), to come back later.
+        Spill(usize),
         Write(usize),
         /// The kernel reports this share (per mille) of what is in flight as unacknowledged.
         Confirm(u16),
@@ -175,6 +245,8 @@ mod tests {
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
             Just(Step::Push),
+            Just(Step::PushSpooled),
+            (0usize..5).prop_map(Step::Spill),
             (1usize..40).prop_map(Step::Write),
             (0u16..=1000).prop_map(Step::Confirm),
             Just(Step::Rewind),
@@ -188,11 +260,27 @@ mod tests {
         #[test]
         fn no_record_is_lost_or_reordered(steps in proptest::collection::vec(step(), 0..200)) {
             let mut q = SendQueue::default();
+            // The handler's backlog, as a model: records spilled, in order.
+            let mut backlog: std::collections::VecDeque<Vec<u8>> = Default::default();
+            let mut spooled_seq = 0;
             let mut pushed = 0;
             let mut confirmed: Vec<Vec<u8>> = Vec::new();
             for s in steps {
                 match s {
-                    Step::Push => { q.push(rec(pushed)); pushed += 1; }
+                    // While the backlog holds records, new ones go behind them.
+                    Step::Push if backlog.is_empty() => { q.push(rec(pushed), None); pushed += 1; }
+                    Step::Push => { backlog.push_back(rec(pushed)); pushed += 1; }
+                    Step::PushSpooled => {
+                        if let Some(r) = backlog.pop_front() {
+                            q.push(r, Some(spooled_seq));
+                            spooled_seq += 1;
+                        }
+                    }
+                    // As the handler does: only into a backlog with nothing unread.
+                    Step::Spill(room) if backlog.is_empty() => {
+                        q.spill(room, |_| 1, |r| backlog.push_back(r.to_vec()));
+                    }
+                    Step::Spill(_) => {}
                     Step::Write(n) => {
                         if let Some(rest) = q.next_unsent() {
                             let n = n.min(rest.len());
@@ -200,18 +288,21 @@ mod tests {
                         }
                     }
                     Step::Confirm(share) => {
-                        let before: Vec<Vec<u8>> = q.records.iter().cloned().collect();
+                        let before: Vec<Vec<u8>> = q.records.iter().map(|r| r.0.clone()).collect();
                         let unacked = q.in_flight() * usize::from(share) / 1000;
                         let gone = q.confirm(unacked);
-                        confirmed.extend(before.into_iter().take(gone));
-                        prop_assert!(q.in_flight() >= unacked.min(q.in_flight()));
+                        confirmed.extend(before.into_iter().take(gone.records));
                     }
                     Step::Rewind => q.rewind(),
                 }
-                prop_assert_eq!(q.bytes(), q.records.iter().map(Vec::len).sum::<usize>());
+                prop_assert_eq!(q.bytes(), q.records.iter().map(|r| r.0.len()).sum::<usize>());
                 prop_assert!(q.written <= q.len());
             }
-            let all: Vec<Vec<u8>> = confirmed.into_iter().chain(q.records.iter().cloned()).collect();
+            let all: Vec<Vec<u8>> = confirmed
+                .into_iter()
+                .chain(q.records.iter().map(|r| r.0.clone()))
+                .chain(backlog)
+                .collect();
             let expected: Vec<Vec<u8>> = (0..pushed).map(rec).collect();
             prop_assert_eq!(all, expected);
         }

@@ -44,6 +44,13 @@ pub struct Stats {
     /// Files a DynamicFileHandler opened (first time, or again after it
     /// closed them for `max_open` or `idle_close`).
     pub files_opened: u64,
+    /// Its disk backlog (`--spool-dir`): bytes, records, age of the oldest
+    /// in ms (gauges), records read back and records found damaged.
+    pub spool_bytes: u64,
+    pub spool_records: u64,
+    pub spool_age_ms: u64,
+    pub spool_drained: u64,
+    pub spool_damaged: u64,
     unreported: u64,
     last_warn: Option<Instant>,
 }

@@ -15,8 +15,12 @@
 //! traffic. With `on_failure: drop` it keeps up to `DROP_POLICY_QUEUED_BYTES`
 //! and drops (and counts) beyond, never holding the other handlers.
 //!
+//! With `--spool-dir` it has a disk backlog (`backlog.rs`) instead: what
+//! the peer cannot take at the end of a batch goes there, so nothing is
+//! held back, and comes back in order once the peer takes records again.
+//!
 //! Owns: sockets, reconnection, when records count as sent. Does not own:
-//! formatting, or the queue's bookkeeping (`send_queue.rs`).
+//! formatting, the queue's bookkeeping (`send_queue.rs`) or the backlog's.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -25,7 +29,8 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::send_queue::SendQueue;
+use super::backlog::{Backlog, DRAIN_LOW};
+use super::send_queue::{Confirmed, SendQueue};
 use super::stats::{EmitFailure, Health, Stats, MAX_PENDING_BYTES};
 use crate::logging::record::LogRecord;
 use crate::logging::spec::{OnFailure, SyslogAddress};
@@ -78,9 +83,17 @@ pub struct SyslogOut {
     next_try: Option<Instant>,
     backoff: Duration,
     health: Health,
+    /// Its disk backlog, with `--spool-dir` and `on_failure: hold`.
+    backlog: Option<Backlog>,
+    /// Records stayed unsent that the backlog had no room for: held.
+    spill_short: bool,
     /// Warnings for `pysyslog.writer` (outage, reminders, recovery).
     pub notes: Vec<String>,
 }
+
+/// How many times one end of batch reads back from the backlog and sends:
+/// up to this many times [`DRAIN_LOW`], so a batch's turn stays short.
+const DRAIN_ROUNDS: usize = 16;
 
 /// `SysLogHandler.priority_map` then `priority_names`.
 fn priority(levelno: i32) -> u32 {
@@ -102,6 +115,7 @@ impl SyslogOut {
         ident: String,
         append_nul: bool,
         on_failure: OnFailure,
+        backlog: Option<Backlog>,
     ) -> SyslogOut {
         SyslogOut {
             address: address.clone(),
@@ -117,6 +131,8 @@ impl SyslogOut {
             next_try: None,
             backoff: FIRST_RETRY,
             health: Health::default(),
+            backlog: backlog.filter(|_| on_failure == OnFailure::Hold),
+            spill_short: false,
             notes: Vec::new(),
         }
     }
@@ -129,6 +145,10 @@ impl SyslogOut {
         b.extend_from_slice(line.as_bytes());
         if self.append_nul {
             b.push(0);
+        }
+        if let Some(backlog) = self.backlog.as_mut().filter(|b| b.takes_new()) {
+            backlog.push(b);
+            return Ok(());
         }
         let bound = match self.on_failure {
             OnFailure::Drop => DROP_POLICY_QUEUED_BYTES,
@@ -143,19 +163,34 @@ impl SyslogOut {
                 OnFailure::Hold => "send queue full".into(),
             }));
         }
-        self.queue.push(b);
+        self.queue.push(b, None);
         Ok(())
     }
 
     /// Whether this handler holds every batch back: records it has not
     /// been able to write to its peer (`on_failure: hold`, the default).
+    /// With a backlog it holds only while the backlog cannot take records.
     pub fn holds(&self) -> bool {
-        self.on_failure == OnFailure::Hold && self.unwritten()
+        if self.on_failure == OnFailure::Drop {
+            return false;
+        }
+        let unsent = self.queue.unsent_bytes() > 0;
+        match &self.backlog {
+            Some(b) if b.is_usable() => b.holds() || (self.spill_short && unsent),
+            Some(b) => b.holds() || unsent,
+            None => unsent,
+        }
     }
 
-    /// Records wait for the peer: the writer tries again on a timer.
+    /// Records wait for the peer: the writer tries again on a timer. With
+    /// a backlog, also while records from it wait for the peer's
+    /// acknowledgement (so it is marked delivered without new traffic).
     pub fn unwritten(&self) -> bool {
         self.queue.unsent_bytes() > 0
+            || self
+                .backlog
+                .as_ref()
+                .is_some_and(|b| b.records() > 0 || b.holds())
     }
 
     /// Connected, and only waiting for the peer to take more: worth trying
@@ -188,8 +223,8 @@ impl SyslogOut {
     pub fn remind(&mut self, name: &str) {
         if self.health.is_failing() {
             let what = self.what(name);
-            self.health
-                .remind(&what, self.queue.len() as u64, &mut self.notes);
+            let held = self.queue.len() as u64 + self.backlog.as_ref().map_or(0, Backlog::records);
+            self.health.remind(&what, held, &mut self.notes);
         }
     }
 
@@ -219,9 +254,27 @@ impl SyslogOut {
         }
     }
 
-    /// Send what waits; reconnect when due.
+    /// Send what waits (reading back from the backlog while the peer takes
+    /// it), reconnect when due; with a backlog, what is still unsent goes
+    /// there, written before the batch is acknowledged.
     pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
-        if self.queue.is_empty() {
+        self.deliver(stats, name);
+        if self.backlog.is_some() && self.queue.unsent_bytes() > 0 {
+            let why = (!self.health.is_failing()).then(|| self.what(name) + " falls behind");
+            if let Some(b) = self.backlog.as_mut() {
+                self.spill_short = b.spill(&mut self.queue, why.as_deref());
+            }
+        }
+        if let Some(b) = self.backlog.as_mut() {
+            b.end_batch(name);
+            b.count(stats);
+            self.notes.append(&mut b.notes);
+        }
+    }
+
+    fn deliver(&mut self, stats: &mut Stats, name: &str) {
+        let backlog_waits = self.backlog.as_ref().is_some_and(|b| b.records() > 0);
+        if self.queue.is_empty() && !backlog_waits {
             return;
         }
         if let Some(fd) = self.conn.as_ref().and_then(Conn::stream_fd) {
@@ -229,29 +282,70 @@ impl SyslogOut {
                 self.broken(stats, name, &e);
             }
         }
-        if self.queue.unsent_bytes() == 0 {
+        if self.queue.unsent_bytes() == 0 && !backlog_waits {
             return;
         }
         // Counted only while failing: the normal path pays nothing.
         let held = if self.health.is_failing() {
-            self.queue.len() as u64
+            self.queue.len() as u64 + self.backlog.as_ref().map_or(0, Backlog::records)
         } else {
             0
         };
-        if self.conn.is_none() && self.next_try.is_some_and(|t| Instant::now() < t) {
+        if !self.ensure_connected(stats, name) {
             return;
+        }
+        for _ in 0..DRAIN_ROUNDS {
+            match self.send_queue() {
+                Ok(c) => self.confirmed(&c),
+                Err(e) => return self.broken(stats, name, &e),
+            }
+            let room = self.queue.unsent_bytes() < DRAIN_LOW;
+            let more = match self.backlog.as_mut() {
+                Some(b) if room => b.drain_into(&mut self.queue),
+                _ => 0,
+            };
+            if more == 0 {
+                break;
+            }
+        }
+        let waiting = self.queue.unsent_bytes() > 0
+            || self
+                .backlog
+                .as_ref()
+                .is_some_and(|b| b.has_unread() || b.holds());
+        if !waiting && self.health.is_failing() {
+            let what = self.what(name);
+            self.health.recovered(&what, held, &mut self.notes);
+        }
+    }
+
+    /// Records the peer confirmed: those from the backlog are delivered.
+    fn confirmed(&mut self, c: &Confirmed) {
+        if let Some(b) = self.backlog.as_mut() {
+            b.confirmed(c);
+        }
+    }
+
+    /// A connection ready to send on; `false` while connecting, or after a
+    /// failure (until the backoff's end).
+    fn ensure_connected(&mut self, stats: &mut Stats, name: &str) -> bool {
+        if self.conn.is_none() && self.next_try.is_some_and(|t| Instant::now() < t) {
+            return false;
         }
         loop {
             if self.conn.is_none() {
                 match self.connect() {
                     Ok(c) => self.conn = Some(c),
-                    Err(e) => return self.connect_failed(stats, name, &e),
+                    Err(e) => {
+                        self.connect_failed(stats, name, &e);
+                        return false;
+                    }
                 }
             }
             if let Some(Conn::Connecting(s, since)) = &self.conn {
                 let failed = match connect_state(s) {
                     Ok(true) => None,
-                    Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return,
+                    Ok(false) if since.elapsed() < CONNECT_TIMEOUT => return false,
                     Ok(false) => Some(io::Error::from(io::ErrorKind::TimedOut)),
                     Err(e) => Some(e),
                 };
@@ -263,7 +357,8 @@ impl SyslogOut {
                         self.candidate += 1;
                         continue;
                     }
-                    return self.connect_failed(stats, name, &e);
+                    self.connect_failed(stats, name, &e);
+                    return false;
                 }
                 if let Some(Conn::Connecting(s, _)) = self.conn.take() {
                     self.conn = Some(Conn::Tcp(s.into()));
@@ -271,14 +366,7 @@ impl SyslogOut {
             }
             self.backoff = FIRST_RETRY;
             self.next_try = None;
-            break;
-        }
-        if let Err(e) = self.send_queue() {
-            return self.broken(stats, name, &e);
-        }
-        if self.queue.unsent_bytes() == 0 && self.health.is_failing() {
-            let what = self.what(name);
-            self.health.recovered(&what, held, &mut self.notes);
+            return true;
         }
     }
 
@@ -289,8 +377,10 @@ impl SyslogOut {
         // SAFETY: TIOCOUTQ writes one int through the pointer, which
         // points to a live c_int; `fd` is this handler's open socket.
         if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unacknowledged) } == 0 {
-            self.queue
+            let c = self
+                .queue
                 .confirm(usize::try_from(unacknowledged).unwrap_or(0));
+            self.confirmed(&c);
         }
         let mut byte = [0u8; 1];
         // SAFETY: a one-byte buffer owned here; MSG_PEEK leaves the data.
@@ -337,9 +427,17 @@ impl SyslogOut {
     }
 
     fn outage(&mut self, name: &str, e: &io::Error) {
-        let meanwhile = match self.on_failure {
-            OnFailure::Hold => "holding its records, and every batch after them, until the peer takes them (the receiver stops reading, so senders slow down); reconnecting",
-            OnFailure::Drop => "keeping up to 4 MiB of its records and dropping the rest until the peer is back (on_failure: drop); reconnecting",
+        let kept;
+        let meanwhile = match (&self.backlog, self.on_failure) {
+            (Some(b), _) if b.is_usable() => {
+                kept = format!(
+                    "keeping its records in its backlog {} (nothing is held back); reconnecting",
+                    b.dir().display()
+                );
+                kept.as_str()
+            }
+            (_, OnFailure::Hold) => "holding its records, and every batch after them, until the peer takes them (the receiver stops reading, so senders slow down); reconnecting",
+            (_, OnFailure::Drop) => "keeping up to 4 MiB of its records and dropping the rest until the peer is back (on_failure: drop); reconnecting",
         };
         let what = self.what(name);
         self.health
@@ -347,10 +445,11 @@ impl SyslogOut {
     }
 
     /// Datagrams one per record; streams as much as the socket takes now.
-    fn send_queue(&mut self) -> io::Result<()> {
+    /// Datagrams sent are confirmed at once.
+    fn send_queue(&mut self) -> io::Result<Confirmed> {
         while let Some(rest) = self.queue.next_unsent() {
             let res = match self.conn.as_mut() {
-                None | Some(Conn::Connecting(..)) => return Ok(()),
+                None | Some(Conn::Connecting(..)) => return Ok(Confirmed::default()),
                 Some(Conn::Udp(s, addr)) => s.send_to(rest, *addr).map(|_| rest.len()),
                 Some(Conn::UnixDgram(s)) => s.send(rest).map(|_| rest.len()),
                 Some(Conn::Tcp(s)) => s.write(rest),
@@ -365,15 +464,21 @@ impl SyslogOut {
             }
         }
         if matches!(self.conn, Some(Conn::Udp(..) | Conn::UnixDgram(_))) {
-            self.queue.confirm_written();
+            return Ok(self.queue.confirm_written());
         }
-        Ok(())
+        Ok(Confirmed::default())
     }
 
     /// Try once more to send, then drop the socket (the kernel still
     /// delivers what it took).
     pub fn close(&mut self) {
-        let _ = self.send_queue();
+        if let Ok(c) = self.send_queue() {
+            self.confirmed(&c);
+        }
+        if let Some(b) = self.backlog.as_mut() {
+            b.spill(&mut self.queue, None);
+            b.end_batch("");
+        }
         self.conn = None;
     }
 }
@@ -466,6 +571,7 @@ mod tests {
             String::new(),
             false,
             OnFailure::Hold,
+            None,
         );
         out.resolved = vec![refused, good];
         let record = LogRecord {
@@ -540,6 +646,7 @@ mod tests {
             String::new(),
             true,
             OnFailure::Hold,
+            None,
         );
         let mut stats = Stats::default();
         out.emit("first", &record("first")).unwrap();
@@ -620,6 +727,7 @@ mod tests {
             String::new(),
             true,
             OnFailure::Drop,
+            None,
         );
         let mut stats = Stats::default();
         let big = "x".repeat(64 << 10);
