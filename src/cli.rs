@@ -11,6 +11,7 @@ use clap::Parser;
 use crate::cidr::{Cidr, CidrSet};
 use crate::receiver::endpoint::{Endpoint, ListenerSpec, Transport};
 use crate::receiver::escape::ControlChars;
+use crate::receiver::rate_limit::RateLimit;
 use crate::receiver::source::DEFAULT_V6_PREFIX;
 use crate::tls::client_name::NamePattern;
 use crate::tls::{MinVersion, TlsFiles};
@@ -278,6 +279,19 @@ pub struct Args {
           value_parser = clap::value_parser!(u8).range(0..=128))]
     pub source_prefix_v6: u8,
 
+    /// Most lines per second one source may send, with BURST lines at once
+    /// after a quiet spell [default BURST: one second's worth]. A TCP, TLS
+    /// or RELP sender above it is read more slowly (nothing is lost); a UDP
+    /// sender's excess is dropped and counted. By source as for
+    /// --max-connections-per-source. Off by default.
+    #[arg(
+        help_heading = "Limits",
+        long,
+        value_name = "LINES_PER_S[:BURST]",
+        allow_negative_numbers = true
+    )]
+    pub rate_limit_per_source: Option<RateLimit>,
+
     /// Run as this user (name or uid) once the port is bound and the
     /// configuration, TLS key and time zone are read; both processes drop to
     /// it and output files are created by it. Needs root at start.
@@ -360,6 +374,8 @@ pub struct Settings {
     /// `--source-prefix-v6`: IPv6 peers count as one source per network
     /// of this many bits.
     pub source_prefix_v6: u8,
+    /// `--rate-limit-per-source`; `None`: off.
+    pub rate_limit: Option<RateLimit>,
     /// `--max-partial-bytes`: what lines still arriving may hold in all.
     pub max_partial_bytes: usize,
     pub logging_config: Option<PathBuf>,
@@ -528,6 +544,7 @@ impl Args {
             max_connections: self.max_connections as usize,
             max_connections_per_source: self.max_connections_per_source as usize,
             source_prefix_v6: self.source_prefix_v6,
+            rate_limit: self.rate_limit_per_source,
             max_partial_bytes: self.max_partial_bytes,
             logging_config: self.logging_config,
             records: RecordOptions {
@@ -735,6 +752,15 @@ mod tests {
         let s = parse(&["--source-prefix-v6", "48"]).expect("parse");
         assert_eq!(s.source_prefix_v6, 48);
         assert!(parse(&["--source-prefix-v6", "129"]).is_err());
+        assert_eq!(s.rate_limit, None, "no rate limit by default");
+        let s = parse(&["--rate-limit-per-source", "2000:200"]).expect("parse");
+        assert_eq!(s.rate_limit.map(|l| (l.rate, l.burst)), Some((2000.0, 200)));
+        for bad in ["0", "-1", "x", "10:0", "10:y"] {
+            assert!(
+                parse(&["--rate-limit-per-source", bad]).is_err(),
+                "{bad} is refused"
+            );
+        }
         assert!(parse(&["--tcp-keepalive", "32767"]).is_ok());
         assert!(
             parse(&["--tcp-keepalive", "32768"]).is_err(),

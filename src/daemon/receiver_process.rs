@@ -256,6 +256,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         hooks: hooks.clone(),
         policy: Policy::from_settings(&settings),
         origins: None,
+        rate_limit: settings.rate_limit,
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),

@@ -121,6 +121,34 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
     );
     udp(e, &|c| c.refused);
     e.family(
+        "pysyslog_udp_datagrams_rate_limited_total",
+        Kind::Counter,
+        "UDP datagrams dropped because their source was over --rate-limit-per-source, not logged.",
+    );
+    udp(e, &|c| c.rate_limited);
+    e.family(
+        "pysyslog_rate_limit_pauses_total",
+        Kind::Counter,
+        "Times a TCP, TLS or RELP connection was paused (not read) because its source was over --rate-limit-per-source; nothing is dropped.",
+    );
+    each(e, &|c| c.rate_limit_pauses);
+    e.family(
+        "pysyslog_rate_limit_paused_seconds_total",
+        Kind::Counter,
+        "Seconds TCP, TLS and RELP connections spent paused by --rate-limit-per-source, summed over connections (a pause counts once it ends).",
+    );
+    for (label, c) in &s.listeners {
+        e.sample(&[("listener", label)], c.rate_limit_paused_ns as f64 / 1e9);
+    }
+    if let Some(n) = s.rate_limit_sources {
+        e.single(
+            "pysyslog_rate_limit_sources",
+            Kind::Gauge,
+            "Sources whose --rate-limit-per-source buckets are kept now (bounded: past the bound the least recently seen is forgotten).",
+            n,
+        );
+    }
+    e.family(
         "pysyslog_accept_pauses_total",
         Kind::Counter,
         "Times accepting paused, by reason: limit (--max-connections reached; peers wait in the backlog), descriptors (out of file descriptors).",

@@ -84,6 +84,11 @@ pub struct ListenerCounts {
     /// By [`Refusal`], in the order of [`Refusal::ALL`].
     pub refused: [u64; Refusal::COUNT],
     pub received: Received,
+    /// Times a connection was paused because its source was out of tokens
+    /// (`--rate-limit-per-source`), and for how long in all (ns; a pause
+    /// counts once it ends).
+    pub rate_limit_pauses: u64,
+    pub rate_limit_paused_ns: u64,
 }
 
 impl ListenerCounts {
@@ -102,6 +107,9 @@ pub struct UdpCounts {
     pub dropped: u64,
     /// Datagrams from sources outside `--allow`.
     pub refused: u64,
+    /// Datagrams dropped because their source was out of tokens
+    /// (`--rate-limit-per-source`).
+    pub rate_limited: u64,
     /// Lines logged (one per datagram that is not empty), bytes of the
     /// allowed datagrams, lines truncated.
     pub received: Received,
@@ -175,6 +183,9 @@ pub struct Snapshot {
     pub link: LinkCounts,
     pub handlers: Vec<HandlerCounts>,
     pub reloads: Reloads,
+    /// Sources whose rate-limit buckets are kept (`None`: no
+    /// `--rate-limit-per-source`).
+    pub rate_limit_sources: Option<u64>,
     /// Lines parsed (`--parse-syslog`) as RFC 5424, RFC 3164, and neither.
     pub syslog_lines: [u64; 3],
     /// The receiver's and the writer's usage (`None`: not readable).

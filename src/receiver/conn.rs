@@ -343,9 +343,22 @@ impl Connection {
         let _ = registry.deregister(&mut self.socket);
     }
 
-    /// Read and frame up to `budget` bytes.
-    pub fn read(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
-        let turn = self.read_turn(scratch, budget, link);
+    /// Whether a trusted balancer's PROXY header is still to be read (its
+    /// address is the balancer's until then, not the client's).
+    pub fn awaits_proxy_header(&self) -> bool {
+        self.proxy.is_some()
+    }
+
+    /// Read and frame up to `budget` bytes, and stop once about `lines`
+    /// lines were read (`u64::MAX`: no such limit; see [`super::rates`]).
+    pub fn read(
+        &mut self,
+        scratch: &mut [u8],
+        budget: usize,
+        lines: u64,
+        link: &mut WriterLink,
+    ) -> Turn {
+        let turn = self.read_turn(scratch, budget, Allowance::new(lines, &self.received), link);
         // Drained: the peer is quiet for now; a partial line must not pin
         // the buffer a long one grew (thousands of connections may wait so).
         if turn == Turn::Drained {
@@ -354,7 +367,13 @@ impl Connection {
         turn
     }
 
-    fn read_turn(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
+    fn read_turn(
+        &mut self,
+        scratch: &mut [u8],
+        budget: usize,
+        allowance: Allowance,
+        link: &mut WriterLink,
+    ) -> Turn {
         if self.proxy.is_some() {
             if let Some(turn) = self.read_proxy_header(scratch, link) {
                 return turn;
@@ -376,11 +395,12 @@ impl Connection {
             }
         }
         if self.tls.is_some() {
-            return self.read_tls(scratch, budget, link);
+            return self.read_tls(scratch, budget, allowance, link);
         }
         let mut left = budget;
         loop {
-            match self.socket.read(scratch) {
+            let size = allowance.read_size(&self.received, scratch.len());
+            match self.socket.read(&mut scratch[..size]) {
                 Ok(0) => {
                     self.finish(link);
                     return Turn::Finished;
@@ -408,7 +428,7 @@ impl Connection {
                         return turn;
                     }
                     left = left.saturating_sub(n);
-                    if left == 0 {
+                    if left == 0 || allowance.reached(&self.received) {
                         return Turn::MoreLeft;
                     }
                 }
@@ -485,7 +505,13 @@ impl Connection {
     }
 
     /// The TLS path: ciphertext in, handshake and alerts out, plaintext framed.
-    fn read_tls(&mut self, scratch: &mut [u8], budget: usize, link: &mut WriterLink) -> Turn {
+    fn read_tls(
+        &mut self,
+        scratch: &mut [u8],
+        budget: usize,
+        allowance: Allowance,
+        link: &mut WriterLink,
+    ) -> Turn {
         if !self.sniffed {
             if let Some(turn) = self.sniff_plain_text(link) {
                 return turn;
@@ -541,7 +567,9 @@ impl Connection {
             if drained {
                 return Turn::Drained;
             }
-            if left == 0 {
+            // A TLS read is not sized by the allowance: what one record
+            // brings beyond it is the bucket's debt.
+            if left == 0 || allowance.reached(&self.received) {
                 return Turn::MoreLeft;
             }
         }
@@ -733,6 +761,42 @@ impl Connection {
             );
         }
         self.truncated = 0;
+    }
+}
+
+/// How many lines a turn may read: with `--rate-limit-per-source`, about
+/// as many as the source has tokens; otherwise no limit, and reads are the
+/// whole scratch buffer as without the option.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    /// Lines received when the turn began, and how many more it may read
+    /// (`u64::MAX`: no limit).
+    start: u64,
+    lines: u64,
+}
+
+impl Allowance {
+    fn new(lines: u64, received: &Received) -> Allowance {
+        Allowance {
+            start: received.lines,
+            lines,
+        }
+    }
+
+    /// The turn read its lines.
+    fn reached(&self, received: &Received) -> bool {
+        self.lines != u64::MAX && received.lines.saturating_sub(self.start) >= self.lines
+    }
+
+    /// Bytes to read next, at most `most`.
+    fn read_size(&self, received: &Received, most: usize) -> usize {
+        if self.lines == u64::MAX {
+            return most;
+        }
+        let left = self
+            .lines
+            .saturating_sub(received.lines.saturating_sub(self.start));
+        super::rate_limit::read_size(left, received.bytes, received.lines, most)
     }
 }
 

@@ -16,8 +16,17 @@
 //! wait for the end of a line that only reading it can bring. The pieces go
 //! to the writer like any line, so while the queue to it is full the split
 //! waits (reading is paused then too, so the total does not grow).
+//!
+//! A connection whose source is out of tokens (`--rate-limit-per-source`,
+//! [`super::rates`]) is paused: it keeps its place as scheduled, so its
+//! readiness events (the loop is edge-triggered) queue nothing, and it is
+//! queued again when its time comes ([`Connections::wake_due`]), from a heap
+//! of at most one entry per paused connection (and entries of connections
+//! closed while paused, until their time). It then reads until the socket
+//! is drained or its tokens are spent, so no event is lost.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -49,6 +58,8 @@ struct Entry {
     uncounted_balancer: Option<IpAddr>,
     /// What its line still arriving holds, as last counted in `partial_total`.
     partial: usize,
+    /// Paused by the rate limit since then (it stays `scheduled`).
+    paused_since: Option<Instant>,
 }
 
 /// A connection just opened.
@@ -90,6 +101,8 @@ pub struct Connections {
     /// Lines split since the last report, and the reports' rate.
     splits_unreported: u64,
     split_report: Throttle,
+    /// Connections paused by the rate limit: (when to wake, key, id).
+    paused: BinaryHeap<Reverse<(Instant, usize, u64)>>,
 }
 
 /// How often splitting lines is reported.
@@ -120,6 +133,7 @@ impl Connections {
             partial_total: 0,
             splits_unreported: 0,
             split_report: Throttle::default(),
+            paused: BinaryHeap::new(),
         }
     }
 
@@ -367,6 +381,7 @@ impl Connections {
             source,
             uncounted_balancer,
             partial: 0,
+            paused_since: None,
         });
         // Data may have arrived with the connection; the edge may already be gone.
         self.mark_readable(key);
@@ -429,6 +444,57 @@ impl Connections {
         self.ready.push_back(key);
     }
 
+    /// Its source is out of tokens: no turn until `until` (readiness events
+    /// meanwhile queue nothing, see the module's doc).
+    pub fn pause(&mut self, key: usize, now: Instant, until: Instant) {
+        let Some(entry) = self.slab.get_mut(key) else {
+            return;
+        };
+        entry.scheduled = true;
+        if entry.paused_since.is_none() {
+            entry.paused_since = Some(now);
+            counts_of(&mut self.counts, entry.conn.listener().0).rate_limit_pauses += 1;
+        }
+        self.paused.push(Reverse((until, key, entry.conn.id())));
+    }
+
+    /// When the first paused connection is due, if any is.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.paused.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Queue the paused connections whose time has come.
+    pub fn wake_due(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key, id))) = self.paused.peek() {
+            if at > now {
+                break;
+            }
+            self.paused.pop();
+            self.resume(key, id, now);
+        }
+    }
+
+    /// Stopping: every paused connection is queued now.
+    pub fn wake_all(&mut self, now: Instant) {
+        while let Some(Reverse((_, key, id))) = self.paused.pop() {
+            self.resume(key, id, now);
+        }
+    }
+
+    /// Queue connection `key` if it is still the one (`id`) paused.
+    fn resume(&mut self, key: usize, id: u64, now: Instant) {
+        let Some(entry) = self.slab.get_mut(key) else {
+            return;
+        };
+        if entry.conn.id() != id {
+            return;
+        }
+        if let Some(since) = entry.paused_since.take() {
+            count_pause(&mut self.counts, &entry.conn, since, now);
+            self.ready.push_back(key);
+        }
+    }
+
     /// The socket is drained: the next readiness event schedules it again.
     pub fn unschedule(&mut self, key: usize) {
         if let Some(entry) = self.slab.get_mut(key) {
@@ -456,10 +522,12 @@ impl Connections {
         true
     }
 
-    /// Keys of connections that received nothing for `limit`.
+    /// Keys of connections that received nothing for `limit` (not those
+    /// paused by the rate limit: their silence is ours).
     pub fn idle(&self, limit: Duration, now: Instant) -> Vec<usize> {
         self.slab
             .iter()
+            .filter(|(_, e)| e.paused_since.is_none())
             .filter(|(_, e)| now.duration_since(e.conn.last_active()) >= limit)
             .map(|(k, _)| k)
             .collect()
@@ -493,6 +561,9 @@ impl Connections {
         }
         if let Some(mut entry) = self.slab.try_remove(key) {
             entry.conn.deregister(registry);
+            if let Some(since) = entry.paused_since {
+                count_pause(&mut self.counts, &entry.conn, since, Instant::now());
+            }
             fold(&mut self.counts, &entry.conn);
             self.source_left(entry.source);
             self.partial_total = self.partial_total.saturating_sub(entry.partial);
@@ -508,6 +579,7 @@ impl Connections {
         }
         self.per_source.clear();
         self.ready.clear();
+        self.paused.clear();
         self.partial_total = 0;
     }
 }
@@ -518,6 +590,15 @@ fn counts_of(counts: &mut Vec<ListenerCounts>, index: usize) -> &mut ListenerCou
         counts.resize(index + 1, ListenerCounts::default());
     }
     &mut counts[index]
+}
+
+/// `conn` was paused by the rate limit from `since` to `now`.
+fn count_pause(counts: &mut Vec<ListenerCounts>, conn: &Connection, since: Instant, now: Instant) {
+    let paused = now.saturating_duration_since(since).as_nanos();
+    let c = counts_of(counts, conn.listener().0);
+    c.rate_limit_paused_ns = c
+        .rate_limit_paused_ns
+        .saturating_add(u64::try_from(paused).unwrap_or(u64::MAX));
 }
 
 /// A connection leaves: what it received joins its listener's counters.

@@ -94,6 +94,7 @@ impl Receiver {
                     last_success: refused.last_success.max(last),
                 }
             },
+            rate_limit_sources: self.rates.as_ref().map(|r| r.sources() as u64),
             syslog_lines: self.link.writer_syslog_lines(),
             receiver_usage: self.own_proc.as_mut().and_then(|p| p.usage()),
             writer_usage: self.link.writer_usage(),

@@ -6,7 +6,8 @@
 //! owned structs: `accept` (the listener set, the connection limit, the
 //! out-of-descriptors pause), `connections` (open connections and the ready
 //! queue), `deadlines` (handshakes, idle), `stopping`, `hup` (reopen and
-//! reloads), `token` (which source an event is for), with [`conn`] (one
+//! reloads), `token` (which source an event is for), `rates`
+//! (`--rate-limit-per-source`: pacing connections, dropping datagrams), with [`conn`] (one
 //! connection, plain or TLS), [`listener`] (binding) and [`framing`].
 //! Batches go to the writer through [`crate::link`]. Does not own: formats
 //! ([`crate::ipc`]) or output.
@@ -25,10 +26,14 @@ pub mod escape;
 pub mod framing;
 mod hup;
 pub mod listener;
+mod lru;
 mod metrics;
 pub mod origin;
 mod policy;
 pub mod proxy;
+mod rate_drops;
+pub mod rate_limit;
+mod rates;
 mod refusals;
 pub mod relp;
 pub mod source;
@@ -59,6 +64,8 @@ use hup::Reloader;
 use listener::{Listener, ListenerId};
 use policy::Admission;
 pub use policy::Policy;
+use rate_limit::RateLimit;
+use rates::{Pace, SourceRates};
 use refusals::Refusals;
 use stopping::Stopping;
 use token::Source;
@@ -107,6 +114,8 @@ pub struct ReceiverConfig {
     /// Each listener's origin, sent with its lines when the writer parses
     /// syslog; `None` otherwise.
     pub origins: Option<origin::Origins>,
+    /// `--rate-limit-per-source`; `None`: off.
+    pub rate_limit: Option<RateLimit>,
 }
 
 pub struct Receiver {
@@ -125,6 +134,8 @@ pub struct Receiver {
     policy: Policy,
     refusals: Refusals,
     udp: UdpListeners,
+    /// `--rate-limit-per-source`'s buckets; `None` without it.
+    rates: Option<SourceRates>,
     /// Which goes first in a turn, TCP connections or UDP listeners: it
     /// alternates, so neither can take every turn's room in the link.
     udp_first: bool,
@@ -206,6 +217,9 @@ impl Receiver {
                 == Some(crate::fault::Fault::ReceiverOpenOnReload),
             hooks: config.hooks,
             refusals: Refusals::new(config.policy.sources),
+            rates: config
+                .rate_limit
+                .map(|limit| SourceRates::new(limit, config.policy.sources)),
             policy: config.policy,
             poll,
             signals,
@@ -319,6 +333,7 @@ impl Receiver {
                     Source::Metrics(index) => self.on_metrics_event(index),
                 }
             }
+            self.conns.wake_due(Instant::now());
             self.udp_first = !self.udp_first;
             if self.udp_first {
                 self.serve_datagrams();
@@ -344,6 +359,9 @@ impl Receiver {
             self.conns.answer_relp(self.link.acknowledged(), registry);
             self.resume_accepting();
             self.expire_metrics();
+            if let Some(rates) = self.rates.as_mut() {
+                rates.report(Instant::now(), &mut self.link);
+            }
             if let Some(deadline) = self.stopping.deadline() {
                 if self.conns.is_empty() && self.link.is_idle() {
                     break;
@@ -370,6 +388,8 @@ impl Receiver {
             self.deadlines.next(),
             self.metrics.as_ref().and_then(MetricsServer::next_deadline),
             self.reload_due.as_ref().map(|(_, by)| *by),
+            self.conns.next_wake(),
+            self.rates.as_ref().and_then(SourceRates::report_due),
         ]
         .into_iter()
         .flatten()
@@ -401,6 +421,8 @@ impl Receiver {
         self.stopping.begin();
         self.listeners.stop(self.poll.registry());
         self.udp.stop(self.poll.registry());
+        // What paused connections' peers sent is read now, as any other's.
+        self.conns.wake_all(Instant::now());
         self.conns.mark_all_readable();
     }
 
@@ -480,8 +502,12 @@ impl Receiver {
     /// Give each ready UDP listener one budgeted turn.
     fn serve_datagrams(&mut self) {
         if self.stopping.is_running() {
-            self.udp
-                .serve(&self.policy, &mut self.refusals, &mut self.link);
+            self.udp.serve(
+                &self.policy,
+                &mut self.refusals,
+                self.rates.as_mut(),
+                &mut self.link,
+            );
         }
     }
 
@@ -501,10 +527,45 @@ impl Receiver {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let turn = conn.read(&mut self.scratch, budget, &mut self.link);
+            // With --rate-limit-per-source (not while stopping: what peers
+            // sent is then read at once), a turn reads what the source's
+            // tokens allow; a source behind a balancer is known once the
+            // header is read.
+            let pace = match self.rates.as_mut() {
+                Some(rates) if running && !conn.awaits_proxy_header() => {
+                    let now = Instant::now();
+                    Some((
+                        now,
+                        rates.pace(conn.addr().ip(), now, conn.is_handshaking()),
+                    ))
+                }
+                _ => None,
+            };
+            let (lines, charged) = match pace {
+                None => (u64::MAX, None),
+                Some((now, Pace::Pause { until })) => {
+                    self.conns.pause(key, now, until);
+                    continue;
+                }
+                Some((_, Pace::Read { source, lines })) => (lines, Some(source)),
+            };
+            let before = conn.received().lines;
+            let turn = conn.read(&mut self.scratch, budget, lines, &mut self.link);
             if !matches!(turn, Turn::Finished | Turn::Refused(_)) {
                 conn.update_interest(registry, token::connection(key));
             }
+            // Out of tokens after the turn: paused rather than queued again
+            // (a handshake still under way is not: its deadline runs).
+            let pause_until = match (charged, self.rates.as_mut()) {
+                (Some(source), Some(rates)) => {
+                    let read = conn.received().lines.saturating_sub(before);
+                    let handshaking = conn.is_handshaking();
+                    rates
+                        .charge(source, read, Instant::now())
+                        .filter(|_| !handshaking)
+                }
+                _ => None,
+            };
             self.conns.note_partial(key);
             match turn {
                 Turn::HeaderRead => match self.conns.count_proxied_client(key) {
@@ -517,7 +578,10 @@ impl Receiver {
                             .close_refused(key, Refusal::PerSourceLimit, registry);
                     }
                 },
-                Turn::MoreLeft if running => self.conns.requeue(key),
+                Turn::MoreLeft if running => match pause_until {
+                    Some(until) => self.conns.pause(key, Instant::now(), until),
+                    None => self.conns.requeue(key),
+                },
                 Turn::Drained if running => self.conns.unschedule(key),
                 Turn::MoreLeft | Turn::Drained => {
                     // Stopping: what the peer had sent is read; close.

@@ -3,7 +3,9 @@
 //! Owns: the UDP listeners, receiving in batches with `recvmmsg` within a
 //! per-turn budget, turning a datagram into a line (LF and NUL inside it
 //! escaped as in TCP frames, see [`super::escape`]), the allow-list for
-//! datagrams, and counting the kernel's drops (`SO_RXQ_OVFL`). Does not own:
+//! datagrams, dropping and counting those of sources over
+//! `--rate-limit-per-source` ([`super::rates`] decides), and counting the
+//! kernel's drops (`SO_RXQ_OVFL`). Does not own:
 //! binding ([`super::listener`]) or when a turn happens (the loop).
 //!
 //! UDP is best-effort: when the link to the writer is full the receiver stops
@@ -25,6 +27,7 @@ use super::framing::py_strip;
 use super::listener::peer_name;
 use super::origin::Origins;
 use super::policy::Policy;
+use super::rates::SourceRates;
 use super::refusals::{Refusals, Throttle};
 use super::token;
 use crate::link::WriterLink;
@@ -230,11 +233,19 @@ impl UdpListeners {
 
     /// Give each ready listener one turn of at most [`TURN_BUDGET`] datagrams,
     /// while the link has room.
-    pub fn serve(&mut self, policy: &Policy, refusals: &mut Refusals, link: &mut WriterLink) {
+    /// Datagrams of sources over `rates` (`--rate-limit-per-source`) are
+    /// dropped and counted.
+    pub fn serve(
+        &mut self,
+        policy: &Policy,
+        refusals: &mut Refusals,
+        mut rates: Option<&mut SourceRates>,
+        link: &mut WriterLink,
+    ) {
         for index in 0..self.listeners.len() {
             let mut taken = 0;
             while taken < TURN_BUDGET && self.listeners[index].ready && !link.is_full() {
-                match self.receive(index, policy, refusals, link) {
+                match self.receive(index, policy, refusals, rates.as_deref_mut(), link) {
                     Ok(n) => taken += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.listeners[index].ready = false;
@@ -268,6 +279,7 @@ impl UdpListeners {
         index: usize,
         policy: &Policy,
         refusals: &mut Refusals,
+        mut rates: Option<&mut SourceRates>,
         link: &mut WriterLink,
     ) -> io::Result<usize> {
         let fd = self.listeners[index].socket.as_raw_fd();
@@ -316,6 +328,8 @@ impl UdpListeners {
             return Err(io::Error::last_os_error());
         }
         let got = got as usize;
+        // One clock reading for the batch: its datagrams arrived together.
+        let now = rates.is_some().then(Instant::now);
         let l = &mut self.listeners[index];
         l.counts.datagrams += got as u64;
         for h in headers.iter().take(got) {
@@ -340,6 +354,12 @@ impl UdpListeners {
                     link,
                 );
                 continue;
+            }
+            if let (Some(rates), Some(now)) = (rates.as_deref_mut(), now) {
+                if !rates.admit_datagram(addr.ip(), now, link) {
+                    self.listeners[index].counts.rate_limited += 1;
+                    continue;
+                }
             }
             self.listeners[index].counts.received.bytes += u64::from(h.msg_len);
             let len = (h.msg_len as usize).min(self.buffers.slot);
@@ -488,7 +508,7 @@ mod tests {
         let mut refusals = Refusals::default();
         let policy = Policy::default();
         while udp.any_ready() {
-            udp.serve(&policy, &mut refusals, &mut link);
+            udp.serve(&policy, &mut refusals, None, &mut link);
         }
         link.flush(poll.registry()).unwrap();
         let counts = udp.counts()[0];
