@@ -137,6 +137,114 @@ fn a_tcp_sender_above_its_rate_loses_nothing_and_is_slowed_but_not_another_sourc
     assert!(said.is_empty(), "{said:?}");
 }
 
+/// Behind a trusted balancer a source is the client its PROXY header
+/// names: two connections naming one client share its bucket (together no
+/// faster than the rate), a third naming another client has its own.
+#[test]
+fn behind_a_balancer_connections_of_one_client_share_its_bucket() {
+    const RATE: f64 = 2000.0;
+    const BURST: usize = 200;
+    const EACH: usize = 3000;
+    let limit = format!("{RATE}:{BURST}");
+    let (c, metrics) = start(
+        &[
+            "--rate-limit-per-source",
+            &limit,
+            "--proxy-protocol-from",
+            "127.0.0.1",
+        ],
+        1,
+    );
+    let to = c.addr();
+    let started = Instant::now();
+    let senders: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            std::thread::spawn(move || {
+                let mut data = b"PROXY TCP4 192.0.2.1 127.0.0.1 40000 514\r\n".to_vec();
+                for i in 0..EACH {
+                    writeln!(data, "{name} {i:05}").expect("format");
+                }
+                let mut s = TcpStream::connect(to).expect("connect");
+                s.write_all(&data).expect("send");
+            })
+        })
+        .collect();
+    wait_until("the client's burst", || {
+        lines_of(&c, "192.0.2.1").len() >= BURST
+    });
+    let mut other = TcpStream::connect(to).expect("connect");
+    other
+        .write_all(b"PROXY TCP4 192.0.2.2 127.0.0.1 40001 514\r\nanother client\n")
+        .expect("send");
+    drop(other);
+    wait_until("the other client's line", || {
+        lines_of(&c, "192.0.2.2").len() == 1
+    });
+    assert!(lines_of(&c, "192.0.2.1").len() < 2 * EACH);
+    for s in senders {
+        s.join().expect("sender");
+    }
+    wait_until("every line of the first client", || {
+        lines_of(&c, "192.0.2.1").len() >= 2 * EACH
+    });
+    let elapsed = started.elapsed();
+    let lines = lines_of(&c, "192.0.2.1");
+    for name in ["a", "b"] {
+        let got: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("{name} ")))
+            .collect();
+        let want: Vec<String> = (0..EACH).map(|i| format!("{name} {i:05}")).collect();
+        assert!(got == want.iter().collect::<Vec<_>>(), "connection {name}");
+    }
+    let least = Duration::from_secs_f64((2 * EACH - BURST) as f64 / RATE - 0.05);
+    assert!(
+        elapsed >= least,
+        "{} lines of one client in {elapsed:?}: its connections did not share a bucket",
+        2 * EACH
+    );
+    // Two buckets: the clients', none for the balancer.
+    assert_eq!(get(&scrape(metrics), "pysyslog_rate_limit_sources"), 2.0);
+}
+
+/// A RELP sender above its rate is slowed the same way, every message
+/// answered `200 OK` once written.
+#[test]
+fn a_relp_sender_above_its_rate_is_answered_for_every_message_and_slowed() {
+    const RATE: f64 = 1000.0;
+    const BURST: usize = 100;
+    const MESSAGES: u32 = 3000;
+    let relp = free_port();
+    let url = format!("relp://127.0.0.1:{relp}");
+    let limit = format!("{RATE}:{BURST}");
+    let (c, _) = start(&["--listen", &url, "--rate-limit-per-source", &limit], 2);
+    let mut s = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    let started = Instant::now();
+    let mut input = util::relp::frame(1, "open", util::relp::OFFERS);
+    for i in 0..MESSAGES {
+        input.extend(util::relp::frame(i + 2, "syslog", &format!("relp {i:05}")));
+    }
+    let writer = std::thread::spawn(move || s.write_all(&input).expect("send"));
+    let (txnr, command, _) = util::relp::read_frame(&mut r).expect("open answer");
+    assert_eq!((txnr, command.as_str()), (1, "rsp"));
+    for i in 0..MESSAGES {
+        let answer = util::relp::read_frame(&mut r).expect("answer");
+        assert_eq!(answer, (i + 2, "rsp".to_owned(), "200 OK".to_owned()));
+    }
+    let elapsed = started.elapsed();
+    writer.join().expect("writer");
+    let want: Vec<String> = (0..MESSAGES).map(|i| format!("relp {i:05}")).collect();
+    assert!(lines_of(&c, "127.0.0.1") == want, "lost or out of order");
+    let least = Duration::from_secs_f64((MESSAGES as usize - BURST) as f64 / RATE - 0.05);
+    assert!(
+        elapsed >= least,
+        "{MESSAGES} messages answered in {elapsed:?}"
+    );
+}
+
 /// Rate 1/s, burst 10: of N datagrams sent in bursts smaller than the
 /// socket's buffer, every one is either logged or counted as rate-limited,
 /// and what was logged is within the bucket's bound.
