@@ -208,6 +208,42 @@ fn behind_a_balancer_connections_of_one_client_share_its_bucket() {
     assert_eq!(get(&scrape(metrics), "pysyslog_rate_limit_sources"), 2.0);
 }
 
+/// Over TLS the same holds, but a read decrypts a whole TLS record, so the
+/// bucket's debt may be one record's lines (16 KiB of plaintext at most).
+#[test]
+fn a_tls_sender_above_its_rate_loses_nothing_and_is_slowed() {
+    const RATE: f64 = 2000.0;
+    const BURST: usize = 200;
+    const LINES: usize = 6000;
+    const RECORD: usize = 16 * 1024;
+    let (cert, key) = (tls_fixture("server-rsa.pem"), tls_fixture("server-rsa.key"));
+    let limit = format!("{RATE}:{BURST}");
+    let (c, _) = start(
+        &[
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--rate-limit-per-source",
+            &limit,
+        ],
+        1,
+    );
+    let port = c.port;
+    let text: String = (0..LINES).map(|i| format!("tls {i:05}\n")).collect();
+    let line_bytes = text.len() / LINES;
+    let started = Instant::now();
+    let sender = std::thread::spawn(move || python_tls("127.0.0.2", port, b"", &text));
+    wait_until("every line", || lines_of(&c, "127.0.0.2").len() >= LINES);
+    let elapsed = started.elapsed();
+    sender.join().expect("sender");
+    let want: Vec<String> = (0..LINES).map(|i| format!("tls {i:05}")).collect();
+    assert!(lines_of(&c, "127.0.0.2") == want, "lost or out of order");
+    let record_lines = RECORD / line_bytes + 1;
+    let least = Duration::from_secs_f64((LINES - BURST - record_lines) as f64 / RATE - 0.05);
+    assert!(elapsed >= least, "{LINES} lines in {elapsed:?}");
+}
+
 /// A RELP sender above its rate is slowed the same way, every message
 /// answered `200 OK` once written.
 #[test]
