@@ -333,7 +333,10 @@ impl Receiver {
                     Source::Metrics(index) => self.on_metrics_event(index),
                 }
             }
-            self.conns.wake_due(Instant::now());
+            // Without the rate limit nothing is ever paused: no clock read.
+            if self.conns.next_wake().is_some() {
+                self.conns.wake_due(Instant::now());
+            }
             self.udp_first = !self.udp_first;
             if self.udp_first {
                 self.serve_datagrams();
