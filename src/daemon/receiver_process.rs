@@ -257,6 +257,7 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         policy: Policy::from_settings(&settings),
         origins: None,
         rate_limit: settings.rate_limit,
+        spool_max_bytes: settings.spool.as_ref().map(|s| s.max_bytes),
     };
     let (tls_config, tls_warnings) = match tls {
         Some(loaded) => (Some(loaded.config), loaded.warnings),

@@ -140,6 +140,14 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
     for (label, c) in &s.listeners {
         e.sample(&[("listener", label)], c.rate_limit_paused_ns as f64 / 1e9);
     }
+    if let Some(n) = s.spool_max_bytes {
+        e.single(
+            "pysyslog_spool_max_bytes",
+            Kind::Gauge,
+            "--spool-max-bytes: what the disk backlogs of every handler may take together (pysyslog_handler_spool_bytes summed).",
+            n,
+        );
+    }
     if let Some(n) = s.rate_limit_sources {
         e.single(
             "pysyslog_rate_limit_sources",

@@ -186,6 +186,8 @@ pub struct Snapshot {
     /// Sources whose rate-limit buckets are kept (`None`: no
     /// `--rate-limit-per-source`).
     pub rate_limit_sources: Option<u64>,
+    /// `--spool-max-bytes` (`None`: no `--spool-dir`).
+    pub spool_max_bytes: Option<u64>,
     /// Lines parsed (`--parse-syslog`) as RFC 5424, RFC 3164, and neither.
     pub syslog_lines: [u64; 3],
     /// The receiver's and the writer's usage (`None`: not readable).

@@ -116,6 +116,9 @@ pub struct ReceiverConfig {
     pub origins: Option<origin::Origins>,
     /// `--rate-limit-per-source`; `None`: off.
     pub rate_limit: Option<RateLimit>,
+    /// `--spool-max-bytes` with `--spool-dir` (shown on the metrics
+    /// endpoint, for an alert on a backlog filling up).
+    pub spool_max_bytes: Option<u64>,
 }
 
 pub struct Receiver {
@@ -136,6 +139,7 @@ pub struct Receiver {
     udp: UdpListeners,
     /// `--rate-limit-per-source`'s buckets; `None` without it.
     rates: Option<SourceRates>,
+    spool_max_bytes: Option<u64>,
     /// Which goes first in a turn, TCP connections or UDP listeners: it
     /// alternates, so neither can take every turn's room in the link.
     udp_first: bool,
@@ -217,6 +221,7 @@ impl Receiver {
                 == Some(crate::fault::Fault::ReceiverOpenOnReload),
             hooks: config.hooks,
             refusals: Refusals::new(config.policy.sources),
+            spool_max_bytes: config.spool_max_bytes,
             rates: config
                 .rate_limit
                 .map(|limit| SourceRates::new(limit, config.policy.sources)),
