@@ -290,6 +290,69 @@ fn a_paused_broker_slows_the_senders_and_loses_nothing() {
     assert_eq!(outage, 1, "the outage is told once: {}", c.stderr_text());
 }
 
+/// With `--spool-dir` the handler writes ahead to its disk backlog: a
+/// paused broker fills the backlog, not the senders' path. The senders
+/// finish while the broker is paused, and once it resumes every line
+/// arrives once, in order per connection.
+#[test]
+fn a_paused_broker_with_a_backlog_keeps_the_senders_going_and_loses_nothing() {
+    let mut broker = Broker::start();
+    broker.create_topic("syslog", 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(
+        dir.path(),
+        &broker,
+        "syslog",
+        r#", "properties": {"queue.buffering.max.kbytes": 1024}"#,
+    );
+    let spool = dir.path().join("spool");
+    let metrics = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let c = start(
+        &cfg,
+        &[
+            "--spool-dir",
+            spool.to_str().expect("UTF-8 path"),
+            "--metrics-listen",
+            &metrics_addr,
+        ],
+    );
+    let per_conn = 150_000;
+    let senders = Senders::start(c.addr(), "spool", &SOURCES, per_conn);
+    wait_until("the senders to start", || senders.sent() >= 40_000);
+    broker.pause();
+    // 60 MB, more than every buffer on the way: the senders can only
+    // finish if nothing waits for the broker.
+    let total = senders.total();
+    senders.join();
+    let backlog = |scrape: &str| {
+        scrape
+            .lines()
+            .find(|l| l.starts_with("pysyslog_handler_spool_records{handler=\"kafka\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    wait_until("the backlog holding what the broker did not take", || {
+        backlog(&scrape(metrics)) > 0
+    });
+    c.wait_stderr("the outage notice", |e| {
+        e.contains("handler 'kafka': Kafka has acknowledged nothing for 5 s")
+    });
+    broker.resume();
+    let records = read_topic(&broker, "syslog", total as usize, Duration::from_secs(240));
+    let t = Tally::of(&records, "spool", &SOURCES);
+    assert!(t.bad.is_empty(), "{:?}", &t.bad[..t.bad.len().min(5)]);
+    assert!(
+        t.out_of_order.is_empty(),
+        "{:?}",
+        &t.out_of_order[..t.out_of_order.len().min(5)]
+    );
+    assert_eq!(t.missing(SOURCES.len(), per_conn), 0, "lost lines");
+    assert_eq!(t.duplicates(), 0, "duplicated lines");
+    wait_until("the backlog delivered", || backlog(&scrape(metrics)) == 0);
+}
+
 #[test]
 fn a_writer_killed_mid_flood_loses_nothing_and_duplicates_within_the_bound() {
     let broker = Broker::start();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
-use super::reports::{Reports, Resend, Totals, UNTRACKED};
+use super::reports::{Reports, Resend, Totals, SPOOLED, UNTRACKED};
 use super::settings::KafkaArgs;
 
 /// Where the writer learns which records of which batch Kafka settled.
@@ -190,6 +190,33 @@ impl KafkaOut {
         });
         self.count(payload.len());
         Ok(())
+    }
+
+    /// Produce a record read from the handler's disk backlog, whose
+    /// delivery settles no batch but marks it delivered there (see
+    /// [`KafkaOut::take_spooled`]). `false`: librdkafka's queue is full,
+    /// nothing was produced. One refused for good is given up (counted,
+    /// warned about and settled): taken.
+    pub fn send_spooled(&mut self, seq: u64, key: Option<&[u8]>, payload: &[u8]) -> bool {
+        match produce(&self.producer, &self.topic, seq | SPOOLED, key, payload) {
+            Ok(()) => {
+                self.produced_bytes += payload.len() as u64;
+                true
+            }
+            Err(Refusal::Full) => false,
+            Err(Refusal::Never(e)) => {
+                self.producer
+                    .context()
+                    .give_up(seq | SPOOLED, payload.len() as u64, e);
+                true
+            }
+        }
+    }
+
+    /// Backlog records Kafka settled (delivered, or given up) since the
+    /// last call.
+    pub fn take_spooled(&self) -> Vec<u64> {
+        self.producer.context().take_spooled()
     }
 
     /// A record taken for the current batch (produced, or waiting to be).

@@ -20,6 +20,10 @@ use rdkafka::producer::ProducerContext;
 /// own messages): its delivery acknowledges nothing.
 pub const UNTRACKED: u64 = u64::MAX;
 
+/// Set in the delivery opaque of a record read from the handler's disk
+/// backlog: the rest is its sequence number there, not a batch's.
+pub const SPOOLED: u64 = 1 << 62;
+
 /// librdkafka messages kept between two takes; the rest are counted.
 const MAX_EVENTS: usize = 16;
 
@@ -42,6 +46,9 @@ pub struct Tally {
     /// Records settled (delivered, or given up) per batch sequence number,
     /// in the order reported; runs of one batch are merged.
     pub settled: Vec<(u64, u64)>,
+    /// Backlog sequence numbers of records from the backlog settled, for
+    /// the writer's thread to take (not the poll thread's).
+    pub spooled: Vec<u64>,
     pub resend: Vec<Resend>,
     /// librdkafka's errors and warnings, oldest first.
     pub events: VecDeque<String>,
@@ -55,6 +62,10 @@ pub struct Tally {
 impl Tally {
     fn settle(&mut self, seq: u64) {
         if seq == UNTRACKED {
+            return;
+        }
+        if seq & SPOOLED != 0 {
+            self.spooled.push(seq & !SPOOLED);
             return;
         }
         match self.settled.last_mut() {
@@ -136,6 +147,11 @@ impl Reports {
                 events,
             )
         })
+    }
+
+    /// The backlog records settled since the last call.
+    pub fn take_spooled(&self) -> Vec<u64> {
+        self.with(|t| std::mem::take(&mut t.spooled))
     }
 
     /// A record of batch `seq` that can never be delivered: given up,
@@ -248,6 +264,16 @@ mod tests {
             t.settle(seq);
         }
         assert_eq!(t.settled, [(4, 2), (5, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn backlog_records_settle_apart_from_batches() {
+        let mut t = Tally::default();
+        for seq in [4, SPOOLED | 7, SPOOLED, 4] {
+            t.settle(seq);
+        }
+        assert_eq!(t.settled, [(4, 2)]);
+        assert_eq!(t.spooled, [7, 0]);
     }
 
     #[test]

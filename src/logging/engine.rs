@@ -50,7 +50,7 @@ use crate::kafka::{DeliverySink, KafkaOut};
 
 use super::formatter::{Formatter, Style};
 use super::handler::dynamic::DynamicOut;
-use super::handler::kafka::STOP_FLUSH;
+use super::handler::kafka::{KafkaRef, STOP_FLUSH};
 use super::handler::syslog::SyslogOut;
 use super::handler::{FileOut, Handler, Io, Kind, OwnedRecord, Stats};
 use super::level::INFO;
@@ -317,23 +317,18 @@ impl Engine {
     /// A KafkaHandler has records waiting for room in librdkafka's queue
     /// (a broker outage reached the handler's byte bound).
     fn kafka_holds(&self) -> bool {
-        self.kafka().any(KafkaOut::holds)
+        self.kafka_refs().any(KafkaRef::holds)
     }
 
-    /// Only outputs waiting for a peer to take more hold records (a
-    /// KafkaHandler whose queue is full, a SysLogHandler whose connection
-    /// is full; no write failed): they have room again as soon as the peer
-    /// takes records, so the writer tries again soon rather than backing off.
-    pub fn only_peers_hold(&self) -> bool {
-        let syslog_waits = self.syslog().any(SyslogOut::unwritten);
-        (self.kafka_holds() || syslog_waits)
-            && !self.io.holds()
-            && !self.files.iter().any(FileOut::unwritten)
-            && !self.dynamic().any(DynamicOut::unwritten)
-            && self
-                .syslog()
-                .filter(|s| s.unwritten())
-                .all(SyslogOut::waits_for_room)
+    /// An output waits for a peer to take more (a KafkaHandler whose
+    /// queue is full or whose backlog has records, a SysLogHandler whose
+    /// connection is up and full): it has room again as soon as the peer
+    /// takes records, so the writer tries again soon rather than backing
+    /// off (outputs whose writes failed are tried as often, which costs a
+    /// failing system call each).
+    pub fn retry_soon(&self) -> bool {
+        self.kafka_refs().any(KafkaRef::unwritten)
+            || self.syslog().any(|s| s.unwritten() && s.waits_for_room())
     }
 
     /// After [`Engine::end_batch`]: something waits for a write that failed
@@ -344,7 +339,7 @@ impl Engine {
             || self.files.iter().any(FileOut::unwritten)
             || self.dynamic().any(DynamicOut::unwritten)
             || self.syslog().any(SyslogOut::unwritten)
-            || self.kafka_holds()
+            || self.kafka_refs().any(KafkaRef::unwritten)
     }
 
     /// Try the failed writes again (they continue where they stopped), and
@@ -554,6 +549,13 @@ impl Engine {
     /// only once Kafka has acknowledged their records.
     pub fn has_kafka(&self) -> bool {
         self.kafka().next().is_some()
+    }
+
+    fn kafka_refs(&self) -> impl Iterator<Item = &KafkaRef> {
+        self.handlers.iter().filter_map(|h| match &h.kind {
+            Kind::Kafka(k) => Some(&**k),
+            _ => None,
+        })
     }
 
     fn kafka(&self) -> impl Iterator<Item = &KafkaOut> {

@@ -25,7 +25,7 @@ mod head;
 mod read;
 mod segment;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -171,6 +171,9 @@ pub struct Spool {
     head: Head,
     /// When records were written, of those read and not yet delivered.
     read_times: VecDeque<(u64, u64)>,
+    /// Records delivered ahead of an earlier one still in flight (an
+    /// output that delivers out of order, as Kafka does across partitions).
+    done_ahead: BTreeSet<u64>,
     fsync: Fsync,
     last_sync: Instant,
     unsynced: bool,
@@ -228,6 +231,7 @@ impl Spool {
             reader: Reader::default(),
             head,
             read_times: VecDeque::new(),
+            done_ahead: BTreeSet::new(),
             fsync,
             last_sync: Instant::now(),
             unsynced: false,
@@ -456,6 +460,40 @@ impl Spool {
                 None
             }
         }
+    }
+
+    /// Records read were delivered, in any order: the head moves past
+    /// those delivered with every earlier one.
+    pub fn delivered(&mut self, seqs: &[u64]) {
+        if seqs.is_empty() {
+            return;
+        }
+        for &seq in seqs {
+            if self.read_times.front().is_some_and(|&(s, _)| seq > s) {
+                self.done_ahead.insert(seq);
+            } else if self.read_times.front().is_some_and(|&(s, _)| seq == s) {
+                self.read_times.pop_front();
+            }
+            while let Some(&(s, _)) = self.read_times.front() {
+                if !self.done_ahead.remove(&s) {
+                    break;
+                }
+                self.read_times.pop_front();
+            }
+        }
+        let head = self
+            .read_times
+            .front()
+            .map_or(self.reader.next, |&(s, _)| s);
+        if head > self.head.seq() {
+            self.move_head(head);
+        }
+    }
+
+    /// Records read and not yet delivered.
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
+        self.read_times.len()
     }
 
     /// Every record up to `seq` was delivered: the head moves past it and

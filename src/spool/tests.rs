@@ -207,3 +207,22 @@ fn handler_names_stay_inside_the_directory() {
     assert_eq!(handler_dir(""), "%");
     assert_ne!(handler_dir("a/b"), handler_dir("a%2Fb"));
 }
+
+#[test]
+fn deliveries_out_of_order_move_the_head_past_every_earlier_one() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("h");
+    let mut s = open(&dir);
+    for i in 0..6 {
+        s.append(&rec(i));
+    }
+    s.flush().unwrap();
+    assert_eq!(read_all(&mut s).len(), 6);
+    s.delivered(&[2, 1, 4]);
+    assert_eq!(s.records(), 6, "record 0 is still in flight");
+    s.delivered(&[0]);
+    assert_eq!(s.records(), 3, "0, 1, 2 delivered; 3 is not");
+    s.delivered(&[3, 5]);
+    assert!(s.is_empty());
+    assert_eq!(s.in_flight(), 0);
+}

@@ -311,7 +311,7 @@ pub fn run(
             retry.stop();
         } else {
             let now = retry.start();
-            if engine.only_peers_hold() {
+            if engine.retry_soon() {
                 retry.within(now, PEER_FULL_RETRY);
             }
             if now >= retry.at {
@@ -319,7 +319,7 @@ pub fn run(
                 let notices = engine.take_notices();
                 log_notices(&mut engine, notices, started);
                 retry.tried(engine.unwritten());
-                if engine.only_peers_hold() {
+                if engine.retry_soon() {
                     retry.within(Instant::now(), PEER_FULL_RETRY);
                 }
                 // A retry writes what was held: counted before it is acknowledged.

@@ -252,6 +252,28 @@ impl Backlog {
         !self.waiting.is_empty() || (self.spool.is_some() && self.trouble.is_some())
     }
 
+    /// Whether it is open (records pushed go to it, or wait for room in
+    /// it); one that is not is tried again at the end of each batch.
+    pub fn is_open(&self) -> bool {
+        self.spool.is_some()
+    }
+
+    /// The next record to send from it, into `out`; its sequence number.
+    pub fn read(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        let s = self.spool.as_mut()?;
+        let seq = s.read_next(out);
+        self.notes.append(&mut s.notes);
+        seq
+    }
+
+    /// Records read from it were delivered (or given up), in any order.
+    pub fn delivered(&mut self, seqs: &[u64]) {
+        if let Some(s) = self.spool.as_mut() {
+            s.delivered(seqs);
+            self.notes.append(&mut s.notes);
+        }
+    }
+
     /// Whether it can take records (open, writable).
     pub fn is_usable(&self) -> bool {
         self.spool.is_some() && self.trouble.is_none()

@@ -435,10 +435,7 @@ impl Handler {
         } = self;
         match kind {
             Kind::Syslog(s) => s.end_batch(stats, name),
-            Kind::Kafka(k) => {
-                k.out.produce_waiting();
-                k.sync(stats, io, name);
-            }
+            Kind::Kafka(k) => k.end_batch(stats, io, name),
             Kind::Dynamic(d) => d.end_batch(stats, name),
             Kind::File(_) | Kind::Stream(_) | Kind::Memory(_) | Kind::Null => {}
         }
@@ -452,10 +449,7 @@ impl Handler {
         match &mut self.kind {
             Kind::Syslog(s) => s.close(),
             Kind::Dynamic(d) => d.close(&mut self.stats, &self.name),
-            Kind::Kafka(k) => {
-                k.out.close(kafka_deadline);
-                k.sync(&mut self.stats, io, &self.name);
-            }
+            Kind::Kafka(k) => k.close(kafka_deadline, &mut self.stats, io, &self.name),
             _ => {}
         }
     }
