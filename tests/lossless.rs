@@ -301,6 +301,11 @@ fn peak_rss_kib(pid: i32) -> u64 {
 /// FileHandler on an ordinary disk, both `%(message)s`; its own messages on
 /// stderr; reminders every second.
 fn start_on_full_disk(disk: &Tmpfs, out: &str, side: &Path) -> Collector {
+    start_on_full_disk_with(disk, out, side, &[])
+}
+
+/// [`start_on_full_disk`] with more command-line arguments.
+fn start_on_full_disk_with(disk: &Tmpfs, out: &str, side: &Path, args: &[&str]) -> Collector {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("logging.json");
     let out_log = disk.path().join("out.log");
@@ -317,9 +322,12 @@ fn start_on_full_disk(disk: &Tmpfs, out: &str, side: &Path) -> Collector {
         side.display()
     );
     fs::write(&path, text).expect("config");
+    let config = path.display().to_string();
+    let mut all = vec!["--logging-config", config.as_str()];
+    all.extend_from_slice(args);
     Collector::start_with(
         "127.0.0.1",
-        &["--logging-config", &path.display().to_string()],
+        &all,
         &[("PYSYSLOG_FAILURE_REMINDER_SECS", "1")],
         |c| c.stderr_text().contains("Listening for syslog"),
     )
@@ -432,6 +440,57 @@ fn a_full_disk_slows_the_senders_and_loses_nothing() {
         "peak RSS {peak} KiB above {bound} KiB after the drain"
     );
     eprintln!("full disk: {recovered}; peak RSS {peak} KiB, bound {bound} KiB");
+}
+
+/// With `--spool-dir` on another disk, a full disk's FileHandler keeps its
+/// lines in its backlog: the sender finishes and the other handler gets
+/// every line while the disk is full; once space is freed the file gets
+/// every line exactly once, in order.
+#[test]
+fn a_full_disk_with_a_backlog_slows_nobody_and_loses_nothing() {
+    const CONNECTIONS: u64 = 4;
+    const LINES: u64 = 50_000;
+    const SIZE: usize = 100;
+    let disk = Tmpfs::mount("48m");
+    let side_dir = tempfile::tempdir().expect("tempdir");
+    let side = side_dir.path().join("side.log");
+    let spool = side_dir.path().join("spool");
+    let spool_arg = spool.display().to_string();
+    let c = start_on_full_disk_with(
+        &disk,
+        r#""class": "logging.FileHandler""#,
+        &side,
+        &["--spool-dir", &spool_arg],
+    );
+    let filler = disk.fill();
+    let run = format!("b{}", std::process::id());
+    let sender = flood_in_background(c.port, &run, CONNECTIONS, LINES, SIZE);
+    c.wait_stderr("the warning that writes fail", |err| {
+        err.contains("handler 'out' writing") && err.contains("in its backlog")
+    });
+    wait_until("the sender finishing while the disk is full", || {
+        sender.is_finished()
+    });
+    let report = sender.join().expect("flood");
+    assert_eq!(report["lines"], CONNECTIONS * LINES, "{report}");
+    let out = disk.path().join("out.log");
+    wait_until("the other handler getting every line", || {
+        scan(std::slice::from_ref(&side), &run, SIZE).seen.len() as u64 == CONNECTIONS * LINES
+    });
+    assert!(
+        (scan(std::slice::from_ref(&out), &run, SIZE).seen.len() as u64) < CONNECTIONS * LINES,
+        "the disk was full"
+    );
+    fs::remove_file(filler).expect("free space");
+    wait_until("the full disk's file getting every line", || {
+        scan(std::slice::from_ref(&out), &run, SIZE).seen.len() as u64 == CONNECTIONS * LINES
+    });
+    let s = scan(std::slice::from_ref(&out), &run, SIZE);
+    assert!(s.bad.is_empty(), "{:?}", &s.bad[..s.bad.len().min(3)]);
+    assert!(s.seen.values().all(|&n| n == 1), "duplicates");
+    c.wait_stderr("the backlog delivered", |err| {
+        err.contains("succeeds again after")
+    });
 }
 
 /// `on_failure: drop` on the full disk's handler: the other handler gets

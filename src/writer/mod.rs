@@ -530,23 +530,28 @@ fn receiver_gone(status: &UnixStream, timeout: Duration) -> bool {
 }
 
 /// Log what the engine has to tell the operator, under `pysyslog.writer`.
-fn log_notices(engine: &mut Engine, notices: Vec<String>, started: Instant) {
-    if notices.is_empty() {
-        return;
+fn log_notices(engine: &mut Engine, mut notices: Vec<String>, started: Instant) {
+    // Writing them is a batch of its own, whose end may have more to say
+    // (an output that recovers in it): those too, a few rounds at most.
+    for _ in 0..4 {
+        if notices.is_empty() {
+            return;
+        }
+        let created = time_now();
+        let relative_created = started.elapsed().as_secs_f64() * 1000.0;
+        for text in &notices {
+            engine.handle(&LogRecord {
+                name: LOGGER,
+                msg: text,
+                levelno: level::WARNING,
+                created,
+                relative_created,
+                attrs: None,
+            });
+        }
+        engine.end_batch();
+        notices = engine.take_notices();
     }
-    let created = time_now();
-    let relative_created = started.elapsed().as_secs_f64() * 1000.0;
-    for text in &notices {
-        engine.handle(&LogRecord {
-            name: LOGGER,
-            msg: text,
-            levelno: level::WARNING,
-            created,
-            relative_created,
-            attrs: None,
-        });
-    }
-    engine.end_batch();
 }
 
 /// Text from the wire: invalid UTF-8 becomes U+FFFD (pysyslog's writer died on

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
+use super::backlog::Backlog;
 use super::encode::char_len;
 use super::rotating;
 use super::stats::{count_lines, EmitFailure, Health, Stats, MAX_PENDING_BYTES};
@@ -20,6 +21,24 @@ use super::torn::cut_torn_tail;
 use crate::logging::oserror::{os_error_text, PathError};
 use crate::logging::record::LogRecord;
 use crate::logging::spec::{FileArgs, HandlerClass, OnFailure};
+
+/// Records of the backlog written to the file in one end of batch, at most.
+const DRAIN_RECORDS: usize = 64;
+
+/// Write as much of `bytes` as `f` takes: how much, and the error that
+/// stopped it.
+fn write_some(f: &mut File, bytes: &[u8]) -> (usize, Option<io::Error>) {
+    let mut done = 0;
+    while done < bytes.len() {
+        match f.write(&bytes[done..]) {
+            Ok(0) => return (done, Some(io::Error::from(io::ErrorKind::WriteZero))),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Some(e)),
+        }
+    }
+    (done, None)
+}
 
 /// What a handler with `on_failure: drop` keeps while its writes fail; records
 /// beyond it are dropped and counted.
@@ -68,6 +87,13 @@ pub struct FileOut {
     health: Health,
     /// `fsync`: written since the last successful `fdatasync`.
     unsynced: bool,
+    /// Its disk backlog (`--spool-dir`; FileHandler and WatchedFileHandler
+    /// with `on_failure: hold`): what a failing write could not write goes
+    /// there instead of holding every batch.
+    backlog: Option<Backlog>,
+    /// A record read back from the backlog, as far as it is not written
+    /// yet, and its sequence number there.
+    draining: Option<(u64, Vec<u8>)>,
 }
 
 /// A file handler that cannot be built.
@@ -158,6 +184,8 @@ impl FileOut {
             notes: Vec::new(),
             health: Health::default(),
             unsynced: false,
+            backlog: None,
+            draining: None,
         };
         if !f.args.delay {
             f.open()?;
@@ -175,6 +203,15 @@ impl FileOut {
                 .map_err(|e| PathError::new(e, &f.args.path))?;
         }
         Ok(f)
+    }
+
+    /// Give it the disk backlog of handler `name` (with `--spool-dir`): only
+    /// a file that never rolls over and holds on failure takes one.
+    pub fn with_backlog(mut self, name: &str) -> FileOut {
+        if matches!(self.rollover, Rollover::Never) && self.args.on_failure == OnFailure::Hold {
+            self.backlog = Backlog::for_handler(name);
+        }
+        self
     }
 
     /// Another plain FileHandler/WatchedFileHandler on the same path with the
@@ -388,21 +425,37 @@ impl FileOut {
 
     /// Whether this file holds every batch back: its writes fail and it
     /// keeps what it could not write (`on_failure: hold`, the default).
+    /// With a backlog, only while the backlog cannot take the batches.
     pub fn holds(&self) -> bool {
-        self.args.on_failure == OnFailure::Hold && self.unwritten()
+        match &self.backlog {
+            Some(b) if b.is_usable() => b.holds() || self.unsynced,
+            Some(b) => b.holds() || self.unwritten(),
+            None => self.args.on_failure == OnFailure::Hold && self.unwritten(),
+        }
     }
 
     /// Whether something waits for a write (or, with `fsync`, a sync) that
-    /// failed: the writer retries on a timer.
+    /// failed, or in the backlog: the writer retries on a timer.
     pub fn unwritten(&self) -> bool {
-        !self.pending.is_empty() || self.unsynced
+        !self.pending.is_empty()
+            || self.unsynced
+            || self.draining.is_some()
+            || self.backlog.as_ref().is_some_and(|b| b.records() > 0)
     }
 
     /// While writes fail: remind the operator (at most once a minute).
     pub fn remind(&mut self, name: &str) {
         if self.health.is_failing() {
             let held = self.held_lines();
-            let what = self.what(name);
+            let what = match &self.backlog {
+                Some(b) if b.records() > 0 => format!(
+                    "{} (its backlog {} has {} batches of lines)",
+                    self.what(name),
+                    b.dir().display(),
+                    b.records()
+                ),
+                _ => self.what(name),
+            };
             self.health.remind(&what, held, &mut self.notes);
         }
     }
@@ -419,16 +472,28 @@ impl FileOut {
             .last()
             .copied()
             .unwrap_or(b'\n');
-        count_lines(&self.pending, end)
+        let draining = self
+            .draining
+            .as_ref()
+            .map_or(0, |(_, rest)| count_lines(rest, end));
+        count_lines(&self.pending, end) + draining
     }
 
     /// A write (or open, or sync) failed: the buffer stays, every later
     /// record is appended to it, and the writer retries.
     fn failed(&mut self, stats: &mut Stats, name: &str, error: String) {
         stats.write_errors += 1;
-        let meanwhile = match self.args.on_failure {
-            OnFailure::Hold => "holding its lines, and every batch after them, until a write succeeds (the receiver stops reading, so senders slow down); retrying",
-            OnFailure::Drop => "keeping up to 4 MiB of its lines and dropping the rest until a write succeeds (on_failure: drop); retrying",
+        let kept;
+        let meanwhile = match (&self.backlog, self.args.on_failure) {
+            (Some(b), _) if b.is_usable() => {
+                kept = format!(
+                    "keeping its lines in its backlog {} (nothing is held back); retrying",
+                    b.dir().display()
+                );
+                kept.as_str()
+            }
+            (_, OnFailure::Hold) => "holding its lines, and every batch after them, until a write succeeds (the receiver stops reading, so senders slow down); retrying",
+            (_, OnFailure::Drop) => "keeping up to 4 MiB of its lines and dropping the rest until a write succeeds (on_failure: drop); retrying",
         };
         let what = self.what(name);
         self.health.failed(&what, error, meanwhile, &mut self.notes);
@@ -438,7 +503,7 @@ impl FileOut {
     /// keep it, and the bytes on disk continue where they stopped at the
     /// next try (appends; a partial write is not written again).
     fn write_pending(&mut self, stats: &mut Stats, name: &str) {
-        if !self.unwritten() {
+        if self.pending.is_empty() && !self.unsynced {
             return;
         }
         // Counted only while failing: the normal path pays nothing.
@@ -454,22 +519,7 @@ impl FileOut {
             }
         }
         let Some(f) = self.file.as_mut() else { return };
-        let mut done = 0;
-        let mut error = None;
-        while done < self.pending.len() {
-            match f.write(&self.pending[done..]) {
-                Ok(0) => {
-                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
+        let (done, mut error) = write_some(f, &self.pending);
         self.pending.drain(..done);
         if self.args.fsync && error.is_none() && (done > 0 || self.unsynced) {
             // Once fdatasync failed, the kernel may have dropped the pages
@@ -493,9 +543,110 @@ impl FileOut {
     }
 
     /// End of batch: one write; the path is stat'ed again next batch.
+    /// With a backlog: what cannot be written (or must wait behind the
+    /// backlog's lines) goes to the backlog, which is then drained into
+    /// the file as far as it takes.
     pub fn end_batch(&mut self, stats: &mut Stats, name: &str) {
-        self.write_pending(stats, name);
+        if self.backlog.is_some() {
+            let behind =
+                self.draining.is_some() || self.backlog.as_ref().is_some_and(Backlog::takes_new);
+            if !behind {
+                self.write_pending(stats, name);
+            }
+            if let Some(b) = self.backlog.as_mut() {
+                if !self.pending.is_empty() && b.is_open() {
+                    b.push(std::mem::take(&mut self.pending));
+                }
+                b.end_batch(name);
+                self.notes.append(&mut b.notes);
+            }
+            self.drain(stats, name);
+            if let Some(b) = self.backlog.as_mut() {
+                b.count(stats);
+                self.notes.append(&mut b.notes);
+            }
+            self.recovered_from_backlog(name, 0);
+        } else {
+            self.write_pending(stats, name);
+        }
         self.checked = false;
+    }
+
+    /// Write the backlog's lines to the file, oldest first, as far as it
+    /// takes them; a record leaves the backlog once written (and synced,
+    /// with `fsync`).
+    fn drain(&mut self, stats: &mut Stats, name: &str) {
+        let waiting =
+            self.draining.is_some() || self.backlog.as_ref().is_some_and(Backlog::has_unread);
+        if !waiting {
+            return;
+        }
+        let held = self.held_lines();
+        if self.file.is_none() {
+            if let Err(e) = self.open() {
+                self.failed(stats, name, e.to_string());
+                return;
+            }
+        }
+        let FileOut {
+            backlog: Some(b),
+            draining,
+            file: Some(f),
+            ..
+        } = self
+        else {
+            return;
+        };
+        let mut written = Vec::new();
+        let mut error = None;
+        for _ in 0..DRAIN_RECORDS {
+            if draining.is_none() {
+                let mut record = Vec::new();
+                match b.read(&mut record) {
+                    Some(seq) => *draining = Some((seq, record)),
+                    None => break,
+                }
+            }
+            let Some((seq, rest)) = draining.as_mut() else {
+                break;
+            };
+            let (done, failed) = write_some(f, rest);
+            rest.drain(..done);
+            if let Some(e) = failed {
+                error = Some(e);
+                break;
+            }
+            written.push(*seq);
+            *draining = None;
+        }
+        if self.args.fsync && !written.is_empty() && error.is_none() {
+            if let Err(e) = f.sync_data() {
+                // Not durable: read back again by the next writer if this
+                // one stops before a sync succeeds.
+                written.clear();
+                error = Some(e);
+            }
+        }
+        b.delivered(&written);
+        if let Some(e) = error {
+            let text = os_error_text(&e, &self.args.path);
+            self.failed(stats, name, text);
+            return;
+        }
+        self.recovered_from_backlog(name, held);
+    }
+
+    /// Once the backlog is written out and nothing else waits, an outage
+    /// is over.
+    fn recovered_from_backlog(&mut self, name: &str, held: u64) {
+        let done = self.draining.is_none()
+            && self.pending.is_empty()
+            && !self.unsynced
+            && self.backlog.as_ref().is_some_and(|b| b.records() == 0);
+        if done && self.health.is_failing() {
+            let what = self.what(name);
+            self.health.recovered(&what, held, &mut self.notes);
+        }
     }
 
     /// Close and reopen (SIGHUP / logrotate). A delayed file never opened stays closed.

@@ -221,7 +221,9 @@ impl Handler {
                 let sink = match files.iter().position(|f| f.shares_with(other)) {
                     Some(i) => i,
                     None => {
-                        files.push(FileOut::new(other, now, owner, after_crash)?);
+                        files.push(
+                            FileOut::new(other, now, owner, after_crash)?.with_backlog(&spec.name),
+                        );
                         files.len() - 1
                     }
                 };
