@@ -300,3 +300,63 @@ fn trusted_files_that_others_could_change_are_refused_as_root() {
     chmod(&cert, 0o666);
     refused(&with_tls, &format!("--cert {cert}: is writable"));
 }
+
+/// `--spool-dir` must be the writers' alone: writable by others, a
+/// symbolic link, or too small a `--spool-max-bytes` is refused with exit 2;
+/// a missing one is not created by the check; a real start creates it 0700.
+#[test]
+fn a_spool_dir_others_may_change_is_refused_and_a_missing_one_is_created_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = dir.path().join("open");
+    fs::create_dir(&open).expect("mkdir");
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).expect("chmod");
+    let o = check(&[
+        "127.0.0.1",
+        "0",
+        "--spool-dir",
+        open.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("writable by others"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path(), &link).expect("symlink");
+    let o = check(&[
+        "127.0.0.1",
+        "0",
+        "--spool-dir",
+        link.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not a directory"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let missing = dir.path().join("spool");
+    let spool_arg = missing.to_str().expect("utf-8");
+    let o = check(&[
+        "127.0.0.1",
+        "0",
+        "--spool-dir",
+        spool_arg,
+        "--spool-max-bytes",
+        "100K",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("too small"), "{}", text(&o.stderr));
+    let o = check(&["127.0.0.1", "0", "--spool-dir", spool_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!missing.exists(), "the check created the directory");
+
+    let mut c = Collector::start(&["--spool-dir", spool_arg]);
+    let meta = fs::symlink_metadata(&missing).expect("created");
+    assert!(meta.is_dir());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    c.stop();
+}
