@@ -58,17 +58,17 @@ fn sighup_to_the_monitor_reaches_the_receiver_once() {
         |c| c.stdout_text().contains("Listening for syslog"),
     );
     signal(c.pid(), libc::SIGHUP);
-    wait_until("the reload", || {
-        c.stdout_text().contains("logging configuration reloaded")
-    });
+    c.wait_stderr("the reload", |e| e.contains("logging configuration reloaded"));
     // Anything a second reload would have written comes before this line.
     c.send(b"after the reload\n");
     wait_until("the line", || c.stdout_text().contains("after the reload"));
-    let out = c.stdout_text();
+    // A diagnostic about the configuration: on stderr, not in the data.
+    assert!(!c.stdout_text().contains("reloaded"));
+    let err = c.stderr_text();
     assert_eq!(
-        out.matches("logging configuration reloaded").count(),
+        err.matches("logging configuration reloaded").count(),
         1,
-        "{out}"
+        "{err}"
     );
 }
 

@@ -85,6 +85,33 @@ pub struct Engine {
     io: Io,
     /// The plan for the current run of records (cleared at every batch end).
     run: Run,
+    /// Where diagnostics about the configuration go (see [`Engine::diagnose`]).
+    own: OwnRoute,
+}
+
+/// Where the collector's diagnostics about the configuration go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnRoute {
+    /// No configuration: the engine writes `pysyslog.*` to stderr itself.
+    Basic,
+    /// The configuration names a `pysyslog` logger: through it, and stderr.
+    Configured,
+    /// It does not: stderr alone (never into the data it routes).
+    Unrouted,
+}
+
+/// Whether this process's stderr is `/dev/null` (what `--daemonize` leaves).
+fn stderr_is_null() -> bool {
+    static NULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NULL.get_or_init(|| {
+        let null = std::fs::metadata("/dev/null").ok();
+        // SAFETY: fstat writes into a zeroed struct; fd 2 may be closed (EBADF).
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::fstat(2, &mut st) } == 0;
+        use std::os::unix::fs::MetadataExt;
+        ok && (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+            && null.is_some_and(|n| n.rdev() == st.st_rdev)
+    })
 }
 
 /// `%(message)s`: Python's default formatter.
@@ -146,6 +173,7 @@ impl Engine {
             manager,
             io: Io::default(),
             run: Run::default(),
+            own: OwnRoute::Basic,
         }
     }
 
@@ -248,7 +276,38 @@ impl Engine {
             manager,
             io: Io::default(),
             run: Run::default(),
+            own: if config
+                .loggers
+                .iter()
+                .any(|l| l.name == "pysyslog" || l.name.starts_with("pysyslog."))
+            {
+                OwnRoute::Configured
+            } else {
+                OwnRoute::Unrouted
+            },
         })
+    }
+
+    /// A diagnostic about the configuration (a reload applied or refused,
+    /// a setting without effect): on stderr as `LEVEL:logger:message` (the
+    /// journal under systemd), and through the configuration only if it
+    /// routes the collector's own loggers (names a `pysyslog` logger), so it
+    /// never lands in the data files of a configuration that does not;
+    /// unless stderr is `/dev/null` (a daemonized collector), where the
+    /// configuration is the only place it can be read.
+    pub fn diagnose(&mut self, record: &LogRecord<'_>) {
+        let to_stderr = self.own != OwnRoute::Basic && !stderr_is_null();
+        if to_stderr {
+            crate::say!(
+                "{}:{}:{}",
+                super::level::level_name(record.levelno),
+                record.name,
+                record.msg
+            );
+        }
+        if self.own != OwnRoute::Unrouted || !to_stderr {
+            self.handle(record);
+        }
     }
 
     /// Test support: stream handlers and diagnostics write into memory instead

@@ -289,7 +289,7 @@ pub fn run(
     }
     let started = Instant::now();
     if let Some(text) = fallback {
-        engine.handle(&LogRecord {
+        engine.diagnose(&LogRecord {
             name: LOGGER,
             msg: &text,
             levelno: level::ERROR,
@@ -654,14 +654,21 @@ fn write_batch(
                     });
                     continue;
                 }
-                engine.handle(&LogRecord {
+                let record = LogRecord {
                     name: &peer.1,
                     msg: &msg,
                     levelno: level,
                     created,
                     relative_created,
                     attrs: None,
-                });
+                };
+                // The receiver's word on a reload it refused (or a TLS
+                // reload): about the configuration, not the data.
+                if peer.1 == CONFIG_LOGGER {
+                    engine.diagnose(&record);
+                } else {
+                    engine.handle(&record);
+                }
             }
             Ok(Item::Reopen) => {
                 // Records before the reopen belong in the old files.
@@ -681,7 +688,7 @@ fn write_batch(
                 engine.begin_batch(seq);
                 publisher.reloaded(level != level::ERROR);
                 publisher.adopt(engine);
-                engine.handle(&LogRecord {
+                engine.diagnose(&LogRecord {
                     name: LOGGER,
                     msg: &text,
                     levelno: level,
