@@ -13,9 +13,12 @@ are left out, inline (`#[cfg(test)] mod tests { ... }`) or in files named
 `*tests.rs`: they import their parent (`use super::*`) by design. Comments
 and string literals are ignored.
 
-Usage: scripts/import_cycles.py [SRC_DIR [PREFIX]]
+Usage: scripts/import_cycles.py [--folders] [SRC_DIR [PREFIX]]
   SRC_DIR defaults to src/; only cycles whose modules all start with PREFIX
   (a module path such as `logging`) are printed when PREFIX is given.
+  --folders: the crate's top-level modules (a folder and everything in it,
+  or a file beside them) are the nodes: a cycle between folders, which the
+  per-file check cannot see, is reported.
 Exit status: 1 when a cycle was printed, else 0.
 """
 
@@ -171,10 +174,29 @@ def name(m):
     return "::".join(("crate",) + m)
 
 
+def folders(edges):
+    """The graph between top-level modules (`logging`, `cli`, ...)."""
+    out = {}
+    for m, targets in edges.items():
+        a = m[:1]
+        out.setdefault(a, set())
+        for t in targets:
+            b = t[:1]
+            out.setdefault(b, set())
+            if a != b:
+                out[a].add(b)
+    return out
+
+
 def main():
-    src = sys.argv[1] if len(sys.argv) > 1 else "src"
-    prefix = tuple(sys.argv[2].split("::")) if len(sys.argv) > 2 else ()
+    args = sys.argv[1:]
+    by_folder = "--folders" in args
+    args = [a for a in args if a != "--folders"]
+    src = args[0] if args else "src"
+    prefix = tuple(args[1].split("::")) if len(args) > 1 else ()
     edges = graph(src)
+    if by_folder:
+        edges = folders(edges)
     found = [c for c in cycles(edges) if all(m[: len(prefix)] == prefix for m in c)]
     for comp in found:
         members = set(comp)

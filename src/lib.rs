@@ -45,7 +45,8 @@ pub mod cidr;
 pub mod cli;
 pub mod confine;
 pub mod daemon;
-pub mod error;
+/// The top-level error and its exit statuses (`daemon::error`).
+pub use daemon::error;
 pub mod fault;
 pub mod hardening;
 pub mod ipc;

@@ -62,6 +62,56 @@ fn no_module_imports_a_module_that_imports_it() {
     );
 }
 
+/// Nor does a folder import a folder that imports it: the per-file check
+/// cannot see `a/x.rs -> b/y.rs -> a/z.rs`, which still ties the two
+/// folders together.
+#[test]
+fn no_folder_imports_a_folder_that_imports_it() {
+    let out = Command::new("python3")
+        .arg(Path::new(ROOT).join("scripts/import_cycles.py"))
+        .arg("--folders")
+        .arg(Path::new(ROOT).join("src"))
+        .output()
+        .expect("python3 runs scripts/import_cycles.py (tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The folder check sees a cycle the file check does not.
+#[test]
+fn the_folder_check_sees_a_cycle_between_folders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path();
+    for (path, text) in [
+        ("lib.rs", "mod a;\nmod b;\n"),
+        ("a/mod.rs", "mod x;\nmod z;\n"),
+        ("a/x.rs", "use crate::b::y::Y;\npub struct X;\n"),
+        ("a/z.rs", "pub struct Z;\n"),
+        ("b/mod.rs", "pub mod y;\n"),
+        ("b/y.rs", "use crate::a::z::Z;\npub struct Y;\n"),
+    ] {
+        let p = src.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    let run = |folders: bool| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(Path::new(ROOT).join("scripts/import_cycles.py"));
+        if folders {
+            cmd.arg("--folders");
+        }
+        cmd.arg(src).output().expect("python3")
+    };
+    assert!(run(false).status.success(), "no cycle between files");
+    let out = run(true);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crate::a"));
+}
+
 /// The script finds a cycle when there is one (so a pass above means something).
 #[test]
 fn the_cycle_check_sees_a_planted_cycle() {

@@ -58,7 +58,9 @@ fn sighup_to_the_monitor_reaches_the_receiver_once() {
         |c| c.stdout_text().contains("Listening for syslog"),
     );
     signal(c.pid(), libc::SIGHUP);
-    c.wait_stderr("the reload", |e| e.contains("logging configuration reloaded"));
+    c.wait_stderr("the reload", |e| {
+        e.contains("logging configuration reloaded")
+    });
     // Anything a second reload would have written comes before this line.
     c.send(b"after the reload\n");
     wait_until("the line", || c.stdout_text().contains("after the reload"));

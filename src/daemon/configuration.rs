@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::{Gid, Uid};
 
+use super::error::Error;
 use crate::cli::Settings;
-use crate::error::Error;
 use crate::logging::spec::{FileArgs, HandlerClass};
 use crate::logging::{Config, ConfigError};
 use crate::permissions;

@@ -27,20 +27,22 @@
 
 pub mod configuration;
 pub mod daemonize;
+pub mod error;
 pub mod pidfile;
 pub mod receiver_process;
 
 use crate::cli::Settings;
-use crate::error::Error;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{self, Slots};
 use crate::monitor::control::ServiceState;
+use crate::monitor::reread::ConfigReload;
 use crate::monitor::{self, Receivers, StateSink};
 use crate::privdrop;
 use crate::receiver::listener;
-use crate::service::{notify, ConfigReload};
+use crate::service::notify;
 use configuration::Prepared;
 use daemonize::Readiness;
+use error::Error;
 use pidfile::PidFile;
 use receiver_process::{ReceiverForker, ReceiverStart};
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use ipc_channel::ipc;
 use nix::unistd::{ForkResult, Pid};
 
+use super::error::Error;
 use crate::cli::{py_float_str, Settings};
-use crate::error::Error;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::Slots;
 use crate::link::{QueueLimits, WriterLink};
@@ -254,7 +254,13 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
         hooks: hooks.clone(),
-        policy: Policy::from_settings(&settings),
+        policy: Policy::new(
+            settings.allow.clone(),
+            settings.proxy_from.clone(),
+            settings.tcp_keepalive,
+            settings.source_prefix_v6,
+            settings.metrics_allow.clone(),
+        ),
         origins: None,
         rate_limit: settings.rate_limit,
         spool_max_bytes: settings.spool.as_ref().map(|s| s.max_bytes),

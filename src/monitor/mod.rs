@@ -26,6 +26,7 @@
 //! what its steady state needs.
 
 pub mod control;
+pub mod reread;
 pub mod spawn;
 pub mod writers;
 
@@ -45,11 +46,11 @@ use signal_hook::iterator::Signals;
 
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
-use crate::service::ConfigReload;
 use crate::tls::{self, TlsFiles};
 use control::{
     encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState, TlsReload,
 };
+use reread::ConfigReload;
 use spawn::SpawnError;
 use writers::Writers;
 

@@ -14,7 +14,6 @@ use socket2::{SockRef, TcpKeepalive};
 
 use super::source::SourceGrouping;
 use crate::cidr::CidrSet;
-use crate::cli::Settings;
 
 /// Probes sent before a silent peer is declared dead.
 const KEEPALIVE_PROBES: u32 = 5;
@@ -51,14 +50,21 @@ pub enum Admission {
 }
 
 impl Policy {
-    /// The rules the command line sets.
-    pub fn from_settings(settings: &Settings) -> Policy {
+    /// The rules: `--allow`, `--proxy-protocol-from`, `--tcp-keepalive`,
+    /// `--source-prefix-v6`, `--metrics-allow`.
+    pub fn new(
+        allow: CidrSet,
+        proxy_from: CidrSet,
+        keepalive: Option<std::time::Duration>,
+        source_prefix_v6: u8,
+        metrics_allow: CidrSet,
+    ) -> Policy {
         Policy {
-            allow: Arc::new(settings.allow.clone()),
-            proxy_from: settings.proxy_from.clone(),
-            keepalive: settings.tcp_keepalive,
-            sources: SourceGrouping::new(settings.source_prefix_v6),
-            metrics_allow: settings.metrics_allow.clone(),
+            allow: Arc::new(allow),
+            proxy_from,
+            keepalive,
+            sources: SourceGrouping::new(source_prefix_v6),
+            metrics_allow,
         }
     }
 

@@ -3,9 +3,9 @@
 //! Exit statuses: 2 for anything wrong at start-up that the operator must fix
 //! (usage, configuration, address, permissions); 1 for failures at run time.
 
+use super::daemonize::DaemonizeError;
+use super::pidfile::PidFileError;
 use crate::cli::UsageError;
-use crate::daemon::daemonize::DaemonizeError;
-use crate::daemon::pidfile::PidFileError;
 use crate::link::SpawnError;
 use crate::logging::ConfigError;
 use crate::permissions::PermissionError;
