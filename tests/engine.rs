@@ -142,11 +142,7 @@ fn format_failures_warn_once_per_minute_and_are_counted() {
         diag.contains("handler 'bad'") && diag.contains("failed to format"),
         "{diag}"
     );
-    let bad = e
-        .handler_counters()
-        .into_iter()
-        .find(|h| h.name == "bad")
-        .unwrap();
+    let bad = e.stats_of("bad").unwrap();
     assert_eq!(bad.format_errors, 3);
 }
 
@@ -169,11 +165,7 @@ fn write_failures_are_counted_and_do_not_stop_other_handlers() {
         std::fs::read_to_string(d.join("f.log")).unwrap(),
         "a x\na x\n"
     );
-    let full = e
-        .handler_counters()
-        .into_iter()
-        .find(|h| h.name == "full")
-        .unwrap();
+    let full = e.stats_of("full").unwrap();
     assert_eq!(full.write_errors, 2, "retried at the next batch");
     assert_eq!(full.dropped, 0, "kept, not dropped");
     // One warning when the failure starts, for the writer to log.
@@ -379,11 +371,7 @@ fn syslog_tcp_peer_down_at_start_is_not_fatal() {
         e.end_batch();
     }
     assert_eq!(e.captured().unwrap().stdout, b"kept\nkept\nkept\n");
-    let s = e
-        .handler_counters()
-        .into_iter()
-        .find(|h| h.name == "s")
-        .unwrap();
+    let s = e.stats_of("s").unwrap();
     assert_eq!(
         (s.write_errors, s.dropped),
         (1, 0),

@@ -66,6 +66,62 @@ pub const SPOOL_DAMAGED: usize = 13;
 /// or configurations.
 pub const GAUGES: [usize; 4] = [HELD_BYTES, SPOOL_BYTES, SPOOL_RECORDS, SPOOL_AGE_MS];
 
+/// How one per-handler value is shown on the metrics endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerMetric {
+    /// Its index in [`HandlerValues::values`].
+    pub index: usize,
+    pub name: &'static str,
+    pub help: &'static str,
+    /// A gauge (else a counter).
+    pub gauge: bool,
+    /// The value is shown divided by this (milliseconds as seconds: 1000).
+    pub divisor: u32,
+}
+
+const fn counter(index: usize, name: &'static str, help: &'static str) -> HandlerMetric {
+    HandlerMetric {
+        index,
+        name,
+        help,
+        gauge: false,
+        divisor: 1,
+    }
+}
+
+const fn gauge(index: usize, name: &'static str, help: &'static str) -> HandlerMetric {
+    HandlerMetric {
+        index,
+        name,
+        help,
+        gauge: true,
+        divisor: 1,
+    }
+}
+
+/// Every per-handler value, once: the one table a new value is added to
+/// (with its index above and where the writer sets it,
+/// `crate::writer::counters`).
+pub const HANDLER_METRICS: [HandlerMetric; VALUES] = [
+    counter(EMITTED, "pysyslog_handler_records_emitted_total", "Records the handler took into its output."),
+    counter(BYTES, "pysyslog_handler_output_bytes_total", "Bytes of formatted records the handler took into its output (terminators included)."),
+    counter(WRITE_ERRORS, "pysyslog_handler_write_errors_total", "Failed opens, writes and sends of the handler."),
+    counter(FORMAT_ERRORS, "pysyslog_handler_format_errors_total", "Records dropped by the handler because they failed to format or encode."),
+    counter(DROPPED, "pysyslog_handler_records_dropped_total", "Records or output the handler gave up (full buffers, failed writes)."),
+    gauge(HELD_BYTES, "pysyslog_handler_held_bytes", "Bytes the handler's output keeps because its writes fail (with on_failure: hold, every batch waits for them)."),
+    counter(REOPENS, "pysyslog_handler_file_reopens_total", "Files the handler reopened: a WatchedFileHandler's file moved or removed, or SIGHUP."),
+    counter(ROTATIONS, "pysyslog_handler_file_rotations_total", "Rollovers of a RotatingFileHandler or TimedRotatingFileHandler."),
+    counter(FILES_OPENED, "pysyslog_handler_files_opened_total", "Files a DynamicFileHandler opened: a new file, or one it had closed (max_open, idle_close) opened again."),
+    gauge(SPOOL_BYTES, "pysyslog_handler_spool_bytes", "Bytes in the handler's disk backlog (--spool-dir): records its output could not take yet."),
+    gauge(SPOOL_RECORDS, "pysyslog_handler_spool_records", "Records in the handler's disk backlog, not yet delivered."),
+    HandlerMetric {
+        divisor: 1000,
+        ..gauge(SPOOL_AGE_MS, "pysyslog_handler_spool_oldest_age_seconds", "Age of the oldest record in the handler's disk backlog not yet delivered (0: empty).")
+    },
+    counter(SPOOL_DRAINED, "pysyslog_handler_spool_drained_records_total", "Records the handler read back out of its disk backlog (--spool-dir) to send."),
+    counter(SPOOL_DAMAGED, "pysyslog_handler_spool_damaged_records_total", "Records found damaged in the handler's disk backlog and skipped (each reported with its file and offset)."),
+];
+
 #[repr(C)]
 struct Entry {
     name_len: AtomicU64,

@@ -28,11 +28,12 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
+use crate::ipc::counters::HandlerValues;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{Slots, SLOT_BYTES};
 use crate::ipc::BatchBuilder;
 use crate::logging::level;
-use crate::metrics::counts::{HandlerCounts, LinkCounts};
+use crate::metrics::counts::LinkCounts;
 use crate::monitor::control::{MonitorClient, WriterProcess};
 use crate::writer::{ConfigText, Start};
 use queue::{Queue, WriterFailure};
@@ -260,7 +261,7 @@ impl WriterLink {
 
     /// The writer's handler counters, monotonic across writers; `None`
     /// while the writer is changing them (a reload).
-    pub fn handler_counts(&self) -> Option<Vec<HandlerCounts>> {
+    pub fn handler_counts(&self) -> Option<Vec<HandlerValues>> {
         self.stats.handlers()
     }
 

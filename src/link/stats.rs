@@ -8,12 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ipc::counters::{
-    HandlerValues, SharedCounters, BYTES, DROPPED, EMITTED, FILES_OPENED, FORMAT_ERRORS, GAUGES,
-    HELD_BYTES, REOPENS, ROTATIONS, SPOOL_AGE_MS, SPOOL_BYTES, SPOOL_DAMAGED, SPOOL_DRAINED,
-    SPOOL_RECORDS, SYSLOG_FORMATS, WRITE_ERRORS,
-};
-use crate::metrics::counts::HandlerCounts;
+use crate::ipc::counters::{HandlerValues, SharedCounters, GAUGES, SYSLOG_FORMATS};
 
 /// Time with reading paused. Read the clock only when the state changes.
 #[derive(Debug, Default)]
@@ -121,7 +116,7 @@ impl LinkStats {
 
     /// Every handler's counters: the dead writers' plus the running one's.
     /// `None` while the running writer is changing the names.
-    pub fn handlers(&self) -> Option<Vec<HandlerCounts>> {
+    pub fn handlers(&self) -> Option<Vec<HandlerValues>> {
         let mut all = self.base.clone();
         for live in self.page.read()? {
             match all.iter_mut().find(|b| b.name == live.name) {
@@ -133,33 +128,14 @@ impl LinkStats {
                 None => all.push(live),
             }
         }
-        Some(
-            all.into_iter()
-                .map(|h| HandlerCounts {
-                    emitted: h.values[EMITTED],
-                    bytes: h.values[BYTES],
-                    write_errors: h.values[WRITE_ERRORS],
-                    format_errors: h.values[FORMAT_ERRORS],
-                    dropped: h.values[DROPPED],
-                    held_bytes: h.values[HELD_BYTES],
-                    reopens: h.values[REOPENS],
-                    rotations: h.values[ROTATIONS],
-                    files_opened: h.values[FILES_OPENED],
-                    spool_bytes: h.values[SPOOL_BYTES],
-                    spool_records: h.values[SPOOL_RECORDS],
-                    spool_age_ms: h.values[SPOOL_AGE_MS],
-                    spool_drained: h.values[SPOOL_DRAINED],
-                    spool_damaged: h.values[SPOOL_DAMAGED],
-                    name: h.name,
-                })
-                .collect(),
-        )
+        Some(all)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipc::counters::{EMITTED, HELD_BYTES, ROTATIONS};
 
     fn h(name: &str, emitted: u64) -> HandlerValues {
         let mut values = [0; crate::ipc::counters::VALUES];
@@ -175,7 +151,7 @@ mod tests {
             .handlers()
             .expect("stable")
             .into_iter()
-            .map(|h| (h.name, h.emitted))
+            .map(|h| (h.name, h.values[EMITTED]))
             .collect();
         all.sort();
         all
@@ -212,7 +188,7 @@ mod tests {
         };
         let seen = |stats: &LinkStats| {
             let h = &stats.handlers().expect("stable")[0];
-            (h.held_bytes, h.rotations)
+            (h.values[HELD_BYTES], h.values[ROTATIONS])
         };
         let mut stats = LinkStats::new(SharedCounters::new().expect("page"));
         stats.page.set_handlers(&[handler(100, 3)]);

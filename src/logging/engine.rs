@@ -62,19 +62,6 @@ use super::spec::{Config, ConfigError, HandlerClass, HandlerSpec, StreamTarget};
 
 pub use super::handler::stream::Capture;
 
-/// One handler's failure counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerCounters {
-    /// The handler's name in the config.
-    pub name: String,
-    /// Records dropped because they failed to format or encode.
-    pub format_errors: u64,
-    /// Failed opens, writes and sends (each retried later).
-    pub write_errors: u64,
-    /// Records given up for good (full buffers, MemoryHandler without target).
-    pub dropped: u64,
-}
-
 /// A configured logging system: loggers, handlers, formatters.
 pub struct Engine {
     handlers: Vec<Handler>,
@@ -419,17 +406,12 @@ impl Engine {
         self.io.remind();
     }
 
-    /// Failure counters of every configured handler, for metrics and tests.
-    pub fn handler_counters(&self) -> Vec<HandlerCounters> {
+    /// The counters of the handler named `name` (the first of that name).
+    pub fn stats_of(&self, name: &str) -> Option<&Stats> {
         self.handlers
             .iter()
-            .map(|h| HandlerCounters {
-                name: h.name.clone(),
-                format_errors: h.stats.format_errors,
-                write_errors: h.stats.write_errors,
-                dropped: h.stats.dropped,
-            })
-            .collect()
+            .find(|h| h.name == name)
+            .map(|h| &h.stats)
     }
 
     /// Every configured handler's name and counters, in a stable order.

@@ -27,9 +27,10 @@ pub(crate) mod syslog_filter;
 // The public face: build a configuration, an engine from it, feed it records;
 // or format one record with one formatter.
 pub use attrs::{Attr, Origin, SyslogAttrs};
-pub use engine::{Capture, Engine, HandlerCounters};
+pub use engine::{Capture, Engine};
 pub use formatter::{Formatter, FormatterError, Style};
 pub use handler::stream::cut_torn_streams;
+pub use handler::Stats;
 pub use pyfmt::error::FormatError;
 pub use record::LogRecord;
 pub use spec::{Config, ConfigError};

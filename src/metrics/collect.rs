@@ -8,6 +8,7 @@
 use super::counts::{Refusal, Snapshot};
 use super::encode::{Exposition, Kind};
 use super::process::Usage;
+use crate::ipc::counters::HANDLER_METRICS;
 
 /// The exposition of `s`, with the usage of the receiver and of the writer
 /// it holds.
@@ -212,98 +213,17 @@ fn link(e: &mut Exposition, s: &Snapshot) {
 }
 
 fn handlers(e: &mut Exposition, s: &Snapshot) {
-    type Field = fn(&super::counts::HandlerCounts) -> u64;
-    let families: [(&str, &str, Field); 10] = [
-        (
-            "pysyslog_handler_records_emitted_total",
-            "Records the handler took into its output.",
-            |h| h.emitted,
-        ),
-        (
-            "pysyslog_handler_output_bytes_total",
-            "Bytes of formatted records the handler took into its output (terminators included).",
-            |h| h.bytes,
-        ),
-        (
-            "pysyslog_handler_write_errors_total",
-            "Failed opens, writes and sends of the handler.",
-            |h| h.write_errors,
-        ),
-        (
-            "pysyslog_handler_format_errors_total",
-            "Records dropped by the handler because they failed to format or encode.",
-            |h| h.format_errors,
-        ),
-        (
-            "pysyslog_handler_records_dropped_total",
-            "Records or output the handler gave up (full buffers, failed writes).",
-            |h| h.dropped,
-        ),
-        (
-            "pysyslog_handler_file_reopens_total",
-            "Files the handler reopened: a WatchedFileHandler's file moved or removed, or SIGHUP.",
-            |h| h.reopens,
-        ),
-        (
-            "pysyslog_handler_file_rotations_total",
-            "Rollovers of a RotatingFileHandler or TimedRotatingFileHandler.",
-            |h| h.rotations,
-        ),
-        (
-            "pysyslog_handler_files_opened_total",
-            "Files a DynamicFileHandler opened: a new file, or one it had closed (max_open, idle_close) opened again.",
-            |h| h.files_opened,
-        ),
-        (
-            "pysyslog_handler_spool_drained_records_total",
-            "Records the handler read back out of its disk backlog (--spool-dir) to send.",
-            |h| h.spool_drained,
-        ),
-        (
-            "pysyslog_handler_spool_damaged_records_total",
-            "Records found damaged in the handler's disk backlog and skipped (each reported with its file and offset).",
-            |h| h.spool_damaged,
-        ),
-    ];
-    for (name, help, field) in families {
-        e.family(name, Kind::Counter, help);
+    for m in HANDLER_METRICS {
+        let kind = if m.gauge { Kind::Gauge } else { Kind::Counter };
+        e.family(m.name, kind, m.help);
         for h in &s.handlers {
-            e.sample(&[("handler", &h.name)], field(h));
+            let v = h.values.get(m.index).copied().unwrap_or(0);
+            if m.divisor == 1 {
+                e.sample(&[("handler", &h.name)], v);
+            } else {
+                e.sample(&[("handler", &h.name)], v as f64 / f64::from(m.divisor));
+            }
         }
-    }
-    e.family(
-        "pysyslog_handler_held_bytes",
-        Kind::Gauge,
-        "Bytes the handler's output keeps because its writes fail (with on_failure: hold, every batch waits for them).",
-    );
-    for h in &s.handlers {
-        e.sample(&[("handler", &h.name)], h.held_bytes);
-    }
-    let gauges: [(&str, &str, Field); 2] = [
-        (
-            "pysyslog_handler_spool_bytes",
-            "Bytes in the handler's disk backlog (--spool-dir): records its output could not take yet.",
-            |h| h.spool_bytes,
-        ),
-        (
-            "pysyslog_handler_spool_records",
-            "Records in the handler's disk backlog, not yet delivered.",
-            |h| h.spool_records,
-        ),
-    ];
-    for (name, help, field) in gauges {
-        e.family(name, Kind::Gauge, help);
-        for h in &s.handlers {
-            e.sample(&[("handler", &h.name)], field(h));
-        }
-    }
-    e.family(
-        "pysyslog_handler_spool_oldest_age_seconds",
-        Kind::Gauge,
-        "Age of the oldest record in the handler's disk backlog not yet delivered (0: empty).",
-    );
-    for h in &s.handlers {
-        e.sample(&[("handler", &h.name)], h.spool_age_ms as f64 / 1000.0);
     }
 }
 
@@ -370,17 +290,18 @@ fn processes(e: &mut Exposition, receiver: Option<Usage>, writer: Option<Usage>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::counts::{HandlerCounts, ListenerCounts};
+    use super::super::counts::ListenerCounts;
     use super::*;
+    use crate::ipc::counters::{HandlerValues, VALUES};
 
     #[test]
     fn every_family_has_help_and_type_and_counters_end_in_total() {
         let mut s = Snapshot::default();
         s.listeners
             .push(("tcp://127.0.0.1:514".into(), ListenerCounts::default()));
-        s.handlers.push(HandlerCounts {
+        s.handlers.push(HandlerValues {
             name: "file".into(),
-            ..HandlerCounts::default()
+            values: [0; VALUES],
         });
         let text = render_with(&s, Some(Usage::default()), None);
         let mut families = 0;

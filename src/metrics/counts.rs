@@ -137,32 +137,6 @@ pub struct LinkCounts {
     pub writer_restarts: u64,
 }
 
-/// One output handler's counters, monotonic across reloads and writers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HandlerCounts {
-    pub name: String,
-    pub emitted: u64,
-    pub bytes: u64,
-    pub write_errors: u64,
-    pub format_errors: u64,
-    pub dropped: u64,
-    /// Bytes the handler holds because its output fails (a gauge).
-    pub held_bytes: u64,
-    /// Files reopened: WatchedFileHandler finding its file moved, SIGHUP.
-    pub reopens: u64,
-    /// Rollovers of RotatingFileHandler and TimedRotatingFileHandler.
-    pub rotations: u64,
-    /// Files a DynamicFileHandler opened.
-    pub files_opened: u64,
-    /// Its disk backlog: bytes, records, age of the oldest in ms (gauges).
-    pub spool_bytes: u64,
-    pub spool_records: u64,
-    pub spool_age_ms: u64,
-    /// Records read back out of its backlog, and found damaged in it.
-    pub spool_drained: u64,
-    pub spool_damaged: u64,
-}
-
 /// SIGHUP reloads of the logging configuration.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Reloads {
@@ -181,7 +155,8 @@ pub struct Snapshot {
     pub udp: Vec<(String, UdpCounts)>,
     pub accept_pauses: AcceptPauses,
     pub link: LinkCounts,
-    pub handlers: Vec<HandlerCounts>,
+    /// Per handler, monotonic across reloads and writers (gauges: now).
+    pub handlers: Vec<crate::ipc::counters::HandlerValues>,
     pub reloads: Reloads,
     /// Sources whose rate-limit buckets are kept (`None`: no
     /// `--rate-limit-per-source`).

@@ -48,8 +48,9 @@ use mio::{Events, Poll};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::ipc::counters::HandlerValues;
 use crate::link::{LinkError, WriterLink};
-use crate::metrics::counts::{HandlerCounts, Refusal};
+use crate::metrics::counts::Refusal;
 use crate::metrics::process::OwnProc;
 use crate::metrics::MetricsServer;
 use crate::monitor::control::{Order, OrderDecoder};
@@ -150,7 +151,7 @@ pub struct Receiver {
     /// Each UDP listener's, by index.
     udp_labels: Vec<String>,
     /// The handler counters of the last scrape, for one during a reload.
-    last_handlers: Vec<HandlerCounts>,
+    last_handlers: Vec<HandlerValues>,
     /// The monitor's orders (reloads), once attached.
     orders: Option<(mio::net::UnixStream, OrderDecoder)>,
     /// This process's /proc entries, opened while it may (the metrics).
