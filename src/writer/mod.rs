@@ -266,18 +266,10 @@ pub fn run(
             return EXIT_CONFIG;
         }
     };
-    if let Some(spool) = crate::spool::settings() {
-        let names: Vec<&str> = engine.handler_stats().map(|(name, _)| name).collect();
-        for (dir, bytes) in crate::spool::orphans(&spool.dir, names) {
-            notices.push(format!(
-                "backlog {} holds {bytes} bytes of records, and no handler of the configuration is named for it (renamed or removed?): left in place; name the handler so again to deliver it, or remove the directory",
-                dir.display()
-            ));
-        }
-    }
+    notices.extend(orphaned_backlogs(&engine));
     // The handlers are in the counters page before Ready: a scrape once the
     // collector is up always shows every handler.
-    let mut publisher = counters::Publisher::new(counters, &engine);
+    let publisher = counters::Publisher::new(counters, &engine);
     let gate = match status.try_clone() {
         Ok(out) => std::sync::Arc::new(gate::Gate::new(out)),
         Err(_) => return 0,
@@ -301,140 +293,248 @@ pub fn run(
     }
     notices.append(&mut engine.take_notices());
     log_notices(&mut engine, notices, started);
-    let mut maker = records::RecordMaker::new(records);
-    let mut retry = Retry::default();
-    // The batch every handler has taken but a failing output holds: it is
-    // acknowledged once that output's writes succeed again.
-    let mut held: Option<(u64, u64)> = None;
+    let mut w = Loop {
+        engine,
+        maker: records::RecordMaker::new(records),
+        publisher,
+        gate,
+        sink,
+        data,
+        status,
+        slots,
+        grants,
+        started,
+        retry: Retry::default(),
+        held: None,
+    };
     loop {
-        if !engine.unwritten() {
-            retry.stop();
-        } else {
-            let now = retry.start();
-            if engine.retry_soon() {
-                retry.within(now, PEER_FULL_RETRY);
-            }
-            if now >= retry.at {
-                engine.retry();
-                let notices = engine.take_notices();
-                log_notices(&mut engine, notices, started);
-                retry.tried(engine.unwritten());
-                if engine.retry_soon() {
-                    retry.within(Instant::now(), PEER_FULL_RETRY);
-                }
-                // A retry writes what was held: counted before it is acknowledged.
-                publisher.publish(&engine);
-                if !engine.holding() {
-                    if let Some((seq, produced)) = held.take() {
-                        if !gate.finish(seq, produced) {
-                            break;
-                        }
-                    }
-                }
-                continue;
-            }
-            if engine.holding() {
-                // Take no batch: wait for the next try, or the receiver's end.
-                if receiver_gone(&status, retry.at.saturating_duration_since(now)) {
+        match w.retry_step() {
+            Step::Again => continue,
+            Step::Stop => break,
+            Step::Take => {}
+        }
+        let message = match w.take() {
+            Taken::Batch(message) => message,
+            Taken::Nothing => continue,
+            Taken::Gone => break,
+        };
+        match w.write(&message) {
+            Ok(seq) => {
+                if !w.answer(seq) {
                     break;
                 }
-                continue;
             }
-        }
-        // Batches are taken without blocking while outputs with
-        // `on_failure: drop` wait for a retry (not past it), and while
-        // batches wait for Kafka's acknowledgements (so the producers' news
-        // is logged meanwhile).
-        let awaiting = engine.has_kafka() && gate.waiting() > 0;
-        let message = if retry.active || awaiting {
-            match data.try_recv() {
-                Ok(message) => message,
-                Err(ipc_channel::TryRecvError::Empty) => {
-                    let pause = if retry.active {
-                        let wait = retry.at.saturating_duration_since(Instant::now());
-                        wait.min(DROP_POLICY_POLL)
-                    } else {
-                        engine.service();
-                        let notices = engine.take_notices();
-                        log_notices(&mut engine, notices, started);
-                        publisher.publish(&engine);
-                        KAFKA_POLL
-                    };
-                    std::thread::sleep(pause);
-                    continue;
-                }
-                Err(_) => break,
-            }
-        } else {
-            match data.recv() {
-                Ok(message) => message,
-                Err(_) => break,
-            }
-        };
-        let outcome = match SlotRef::decode(&message) {
-            None => write_batch(
-                &mut engine,
-                &mut maker,
-                &message,
-                started,
-                &mut publisher,
-                grants,
-                &gate,
-                &sink,
-            ),
-            // The slot is lent for the write only: the ack below frees it.
-            Some(r) => slots
-                .read(r, |batch| {
-                    write_batch(
-                        &mut engine,
-                        &mut maker,
-                        batch,
-                        started,
-                        &mut publisher,
-                        grants,
-                        &gate,
-                        &sink,
-                    )
-                })
-                .unwrap_or_else(|| {
-                    crate::say!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
-                    Ok(None)
-                }),
-        };
-        let seq = match outcome {
-            Ok(seq) => seq,
             Err(reason) => {
-                // Everything before this batch is acknowledged (once Kafka
-                // settles it); the batch goes whole to the writer that
-                // replaces this one.
-                gate.abandon_unfinished();
-                engine.retire();
-                say_unlogged(engine.take_notices());
-                let _ = gate.send(&Status::Retire(reason));
+                w.retire(reason);
                 return 0;
             }
-        };
-        let notices = engine.take_notices();
-        log_notices(&mut engine, notices, started);
-        // Before the ack: a batch acknowledged is a batch counted, even if
-        // this writer dies right after.
-        publisher.publish(&engine);
-        if let Some((seq, produced)) = seq {
-            if engine.holding() {
-                held = Some((seq, produced));
-            } else if !gate.finish(seq, produced) {
-                break;
-            }
         }
     }
-    engine.close();
-    say_unlogged(engine.take_notices());
-    if engine.unwritten() {
-        crate::say!(
-            "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
-        );
-    }
+    w.finish();
     0
+}
+
+/// Backlogs in `--spool-dir` no handler of the configuration is named for.
+fn orphaned_backlogs(engine: &Engine) -> Vec<String> {
+    let Some(spool) = crate::spool::settings() else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = engine.handler_stats().map(|(name, _)| name).collect();
+    crate::spool::orphans(&spool.dir, names)
+        .into_iter()
+        .map(|(dir, bytes)| {
+            format!(
+                "backlog {} holds {bytes} bytes of records, and no handler of the configuration is named for it (renamed or removed?): left in place; name the handler so again to deliver it, or remove the directory",
+                dir.display()
+            )
+        })
+        .collect()
+}
+
+/// What the loop does next, after [`Loop::retry_step`].
+enum Step {
+    /// Go round again (a retry was made, or the wait for one ended).
+    Again,
+    /// The receiver is gone, or the status stream closed.
+    Stop,
+    /// Take a batch.
+    Take,
+}
+
+/// What [`Loop::take`] got.
+enum Taken {
+    Batch(Vec<u8>),
+    /// Nothing yet (while polling).
+    Nothing,
+    /// The receiver closed the data channel.
+    Gone,
+}
+
+/// The writer's loop and what it works with: take the next batch, write
+/// it, retry failed writes, answer (acknowledge) the batches.
+struct Loop<'a> {
+    engine: Engine,
+    maker: RecordMaker,
+    publisher: counters::Publisher<'a>,
+    gate: std::sync::Arc<gate::Gate>,
+    sink: std::sync::Arc<dyn crate::kafka::DeliverySink>,
+    data: IpcBytesReceiver,
+    status: UnixStream,
+    slots: &'a Slots,
+    grants: &'a Grants,
+    started: Instant,
+    retry: Retry,
+    /// The batch every handler has taken but a failing output holds: it is
+    /// acknowledged once that output's writes succeed again.
+    held: Option<(u64, u64)>,
+}
+
+impl Loop<'_> {
+    /// Try failed writes again when due (and answer the batch they held,
+    /// once nothing holds it); while an output holds, wait here for the
+    /// next try or the receiver's end.
+    fn retry_step(&mut self) -> Step {
+        if !self.engine.unwritten() {
+            self.retry.stop();
+            return Step::Take;
+        }
+        let now = self.retry.start();
+        if self.engine.retry_soon() {
+            self.retry.within(now, PEER_FULL_RETRY);
+        }
+        if now >= self.retry.at {
+            self.engine.retry();
+            self.log_notices();
+            self.retry.tried(self.engine.unwritten());
+            if self.engine.retry_soon() {
+                self.retry.within(Instant::now(), PEER_FULL_RETRY);
+            }
+            // A retry writes what was held: counted before it is acknowledged.
+            self.publisher.publish(&self.engine);
+            if !self.engine.holding() {
+                if let Some((seq, produced)) = self.held.take() {
+                    if !self.gate.finish(seq, produced) {
+                        return Step::Stop;
+                    }
+                }
+            }
+            return Step::Again;
+        }
+        if self.engine.holding() {
+            // Take no batch: wait for the next try, or the receiver's end.
+            let wait = self.retry.at.saturating_duration_since(now);
+            return if receiver_gone(&self.status, wait) {
+                Step::Stop
+            } else {
+                Step::Again
+            };
+        }
+        Step::Take
+    }
+
+    /// The next batch (or a reference to its slot). Taken without
+    /// blocking while outputs with `on_failure: drop` or a backlog wait for
+    /// a retry (not past it), and while batches wait for Kafka's
+    /// acknowledgements (so the producers' news is logged meanwhile).
+    fn take(&mut self) -> Taken {
+        let awaiting = self.engine.has_kafka() && self.gate.waiting() > 0;
+        if !self.retry.active && !awaiting {
+            return match self.data.recv() {
+                Ok(message) => Taken::Batch(message),
+                Err(_) => Taken::Gone,
+            };
+        }
+        match self.data.try_recv() {
+            Ok(message) => Taken::Batch(message),
+            Err(ipc_channel::TryRecvError::Empty) => {
+                let pause = if self.retry.active {
+                    let wait = self.retry.at.saturating_duration_since(Instant::now());
+                    wait.min(DROP_POLICY_POLL)
+                } else {
+                    self.engine.service();
+                    self.log_notices();
+                    self.publisher.publish(&self.engine);
+                    KAFKA_POLL
+                };
+                std::thread::sleep(pause);
+                Taken::Nothing
+            }
+            Err(_) => Taken::Gone,
+        }
+    }
+
+    /// Write one batch (read from its slot, which is lent for the write
+    /// only: the answer frees it). `Err`: a reload this writer may not
+    /// apply (see [`write_batch`]).
+    fn write(&mut self, message: &[u8]) -> Result<Option<(u64, u64)>, String> {
+        let Loop {
+            engine,
+            maker,
+            publisher,
+            gate,
+            sink,
+            slots,
+            grants,
+            started,
+            ..
+        } = self;
+        let mut write = |batch: &[u8]| {
+            write_batch(
+                engine, maker, batch, *started, publisher, grants, gate, sink,
+            )
+        };
+        let outcome = match SlotRef::decode(message) {
+            None => write(message),
+            Some(r) => slots.read(r, write).unwrap_or_else(|| {
+                crate::say!("pysyslog-writer: dropping a reference to no batch slot: {r:?}");
+                Ok(None)
+            }),
+        };
+        self.log_notices();
+        outcome
+    }
+
+    /// Acknowledge a batch written, or hold it while an output holds;
+    /// `false` when the status stream is gone.
+    fn answer(&mut self, seq: Option<(u64, u64)>) -> bool {
+        // Before the ack: a batch acknowledged is a batch counted, even if
+        // this writer dies right after.
+        self.publisher.publish(&self.engine);
+        match seq {
+            Some((seq, produced)) if self.engine.holding() => {
+                self.held = Some((seq, produced));
+                true
+            }
+            Some((seq, produced)) => self.gate.finish(seq, produced),
+            None => true,
+        }
+    }
+
+    /// A reload this writer may not apply: everything before the batch is
+    /// acknowledged (once Kafka settles it); the batch goes whole to the
+    /// writer that replaces this one.
+    fn retire(&mut self, reason: String) {
+        self.gate.abandon_unfinished();
+        self.engine.retire();
+        say_unlogged(self.engine.take_notices());
+        let _ = self.gate.send(&Status::Retire(reason));
+    }
+
+    /// The receiver is gone: write what is left, close the outputs.
+    fn finish(&mut self) {
+        self.engine.close();
+        say_unlogged(self.engine.take_notices());
+        if self.engine.unwritten() {
+            crate::say!(
+                "pysyslog-writer: stopping while writes still fail: what the failing outputs held is not written"
+            );
+        }
+    }
+
+    fn log_notices(&mut self) {
+        let notices = self.engine.take_notices();
+        log_notices(&mut self.engine, notices, self.started);
+    }
 }
 
 /// Notices of an engine that was closed (no handler left to log them):
