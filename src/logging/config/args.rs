@@ -19,207 +19,234 @@ use crate::logging::spec::{
     DynamicArgs, FileArgs, HandlerClass, OnFailure, StreamTarget, SyslogAddress, When,
 };
 
+/// One supported handler class's arguments, read into its [`HandlerClass`].
+type Build = fn(&Kwargs<'_>, &Ctx<'_>) -> Result<HandlerClass, Invalid>;
+
+/// The classes implemented, by the name their dictConfig `class` ends in
+/// (the module part is checked by the caller): a new class is a row here
+/// and its function.
+const CLASSES: &[(&str, Build)] = &[
+    ("StreamHandler", stream_handler),
+    ("FileHandler", |kw, ctx| {
+        Ok(HandlerClass::File(plain_file(kw, ctx)?))
+    }),
+    ("WatchedFileHandler", |kw, ctx| {
+        Ok(HandlerClass::Watched(plain_file(kw, ctx)?))
+    }),
+    ("RotatingFileHandler", rotating_file_handler),
+    ("TimedRotatingFileHandler", timed_rotating_file_handler),
+    ("SysLogHandler", syslog_handler),
+    ("KafkaHandler", |kw, _| super::kafka_args::build(kw)),
+    ("DynamicFileHandler", dynamic_args),
+    ("MemoryHandler", memory_handler),
+];
+
 pub(super) fn build_class(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
-    const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
-    Ok(match kw.class {
-        "StreamHandler" => {
-            kw.check(&["stream"], &[])?;
-            let target = match kw.get("stream")? {
-                None => StreamTarget::Stderr,
-                Some(Value::String(s)) if s == EXT_STDOUT => StreamTarget::Stdout,
-                Some(Value::String(s)) if s == EXT_STDERR => StreamTarget::Stderr,
-                Some(other) => {
-                    return Err(format!(
-                        "unsupported stream {} (use ext://sys.stdout or ext://sys.stderr)",
-                        py_repr(&other)
-                    )
-                    .into())
-                }
-            };
-            HandlerClass::Stream {
-                target,
-                terminator: "\n".into(),
-            }
-        }
-        "FileHandler" | "WatchedFileHandler" => {
-            kw.check(FILE, &["filename"])?;
-            let f = file_args(kw, ctx, false)?;
-            if kw.class == "FileHandler" {
-                HandlerClass::File(f)
-            } else {
-                HandlerClass::Watched(f)
-            }
-        }
-        "RotatingFileHandler" => {
-            kw.check(
-                &[
-                    "filename",
-                    "mode",
-                    "maxBytes",
-                    "backupCount",
-                    "encoding",
-                    "delay",
-                    "errors",
-                ],
-                &["filename"],
-            )?;
-            let max_bytes = kw.int("maxBytes", 0)?;
-            let file = file_args(kw, ctx, max_bytes > 0)?;
-            HandlerClass::Rotating {
-                file,
-                max_bytes,
-                backup_count: kw.int("backupCount", 0)?,
-            }
-        }
-        "TimedRotatingFileHandler" => {
-            kw.check(
-                &[
-                    "filename",
-                    "when",
-                    "interval",
-                    "backupCount",
-                    "encoding",
-                    "delay",
-                    "utc",
-                    "atTime",
-                    "errors",
-                ],
-                &["filename"],
-            )?;
-            if kw.get("atTime")?.is_some() {
-                return Err("atTime is not supported by pysyslog (Python needs a datetime.time, which JSON cannot give)".into());
-            }
-            let file = file_args(kw, ctx, true)?;
-            let when = kw
-                .string("when")?
-                .unwrap_or_else(|| "h".into())
-                .to_uppercase();
-            let (unit, suffix, when_kind) = match when.as_str() {
-                "S" => (1, "%Y-%m-%d_%H-%M-%S", When::Fixed),
-                "M" => (60, "%Y-%m-%d_%H-%M", When::Fixed),
-                "H" => (3600, "%Y-%m-%d_%H", When::Fixed),
-                "D" => (86400, "%Y-%m-%d", When::Fixed),
-                "MIDNIGHT" => (86400, "%Y-%m-%d", When::Midnight),
-                w if w.starts_with('W') => {
-                    if w.chars().count() != 2 {
-                        return Err(format!(
-                            "You must specify a day for weekly rollover from 0 to 6 (0 is Monday): {w}"
-                        ).into());
-                    }
-                    let d = w.as_bytes()[1];
-                    if !(b'0'..=b'6').contains(&d) {
-                        return Err(
-                            format!("Invalid day specified for weekly rollover: {w}").into()
-                        );
-                    }
-                    (7 * 86400, "%Y-%m-%d", When::Weekday(u32::from(d - b'0')))
-                }
-                other => return Err(format!("Invalid rollover interval specified: {other}").into()),
-            };
-            // Python accepts 0 or less and then loops forever at the first rollover.
-            let interval = match kw.int("interval", 1)? {
-                n if n >= 1 => i64::saturating_mul(unit, n),
-                n => {
-                    // The value as given: an int below i64's range prints whole.
-                    let given = kw.get("interval")?.map_or(n.to_string(), |v| py_repr(&v));
-                    return Err(format!(
-                        "interval must be a positive number of units, not {given}"
-                    )
-                    .into());
-                }
-            };
-            HandlerClass::Timed {
-                file,
-                when: when_kind,
-                interval,
-                suffix,
-                backup_count: kw.int("backupCount", 0)?,
-                utc: kw.flag("utc", false)?,
-            }
-        }
-        "SysLogHandler" => {
-            kw.check(&["address", "facility", "socktype"], &[])?;
-            let address = match kw.get("address")? {
-                None => SyslogAddress::Inet("localhost".into(), 514),
-                Some(Value::String(p)) => SyslogAddress::Unix(PathBuf::from(p)),
-                Some(Value::Array(a)) if a.len() == 2 => {
-                    let host = match ctx.res.conv(&a[0])? {
-                        Value::String(h) => h,
-                        other => {
-                            return Err(format!(
-                                "address host must be a string, not {}",
-                                py_repr(&other)
-                            )
-                            .into())
-                        }
-                    };
-                    let port = ctx.res.conv(&a[1])?;
-                    let port = port
-                        .as_u64()
-                        .and_then(|p| u16::try_from(p).ok())
-                        .ok_or_else(|| {
-                            format!(
-                                "address port must be an integer 0-65535, not {}",
-                                py_repr(&port)
-                            )
-                        })?;
-                    SyslogAddress::Inet(host, port)
-                }
-                Some(other) => {
-                    return Err(format!(
-                        "address must be [host, port] or a unix socket path, not {}",
-                        py_repr(&other)
-                    )
-                    .into())
-                }
-            };
-            let facility = match kw.get("facility")? {
-                None => 1,
-                Some(Value::String(f)) => facility_code(&f).ok_or_else(|| py_repr_str(&f))?,
-                Some(v) => v
-                    .as_u64()
-                    .and_then(|f| u32::try_from(f).ok())
-                    .ok_or_else(|| {
-                        format!("facility must be a name or a number, not {}", py_repr(&v))
-                    })?,
-            };
-            let stream = match kw.get("socktype")? {
-                None => None,
-                Some(v) if v.as_i64() == Some(1) => Some(true),
-                Some(v) if v.as_i64() == Some(2) => Some(false),
-                Some(v) => return Err(format!("unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)", py_repr(&v)).into()),
-            };
-            HandlerClass::Syslog {
-                address,
-                facility,
-                stream,
-                ident: String::new(),
-                append_nul: true,
-                on_failure: OnFailure::Hold,
-            }
-        }
-        "KafkaHandler" => super::kafka_args::build(kw)?,
-        "DynamicFileHandler" => dynamic_args(kw, ctx)?,
-        "MemoryHandler" => {
-            kw.check(
-                &["capacity", "flushLevel", "target", "flushOnClose"],
-                &["capacity"],
-            )?;
-            let flush_level = match kw.get("flushLevel")? {
-                None => ERROR,
-                Some(v) => convert::check_level(&v)?,
-            };
-            HandlerClass::Memory {
-                capacity: kw.int("capacity", 0)?,
-                flush_level,
-                target: kw.string("target")?,
-                flush_on_close: kw.flag("flushOnClose", true)?,
-            }
-        }
-        _ => {
+    match CLASSES.iter().find(|(name, _)| *name == kw.class) {
+        Some((_, build)) => build(kw, ctx),
+        // NullHandler: no arguments.
+        None => {
             kw.check(&[], &[])?;
-            HandlerClass::Null
+            Ok(HandlerClass::Null)
         }
+    }
+}
+
+/// FileHandler's and WatchedFileHandler's arguments.
+fn plain_file(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<FileArgs, Invalid> {
+    kw.check(FILE, &["filename"])?;
+    file_args(kw, ctx, false)
+}
+
+const FILE: &[&str] = &["filename", "mode", "encoding", "delay", "errors"];
+
+/// `logging.StreamHandler(stream)`.
+fn stream_handler(kw: &Kwargs<'_>, _ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(&["stream"], &[])?;
+    let target = match kw.get("stream")? {
+        None => StreamTarget::Stderr,
+        Some(Value::String(s)) if s == EXT_STDOUT => StreamTarget::Stdout,
+        Some(Value::String(s)) if s == EXT_STDERR => StreamTarget::Stderr,
+        Some(other) => {
+            return Err(format!(
+                "unsupported stream {} (use ext://sys.stdout or ext://sys.stderr)",
+                py_repr(&other)
+            )
+            .into())
+        }
+    };
+    Ok(HandlerClass::Stream {
+        target,
+        terminator: "\n".into(),
+    })
+}
+
+/// `logging.handlers.RotatingFileHandler`.
+fn rotating_file_handler(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(
+        &[
+            "filename",
+            "mode",
+            "maxBytes",
+            "backupCount",
+            "encoding",
+            "delay",
+            "errors",
+        ],
+        &["filename"],
+    )?;
+    let max_bytes = kw.int("maxBytes", 0)?;
+    let file = file_args(kw, ctx, max_bytes > 0)?;
+    Ok(HandlerClass::Rotating {
+        file,
+        max_bytes,
+        backup_count: kw.int("backupCount", 0)?,
+    })
+}
+
+/// `logging.handlers.TimedRotatingFileHandler`.
+fn timed_rotating_file_handler(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(
+        &[
+            "filename",
+            "when",
+            "interval",
+            "backupCount",
+            "encoding",
+            "delay",
+            "utc",
+            "atTime",
+            "errors",
+        ],
+        &["filename"],
+    )?;
+    if kw.get("atTime")?.is_some() {
+        return Err("atTime is not supported by pysyslog (Python needs a datetime.time, which JSON cannot give)".into());
+    }
+    let file = file_args(kw, ctx, true)?;
+    let when = kw
+        .string("when")?
+        .unwrap_or_else(|| "h".into())
+        .to_uppercase();
+    let (unit, suffix, when_kind) = match when.as_str() {
+        "S" => (1, "%Y-%m-%d_%H-%M-%S", When::Fixed),
+        "M" => (60, "%Y-%m-%d_%H-%M", When::Fixed),
+        "H" => (3600, "%Y-%m-%d_%H", When::Fixed),
+        "D" => (86400, "%Y-%m-%d", When::Fixed),
+        "MIDNIGHT" => (86400, "%Y-%m-%d", When::Midnight),
+        w if w.starts_with('W') => {
+            if w.chars().count() != 2 {
+                return Err(format!(
+                    "You must specify a day for weekly rollover from 0 to 6 (0 is Monday): {w}"
+                )
+                .into());
+            }
+            let d = w.as_bytes()[1];
+            if !(b'0'..=b'6').contains(&d) {
+                return Err(format!("Invalid day specified for weekly rollover: {w}").into());
+            }
+            (7 * 86400, "%Y-%m-%d", When::Weekday(u32::from(d - b'0')))
+        }
+        other => return Err(format!("Invalid rollover interval specified: {other}").into()),
+    };
+    // Python accepts 0 or less and then loops forever at the first rollover.
+    let interval = match kw.int("interval", 1)? {
+        n if n >= 1 => i64::saturating_mul(unit, n),
+        n => {
+            // The value as given: an int below i64's range prints whole.
+            let given = kw.get("interval")?.map_or(n.to_string(), |v| py_repr(&v));
+            return Err(format!("interval must be a positive number of units, not {given}").into());
+        }
+    };
+    Ok(HandlerClass::Timed {
+        file,
+        when: when_kind,
+        interval,
+        suffix,
+        backup_count: kw.int("backupCount", 0)?,
+        utc: kw.flag("utc", false)?,
+    })
+}
+
+/// `logging.handlers.SysLogHandler(address, facility, socktype)`.
+fn syslog_handler(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(&["address", "facility", "socktype"], &[])?;
+    let address = match kw.get("address")? {
+        None => SyslogAddress::Inet("localhost".into(), 514),
+        Some(Value::String(p)) => SyslogAddress::Unix(PathBuf::from(p)),
+        Some(Value::Array(a)) if a.len() == 2 => {
+            let host = match ctx.res.conv(&a[0])? {
+                Value::String(h) => h,
+                other => {
+                    return Err(
+                        format!("address host must be a string, not {}", py_repr(&other)).into(),
+                    )
+                }
+            };
+            let port = ctx.res.conv(&a[1])?;
+            let port = port
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "address port must be an integer 0-65535, not {}",
+                        py_repr(&port)
+                    )
+                })?;
+            SyslogAddress::Inet(host, port)
+        }
+        Some(other) => {
+            return Err(format!(
+                "address must be [host, port] or a unix socket path, not {}",
+                py_repr(&other)
+            )
+            .into())
+        }
+    };
+    let facility = match kw.get("facility")? {
+        None => 1,
+        Some(Value::String(f)) => facility_code(&f).ok_or_else(|| py_repr_str(&f))?,
+        Some(v) => v
+            .as_u64()
+            .and_then(|f| u32::try_from(f).ok())
+            .ok_or_else(|| format!("facility must be a name or a number, not {}", py_repr(&v)))?,
+    };
+    let stream =
+        match kw.get("socktype")? {
+            None => None,
+            Some(v) if v.as_i64() == Some(1) => Some(true),
+            Some(v) if v.as_i64() == Some(2) => Some(false),
+            Some(v) => return Err(format!(
+                "unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)",
+                py_repr(&v)
+            )
+            .into()),
+        };
+    Ok(HandlerClass::Syslog {
+        address,
+        facility,
+        stream,
+        ident: String::new(),
+        append_nul: true,
+        on_failure: OnFailure::Hold,
+    })
+}
+
+/// `logging.handlers.MemoryHandler(capacity, flushLevel, target, flushOnClose)`.
+fn memory_handler(kw: &Kwargs<'_>, _ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid> {
+    kw.check(
+        &["capacity", "flushLevel", "target", "flushOnClose"],
+        &["capacity"],
+    )?;
+    let flush_level = match kw.get("flushLevel")? {
+        None => ERROR,
+        Some(v) => convert::check_level(&v)?,
+    };
+    Ok(HandlerClass::Memory {
+        capacity: kw.int("capacity", 0)?,
+        flush_level,
+        target: kw.string("target")?,
+        flush_on_close: kw.flag("flushOnClose", true)?,
     })
 }
 
