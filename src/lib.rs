@@ -44,6 +44,7 @@
 pub mod cidr;
 pub mod cli;
 pub mod confine;
+pub mod control;
 pub mod daemon;
 /// The top-level error and its exit statuses (`daemon::error`).
 pub use daemon::error;

@@ -81,6 +81,54 @@ fn no_folder_imports_a_folder_that_imports_it() {
     );
 }
 
+/// Layers point down: what the lower folders never import. (`logging`
+/// still imports `kafka`, whose handler it drives.)
+#[test]
+fn lower_layers_never_import_higher_ones() {
+    let rules: &[(&str, &[&str])] = &[
+        ("logging", &["receiver", "link", "monitor", "writer", "daemon", "control"]),
+        ("receiver", &["writer", "monitor", "daemon"]),
+        ("link", &["writer", "monitor", "daemon"]),
+        ("control", &["receiver", "link", "monitor", "writer", "daemon"]),
+        ("spool", &["logging", "receiver", "link", "monitor", "writer", "kafka"]),
+        ("kafka", &["logging", "receiver", "link", "monitor", "writer"]),
+    ];
+    let src = Path::new(ROOT).join("src");
+    let mut broken = Vec::new();
+    for (folder, never) in rules {
+        let dir = src.join(folder);
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs")
+                    || path.to_string_lossy().ends_with("tests.rs")
+                {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read");
+                // Unit tests may reach anywhere.
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                    for higher in *never {
+                        if line.contains(&format!("crate::{higher}::"))
+                            || line.contains(&format!("crate::{higher}}}"))
+                            || line.contains(&format!("crate::{higher};"))
+                        {
+                            broken.push(format!("{}: {}", path.display(), line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "lower layers import higher ones:\n{}", broken.join("\n"));
+}
+
 /// The folder check sees a cycle the file check does not.
 #[test]
 fn the_folder_check_sees_a_cycle_between_folders() {

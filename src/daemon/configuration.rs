@@ -24,13 +24,13 @@ use nix::unistd::{Gid, Uid};
 
 use super::error::Error;
 use crate::cli::Settings;
+use crate::control::{ConfigText, EngineSource};
 use crate::logging::spec::{FileArgs, HandlerClass};
 use crate::logging::{Config, ConfigError};
 use crate::permissions;
 use crate::privdrop::{self, Identity};
 use crate::receiver::listener;
 use crate::tls;
-use crate::writer::{ConfigText, EngineSource};
 
 /// What start-up read, ready for binding and forking.
 pub struct Prepared {

@@ -32,9 +32,9 @@ pub mod pidfile;
 pub mod receiver_process;
 
 use crate::cli::Settings;
+use crate::control::ServiceState;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{self, Slots};
-use crate::monitor::control::ServiceState;
 use crate::monitor::reread::ConfigReload;
 use crate::monitor::{self, Receivers, StateSink};
 use crate::privdrop;

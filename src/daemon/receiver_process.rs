@@ -18,11 +18,11 @@ use nix::unistd::{ForkResult, Pid};
 
 use super::error::Error;
 use crate::cli::{py_float_str, Settings};
+use crate::control::{MonitorClient, Request, ServiceState};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::Slots;
 use crate::link::{QueueLimits, WriterLink};
 use crate::logging::level;
-use crate::monitor::control::{MonitorClient, Request, ServiceState};
 use crate::monitor::{ReceiverChannels, Receivers};
 use crate::privdrop::{self, Identity};
 use crate::receiver::endpoint::Transport;

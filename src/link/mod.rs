@@ -3,7 +3,7 @@
 //!
 //! Owns: the open batch and when it is sealed, the queues and their bounds
 //! (`queue`), the shared slots, acks, replay, asking the monitor for a new
-//! writer ([`crate::monitor::control`]), the restart budget, and putting a
+//! writer ([`crate::control`]), the restart budget, and putting a
 //! reload in the stream of batches. Does not own: what a writer is built
 //! from (the monitor's configuration, [`crate::monitor::writers`]), the wire
 //! formats ([`crate::ipc`]), the writer's loop ([`crate::writer`]) or
@@ -28,18 +28,18 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
+use crate::control::{ConfigText, Start};
+use crate::control::{MonitorClient, WriterProcess};
 use crate::ipc::counters::HandlerValues;
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::slots::{Slots, SLOT_BYTES};
 use crate::ipc::BatchBuilder;
 use crate::logging::level;
 use crate::metrics::counts::LinkCounts;
-use crate::monitor::control::{MonitorClient, WriterProcess};
-use crate::writer::{ConfigText, Start};
 use queue::{Queue, WriterFailure};
 use stats::LinkStats;
 
-pub use crate::monitor::spawn::SpawnError;
+pub use crate::control::SpawnError;
 pub use queue::QueueLimits;
 
 /// A batch is sealed before it would pass this many bytes, so it fits a shared

@@ -23,9 +23,9 @@ use std::io::{self, Read};
 use ipc_channel::ipc::IpcBytesSender;
 use nix::unistd::Pid;
 
+use crate::control::WriterProcess;
 use crate::ipc::slots::SLOT_BYTES;
 use crate::ipc::{BatchBuilder, SlotRef, Slots, Status, StatusDecoder};
-use crate::monitor::control::WriterProcess;
 
 /// Bytes of batches allowed inside the channel's socket at once. Linux's default
 /// socket buffer (`wmem_default`, 208 KiB) holds this with room to spare, so a

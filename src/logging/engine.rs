@@ -176,7 +176,7 @@ impl Engine {
     }
 
     /// [`Engine::build`] for a writer that replaces one that died when
-    /// `after_crash` (see [`crate::writer::Start::AfterCrash`]): files are
+    /// `after_crash` (see [`crate::control::Start::AfterCrash`]): files are
     /// opened without truncating, and a partial last line is cut off.
     pub fn build_opening(config: &Config, after_crash: bool) -> Result<Engine, ConfigError> {
         Engine::build_inner(config, super::record::time_now(), after_crash)

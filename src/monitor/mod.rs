@@ -25,7 +25,6 @@
 //! inherited). The receiver never forks or execs, so it can be confined to
 //! what its steady state needs.
 
-pub mod control;
 pub mod reread;
 pub mod spawn;
 pub mod writers;
@@ -44,14 +43,14 @@ use nix::unistd::Pid;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
+use crate::control::SpawnError;
+use crate::control::{
+    encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState, TlsReload,
+};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
 use crate::tls::{self, TlsFiles};
-use control::{
-    encode_order, send_answer, Answer, Order, PemBytes, Request, ServiceState, TlsReload,
-};
 use reread::ConfigReload;
-use spawn::SpawnError;
 use writers::Writers;
 
 /// Write one line of the collector's own on stderr in one write: the

@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
+use crate::control::ConfigText;
 use crate::logging::ConfigError;
 use crate::permissions::{self, PermissionError};
-use crate::writer::ConfigText;
 
 /// The logging configuration file, and the directory it is read relative to.
 #[derive(Debug, Clone)]

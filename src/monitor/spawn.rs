@@ -25,13 +25,11 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::control::{self, EngineSource, SpawnError, WRITER_READY_TIMEOUT};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status, StatusDecoder};
+use crate::writer;
 use crate::writer::boot::{self, WriterBoot};
-use crate::writer::{self, EngineSource};
-
-/// How long a new writer may take to build its handlers before start-up fails.
-pub const WRITER_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A writer that said Ready: its pid and the receiver's end of its status
 /// stream (its data channel's sending end stayed with the receiver).
@@ -41,33 +39,10 @@ pub struct SpawnedWriter {
     pub status: UnixStream,
 }
 
-/// Why a writer could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
-    #[error("cannot create the channel to the writer process: {0}")]
-    Channel(#[source] io::Error),
-    #[error("cannot fork the writer process: {0}")]
-    Fork(#[source] nix::Error),
-    /// The writer could not apply the logging configuration.
-    #[error("{0}")]
-    Config(String),
-    #[error("the writer process (pid {pid}) did not become ready: {reason}")]
-    NotReady { pid: Pid, reason: String },
-    /// The monitor could not be asked, or answered something else.
-    #[error("cannot reach the monitor process: {0}")]
-    Monitor(String),
-    /// What the monitor reported, as it worded it.
-    #[error("{0}")]
-    Reported(String),
-    /// A writer runs already (see [`super::writers`]).
-    #[error("refused the receiver's request for a writer: writer process (pid {running}) is running, and at most {max} may run at a time")]
-    TooMany { running: Pid, max: usize },
-}
-
 /// Start a writer and wait until it reports Ready. `start` says whether it
 /// follows a dead writer: what that one left half-written belongs to a batch
 /// it never acknowledged, which is replayed whole (see
-/// [`writer::Start::AfterCrash`]).
+/// [`control::Start::AfterCrash`]).
 ///
 /// Must be called while the process is single-threaded (the monitor, which
 /// starts no threads).
@@ -75,7 +50,7 @@ pub fn spawn(
     data: IpcBytesReceiver,
     source: &EngineSource,
     (slots, counters): (&Slots, &SharedCounters),
-    start: writer::Start,
+    start: control::Start,
     (records, spool): (
         &writer::records::RecordOptions,
         &Option<crate::spool::Settings>,

@@ -28,11 +28,12 @@ use std::time::{Duration, Instant};
 use ipc_channel::ipc::IpcBytesReceiver;
 use nix::unistd::Pid;
 
-use super::spawn::{self, SpawnError, SpawnedWriter};
+use super::spawn::{self, SpawnedWriter};
+use crate::control::SpawnError;
+use crate::control::{ConfigText, EngineSource, Start};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::Slots;
 use crate::writer::records::RecordOptions;
-use crate::writer::{ConfigText, EngineSource, Start};
 
 /// Writers alive at once (started and not reaped).
 pub const MAX_WRITERS: usize = 1;

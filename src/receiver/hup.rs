@@ -3,7 +3,7 @@
 //! (under `--user` the TLS files are not read again: the monitor says so).
 //!
 //! Owns: the HUP sequence. The monitor reads the files (the receiver may
-//! open none) and sends them as an order ([`crate::monitor::control::Order`]). The reopen and the
+//! open none) and sends them as an order ([`crate::control::Order`]). The reopen and the
 //! reload travel as batch items after every line read before the signal, so
 //! those lines are written with the old configuration and later ones with the
 //! new. An invalid new configuration is logged under `pysyslog.config` and the
@@ -11,12 +11,12 @@
 //! configuration (the monitor keeps it, see [`crate::monitor::writers`]).
 
 use super::accept::Acceptor;
+use crate::control::ConfigText;
+use crate::control::{PemBytes, TlsReload};
 use crate::link::WriterLink;
 use crate::logging::level;
 use crate::metrics::counts::Reloads;
-use crate::monitor::control::{PemBytes, TlsReload};
 use crate::tls::{self, TlsFiles};
-use crate::writer::ConfigText;
 
 const LOGGER: &str = "pysyslog.config";
 

@@ -48,12 +48,12 @@ use mio::{Events, Poll};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::control::{Order, OrderDecoder};
 use crate::ipc::counters::HandlerValues;
 use crate::link::{LinkError, WriterLink};
 use crate::metrics::counts::Refusal;
 use crate::metrics::process::OwnProc;
 use crate::metrics::MetricsServer;
-use crate::monitor::control::{Order, OrderDecoder};
 use crate::service::ServiceHooks;
 use crate::tls::TlsFiles;
 use accept::Acceptor;

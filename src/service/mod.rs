@@ -8,7 +8,7 @@
 
 pub mod notify;
 
-use crate::monitor::control::{ServiceState, StateReporter};
+use crate::control::{ServiceState, StateReporter};
 
 /// Receiver-side hooks, all optional.
 #[derive(Debug, Clone, Default)]

@@ -25,8 +25,9 @@ use std::os::unix::net::UnixStream;
 
 use ipc_channel::ipc::{IpcBytesReceiver, IpcOneShotServer};
 
-use super::{EngineSource, Start, EXIT_CONFIG};
+use super::EXIT_CONFIG;
 use crate::confine::Grants;
+use crate::control::{EngineSource, Start};
 use crate::ipc::counters::SharedCounters;
 use crate::ipc::{Slots, Status};
 

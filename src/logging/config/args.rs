@@ -211,17 +211,18 @@ fn syslog_handler(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invali
             .and_then(|f| u32::try_from(f).ok())
             .ok_or_else(|| format!("facility must be a name or a number, not {}", py_repr(&v)))?,
     };
-    let stream =
-        match kw.get("socktype")? {
-            None => None,
-            Some(v) if v.as_i64() == Some(1) => Some(true),
-            Some(v) if v.as_i64() == Some(2) => Some(false),
-            Some(v) => return Err(format!(
+    let stream = match kw.get("socktype")? {
+        None => None,
+        Some(v) if v.as_i64() == Some(1) => Some(true),
+        Some(v) if v.as_i64() == Some(2) => Some(false),
+        Some(v) => {
+            return Err(format!(
                 "unsupported socktype {} (use ext://socket.SOCK_STREAM or ext://socket.SOCK_DGRAM)",
                 py_repr(&v)
             )
-            .into()),
-        };
+            .into())
+        }
+    };
     Ok(HandlerClass::Syslog {
         address,
         facility,

@@ -79,7 +79,7 @@ pub struct FileOut {
     checked: bool,
     pending: Vec<u8>,
     /// This writer replaces one that died: the first open cuts a partial
-    /// last line (see [`crate::writer::Start::AfterCrash`]).
+    /// last line (see [`crate::control::Start::AfterCrash`]).
     after_crash: bool,
     /// What to tell the operator under `pysyslog.writer` (taken by the engine).
     pub notes: Vec<String>,

@@ -210,7 +210,7 @@ impl StreamOut {
 }
 
 /// After a writer died: cut a partial last line off stdout and stderr where
-/// they are regular files (see [`crate::writer::Start::AfterCrash`]), and put
+/// they are regular files (see [`crate::control::Start::AfterCrash`]), and put
 /// an offset left beyond the new end back to it (the descriptors are shared
 /// with the receiver and whoever started it, and a write past the end would
 /// leave a hole). A pipe or terminal cannot be cut: its reader may see the

@@ -1,6 +1,6 @@
 //! Partial last lines left by a writer that was killed mid-`write`: finding
 //! where the last complete line ends, and cutting there (see
-//! [`crate::writer::Start::AfterCrash`] for why cut).
+//! [`crate::control::Start::AfterCrash`] for why cut).
 //!
 //! Owns: the backward scan and the cut. Does not own: when to cut (the file
 //! handlers at their first open, the streams at a replacement's start).

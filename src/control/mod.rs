@@ -8,8 +8,9 @@
 //! its status stream, a plain descriptor (`SCM_RIGHTS`), which an
 //! ipc-channel cannot carry. Every answer is a `u32` length and JSON.
 //!
-//! Does not own: starting writers ([`super::spawn`]) or what the monitor
-//! does with the states ([`super`]).
+//! Does not own: starting writers ([`crate::monitor::spawn`]) or what the
+//! monitor does with the states ([`crate::monitor`]). Shared by both sides,
+//! so that the receiver and its link import it, not the monitor.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -21,10 +22,37 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::spawn::{SpawnError, WRITER_READY_TIMEOUT};
+pub mod start;
+
 use crate::metrics::process::Usage;
-use crate::writer::{ConfigText, Start};
+pub use start::{ConfigText, EngineSource, Start};
 use zeroize::Zeroizing;
+
+/// How long a new writer may take to build its handlers before start-up fails.
+pub const WRITER_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a writer could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot create the channel to the writer process: {0}")]
+    Channel(#[source] io::Error),
+    #[error("cannot fork the writer process: {0}")]
+    Fork(#[source] nix::Error),
+    /// The writer could not apply the logging configuration.
+    #[error("{0}")]
+    Config(String),
+    #[error("the writer process (pid {pid}) did not become ready: {reason}")]
+    NotReady { pid: Pid, reason: String },
+    /// The monitor could not be asked, or answered something else.
+    #[error("cannot reach the monitor process: {0}")]
+    Monitor(String),
+    /// What the monitor reported, as it worded it.
+    #[error("{0}")]
+    Reported(String),
+    /// A writer runs already (see [`crate::monitor::writers`]).
+    #[error("refused the receiver's request for a writer: writer process (pid {running}) is running, and at most {max} may run at a time")]
+    TooMany { running: Pid, max: usize },
+}
 
 /// Longest answer accepted: a failure's text is the longest there is.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -407,8 +435,8 @@ mod forged {
     use ipc_channel::ipc::{self, IpcBytesReceiver, IpcSender};
     use serde::{Deserialize, Serialize};
 
-    use crate::monitor::control::{read_answer, Request};
-    use crate::writer::{ConfigText, EngineSource, Start};
+    use crate::control::{read_answer, Request};
+    use crate::control::{ConfigText, EngineSource, Start};
 
     /// A request for a writer as a receiver of its own making would send it:
     /// [`Request::Spawn`]'s fields, then a logging configuration (which the
