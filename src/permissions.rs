@@ -268,8 +268,16 @@ pub fn check_spool_dir(
     };
     let owner = service.map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid.as_raw());
     if create && fs::symlink_metadata(dir).is_err() {
+        // Missing parents 0755 (the writers must pass through them), the
+        // directory itself 0700.
+        if let Some(parent) = dir.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .map_err(|e| bad(format!("cannot create its parent: {e}")))?;
+        }
         fs::DirBuilder::new()
-            .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(|e| bad(format!("cannot create it: {e}")))?;
@@ -301,9 +309,14 @@ pub fn check_spool_dir(
             dir.display()
         )));
     }
+    // The directories of the name given (a link there could be swapped)
+    // and of the directory it names.
+    let real = fs::canonicalize(dir).map_err(|e| bad(e.to_string()))?;
+    let group = service.map(|u| u.gid.as_raw());
     for above in dir
         .ancestors()
         .skip(1)
+        .chain(real.ancestors().skip(1))
         .filter(|d| !d.as_os_str().is_empty())
     {
         let m = fs::metadata(above).map_err(|e| bad(e.to_string()))?;
@@ -314,6 +327,17 @@ pub fn check_spool_dir(
                 "the directory above it, {}, may be changed by others (owner uid {}, mode {:03o})",
                 above.display(),
                 m.uid(),
+                m.mode() & 0o777
+            )));
+        }
+        let passes = owner == 0
+            || (m.uid() == owner && m.mode() & 0o100 != 0)
+            || (group == Some(m.gid()) && m.mode() & 0o010 != 0)
+            || m.mode() & 0o001 != 0;
+        if !passes {
+            return Err(bad(format!(
+                "the user the writers run as cannot pass through the directory above it, {} (mode {:03o})",
+                above.display(),
                 m.mode() & 0o777
             )));
         }

@@ -86,12 +86,24 @@ fn no_folder_imports_a_folder_that_imports_it() {
 #[test]
 fn lower_layers_never_import_higher_ones() {
     let rules: &[(&str, &[&str])] = &[
-        ("logging", &["receiver", "link", "monitor", "writer", "daemon", "control"]),
+        (
+            "logging",
+            &["receiver", "link", "monitor", "writer", "daemon", "control"],
+        ),
         ("receiver", &["writer", "monitor", "daemon"]),
         ("link", &["writer", "monitor", "daemon"]),
-        ("control", &["receiver", "link", "monitor", "writer", "daemon"]),
-        ("spool", &["logging", "receiver", "link", "monitor", "writer", "kafka"]),
-        ("kafka", &["logging", "receiver", "link", "monitor", "writer"]),
+        (
+            "control",
+            &["receiver", "link", "monitor", "writer", "daemon"],
+        ),
+        (
+            "spool",
+            &["logging", "receiver", "link", "monitor", "writer", "kafka"],
+        ),
+        (
+            "kafka",
+            &["logging", "receiver", "link", "monitor", "writer"],
+        ),
     ];
     let src = Path::new(ROOT).join("src");
     let mut broken = Vec::new();
@@ -126,7 +138,11 @@ fn lower_layers_never_import_higher_ones() {
             }
         }
     }
-    assert!(broken.is_empty(), "lower layers import higher ones:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "lower layers import higher ones:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// The folder check sees a cycle the file check does not.

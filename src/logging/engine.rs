@@ -373,7 +373,7 @@ impl Engine {
     /// off (outputs whose writes failed are tried as often, which costs a
     /// failing system call each).
     pub fn retry_soon(&self) -> bool {
-        self.kafka_refs().any(KafkaRef::unwritten)
+        self.kafka_refs().any(|k| k.holds() || k.can_produce_more())
             || self.syslog().any(|s| s.unwritten() && s.waits_for_room())
     }
 

@@ -256,12 +256,17 @@ impl Spool {
                 Some(last) => segment::check_tail(last, &mut self.notes)?,
                 None => None,
             };
-            self.next_seq = last_seq.map_or(from_name, |s| s + 1).max(head);
+            self.next_seq = last_seq
+                .map_or(from_name, |s| s.saturating_add(1))
+                .max(head);
         }
         self.flushed_seq = self.next_seq;
         self.counted = self.segments.iter().map(|s| s.bytes).sum();
         USED.fetch_add(self.counted, Ordering::Relaxed);
-        self.reader = Reader::at(head);
+        // What lies below the first segment was delivered and deleted (a
+        // head not yet synced when that happened can be older): not damage.
+        let first = self.segments.front().map_or(head, |s| s.first);
+        self.reader = Reader::at(head.max(first.min(self.next_seq)));
         self.forget_delivered();
         if let Some(s) = self.segments.back() {
             if s.bytes < self.segment_bytes {
@@ -353,9 +358,12 @@ impl Spool {
     }
 
     /// Take one record: `false` when the budget has no room for it.
+    /// A record larger than the whole budget goes into an empty backlog
+    /// all the same (nothing else would ever make room for it).
     pub fn append(&mut self, payload: &[u8]) -> bool {
         let need = (HEADER + payload.len()) as u64;
-        if USED.load(Ordering::Relaxed) + need > self.max_bytes {
+        let alone = self.is_empty() && self.pending.is_empty();
+        if USED.load(Ordering::Relaxed) + need > self.max_bytes && !alone {
             return false;
         }
         frame::encode(self.next_seq, now_ms(), payload, &mut self.pending);

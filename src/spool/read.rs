@@ -134,7 +134,7 @@ impl Reader {
                         );
                         self.lost(seq, text);
                     }
-                    self.next = seq + 1;
+                    self.next = seq.saturating_add(1);
                     return Some(Read { seq, time_ms });
                 }
                 Parsed::Incomplete => {

@@ -94,7 +94,11 @@ pub(super) fn check_tail(
                 at += len;
             }
             Parsed::Damaged => {
-                match frame::resync(&bytes[at..], last.map_or(seg.first, |s| s + 1)..u64::MAX) {
+                // Sequence numbers this segment can hold: at most one record
+                // per header's worth of bytes after the last good one.
+                let from = last.map_or(seg.first, |s| s.saturating_add(1));
+                let upto = from.saturating_add((bytes.len() / HEADER) as u64);
+                match frame::resync(&bytes[at..], from..upto) {
                     Some(skip) => at += skip,
                     None => break,
                 }

@@ -39,13 +39,20 @@ pub struct Backlog {
     spilling: Option<(Instant, u64)>,
     /// It was found full, and that was said.
     full: bool,
+    /// Another engine still has it open (a reload hands over): records wait
+    /// in `waiting` for it, behind what it holds.
+    busy: bool,
     pub notes: Vec<String>,
 }
 
 impl Backlog {
     /// The backlog of handler `name`, if the collector has `--spool-dir`.
     pub fn for_handler(name: &str) -> Option<Backlog> {
-        let settings = spool::settings()?;
+        spool::settings().map(|settings| Backlog::in_dir(name, settings))
+    }
+
+    /// The backlog of handler `name` under `settings` (tests give their own).
+    pub fn in_dir(name: &str, settings: &'static spool::Settings) -> Backlog {
         let mut b = Backlog {
             dir: settings.dir.join(spool::handler_dir(name)),
             spool: None,
@@ -54,10 +61,11 @@ impl Backlog {
             waiting: VecDeque::new(),
             spilling: None,
             full: false,
+            busy: false,
             notes: Vec::new(),
         };
         b.open();
-        Some(b)
+        b
     }
 
     /// Open it unless open; a backlog another engine still has (a reload
@@ -77,10 +85,14 @@ impl Backlog {
                         self.spilling = Some((Instant::now(), s.records()));
                     }
                     self.trouble = None;
+                    self.busy = false;
                     self.spool = Some(s);
                 }
-                Err(SpoolError::Busy(_)) => {}
-                Err(e) => self.trouble(format!("cannot open it: {e}")),
+                Err(SpoolError::Busy(_)) => self.busy = true,
+                Err(e) => {
+                    self.busy = false;
+                    self.trouble(format!("cannot open it: {e}"));
+                }
             }
         }
         self.spool.is_some()
@@ -100,9 +112,11 @@ impl Backlog {
         &self.dir
     }
 
-    /// Whether new records must go behind the backlog's.
+    /// Whether new records must go behind the backlog's: it has records
+    /// to read back, records wait to go in, or another engine still has
+    /// it (whatever it holds comes first).
     pub fn takes_new(&self) -> bool {
-        !self.waiting.is_empty() || self.spool.as_ref().is_some_and(Spool::has_unread)
+        self.busy || !self.waiting.is_empty() || self.spool.as_ref().is_some_and(Spool::has_unread)
     }
 
     /// A new record, behind what the backlog holds.
@@ -115,7 +129,9 @@ impl Backlog {
             }
         }
         self.waiting.push_back(record);
-        self.is_full();
+        if self.spool.is_some() {
+            self.is_full();
+        }
     }
 
     /// It has no room: said once until it has room again.
@@ -142,11 +158,9 @@ impl Backlog {
         let Some(s) = self.spool.as_mut() else {
             return queue.unsent_bytes() > 0;
         };
-        if s.has_unread() {
-            // What the queue has is older than what the backlog holds: it
-            // goes first, once the peer is back.
-            return false;
-        }
+        // The queue's records that did not come from the backlog, after the
+        // last that did, are newer than everything in it (the spill takes
+        // them all or none): they go behind.
         let room = s.room();
         let spilled = queue.spill(
             room,

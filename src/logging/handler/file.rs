@@ -521,6 +521,10 @@ impl FileOut {
         let Some(f) = self.file.as_mut() else { return };
         let (done, mut error) = write_some(f, &self.pending);
         self.pending.drain(..done);
+        if self.args.fsync && done > 0 {
+            // Written, not yet synced: the batch waits for a sync that works.
+            self.unsynced = true;
+        }
         if self.args.fsync && error.is_none() && (done > 0 || self.unsynced) {
             // Once fdatasync failed, the kernel may have dropped the pages
             // it could not write: retrying can only tell whether the disk
@@ -554,7 +558,9 @@ impl FileOut {
                 self.write_pending(stats, name);
             }
             if let Some(b) = self.backlog.as_mut() {
-                if !self.pending.is_empty() && b.is_open() {
+                // Behind the backlog (or another engine's, during a
+                // reload), or written only in part: the rest goes there.
+                if !self.pending.is_empty() && (behind || b.is_open()) {
                     b.push(std::mem::take(&mut self.pending));
                 }
                 b.end_batch(name);
@@ -619,12 +625,14 @@ impl FileOut {
             written.push(*seq);
             *draining = None;
         }
-        if self.args.fsync && !written.is_empty() && error.is_none() {
+        if self.args.fsync && !written.is_empty() {
+            // What was written whole is synced before it leaves the
+            // backlog, whatever stopped the next record.
             if let Err(e) = f.sync_data() {
                 // Not durable: read back again by the next writer if this
                 // one stops before a sync succeeds.
                 written.clear();
-                error = Some(e);
+                error.get_or_insert(e);
             }
         }
         b.delivered(&written);

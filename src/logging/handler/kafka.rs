@@ -105,6 +105,12 @@ impl KafkaRef {
         }
     }
 
+    /// It could produce more from its backlog right now (librdkafka took
+    /// the last one): worth coming back soon, not after a backoff.
+    pub fn can_produce_more(&self) -> bool {
+        self.unsent.is_none() && self.backlog.as_ref().is_some_and(Backlog::has_unread)
+    }
+
     /// Records wait: the writer comes back on a timer (to produce from the
     /// backlog, and to mark what Kafka acknowledged delivered there).
     pub fn unwritten(&self) -> bool {
@@ -158,7 +164,7 @@ impl KafkaRef {
             KeySource::None => None,
         };
         if let Some(b) = self.backlog.as_mut() {
-            if b.is_open() {
+            if b.is_open() || b.takes_new() {
                 b.push(to_backlog(key, value));
                 return Ok(());
             }
@@ -168,7 +174,10 @@ impl KafkaRef {
 
     /// Wait for Kafka's acknowledgements until `deadline` (`None`: as long
     /// as it takes); what it acknowledged leaves the backlog, the rest stays
-    /// there for the next writer.
+    /// there for the next writer. With a backlog nothing waits: its records
+    /// are on disk and their batches answered, so a reload or a stop during
+    /// a broker outage is not held up (a record Kafka got and had not
+    /// acknowledged is produced again).
     pub fn close(
         &mut self,
         deadline: Option<std::time::Instant>,
@@ -176,6 +185,11 @@ impl KafkaRef {
         io: &mut Io,
         name: &str,
     ) {
+        self.out.produce_waiting();
+        let deadline = match &self.backlog {
+            Some(b) if b.is_open() => Some(std::time::Instant::now()),
+            _ => deadline,
+        };
         self.out.close(deadline);
         if let Some(b) = self.backlog.as_mut() {
             b.delivered(&self.out.take_spooled());

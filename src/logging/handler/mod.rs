@@ -28,7 +28,7 @@ use super::attrs::{OwnedOrigin, SyslogAttrs};
 use super::filter::{all_pass, Filter};
 use super::formatter::{Cut, Formatter, Hole};
 use super::record::LogRecord;
-use super::spec::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, StreamTarget};
+use super::spec::{Encoding, ErrorsPolicy, HandlerClass, HandlerSpec, OnFailure, StreamTarget};
 use encode::encode;
 pub use file::{FileOut, OpenError};
 pub use stats::{EmitFailure, Stats};
@@ -212,7 +212,11 @@ impl Handler {
                 ident.clone(),
                 *append_nul,
                 *on_failure,
-                backlog::Backlog::for_handler(&spec.name),
+                // `on_failure: drop` drops: no backlog (not even opened).
+                match on_failure {
+                    OnFailure::Hold => backlog::Backlog::for_handler(&spec.name),
+                    OnFailure::Drop => None,
+                },
             ))),
             other => {
                 // Python's handlers on one path interleave per record (each
@@ -447,7 +451,11 @@ impl Handler {
     /// KafkaHandler waits for Kafka's acknowledgements until
     /// `kafka_deadline` (`None`: as long as it takes).
     pub fn close(&mut self, io: &mut Io, kafka_deadline: Option<std::time::Instant>) {
-        self.end_batch(io);
+        // A KafkaHandler's close writes its backlog without producing more
+        // from it (what is there stays for the next engine).
+        if !matches!(self.kind, Kind::Kafka(_)) {
+            self.end_batch(io);
+        }
         match &mut self.kind {
             Kind::Syslog(s) => s.close(),
             Kind::Dynamic(d) => d.close(&mut self.stats, &self.name),

@@ -35,10 +35,21 @@ pub struct Spilled {
     pub short: bool,
 }
 
+/// One record in the queue.
+#[derive(Debug)]
+struct Entry {
+    bytes: Vec<u8>,
+    /// Its sequence number in the backlog it was read from.
+    spooled: Option<u64>,
+    /// Some of it went over a connection once (it may have been received):
+    /// older than anything put in a backlog since, so it never goes there.
+    sent: bool,
+}
+
 /// Records waiting for a peer.
 #[derive(Debug, Default)]
 pub struct SendQueue {
-    records: VecDeque<(Vec<u8>, Option<u64>)>,
+    records: VecDeque<Entry>,
     /// Bytes of every record in the queue.
     bytes: usize,
     /// How many records at the front were written whole to the connection.
@@ -54,17 +65,20 @@ impl SendQueue {
     /// read from.
     pub fn push(&mut self, record: Vec<u8>, spooled: Option<u64>) {
         self.bytes += record.len();
-        self.records.push_back((record, spooled));
+        self.records.push_back(Entry {
+            bytes: record,
+            spooled,
+            sent: false,
+        });
     }
 
-    /// Hand `keep` the newest unsent records that did not come from the
-    /// backlog, as many as `room` allows at `cost` each, oldest of them
-    /// first, and take them out of the queue: a backlog then holds only
-    /// records newer than every one left here, so sending the queue, then
-    /// the backlog, keeps the order. Records before a record from the
-    /// backlog stay for the same reason. Only for a backlog that holds no
-    /// record not yet read back (the records here are older than those).
-    /// Returns whether a record was left for want of room.
+    /// Hand `keep` the records at the end that never went over a
+    /// connection and did not come from the backlog (all of them, oldest
+    /// first, or none if they do not fit in `room` at `cost` each), and
+    /// take them out of the queue. They are newer than everything in the
+    /// backlog, and after the move nothing left here is newer than what
+    /// the backlog holds, so sending the queue, then the backlog, keeps the
+    /// order. Returns whether they stayed for want of room.
     pub fn spill(
         &mut self,
         room: usize,
@@ -73,27 +87,31 @@ impl SendQueue {
     ) -> Spilled {
         let unsent_from = self.written + usize::from(self.partial > 0);
         let mut from = self.records.len();
-        let mut left = room;
-        let mut short = false;
+        let mut needed = 0usize;
         while from > unsent_from {
             match self.records.get(from - 1) {
-                Some((r, None)) if cost(r) <= left => {
-                    left -= cost(r);
+                Some(e) if e.spooled.is_none() && !e.sent => {
+                    needed = needed.saturating_add(cost(&e.bytes));
                     from -= 1;
-                }
-                Some((_, None)) => {
-                    short = true;
-                    break;
                 }
                 _ => break,
             }
         }
-        let moved = self.records.len() - from;
-        for (r, _) in self.records.drain(from..) {
-            self.bytes -= r.len();
-            keep(&r);
+        if needed > room {
+            return Spilled {
+                moved: 0,
+                short: true,
+            };
         }
-        Spilled { moved, short }
+        let moved = self.records.len() - from;
+        for e in self.records.drain(from..) {
+            self.bytes -= e.bytes.len();
+            keep(&e.bytes);
+        }
+        Spilled {
+            moved,
+            short: false,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -125,14 +143,16 @@ impl SendQueue {
     pub fn next_unsent(&self) -> Option<&[u8]> {
         self.records
             .get(self.written)
-            .and_then(|r| r.0.get(self.partial..))
+            .and_then(|e| e.bytes.get(self.partial..))
     }
 
     /// `n` more bytes of the next unsent record went into the connection.
     pub fn wrote(&mut self, n: usize) {
-        let Some(len) = self.records.get(self.written).map(|r| r.0.len()) else {
+        let Some(e) = self.records.get_mut(self.written) else {
             return;
         };
+        e.sent = true;
+        let len = e.bytes.len();
         self.partial += n;
         if self.partial >= len {
             self.partial = 0;
@@ -148,15 +168,15 @@ impl SendQueue {
         let mut acked = self.in_flight().saturating_sub(unacknowledged);
         let mut gone = Confirmed::default();
         while self.written > 0 {
-            let Some(len) = self.records.front().map(|r| r.0.len()) else {
+            let Some(len) = self.records.front().map(|e| e.bytes.len()) else {
                 break;
             };
             if len > acked {
                 break;
             }
             acked -= len;
-            if let Some((_, spooled)) = self.records.pop_front() {
-                gone.last_spooled = spooled.or(gone.last_spooled);
+            if let Some(e) = self.records.pop_front() {
+                gone.last_spooled = e.spooled.or(gone.last_spooled);
             }
             self.bytes -= len;
             self.written -= 1;
@@ -171,15 +191,27 @@ impl SendQueue {
     pub fn confirm_written(&mut self) -> Confirmed {
         let mut gone = Confirmed::default();
         for _ in 0..self.written {
-            if let Some((r, spooled)) = self.records.pop_front() {
-                self.bytes -= r.len();
-                gone.last_spooled = spooled.or(gone.last_spooled);
+            if let Some(e) = self.records.pop_front() {
+                self.bytes -= e.bytes.len();
+                gone.last_spooled = e.spooled.or(gone.last_spooled);
                 gone.records += 1;
             }
         }
         self.written = 0;
         self.written_bytes = 0;
         gone
+    }
+
+    /// At close: every record not from the backlog, whatever its state
+    /// (written and not confirmed ones included), out of the queue, oldest
+    /// first. What came from the backlog stays there.
+    pub fn take_unspooled(&mut self) -> Vec<Vec<u8>> {
+        self.rewind();
+        let (unspooled, spooled): (Vec<Entry>, Vec<Entry>) =
+            self.records.drain(..).partition(|e| e.spooled.is_none());
+        self.records = spooled.into();
+        self.bytes = self.records.iter().map(|e| e.bytes.len()).sum();
+        unspooled.into_iter().map(|e| e.bytes).collect()
     }
 
     /// The connection is gone: what it did not confirm is unsent again.
@@ -276,11 +308,9 @@ mod tests {
                             spooled_seq += 1;
                         }
                     }
-                    // As the handler does: only into a backlog with nothing unread.
-                    Step::Spill(room) if backlog.is_empty() => {
+                    Step::Spill(room) => {
                         q.spill(room, |_| 1, |r| backlog.push_back(r.to_vec()));
                     }
-                    Step::Spill(_) => {}
                     Step::Write(n) => {
                         if let Some(rest) = q.next_unsent() {
                             let n = n.min(rest.len());
@@ -288,19 +318,19 @@ mod tests {
                         }
                     }
                     Step::Confirm(share) => {
-                        let before: Vec<Vec<u8>> = q.records.iter().map(|r| r.0.clone()).collect();
+                        let before: Vec<Vec<u8>> = q.records.iter().map(|e| e.bytes.clone()).collect();
                         let unacked = q.in_flight() * usize::from(share) / 1000;
                         let gone = q.confirm(unacked);
                         confirmed.extend(before.into_iter().take(gone.records));
                     }
                     Step::Rewind => q.rewind(),
                 }
-                prop_assert_eq!(q.bytes(), q.records.iter().map(|r| r.0.len()).sum::<usize>());
+                prop_assert_eq!(q.bytes(), q.records.iter().map(|e| e.bytes.len()).sum::<usize>());
                 prop_assert!(q.written <= q.len());
             }
             let all: Vec<Vec<u8>> = confirmed
                 .into_iter()
-                .chain(q.records.iter().map(|r| r.0.clone()))
+                .chain(q.records.iter().map(|e| e.bytes.clone()))
                 .chain(backlog)
                 .collect();
             let expected: Vec<Vec<u8>> = (0..pushed).map(rec).collect();

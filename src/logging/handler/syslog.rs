@@ -40,6 +40,9 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// A peer that comes back is found within this (a connection attempt to a
 /// host that is down costs a SYN).
 const MAX_RETRY: Duration = Duration::from_secs(5);
+/// How long a closing handler with a backlog waits for its peer to
+/// confirm what it was sent.
+const CLOSE_CONFIRM: Duration = Duration::from_secs(1);
 /// What `on_failure: drop` keeps while the peer is away or slow.
 const DROP_POLICY_QUEUED_BYTES: usize = 4 << 20;
 
@@ -87,6 +90,9 @@ pub struct SyslogOut {
     backlog: Option<Backlog>,
     /// Records stayed unsent that the backlog had no room for: held.
     spill_short: bool,
+    /// The last try sent nothing and nothing was confirmed: the peer takes
+    /// nothing now (it is not worth trying again soon).
+    stalled: bool,
     /// Warnings for `pysyslog.writer` (outage, reminders, recovery).
     pub notes: Vec<String>,
 }
@@ -133,6 +139,7 @@ impl SyslogOut {
             health: Health::default(),
             backlog: backlog.filter(|_| on_failure == OnFailure::Hold),
             spill_short: false,
+            stalled: false,
             notes: Vec::new(),
         }
     }
@@ -196,7 +203,9 @@ impl SyslogOut {
     /// Connected, and only waiting for the peer to take more: worth trying
     /// again soon rather than after a backoff.
     pub fn waits_for_room(&self) -> bool {
-        !self.health.is_failing() && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
+        !self.stalled
+            && !self.health.is_failing()
+            && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
     }
 
     /// Bytes held: not yet written to the peer.
@@ -294,6 +303,7 @@ impl SyslogOut {
         if !self.ensure_connected(stats, name) {
             return;
         }
+        let before = (self.queue.unsent_bytes(), self.queue.len());
         for _ in 0..DRAIN_ROUNDS {
             match self.send_queue() {
                 Ok(c) => self.confirmed(&c),
@@ -308,6 +318,7 @@ impl SyslogOut {
                 break;
             }
         }
+        self.stalled = (self.queue.unsent_bytes(), self.queue.len()) == before;
         let waiting = self.queue.unsent_bytes() > 0
             || self
                 .backlog
@@ -471,13 +482,32 @@ impl SyslogOut {
 
     /// Try once more to send, then drop the socket (the kernel still
     /// delivers what it took).
+    /// With a backlog, what the peer has not confirmed within
+    /// [`CLOSE_CONFIRM`] goes to the backlog (a peer that is there confirms
+    /// in a moment; what it got and had not confirmed arrives twice), so a
+    /// stop or a reload loses nothing the socket held.
     pub fn close(&mut self) {
         if let Ok(c) = self.send_queue() {
             self.confirmed(&c);
         }
-        if let Some(b) = self.backlog.as_mut() {
-            b.spill(&mut self.queue, None);
-            b.end_batch("");
+        if self.backlog.is_some() {
+            let deadline = Instant::now() + CLOSE_CONFIRM;
+            while self.queue.in_flight() > 0 && Instant::now() < deadline {
+                let Some(fd) = self.conn.as_ref().and_then(Conn::stream_fd) else {
+                    break;
+                };
+                if self.check_stream(fd).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let left = self.queue.take_unspooled();
+            if let Some(b) = self.backlog.as_mut() {
+                for record in left {
+                    b.push(record);
+                }
+                b.end_batch("");
+            }
         }
         self.conn = None;
     }
@@ -741,5 +771,145 @@ mod tests {
         assert!(!out.holds());
         assert!(out.unwritten());
         assert!(dropped > 0 && out.held_bytes() <= DROP_POLICY_QUEUED_BYTES as u64);
+    }
+
+    mod with_a_backlog {
+        use super::*;
+        use crate::logging::handler::backlog::Backlog;
+        use crate::spool::{self, Fsync, Spool};
+
+        fn settings() -> &'static spool::Settings {
+            let dir = tempfile::tempdir().unwrap().keep();
+            Box::leak(Box::new(spool::Settings {
+                dir,
+                max_bytes: 256 << 20,
+                fsync: Fsync::Never,
+            }))
+        }
+
+        fn out_to(port: u16, backlog: Backlog) -> SyslogOut {
+            SyslogOut::new(
+                &SyslogAddress::Inet("127.0.0.1".into(), port),
+                1,
+                Some(true),
+                String::new(),
+                true,
+                OnFailure::Hold,
+                Some(backlog),
+            )
+        }
+
+        fn backlog_text(dir: &std::path::Path) -> Vec<String> {
+            let mut s = Spool::open(dir, 256 << 20, Fsync::Never).unwrap();
+            let mut all = Vec::new();
+            let mut r = Vec::new();
+            while s.read_next(&mut r).is_some() {
+                all.push(
+                    String::from_utf8_lossy(&r)
+                        .trim_end_matches('\0')
+                        .to_owned(),
+                );
+                r.clear();
+            }
+            all
+        }
+
+        /// A reload: the new engine's handler is built while the old one
+        /// still has the backlog. Its records wait (the batch is held) and
+        /// go in behind the old ones once it is free: none lost, in order.
+        #[test]
+        fn records_of_a_reload_wait_behind_the_old_engines_backlog() {
+            let settings = settings();
+            let dir = settings.dir.join(spool::handler_dir("fwd"));
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut old = Spool::open(&dir, 256 << 20, Fsync::Never).unwrap();
+            for i in 0..3 {
+                assert!(old.append(format!("<14>old {i}\0").as_bytes()));
+            }
+            old.flush().unwrap();
+            let mut out = out_to(port, Backlog::in_dir("fwd", settings));
+            let mut stats = Stats::default();
+            out.emit("new 0", &record("new 0")).unwrap();
+            out.end_batch(&mut stats, "fwd");
+            assert!(
+                out.holds(),
+                "the batch waits while the old engine has the backlog"
+            );
+            drop(old);
+            out.emit("new 1", &record("new 1")).unwrap();
+            out.end_batch(&mut stats, "fwd");
+            assert!(!out.holds(), "in the backlog now");
+            out.close();
+            drop(out);
+            assert_eq!(
+                backlog_text(&dir),
+                [
+                    "<14>old 0",
+                    "<14>old 1",
+                    "<14>old 2",
+                    "<14>new 0",
+                    "<14>new 1"
+                ]
+            );
+        }
+
+        /// A stop while the peer has not confirmed what it was sent (it
+        /// stopped reading): those records go to the backlog, none lost.
+        #[test]
+        fn a_stop_puts_what_the_peer_did_not_confirm_in_the_backlog() {
+            use std::os::fd::AsRawFd;
+            let settings = settings();
+            let dir = settings.dir.join(spool::handler_dir("fwd"));
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let small: libc::c_int = 4096;
+            // SAFETY: a valid int option on a socket this test owns.
+            unsafe {
+                libc::setsockopt(
+                    listener.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    (&small as *const libc::c_int).cast(),
+                    4,
+                )
+            };
+            let port = listener.local_addr().unwrap().port();
+            let mut out = out_to(port, Backlog::in_dir("fwd", settings));
+            let mut stats = Stats::default();
+            let mut peer = None;
+            let line = "x".repeat(1000);
+            let mut n = 0;
+            for _ in 0..100 {
+                for _ in 0..20 {
+                    let m = format!("{n:08} {line}");
+                    out.emit(&m, &record(&m)).unwrap();
+                    n += 1;
+                }
+                out.end_batch(&mut stats, "fwd");
+                if peer.is_none() {
+                    peer = listener.accept().ok();
+                }
+            }
+            assert!(peer.is_some());
+            out.close();
+            drop(out);
+            // The peer read nothing: every record is in the backlog, in order
+            // from the first the peer's TCP had not acknowledged.
+            let kept = backlog_text(&dir);
+            let numbers: Vec<u64> = kept
+                .iter()
+                .filter_map(|r| r.strip_prefix("<14>")?.get(..8)?.parse().ok())
+                .collect();
+            let first = *numbers.first().expect("records kept");
+            assert_eq!(
+                numbers,
+                (first..n).collect::<Vec<_>>(),
+                "from {first} on, in order"
+            );
+            assert!(first > 0, "what the peer's kernel took counts as delivered");
+        }
     }
 }
