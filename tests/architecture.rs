@@ -21,6 +21,7 @@ fn named_paths(text: &str) -> Vec<&str> {
                 "packaging",
                 "fuzz",
                 "scripts",
+                "docs",
             ]
             .contains(&first)
                 && span.contains('.')

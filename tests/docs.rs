@@ -9,12 +9,18 @@ use std::process::Command;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_pysyslog");
 
-/// README, ARCHITECTURE and every chapter under docs/.
+/// README, ARCHITECTURE, CHANGELOG, CONTRIBUTING and every chapter under
+/// docs/.
 fn documents() -> Vec<PathBuf> {
-    let mut docs = vec![
-        Path::new(ROOT).join("README.md"),
-        Path::new(ROOT).join("ARCHITECTURE.md"),
-    ];
+    let mut docs: Vec<PathBuf> = [
+        "README.md",
+        "ARCHITECTURE.md",
+        "CHANGELOG.md",
+        "CONTRIBUTING.md",
+    ]
+    .iter()
+    .map(|d| Path::new(ROOT).join(d))
+    .collect();
     let mut chapters: Vec<PathBuf> = fs::read_dir(Path::new(ROOT).join("docs"))
         .expect("docs/")
         .flatten()
@@ -166,6 +172,91 @@ fn every_file_the_documents_name_exists() {
         }
     }
     assert!(missing.is_empty(), "named but missing: {missing:#?}");
+}
+
+/// GitHub's anchor for a heading: lower case, spaces as hyphens, punctuation
+/// other than hyphens and underscores dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a document's headings (outside fenced blocks), a repeated
+/// one numbered as GitHub numbers it (`-1`, `-2`).
+fn anchors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut times = std::collections::HashMap::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        let hashes = line.len() - line.trim_start_matches('#').len();
+        if in_fence || !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let base = slug(&line[hashes..]);
+        let seen: &mut usize = times.entry(base.clone()).or_default();
+        out.push(if *seen == 0 {
+            base
+        } else {
+            format!("{base}-{seen}")
+        });
+        *seen += 1;
+    }
+    out
+}
+
+/// Every relative link of the documents (`[text](target)`, the README's to
+/// its chapters, the chapters' to each other and back) leads to a file that
+/// exists and, with a `#section`, to a heading of that file: moving a section
+/// cannot leave a reference to where it was.
+#[test]
+fn every_link_between_the_documents_resolves() {
+    let mut broken = Vec::new();
+    let mut seen = 0;
+    for doc in documents() {
+        let text = fs::read_to_string(&doc).expect("read");
+        let dir = doc.parent().unwrap_or(Path::new(ROOT));
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            if target.contains("://") || target.contains(' ') || target.starts_with("mailto:") {
+                continue;
+            }
+            seen += 1;
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let file = if path.is_empty() {
+                doc.clone()
+            } else {
+                dir.join(path)
+            };
+            if !file.exists() {
+                broken.push(format!("{}: {target}: no such file", doc.display()));
+                continue;
+            }
+            if anchor.is_empty() || !file.extension().is_some_and(|e| e == "md") {
+                continue;
+            }
+            let heads = anchors(&fs::read_to_string(&file).expect("read"));
+            if !heads.iter().any(|h| h == anchor) {
+                broken.push(format!("{}: {target}: no such heading", doc.display()));
+            }
+        }
+    }
+    assert!(
+        seen >= 50,
+        "too few links found ({seen}): is the extraction broken?"
+    );
+    assert!(broken.is_empty(), "broken links: {broken:#?}");
 }
 
 /// The fenced JSON blocks of `text` that are whole dictConfig documents.

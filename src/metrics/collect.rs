@@ -2,8 +2,8 @@
 //! [`Snapshot`] and the two processes' usage.
 //!
 //! Owns: the metric names (Prometheus conventions: a `pysyslog_` prefix,
-//! base units, `_total` on counters) and their meaning; the README's
-//! "Monitoring" section lists the same. Does not own: keeping the numbers.
+//! base units, `_total` on counters) and their meaning; `docs/monitoring.md`
+//! lists the same. Does not own: keeping the numbers.
 
 use super::counts::{Refusal, Snapshot};
 use super::encode::{Exposition, Kind};

@@ -8,7 +8,7 @@
 //! Both framings are accepted on one port, detected per frame, because senders
 //! differ: RFC 5425 clients and `logger --octet-count` count octets, most
 //! others end lines with LF, and Python's `SysLogHandler` ends them with NUL.
-//! The rules (the README's "Framing" section states them for operators):
+//! The rules (docs/listeners.md, "Framing", states them for operators):
 //! - A frame that starts with a digit 1-9, up to 8 more digits, a space and `<` is
 //!   octet-counted: `MSG-LEN SP SYSLOG-MSG` (RFC 6587 §3.4.1). The `<` keeps text
 //!   lines that merely begin with a number from being misread (a guess from
