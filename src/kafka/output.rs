@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
 use super::reports::{Reports, Resend, Totals, SPOOLED, UNTRACKED};
 use super::settings::KafkaArgs;
+use super::KafkaError;
 
 /// Where the writer learns which records of which batch Kafka settled.
 pub trait DeliverySink: Send + Sync {
@@ -88,7 +89,7 @@ enum Refusal {
     /// The queue is full: try again later.
     Full,
     /// For good (too large, say).
-    Never(String),
+    Never(KafkaError),
 }
 
 impl std::fmt::Debug for KafkaOut {
@@ -116,11 +117,11 @@ pub struct Progress {
 impl KafkaOut {
     /// Create the producer (no connection is made yet: librdkafka connects
     /// in the background) and its poll thread.
-    pub fn open(args: &KafkaArgs, name: &str) -> Result<KafkaOut, String> {
+    pub fn open(args: &KafkaArgs, name: &str) -> Result<KafkaOut, KafkaError> {
         let producer: BaseProducer<Reports> = args
             .client_config()
             .create_with_context(Reports::default())
-            .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+            .map_err(|e| KafkaError::Create(e.to_string()))?;
         let producer = Arc::new(producer);
         let sink: Arc<OnceLock<Arc<dyn DeliverySink>>> = Arc::new(OnceLock::new());
         let shared = Arc::new(Shared::default());
@@ -132,7 +133,7 @@ impl KafkaOut {
             std::thread::Builder::new()
                 .name("pysyslog-kafka".into())
                 .spawn(move || poll_loop(&producer, &sink, &shared, &stop, &name, &topic))
-                .map_err(|e| format!("cannot start the Kafka poll thread: {e}"))?
+                .map_err(|e| KafkaError::PollThread(e.to_string()))?
         };
         Ok(KafkaOut {
             name: name.to_owned(),
@@ -172,7 +173,7 @@ impl KafkaOut {
     /// [`KafkaOut::holds`] says so: the writer then takes no new batch,
     /// which is the backpressure. `Err`: librdkafka refused the record for
     /// good (too large, say); nothing was produced.
-    pub fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), String> {
+    pub fn send(&mut self, key: Option<&[u8]>, payload: &[u8]) -> Result<(), KafkaError> {
         if self.waiting.is_empty() {
             match produce(&self.producer, &self.topic, self.current, key, payload) {
                 Ok(()) => {
@@ -207,7 +208,7 @@ impl KafkaOut {
             Err(Refusal::Never(e)) => {
                 self.producer
                     .context()
-                    .give_up(seq | SPOOLED, payload.len() as u64, e);
+                    .give_up(seq | SPOOLED, payload.len() as u64, e.to_string());
                 true
             }
         }
@@ -354,8 +355,10 @@ fn produce(
     };
     match producer.send(record) {
         Ok(()) => Ok(()),
-        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(Refusal::Full),
-        Err((e, _)) => Err(Refusal::Never(format!("Kafka refused the record: {e}"))),
+        Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            Err(Refusal::Full)
+        }
+        Err((e, _)) => Err(Refusal::Never(KafkaError::Refused(e.to_string()))),
     }
 }
 
@@ -368,7 +371,9 @@ fn produce_in_order(producer: &BaseProducer<Reports>, topic: &str, waiting: &mut
             Ok(()) => {}
             Err(Refusal::Full) => return,
             Err(Refusal::Never(e)) => {
-                producer.context().give_up(r.seq, r.payload.len() as u64, e);
+                producer
+                    .context()
+                    .give_up(r.seq, r.payload.len() as u64, e.to_string());
             }
         }
         waiting.pop_front();

@@ -8,6 +8,7 @@
 //! thread and no connection). Does not own: reading the JSON (the logging
 //! configuration does that) or producing.
 
+use super::KafkaError;
 use rdkafka::ClientConfig;
 
 /// What a record's key is.
@@ -105,17 +106,16 @@ impl KafkaArgs {
     /// Check what only librdkafka can tell (property names and values), and
     /// the properties the handler keeps for itself. The error names the
     /// property.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), KafkaError> {
         for (name, _) in &self.properties {
             if let Some((_, arg)) = SET_BY_ARGUMENTS.iter().find(|(p, _)| p == name) {
-                return Err(format!(
-                    "properties: '{name}' is set by the handler's '{arg}' argument"
-                ));
+                return Err(KafkaError::SetByArgument {
+                    property: name.clone(),
+                    argument: arg,
+                });
             }
             if RESERVED.contains(&name.as_str()) {
-                return Err(format!(
-                    "properties: '{name}' cannot be set: the handler relies on its own value"
-                ));
+                return Err(KafkaError::Reserved(name.clone()));
             }
         }
         for server in &self.bootstrap_servers {
@@ -124,7 +124,7 @@ impl KafkaArgs {
         self.client_config()
             .create_native_config()
             .map(drop)
-            .map_err(|e| format!("properties: {e}"))
+            .map_err(|e| KafkaError::Properties(e.to_string()))
     }
 
     /// The librdkafka configuration: our defaults, then the arguments, then
@@ -167,8 +167,8 @@ impl KafkaArgs {
 }
 
 /// The port of `host:port`, `[v6]:port`, or [`DEFAULT_PORT`] without one.
-pub fn server_port(server: &str) -> Result<u16, String> {
-    let bad = || format!("bootstrap_servers: {server:?} is not host:port");
+pub fn server_port(server: &str) -> Result<u16, KafkaError> {
+    let bad = || KafkaError::BadServer(server.to_owned());
     let server = server.trim();
     // librdkafka also takes a protocol prefix (`PLAINTEXT://host:port`).
     let server = server.split_once("://").map_or(server, |(_, rest)| rest);
@@ -236,10 +236,10 @@ mod tests {
         a.properties = vec![("linger.ms".into(), "20".into())];
         assert_eq!(a.validate(), Ok(()));
         a.properties = vec![("no.such.property".into(), "1".into())];
-        let e = a.validate().unwrap_err();
+        let e = a.validate().unwrap_err().to_string();
         assert!(e.contains("no.such.property"), "{e}");
         a.properties = vec![("linger.ms".into(), "not a number".into())];
-        let e = a.validate().unwrap_err();
+        let e = a.validate().unwrap_err().to_string();
         assert!(e.contains("linger.ms"), "{e}");
     }
 
@@ -247,10 +247,14 @@ mod tests {
     fn arguments_and_reserved_properties_cannot_be_set_twice() {
         let mut a = args();
         a.properties = vec![("bootstrap.servers".into(), "x:1".into())];
-        let e = a.validate().unwrap_err();
+        let e = a.validate().unwrap_err().to_string();
         assert!(e.contains("'bootstrap_servers' argument"), "{e}");
         a.properties = vec![("delivery.report.only.error".into(), "true".into())];
-        assert!(a.validate().unwrap_err().contains("its own value"));
+        assert!(a
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("its own value"));
     }
 
     #[test]

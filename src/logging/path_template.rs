@@ -51,16 +51,29 @@ pub struct PathTemplate {
     text: String,
 }
 
+/// Why a DynamicFileHandler's `filename` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("filename: {0}")]
+    Syntax(String),
+    #[error("filename has no {{field}}: use FileHandler for one file (fields: name, levelname, or a syslog attribute such as {{hostname}})")]
+    NoField,
+    #[error("filename: unknown field {{{0}}} (fields: name, levelname, and the syslog attributes: peer, hostname, appname, facility, ...)")]
+    UnknownField(String),
+    #[error("filename: '.' and '..' may not follow the first field")]
+    DotAfterField,
+    #[error("filename: the directory {0} is not absolute")]
+    NotAbsolute(PathBuf),
+}
+
 impl PathTemplate {
     /// Parse `template`; a relative one is taken from `cwd`.
-    pub fn parse(template: &str, cwd: &Path) -> Result<PathTemplate, String> {
+    pub fn parse(template: &str, cwd: &Path) -> Result<PathTemplate, TemplateError> {
         let parts = parse_parts(template)?;
         let first_field = parts
             .iter()
             .position(|p| matches!(p, Part::Field(_)))
-            .ok_or_else(|| {
-                "filename has no {field}: use FileHandler for one file (fields: name, levelname, or a syslog attribute such as {hostname})".to_owned()
-            })?;
+            .ok_or(TemplateError::NoField)?;
         let mut prefix: String = parts[..first_field]
             .iter()
             .map(|p| match p {
@@ -82,7 +95,7 @@ impl PathTemplate {
             .iter()
             .any(|p| matches!(p, Part::Text(t) if t.split('/').any(|c| c == ".." || c == ".")))
         {
-            return Err("filename: '.' and '..' may not follow the first field".to_owned());
+            return Err(TemplateError::DotAfterField);
         }
         Ok(PathTemplate {
             base,
@@ -172,17 +185,17 @@ fn cut_components(path: &mut String) {
 }
 
 /// The template's text and fields, each field one this handler knows.
-fn parse_parts(template: &str) -> Result<Vec<Part>, String> {
+fn parse_parts(template: &str) -> Result<Vec<Part>, TemplateError> {
     let mut parts = Vec::new();
-    for piece in pieces(template).map_err(|e| format!("filename: {e}"))? {
+    for piece in pieces(template).map_err(|e| TemplateError::Syntax(e.to_string()))? {
         parts.push(match piece {
             Piece::Text(t) => Part::Text(t),
             Piece::Field(name) => Part::Field(match name.as_str() {
                 "name" => Field::Name,
                 "levelname" => Field::Levelname,
-                n => Field::Attr(Attr::from_name(n).ok_or_else(|| {
-                    format!("filename: unknown field {{{n}}} (fields: name, levelname, and the syslog attributes: peer, hostname, appname, facility, ...)")
-                })?),
+                n => Field::Attr(
+                    Attr::from_name(n).ok_or_else(|| TemplateError::UnknownField(n.to_owned()))?,
+                ),
             }),
         });
     }
@@ -190,7 +203,7 @@ fn parse_parts(template: &str) -> Result<Vec<Part>, String> {
 }
 
 /// `path` without `.` and `..` (lexically, as `os.path.abspath`).
-fn normalise(path: &Path) -> Result<PathBuf, String> {
+fn normalise(path: &Path) -> Result<PathBuf, TemplateError> {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {
@@ -205,10 +218,7 @@ fn normalise(path: &Path) -> Result<PathBuf, String> {
     if out.is_absolute() {
         Ok(out)
     } else {
-        Err(format!(
-            "filename: the directory {} is not absolute",
-            out.display()
-        ))
+        Err(TemplateError::NotAbsolute(out))
     }
 }
 

@@ -348,11 +348,20 @@ fn serve(
 /// The TLS files read again, checked as at start-up when still root, and
 /// built here too: a receiver started later starts from them, and a file
 /// that does not build is reported as the receiver would.
-fn reread_tls(files: &TlsFiles) -> Result<(tls::TlsPems, tls::Loaded), String> {
+/// Why a SIGHUP did not re-read the TLS files (the previous ones stay).
+#[derive(Debug, thiserror::Error)]
+enum TlsRereadError {
+    #[error(transparent)]
+    Permissions(#[from] crate::permissions::PermissionError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+fn reread_tls(files: &TlsFiles) -> Result<(tls::TlsPems, tls::Loaded), TlsRereadError> {
     let root = nix::unistd::geteuid().is_root();
-    crate::permissions::check_tls_files(files, None, root).map_err(|e| e.to_string())?;
-    let pems = tls::read_pems(files).map_err(|e| e.to_string())?;
-    let loaded = tls::build(files, &pems).map_err(|e| e.to_string())?;
+    crate::permissions::check_tls_files(files, None, root)?;
+    let pems = tls::read_pems(files)?;
+    let loaded = tls::build(files, &pems)?;
     Ok((pems, loaded))
 }
 
@@ -375,7 +384,8 @@ fn reload(
         Some(TlsReread::Kept(why)) => (Some(TlsReload::Kept(why.clone())), None),
         Some(TlsReread::Files(files)) => match reread_tls(files) {
             Ok((p, loaded)) => (Some(TlsReload::Read(PemBytes::from(&p))), Some(loaded)),
-            Err(e) => (Some(TlsReload::Failed(e)), None),
+            // The order carries the reason as text (it crosses to the receiver).
+            Err(e) => (Some(TlsReload::Failed(e.to_string())), None),
         },
     };
     if let Some(Ok(text)) = &logging {

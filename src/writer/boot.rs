@@ -125,7 +125,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let boot = match receive_boot(&mut status) {
         Ok(boot) => boot,
-        Err(text) => return fail(&mut status, text),
+        Err(e) => return fail(&mut status, e.to_string()),
     };
     // Reading stdout and stderr again needs a path the confinement forbids.
     let begin = super::Begin::prepare(boot.start);
@@ -188,19 +188,28 @@ fn try_reading(paths: &[std::path::PathBuf]) {
     }
 }
 
-fn receive_boot(status: &mut UnixStream) -> Result<WriterBoot, String> {
-    let (server, name) = IpcOneShotServer::<WriterBoot>::new()
-        .map_err(|e| format!("cannot create the channel to the receiver: {e}"))?;
+/// Why a writer did not get its boot message.
+#[derive(Debug, thiserror::Error)]
+enum BootError {
+    #[error("cannot create the channel to the receiver: {0}")]
+    Channel(#[source] std::io::Error),
+    #[error("cannot reach the receiver: {0}")]
+    Status(#[source] std::io::Error),
+    #[error("did not receive its channel from the receiver: {0}")]
+    Receive(String),
+}
+
+fn receive_boot(status: &mut UnixStream) -> Result<WriterBoot, BootError> {
+    let (server, name) = IpcOneShotServer::<WriterBoot>::new().map_err(BootError::Channel)?;
     status
         .write_all(&Status::Bootstrap(name).encode())
-        .map_err(|e| format!("cannot reach the receiver: {e}"))?;
+        .map_err(BootError::Status)?;
     // SAFETY: alarm only arms a timer; SIGALRM's default action ends the
     // process if the parent never connects.
     unsafe { libc::alarm(BOOT_TIMEOUT_SECS) };
     let accepted = server.accept();
     // SAFETY: as above, disarming it.
     unsafe { libc::alarm(0) };
-    let (_rest, boot) =
-        accepted.map_err(|e| format!("did not receive its channel from the receiver: {e:?}"))?;
+    let (_rest, boot) = accepted.map_err(|e| BootError::Receive(format!("{e:?}")))?;
     Ok(boot)
 }

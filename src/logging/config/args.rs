@@ -315,7 +315,9 @@ fn dynamic_args(kw: &Kwargs<'_>, ctx: &Ctx<'_>) -> Result<HandlerClass, Invalid>
     )?;
     let template =
         match kw.get("filename")? {
-            Some(Value::String(s)) => PathTemplate::parse(&s, ctx.cwd).map_err(Invalid)?,
+            Some(Value::String(s)) => {
+                PathTemplate::parse(&s, ctx.cwd).map_err(|e| Invalid(e.to_string()))?
+            }
             Some(other) => {
                 return Err(format!(
                     "filename must be a template string, not {}",

@@ -103,7 +103,7 @@ pub(super) fn build(kw: &Kwargs<'_>) -> Result<HandlerClass, Invalid> {
         compression,
         properties,
     };
-    kafka.validate()?;
+    kafka.validate().map_err(|e| Invalid(e.to_string()))?;
     Ok(HandlerClass::Kafka {
         kafka,
         encoding,

@@ -106,8 +106,8 @@ pub enum OpenError {
     #[error("not a file handler")]
     NotAFile,
     /// A KafkaHandler's producer could not be created.
-    #[error("{0}")]
-    Kafka(String),
+    #[error(transparent)]
+    Kafka(#[from] crate::kafka::KafkaError),
 }
 
 /// The file arguments of a file handler class.

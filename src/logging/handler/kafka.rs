@@ -82,7 +82,7 @@ impl KafkaRef {
         encoding: Encoding,
         errors: ErrorsPolicy,
         name: &str,
-    ) -> Result<KafkaRef, String> {
+    ) -> Result<KafkaRef, crate::kafka::KafkaError> {
         Ok(KafkaRef {
             out: KafkaOut::open(args, name)?,
             key: args.key,
@@ -169,7 +169,9 @@ impl KafkaRef {
                 return Ok(());
             }
         }
-        self.out.send(key, value).map_err(EmitFailure::Io)
+        self.out
+            .send(key, value)
+            .map_err(|e| EmitFailure::Io(e.to_string()))
     }
 
     /// Wait for Kafka's acknowledgements until `deadline` (`None`: as long
