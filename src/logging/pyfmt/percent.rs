@@ -71,12 +71,6 @@ pub(crate) fn compile<K>(fmt: &str, mut resolve: impl FnMut(&str) -> K) -> Vec<I
     let mut i = 0;
     // Python's argidx for a mapping: -2 = the mapping is still unused.
     let mut whole_unused = true;
-    let fail = |items: &mut Vec<Item<K>>, lit: &mut String, e: FormatError| {
-        if !lit.is_empty() {
-            items.push(Item::Lit(std::mem::take(lit)));
-        }
-        items.push(Item::Fail(e));
-    };
     while i < chars.len() {
         if chars[i] != '%' {
             lit.push(chars[i]);
@@ -89,162 +83,15 @@ pub(crate) fn compile<K>(fmt: &str, mut resolve: impl FnMut(&str) -> K) -> Vec<I
             i += 1;
             continue;
         }
-        let mut key = None;
-        if chars.get(i) == Some(&'(') {
-            i += 1;
-            let start = i;
-            let mut depth = 1;
-            while depth > 0 && i < chars.len() {
-                match chars[i] {
-                    ')' => depth -= 1,
-                    '(' => depth += 1,
-                    _ => {}
-                }
-                i += 1;
-            }
-            if depth > 0 || i >= chars.len() {
-                fail(&mut items, &mut lit, value_err("incomplete format key"));
-                return items;
-            }
-            let name: String = chars[start..i - 1].iter().collect();
-            key = Some(resolve(&name));
-            whole_unused = false;
-        }
-        let mut spec = Spec {
-            flags: 0,
-            width: None,
-            prec: None,
-            conv: '\0',
-            index: 0,
-        };
-        let mut ch = None;
-        while i < chars.len() {
-            let c = chars[i];
-            i += 1;
-            ch = Some(c);
-            match c {
-                '-' => spec.flags |= F_LJUST,
-                '+' => spec.flags |= F_SIGN,
-                ' ' => spec.flags |= F_BLANK,
-                '#' => spec.flags |= F_ALT,
-                '0' => spec.flags |= F_ZERO,
-                _ => break,
-            }
-        }
-        let next = |i: &mut usize, ch: &mut Option<char>| {
-            if *i < chars.len() {
-                *ch = Some(chars[*i]);
-                *i += 1;
-                true
-            } else {
-                false
-            }
-        };
-        if ch == Some('*') {
-            fail(&mut items, &mut lit, star_error(key.is_some()));
-            return items;
-        }
-        let mut at_end = i >= chars.len() && matches!(ch, Some('-' | '+' | ' ' | '#' | '0') | None);
-        if let (false, Some(d @ '0'..='9')) = (at_end, ch) {
-            let mut width = d as usize - '0' as usize;
-            loop {
-                if !next(&mut i, &mut ch) {
-                    at_end = true;
-                    break;
-                }
-                let Some(d @ '0'..='9') = ch else { break };
-                width = match width
-                    .checked_mul(10)
-                    .and_then(|w| w.checked_add(d as usize - '0' as usize))
-                {
-                    Some(w) if w <= isize::MAX as usize => w,
-                    _ => {
-                        fail(&mut items, &mut lit, value_err("width too big"));
-                        return items;
-                    }
-                };
-            }
-            spec.width = Some(width);
-        }
-        if !at_end && ch == Some('.') {
-            let mut prec = 0usize;
-            if !next(&mut i, &mut ch) {
-                at_end = true;
-            } else if ch == Some('*') {
-                fail(&mut items, &mut lit, star_error(key.is_some()));
-                return items;
-            } else if let Some(d @ '0'..='9') = ch {
-                prec = d as usize - '0' as usize;
-                loop {
-                    if !next(&mut i, &mut ch) {
-                        at_end = true;
-                        break;
-                    }
-                    let Some(d @ '0'..='9') = ch else { break };
-                    prec = prec * 10 + (d as usize - '0' as usize);
-                    if prec > i32::MAX as usize {
-                        fail(&mut items, &mut lit, value_err("precision too big"));
-                        return items;
-                    }
-                }
-            }
-            spec.prec = Some(prec);
-        }
-        if !at_end && matches!(ch, Some('h' | 'l' | 'L')) && !next(&mut i, &mut ch) {
-            at_end = true;
-        }
-        let Some(conv) = ch.filter(|_| !at_end) else {
-            fail(&mut items, &mut lit, value_err("incomplete format"));
-            return items;
-        };
-        spec.conv = conv;
-        spec.index = i - 1;
-        if !matches!(
-            conv,
-            's' | 'r'
-                | 'a'
-                | 'i'
-                | 'd'
-                | 'u'
-                | 'o'
-                | 'x'
-                | 'X'
-                | 'e'
-                | 'E'
-                | 'f'
-                | 'F'
-                | 'g'
-                | 'G'
-                | 'c'
-        ) {
-            let shown = if (' '..='~').contains(&conv) {
-                conv
-            } else {
-                '?'
-            };
-            let msg = format!(
-                "unsupported format character '{shown}' (0x{:x}) at index {}",
-                conv as u32,
-                i - 1
-            );
-            fail(&mut items, &mut lit, FormatError::Value(msg));
-            return items;
-        }
+        let item = conversion(&chars, &mut i, &mut resolve, &mut whole_unused);
         if !lit.is_empty() {
             items.push(Item::Lit(std::mem::take(&mut lit)));
         }
-        match key {
-            Some(k) => items.push(Item::Field(k, spec)),
-            None if whole_unused => {
-                whole_unused = false;
-                items.push(Item::Whole(spec));
-            }
-            None => {
-                fail(
-                    &mut items,
-                    &mut lit,
-                    FormatError::Type("not enough arguments for format string".into()),
-                );
+        match item {
+            Ok(item) => items.push(item),
+            Err(e) => {
+                // Python raises here: the rest of the format is never read.
+                items.push(Item::Fail(e));
                 return items;
             }
         }
@@ -253,6 +100,171 @@ pub(crate) fn compile<K>(fmt: &str, mut resolve: impl FnMut(&str) -> K) -> Vec<I
         items.push(Item::Lit(lit));
     }
     items
+}
+
+/// One conversion after its `%` (at `chars[*i]`): `%(key)`, flags, width,
+/// precision, a length modifier, the conversion character. `Err`: what
+/// Python raises for it.
+fn conversion<K>(
+    chars: &[char],
+    i: &mut usize,
+    resolve: &mut impl FnMut(&str) -> K,
+    whole_unused: &mut bool,
+) -> Result<Item<K>, FormatError> {
+    let key = mapping_key(chars, i)?.map(|name| {
+        *whole_unused = false;
+        resolve(&name)
+    });
+    let mut spec = Spec {
+        flags: 0,
+        width: None,
+        prec: None,
+        conv: '\0',
+        index: 0,
+    };
+    let mut ch = None;
+    while *i < chars.len() {
+        let c = chars[*i];
+        *i += 1;
+        ch = Some(c);
+        match c {
+            '-' => spec.flags |= F_LJUST,
+            '+' => spec.flags |= F_SIGN,
+            ' ' => spec.flags |= F_BLANK,
+            '#' => spec.flags |= F_ALT,
+            '0' => spec.flags |= F_ZERO,
+            _ => break,
+        }
+    }
+    if ch == Some('*') {
+        return Err(star_error(key.is_some()));
+    }
+    let mut at_end = *i >= chars.len() && matches!(ch, Some('-' | '+' | ' ' | '#' | '0') | None);
+    if let (false, Some(d @ '0'..='9')) = (at_end, ch) {
+        let mut width = d as usize - '0' as usize;
+        loop {
+            if !next(chars, i, &mut ch) {
+                at_end = true;
+                break;
+            }
+            let Some(d @ '0'..='9') = ch else { break };
+            width = match width
+                .checked_mul(10)
+                .and_then(|w| w.checked_add(d as usize - '0' as usize))
+            {
+                Some(w) if w <= isize::MAX as usize => w,
+                _ => return Err(value_err("width too big")),
+            };
+        }
+        spec.width = Some(width);
+    }
+    if !at_end && ch == Some('.') {
+        let mut prec = 0usize;
+        if !next(chars, i, &mut ch) {
+            at_end = true;
+        } else if ch == Some('*') {
+            return Err(star_error(key.is_some()));
+        } else if let Some(d @ '0'..='9') = ch {
+            prec = d as usize - '0' as usize;
+            loop {
+                if !next(chars, i, &mut ch) {
+                    at_end = true;
+                    break;
+                }
+                let Some(d @ '0'..='9') = ch else { break };
+                prec = prec * 10 + (d as usize - '0' as usize);
+                if prec > i32::MAX as usize {
+                    return Err(value_err("precision too big"));
+                }
+            }
+        }
+        spec.prec = Some(prec);
+    }
+    if !at_end && matches!(ch, Some('h' | 'l' | 'L')) && !next(chars, i, &mut ch) {
+        at_end = true;
+    }
+    let Some(conv) = ch.filter(|_| !at_end) else {
+        return Err(value_err("incomplete format"));
+    };
+    spec.conv = conv;
+    spec.index = *i - 1;
+    check_conversion(conv, *i - 1)?;
+    match key {
+        Some(k) => Ok(Item::Field(k, spec)),
+        None if *whole_unused => {
+            *whole_unused = false;
+            Ok(Item::Whole(spec))
+        }
+        None => Err(FormatError::Type(
+            "not enough arguments for format string".into(),
+        )),
+    }
+}
+
+/// `(name)` at `chars[*i]`, nested parentheses counted as Python does.
+fn mapping_key(chars: &[char], i: &mut usize) -> Result<Option<String>, FormatError> {
+    if chars.get(*i) != Some(&'(') {
+        return Ok(None);
+    }
+    *i += 1;
+    let start = *i;
+    let mut depth = 1;
+    while depth > 0 && *i < chars.len() {
+        match chars[*i] {
+            ')' => depth -= 1,
+            '(' => depth += 1,
+            _ => {}
+        }
+        *i += 1;
+    }
+    if depth > 0 || *i >= chars.len() {
+        return Err(value_err("incomplete format key"));
+    }
+    Ok(Some(chars[start..*i - 1].iter().collect()))
+}
+
+/// The next character into `ch`; `false` at the end of the format.
+fn next(chars: &[char], i: &mut usize, ch: &mut Option<char>) -> bool {
+    if *i < chars.len() {
+        *ch = Some(chars[*i]);
+        *i += 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// Python's error for a conversion character it does not know.
+fn check_conversion(conv: char, index: usize) -> Result<(), FormatError> {
+    if matches!(
+        conv,
+        's' | 'r'
+            | 'a'
+            | 'i'
+            | 'd'
+            | 'u'
+            | 'o'
+            | 'x'
+            | 'X'
+            | 'e'
+            | 'E'
+            | 'f'
+            | 'F'
+            | 'g'
+            | 'G'
+            | 'c'
+    ) {
+        return Ok(());
+    }
+    let shown = if (' '..='~').contains(&conv) {
+        conv
+    } else {
+        '?'
+    };
+    Err(FormatError::Value(format!(
+        "unsupported format character '{shown}' (0x{:x}) at index {index}",
+        conv as u32
+    )))
 }
 
 fn value_err(s: &str) -> FormatError {
