@@ -35,37 +35,50 @@ pub fn render_with(s: &Snapshot, receiver: Option<Usage>, writer: Option<Usage>)
 }
 
 fn listeners(e: &mut Exposition, s: &Snapshot) {
-    let each = |e: &mut Exposition, f: &dyn Fn(&super::counts::ListenerCounts) -> u64| {
-        for (label, c) in &s.listeners {
-            e.sample(&[("listener", label)], f(c));
-        }
-    };
-    // Families both kinds of listener have.
-    let received = |e: &mut Exposition, f: &dyn Fn(&super::counts::Received) -> u64| {
-        for (label, c) in &s.listeners {
-            e.sample(&[("listener", label)], f(&c.received));
-        }
-        for (label, c) in &s.udp {
-            e.sample(&[("listener", label)], f(&c.received));
-        }
-    };
-    let udp = |e: &mut Exposition, f: &dyn Fn(&super::counts::UdpCounts) -> u64| {
-        for (label, c) in &s.udp {
-            e.sample(&[("listener", label)], f(c));
-        }
-    };
+    connections(e, s);
+    received_lines(e, s);
+    datagrams(e, s);
+    rate_limits(e, s);
+    accepting(e, s);
+}
+
+/// One sample per TCP, TLS or RELP listener.
+fn each(e: &mut Exposition, s: &Snapshot, f: &dyn Fn(&super::counts::ListenerCounts) -> u64) {
+    for (label, c) in &s.listeners {
+        e.sample(&[("listener", label)], f(c));
+    }
+}
+
+/// One sample per UDP listener.
+fn udp(e: &mut Exposition, s: &Snapshot, f: &dyn Fn(&super::counts::UdpCounts) -> u64) {
+    for (label, c) in &s.udp {
+        e.sample(&[("listener", label)], f(c));
+    }
+}
+
+/// Families both kinds of listener have: one sample per listener.
+fn received(e: &mut Exposition, s: &Snapshot, f: &dyn Fn(&super::counts::Received) -> u64) {
+    for (label, c) in &s.listeners {
+        e.sample(&[("listener", label)], f(&c.received));
+    }
+    for (label, c) in &s.udp {
+        e.sample(&[("listener", label)], f(&c.received));
+    }
+}
+
+fn connections(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_connections_open",
         Kind::Gauge,
         "Connections open now, TLS handshakes included.",
     );
-    each(e, &|c| c.open);
+    each(e, s, &|c| c.open);
     e.family(
         "pysyslog_connections_accepted_total",
         Kind::Counter,
         "Connections accepted.",
     );
-    each(e, &|c| c.accepted);
+    each(e, s, &|c| c.accepted);
     e.family(
         "pysyslog_connections_refused_total",
         Kind::Counter,
@@ -79,60 +92,69 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
             );
         }
     }
+}
+
+fn received_lines(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_lines_received_total",
         Kind::Counter,
         "Lines (frames, or non-empty datagrams) received and queued for the writer, truncated ones included.",
     );
-    received(e, &|r| r.lines);
+    received(e, s, &|r| r.lines);
     e.family(
         "pysyslog_received_bytes_total",
         Kind::Counter,
         "Bytes of syslog data received (after TLS decryption; for UDP, the datagrams of allowed sources).",
     );
-    received(e, &|r| r.bytes);
+    received(e, s, &|r| r.bytes);
     e.family(
         "pysyslog_lines_truncated_total",
         Kind::Counter,
         "Lines longer than --max-line-length, logged truncated.",
     );
-    received(e, &|r| r.truncated);
+    received(e, s, &|r| r.truncated);
     e.family(
         "pysyslog_lines_split_total",
         Kind::Counter,
         "Lines logged in pieces (the first while the rest had not arrived): the partial lines of all connections passed --max-partial-bytes.",
     );
-    received(e, &|r| r.split);
+    received(e, s, &|r| r.split);
+}
+
+fn datagrams(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_udp_datagrams_received_total",
         Kind::Counter,
         "UDP datagrams read from the socket (refused and empty ones included).",
     );
-    udp(e, &|c| c.datagrams);
+    udp(e, s, &|c| c.datagrams);
     e.family(
         "pysyslog_udp_datagrams_dropped_total",
         Kind::Counter,
         "UDP datagrams the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL; raise --udp-recv-buffer). Learnt with the next datagram read.",
     );
-    udp(e, &|c| c.dropped);
+    udp(e, s, &|c| c.dropped);
     e.family(
         "pysyslog_udp_datagrams_refused_total",
         Kind::Counter,
         "UDP datagrams from sources outside --allow, not logged.",
     );
-    udp(e, &|c| c.refused);
+    udp(e, s, &|c| c.refused);
     e.family(
         "pysyslog_udp_datagrams_rate_limited_total",
         Kind::Counter,
         "UDP datagrams dropped because their source was over --rate-limit-per-source, not logged.",
     );
-    udp(e, &|c| c.rate_limited);
+    udp(e, s, &|c| c.rate_limited);
+}
+
+fn rate_limits(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_rate_limit_pauses_total",
         Kind::Counter,
         "Times a TCP, TLS or RELP connection was paused (not read) because its source was over --rate-limit-per-source; nothing is dropped.",
     );
-    each(e, &|c| c.rate_limit_pauses);
+    each(e, s, &|c| c.rate_limit_pauses);
     e.family(
         "pysyslog_rate_limit_paused_seconds_total",
         Kind::Counter,
@@ -157,6 +179,9 @@ fn listeners(e: &mut Exposition, s: &Snapshot) {
             n,
         );
     }
+}
+
+fn accepting(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "pysyslog_accept_pauses_total",
         Kind::Counter,
