@@ -110,20 +110,8 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     raise_fd_limit(settings.max_connections as u64 + SPARE_FDS);
 
     // 3. Privileged ports.
-    let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
+    let (bound, metrics_socket) = bind(&mut settings)?;
     warnings.extend(bound.warnings.iter().cloned());
-    // Port 0: the banner names the port the kernel chose (for a listener
-    // given twice, each its own; for a name of several addresses, the first).
-    let mut chosen = bound.chosen_ports.clone();
-    for spec in &mut settings.listeners {
-        if let Some(i) = chosen.iter().position(|(e, _)| *e == spec.endpoint) {
-            spec.endpoint.port = chosen.remove(i).1;
-        }
-    }
-    let metrics_socket = match settings.metrics_listen {
-        Some(addr) => Some(bind_metrics(addr, &bound)?),
-        None => None,
-    };
 
     // 4-5. Detach; the pid file holds the final pid.
     if settings.daemonize {
@@ -139,23 +127,7 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
     // receiver asks, so they run as the service user too.
     // With a KafkaHandler a batch keeps its slot until the broker has
     // acknowledged it: the slots must cover the whole queue.
-    let slot_count = if kafka {
-        slots::count_covering(settings.max_queue_bytes)
-    } else {
-        slots::SLOT_COUNT
-    };
-    let slots = Slots::new(slot_count).unwrap_or_else(|e| {
-        crate::say!(
-            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
-        );
-        Slots::none()
-    });
-    let counters = SharedCounters::new().unwrap_or_else(|e| {
-        crate::say!(
-            "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
-        );
-        SharedCounters::none()
-    });
+    let (slots, counters) = shared_memory(kafka, settings.max_queue_bytes);
     // What the monitor reads again on SIGHUP.
     let reread_logging = settings.logging_config.as_ref().map(|path| ConfigReload {
         path: path.clone(),
@@ -218,6 +190,51 @@ fn start_and_run(mut settings: Settings, readiness: &mut Option<Readiness>) -> R
         0 => Ok(()),
         code => Err(Error::ReceiverExited(code)),
     }
+}
+
+/// Bind every listener and the metrics endpoint. Port 0: the banner names
+/// the port the kernel chose (for a listener given twice, each its own; for
+/// a name of several addresses, the first).
+fn bind(
+    settings: &mut Settings,
+) -> Result<(listener::Bound, Option<mio::net::TcpListener>), Error> {
+    let bound = listener::bind_all(&settings.listeners, settings.udp_recv_buffer)?;
+    let mut chosen = bound.chosen_ports.clone();
+    for spec in &mut settings.listeners {
+        if let Some(i) = chosen.iter().position(|(e, _)| *e == spec.endpoint) {
+            spec.endpoint.port = chosen.remove(i).1;
+        }
+    }
+    let metrics_socket = match settings.metrics_listen {
+        Some(addr) => Some(bind_metrics(addr, &bound)?),
+        None => None,
+    };
+    Ok((bound, metrics_socket))
+}
+
+/// The shared memory every writer maps: the batch slots (with a
+/// KafkaHandler a batch keeps its slot until the broker acknowledged it, so
+/// they cover the whole queue) and the counters page. Without them the
+/// collector still works, less well, and says so.
+fn shared_memory(kafka: bool, max_queue_bytes: usize) -> (Slots, SharedCounters) {
+    let slot_count = if kafka {
+        slots::count_covering(max_queue_bytes)
+    } else {
+        slots::SLOT_COUNT
+    };
+    let slots = Slots::new(slot_count).unwrap_or_else(|e| {
+        crate::say!(
+            "pysyslog: warning: no shared memory for batches ({e}); sending them whole to the writer"
+        );
+        Slots::none()
+    });
+    let counters = SharedCounters::new().unwrap_or_else(|e| {
+        crate::say!(
+            "pysyslog: warning: no shared memory for the writer's counters ({e}); the metrics will not show handlers"
+        );
+        SharedCounters::none()
+    });
+    (slots, counters)
 }
 
 /// What SIGHUP does with the TLS files: read them again, unless the

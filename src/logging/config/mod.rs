@@ -109,50 +109,17 @@ impl Config {
             }
         } else {
             if let Some(formatters) = section("formatters")? {
-                for (name, spec) in &formatters {
-                    let f = parse_formatter(&ctx, spec).map_err(|e| {
-                        ctx.err(
-                            format!("formatters.{name}"),
-                            format!("Unable to configure formatter {}: {e}", py_repr_str(name)),
-                        )
-                    })?;
-                    let path = format!("formatters.{name}");
-                    let unused = ctx
-                        .res
-                        .conv(spec)
-                        .map(|s| dot_names(&s))
-                        .unwrap_or_default();
-                    config.warnings.extend(dot_warning(
-                        &ctx,
-                        &path,
-                        DotUse::FormatterOrFilter,
-                        unused,
-                    ));
-                    config.formatters.insert(name.clone(), f);
-                }
+                config.formatters = named(
+                    &ctx,
+                    &formatters,
+                    "formatter",
+                    parse_formatter,
+                    &mut config.warnings,
+                )?;
             }
             if let Some(filters) = section("filters")? {
-                for (name, spec) in &filters {
-                    let f = parse_filter(&ctx, spec).map_err(|e| {
-                        ctx.err(
-                            format!("filters.{name}"),
-                            format!("Unable to configure filter {}: {e}", py_repr_str(name)),
-                        )
-                    })?;
-                    let path = format!("filters.{name}");
-                    let unused = ctx
-                        .res
-                        .conv(spec)
-                        .map(|s| dot_names(&s))
-                        .unwrap_or_default();
-                    config.warnings.extend(dot_warning(
-                        &ctx,
-                        &path,
-                        DotUse::FormatterOrFilter,
-                        unused,
-                    ));
-                    config.filters.insert(name.clone(), f);
-                }
+                config.filters =
+                    named(&ctx, &filters, "filter", parse_filter, &mut config.warnings)?;
             }
             let handlers = section("handlers")?.unwrap_or_default();
             let (handlers, warnings) = handler::parse_all(&ctx, obj, &handlers, &config)?;
@@ -187,6 +154,35 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The `formatters` or `filters` section (`what`: `formatter`, `filter`),
+/// each entry read by `parse`, its `.` attributes warned about.
+fn named<T>(
+    ctx: &Ctx<'_>,
+    section: &Map<String, Value>,
+    what: &str,
+    parse: impl Fn(&Ctx<'_>, &Value) -> Result<T, Invalid>,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, T>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, spec) in section {
+        let path = format!("{what}s.{name}");
+        let item = parse(ctx, spec).map_err(|e| {
+            ctx.err(
+                &path,
+                format!("Unable to configure {what} {}: {e}", py_repr_str(name)),
+            )
+        })?;
+        let unused = ctx
+            .res
+            .conv(spec)
+            .map(|s| dot_names(&s))
+            .unwrap_or_default();
+        warnings.extend(dot_warning(ctx, &path, DotUse::FormatterOrFilter, unused));
+        out.insert(name.clone(), item);
+    }
+    Ok(out)
 }
 
 /// The top-level keys dictConfig reads.
