@@ -269,41 +269,12 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
         Some(loaded) => (Some(loaded.config), loaded.warnings),
         None => (None, Vec::new()),
     };
-    let mut listeners = Vec::new();
-    let mut datagrams = Vec::new();
-    let (mut stream_origins, mut datagram_origins) = (Vec::new(), Vec::new());
-    for (endpoint, socket) in bound.sockets {
-        let transport = endpoint.transport;
-        let origin = (transport.scheme(), endpoint.to_string());
-        if matches!(socket, BoundSocket::Datagram(_)) {
-            datagram_origins.push(origin);
-        } else if !transport.is_tls() || tls_config.is_some() {
-            stream_origins.push(origin);
-        }
-        match (socket, transport) {
-            (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
-            (BoundSocket::Stream(socket), Transport::Tls) => {
-                // Settings refuse tls:// without --cert/--key.
-                if let Some(config) = &tls_config {
-                    listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
-                }
-            }
-            (BoundSocket::Stream(socket), Transport::RelpTls) => {
-                if let Some(config) = &tls_config {
-                    listeners.push(Listener::new(
-                        socket,
-                        ListenerKind::RelpTls(Arc::clone(config)),
-                    ));
-                }
-            }
-            (BoundSocket::Stream(socket), Transport::Relp) => {
-                listeners.push(Listener::new(socket, ListenerKind::Relp))
-            }
-            (BoundSocket::Stream(socket), _) => {
-                listeners.push(Listener::new(socket, ListenerKind::Tcp))
-            }
-        }
-    }
+    let Sockets {
+        listeners,
+        datagrams,
+        stream_origins,
+        datagram_origins,
+    } = sockets(bound, tls_config.as_ref());
 
     config.origins = settings.records.parse_syslog.then(|| {
         Origins::new(
@@ -346,6 +317,61 @@ fn run_receiver(start: ReceiverStart, ends: ReceiverEnds) -> Result<(), Error> {
     hooks.notify_ready(&warnings);
     receiver.run()?;
     Ok(())
+}
+
+/// The bound sockets as the receiver's listeners (a TLS one only with a
+/// TLS configuration: settings refuse `tls://` without `--cert`/`--key`)
+/// and datagram sockets, with each one's origin for `--parse-syslog`.
+fn sockets(bound: listener::Bound, tls_config: Option<&Arc<rustls::ServerConfig>>) -> Sockets {
+    let mut listeners = Vec::new();
+    let mut datagrams = Vec::new();
+    let (mut stream_origins, mut datagram_origins) = (Vec::new(), Vec::new());
+    for (endpoint, socket) in bound.sockets {
+        let transport = endpoint.transport;
+        let origin = (transport.scheme(), endpoint.to_string());
+        if matches!(socket, BoundSocket::Datagram(_)) {
+            datagram_origins.push(origin);
+        } else if !transport.is_tls() || tls_config.is_some() {
+            stream_origins.push(origin);
+        }
+        match (socket, transport) {
+            (BoundSocket::Datagram(socket), _) => datagrams.push(socket),
+            (BoundSocket::Stream(socket), Transport::Tls) => {
+                // Settings refuse tls:// without --cert/--key.
+                if let Some(config) = tls_config {
+                    listeners.push(Listener::new(socket, ListenerKind::Tls(Arc::clone(config))));
+                }
+            }
+            (BoundSocket::Stream(socket), Transport::RelpTls) => {
+                if let Some(config) = tls_config {
+                    listeners.push(Listener::new(
+                        socket,
+                        ListenerKind::RelpTls(Arc::clone(config)),
+                    ));
+                }
+            }
+            (BoundSocket::Stream(socket), Transport::Relp) => {
+                listeners.push(Listener::new(socket, ListenerKind::Relp))
+            }
+            (BoundSocket::Stream(socket), _) => {
+                listeners.push(Listener::new(socket, ListenerKind::Tcp))
+            }
+        }
+    }
+    Sockets {
+        listeners,
+        datagrams,
+        stream_origins,
+        datagram_origins,
+    }
+}
+
+/// What [`sockets`] makes of the bound sockets.
+struct Sockets {
+    listeners: Vec<Listener>,
+    datagrams: Vec<mio::net::UdpSocket>,
+    stream_origins: Vec<(&'static str, String)>,
+    datagram_origins: Vec<(&'static str, String)>,
 }
 
 /// The start-up banner, one line per listener. The positional listener's line
