@@ -558,3 +558,75 @@ fn a_full_backlog_holds_and_loses_nothing() {
     assert_eq!(logged + dropped as usize, datagrams + 1, "{scrape}");
     drop(peer);
 }
+
+/// A backlog whose handler left the configuration (renamed) stays on disk:
+/// a warning names it, the metrics show its bytes, nothing is deleted.
+#[test]
+fn a_backlog_whose_handler_was_renamed_is_kept_and_reported() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let file = work.path().join("file.log");
+    let spool = work.path().join("spool");
+    let spool_arg = spool.to_str().expect("utf-8").to_owned();
+    // Nothing listens on `port`: the lines stay in handler fwd's backlog.
+    let mut c = collector(work.path(), port, &file, &["--spool-dir", &spool_arg]);
+    send_numbered(c.addr(), 0, 0, 1000);
+    wait_until("the file getting every line", || file_has(&file, 1, 1000));
+    c.wait_stderr("the backlog in use", |e| e.contains("in its backlog"));
+    c.stop();
+    let kept: u64 = segments(&spool)
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(kept > 0);
+
+    let renamed = serde_json::json!({
+        "version": 1,
+        "formatters": {"f": {"format": "%(message)s"}},
+        "handlers": {"forward": {"class": "logging.handlers.SysLogHandler",
+                                 "address": ["127.0.0.1", port],
+                                 "socktype": "ext://socket.SOCK_STREAM", "formatter": "f"}},
+        "loggers": {"pysyslog": {"propagate": false}},
+        "root": {"level": "INFO", "handlers": ["forward"]}
+    });
+    let config = work.path().join("renamed.json");
+    fs::write(&config, renamed.to_string()).expect("config");
+    let metrics = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let again = Collector::start_with(
+        "127.0.0.1",
+        &[
+            "--logging-config",
+            config.to_str().expect("utf-8"),
+            "--spool-dir",
+            &spool_arg,
+            "--metrics-listen",
+            &metrics_addr,
+        ],
+        &[],
+        |c| c.stderr_text().contains("Listening for syslog"),
+    );
+    again.wait_stderr("the orphaned backlog reported", |e| {
+        e.contains(&spool.join("fwd").display().to_string())
+            && e.contains("no handler of the configuration is named for it")
+    });
+    let scrape = scrape_text(metrics);
+    let orphaned: u64 = scrape
+        .lines()
+        .find(|l| l.starts_with("pysyslog_spool_orphaned_bytes "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("the orphaned bytes metric");
+    assert_eq!(orphaned, kept, "{scrape}");
+    assert_eq!(
+        segments(&spool).len(),
+        fs::read_dir(spool.join("fwd"))
+            .map(|d| d
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                .count())
+            .unwrap_or(0)
+    );
+    assert!(!segments(&spool).is_empty(), "nothing deleted");
+}

@@ -142,6 +142,9 @@ struct Page {
     last_applied: AtomicU64,
     /// Lines the writer parsed (`--parse-syslog`), by [`SyslogFormat`] index.
     syslog_lines: [AtomicU64; SYSLOG_FORMATS],
+    /// Bytes in backlogs (`--spool-dir`) no configured handler is named for
+    /// (a gauge, as the writer found them at its start).
+    orphaned_backlog_bytes: AtomicU64,
     entries: [Entry; MAX_HANDLERS],
 }
 
@@ -272,6 +275,19 @@ impl SharedCounters {
                 slot.fetch_add(n, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Writer: bytes in backlogs no handler of its configuration is named for.
+    pub fn set_orphaned_backlog_bytes(&self, bytes: u64) {
+        if let Some(page) = self.page() {
+            page.orphaned_backlog_bytes.store(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// What [`SharedCounters::set_orphaned_backlog_bytes`] last stored.
+    pub fn orphaned_backlog_bytes(&self) -> u64 {
+        self.page()
+            .map_or(0, |p| p.orphaned_backlog_bytes.load(Ordering::Relaxed))
     }
 
     /// Lines the writer parsed, by format.

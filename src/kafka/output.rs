@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
+use super::error::KafkaError;
 use super::reports::{Reports, Resend, Totals, SPOOLED, UNTRACKED};
 use super::settings::KafkaArgs;
-use super::KafkaError;
 
 /// Where the writer learns which records of which batch Kafka settled.
 pub trait DeliverySink: Send + Sync {

@@ -8,7 +8,7 @@
 //! thread and no connection). Does not own: reading the JSON (the logging
 //! configuration does that) or producing.
 
-use super::KafkaError;
+use super::error::KafkaError;
 use rdkafka::ClientConfig;
 
 /// What a record's key is.

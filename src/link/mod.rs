@@ -255,6 +255,10 @@ impl WriterLink {
     }
 
     /// Lines writers parsed (`--parse-syslog`), by format, across writers.
+    pub fn orphaned_backlog_bytes(&self) -> u64 {
+        self.stats.orphaned_backlog_bytes()
+    }
+
     pub fn writer_syslog_lines(&self) -> [u64; crate::ipc::counters::SYSLOG_FORMATS] {
         self.stats.syslog_lines()
     }

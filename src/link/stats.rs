@@ -109,6 +109,12 @@ impl LinkStats {
     }
 
     /// Lines writers parsed, by format, across writers.
+    /// Bytes in backlogs no configured handler is named for (the running
+    /// writer's finding).
+    pub fn orphaned_backlog_bytes(&self) -> u64 {
+        self.page.orphaned_backlog_bytes()
+    }
+
     pub fn syslog_lines(&self) -> [u64; SYSLOG_FORMATS] {
         let live = self.page.syslog_lines();
         std::array::from_fn(|i| self.dead_syslog_lines[i].saturating_add(live[i]))

@@ -170,6 +170,12 @@ fn rate_limits(e: &mut Exposition, s: &Snapshot) {
             "--spool-max-bytes: what the disk backlogs of every handler may take together (pysyslog_handler_spool_bytes summed).",
             n,
         );
+        e.single(
+            "pysyslog_spool_orphaned_bytes",
+            Kind::Gauge,
+            "Bytes in backlogs under --spool-dir that no handler of the configuration is named for (renamed or removed): left in place, never delivered until a handler has that name again.",
+            s.spool_orphaned_bytes,
+        );
     }
     if let Some(n) = s.rate_limit_sources {
         e.single(

@@ -163,6 +163,8 @@ pub struct Snapshot {
     pub rate_limit_sources: Option<u64>,
     /// `--spool-max-bytes` (`None`: no `--spool-dir`).
     pub spool_max_bytes: Option<u64>,
+    /// Bytes in backlogs no configured handler is named for.
+    pub spool_orphaned_bytes: u64,
     /// Lines parsed (`--parse-syslog`) as RFC 5424, RFC 3164, and neither.
     pub syslog_lines: [u64; 3],
     /// The receiver's and the writer's usage (`None`: not readable).

@@ -96,6 +96,7 @@ impl Receiver {
             },
             rate_limit_sources: self.rates.as_ref().map(|r| r.sources() as u64),
             spool_max_bytes: self.spool_max_bytes,
+            spool_orphaned_bytes: self.link.orphaned_backlog_bytes(),
             syslog_lines: self.link.writer_syslog_lines(),
             receiver_usage: self.own_proc.as_mut().and_then(|p| p.usage()),
             writer_usage: self.link.writer_usage(),

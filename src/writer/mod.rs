@@ -143,7 +143,9 @@ pub fn run(
             return EXIT_CONFIG;
         }
     };
-    notices.extend(orphaned_backlogs(&engine));
+    let (orphan_notes, orphaned) = orphaned_backlogs(&engine);
+    notices.extend(orphan_notes);
+    counters.set_orphaned_backlog_bytes(orphaned);
     // The handlers are in the counters page before Ready: a scrape once the
     // collector is up always shows every handler.
     let publisher = counters::Publisher::new(counters, &engine);
@@ -211,13 +213,16 @@ pub fn run(
     0
 }
 
-/// Backlogs in `--spool-dir` no handler of the configuration is named for.
-fn orphaned_backlogs(engine: &Engine) -> Vec<String> {
+/// Backlogs in `--spool-dir` no handler of the configuration is named for:
+/// a warning for each, and their bytes.
+fn orphaned_backlogs(engine: &Engine) -> (Vec<String>, u64) {
     let Some(spool) = crate::spool::settings() else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
     let names: Vec<&str> = engine.handler_stats().map(|(name, _)| name).collect();
-    crate::spool::orphans(&spool.dir, names)
+    let found = crate::spool::orphans(&spool.dir, names);
+    let bytes = found.iter().map(|(_, b)| b).sum();
+    let notes = found
         .into_iter()
         .map(|(dir, bytes)| {
             format!(
@@ -225,7 +230,8 @@ fn orphaned_backlogs(engine: &Engine) -> Vec<String> {
                 dir.display()
             )
         })
-        .collect()
+        .collect();
+    (notes, bytes)
 }
 
 /// What the loop does next, after [`Loop::retry_step`].
