@@ -201,11 +201,12 @@ impl SyslogOut {
     }
 
     /// Connected, and only waiting for the peer to take more: worth trying
-    /// again soon rather than after a backoff.
+    /// again soon rather than after a backoff. Also while the outage is not
+    /// over yet (it ends once the backlog is empty): a reconnected peer
+    /// drains the backlog at the pace it takes records, not one socket
+    /// buffer per backoff step (up to 3.2 s) when no traffic comes.
     pub fn waits_for_room(&self) -> bool {
-        !self.stalled
-            && !self.health.is_failing()
-            && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
+        !self.stalled && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
     }
 
     /// Bytes held: not yet written to the peer.
