@@ -427,12 +427,11 @@ pub fn syslog_ng_config(env: &Env, out: &Path, s: &Setup) -> String {
 /// Start `kind` in `dir` (made by the caller), writing to `dir/out.log`.
 pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, String> {
     let out = dir.join("out.log");
-    let log = dir.join("collector.log");
     if s.output == Output::PerSender {
         let d = senders_dir(&out);
         fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
     }
-    let mut cmd = match kind {
+    let cmd = match kind {
         Kind::Pysyslog | Kind::Copier if s.output != Output::Usual => {
             return Err(format!("{} writes only the usual output", kind.name()))
         }
@@ -488,6 +487,24 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
             cmd
         }
     };
+    if s.udp && kind == Kind::Pysyslog {
+        return Err("pysyslog 0.1.0 has no UDP listener".into());
+    }
+    spawn(kind, cmd, dir, s.port, s.udp)
+}
+
+/// Run `cmd` (a collector of `kind` set up by the caller, writing to
+/// `dir/out.log`) in `dir`, its output to `dir/collector.log`, and wait
+/// until it listens on `port`.
+pub fn spawn(
+    kind: Kind,
+    mut cmd: Command,
+    dir: &Path,
+    port: u16,
+    udp: bool,
+) -> Result<Running, String> {
+    let out = dir.join("out.log");
+    let log = dir.join("collector.log");
     let logf = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let logf2 = logf.try_clone().map_err(|e| e.to_string())?;
     let child = cmd
@@ -497,9 +514,6 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
         .stderr(logf2)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", kind.name()))?;
-    if s.udp && kind == Kind::Pysyslog {
-        return Err("pysyslog 0.1.0 has no UDP listener".into());
-    }
     let mut r = Running {
         kind,
         child: Some(child),
@@ -507,7 +521,7 @@ pub fn start(env: &Env, kind: Kind, dir: &Path, s: &Setup) -> Result<Running, St
         out,
         log,
     };
-    r.wait_listening(s.port, s.udp)?;
+    r.wait_listening(port, udp)?;
     Ok(r)
 }
 

@@ -13,6 +13,8 @@
 //! - [`dynfile`]: the dynfile scenario (1,000 senders, a file each).
 //! - [`json`]: the json scenario (the parse scenario's lines written as
 //!   JSON objects).
+//! - [`outage`]: the outage scenario (a forwarding target down for a while,
+//!   the disk backlogs of ours, rsyslog and syslog-ng).
 //!
 //! One run of one collector: a fresh collector on a free loopback port with
 //! its own directory; `pysyslog-flood --json --verify` sends the lines and
@@ -29,6 +31,7 @@ pub mod dynfile;
 pub mod json;
 pub mod kafka;
 pub mod latency;
+pub mod outage;
 pub mod parse;
 pub mod procstat;
 pub mod scenarios;

@@ -148,6 +148,30 @@ struct Cli {
     /// Collectors of the json scenario (ours, rsyslog, syslog-ng).
     #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
     json_collectors: Vec<String>,
+    /// Runs of the outage scenario (4 plain TCP connections; every line
+    /// written to a file and forwarded over TCP to a target that is down for
+    /// --outage-seconds shortly after the flood begins: ours with
+    /// --spool-dir, rsyslog's omfwd with a disk-assisted queue, syslog-ng
+    /// with disk-buffer(reliable(yes))); 0, the default, skips it (opt-in).
+    #[arg(long, default_value_t = 0)]
+    outage_runs: usize,
+    /// Lines per outage run (all connections together).
+    #[arg(long, default_value_t = 10_000_000)]
+    outage_lines: u64,
+    /// Seconds the forwarding target is down in an outage run.
+    #[arg(long, default_value_t = 10.0)]
+    outage_seconds: f64,
+    /// Seconds after the target's return an outage run waits for it to
+    /// have every line.
+    #[arg(long, default_value_t = 180.0)]
+    outage_drain_timeout: f64,
+    /// Collectors of the outage scenario (ours, rsyslog, syslog-ng).
+    #[arg(long, value_delimiter = ',', default_value = "ours,rsyslog,syslog-ng")]
+    outage_collectors: Vec<String>,
+    /// Ours' --spool-fsync policies in the outage scenario, a row each
+    /// (batch, second, never).
+    #[arg(long, value_delimiter = ',', default_value = "batch")]
+    outage_fsync: Vec<String>,
     /// Seconds to wait for the last line of a run to reach the file.
     #[arg(long, default_value_t = 60.0)]
     verify_timeout: f64,
@@ -322,12 +346,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         None
     };
+    let outage = if cli.outage_runs > 0 {
+        Some(bench::outage::OutagePlan {
+            runs: cli.outage_runs,
+            lines: cli.outage_lines.max(4),
+            connections: 4,
+            outage: Duration::from_secs_f64(cli.outage_seconds.max(0.1)),
+            sides: bench::outage::Side::of(&kinds(&cli.outage_collectors)?, &cli.outage_fsync)?,
+            verify_timeout: cli.verify_timeout.max(cli.outage_drain_timeout),
+            drain_timeout: Duration::from_secs_f64(cli.outage_drain_timeout.max(1.0)),
+        })
+    } else {
+        None
+    };
     let mut opt_in_collectors = match &parse {
         Some(_) => kinds(&cli.parse_collectors)?,
         None => Vec::new(),
     };
     opt_in_collectors.extend(dynfile.iter().flat_map(|d| d.kinds.iter().copied()));
     opt_in_collectors.extend(json.iter().flat_map(|j| j.kinds.iter().copied()));
+    if outage.is_some() {
+        opt_in_collectors.extend(kinds(&cli.outage_collectors)?);
+    }
     let plan = Plan {
         opt_in_collectors,
         collectors,
@@ -388,6 +428,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let parse_results = parse.as_ref().map(|p| (p, bench::parse::run(&env, p)));
     let dynfile_results = dynfile.as_ref().map(|p| (p, bench::dynfile::run(&env, p)));
     let json_results = json.as_ref().map(|p| (p, bench::json::run(&env, p)));
+    let outage_results = outage.as_ref().map(|p| (p, bench::outage::run(&env, p)));
     let header = bench::header(&env, &plan, Some(started.elapsed()));
     let mut text = bench::report(&plan, &results, &header);
     if let Some((k, r)) = &kafka_results {
@@ -405,6 +446,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if let Some((p, r)) = &json_results {
         text.push('\n');
         text.push_str(&bench::json::report(p, r));
+    }
+    if let Some((p, r)) = &outage_results {
+        text.push('\n');
+        text.push_str(&bench::outage::report(p, r));
     }
     println!("{text}");
     if let Some(path) = &cli.output {
@@ -427,9 +472,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         let (json_lost, json_errors) = json_results
             .as_ref()
             .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
-        let lost = bench::losses(&results) + kafka_lost + parse_lost + dynfile_lost + json_lost;
-        let errors =
-            results.errors.len() + kafka_errors + parse_errors + dynfile_errors + json_errors;
+        let (outage_lost, outage_errors) = outage_results
+            .as_ref()
+            .map_or((0, 0), |(_, r)| (r.losses(), r.errors.len()));
+        let lost = bench::losses(&results)
+            + kafka_lost
+            + parse_lost
+            + dynfile_lost
+            + json_lost
+            + outage_lost;
+        let errors = results.errors.len()
+            + kafka_errors
+            + parse_errors
+            + dynfile_errors
+            + json_errors
+            + outage_errors;
         if lost > 0 || errors > 0 {
             eprintln!("bench-peers: {lost} lines lost or duplicated, {errors} failed runs");
             return Ok(ExitCode::from(1));
