@@ -13,10 +13,17 @@
 #   logrotate does (skipped while the disk is full);
 # - the writer is killed (SIGKILL) at every sixth of the run;
 # - at 45% of the run the output's file system is filled for 60 s;
+# - every line is also forwarded by a SysLogHandler over TCP (with
+#   --spool-dir under the work directory) to a second release collector, the
+#   forwarding target, which writes it to a file of its own (rotated with
+#   the output); the target is stopped (SIGTERM) for 60 s in every 600 s,
+#   from 120 s on, and started again on the same port;
 # - every 10 s the RSS and open descriptors of the receiver and the current
 #   writer are sampled.
-# At the end: every line of every flood was written (duplicates at most one
-# batch per kill), no line nobody sent, and RSS and descriptors of both
+# At the end (once the backlog is delivered): every line of every flood was
+# written (duplicates at most one batch per kill) and reached the target
+# (duplicates at most a socket buffer's worth per kill or target restart),
+# no line nobody sent, and RSS and descriptors of both
 # processes after the fifth minute within 20% (RSS) and 8 (fds) of their
 # values at the fifth minute. Prints a JSON summary; exits 1 on a failure.
 #
@@ -37,14 +44,18 @@ done
 
 work=$(mktemp -d /tmp/pysyslog-soak.XXXXXX)
 out=$work/out
-mkdir -p "$out"
+# The target's file is on the work directory's disk, not the full one.
+tout=$work/target
+mkdir -p "$out" "$tout"
 # Room for a few minutes of output at the rate (the verifier deletes each
 # rotated file once counted), at least 256 MiB.
 mib=$(( rate * size * 240 / 1048576 ))
 [ "$mib" -lt 256 ] && mib=256
 mount -t tmpfs -o size=${mib}m tmpfs "$out"
 pids=()
+target=
 cleanup() {
+  [ -n "$target" ] && kill "$target" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   umount "$out" 2>/dev/null || umount -l "$out" || true
@@ -56,13 +67,45 @@ cat >"$work/logging.json" <<EOF
  "formatters": {"m": {"format": "%(message)s"}},
  "handlers": {
    "out": {"class": "logging.FileHandler", "filename": "$out/out.log", "formatter": "m"},
+   "fwd": {"class": "logging.handlers.SysLogHandler", "address": ["127.0.0.1", TPORT],
+           "socktype": "ext://socket.SOCK_STREAM", "formatter": "m"},
+   "own": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+ "loggers": {"pysyslog": {"level": "INFO", "handlers": ["own"], "propagate": false}},
+ "root": {"level": "INFO", "handlers": ["out", "fwd"]}}
+EOF
+cat >"$work/target.json" <<EOF
+{"version": 1,
+ "formatters": {"m": {"format": "%(message)s"}},
+ "handlers": {
+   "out": {"class": "logging.FileHandler", "filename": "$tout/out.log", "formatter": "m"},
    "own": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
  "loggers": {"pysyslog": {"level": "INFO", "handlers": ["own"], "propagate": false}},
  "root": {"level": "INFO", "handlers": ["out"]}}
 EOF
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" 127.0.0.1 "$port" --logging-config "$work/logging.json" 2>"$work/stderr.log" &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+tport=$(free_port)
+sed -i "s/TPORT/$tport/" "$work/logging.json"
+start_target() {
+  "$bin" 127.0.0.1 "$tport" --logging-config "$work/target.json" 2>>"$work/target.stderr.log" &
+  target=$!
+  for _ in $(seq 1 200); do listening "$tport" && return 0; sleep 0.05; done
+  echo "soak: the forwarding target did not start" >&2
+  cat "$work/target.stderr.log" >&2
+  exit 1
+}
+# In order, as a restart: it reads what its peers sent and writes it first.
+stop_target() {
+  kill -TERM "$target"
+  wait "$target" || true
+  target=
+}
+start_target
+
+port=$(free_port)
+"$bin" 127.0.0.1 "$port" --logging-config "$work/logging.json" \
+  --spool-dir "$work/spool" 2>"$work/stderr.log" &
 collector=$!
 pids+=("$collector")
 for _ in $(seq 1 200); do
@@ -86,6 +129,9 @@ receiver_pid() { child_named pysyslog-recv; }
 python3 tools/soak_check.py "$out" "$work/manifest" "$size" >"$work/check.json" &
 checker=$!
 pids+=("$checker")
+python3 tools/soak_check.py "$tout" "$work/manifest" "$size" forwarded >"$work/target_check.json" &
+tchecker=$!
+pids+=("$tchecker")
 : >"$work/manifest"
 
 start=$(date +%s)
@@ -124,6 +170,9 @@ sample() {
 
 kills=0
 rotations=0
+outages=0
+next_outage=120
+target_back=0
 full_at=$(( duration * 45 / 100 ))
 full_done=0
 next_rotate=60
@@ -139,6 +188,17 @@ while [ "$(elapsed)" -lt "$duration" ]; do
     rm -f "$out/filler"
     full_done=1
     continue
+  fi
+  if [ -n "$target" ] && [ "$now" -ge "$next_outage" ]; then
+    # The forwarding target away for a minute: the collector keeps the
+    # records in its backlog on disk and goes on writing the file.
+    stop_target
+    outages=$((outages + 1))
+    target_back=$((now + 60))
+    next_outage=$((next_outage + 600))
+  fi
+  if [ -z "$target" ] && [ "$now" -ge "$target_back" ]; then
+    start_target
   fi
   if [ "$now" -ge "$next_kill" ]; then
     w=$(writer_pid)
@@ -158,23 +218,45 @@ while [ "$(elapsed)" -lt "$duration" ]; do
     # batch that was being written to it.
     sleep 0.5
     mv "$out/rotating" "$out/out.log.$rotations"
+    # The target's file too (a stopped target has closed it: just renamed).
+    if [ -e "$tout/out.log" ]; then
+      mv "$tout/out.log" "$tout/rotating"
+      if [ -n "$target" ]; then
+        kill -HUP "$target"
+        for _ in $(seq 1 200); do [ -e "$tout/out.log" ] && break; sleep 0.05; done
+        sleep 0.5
+      fi
+      mv "$tout/rotating" "$tout/out.log.$rotations"
+    fi
     next_rotate=$((now + 60))
   fi
   sleep 0.2
 done
 
 wait "$senders" || true
-# Everything sent is written before the collector is stopped.
+[ -n "$target" ] || start_target
+# Everything sent is written, and the backlog delivered, before the
+# collector is stopped (waiting at most 10 minutes for the backlog).
+sleep 5
+drain_start=$(date +%s)
+while ls "$work/spool/fwd/"*.seg >/dev/null 2>&1 && [ $(( $(date +%s) - drain_start )) -lt 600 ]; do
+  sleep 1
+done
+drain_wait=$(( $(date +%s) - drain_start ))
 sleep 5
 kill -TERM "$collector"
 wait "$collector" || true
-touch "$out/.done"
+stop_target
+touch "$out/.done" "$tout/.done"
 wait "$checker"
+wait "$tchecker"
 
-python3 - "$work" "$kills" "$rotations" <<'EOF'
+python3 - "$work" "$kills" "$rotations" "$outages" "$drain_wait" <<'EOF'
 import csv, json, sys
 work, kills, rotations = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+outages, drain_wait = int(sys.argv[4]), int(sys.argv[5])
 check = json.load(open(f"{work}/check.json"))
+target = json.load(open(f"{work}/target_check.json"))
 rows = list(csv.reader(open(f"{work}/samples.csv")))
 flat = {}
 for role in ("receiver", "writer"):
@@ -198,17 +280,27 @@ failed = sum(1 for l in open(f"{work}/floods.err") if l.endswith(" failed\n"))
 # A kill costs at most the batch being written (link::BATCH_CAP_BYTES,
 # 64 KiB: its lines and a u32 length each), as tests/lossless.rs bounds it.
 dup_bound = kills * (64 * 1024 // (120 - 1 + 4) + 1)
+# The forwarding handler sends again what the peer's TCP had not
+# acknowledged when a connection broke (a writer kill, a target restart):
+# at most a loopback socket's send buffer (4 MiB) of 124-byte frames each.
+target_dup_bound = (kills + outages) * (4 * 1024 * 1024 // 124 + 1)
 ok = (
     check["lost"] == 0
     and check["bad"] == 0
     and check["duplicated"] <= dup_bound
+    and target["lost"] == 0
+    and target["bad"] == 0
+    and target["duplicated"] <= target_dup_bound
     and all(v.get("flat", True) for v in flat.values())
     and failed == 0
 )
 print(json.dumps({
     "ok": ok, "kills": kills, "rotations": rotations, "floods": len(floods),
     "floods_failed": failed,
-    "duplicate_bound": dup_bound, "check": check, "memory_and_fds": flat,
+    "duplicate_bound": dup_bound, "check": check,
+    "target_outages": outages, "backlog_drain_wait_s": drain_wait,
+    "target_duplicate_bound": target_dup_bound, "target_check": target,
+    "memory_and_fds": flat,
 }, indent=1))
 sys.exit(0 if ok else 1)
 EOF

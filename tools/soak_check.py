@@ -15,7 +15,12 @@ JSON object:
 
 The manifest (one 'RUNID CONNECTIONS LINES' per flood process) tells what
 was sent. A line is `<14>flood RUNID c=CCCC n=NNNNNNNNN filler`: the
-collector writes it with `%(message)s`, so the file holds exactly it.
+collector writes it with `%(message)s`, so the file holds exactly it. With a
+fourth argument `forwarded`, OUT_DIR is the forwarding target's: each line
+came through the collector's SysLogHandler, which put its own priority
+(`<14>`) in front, and that is taken off first.
+
+  soak_check.py OUT_DIR MANIFEST LINE_SIZE [forwarded]
 """
 
 import json
@@ -27,7 +32,8 @@ import time
 class Counts:
     """One byte per sent line: how often it was seen (saturates at 255)."""
 
-    def __init__(self):
+    def __init__(self, prefix=b""):
+        self.prefix = prefix
         self.per_conn = {}  # (run, conn) -> bytearray
         self.bad = 0
         self.bad_examples = []
@@ -45,6 +51,11 @@ class Counts:
                 self.add_line(line, size)
 
     def add_line(self, line, size):
+        if self.prefix:
+            if not line.startswith(self.prefix):
+                self.note_bad(line)
+                return
+            line = line[len(self.prefix):]
         parts = line.split(b" ", 4)
         if (
             len(parts) != 5
@@ -113,7 +124,8 @@ def rotated(out_dir):
 
 def main():
     out_dir, manifest, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    counts = Counts()
+    forwarded = sys.argv[4:5] == ["forwarded"]
+    counts = Counts(b"<14>" if forwarded else b"")
     done = os.path.join(out_dir, ".done")
     while True:
         finished = os.path.exists(done)
