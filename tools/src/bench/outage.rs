@@ -603,7 +603,10 @@ pub fn ours_config(out: &Path, target: u16) -> String {
 /// a disk-assisted LinkedList queue: kept on shutdown, disk space
 /// [`DISK_BUDGET`], 32 MiB queue files (as ours' largest segments; the
 /// default is 1 MiB), retried forever every second (the default interval
-/// is 30 s). Its queue size and the rest are rsyslog's defaults.
+/// is 30 s), and an in-memory part of 100,000 messages: with the default
+/// (1,000) the queue stopped taking messages soon after it went to disk, and
+/// with it the file, until the target was back (tools/BENCHMARKS.md). The
+/// rest are rsyslog's defaults.
 pub fn rsyslog_config(dir: &Path, out: &Path, port: u16, target: u16) -> String {
     format!(
         "global(workDirectory=\"{dir}\" net.enableDNS=\"off\" maxMessageSize=\"64k\")\n\
