@@ -296,14 +296,7 @@ fn measure_in(
     let alive = c.alive();
     let log = c.log_text();
     c.stop();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let j: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| {
-        format!(
-            "pysyslog-flood failed ({}): {}\ncollector output:\n{log}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    })?;
+    let j = flood_report(&out, &log)?;
     if !alive {
         return Err(format!("{} died during the run:\n{log}", kind.name()));
     }
@@ -1008,6 +1001,19 @@ pub fn raise_nofile() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &l);
         }
     }
+}
+
+/// What `pysyslog-flood --json` reported, or why it has nothing to say (with
+/// the collector's output, `log`, for the reader of the error).
+pub fn flood_report(out: &std::process::Output, log: &str) -> Result<serde_json::Value, String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).map_err(|_| {
+        format!(
+            "pysyslog-flood failed ({}): {}\ncollector output:\n{log}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -790,14 +790,7 @@ fn measure_in(env: &Env, side: &Side, plan: &OutagePlan, dir: &Path) -> Result<S
     c.stop();
     target.down();
     let (samples, at_target) = sampler.finish();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let j: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| {
-        format!(
-            "pysyslog-flood failed ({}): {}\ncollector output:\n{log}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    })?;
+    let j = super::flood_report(&out, &log)?;
     if !alive {
         return Err(format!("{} died during the run:\n{log}", side.label()));
     }
