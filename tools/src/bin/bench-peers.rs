@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use pysyslog_tools::bench::{self, Env, Kind, Plan};
 
-/// Compare syslog collectors side by side on loopback (see README, "Performance").
+/// Compare syslog collectors side by side on loopback (see tools/RESULTS.md).
 #[derive(Parser, Debug)]
 #[command(name = "bench-peers", version, args_conflicts_with_subcommands = true)]
 struct Cli {
