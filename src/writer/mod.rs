@@ -14,7 +14,7 @@
 //! what it could not write ([`Engine::holding`]), the writer acknowledges
 //! nothing and takes no further batch, so the receiver's queue fills and it
 //! stops reading sockets. It retries on a timer (100 ms, doubling up to
-//! 3.2 s), not only when a batch arrives, acknowledges the held batch once
+//! 1.6 s), not only when a batch arrives, acknowledges the held batch once
 //! the write succeeds, and meanwhile watches the status stream for the
 //! receiver's end. Memory stays bounded by the receiver's queue bounds: the
 //! writer holds at most the batch it had taken.
@@ -445,7 +445,7 @@ const KAFKA_POLL: Duration = Duration::from_millis(2);
 /// The first retry of a failed write comes after this, each next one after
 /// twice as long, up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_millis(3200);
+const RETRY_MAX: Duration = Duration::from_millis(1600);
 
 /// When the failed writes are tried again.
 #[derive(Debug)]

@@ -39,7 +39,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// A peer that comes back is found within this (a connection attempt to a
 /// host that is down costs a SYN).
-const MAX_RETRY: Duration = Duration::from_secs(5);
+const MAX_RETRY: Duration = Duration::from_secs(2);
 /// How long a closing handler with a backlog waits for its peer to
 /// confirm what it was sent.
 const CLOSE_CONFIRM: Duration = Duration::from_secs(1);
@@ -204,7 +204,7 @@ impl SyslogOut {
     /// again soon rather than after a backoff. Also while the outage is not
     /// over yet (it ends once the backlog is empty): a reconnected peer
     /// drains the backlog at the pace it takes records, not one socket
-    /// buffer per backoff step (up to 3.2 s) when no traffic comes.
+    /// buffer per backoff step (up to 1.6 s) when no traffic comes.
     pub fn waits_for_room(&self) -> bool {
         !self.stalled && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
     }
