@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The soak: a long run of the release collector under every fault at once,
 # then a check that nothing was lost and that memory and descriptors stayed
-# flat. Not part of CI (it takes as long as it is told to); the README's
-# "Soak" section gives how to run it and its latest figures.
+# flat. Not part of CI (it takes as long as it is told to); tools/SOAK.md
+# gives how to run it and its latest figures.
 #
 #   tools/soak.sh [SECONDS] [LINES_PER_SEC]     (defaults: 3600 and 50000)
 #
