@@ -231,12 +231,7 @@ fn rsyslog_has_all(received: &Path, senders: usize, count: usize) -> bool {
 
 /// A metric's value for handler `fwd`, 0 if absent.
 fn fwd_metric(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{handler=\"fwd\"}}")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    sample(scrape, &format!("{name}{{handler=\"fwd\"}}")).unwrap_or(0.0)
 }
 
 /// The backlog's segment files for handler `fwd`, oldest first.
@@ -549,12 +544,8 @@ fn a_full_backlog_holds_and_loses_nothing() {
     });
     let logged = per_sender(&lines_of(&file)).get("u0").map_or(0, Vec::len);
     let scrape = scrape_text(metrics);
-    let dropped: f64 = scrape
-        .lines()
-        .find(|l| l.starts_with("pysyslog_udp_datagrams_dropped_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .expect("the UDP drop counter");
+    let dropped =
+        sample(&scrape, "pysyslog_udp_datagrams_dropped_total").expect("the UDP drop counter");
     assert_eq!(logged + dropped as usize, datagrams + 1, "{scrape}");
     drop(peer);
 }
@@ -612,12 +603,8 @@ fn a_backlog_whose_handler_was_renamed_is_kept_and_reported() {
             && e.contains("no handler of the configuration is named for it")
     });
     let scrape = scrape_text(metrics);
-    let orphaned: u64 = scrape
-        .lines()
-        .find(|l| l.starts_with("pysyslog_spool_orphaned_bytes "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .expect("the orphaned bytes metric");
+    let orphaned = sample(&scrape, "pysyslog_spool_orphaned_bytes ")
+        .expect("the orphaned bytes metric") as u64;
     assert_eq!(orphaned, kept, "{scrape}");
     assert_eq!(
         segments(&spool).len(),

@@ -462,8 +462,8 @@ impl Spool {
             None => {
                 // Records skipped as damaged, with nothing read waiting for
                 // delivery: delivered as far as they are concerned.
-                if self.read_times.is_empty() && self.reader.next > self.head.seq() {
-                    self.move_head(self.reader.next);
+                if self.read_times.is_empty() {
+                    self.advance_head();
                 }
                 None
             }
@@ -489,13 +489,7 @@ impl Spool {
                 self.read_times.pop_front();
             }
         }
-        let head = self
-            .read_times
-            .front()
-            .map_or(self.reader.next, |&(s, _)| s);
-        if head > self.head.seq() {
-            self.move_head(head);
-        }
+        self.advance_head();
     }
 
     /// Records read and not yet delivered.
@@ -513,13 +507,19 @@ impl Spool {
         if seq < self.head.seq() {
             return;
         }
-        // Up to the first record read and not delivered; with none, every
-        // record read so far (damaged ones skipped included).
+        self.advance_head();
+    }
+
+    /// The head moves up to the first record read and not delivered; with
+    /// none, past every record read so far (damaged ones skipped included).
+    fn advance_head(&mut self) {
         let head = self
             .read_times
             .front()
             .map_or(self.reader.next, |&(s, _)| s);
-        self.move_head(head);
+        if head >= self.head.seq() {
+            self.move_head(head);
+        }
     }
 
     fn move_head(&mut self, head: u64) {

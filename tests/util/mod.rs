@@ -554,3 +554,13 @@ pub fn scrape_text(port: u16) -> String {
     let _ = io::Read::read_to_string(&mut s, &mut body);
     body
 }
+
+/// The value of the first sample of `scrape` whose line starts with
+/// `series` (a metric name, with its labels or a space to be exact).
+pub fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

@@ -186,22 +186,6 @@ impl SendQueue {
         gone
     }
 
-    /// Every record written is confirmed (datagrams, which have no
-    /// acknowledgement to wait for).
-    pub fn confirm_written(&mut self) -> Confirmed {
-        let mut gone = Confirmed::default();
-        for _ in 0..self.written {
-            if let Some(e) = self.records.pop_front() {
-                self.bytes -= e.bytes.len();
-                gone.last_spooled = e.spooled.or(gone.last_spooled);
-                gone.records += 1;
-            }
-        }
-        self.written = 0;
-        self.written_bytes = 0;
-        gone
-    }
-
     /// At close: every record not from the backlog, whatever its state
     /// (written and not confirmed ones included), out of the queue, oldest
     /// first. What came from the backlog stays there.
@@ -255,7 +239,7 @@ mod tests {
         q.push(rec(1), None);
         q.push(rec(2), None);
         q.wrote(rec(1).len());
-        assert_eq!(q.confirm_written().records, 1);
+        assert_eq!(q.confirm(0).records, 1);
         assert_eq!(q.next_unsent(), Some(&rec(2)[..]));
         assert_eq!(q.bytes(), rec(2).len());
     }

@@ -209,6 +209,11 @@ impl SyslogOut {
         !self.stalled && matches!(self.conn, Some(Conn::Tcp(_) | Conn::UnixStream(_)))
     }
 
+    /// Records waiting for the peer, in memory and in the backlog.
+    fn held_records(&self) -> u64 {
+        self.queue.len() as u64 + self.backlog.as_ref().map_or(0, Backlog::records)
+    }
+
     /// Bytes held: not yet written to the peer.
     pub fn held_bytes(&self) -> u64 {
         self.queue.unsent_bytes() as u64
@@ -233,7 +238,7 @@ impl SyslogOut {
     pub fn remind(&mut self, name: &str) {
         if self.health.is_failing() {
             let what = self.what(name);
-            let held = self.queue.len() as u64 + self.backlog.as_ref().map_or(0, Backlog::records);
+            let held = self.held_records();
             self.health.remind(&what, held, &mut self.notes);
         }
     }
@@ -297,7 +302,7 @@ impl SyslogOut {
         }
         // Counted only while failing: the normal path pays nothing.
         let held = if self.health.is_failing() {
-            self.queue.len() as u64 + self.backlog.as_ref().map_or(0, Backlog::records)
+            self.held_records()
         } else {
             0
         };
@@ -476,7 +481,9 @@ impl SyslogOut {
             }
         }
         if matches!(self.conn, Some(Conn::Udp(..) | Conn::UnixDgram(_))) {
-            return Ok(self.queue.confirm_written());
+            // A datagram has no acknowledgement to wait for: nothing of
+            // what was written stays unacknowledged.
+            return Ok(self.queue.confirm(0));
         }
         Ok(Confirmed::default())
     }
